@@ -1,0 +1,113 @@
+"""Errors a user can cause, each pointing at a place in a `.nas` file.
+
+Every user-facing failure is a `NasError`: it carries a `Loc` and renders as
+``file:line:col: message``, the source line, a caret under the column and, where the
+mistake is a common one, a hint. The command line prints that and exits 1, so no user
+error ever surfaces as a Python traceback.
+
+Example::
+
+    try:
+        nasdsl.loads("network = Conv2d(")
+    except nasdsl.NasError as err:
+        print(err)   # <string>:1:18: unexpected end of file ...
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """A position in a source file (1-based line and column)."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+UNKNOWN = Loc("<unknown>", 0, 0)
+
+_SOURCES: dict[str, str] = {}
+
+
+def remember_source(file: str, text: str) -> None:
+    """Keep a file's text so errors can quote the offending line."""
+    _SOURCES[file] = text
+
+
+def source_line(loc: Loc) -> str | None:
+    text = _SOURCES.get(loc.file)
+    if text is None or loc.line < 1:
+        return None
+    lines = text.splitlines()
+    return lines[loc.line - 1] if loc.line <= len(lines) else None
+
+
+class NasError(Exception):
+    """Base of every error a `.nas` file or an architecture can cause."""
+
+    def __init__(self, message: str, loc: Loc = UNKNOWN, hint: str | None = None,
+                 related: tuple[tuple[str, Loc], ...] = ()):
+        self.message = message
+        self.loc = loc
+        self.hint = hint
+        self.related = related
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        parts = [f"{self.loc}: {self.message}" if self.loc != UNKNOWN else self.message]
+        parts += _quote(self.loc)
+        for note, where in self.related:
+            parts.append(f"{where}: note: {note}")
+            parts += _quote(where)
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
+        return "\n".join(parts)
+
+
+def _quote(loc: Loc) -> list[str]:
+    line = source_line(loc)
+    if line is None:
+        return []
+    return ["    " + line, "    " + " " * (loc.col - 1) + "^"]
+
+
+class NasSyntaxError(NasError):
+    """The text does not follow the grammar."""
+
+
+class UndefinedNameError(NasError):
+    """A name (block, op, tensor, parameter) is not defined where it is used."""
+
+
+class NasTypeError(NasError):
+    """A value of the wrong kind: a layer where a number is expected, and so on."""
+
+
+class ArityError(NasError):
+    """A call with too many or too few arguments, or an unknown keyword."""
+
+
+class DuplicateError(NasError):
+    """A name given twice: candidate, parameter, label with a different domain."""
+
+
+class ImportCycleError(NasError):
+    """A file imports itself, directly or through others."""
+
+
+class EmptySpaceError(NasError):
+    """Constraints rule out every architecture."""
+
+
+class ShapeError(NasError):
+    """Tensor shapes that cannot agree (candidates of a choice, `+`, concatenation)."""
+
+
+class ArchitectureError(NasError):
+    """An architecture that is not in the space: unknown label, value outside the domain,
+    a missing decision, or a decision given that is inactive."""

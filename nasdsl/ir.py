@@ -1,0 +1,195 @@
+"""The IR: a search space as data, with no torch in sight.
+
+Two parts, both frozen dataclasses:
+
+* the **decisions** — every point where an architecture is chosen (`Decision`: label, kind,
+  domain, the condition under which it is active) and the `Constraint`s over them;
+* the **module template** — the network with decisions referenced by label: `Op` leaves
+  (torch modules by name), `Sequential`, `Graph` (named dataflow), `LayerChoice`, `Repeat`,
+  `Cell`. Op arguments are values (`nasdsl.values`): constants or expressions over decisions.
+
+Lowerings walk the template; strategies and the command line use the decisions alone.
+
+Example::
+
+    >>> from nasdsl import loads
+    >>> space = loads('network(x: [4]) = x -> Linear(4, choice[8, 16])')
+    >>> space.decisions[0]
+    Decision(label='out.out_features', kind='value', values=(8, 16), ...)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import Loc
+from .values import Value
+
+
+# --- decisions ----------------------------------------------------------------------------
+
+LAYER, VALUE, INPUT, DEPTH = "layer", "value", "input", "depth"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One independent choice of the space.
+
+    `values` is the domain in declaration order: candidate names for a layer choice, the
+    options of a value choice, depths of a repeat, and for an input choice the chosen
+    candidate index (n = 1) or sorted tuples of indices (n > 1, or any non-empty subset).
+    `condition` is `True` when always active, else a boolean value over other decisions.
+    """
+
+    label: str
+    kind: str
+    values: tuple
+    condition: Value = True
+    locs: tuple[Loc, ...] = ()
+    n_candidates: int = 0          # input choices: how many tensors to choose from
+    n_chosen: int | None = 1       # input choices: how many are chosen (None: any subset)
+
+    @property
+    def loc(self) -> Loc:
+        return self.locs[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """`require EXPR` / `forbid EXPR` over decisions (and, for budgets, `params`/`flops`).
+
+    A constraint that mentions a decision inactive under the architecture does not apply.
+    """
+
+    kind: str  # "require" | "forbid"
+    expr: Value
+    message: str | None
+    loc: Loc
+
+    @property
+    def is_budget(self) -> bool:
+        from .values import free_labels
+        return any(label.startswith("@") for label in free_labels(self.expr))
+
+
+# --- module template ----------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """A leaf module: a catalog op (`Conv2d`, `Zero`, ...) or a registered custom op.
+
+    `args` holds every argument by keyword, in the op's signature order.
+    """
+
+    name: str
+    args: tuple[tuple[str, Value], ...]
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class Sequential:
+    items: tuple["Module", ...]
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class TensorIn:
+    name: str
+    shape: tuple[Value, ...] | None
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class Apply:
+    """`outs = module(inputs)`; `module` names an entry of the graph's `modules`."""
+    outs: tuple[str, ...]
+    module: str
+    inputs: tuple[str, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class Combine:
+    """`out = a + b`, `a * b`, `cat(..., dim)` or `mean(...)` of tensors."""
+    out: str
+    fn: str  # "sum" | "mul" | "cat" | "mean"
+    inputs: tuple[str, ...]
+    dim: int
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """An input choice: `n` of the candidate tensors, merged by `reduce`."""
+    out: str
+    label: str
+    inputs: tuple[str, ...]
+    n: int | None
+    reduce: str  # "sum" | "mean" | "concat" | "none"
+    loc: Loc
+
+
+Node = Apply | Combine | Pick
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """Named dataflow: a block with tensor inputs, or the network itself."""
+    inputs: tuple[TensorIn, ...]
+    modules: tuple[tuple[str, "Module"], ...]
+    nodes: tuple[Node, ...]
+    outputs: tuple[str, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class LayerChoice:
+    label: str
+    candidates: tuple[tuple[str, "Module"], ...]
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """`blocks` applied in sequence; only the first `depth` run. `depth` is an int or a value."""
+    depth: Value
+    blocks: tuple["Module", ...]
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class CellOp:
+    """Op `k` of one cell node: a choice of op (`op_label`) applied to a chosen input."""
+    op_label: str | None            # None when the op is fixed
+    input_label: str
+    candidates: tuple["Module", ...]  # one module per input index the op may read
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A DARTS / NNI cell: each node sums `ops_per_node` ops, each reading one earlier tensor."""
+    nodes: tuple[tuple[CellOp, ...], ...]
+    num_predecessors: int
+    merge: str  # "all" | "loose_end"
+    concat_dim: int
+    preprocess: tuple["Module | None", ...]
+    postprocess: "Module | None"
+    label: str
+    loc: Loc
+
+
+Module = Op | Sequential | Graph | LayerChoice | Repeat | Cell
+
+
+def arity(module: Module) -> tuple[int, int]:
+    """(number of tensor inputs, number of tensor outputs) of a module."""
+    if isinstance(module, Graph):
+        return len(module.inputs), len(module.outputs)
+    if isinstance(module, Sequential):
+        return arity(module.items[0])[0], arity(module.items[-1])[1]
+    if isinstance(module, LayerChoice):
+        return arity(module.candidates[0][1])
+    if isinstance(module, Repeat):
+        return arity(module.blocks[0]) if module.blocks else (1, 1)
+    if isinstance(module, Cell):
+        return module.num_predecessors, 1
+    return 1, 1

@@ -1,0 +1,275 @@
+"""Text to syntax tree: Lark's LALR(1) parser over `grammar/nas.lark`, plus friendly errors.
+
+Parse failures are matched against small examples of common mistakes (Lark's
+`match_examples`) and raised as `NasSyntaxError` with `file:line:col`, the line and a caret.
+
+Example::
+
+    >>> parse('param C = 16', '<s>').items[0].name
+    'C'
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import lark
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast
+from .errors import Loc, NasError, NasSyntaxError, remember_source
+
+
+def grammar_path() -> Path:
+    """The grammar file: inside the installed package, or `grammar/` of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "grammar" / "nas.lark", here.parent / "grammar" / "nas.lark"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("nas.lark not found next to the nasdsl package")
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(grammar_path().read_text(), parser="lalr", propagate_positions=True,
+                maybe_placeholders=True, cache=True)
+
+
+# Common mistakes, matched by the parser state they fail in; the first matching entry wins.
+_EXAMPLES: list[tuple[str, str, list[str]]] = [
+    ("'=' where a comparison '==' was meant", "use '==' to compare",
+     ["forbid a = 1", "require a = 1", "x = a if b = 1 else c"]),
+    ("a block needs a body: '= layer' or '(inputs) { ... }'", "write `block Name(p) = Layer(...)`",
+     ["block A(C)", "block A(C):", "block A(C) x"]),
+    ("candidates of a layer choice are written `name: layer`", "e.g. choice { conv: Conv2d(3, 8, 3), skip: Identity() }",
+     ["x = choice { Conv2d() }", "x = choice { a Conv2d() }", "x = choice { a: A() b: B() }"]),
+    ("a statement must bind a name, return or state a constraint", "statements look like `y = x -> Layer()`",
+     ["network(x) { x -> A() }", "network(x) { A() }", "network(x) { 3 }"]),
+]
+
+
+def _friendly(parser: Lark, err: UnexpectedInput) -> tuple[str, str | None]:
+    examples = {msg: ex for msg, _hint, ex in _EXAMPLES}
+    hints = {msg: hint for msg, hint, _ex in _EXAMPLES}
+    try:
+        label = err.match_examples(parser.parse, examples, use_accepts=True)
+    except Exception:  # match_examples re-parses examples; never let it mask the real error
+        label = None
+    if label:
+        return label, hints[label]
+    return _describe(err), None
+
+
+def _describe(err: UnexpectedInput) -> str:
+    if isinstance(err, UnexpectedEOF):
+        return "unexpected end of file" + _expected(err.expected)
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        if tok.type == "$END":
+            return "unexpected end of file" + _expected(err.expected)
+        return f"unexpected {tok.value!r}" + _expected(err.expected)
+    if isinstance(err, UnexpectedCharacters):
+        return f"unexpected character {err.char!r}"
+    return str(err)
+
+
+_PRETTY = {"RPAR": "')'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "RBRACE": "'}'",
+           "LBRACE": "'{'", "COMMA": "','", "EQUAL": "'='", "COLON": "':'", "NAME": "a name",
+           "NUMBER": "a number", "STRING": "a string", "__ANON_0": "'->'"}
+
+
+def _expected(expected) -> str:
+    names = sorted({_PRETTY.get(e, e.lower() if e.isupper() else e) for e in expected})
+    if not names or len(names) > 8:
+        return ""
+    return "; expected " + ", ".join(names)
+
+
+def parse(text: str, file: str = "<string>") -> ast.Module:
+    """Parse `.nas` source into an `ast.Module`, raising `NasSyntaxError` on bad input."""
+    remember_source(file, text)
+    parser = _lark()
+    try:
+        tree = parser.parse(text)
+    except UnexpectedInput as err:
+        line = getattr(err, "line", 0) or 0
+        col = getattr(err, "column", 0) or 0
+        if line <= 0:  # end of file: point just past the last character
+            lines = text.splitlines() or [""]
+            line, col = len(lines), len(lines[-1]) + 1
+        message, hint = _friendly(parser, err)
+        raise NasSyntaxError(message, Loc(file, line, col), hint) from None
+    except RecursionError:
+        raise NasSyntaxError("expression nested too deeply", Loc(file, 1, 1)) from None
+    try:
+        items = _ToAst(file).transform(tree)
+    except VisitError as err:
+        if isinstance(err.orig_exc, NasError):
+            raise err.orig_exc from None
+        raise
+    comments = tuple(_comments(text))
+    return ast.Module(tuple(items), comments, file)
+
+
+def _comments(text: str):
+    """Comments with their positions, found with the grammar's own tokenizer."""
+    for tok in _lark().lex(text, dont_ignore=True) if "#" in text else ():
+        if tok.type == "COMMENT":
+            yield (tok.line, tok.column, tok.value)
+
+
+def _number(text: str) -> int | float:
+    if any(c in text for c in ".eE"):
+        value = float(text)
+        return int(value) if value.is_integer() and "." not in text and abs(value) < 2**53 else value
+    return int(text)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Builds `ast` nodes from Lark's parse tree, one method per grammar rule."""
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def _loc(self, meta) -> Loc:
+        return Loc(self.file, getattr(meta, "line", 0), getattr(meta, "column", 0))
+
+    def _tok(self, tok: Token) -> Loc:
+        return Loc(self.file, tok.line, tok.column)
+
+    # top level
+    def start(self, meta, items):
+        return items
+
+    def import_decl(self, meta, ch):
+        return ast.Import(ch[0][1:-1], str(ch[1]) if ch[1] is not None else None, self._loc(meta))
+
+    def param_decl(self, meta, ch):
+        return ast.ParamDecl(str(ch[0]), ch[1], self._loc(meta))
+
+    def block_def(self, meta, ch):
+        shared, name, *rest = ch
+        body = rest[-1]
+        params = tuple(p for p in rest[:-1] if p is not None)
+        return ast.BlockDef(str(name), params, body, shared is not None, self._tok(name))
+
+    def network_def(self, meta, ch):
+        return ast.NetworkDef(ch[0], self._loc(meta))
+
+    def param(self, meta, ch):
+        return ast.Param(str(ch[0]), ch[1], self._tok(ch[0]))
+
+    def layer_body(self, meta, ch):
+        return ast.LayerBody(ch[0], self._loc(meta))
+
+    def expr_body(self, meta, ch):
+        params, expr = ch
+        return ast.GraphBody(params, (ast.Return((expr,), expr.loc),), self._loc(meta), short=True)
+
+    def graph_body(self, meta, ch):
+        return ast.GraphBody(ch[0], tuple(ch[1:]), self._loc(meta))
+
+    def tensor_params(self, meta, ch):
+        return tuple(p for p in ch if p is not None)
+
+    def tensor_param(self, meta, ch):
+        return ast.TensorParam(str(ch[0]), ch[1], self._tok(ch[0]))
+
+    # statements
+    def assign(self, meta, ch):
+        names = tuple(str(c) for c in ch if isinstance(c, Token))
+        values = tuple(c for c in ch if not isinstance(c, Token))
+        return ast.Assign(names, values, self._loc(meta))
+
+    def return_stmt(self, meta, ch):
+        return ast.Return(tuple(ch), self._loc(meta))
+
+    def constraint(self, meta, ch):
+        kind, expr, message = ch
+        return ast.Constraint(str(kind), expr, message[1:-1] if message is not None else None, self._loc(meta))
+
+    def for_stmt(self, meta, ch):
+        return ast.For(str(ch[0]), ch[1], tuple(ch[2:]), self._loc(meta))
+
+    # expressions
+    def lambda_expr(self, meta, ch):
+        return ast.Lambda(tuple(str(c) for c in ch[:-1] if c is not None), ch[-1], self._loc(meta))
+
+    def cond(self, meta, ch):
+        return ast.Cond(ch[0], ch[1], ch[2], self._loc(meta))
+
+    def pipe(self, meta, ch):
+        return ast.Pipe(ch[0], ch[1], ch[1].loc)
+
+    def or_(self, meta, ch):
+        return ast.BinOp("or", ch[0], ch[1], self._loc(meta))
+
+    def and_(self, meta, ch):
+        return ast.BinOp("and", ch[0], ch[1], self._loc(meta))
+
+    def not_(self, meta, ch):
+        return ast.UnaryOp("not", ch[0], self._loc(meta))
+
+    def compare(self, meta, ch):
+        return ast.BinOp(str(ch[1]), ch[0], ch[2], self._tok(ch[1]))
+
+    def binop(self, meta, ch):
+        return ast.BinOp(str(ch[1]), ch[0], ch[2], self._tok(ch[1]))
+
+    def neg(self, meta, ch):
+        return ast.UnaryOp("-", ch[0], self._loc(meta))
+
+    def pow(self, meta, ch):
+        return ast.BinOp("**", ch[0], ch[1], self._loc(meta))
+
+    def call(self, meta, ch):
+        func, *args = ch
+        pos = tuple(a for a in args if a is not None and not isinstance(a, ast.Keyword))
+        kws = tuple(a for a in args if isinstance(a, ast.Keyword))
+        return ast.Call(func, pos, kws, self._loc(meta))
+
+    def kwarg(self, meta, ch):
+        return ast.Keyword(str(ch[0]), ch[1], self._tok(ch[0]))
+
+    def index(self, meta, ch):
+        return ast.Index(ch[0], ch[1], self._loc(meta))
+
+    def attr(self, meta, ch):
+        return ast.Attr(ch[0], str(ch[1]), self._tok(ch[1]))
+
+    def number(self, meta, ch):
+        return ast.Number(_number(str(ch[0])), str(ch[0]), self._loc(meta))
+
+    def string(self, meta, ch):
+        return ast.String(ch[0][1:-1], self._loc(meta))
+
+    def true(self, meta, ch):
+        return ast.Bool(True, self._loc(meta))
+
+    def false(self, meta, ch):
+        return ast.Bool(False, self._loc(meta))
+
+    def name(self, meta, ch):
+        return ast.Name(str(ch[0]), self._loc(meta))
+
+    def tuple(self, meta, ch):
+        return ast.TupleLit(tuple(c for c in ch if c is not None), self._loc(meta))
+
+    def list_lit(self, meta, ch):
+        return ast.ListLit(tuple(c for c in ch if c is not None), self._loc(meta))
+
+    def value_choice(self, meta, ch):
+        label = ch[0][1:-1] if ch and isinstance(ch[0], Token) else None
+        opts = tuple(c for c in ch if not isinstance(c, Token) and c is not None)
+        return ast.ValueChoice(opts, label, self._loc(meta))
+
+    def layer_choice(self, meta, ch):
+        label = ch[0][1:-1] if ch and isinstance(ch[0], Token) else None
+        cands = tuple(c for c in ch if isinstance(c, ast.Candidate))
+        return ast.LayerChoice(cands, label, self._loc(meta))
+
+    def candidate(self, meta, ch):
+        return ast.Candidate(str(ch[0]), ch[1], self._tok(ch[0]))

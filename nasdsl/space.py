@@ -1,0 +1,487 @@
+"""`Space`: a compiled search space, and everything done with its decisions alone.
+
+An architecture is a plain mapping `label -> value` (JSON-ready: input choices of several
+tensors are lists). The space counts itself exactly (`size`), enumerates lazily in a fixed
+order, samples, validates with one precise error, mutates, canonicalises and fingerprints
+— all without torch.
+
+Counting, uniform sampling and enumeration share one idea: walk the decisions in an order
+where every decision comes after those its activation condition reads, and carry along only
+the values later decisions or constraints still need (the *frontier*). Conditional
+sub-spaces and constraints over decisions are then counted exactly, by dynamic programming
+over frontier states, in time linear in the number of decisions for the usual
+tree-shaped spaces.
+
+Example::
+
+    >>> from nasdsl import loads
+    >>> space = loads('''
+    ... network(x: [4]) {
+    ...   y = x -> choice { small: Linear(4, 4), big: Linear(4, choice[8, 16]) -> Linear(big_out, 4) }
+    ...   return y
+    ... }''')  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import random as _random
+from dataclasses import dataclass, field, fields, is_dataclass
+from functools import cached_property
+from typing import Any, Iterator, Mapping
+
+from . import ir
+from .errors import ArchitectureError, EmptySpaceError, Loc, NasError
+from .values import Binary, Func, IfElse, Ref, Unary, apply_binary, free_labels, literal, to_text, FUNCS
+
+
+class _Inactive:
+    """The value of a decision that does not exist under the other choices."""
+    _instance = None
+
+    def __repr__(self) -> str:
+        return "INACTIVE"
+
+    def __reduce__(self):
+        return (_inactive, ())
+
+
+def _inactive():
+    return INACTIVE
+
+
+INACTIVE = _Inactive()
+
+
+def partial_eval(value: Any, view: Mapping[str, Any]) -> Any:
+    """Evaluate a value where some decisions are INACTIVE: comparisons with them are false."""
+    if isinstance(value, Ref):
+        return view.get(value.label, INACTIVE)
+    if isinstance(value, Binary):
+        if value.op == "and":
+            a = partial_eval(value.left, view)
+            return a if (a is INACTIVE or not a) else partial_eval(value.right, view)
+        if value.op == "or":
+            a = partial_eval(value.left, view)
+            return a if (a is not INACTIVE and a) else partial_eval(value.right, view)
+        a, b = partial_eval(value.left, view), partial_eval(value.right, view)
+        if a is INACTIVE or b is INACTIVE:
+            return False if value.op in ("==", "<", "<=", ">", ">=") else (value.op == "!=" or INACTIVE)
+        return apply_binary(value.op, a, b)
+    if isinstance(value, Unary):
+        a = partial_eval(value.operand, view)
+        if a is INACTIVE:
+            return INACTIVE
+        return (not a) if value.op == "not" else -a
+    if isinstance(value, IfElse):
+        t = partial_eval(value.test, view)
+        if t is INACTIVE:
+            return INACTIVE
+        return partial_eval(value.then if t else value.other, view)
+    if isinstance(value, Func):
+        args = [partial_eval(a, view) for a in value.args]
+        if any(a is INACTIVE for a in args):
+            return INACTIVE
+        return FUNCS[value.name](*args)
+    return value
+
+
+def _truthy(v: Any) -> bool:
+    return v is not INACTIVE and bool(v)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Domain membership that keeps True apart from 1 and 3 apart from 3.0."""
+    return type(a) is type(b) and a == b
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The decision order and, per step, what the DP must carry."""
+    order: tuple[ir.Decision, ...]
+    frontier: tuple[tuple[str, ...], ...]          # labels carried after step t
+    closing: tuple[tuple[ir.Constraint, ...], ...]  # constraints fully decided at step t
+    needed: tuple[bool, ...]                         # is decision t read later?
+
+
+class Space:
+    """A compiled search space: decisions, constraints and the module template.
+
+    Example::
+
+        >>> space = nasdsl.load("spaces/nasbench201.nas")   # doctest: +SKIP
+        >>> space.size()
+        15625
+    """
+
+    def __init__(self, decisions: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...],
+                 template: ir.Graph, params: dict[str, Any], sources: dict[str, str], root_file: str):
+        self.template = template
+        self.params = dict(params)
+        self.sources = dict(sources)
+        self.root_file = root_file
+        self.constraints = tuple(c for c in constraints if not c.is_budget)
+        self.budgets = tuple(c for c in constraints if c.is_budget)
+        self.decisions = _topological(decisions)
+        self._by_label = {d.label: d for d in self.decisions}
+        self.plan = _plan(self.decisions, self.constraints)
+
+    # -- looking up
+
+    def labels(self) -> list[str]:
+        return [d.label for d in self.decisions]
+
+    def decision(self, label: str) -> ir.Decision:
+        try:
+            return self._by_label[label]
+        except KeyError:
+            raise ArchitectureError(f"unknown label {label!r}", hint=_did_you_mean(label, self._by_label)) from None
+
+    @property
+    def input_shapes(self) -> dict[str, tuple | None]:
+        return {t.name: t.shape for t in self.template.inputs}
+
+    def __repr__(self) -> str:
+        return f"<Space {self.root_file}: {len(self.decisions)} decisions, size {self.size()}>"
+
+    # -- counting
+
+    @cached_property
+    def _dp(self) -> list[dict[tuple, int]]:
+        """Forward DP: states[t] maps frontier values after step t to the number of prefixes."""
+        plan = self.plan
+        states: list[dict[tuple, int]] = []
+        current: dict[tuple, int] = {(): 1}
+        prev_frontier: tuple[str, ...] = ()
+        for t, d in enumerate(plan.order):
+            nxt: dict[tuple, int] = {}
+            frontier = plan.frontier[t]
+            for state, count in current.items():
+                view = dict(zip(prev_frontier, state))
+                for value, mult in self._step_options(t, d, view):
+                    view[d.label] = value
+                    if not all(_holds(c, view) for c in plan.closing[t]):
+                        continue
+                    key = tuple(view.get(l, INACTIVE) for l in frontier)
+                    nxt[key] = nxt.get(key, 0) + count * mult
+                view.pop(d.label, None)
+            states.append(nxt)
+            current, prev_frontier = nxt, frontier
+        return states
+
+    def _step_options(self, t: int, d: ir.Decision, view: dict) -> list[tuple[Any, int]]:
+        if not _truthy(partial_eval(d.condition, view)):
+            return [(INACTIVE, 1)]
+        if not self.plan.needed[t] and not self.plan.closing[t]:
+            return [(d.values[0], len(d.values))]  # nothing later reads it: count, don't branch
+        return [(v, 1) for v in d.values]
+
+    def size(self) -> int:
+        """The exact number of distinct architectures (constraints over decisions applied)."""
+        if not self.decisions:
+            return 1
+        return sum(self._dp[-1].values())
+
+    def check_not_empty(self) -> None:
+        if self.size() == 0:
+            loc = self.constraints[0].loc if self.constraints else Loc(self.root_file, 1, 1)
+            raise EmptySpaceError("the constraints rule out every architecture: the space is empty", loc)
+
+    # -- enumeration
+
+    def _options(self, t: int, view: dict) -> list:
+        d = self.plan.order[t]
+        if not _truthy(partial_eval(d.condition, view)):
+            return [INACTIVE]
+        return list(d.values)
+
+    def enumerate(self) -> Iterator[dict[str, Any]]:
+        """Every architecture exactly once, lazily, in a fixed order (domain order, decision by decision)."""
+        order, n = self.plan.order, len(self.plan.order)
+        if n == 0:
+            yield {}
+            return
+        view: dict[str, Any] = {}
+        options: list[list] = [[] for _ in range(n)]
+        index = [0] * n
+        options[0] = self._options(0, view)
+        t = 0
+        while t >= 0:
+            if index[t] >= len(options[t]):
+                view.pop(order[t].label, None)
+                t -= 1
+                continue
+            value = options[t][index[t]]
+            index[t] += 1
+            view[order[t].label] = value
+            if not all(_holds(c, view) for c in self.plan.closing[t]):
+                continue
+            if t + 1 == n:
+                yield self._export(view)
+                continue
+            t += 1
+            options[t] = self._options(t, view)
+            index[t] = 0
+
+    def _export(self, view: Mapping[str, Any]) -> dict[str, Any]:
+        return {d.label: _to_json(view[d.label]) for d in self.plan.order if view.get(d.label, INACTIVE) is not INACTIVE}
+
+    # -- sampling
+
+    def sample(self, seed: int | _random.Random | None = None, uniform: bool = False) -> dict[str, Any]:
+        """One architecture. By default each active decision is drawn uniformly (as NNI's random
+        strategy does), redrawing when a constraint fails; `uniform=True` draws uniformly over
+        all architectures of the space instead, exactly, using the counting DP."""
+        rng = seed if isinstance(seed, _random.Random) else _random.Random(seed)
+        self.check_not_empty()
+        if uniform:
+            return self._sample_uniform(rng)
+        for _ in range(1000):
+            view: dict[str, Any] = {}
+            ok = True
+            for t, d in enumerate(self.plan.order):
+                opts = self._options(t, view)
+                view[d.label] = opts[rng.randrange(len(opts))]
+                if not all(_holds(c, view) for c in self.plan.closing[t]):
+                    ok = False
+                    break
+            if ok:
+                return self._export(view)
+        return self._sample_uniform(rng)
+
+    @cached_property
+    def _suffix(self) -> list[dict[tuple, int]]:
+        """Backward DP: suffix[t][state before step t] = number of completions of steps t.."""
+        plan, n = self.plan, len(self.plan.order)
+        suffix: list[dict[tuple, int]] = [dict() for _ in range(n + 1)]
+        suffix[n] = {s: 1 for s in (self._dp[-1] if n else {(): 1})}
+        for t in range(n - 1, -1, -1):
+            before = self._dp[t - 1] if t > 0 else {(): 1}
+            prev_frontier = plan.frontier[t - 1] if t > 0 else ()
+            d = plan.order[t]
+            table = {}
+            for state in before:
+                view = dict(zip(prev_frontier, state))
+                total = 0
+                for value, mult in self._step_options(t, d, view):
+                    view[d.label] = value
+                    if all(_holds(c, view) for c in plan.closing[t]):
+                        key = tuple(view.get(l, INACTIVE) for l in plan.frontier[t])
+                        total += mult * suffix[t + 1].get(key, 0)
+                table[state] = total
+            suffix[t] = table
+        return suffix
+
+    def _sample_uniform(self, rng: _random.Random) -> dict[str, Any]:
+        plan = self.plan
+        view: dict[str, Any] = {}
+        prev_frontier: tuple[str, ...] = ()
+        for t, d in enumerate(plan.order):
+            opts = self._options(t, view)
+            weights = []
+            for value in opts:
+                view[d.label] = value
+                if all(_holds(c, view) for c in plan.closing[t]):
+                    key = tuple(view.get(l, INACTIVE) for l in plan.frontier[t])
+                    weights.append(self._suffix[t + 1].get(key, 0))
+                else:
+                    weights.append(0)
+            r = rng.randrange(sum(weights))
+            for value, w in zip(opts, weights):
+                if r < w:
+                    view[d.label] = value
+                    break
+                r -= w
+            prev_frontier = plan.frontier[t]
+        return self._export(view)
+
+    # -- validation
+
+    def validate(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """Check `arch` is in the space and return it canonical; raise `ArchitectureError` if not."""
+        if not isinstance(arch, Mapping):
+            raise ArchitectureError(f"an architecture is a mapping from label to value, got {type(arch).__name__}")
+        for label in arch:
+            if label not in self._by_label:
+                raise ArchitectureError(f"unknown label {label!r}", hint=_did_you_mean(label, self._by_label))
+        view: dict[str, Any] = {}
+        for d in self.plan.order:
+            active = _truthy(partial_eval(d.condition, view))
+            if not active:
+                if d.label in arch:
+                    raise ArchitectureError(f"decision {d.label!r} is inactive in this architecture "
+                                            f"(it exists only when {to_text(d.condition)}) but was given",
+                                            d.loc)
+                view[d.label] = INACTIVE
+                continue
+            if d.label not in arch:
+                raise ArchitectureError(f"decision {d.label!r} is missing (one of {_domain(d)})", d.loc)
+            view[d.label] = self._member(d, arch[d.label])
+        for c in self.constraints:
+            if not _holds(c, view):
+                what = f" ({c.message})" if c.message else ""
+                raise ArchitectureError(f"architecture violates `{c.kind} {to_text(c.expr)}`{what}", c.loc)
+        return self._export(view)
+
+    def _member(self, d: ir.Decision, value: Any) -> Any:
+        if d.kind == ir.INPUT and d.n_chosen != 1 and isinstance(value, (list, tuple)):
+            value = tuple(sorted(value))
+        for v in d.values:
+            if _same(v, value) or (isinstance(v, float) and type(value) is int and v == value):
+                return v
+        raise ArchitectureError(f"{literal(value) if not isinstance(value, (dict, set)) else repr(value)} is not a value "
+                                f"of {d.label!r} (one of {_domain(d)})", d.loc)
+
+    def contains(self, arch: Mapping[str, Any]) -> bool:
+        try:
+            self.validate(arch)
+            return True
+        except ArchitectureError:
+            return False
+
+    def canonical(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """The architecture with keys in decision order and values normalised (validates first)."""
+        return self.validate(arch)
+
+    # -- mutation
+
+    def mutate(self, arch: Mapping[str, Any], rng: _random.Random | int | None = None,
+               prob: float = 0.05) -> dict[str, Any]:
+        """Redraw each active decision with probability `prob` (to another value); decisions that
+        become active are drawn fresh, ones that become inactive are dropped. Always in the space."""
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"`prob` must be between 0 and 1, got {prob}")
+        rng = rng if isinstance(rng, _random.Random) else _random.Random(rng)
+        base = self.validate(arch)
+        for _ in range(100):
+            view: dict[str, Any] = {}
+            for t, d in enumerate(self.plan.order):
+                opts = self._options(t, view)
+                if opts == [INACTIVE]:
+                    view[d.label] = INACTIVE
+                    continue
+                old = self._member(d, base[d.label]) if d.label in base else INACTIVE
+                if old is not INACTIVE and rng.random() >= prob:
+                    view[d.label] = old
+                else:
+                    others = [v for v in opts if not _same(v, old)] or opts
+                    view[d.label] = others[rng.randrange(len(others))]
+            if all(_holds(c, view) for c in self.constraints):
+                return self._export(view)
+        return base
+
+    # -- identity
+
+    def fingerprint(self) -> str:
+        """A hash of what the space is (decisions, constraints, template, input shapes), blind
+        to formatting, comments and source positions."""
+        payload = repr((_strip(self.decisions), _strip(self.constraints), _strip(self.budgets),
+                        _strip(self.template)))
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON description that `nasdsl info --json` prints."""
+        return {
+            "file": self.root_file,
+            "size": self.size(),
+            "fingerprint": self.fingerprint(),
+            "params": self.params,
+            "inputs": {k: list(v) if v else None for k, v in self.input_shapes.items()},
+            "decisions": [
+                {"label": d.label, "kind": d.kind, "values": [_to_json(v) for v in d.values],
+                 "condition": None if d.condition is True else to_text(d.condition),
+                 "where": str(d.loc)}
+                for d in self.decisions
+            ],
+            "constraints": [{"kind": c.kind, "expr": to_text(c.expr), "where": str(c.loc)}
+                            for c in self.constraints + self.budgets],
+        }
+
+
+def _holds(c: ir.Constraint, view: Mapping[str, Any]) -> bool:
+    labels = free_labels(c.expr)
+    if any(view.get(l, INACTIVE) is INACTIVE for l in labels):
+        return True  # a constraint over an absent decision does not apply
+    value = partial_eval(c.expr, view)
+    return bool(value) if c.kind == "require" else not value
+
+
+def _to_json(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _domain(d: ir.Decision) -> str:
+    shown = [literal(_to_json(v)) for v in d.values[:8]]
+    return ", ".join(shown) + (f", ... ({len(d.values)} values)" if len(d.values) > 8 else "")
+
+
+def _did_you_mean(label: str, known) -> str | None:
+    match = difflib.get_close_matches(label, list(known), n=1, cutoff=0.6)
+    return f"did you mean {match[0]!r}?" if match else None
+
+
+def _topological(decisions: tuple[ir.Decision, ...]) -> tuple[ir.Decision, ...]:
+    """Order decisions so each follows the decisions its condition reads (stable otherwise)."""
+    by_label = {d.label: d for d in decisions}
+    done: dict[str, bool] = {}
+    out: list[ir.Decision] = []
+    for root in decisions:
+        if root.label in done:
+            continue
+        stack = [(root, False)]
+        while stack:
+            d, expanded = stack.pop()
+            if expanded:
+                done[d.label] = True
+                out.append(d)
+                continue
+            if d.label in done:
+                if done[d.label] is False:
+                    raise NasError(f"decisions {d.label!r} and others make each other exist: conditions form a cycle", d.loc)
+                continue
+            done[d.label] = False
+            stack.append((d, True))
+            for label in sorted(free_labels(d.condition)):
+                dep = by_label[label]
+                if label not in done:
+                    stack.append((dep, False))
+                elif done[label] is False:
+                    raise NasError(f"decisions {d.label!r} and {label!r} make each other exist: conditions form a cycle", d.loc)
+    return tuple(out)
+
+
+def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]) -> Plan:
+    position = {d.label: t for t, d in enumerate(order)}
+    last_use: dict[str, int] = {}
+    closing: list[list[ir.Constraint]] = [[] for _ in order]
+    for t, d in enumerate(order):
+        for label in free_labels(d.condition):
+            last_use[label] = max(last_use.get(label, -1), t)
+    for c in constraints:
+        labels = free_labels(c.expr)
+        close = max(position[l] for l in labels)
+        closing[close].append(c)
+        for label in labels:
+            last_use[label] = max(last_use.get(label, -1), close)
+    frontier = []
+    live: list[str] = []
+    for t, d in enumerate(order):
+        live = [l for l in live if last_use.get(l, -1) > t]
+        if last_use.get(d.label, -1) > t:
+            live.append(d.label)
+        frontier.append(tuple(live))
+    needed = tuple(last_use.get(d.label, -1) > t for t, d in enumerate(order))
+    return Plan(order, tuple(frontier), tuple(tuple(c) for c in closing), needed)
+
+
+def _strip(obj: Any) -> Any:
+    """A structure-only copy for hashing: dataclasses as tuples, source locations dropped."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return (type(obj).__name__,) + tuple(_strip(getattr(obj, f.name)) for f in fields(obj)
+                                              if f.name not in ("loc", "locs"))
+    if isinstance(obj, (tuple, list)):
+        return tuple(_strip(o) for o in obj)
+    if isinstance(obj, float):
+        return ("float", repr(obj))
+    return obj

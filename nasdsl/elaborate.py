@@ -461,9 +461,9 @@ class Elaborator:
                 sum(self.count_sites(k.value, env, ctx) for k in node.kwargs)
         if isinstance(node, (ast.Pipe, ast.BinOp)):
             return self.count_sites(node.left, env, ctx) + self.count_sites(node.right, env, ctx)
-        if isinstance(node, ast.Cond):
-            return self.count_sites(node.then, env, ctx) + self.count_sites(node.test, env, ctx) + \
-                self.count_sites(node.other, env, ctx)
+        if isinstance(node, ast.Cond):  # a constant test evaluates one branch only
+            return self.count_sites(node.test, env, ctx) + max(self.count_sites(node.then, env, ctx),
+                                                               self.count_sites(node.other, env, ctx))
         if isinstance(node, ast.UnaryOp):
             return self.count_sites(node.operand, env, ctx)
         if isinstance(node, (ast.ListLit, ast.TupleLit)):

@@ -223,7 +223,7 @@ class _ToAst(Transformer):
         return ast.UnaryOp("-", ch[0], self._loc(meta))
 
     def pow(self, meta, ch):
-        return ast.BinOp("**", ch[0], ch[1], self._loc(meta))
+        return ast.BinOp("**", ch[0], ch[2], self._tok(ch[1]))
 
     def call(self, meta, ch):
         func, *args = ch

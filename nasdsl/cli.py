@@ -1,0 +1,227 @@
+"""The `nasdsl` command line.
+
+User errors (a malformed `.nas` file, an architecture outside the space, a missing file)
+print `file:line:col: message` with the offending line and exit 1; usage errors exit 2.
+No user error prints a Python traceback. `--json` outputs are a stable contract.
+
+Example::
+
+    $ nasdsl info nasbench201
+    $ nasdsl sample spaces/darts.nas -n 3 --seed 0
+    $ nasdsl check spaces/*.nas
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .errors import ArchitectureError, NasError
+
+
+def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
+    """`--set NAME=VALUE` pairs; values are .nas literals (numbers, true/false, strings)."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise NasError(f"--set expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = parse_literal(raw.strip())
+    return out
+
+
+def parse_literal(raw: str) -> Any:
+    if raw in ("true", "false"):
+        return raw == "true"
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        return raw[1:-1]
+    for convert in (int, float):
+        try:
+            return convert(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def load_space(path: str, sets: Sequence[str] | None = None):
+    from . import load
+    return load(path, parse_set(sets))
+
+
+def load_arch(space, text: str) -> dict[str, Any]:
+    """An architecture given as a JSON file, inline JSON, a NAS-Bench-201 string or a DARTS genotype."""
+    from .formats import genotype_to_arch, is_genotype, is_nb201_string, nb201_to_arch
+    source = text
+    path = Path(text)
+    if not text.lstrip().startswith(("{", "|", "Genotype")) and path.suffix in (".json", ".txt") or path.is_file():
+        try:
+            source = path.read_text()
+        except OSError as err:
+            raise NasError(f"cannot read architecture file {text}: {err.strerror}") from None
+    if is_nb201_string(source):
+        return nb201_to_arch(space, source)
+    if is_genotype(source):
+        return genotype_to_arch(space, source)
+    try:
+        arch = json.loads(source)
+    except json.JSONDecodeError as err:
+        raise ArchitectureError(f"architecture is not JSON, a NAS-Bench-201 string or a DARTS genotype: "
+                                f"{err.msg} at line {err.lineno} column {err.colno}") from None
+    return space.validate(arch)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def cmd_check(args) -> int:
+    failed = 0
+    for file in args.files:
+        try:
+            space = load_space(file, args.set)
+            print(f"{file}: ok ({len(space.decisions)} decisions, {space.size():,} architectures)")
+        except NasError as err:
+            failed += 1
+            print(err.render(), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_info(args) -> int:
+    space = load_space(args.file, args.set)
+    data = space.to_json()
+    if args.arch is not None:
+        data["arch"] = load_arch(space, args.arch)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"{space.root_file}   fingerprint {data['fingerprint']}")
+    if space.params:
+        print("parameters: " + ", ".join(f"{k}={_show(v)}" for k, v in space.params.items()))
+    shapes = ", ".join(f"{k}: {list(v) if v else '?'}" for k, v in space.input_shapes.items())
+    print(f"inputs:     {shapes}")
+    rows = [(d["label"], d["kind"], str(len(d["values"])), _values(d["values"]),
+             d["condition"] or "") for d in data["decisions"]]
+    header = ("label", "kind", "n", "values", "active when")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(5)]
+    widths[3] = min(widths[3], 60)
+    print()
+    for r in [header] + rows:
+        print("  ".join(c[:60].ljust(w) for c, w in zip(r, widths)).rstrip())
+    for c in data["constraints"]:
+        print(f"{c['kind']} {c['expr']}   ({c['where']})")
+    print(f"\n{len(rows)} decisions, size {data['size']:,} ({data['size']:.3e})")
+    if "arch" in data:
+        print("\narchitecture: " + json.dumps(data["arch"]))
+    return 0
+
+
+def _show(v: Any) -> str:
+    return json.dumps(v) if not isinstance(v, str) else v
+
+
+def _values(values: list) -> str:
+    text = ", ".join(json.dumps(v) if not isinstance(v, str) else v for v in values)
+    return text if len(text) <= 60 else text[:56] + " ..."
+
+
+def cmd_sample(args) -> int:
+    import random
+    space = load_space(args.file, args.set)
+    if args.n < 0:
+        raise NasError(f"-n must be at least 0, got {args.n}")
+    rng = random.Random(args.seed)
+    if args.unique and args.n > space.size():
+        raise NasError(f"--unique: the space has only {space.size():,} architectures, {args.n:,} were asked for")
+    seen: set[str] = set()
+    produced = 0
+    while produced < args.n:
+        text = json.dumps(space.sample(rng, uniform=args.uniform), sort_keys=False)
+        if args.unique:
+            if text in seen:
+                continue
+            seen.add(text)
+        print(text)
+        produced += 1
+    return 0
+
+
+def cmd_fmt(args) -> int:
+    from .fmt import format_source
+    changed = 0
+    for file in args.files:
+        path = Path(file)
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise NasError(f"cannot read {file}: {err.strerror}") from None
+        formatted = format_source(text, file)
+        if formatted != text:
+            changed += 1
+            if args.check:
+                print(f"{file}: would reformat", file=sys.stderr)
+            elif args.stdout:
+                sys.stdout.write(formatted)
+            else:
+                path.write_text(formatted)
+                print(f"{file}: reformatted", file=sys.stderr)
+        elif args.stdout:
+            sys.stdout.write(formatted)
+    return 1 if (args.check and changed) else 0
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nasdsl", description="Declarative neural-architecture search spaces.")
+    parser.add_argument("--version", action="version", version=f"nasdsl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_set(p):
+        p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                       help="override a `param` of the space (repeatable)")
+        return p
+
+    p = with_set(sub.add_parser("check", help="validate .nas files"))
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_check)
+
+    p = with_set(sub.add_parser("info", help="the decisions of a space and its exact size"))
+    p.add_argument("file", metavar="FILE", help="a .nas file or a built-in space name")
+    p.add_argument("--json", action="store_true", help="print a JSON object (size, fingerprint, decisions, ...)")
+    p.add_argument("--arch", metavar="ARCH", help="also validate an architecture (JSON, file, NB201 string, genotype)")
+    p.set_defaults(func=cmd_info)
+
+    p = with_set(sub.add_parser("sample", help="draw architectures as JSON lines"))
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-n", type=int, default=1, help="how many (default 1)")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--unique", action="store_true", help="no architecture twice")
+    p.add_argument("--uniform", action="store_true",
+                   help="uniform over architectures (default: each decision uniform, as NNI's random strategy)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("fmt", help="format .nas files canonically (comments kept)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--check", action="store_true", help="exit 1 if a file would change; change nothing")
+    p.add_argument("--stdout", action="store_true", help="print the result instead of rewriting files")
+    p.set_defaults(func=cmd_fmt)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except NasError as err:
+        print(err.render(), file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

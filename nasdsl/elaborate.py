@@ -1108,5 +1108,5 @@ def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
 
 def _closest(name: str, options) -> str | None:
     import difflib
-    match = difflib.get_close_matches(name, list(options), n=1, cutoff=0.75)
+    match = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
     return match[0] if match else None

@@ -32,14 +32,39 @@ def grammar_path() -> Path:
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(grammar_path().read_text(), parser="lalr", propagate_positions=True,
-                maybe_placeholders=True, cache=True)
+    """The LALR parser, its tables cached on disk (keyed by the grammar's hash) so a
+    command-line call does not rebuild them."""
+    text = grammar_path().read_text()
+    options = dict(parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    cache = _cache_file(text)
+    if cache is not None:
+        try:
+            return Lark(text, cache=str(cache), **options)
+        except OSError:
+            pass
+    return Lark(text, **options)
+
+
+def _cache_file(grammar: str) -> Path | None:
+    import hashlib
+    import os
+    import tempfile
+    key = hashlib.sha256((grammar + lark.__version__).encode()).hexdigest()[:16]
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "nasdsl"
+    for folder in (base, Path(tempfile.gettempdir()) / "nasdsl-cache"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return folder / f"grammar-{key}.lark"
+        except OSError:
+            continue
+    return None
 
 
 # Common mistakes, matched by the parser state they fail in; the first matching entry wins.
 _EXAMPLES: list[tuple[str, str, list[str]]] = [
     ("'=' where a comparison '==' was meant", "use '==' to compare",
-     ["forbid a = 1", "require a = 1", "x = a if b = 1 else c"]),
+     ["forbid a = 1", "require a = 1", "network(x) { forbid a = 1 }", "network(x) { require a = 1 }",
+      "block B(c)(x) { forbid a = 1 }", "network(x) { y = a if b = 1 else c }"]),
     ("a block needs a body: '= layer' or '(inputs) { ... }'", "write `block Name(p) = Layer(...)`",
      ["block A(C)", "block A(C):", "block A(C) x"]),
     ("candidates of a layer choice are written `name: layer`", "e.g. choice { conv: Conv2d(3, 8, 3), skip: Identity() }",
@@ -50,15 +75,28 @@ _EXAMPLES: list[tuple[str, str, list[str]]] = [
 
 
 def _friendly(parser: Lark, err: UnexpectedInput) -> tuple[str, str | None]:
-    examples = {msg: ex for msg, _hint, ex in _EXAMPLES}
-    hints = {msg: hint for msg, hint, _ex in _EXAMPLES}
-    try:
-        label = err.match_examples(parser.parse, examples, use_accepts=True)
-    except Exception:  # match_examples re-parses examples; never let it mask the real error
-        label = None
-    if label:
-        return label, hints[label]
+    """Match the failure against `_EXAMPLES` by LALR state and offending token type.
+
+    (Lark's own `match_examples` also compares the parser's stack depth, so an example
+    fails to match as soon as the real file has more statements before the mistake.)"""
+    key = _failure_key(err)
+    if key is not None:
+        for message, hint, examples in _EXAMPLES:
+            for example in examples:
+                try:
+                    parser.parse(example)
+                except UnexpectedInput as ut:
+                    if _failure_key(ut) == key:
+                        return message, hint
     return _describe(err), None
+
+
+def _failure_key(err: UnexpectedInput):
+    state = getattr(err, "state", None)
+    if state is None:
+        return None
+    token = getattr(err, "token", None)
+    return (state.position, getattr(token, "type", None))
 
 
 def _describe(err: UnexpectedInput) -> str:

@@ -110,7 +110,8 @@ def cmd_info(args) -> int:
         print("  ".join(c[:60].ljust(w) for c, w in zip(r, widths)).rstrip())
     for c in data["constraints"]:
         print(f"{c['kind']} {c['expr']}   ({c['where']})")
-    print(f"\n{len(rows)} decisions, size {data['size']:,} ({data['size']:.3e})")
+    budgets = f" before {len(space.budgets)} budget constraint(s) on params/flops" if space.budgets else ""
+    print(f"\n{len(rows)} decisions, size {data['size']:,} ({data['size']:.3e}){budgets}")
     if "arch" in data:
         print("\narchitecture: " + json.dumps(data["arch"]))
     return 0

@@ -86,7 +86,7 @@ class Namespace:
 
 
 SITE_BUILTINS = {"repeat", "cell", "pick"}
-VALUE_BUILTINS = {"range", "max", "min", "abs", "int", "float", "round", "len"}
+VALUE_BUILTINS = {"range", "max", "min", "abs", "int", "float", "round", "len", "decision"}
 TENSOR_BUILTINS = {"cat", "sum", "mean"}
 BUILTINS = SITE_BUILTINS | VALUE_BUILTINS | TENSOR_BUILTINS
 
@@ -234,6 +234,7 @@ class Elaborator:
         self.units: dict[str, Unit] = {}
         self.loading: list[str] = []
         self.params: dict[str, Any] = {}
+        self.references: list[tuple[str, Loc]] = []  # decision("label") uses, checked in finish()
 
     # -- files and top level
 
@@ -350,6 +351,11 @@ class Elaborator:
         return ".".join(ctx.scope + site) or "root"
 
     def finish(self) -> tuple[tuple[ir.Decision, ...], tuple[ir.Constraint, ...]]:
+        for label, loc in self.references:
+            if label not in self.decisions:
+                hint = _closest(label, self.decisions)
+                raise UndefinedNameError(f"decision({label!r}): the space has no decision labelled {label!r}", loc,
+                                         hint=f"did you mean {hint!r}?" if hint else "`nasdsl info FILE` lists the labels")
         decisions = []
         for label, acc in self.decisions.items():
             cond: Any = False
@@ -850,6 +856,11 @@ class Elaborator:
             if len(r) > MAX_RANGE:
                 raise NasTypeError(f"range of {len(r)} items is longer than {MAX_RANGE}", node.loc)
             return list(r)
+        if name == "decision":
+            if len(args) != 1 or not isinstance(args[0], str):
+                raise NasTypeError('decision takes one label, e.g. decision("stage1.depth")', node.loc)
+            self.references.append((args[0], node.loc))
+            return Ref(args[0])
         if name in ("max", "min") and len(args) == 1 and isinstance(args[0], (list, tuple)):
             args = list(args[0])
         if name == "len":
@@ -1056,6 +1067,8 @@ class Elaborator:
                                            f"and {names} for input 0", factory.node.body.loc)
                     names = these
                     candidates.append(layer.module)
+                if names is not None:  # declared once per input index; together they always apply
+                    self.decisions[op_label].conditions = [self.condition()]
                 ops.append(ir.CellOp(op_label if names is not None else None, input_label, tuple(candidates)))
             cell_nodes.append(tuple(ops))
         return LayerVal(ir.Cell(tuple(cell_nodes), npred, opts["merge"], opts["concat_dim"], preprocess, postprocess,

@@ -164,7 +164,7 @@ _PREC = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
 def to_text(value: Value, prec: int = 0) -> str:
     """A readable `.nas`-like rendering, used in errors, `info` and fingerprints."""
     if isinstance(value, Ref):
-        return value.label
+        return value.label.lstrip("@")  # @params, @flops: derived properties
     if isinstance(value, Binary):
         p = _PREC[value.op]
         text = f"{to_text(value.left, p)} {value.op} {to_text(value.right, p + 1)}"

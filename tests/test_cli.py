@@ -1,0 +1,83 @@
+"""The command line: exit codes, no tracebacks for user errors, stable JSON."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nasdsl.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_ok_and_failure(capsys, write):
+    good = write("good.nas", "network(x: [4]) = x -> Linear(4, choice[2, 3])\n")
+    bad = write("bad.nas", "network(x: [4]) = x -> Linear(4, choice[2, 3)\n")
+    code, out, err = run(capsys, "check", str(good), str(bad))
+    assert code == 1
+    assert f"{good}: ok (1 decisions, 2 architectures)" in out
+    assert err.startswith(f"{bad}:1:45: unexpected ')'")
+    assert "Traceback" not in err
+
+
+def test_info_json_contract(capsys):
+    code, out, _ = run(capsys, "info", "nasbench201", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["size"] == 15625 and len(data["fingerprint"]) == 16
+    assert [d["label"] for d in data["decisions"]][:2] == ["Cell.e1_0", "Cell.e2_0"]
+    assert all(set(d) >= {"label", "kind", "values"} for d in data["decisions"])
+
+
+def test_info_table_and_set(capsys):
+    code, out, _ = run(capsys, "info", "darts", "--set", "C=16", "--set", "layers=8")
+    assert code == 0
+    assert "parameters: C=16, layers=8, num_classes=10, auxiliary=false" in out
+    assert "32 decisions, size 6,891,180,482,912,463,360,000" in out
+
+
+def test_info_with_arch_validates_it(capsys):
+    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+    code, out, _ = run(capsys, "info", "nasbench201", "--arch", arch, "--json")
+    assert code == 0 and json.loads(out)["arch"]["Cell.e3_0"] == "skip_connect"
+    code, _, err = run(capsys, "info", "nasbench201", "--arch", '{"Cell.e1_0": "conv"}')
+    assert code == 1 and "\"conv\" is not a value of 'Cell.e1_0'" in err
+
+
+def test_sample_json_lines_unique_and_seeded(capsys):
+    code, out, _ = run(capsys, "sample", "nasbench201", "-n", "50", "--seed", "3", "--unique")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == len(set(lines)) == 50
+    _, again, _ = run(capsys, "sample", "nasbench201", "-n", "50", "--seed", "3", "--unique")
+    assert again == out
+    code, _, err = run(capsys, "sample", "nasbench201", "-n", "20000", "--unique")
+    assert code == 1 and "only 15,625 architectures" in err
+
+
+def test_set_unknown_parameter_is_a_user_error(capsys):
+    code, _, err = run(capsys, "info", "nasbench201", "--set", "width=3")
+    assert code == 1 and "no parameter 'width'" in err
+
+
+def test_missing_file(capsys):
+    code, _, err = run(capsys, "info", "no/such.nas")
+    assert code == 1 and "no such file: no/such.nas" in err
+
+
+def test_usage_errors_exit_2():
+    result = subprocess.run([sys.executable, "-m", "nasdsl", "info"], capture_output=True, text=True)
+    assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_user_error_in_a_subprocess_has_no_traceback(tmp_path):
+    bad = tmp_path / "bad.nas"
+    bad.write_text("block A(c) = Conv2d(c, c, 3)\nnetwork(x: [3]) = x -> A(3, 4)\n")
+    result = subprocess.run([sys.executable, "-m", "nasdsl", "check", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == f"{bad}:2:24: A takes at most 1 positional argument(s), got 2"
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,95 @@
+"""NAS-Bench-201 strings and DARTS genotypes convert to and from architectures."""
+from __future__ import annotations
+
+import csv
+import gzip
+
+import pytest
+
+import nasdsl
+from nasdsl.errors import ArchitectureError
+from nasdsl.formats import (arch_to_genotype, arch_to_nb201, genotype_to_arch, nb201_to_arch,
+                            parse_genotype)
+
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+NB201_TABLE = SHARED / "data" / "nb201_table.csv.gz"
+
+DARTS_V1 = ("Genotype(normal=[('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 0), ('sep_conv_3x3', 1), "
+            "('skip_connect', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 2)], normal_concat=[2, 3, 4, 5], "
+            "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 0), ('max_pool_3x3', 0), "
+            "('skip_connect', 2), ('skip_connect', 2), ('avg_pool_3x3', 0)], reduce_concat=[2, 3, 4, 5])")
+DARTS_V2 = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
+            "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], "
+            "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+            "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=range(2, 6))")
+
+
+@pytest.fixture(scope="module")
+def nb201():
+    return nasdsl.load("nasbench201")
+
+
+@pytest.fixture(scope="module")
+def darts():
+    return nasdsl.load("darts")
+
+
+@pytest.mark.skipif(not NB201_TABLE.exists(), reason="../shared/data/nb201_table.csv.gz not present")
+def test_all_15625_nb201_strings_round_trip(nb201):
+    with gzip.open(NB201_TABLE, "rt") as f:
+        strings = [row["arch"] for row in csv.DictReader(f)]
+    assert len(strings) == len(set(strings)) == 15625
+    archs = set()
+    for s in strings:
+        arch = nb201_to_arch(nb201, s)
+        assert arch_to_nb201(nb201, arch) == s
+        archs.add(tuple(arch.values()))
+    assert len(archs) == nb201.size()
+
+
+def test_nb201_string_maps_edges_to_labels(nb201):
+    arch = nb201_to_arch(nb201, "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")
+    assert arch == {"Cell.e1_0": "nor_conv_3x3", "Cell.e2_0": "nor_conv_3x3", "Cell.e2_1": "nor_conv_3x3",
+                    "Cell.e3_0": "skip_connect", "Cell.e3_1": "nor_conv_3x3", "Cell.e3_2": "nor_conv_1x1"}
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "\"conv\" is not a value of 'Cell.e1_0'"),
+    ("|none~0|+|none~0|none~1|", "decision 'Cell.e3_0' is missing"),
+    ("|none~0|+|none~0|none~5|+|none~0|none~1|none~2|", "no edge 5 -> 2"),
+    ("none~0|+|none~0", "malformed NAS-Bench-201 string"),
+])
+def test_bad_nb201_strings(nb201, bad, message):
+    with pytest.raises(ArchitectureError, match=message.replace("|", r"\|").replace("(", r"\(")):
+        nb201_to_arch(nb201, bad)
+
+
+@pytest.mark.parametrize("genotype", [DARTS_V1, DARTS_V2])
+def test_darts_genotypes_round_trip(darts, genotype):
+    arch = genotype_to_arch(darts, genotype)
+    assert len(arch) == 32
+    again = genotype_to_arch(darts, arch_to_genotype(darts, arch))
+    assert again == arch
+    fields = parse_genotype(genotype)
+    assert parse_genotype(arch_to_genotype(darts, arch))["normal"] == [tuple(p) for p in fields["normal"]]
+
+
+def test_genotype_maps_pairs_to_nni_labels(darts):
+    arch = genotype_to_arch(darts, DARTS_V2)
+    assert arch["normal.op_2_0"] == "sep_conv_3x3" and arch["normal.input_2_0"] == 0
+    assert arch["normal.op_5_1"] == "dil_conv_3x3" and arch["normal.input_5_1"] == 2
+    assert arch["reduce.op_3_0"] == "skip_connect" and arch["reduce.input_3_0"] == 2
+
+
+def test_genotype_text_is_never_evaluated(darts):
+    with pytest.raises(ArchitectureError, match="malformed genotype field normal"):
+        genotype_to_arch(darts, "Genotype(normal=__import__('os').system('true'), reduce=[])")
+
+
+def test_genotype_with_an_input_out_of_range(darts):
+    bad = DARTS_V2.replace("('sep_conv_3x3', 1), ('sep_conv_3x3', 0)", "('sep_conv_3x3', 4), ('sep_conv_3x3', 0)", 1)
+    with pytest.raises(ArchitectureError, match="4 is not a value of 'normal.input_2_1'"):
+        genotype_to_arch(darts, bad)

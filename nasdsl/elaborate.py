@@ -157,6 +157,7 @@ class GraphBuilder:
         self.nodes: list[ir.Node] = []
         self.tensor_names = {t.name for t in inputs}
         self.site_names: set[tuple[str, ...]] = set()
+        self.site_prefixes: set[tuple[str, ...]] = set()
         self.counter = 0
 
     def fresh(self, hint: str) -> str:
@@ -183,16 +184,18 @@ class GraphBuilder:
         `x` (or `x.0`) was used names the new sites `x_2...`, so module names stay unique."""
         name, rest, n = base[0], base[1:], 1
         candidate = base
-        while any(_overlaps(candidate, used) for used in self.site_names):
+        while self._overlaps(candidate):
             n += 1
             candidate = (f"{name}_{n}",) + rest
         self.site_names.add(candidate)
+        for k in range(1, len(candidate) + 1):
+            self.site_prefixes.add(candidate[:k])
         return candidate
 
-
-def _overlaps(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    k = min(len(a), len(b))
-    return a[:k] == b[:k]
+    def _overlaps(self, candidate: tuple[str, ...]) -> bool:
+        """Is `candidate` a prefix of a used name, or a used name a prefix of it?"""
+        return candidate in self.site_prefixes or any(
+            candidate[:k] in self.site_names for k in range(1, len(candidate)))
 
 
 @dataclass
@@ -491,8 +494,7 @@ class Elaborator:
     # -- expressions
 
     def eval(self, node: Any, env: dict, ctx: Ctx) -> Any:
-        method = getattr(self, "eval_" + type(node).__name__)
-        return method(node, env, ctx)
+        return _EVAL[type(node)](self, node, env, ctx)
 
     def eval_Number(self, node: ast.Number, env, ctx):
         return node.value
@@ -1073,6 +1075,11 @@ class Elaborator:
             cell_nodes.append(tuple(ops))
         return LayerVal(ir.Cell(tuple(cell_nodes), npred, opts["merge"], opts["concat_dim"], preprocess, postprocess,
                                 prefix, node.loc), site)
+
+
+_EVAL = {cls: getattr(Elaborator, "eval_" + cls.__name__) for cls in (
+    ast.Number, ast.String, ast.Bool, ast.Name, ast.Attr, ast.ListLit, ast.TupleLit, ast.Lambda, ast.Cond,
+    ast.UnaryOp, ast.BinOp, ast.Index, ast.Pipe, ast.ValueChoice, ast.LayerChoice, ast.Call)}
 
 
 def input_domain(k: int, n: int | None) -> tuple:

@@ -44,7 +44,7 @@ class Decision:
     kind: str
     values: tuple
     condition: Value = True
-    locs: tuple[Loc, ...] = ()
+    locs: tuple[Loc, ...] = field(default=(), repr=False, compare=False)
     n_candidates: int = 0          # input choices: how many tensors to choose from
     n_chosen: int | None = 1       # input choices: how many are chosen (None: any subset)
 
@@ -63,7 +63,7 @@ class Constraint:
     kind: str  # "require" | "forbid"
     expr: Value
     message: str | None
-    loc: Loc
+    loc: Loc = field(repr=False, compare=False)
 
     @property
     def is_budget(self) -> bool:
@@ -82,20 +82,20 @@ class Op:
 
     name: str
     args: tuple[tuple[str, Value], ...]
-    loc: Loc
+    loc: Loc = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Sequential:
     items: tuple["Module", ...]
-    loc: Loc
+    loc: Loc = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class TensorIn:
     name: str
     shape: tuple[Value, ...] | None
-    loc: Loc
+    loc: Loc = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,7 @@ class Apply:
     outs: tuple[str, ...]
     module: str
     inputs: tuple[str, ...]
-    loc: Loc
+    loc: Loc = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ class Combine:
     fn: str  # "sum" | "mul" | "cat" | "mean"
     inputs: tuple[str, ...]
     dim: int
-    loc: Loc
+    loc: Loc = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +125,7 @@ class Pick:
     inputs: tuple[str, ...]
     n: int | None
     reduce: str  # "sum" | "mean" | "concat" | "none"
-    loc: Loc
+    loc: Loc = field(repr=False, compare=False)
 
 
 Node = Apply | Combine | Pick
@@ -138,14 +138,14 @@ class Graph:
     modules: tuple[tuple[str, "Module"], ...]
     nodes: tuple[Node, ...]
     outputs: tuple[str, ...]
-    loc: Loc
+    loc: Loc = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class LayerChoice:
     label: str
     candidates: tuple[tuple[str, "Module"], ...]
-    loc: Loc
+    loc: Loc = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +153,7 @@ class Repeat:
     """`blocks` applied in sequence; only the first `depth` run. `depth` is an int or a value."""
     depth: Value
     blocks: tuple["Module", ...]
-    loc: Loc
+    loc: Loc = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +174,7 @@ class Cell:
     preprocess: tuple["Module | None", ...]
     postprocess: "Module | None"
     label: str
-    loc: Loc
+    loc: Loc = field(repr=False, compare=False)
 
 
 Module = Op | Sequential | Graph | LayerChoice | Repeat | Cell

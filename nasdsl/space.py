@@ -27,7 +27,7 @@ import difflib
 import hashlib
 import json
 import random as _random
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Iterator, Mapping
 
@@ -376,8 +376,8 @@ class Space:
     def fingerprint(self) -> str:
         """A hash of what the space is (decisions, constraints, template, input shapes), blind
         to formatting, comments and source positions."""
-        payload = repr((_strip(self.decisions), _strip(self.constraints), _strip(self.budgets),
-                        _strip(self.template)))
+        # IR reprs leave out source locations (`field(repr=False)`), so this is structure only.
+        payload = repr((self.decisions, self.constraints, self.budgets, self.template))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def to_json(self) -> dict[str, Any]:
@@ -473,15 +473,3 @@ def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]
         frontier.append(tuple(live))
     needed = tuple(last_use.get(d.label, -1) > t for t, d in enumerate(order))
     return Plan(order, tuple(frontier), tuple(tuple(c) for c in closing), needed)
-
-
-def _strip(obj: Any) -> Any:
-    """A structure-only copy for hashing: dataclasses as tuples, source locations dropped."""
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return (type(obj).__name__,) + tuple(_strip(getattr(obj, f.name)) for f in fields(obj)
-                                              if f.name not in ("loc", "locs"))
-    if isinstance(obj, (tuple, list)):
-        return tuple(_strip(o) for o in obj)
-    if isinstance(obj, float):
-        return ("float", repr(obj))
-    return obj

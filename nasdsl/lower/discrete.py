@@ -1,0 +1,227 @@
+"""Lowering to a plain PyTorch model for one architecture.
+
+The result holds only the chosen modules, under the names the source gives them (the
+module of a statement `stem = x -> Conv2d(...) -> BatchNorm2d(...)` is `stem.0`, a chosen
+candidate takes the place of its choice, a repeat keeps its first `depth` blocks), and runs
+a fixed list of steps: no choice logic is left at run time, so it traces, compiles and
+exports like any hand-written module.
+
+Example::
+
+    >>> space = nasdsl.load("nasbench201")
+    >>> model = build(space, space.sample(seed=0))
+    >>> model(torch.randn(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from .. import ir
+from ..errors import NasError
+from ..space import Space
+from ..values import evaluate
+from .ops import build_op
+
+
+class Chain(nn.Sequential):
+    """`nn.Sequential` whose steps may take and return several tensors (as tuples)."""
+
+    def forward(self, *xs):  # type: ignore[override]
+        for module in self:
+            out = module(*xs)
+            xs = out if isinstance(out, tuple) else (out,)
+        return xs[0] if len(xs) == 1 else xs
+
+
+def reduce_inputs(tensors: list[torch.Tensor], how: str) -> torch.Tensor:
+    """Merge the tensors an input choice picked."""
+    if how == "concat":
+        return torch.cat(tensors, dim=1)
+    total = tensors[0]
+    for t in tensors[1:]:
+        total = total + t
+    return total / len(tensors) if how == "mean" else total
+
+
+def combine(fn: str, tensors: list[torch.Tensor], dim: int) -> torch.Tensor:
+    if fn == "cat":
+        return torch.cat(tensors, dim=dim)
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = out * t if fn == "mul" else out + t
+    return out / len(tensors) if fn == "mean" else out
+
+
+class GraphModule(nn.Module):
+    """Named dataflow: submodules registered under their source names, and a fixed plan.
+
+    Each step is `(kind, target, input slots, output slots, extra)`; tensors live in a list
+    indexed by slot, so the forward pass is a straight loop over the steps.
+    """
+
+    def __init__(self, inputs: tuple[str, ...], modules: dict[str, nn.Module], steps: list[tuple],
+                 outputs: tuple[str, ...]):
+        super().__init__()
+        slots = {name: i for i, name in enumerate(inputs)}
+        for name, module in modules.items():
+            attach(self, name, module)
+        self._calls: list[nn.Module | None] = []
+        plan = []
+        for kind, target, ins, outs, extra in steps:
+            for o in outs:
+                slots.setdefault(o, len(slots))
+            plan.append((kind, len(self._calls), tuple(slots[i] for i in ins), tuple(slots[o] for o in outs), extra))
+            self._calls.append(modules.get(target) if kind == "apply" else None)
+        self._plan = plan
+        self._n_slots = len(slots)
+        self._n_inputs = len(inputs)
+        self._outputs = tuple(slots[o] for o in outputs)
+
+    def forward(self, *inputs: torch.Tensor):
+        values: list[Any] = list(inputs) + [None] * (self._n_slots - self._n_inputs)
+        for kind, call, ins, outs, extra in self._plan:
+            args = [values[i] for i in ins]
+            if kind == "apply":
+                out = self._calls[call](*args)
+                if len(outs) == 1:
+                    values[outs[0]] = out
+                else:
+                    for slot, v in zip(outs, out):
+                        values[slot] = v
+            elif kind == "pick":
+                values[outs[0]] = reduce_inputs(args, extra)
+            else:
+                values[outs[0]] = combine(kind, args, extra)
+        if len(self._outputs) == 1:
+            return values[self._outputs[0]]
+        return tuple(values[o] for o in self._outputs)
+
+
+def attach(root: nn.Module, dotted: str, module: nn.Module) -> None:
+    """Register `module` at a dotted path, creating plain containers for the prefixes."""
+    parts = dotted.split(".")
+    parent = root
+    for i, part in enumerate(parts[:-1]):
+        child = parent._modules.get(part)
+        if child is None:
+            child = nn.Module()
+            parent.add_module(part, child)
+        elif type(child) is not nn.Module:  # a real module sits at the prefix: flatten the rest
+            parent.add_module("_".join(parts[i:]), module)
+            return
+        parent = child
+    parent.add_module(parts[-1], module)
+
+
+class DiscreteCell(nn.Module):
+    """One architecture of a DARTS / NNI cell: fixed ops reading fixed inputs."""
+
+    def __init__(self, preprocess: list[nn.Module], ops: dict[str, nn.Module], wiring: list[list[tuple[str, int]]],
+                 merge_nodes: list[int], concat_dim: int, postprocess: nn.Module | None):
+        super().__init__()
+        self.preprocess = nn.ModuleList(preprocess)
+        self.ops = nn.ModuleDict(ops)
+        self.postprocess = postprocess if postprocess is not None else nn.Identity()
+        self._wiring = [[(self.ops[name], j) for name, j in node] for node in wiring]
+        self._merge = merge_nodes
+        self._dim = concat_dim
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
+        for node in self._wiring:
+            out = None
+            for op, j in node:
+                y = op(states[j])
+                out = y if out is None else out + y
+            states.append(out)
+        merged = [states[i] for i in self._merge]
+        return self.postprocess(merged[0] if len(merged) == 1 else torch.cat(merged, dim=self._dim))
+
+
+class _Builder:
+    """Walks the module template for one (validated) architecture."""
+
+    def __init__(self, arch: Mapping[str, Any]):
+        self.arch = arch
+        self.memo: dict[int, nn.Module] = {}  # a template used twice is one module (shared weights)
+
+    def value(self, v: Any, where: Any) -> Any:
+        try:
+            return evaluate(v, self.arch)
+        except KeyError as err:
+            raise NasError(f"value depends on decision {err.args[0]!r}, which this architecture does not set",
+                           where.loc) from None
+
+    def module(self, m: ir.Module) -> nn.Module:
+        key = id(m)
+        if key not in self.memo:
+            self.memo[key] = self._module(m)
+        return self.memo[key]
+
+    def _module(self, m: ir.Module) -> nn.Module:
+        if isinstance(m, ir.Op):
+            args = {k: self.value(v, m) for k, v in m.args}
+            try:
+                return build_op(m.name, args)
+            except (TypeError, ValueError, RuntimeError) as err:
+                raise NasError(f"{m.name}({', '.join(f'{k}={v!r}' for k, v in args.items())}): {err}", m.loc) from None
+        if isinstance(m, ir.Sequential):
+            return Chain(*(self.module(item) for item in m.items))
+        if isinstance(m, ir.LayerChoice):
+            chosen = self.arch[m.label]
+            return self.module(dict(m.candidates)[chosen])
+        if isinstance(m, ir.Repeat):
+            depth = self.value(m.depth, m)
+            return Chain(*(self.module(b) for b in m.blocks[:depth]))
+        if isinstance(m, ir.Cell):
+            return self.cell(m)
+        if isinstance(m, ir.Graph):
+            return self.graph(m)
+        raise TypeError(f"unknown template node {type(m).__name__}")
+
+    def graph(self, g: ir.Graph) -> GraphModule:
+        modules: dict[str, nn.Module] = {}
+        steps = []
+        used = {n.module for n in g.nodes if isinstance(n, ir.Apply)}
+        for name, m in g.modules:
+            if name in used:
+                modules[name] = self.module(m)
+        for n in g.nodes:
+            if isinstance(n, ir.Apply):
+                steps.append(("apply", n.module, n.inputs, n.outs, None))
+            elif isinstance(n, ir.Combine):
+                steps.append((n.fn, None, n.inputs, (n.out,), n.dim))
+            elif isinstance(n, ir.Pick):
+                chosen = self.arch[n.label]
+                indices = (chosen,) if isinstance(chosen, int) else tuple(chosen)
+                steps.append(("pick", None, tuple(n.inputs[i] for i in indices), (n.out,), n.reduce))
+        return GraphModule(tuple(t.name for t in g.inputs), modules, steps, g.outputs)
+
+    def cell(self, c: ir.Cell) -> DiscreteCell:
+        npred = c.num_predecessors
+        preprocess = [nn.Identity() if p is None else self.module(p) for p in c.preprocess]
+        ops: dict[str, nn.Module] = {}
+        wiring = []
+        used: set[int] = set()
+        for ni, node in enumerate(c.nodes, start=npred):
+            entries = []
+            for k, op in enumerate(node):
+                j = self.arch[op.input_label]
+                name = f"op_{ni}_{k}"
+                ops[name] = self.module(op.candidates[j])
+                entries.append((name, j))
+                used.add(j)
+            wiring.append(entries)
+        total = npred + len(c.nodes)
+        merge = list(range(npred, total)) if c.merge == "all" else [i for i in range(npred, total) if i not in used]
+        post = None if c.postprocess is None else self.module(c.postprocess)
+        return DiscreteCell(preprocess, ops, wiring, merge, c.concat_dim, post)
+
+
+def build(space: Space, arch: Mapping[str, Any]) -> nn.Module:
+    """The plain `nn.Module` of one architecture of `space` (validated first)."""
+    return _Builder(space.validate(arch)).module(space.template)

@@ -1,0 +1,450 @@
+"""Mixed operations: one op whose arguments depend on decisions, with entangled weights.
+
+A `Conv2d(c, choice[16, 32], choice[3, 5, 7], padding=k // 2)` in a supernet holds one
+weight of the largest shape; every architecture uses a slice of it (channel prefixes,
+centre-cropped kernels), so all architectures share weights as in OFA / AutoFormer / NNI.
+
+* sampling strategies run the slice the current path picks (exactly the discrete op);
+* differentiable strategies run one op at the largest shape with FBNetV2-style weighted
+  masks: the weight is multiplied by sum_a w(a) * mask(a) over the joint values `a` of the
+  decisions it depends on (channel masks, kernel windows), so one-hot weights give exactly
+  the discrete op (its extra output channels are zero);
+* proxyless runs the sampled slice and learns alpha through binary gates.
+
+Entangled: Conv1d/Conv2d (in/out channels, kernel size, depthwise groups; stride, dilation
+and padding in sampling mode), Linear (features), BatchNorm1d/2d (features), LayerNorm
+(normalized size), MultiheadAttention (embed dim; heads). Any other op with choices in its
+arguments keeps one module per distinct argument combination (`SeparateOps`).
+
+Example::
+
+    >>> conv = MixedConv(op, policy)          # op: ir.Op of Conv2d with choices
+    >>> conv.state_for({"k": 3, "c": 16})["weight"].shape
+    torch.Size([16, 8, 3, 3])
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import ir
+from ..errors import NasError
+from ..values import evaluate, free_labels
+from .ops import build_op
+from .policy import ArchPolicy, BinaryGate
+
+MAX_ASSIGNMENTS = 4096
+
+
+class MixedOp(nn.Module):
+    """Shared machinery: the joint values of the op's decisions and how to weigh them."""
+
+    def __init__(self, op: ir.Op, policy: ArchPolicy):
+        super().__init__()
+        self.op = op
+        self.policy = policy
+        self.labels = sorted(set().union(*(free_labels(v) for _, v in op.args)))
+        domains = [policy.space.decision(l).values for l in self.labels]
+        count = 1
+        for d in domains:
+            count *= len(d)
+        if count > MAX_ASSIGNMENTS:
+            raise NasError(f"{op.name} depends on {count} joint values of {', '.join(self.labels)}: too many to mix",
+                           op.loc)
+        self.assignments = [dict(zip(self.labels, combo)) for combo in itertools.product(*domains)]
+        self.resolved = [self.resolve(a) for a in self.assignments]
+
+    def resolve(self, assignment: dict[str, Any]) -> dict[str, Any]:
+        return {k: evaluate(v, assignment) for k, v in self.op.args}
+
+    def maximum(self, name: str) -> Any:
+        return max(r[name] for r in self.resolved)
+
+    def current(self) -> dict[str, Any]:
+        return {l: self.policy.value(l) for l in self.labels}
+
+    def weights(self) -> list[torch.Tensor]:
+        """The weight of each joint assignment: the product of its decisions' probabilities."""
+        probs = [self.policy.probs(l) for l in self.labels]
+        out = []
+        for a in self.assignments:
+            w = None
+            for l, p in zip(self.labels, probs):
+                term = p[self.policy.index(l, a[l])]
+                w = term if w is None else w * term
+            out.append(w)
+        return out
+
+    def grouped(self) -> list[tuple[dict[str, Any], torch.Tensor]]:
+        """Distinct resolved arguments with the summed weight of the assignments giving them."""
+        groups: dict[tuple, list] = {}
+        for args, w in zip(self.resolved, self.weights()):
+            key = tuple(sorted((k, repr(v)) for k, v in args.items()))
+            if key in groups:
+                groups[key][1] = groups[key][1] + w
+            else:
+                groups[key] = [args, w]
+        return [(a, w) for a, w in groups.values()]
+
+    # -- forward per strategy
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.policy.differentiable:
+            return self.forward_mixed(x, self.grouped())
+        assignment = self.current()
+        out = self.forward_fixed(x, self.resolve(assignment))
+        if self.policy.strategy == "proxyless" and torch.is_grad_enabled():
+            out = self.gate(x, out, assignment)
+        return out
+
+    def gate(self, x: torch.Tensor, out: torch.Tensor, assignment: dict[str, Any]) -> torch.Tensor:
+        xd = x.detach()
+        for label in self.labels:
+            values = self.policy.space.decision(label).values
+
+            def others(j: int, label=label, values=values) -> torch.Tensor:
+                return self.forward_fixed(xd, self.resolve({**assignment, label: values[j]}))
+
+            index = self.policy.index(label, assignment[label])
+            out = BinaryGate.apply(out, self.policy.alphas[label], index, others)
+        return out
+
+    def forward_fixed(self, x: torch.Tensor, args: dict[str, Any]) -> torch.Tensor:
+        raise NotImplementedError  # each subclass runs its op with one set of arguments
+
+    def forward_mixed(self, x: torch.Tensor, groups) -> torch.Tensor:
+        """Default differentiable forward: weighted sum of each distinct op, padded to the
+        largest output (zero channels), the same as masking."""
+        total = None
+        for args, w in groups:
+            y = self.forward_fixed(x[self.input_slice(x, args)], args) * w
+            total = y if total is None else add_padded(total, y)
+        return total
+
+    def input_slice(self, x: torch.Tensor, args: dict[str, Any]):
+        return (slice(None),) * x.dim()
+
+    def state_for(self, assignment: dict[str, Any]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError  # each subclass slices its own parameters
+
+
+def add_padded(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a + b where one may be narrower in some dimensions (zero-padded at the end)."""
+    if a.shape == b.shape:
+        return a + b
+    shape = [max(x, y) for x, y in zip(a.shape, b.shape)]
+    out = a.new_zeros(shape)
+    out[tuple(slice(0, s) for s in a.shape)] += a
+    out[tuple(slice(0, s) for s in b.shape)] += b
+    return out
+
+
+def _mask(n: int, size: int, like: torch.Tensor) -> torch.Tensor:
+    m = like.new_zeros(size)
+    m[:n] = 1
+    return m
+
+
+def _window(k: int, kmax: int, like: torch.Tensor, dims: int) -> torch.Tensor:
+    start = (kmax - k) // 2
+    m = like.new_zeros((kmax,) * dims)
+    m[(slice(start, start + k),) * dims] = 1
+    return m
+
+
+class MixedConv(MixedOp):
+    """Conv1d / Conv2d with choices in channels, kernel size, depthwise groups, stride,
+    dilation and padding (the last three in sampling mode only)."""
+
+    def __init__(self, op: ir.Op, policy: ArchPolicy):
+        super().__init__(op, policy)
+        self.dims = 2 if op.name == "Conv2d" else 1
+        self.depthwise = any(r["groups"] != 1 for r in self.resolved)
+        for name in ("bias", "padding_mode"):
+            if len({repr(r[name]) for r in self.resolved}) > 1:
+                raise _unsupported(op, name)
+        self.in_max, self.out_max = self.maximum("in_channels"), self.maximum("out_channels")
+        self.k_max = self.maximum("kernel_size")
+        template = build_op(op.name, {**self.resolved[0], "in_channels": self.in_max, "out_channels": self.out_max,
+                                      "kernel_size": self.k_max, "groups": self.in_max if self.depthwise else 1,
+                                      "stride": 1, "padding": 0, "dilation": 1})
+        self.weight = template.weight
+        self.bias = template.bias
+        if policy.differentiable:
+            self._check_differentiable()
+
+    def _check_differentiable(self) -> None:
+        for name in ("stride", "dilation"):
+            if len({repr(r[name]) for r in self.resolved}) > 1:
+                raise NasError(f"{self.op.name} {name} depends on {', '.join(self.labels)}: darts and gumbel average "
+                               f"the outputs of all values, which differ in shape; search {name} with spos, enas, "
+                               "random or proxyless", self.op.loc)
+        offsets = set()
+        for r in self.resolved:
+            k, pad, dil = r["kernel_size"], r["padding"], r["dilation"]
+            if not isinstance(pad, int) or (self.k_max - k) % 2:
+                raise _kernel_padding(self.op)
+            offsets.add(pad + dil * (self.k_max - k) // 2)
+        if len(offsets) > 1:
+            raise _kernel_padding(self.op)
+        self.pad_max = offsets.pop()
+
+    def weight_slice(self, r: dict[str, Any]) -> torch.Tensor:
+        k, start = r["kernel_size"], (self.k_max - r["kernel_size"]) // 2
+        in_width = 1 if self.depthwise else r["in_channels"]
+        w = self.weight[: r["out_channels"], :in_width]
+        return w[(Ellipsis,) + (slice(start, start + k),) * self.dims]
+
+    def forward_fixed(self, x, r):
+        conv = F.conv2d if self.dims == 2 else F.conv1d
+        bias = None if self.bias is None else self.bias[: r["out_channels"]]
+        groups = r["in_channels"] if self.depthwise else 1
+        if x.shape[1] != r["in_channels"]:
+            x = x[:, : r["in_channels"]]
+        return conv(x, self.weight_slice(r), bias, r["stride"], r["padding"], r["dilation"], groups)
+
+    def forward_mixed(self, x, groups):
+        mask = None
+        bias_mask = None
+        for r, w in groups:
+            m_out = _mask(r["out_channels"], self.out_max, self.weight)
+            m_in = self.weight.new_ones(1) if self.depthwise else _mask(r["in_channels"], self.in_max, self.weight)
+            window = _window(r["kernel_size"], self.k_max, self.weight, self.dims)
+            m = m_out.view(-1, *([1] * (self.dims + 1))) * m_in.view(1, -1, *([1] * self.dims)) * window * w
+            mask = m if mask is None else mask + m
+            bm = m_out * w
+            bias_mask = bm if bias_mask is None else bias_mask + bm
+        r0 = groups[0][0]
+        conv = F.conv2d if self.dims == 2 else F.conv1d
+        bias = None if self.bias is None else self.bias * bias_mask
+        groups_n = self.in_max if self.depthwise else 1
+        return conv(x, self.weight * mask, bias, r0["stride"], self.pad_max, r0["dilation"], groups_n)
+
+    def state_for(self, assignment):
+        r = self.resolve(assignment)
+        out = {"weight": self.weight_slice(r)}
+        if self.bias is not None:
+            out["bias"] = self.bias[: r["out_channels"]]
+        return out
+
+
+class MixedLinear(MixedOp):
+    """Linear with choices in in_features / out_features."""
+
+    def __init__(self, op: ir.Op, policy: ArchPolicy):
+        super().__init__(op, policy)
+        if len({r["bias"] for r in self.resolved}) > 1:
+            raise _unsupported(op, "bias")
+        self.in_max, self.out_max = self.maximum("in_features"), self.maximum("out_features")
+        template = nn.Linear(self.in_max, self.out_max, bias=self.resolved[0]["bias"])
+        self.weight, self.bias = template.weight, template.bias
+
+    def forward_fixed(self, x, r):
+        if x.shape[-1] != r["in_features"]:
+            x = x[..., : r["in_features"]]
+        bias = None if self.bias is None else self.bias[: r["out_features"]]
+        return F.linear(x, self.weight[: r["out_features"], : r["in_features"]], bias)
+
+    def forward_mixed(self, x, groups):
+        mask, bias_mask = None, None
+        for r, w in groups:
+            m_out = _mask(r["out_features"], self.out_max, self.weight)
+            m = m_out[:, None] * _mask(r["in_features"], self.in_max, self.weight)[None, :] * w
+            mask = m if mask is None else mask + m
+            bias_mask = m_out * w if bias_mask is None else bias_mask + m_out * w
+        return F.linear(x, self.weight * mask, None if self.bias is None else self.bias * bias_mask)
+
+    def state_for(self, assignment):
+        r = self.resolve(assignment)
+        out = {"weight": self.weight[: r["out_features"], : r["in_features"]]}
+        if self.bias is not None:
+            out["bias"] = self.bias[: r["out_features"]]
+        return out
+
+
+class MixedBatchNorm(MixedOp):
+    """BatchNorm1d / BatchNorm2d with a choice of num_features (statistics are per channel,
+    so every width uses a prefix of the running statistics)."""
+
+    def __init__(self, op: ir.Op, policy: ArchPolicy):
+        super().__init__(op, policy)
+        for name in ("eps", "momentum", "affine", "track_running_stats"):
+            if len({repr(r[name]) for r in self.resolved}) > 1:
+                raise _unsupported(op, name)
+        self.c_max = self.maximum("num_features")
+        self.bn = build_op(op.name, {**self.resolved[0], "num_features": self.c_max})
+
+    def _bn(self, x: torch.Tensor, c: int) -> torch.Tensor:
+        bn = self.bn
+        factor = 0.0 if bn.momentum is None else bn.momentum
+        if bn.training and bn.track_running_stats:
+            bn.num_batches_tracked.add_(1)
+            factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+        use_batch = bn.training or bn.running_mean is None
+        running = (None, None) if bn.running_mean is None else (bn.running_mean[:c], bn.running_var[:c])
+        weight = None if bn.weight is None else bn.weight[:c]
+        bias = None if bn.bias is None else bn.bias[:c]
+        return F.batch_norm(x, running[0] if not bn.training or bn.track_running_stats else None,
+                            running[1] if not bn.training or bn.track_running_stats else None,
+                            weight, bias, use_batch, factor, bn.eps)
+
+    def forward_fixed(self, x, r):
+        return self._bn(x[:, : r["num_features"]], r["num_features"])
+
+    def forward_mixed(self, x, groups):
+        mask = None
+        for r, w in groups:
+            m = _mask(r["num_features"], self.c_max, x) * w
+            mask = m if mask is None else mask + m
+        return self._bn(x, self.c_max) * mask.view(1, -1, *([1] * (x.dim() - 2)))
+
+    def state_for(self, assignment):
+        c = self.resolve(assignment)["num_features"]
+        out = {}
+        for name, t in list(self.bn.named_parameters()) + list(self.bn.named_buffers()):
+            out[name] = t if name == "num_batches_tracked" else t[:c]
+        return out
+
+
+class MixedLayerNorm(MixedOp):
+    """LayerNorm over the last dimension with a choice of its size."""
+
+    def __init__(self, op: ir.Op, policy: ArchPolicy):
+        super().__init__(op, policy)
+        for r in self.resolved:
+            if not isinstance(r["normalized_shape"], int):
+                raise _unsupported(op, "normalized_shape (only a single last dimension is entangled)")
+        for name in ("eps", "elementwise_affine", "bias"):
+            if len({repr(r[name]) for r in self.resolved}) > 1:
+                raise _unsupported(op, name)
+        self.c_max = self.maximum("normalized_shape")
+        self.ln = build_op("LayerNorm", {**self.resolved[0], "normalized_shape": self.c_max})
+
+    def forward_fixed(self, x, r):
+        c = r["normalized_shape"]
+        ln = self.ln
+        return F.layer_norm(x[..., :c], (c,), None if ln.weight is None else ln.weight[:c],
+                            None if ln.bias is None else ln.bias[:c], ln.eps)
+
+    def state_for(self, assignment):
+        c = self.resolve(assignment)["normalized_shape"]
+        return {name: t[:c] for name, t in self.ln.named_parameters()}
+
+
+class MixedAttention(MixedOp):
+    """Self-attention with a choice of embedding size and number of heads."""
+
+    def __init__(self, op: ir.Op, policy: ArchPolicy):
+        super().__init__(op, policy)
+        for name in ("dropout", "bias", "batch_first"):
+            if len({repr(r[name]) for r in self.resolved}) > 1:
+                raise _unsupported(op, name)
+        self.e_max = self.maximum("embed_dim")
+        heads = [r["num_heads"] for r in self.resolved if r["embed_dim"] == self.e_max]
+        self.mha = build_op("MultiheadAttention", {**self.resolved[0], "embed_dim": self.e_max,
+                                                   "num_heads": max(heads)})
+
+    def _in_proj(self, e: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        E = self.e_max
+        w = self.mha.in_proj_weight
+        weight = torch.cat([w[0:e, :e], w[E:E + e, :e], w[2 * E:2 * E + e, :e]])
+        b = self.mha.in_proj_bias
+        bias = None if b is None else torch.cat([b[0:e], b[E:E + e], b[2 * E:2 * E + e]])
+        return weight, bias
+
+    def forward_fixed(self, x, r):
+        e, h = r["embed_dim"], r["num_heads"]
+        x = x[..., :e]
+        batch_first = r["batch_first"]
+        q = x.transpose(0, 1) if batch_first else x
+        w_in, b_in = self._in_proj(e)
+        out_b = self.mha.out_proj.bias
+        y, _ = F.multi_head_attention_forward(
+            q, q, q, e, h, w_in, b_in, None, None, False, self.mha.dropout,
+            self.mha.out_proj.weight[:e, :e], None if out_b is None else out_b[:e],
+            training=self.training, need_weights=False)
+        return y.transpose(0, 1) if batch_first else y
+
+    def state_for(self, assignment):
+        e = self.resolve(assignment)["embed_dim"]
+        w_in, b_in = self._in_proj(e)
+        out = {"in_proj_weight": w_in, "out_proj.weight": self.mha.out_proj.weight[:e, :e]}
+        if b_in is not None:
+            out["in_proj_bias"] = b_in
+            out["out_proj.bias"] = self.mha.out_proj.bias[:e]
+        return out
+
+
+class SeparateOps(MixedOp):
+    """Any other op with choices in its arguments: one module per distinct argument set."""
+
+    def __init__(self, op: ir.Op, policy: ArchPolicy):
+        super().__init__(op, policy)
+        self.keys: list[str] = []
+        modules = {}
+        for r in self.resolved:
+            key = self.key(r)
+            if key not in modules:
+                try:
+                    modules[key] = build_op(op.name, r)
+                except (TypeError, ValueError, RuntimeError) as err:
+                    raise NasError(f"{op.name}({r}): {err}", op.loc) from None
+        self.keys = list(modules)
+        self.choices = nn.ModuleDict({str(i): m for i, m in enumerate(modules.values())})
+
+    def key(self, r: dict[str, Any]) -> str:
+        return repr(sorted((k, repr(v)) for k, v in r.items()))
+
+    def module_for(self, r: dict[str, Any]) -> nn.Module:
+        return self.choices[str(self.keys.index(self.key(r)))]
+
+    def forward_fixed(self, x, r):
+        return self.module_for(r)(x)
+
+    def forward_mixed(self, x, groups):
+        total = None
+        for r, w in groups:
+            y = self.forward_fixed(x, r)
+            if total is not None and y.shape != total.shape:
+                raise NasError(f"{self.op.name}: the values of {', '.join(self.labels)} give outputs of different "
+                               f"shapes ({tuple(total.shape)} and {tuple(y.shape)}), which darts and gumbel "
+                               "cannot average; use a sampling strategy", self.op.loc)
+            total = y * w if total is None else total + y * w
+        return total
+
+    def state_for(self, assignment):
+        return dict(self.module_for(self.resolve(assignment)).state_dict(keep_vars=True))
+
+
+ENTANGLED: dict[str, Callable[[ir.Op, ArchPolicy], MixedOp]] = {
+    "Conv1d": MixedConv, "Conv2d": MixedConv, "Linear": MixedLinear,
+    "BatchNorm1d": MixedBatchNorm, "BatchNorm2d": MixedBatchNorm, "LayerNorm": MixedLayerNorm,
+    "MultiheadAttention": MixedAttention,
+}
+
+
+def mixed_op(op: ir.Op, policy: ArchPolicy) -> MixedOp:
+    """The mixed module for an op whose arguments depend on decisions."""
+    cls = ENTANGLED.get(op.name)
+    if cls is MixedConv:
+        resolved = MixedOp(op, policy).resolved
+        if any(not isinstance(r["kernel_size"], int) for r in resolved) or any(
+                r["groups"] not in (1, r["in_channels"]) or (r["groups"] != 1 and r["in_channels"] != r["out_channels"])
+                for r in resolved):
+            cls = SeparateOps
+    if cls is None:
+        cls = SeparateOps
+    return cls(op, policy)
+
+
+def _unsupported(op: ir.Op, name: str) -> NasError:
+    return NasError(f"{op.name}: {name} must not depend on a decision (only sizes are shared between choices)", op.loc)
+
+
+def _kernel_padding(op: ir.Op) -> NasError:
+    return NasError(f"{op.name}: darts and gumbel mix kernel sizes by centre-cropping one kernel, which needs "
+                    "'same' padding that follows the kernel (padding = dilation * (k - 1) // 2, odd sizes)", op.loc)

@@ -13,10 +13,12 @@ block EdgeOps(c, stride) = choice {
 }
 
 # Each cell: 3 nodes; each node sums 2 ops; each op picks an operation and one earlier tensor.
+# After a reduction cell, the older input s0 is twice as large: preprocess halves it.
 # `label` ties all cells of one kind to one architecture (DARTS's normal and reduce cells).
-block Cell(c, reduction)(s0, s1) {
+block Cell(c, reduction, reduction_prev)(s0, s1) {
   nodes = cell(lambda input: EdgeOps(c, 2 if reduction and input < 2 else 1),
                nodes=3, ops_per_node=2, predecessors=2, merge="all",
+               preprocess=[FactorizedReduce(c, c) if reduction_prev else Identity(), Identity()],
                postprocess=Conv2d(3 * c, c, 1),
                label="reduce" if reduction else "normal")
   return s1, nodes(s0, s1)
@@ -24,9 +26,9 @@ block Cell(c, reduction)(s0, s1) {
 
 network(x: [3, 16, 16]) {
   stem = x -> Conv2d(3, C, 3, padding=1, bias=false) -> BatchNorm2d(C)
-  s0, s1 = Cell(C, false)(stem, stem)
-  s0, s1 = Cell(C, true)(s0, s1)
-  s0, s1 = Cell(C, false)(s0, s1)
+  s0, s1 = Cell(C, false, false)(stem, stem)
+  s0, s1 = Cell(C, true, false)(s0, s1)
+  s0, s1 = Cell(C, false, true)(s0, s1)
   # An input choice: the head reads one or both of the last two states (any non-empty subset).
   features = pick(s0, s1, n="any", reduce="sum")
   logits = features -> AdaptiveAvgPool2d(1) -> Flatten() -> Linear(C, 10)

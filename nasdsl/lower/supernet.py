@@ -1,0 +1,500 @@
+"""Lowering to a weight-sharing supernet, one API for every one-shot strategy.
+
+`build_supernet(space, strategy)` mirrors the discrete lowering module for module, so the
+weights of any architecture can be cut out of it (`sub_state_dict`) and loaded, strictly,
+into that architecture's discrete model. Every choice primitive works with every strategy:
+
+| primitive | darts / gumbel (weights w = softmax or Gumbel-softmax of alpha) | spos / enas / random / proxyless |
+|---|---|---|
+| layer choice | sum_i w_i cand_i(x) | the sampled candidate |
+| value choice in op args | one op at the largest size, weighted masks (`mixed.py`) | the sampled slice |
+| input choice (n of k, any subset) | sum over subsets v of w_v reduce(x_v) | the sampled subset |
+| repeat depth | sum_d w_d (output after d blocks) | the first d blocks |
+| cell | per node: sum over op slots k, inputs j, ops o of p_k(j) q_k(o) op(x_j) | the sampled ops and inputs |
+
+Proxyless runs one path and learns alpha through binary gates (`policy.BinaryGate`).
+Two combinations are impossible, not unimplemented, and are refused when the supernet is
+built, naming the decision: a cell with `merge="loose_end"` under darts, gumbel or
+proxyless (which nodes are concatenated, hence the output width, depends on the input
+choices, so paths cannot be averaged or compared), and shape-changing arguments (stride,
+dilation) under darts or gumbel.
+
+Example::
+
+    >>> net = build_supernet(nasdsl.load("nasbench201"), "darts")
+    >>> loss = net(torch.randn(8, 3, 32, 32)).sum(); loss.backward()
+    >>> net.export()                              # argmax architecture
+    {'Cell.e1_0': ..., ...}
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+import torch
+from torch import nn
+
+from .. import ir
+from ..errors import NasError
+from ..space import Space
+from ..values import evaluate, free_labels
+from .discrete import attach, combine, reduce_inputs
+from .mixed import MixedOp, mixed_op
+from .ops import build_op
+from .policy import ArchPolicy, BinaryGate
+
+
+def build_supernet(space: Space, strategy: str, **options) -> "Supernet":
+    """A supernet of `space` for `strategy` (darts, gumbel, spos, enas, random, proxyless)."""
+    return Supernet(space, strategy, **options)
+
+
+class Supernet(nn.Module):
+    """The supernet of a space: weights, architecture parameters and the common API."""
+
+    def __init__(self, space: Space, strategy: str, *, tau: float = 1.0, hard: bool = False,
+                 seed: int | None = None):
+        super().__init__()
+        self.space = space
+        self.strategy = strategy
+        self.policy = ArchPolicy(space, strategy, tau=tau, hard=hard, seed=seed)
+        _check_strategy(space.template, self.policy)
+        self.net = _Builder(self.policy).module(space.template)
+        self.arch = nn.ParameterDict({_key(label): p for label, p in self.policy.alphas.items()})
+        if not self.policy.differentiable:
+            self.resample()
+
+    # -- parameters
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        for name, p in super().named_parameters(prefix, recurse, remove_duplicate):
+            if not name[len(prefix):].lstrip(".").startswith("arch."):
+                yield name, p
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]:
+        """The weights only; `arch_parameters()` holds the architecture parameters."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """One parameter per label (decisions sharing a label share it); none for spos/enas/random."""
+        return list(self.policy.alphas.values())
+
+    # -- the API shared by every strategy
+
+    def forward(self, *inputs: torch.Tensor):
+        self.policy.begin()
+        return self.net(*inputs)
+
+    def resample(self) -> dict[str, Any]:
+        """Draw the path of the next steps (sampling strategies; honours shared labels and
+        constraints); returns it."""
+        return self.policy.resample()
+
+    def fix(self, arch: Mapping[str, Any]) -> None:
+        """Run exactly `arch` (sampling strategies) or set one-hot architecture weights
+        (differentiable ones) until the next `resample()`."""
+        self.policy.fix(arch)
+
+    def export(self) -> dict[str, Any]:
+        """The chosen architecture: argmax of alpha, or the current path without alpha."""
+        return self.policy.export()
+
+    def export_probs(self) -> dict[str, dict[str, float]]:
+        return self.policy.export_probs()
+
+    def search_space(self) -> Space:
+        return self.space
+
+    def sub_state_dict(self, arch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        """The weights of `arch`, keyed as its discrete model's `state_dict()` (load with strict=True)."""
+        arch = self.space.validate(arch)
+        internal = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
+        out: dict[str, torch.Tensor] = {}
+        _sub_state(self.net, internal, "", out)
+        return {k: v.detach().clone() for k, v in out.items()}
+
+
+def _key(label: str) -> str:
+    return label.replace(".", "__")
+
+
+# --- super modules ------------------------------------------------------------------------------
+
+class SuperChoice(nn.Module):
+    """A layer choice: all candidates, mixed or sampled."""
+
+    def __init__(self, label: str, candidates: dict[str, nn.Module], policy: ArchPolicy):
+        super().__init__()
+        self.label = label
+        self.names = list(candidates)
+        self.candidates = nn.ModuleDict(candidates)
+        self.policy = policy
+
+    def forward(self, *xs):
+        policy = self.policy
+        if policy.differentiable:
+            weights = policy.probs(self.label)
+            total = None
+            for i, name in enumerate(self.names):
+                y = _scale(self.candidates[name](*xs), weights[i])
+                total = y if total is None else _add(total, y)
+            return total
+        name = policy.value(self.label)
+        out = self.candidates[name](*xs)
+        if policy.strategy == "proxyless" and torch.is_grad_enabled() and not isinstance(out, tuple):
+            detached = tuple(x.detach() for x in xs)
+            out = BinaryGate.apply(out, policy.alphas[self.label], policy.index(self.label, name),
+                                   lambda j: self.candidates[self.names[j]](*detached))
+        return out
+
+
+class SuperRepeat(nn.Module):
+    """A repeat with a chosen depth."""
+
+    def __init__(self, depth: Any, blocks: list[nn.Module], policy: ArchPolicy, loc):
+        super().__init__()
+        self.depth = depth
+        self.blocks = nn.ModuleList(blocks)
+        self.policy = policy
+        self.labels = sorted(free_labels(depth))
+        self.loc = loc
+
+    def _depths(self) -> list[tuple[int, torch.Tensor]]:
+        """Each depth with its weight (a depth may be an expression over several decisions)."""
+        import itertools
+        space = self.policy.space
+        domains = [space.decision(l).values for l in self.labels]
+        weights: dict[int, torch.Tensor] = {}
+        for combo in itertools.product(*domains):
+            a = dict(zip(self.labels, combo))
+            w = None
+            for l in self.labels:
+                t = self.policy.probs(l)[self.policy.index(l, a[l])]
+                w = t if w is None else w * t
+            d = evaluate(self.depth, a)
+            weights[d] = w if d not in weights else weights[d] + w
+        return sorted(weights.items())
+
+    def forward(self, *xs):
+        if not self.labels:
+            return _run(self.blocks[: self.depth], xs)
+        if self.policy.differentiable:
+            depths = dict(self._depths())
+            total = _scale(_unpack(xs), depths[0]) if 0 in depths else None
+            for i, block in enumerate(self.blocks, start=1):
+                out = block(*xs)
+                xs = out if isinstance(out, tuple) else (out,)
+                if i in depths:
+                    y = _scale(_unpack(xs), depths[i])
+                    if total is not None and _shape(total) != _shape(y):
+                        raise NasError(f"repeat depth {', '.join(self.labels)}: outputs after different depths "
+                                       "differ in shape, so darts and gumbel cannot average them; "
+                                       "use a sampling strategy", self.loc)
+                    total = y if total is None else _add(total, y)
+            return total
+        d = evaluate(self.depth, {l: self.policy.value(l) for l in self.labels})
+        outs = [_unpack(xs)]
+        for block in self.blocks[:d]:
+            out = block(*xs)
+            xs = out if isinstance(out, tuple) else (out,)
+            outs.append(_unpack(xs))
+        result = outs[-1]
+        if (self.policy.strategy == "proxyless" and torch.is_grad_enabled() and len(self.labels) == 1
+                and self.depth == _ref(self.labels[0]) and not isinstance(result, tuple)):
+            label = self.labels[0]
+            values = self.policy.space.decision(label).values
+            saved = [o.detach() for o in outs]
+
+            def others(j: int) -> torch.Tensor:
+                target = values[j]
+                if target < len(saved):
+                    return saved[target]
+                y = saved[-1]
+                for block in self.blocks[len(saved) - 1: target]:
+                    y = block(y)
+                return y
+
+            result = BinaryGate.apply(result, self.policy.alphas[label], self.policy.index(label, d), others)
+        return result
+
+
+class SuperGraph(nn.Module):
+    """Named dataflow with input choices resolved by the policy."""
+
+    def __init__(self, graph: ir.Graph, modules: dict[str, nn.Module], policy: ArchPolicy):
+        super().__init__()
+        for name, module in modules.items():
+            attach(self, name, module)
+        self._names = dict(modules)
+        self.policy = policy
+        self._graph = graph
+
+    def forward(self, *inputs):
+        values: dict[str, Any] = {t.name: x for t, x in zip(self._graph.inputs, inputs)}
+        for n in self._graph.nodes:
+            if isinstance(n, ir.Apply):
+                out = self._names[n.module](*(values[i] for i in n.inputs))
+                if len(n.outs) == 1:
+                    values[n.outs[0]] = out
+                else:
+                    values.update(zip(n.outs, out))
+            elif isinstance(n, ir.Combine):
+                values[n.out] = combine(n.fn, [values[i] for i in n.inputs], n.dim)
+            else:
+                values[n.out] = self.pick(n, [values[i] for i in n.inputs])
+        outs = tuple(values[o] for o in self._graph.outputs)
+        return outs[0] if len(outs) == 1 else outs
+
+    def pick(self, n: ir.Pick, tensors: list[torch.Tensor]) -> torch.Tensor:
+        policy = self.policy
+        domain = policy.space.decision(n.label).values
+
+        def reduced(value) -> torch.Tensor:
+            indices = (value,) if isinstance(value, int) else value
+            return reduce_inputs([tensors[i] for i in indices], n.reduce)
+
+        if policy.differentiable:
+            weights = policy.probs(n.label)
+            total = None
+            for i, value in enumerate(domain):
+                y = reduced(value) * weights[i]
+                if total is not None and y.shape != total.shape:
+                    raise NasError(f"input choice {n.label!r}: subsets reduce to different shapes "
+                                   f"({tuple(total.shape)} vs {tuple(y.shape)}), which darts and gumbel cannot "
+                                   "average; use a sampling strategy or reduce=\"sum\"/\"mean\"", n.loc)
+                total = y if total is None else total + y
+            return total
+        value = policy.value(n.label)
+        out = reduced(value)
+        if policy.strategy == "proxyless" and torch.is_grad_enabled():
+            detached = [t.detach() for t in tensors]
+            out = BinaryGate.apply(out, policy.alphas[n.label], policy.index(n.label, value),
+                                   lambda j: reduce_inputs([detached[i] for i in ((domain[j],) if isinstance(domain[j], int) else domain[j])], n.reduce))
+        return out
+
+
+class SuperCell(nn.Module):
+    """A DARTS / NNI cell. Candidate ops are kept per edge (node, input) when every op slot of
+    a node offers the same candidates (as in DARTS), else per (node, slot, input)."""
+
+    def __init__(self, cell: ir.Cell, policy: ArchPolicy, builder: "_Builder"):
+        super().__init__()
+        self.policy = policy
+        self.cell = cell
+        npred = cell.num_predecessors
+        self.preprocess = nn.ModuleList([nn.Identity() if p is None else builder.module(p) for p in cell.preprocess])
+        self.postprocess = nn.Identity() if cell.postprocess is None else builder.module(cell.postprocess)
+        edges: dict[str, nn.Module] = {}
+        self.layout: list[list[tuple[ir.CellOp, list[str], list[str]]]] = []
+        for ni, node in enumerate(cell.nodes, start=npred):
+            shared = all(_candidates(op.candidates) == _candidates(node[0].candidates) for op in node)
+            slots = []
+            for k, op in enumerate(node):
+                keys = []
+                for j, candidate in enumerate(op.candidates):
+                    key = f"{ni}_{j}" if shared else f"{ni}_{k}_{j}"
+                    if key not in edges:
+                        edges[key] = nn.ModuleDict({name: builder.module(m) for name, m in _candidates(candidate)})
+                    keys.append(key)
+                names = [name for name, _ in _candidates(op.candidates[0])]
+                slots.append((op, keys, names))
+            self.layout.append(slots)
+        self.edges = nn.ModuleDict(edges)
+
+    def forward(self, *inputs):
+        states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
+        policy = self.policy
+        for slots in self.layout:
+            out = None
+            if policy.differentiable:
+                cache: dict[tuple[str, str], torch.Tensor] = {}
+                for op, keys, names in slots:
+                    p_in = policy.probs(op.input_label)
+                    q_op = policy.probs(op.op_label) if op.op_label else None
+                    for j, key in enumerate(keys):
+                        for o, name in enumerate(names):
+                            if (key, name) not in cache:
+                                cache[(key, name)] = self.edges[key][name](states[j])
+                            w = p_in[j] * (q_op[o] if q_op is not None else 1.0)
+                            y = cache[(key, name)] * w
+                            out = y if out is None else out + y
+            else:
+                for op, keys, names in slots:
+                    j = policy.value(op.input_label)
+                    name = policy.value(op.op_label) if op.op_label else names[0]
+                    y = self.edges[keys[j]][name](states[j])
+                    if policy.strategy == "proxyless" and torch.is_grad_enabled():
+                        y = self._gates(op, keys, names, states, j, name, y)
+                    out = y if out is None else out + y
+            states.append(out)
+        npred = self.cell.num_predecessors
+        total = len(states)
+        if self.cell.merge == "all":
+            merge = list(range(npred, total))
+        else:
+            used = {policy.value(op.input_label) for slots in self.layout for op, _, _ in slots}
+            merge = [i for i in range(npred, total) if i not in used]
+        merged = [states[i] for i in merge]
+        return self.postprocess(merged[0] if len(merged) == 1 else torch.cat(merged, dim=self.cell.concat_dim))
+
+    def _gates(self, op, keys, names, states, j, name, y):
+        policy = self.policy
+        detached = [s.detach() for s in states]
+        y = BinaryGate.apply(y, policy.alphas[op.input_label], j,
+                             lambda jj: self.edges[keys[jj]][name](detached[jj]))
+        if op.op_label:
+            y = BinaryGate.apply(y, policy.alphas[op.op_label], names.index(name),
+                                 lambda o: self.edges[keys[j]][names[o]](detached[j]))
+        return y
+
+
+def _candidates(module: ir.Module) -> tuple:
+    """(name, module) pairs of a cell op: a layer choice's candidates, or one fixed op."""
+    if isinstance(module, ir.LayerChoice):
+        return module.candidates
+    return (("op", module),)
+
+
+# --- building ------------------------------------------------------------------------------------
+
+class _Builder:
+    def __init__(self, policy: ArchPolicy):
+        self.policy = policy
+        self.memo: dict[int, nn.Module] = {}
+
+    def module(self, m: ir.Module) -> nn.Module:
+        key = id(m)
+        if key not in self.memo:
+            self.memo[key] = self._module(m)
+        return self.memo[key]
+
+    def _module(self, m: ir.Module) -> nn.Module:
+        from .discrete import Chain
+        if isinstance(m, ir.Op):
+            if any(free_labels(v) for _, v in m.args):
+                return mixed_op(m, self.policy)
+            try:
+                return build_op(m.name, {k: v for k, v in m.args})
+            except (TypeError, ValueError, RuntimeError) as err:
+                raise NasError(f"{m.name}: {err}", m.loc) from None
+        if isinstance(m, ir.Sequential):
+            return Chain(*(self.module(i) for i in m.items))
+        if isinstance(m, ir.LayerChoice):
+            return SuperChoice(m.label, {name: self.module(c) for name, c in m.candidates}, self.policy)
+        if isinstance(m, ir.Repeat):
+            return SuperRepeat(m.depth, [self.module(b) for b in m.blocks], self.policy, m.loc)
+        if isinstance(m, ir.Cell):
+            return SuperCell(m, self.policy, self)
+        if isinstance(m, ir.Graph):
+            used = {n.module for n in m.nodes if isinstance(n, ir.Apply)}
+            modules = {name: self.module(sub) for name, sub in m.modules if name in used}
+            return SuperGraph(m, modules, self.policy)
+        raise TypeError(f"unknown template node {type(m).__name__}")
+
+
+def _check_strategy(template: ir.Module, policy: ArchPolicy) -> None:
+    """Refuse, at build time, the combinations that are mathematically impossible."""
+    if policy.strategy not in ("darts", "gumbel", "proxyless"):
+        return
+    for node in _walk(template):
+        if isinstance(node, ir.Cell) and node.merge == "loose_end":
+            raise NasError(f"cell {node.label!r}: merge=\"loose_end\" concatenates the nodes no op reads, so the "
+                           f"cell's output width depends on its input choices; {policy.strategy} must compare paths "
+                           "of one shape. Use merge=\"all\" or a sampling strategy (spos, enas, random)", node.loc)
+
+
+def _walk(m: Any) -> Iterator[Any]:
+    yield m
+    if isinstance(m, ir.Sequential):
+        for i in m.items:
+            yield from _walk(i)
+    elif isinstance(m, ir.LayerChoice):
+        for _, c in m.candidates:
+            yield from _walk(c)
+    elif isinstance(m, ir.Repeat):
+        for b in m.blocks:
+            yield from _walk(b)
+    elif isinstance(m, ir.Graph):
+        for _, sub in m.modules:
+            yield from _walk(sub)
+    elif isinstance(m, ir.Cell):
+        for p in list(m.preprocess) + [m.postprocess]:
+            if p is not None:
+                yield from _walk(p)
+        for node in m.nodes:
+            for op in node:
+                for c in op.candidates:
+                    yield from _walk(c)
+
+
+# --- weights of one architecture -----------------------------------------------------------------
+
+def _sub_state(module: nn.Module, arch: Mapping[str, Any], prefix: str, out: dict) -> None:
+    from .discrete import Chain
+    if isinstance(module, MixedOp):
+        assignment = {l: arch[l] for l in module.labels}
+        for k, v in module.state_for(assignment).items():
+            out[prefix + k] = v
+    elif isinstance(module, SuperChoice):
+        _sub_state(module.candidates[arch[module.label]], arch, prefix, out)
+    elif isinstance(module, SuperRepeat):
+        d = evaluate(module.depth, arch)
+        for i, block in enumerate(module.blocks[:d]):
+            _sub_state(block, arch, f"{prefix}{i}.", out)
+    elif isinstance(module, SuperGraph):
+        for name, sub in module._names.items():
+            _sub_state(sub, arch, _attached_prefix(module, name, sub, prefix), out)
+    elif isinstance(module, SuperCell):
+        for i, pre in enumerate(module.preprocess):
+            _sub_state(pre, arch, f"{prefix}preprocess.{i}.", out)
+        for slots in module.layout:
+            for op, keys, names in slots:
+                j = arch[op.input_label]
+                name = arch[op.op_label] if op.op_label else names[0]
+                ni_k = op.input_label.rsplit(".input_", 1)[1]
+                _sub_state(module.edges[keys[j]][name], arch, f"{prefix}ops.op_{ni_k}.", out)
+        _sub_state(module.postprocess, arch, f"{prefix}postprocess.", out)
+    elif isinstance(module, Chain):
+        for i, sub in enumerate(module):
+            _sub_state(sub, arch, f"{prefix}{i}.", out)
+    else:
+        for k, v in module.state_dict(keep_vars=True).items():
+            out[prefix + k] = v
+
+
+def _attached_prefix(root: nn.Module, dotted: str, module: nn.Module, prefix: str) -> str:
+    """Where `attach` put a graph's module (nested containers, or a flattened name)."""
+    for name, m in root.named_modules(remove_duplicate=False):
+        if m is module and (name == dotted or name.replace("_", ".") == dotted.replace("_", ".")):
+            return f"{prefix}{name}."
+    return f"{prefix}{dotted}."
+
+
+# --- small helpers over tensors or tuples of tensors ---------------------------------------------
+
+def _scale(y, w):
+    return tuple(t * w for t in y) if isinstance(y, tuple) else y * w
+
+
+def _add(a, b):
+    return tuple(x + y for x, y in zip(a, b)) if isinstance(a, tuple) else a + b
+
+
+def _shape(y):
+    return tuple(t.shape for t in y) if isinstance(y, tuple) else y.shape
+
+
+def _unpack(xs: tuple):
+    return xs[0] if len(xs) == 1 else xs
+
+
+def _run(blocks, xs):
+    for block in blocks:
+        out = block(*xs)
+        xs = out if isinstance(out, tuple) else (out,)
+    return _unpack(xs)
+
+
+def _ref(label: str):
+    from ..values import Ref
+    return Ref(label)

@@ -55,10 +55,9 @@ def load_arch(space, text: str) -> dict[str, Any]:
     """An architecture given as a JSON file, inline JSON, a NAS-Bench-201 string or a DARTS genotype."""
     from .formats import genotype_to_arch, is_genotype, is_nb201_string, nb201_to_arch
     source = text
-    path = Path(text)
-    if not text.lstrip().startswith(("{", "|", "Genotype")) and path.suffix in (".json", ".txt") or path.is_file():
+    if not text.lstrip().startswith(("{", "|", "Genotype")):  # not inline: a file
         try:
-            source = path.read_text()
+            source = Path(text).read_text()
         except OSError as err:
             raise NasError(f"cannot read architecture file {text}: {err.strerror}") from None
     if is_nb201_string(source):
@@ -171,6 +170,28 @@ def cmd_fmt(args) -> int:
     return 1 if (args.check and changed) else 0
 
 
+def cmd_export(args) -> int:
+    """Standalone PyTorch source for one architecture (`nasdsl.lower.export`)."""
+    try:
+        from .lower.export import export_source
+        from .lower.ops import import_ops
+    except ModuleNotFoundError as err:
+        if err.name != "torch":
+            raise
+        raise NasError("nasdsl export needs PyTorch: pip install 'nasdsl[torch]'") from None
+    import_ops(args.ops or ())
+    space = load_space(args.file, args.set)
+    source = export_source(space, load_arch(space, args.arch))
+    if args.output is None:
+        sys.stdout.write(source)
+        return 0
+    try:
+        Path(args.output).write_text(source)
+    except OSError as err:
+        raise NasError(f"cannot write {args.output}: {err.strerror}") from None
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="exit 1 if a file would change; change nothing")
     p.add_argument("--stdout", action="store_true", help="print the result instead of rewriting files")
     p.set_defaults(func=cmd_fmt)
+
+    p = with_set(sub.add_parser("export", help="standalone PyTorch source for one architecture"))
+    p.add_argument("file", metavar="FILE", help="a .nas file or a built-in space name")
+    p.add_argument("--arch", required=True, metavar="ARCH", help="JSON, a JSON file, an NB201 string or a genotype")
+    p.add_argument("-o", "--output", metavar="OUT.py", help="write here (default: print to stdout)")
+    p.add_argument("--ops", action="append", metavar="MODULE",
+                   help="import a Python module that registers custom ops (repeatable)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

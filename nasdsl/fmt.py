@@ -8,11 +8,13 @@ to the same space (the AST is printed faithfully, parenthesised exactly where th
 precedence needs it) and formatting it again changes nothing.
 
 Layout rules, in short: 2-space indentation inside `{ }`; one statement per line; a layer
-block `block A(c) = expr` stays on one line when it fits, else breaks after `=` and then
-before `->`; long calls, lists and choices break after the opening bracket, one element
-per line with a trailing comma; layer choices with more than two candidates are always one
-candidate per line, their names aligned; at most one blank line is kept where the source
-had any, and top-level blocks are always set apart by one.
+block `block A(c) = expr` stays on one line when it fits, else a pipe chain moves below the
+`=` and breaks before `->` (continuation lines of a statement's chain are indented 2 more);
+long calls, lists and choices break after the opening bracket, one element per line with a
+trailing comma; layer choices with more than two candidates are always one candidate per
+line, their names aligned; at most one blank line is kept where the source had any, and
+top-level blocks are always set apart by one; end-of-line comments of consecutive one-line
+statements share a column.
 
 Comments: an own-line comment stays before the item or statement it precedes (or before
 the `}` that closes its block); an end-of-line comment trails the line it was on; a
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import ast
+from .errors import Loc, NasError
 from .parser import parse
 
 WIDTH = 100
@@ -79,6 +82,13 @@ class Fill:
 
 
 @dataclass(frozen=True)
+class Hug:
+    """A fill content that stays on the current line and breaks inside, rather than move to
+    the next line whole (`y = x -> choice {` and its candidates below)."""
+    parts: Any
+
+
+@dataclass(frozen=True)
 class Group:
     """All of its lines break together, or none does; `broken` groups never print flat."""
     parts: Any
@@ -99,11 +109,12 @@ def group(*parts: Any) -> Group:
 
 
 def _forces_break(doc: Any) -> bool:
+    """Whether `doc` holds a `BREAK_PARENT` outside any group (a group below already knows)."""
     if isinstance(doc, list):
         return any(_forces_break(d) for d in doc)
     if isinstance(doc, Group):
         return doc.broken
-    if isinstance(doc, (Nest, Fill)):
+    if isinstance(doc, (Nest, Fill, Hug)):
         return _forces_break(doc.parts)
     return doc is BREAK_PARENT
 
@@ -136,6 +147,8 @@ def render(doc: Any, indent: int, width: int = WIDTH) -> list[str]:
             stack.extend((ind, mode, part) for part in reversed(d))
         elif isinstance(d, Nest):
             stack.append((ind + len(INDENT), mode, d.parts))
+        elif isinstance(d, Hug):
+            stack.append((ind, mode, d.parts))
         elif isinstance(d, Group):
             flat = not d.broken and (mode == _FLAT or _fits((ind, _FLAT, d.parts), stack, width - pos))
             stack.append((ind, _FLAT if flat else _BREAK, d.parts))
@@ -149,26 +162,33 @@ def render(doc: Any, indent: int, width: int = WIDTH) -> list[str]:
                 out.append("\n" + " " * ind)
                 pos = ind
         elif isinstance(d, Fill):
-            _fill(ind, mode, d, stack, width - pos)
+            _fill(ind, mode, d, stack, pos, width)
     return [line.rstrip() for line in "".join(out).split("\n")]
 
 
-def _fill(ind: int, mode: int, fill: Fill, stack: list, room: int) -> None:
-    """Push a fill's next content and separator: the separator breaks when the next content
-    would not fit on the line (everything stays flat inside a flat group)."""
+def _fill(ind: int, mode: int, fill: Fill, stack: list, pos: int, width: int) -> None:
+    """Push a fill's next content and separator (everything stays flat in a flat group).
+
+    The separator breaks when the next content does not fit on the line, unless that content
+    has to break anyway (or is a `Hug`) and its first line does fit: `y = x -> Layer(` then
+    one argument per line reads better than a lone `y = x`.
+    """
     parts = fill.parts
     if mode == _FLAT or not parts:
         stack.append((ind, _FLAT, parts))
         return
     content = parts[0]
-    fits = _fits((ind, _FLAT, content), [], room)
+    fits = _fits((ind, _FLAT, content), [], width - pos)
     if len(parts) == 1:
         stack.append((ind, _FLAT if fits else _BREAK, content))
         return
-    both_fit = len(parts) > 2 and _fits((ind, _FLAT, [content, parts[1], parts[2]]), [], room)
-    rest_ind = ind if both_fit else ind + fill.hang
-    stack.append((rest_ind, mode, Fill(parts[2:], fill.hang if both_fit else 0)))
-    stack.append((rest_ind, _FLAT if both_fit else _BREAK, parts[1]))
+    sep, after = parts[1], parts[2]
+    flat = _fits((ind, _FLAT, [content, sep, after]), [], width - pos) or (
+        fits and (isinstance(after, Hug) or not _fits((ind, _FLAT, after), [], width - ind - fill.hang))
+        and _fits((ind, _FLAT, content), [(ind, _BREAK, after), (ind, _FLAT, sep)], width - pos))
+    rest_ind = ind if flat else ind + fill.hang
+    stack.append((rest_ind, mode, Fill(parts[2:], fill.hang if flat else 0)))
+    stack.append((rest_ind, _FLAT if flat else _BREAK, sep))
     stack.append((ind, _FLAT if fits else _BREAK, content))
 
 
@@ -188,7 +208,7 @@ def _fits(cmd: tuple[int, int, Any], rest: list, room: int) -> bool:
             room -= len(d)
         elif isinstance(d, list):
             todo.extend((ind, mode, part) for part in reversed(d))
-        elif isinstance(d, (Nest, Fill)):
+        elif isinstance(d, (Nest, Fill, Hug)):
             todo.append((ind, mode, d.parts))
         elif isinstance(d, Group):
             todo.append((ind, _BREAK if d.broken else mode, d.parts))
@@ -252,19 +272,31 @@ def _bracketed(open_: str, items: Sequence[Any], close: str, single_comma: bool 
 
 def _pipe_fill(e: ast.Pipe, hang: int = len(INDENT)) -> Fill:
     """A left-nested pipe chain as a fill: as many `-> stage` on a line as fit, continuation
-    lines indented by `hang`."""
+    lines indented by `hang`; a layer choice stage opens on the line of its arrow."""
     stages = []
     while isinstance(e, ast.Pipe):
-        stages.append(_slot(e.right, _OR))
+        stages.append(e.right)
         e = e.left
     parts: list = [_slot(e, _PIPE)]
     for stage in reversed(stages):
-        parts += [LINE, ["-> ", stage]]
+        doc = ["-> ", _slot(stage, _OR)]
+        parts += [LINE, Hug(doc) if isinstance(stage, ast.LayerChoice) else doc]
     return Fill(parts, hang)
 
 
+_ATOMS = (ast.Name, ast.Number, ast.String, ast.Bool)
+_SHORT_ARGS = 30
+
+
 def _call(e: ast.Call) -> Any:
+    """`f(args)`; a short list of plain arguments never breaks, so in `choice {...}(x)` or
+    `Cell(c)(h)` the callee breaks first."""
     args = [expr_doc(a) for a in e.args] + [[k.name, "=", expr_doc(k.value)] for k in e.kwargs]
+    values = list(e.args) + [k.value for k in e.kwargs]
+    if all(isinstance(v, _ATOMS) for v in values):
+        text = ", ".join("".join(a) if isinstance(a, list) else a for a in args)
+        if len(text) <= _SHORT_ARGS:
+            return [_slot(e.func, _POSTFIX), f"({text})"]
     return [_slot(e.func, _POSTFIX), _bracketed("(", args, ")")]
 
 
@@ -275,8 +307,16 @@ def _attr(e: ast.Attr) -> Any:
 
 
 def _binop(e: ast.BinOp) -> Any:
-    left, right = _BINOP_SLOTS[_prec(e)]
-    return [_slot(e.left, left), f" {e.op} ", _slot(e.right, right)]
+    """`a op b`; a left-nested chain of one level (`a + b - c`) is walked in a loop, so a
+    long sum needs no deep recursion."""
+    level = _prec(e)
+    left, right = _BINOP_SLOTS[level]
+    rights = [[f" {e.op} ", _slot(e.right, right)]]
+    e = e.left
+    while left == level and isinstance(e, ast.BinOp) and _prec(e) == level:
+        rights.append([f" {e.op} ", _slot(e.right, right)])
+        e = e.left
+    return [_slot(e, left), *reversed(rights)]
 
 
 def _unary(e: ast.UnaryOp) -> Any:
@@ -405,6 +445,7 @@ def _children(node: Any) -> tuple:
 
 
 def _has_braces(node: Any) -> bool:
+    """Whether a node is printed as a header, a `{ }` body one level in, and `}`."""
     if isinstance(node, ast.For):
         return True
     if isinstance(node, (ast.BlockDef, ast.NetworkDef)):
@@ -429,13 +470,12 @@ class _Unit:
     open: int | None = None
     close: int | None = None
     children: list["_Unit"] = field(default_factory=list)
-    before: list[str] = field(default_factory=list)
+    before: list[tuple[int, str]] = field(default_factory=list)  # (source line, comment)
     moved: list[str] = field(default_factory=list)
-    tail: list[tuple[int, str]] = field(default_factory=list)
+    tail: list[tuple[int, str]] = field(default_factory=list)  # (source line, comment)
     trailing: str | None = None
     head_trailing: str | None = None
     close_trailing: str | None = None
-    before_lines: list[int] = field(default_factory=list)
 
 
 _OPENERS = frozenset("([{")
@@ -490,10 +530,12 @@ class _Layout:
             i += 1
 
     def _opens_choice(self, i: int) -> bool:
+        """Whether the `{` at token `i` follows `choice` or `choice "label"`."""
         prev = self.tokens[i - 1]
         return prev.value == "choice" or (prev.type == "STRING" and self.tokens[i - 2].value == "choice")
 
     def _matching(self, i: int) -> int:
+        """The bracket that closes the one at token `i`."""
         depth = 0
         while True:
             value = self.tokens[i].value
@@ -507,45 +549,39 @@ class _Layout:
         """Attach one comment to the unit it belongs with (see `_Unit`)."""
         k = self.index(line, col)  # tokens before the comment
         own_line = k == 0 or self.tokens[k - 1].end_line < line
-        if own_line:
-            path = self._path(k)
-            unit = path[-1]
+        if own_line:  # it comes before token k
+            unit = self._innermost(k)
             if unit.start == k and unit is not self.root:
-                unit.before.append(comment)
-                unit.before_lines.append(line)
+                unit.before.append((line, comment))
             elif unit.close == k:
                 unit.tail.append((line, comment))
             else:
-                self._outer_statement(path).moved.append(comment)
+                unit.moved.append(comment)
             return
-        j = k - 1
-        path = self._path(j)
-        unit = path[-1]
+        j = k - 1  # it ends the line of token j
+        unit = self._innermost(j)
         if j == unit.open:
             unit.head_trailing = comment
         elif j == unit.close:
             unit.close_trailing = comment
-        elif j == unit.end - 1 and not unit.children:
+        elif unit.open is None and j == unit.end - 1:
             unit.trailing = comment
         else:
-            self._outer_statement(path).moved.append(comment)
+            unit.moved.append(comment)
 
-    def _path(self, i: int) -> list[_Unit]:
-        """The units containing token `i`, outermost first; a unit's `}` belongs to it."""
-        path = [self.root]
+    def _innermost(self, i: int) -> _Unit:
+        """The innermost unit whose span holds token `i` (a unit's `}` belongs to it)."""
+        unit = self.root
         while True:
-            inner = [c for c in path[-1].children if c.start <= i < c.end]
-            if not inner:
-                return path
-            path.append(inner[0])
-
-    @staticmethod
-    def _outer_statement(path: list[_Unit]) -> _Unit:
-        return path[-1] if len(path) > 1 else path[0]
+            inner = next((c for c in unit.children if c.start <= i < c.end), None)
+            if inner is None:
+                return unit
+            unit = inner
 
 
 def _tokens(text: str) -> list:
-    """The source's tokens (no whitespace, no comments), from the grammar's own lexer."""
+    """The source's tokens (no whitespace, no comments), from the grammar's own lexer: the
+    tree has only start positions, comments need the ends of statements and braces."""
     from .parser import _lark  # the parser's cached Lark instance
     return [t for t in _lark().lex(text, dont_ignore=True) if t.type not in ("WS", "COMMENT")]
 
@@ -560,9 +596,11 @@ class _Printer:
         self.lines: list[str] = []
 
     def first_line(self, unit: _Unit) -> int:
+        """Source line a unit starts on (for the blank lines around it)."""
         return self.layout.tokens[unit.start].line
 
     def last_line(self, unit: _Unit) -> int:
+        """Source line a unit ends on."""
         return self.layout.tokens[unit.end - 1].end_line
 
     def body(self, unit: _Unit, depth: int) -> None:
@@ -570,7 +608,7 @@ class _Printer:
         some between them and forced around top-level blocks."""
         entries: list[tuple[int, int, Any]] = []  # (first source line, last, comment or unit)
         for kid in unit.children:
-            entries += [(line, line, c) for line, c in zip(kid.before_lines, kid.before)]
+            entries += [(line, line, c) for line, c in kid.before]
             entries.append((self.first_line(kid), self.last_line(kid), kid))
         entries += [(line, line, c) for line, c in unit.tail]
         top = unit is self.layout.root
@@ -644,7 +682,10 @@ class _Printer:
 
 def format_source(text: str, file: str = "<string>") -> str:
     """The canonical text of a `.nas` program (raises `NasSyntaxError` if it does not parse)."""
-    module = parse(text, file)
-    printer = _Printer(_Layout(module, text))
-    printer.body(printer.layout.root, 0)
+    try:
+        module = parse(text, file)  # may itself run out of stack on a very deep expression
+        printer = _Printer(_Layout(module, text))
+        printer.body(printer.layout.root, 0)
+    except RecursionError:
+        raise NasError("the program nests too deeply to format", Loc(file, 1, 1)) from None
     return "\n".join(printer.lines) + "\n" if printer.lines else ""

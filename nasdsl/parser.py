@@ -146,6 +146,8 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
         if isinstance(err.orig_exc, NasError):
             raise err.orig_exc from None
         raise
+    except RecursionError:
+        raise NasSyntaxError("expression nested too deeply", Loc(file, 1, 1)) from None
     comments = tuple(_comments(text))
     return ast.Module(tuple(items), comments, file)
 
@@ -265,8 +267,15 @@ class _ToAst(Transformer):
 
     def call(self, meta, ch):
         func, *args = ch
-        pos = tuple(a for a in args if a is not None and not isinstance(a, ast.Keyword))
+        args = [a for a in args if a is not None]
+        pos = tuple(a for a in args if not isinstance(a, ast.Keyword))
         kws = tuple(a for a in args if isinstance(a, ast.Keyword))
+        seen_keyword = False
+        for a in args:
+            if isinstance(a, ast.Keyword):
+                seen_keyword = True
+            elif seen_keyword:
+                raise NasSyntaxError("positional argument after a keyword argument", a.loc)
         return ast.Call(func, pos, kws, self._loc(meta))
 
     def kwarg(self, meta, ch):

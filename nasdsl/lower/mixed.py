@@ -110,7 +110,7 @@ class MixedOp(nn.Module):
                 return self.forward_fixed(xd, self.resolve({**assignment, label: values[j]}))
 
             index = self.policy.index(label, assignment[label])
-            out = BinaryGate.apply(out, self.policy.alphas[label], index, others)
+            out = BinaryGate.apply(out, self.policy.alphas[label], index, others, self.policy)
         return out
 
     def forward_fixed(self, x: torch.Tensor, args: dict[str, Any]) -> torch.Tensor:
@@ -141,6 +141,20 @@ def add_padded(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     out[tuple(slice(0, s) for s in a.shape)] += a
     out[tuple(slice(0, s) for s in b.shape)] += b
     return out
+
+
+def fit(x: torch.Tensor, n: int, dim: int) -> torch.Tensor:
+    """`x` cut or zero-padded to size `n` along `dim`. On a sampled path widths always match;
+    proxyless's gates also run other widths of a decision that upstream ops share, whose
+    missing input channels count as zeros (as under FBNetV2's masks)."""
+    size = x.shape[dim]
+    if size == n:
+        return x
+    if size > n:
+        return x.narrow(dim, 0, n)
+    pad = list(x.shape)
+    pad[dim] = n - size
+    return torch.cat([x, x.new_zeros(pad)], dim=dim)
 
 
 def _mask(n: int, size: int, like: torch.Tensor) -> torch.Tensor:
@@ -203,8 +217,7 @@ class MixedConv(MixedOp):
         conv = F.conv2d if self.dims == 2 else F.conv1d
         bias = None if self.bias is None else self.bias[: r["out_channels"]]
         groups = r["in_channels"] if self.depthwise else 1
-        if x.shape[1] != r["in_channels"]:
-            x = x[:, : r["in_channels"]]
+        x = fit(x, r["in_channels"], 1)
         return conv(x, self.weight_slice(r), bias, r["stride"], r["padding"], r["dilation"], groups)
 
     def forward_mixed(self, x, groups):
@@ -244,8 +257,7 @@ class MixedLinear(MixedOp):
         self.weight, self.bias = template.weight, template.bias
 
     def forward_fixed(self, x, r):
-        if x.shape[-1] != r["in_features"]:
-            x = x[..., : r["in_features"]]
+        x = fit(x, r["in_features"], x.dim() - 1)
         bias = None if self.bias is None else self.bias[: r["out_features"]]
         return F.linear(x, self.weight[: r["out_features"], : r["in_features"]], bias)
 
@@ -293,7 +305,7 @@ class MixedBatchNorm(MixedOp):
                             weight, bias, use_batch, factor, bn.eps)
 
     def forward_fixed(self, x, r):
-        return self._bn(x[:, : r["num_features"]], r["num_features"])
+        return self._bn(fit(x, r["num_features"], 1), r["num_features"])
 
     def forward_mixed(self, x, groups):
         mask = None
@@ -327,7 +339,7 @@ class MixedLayerNorm(MixedOp):
     def forward_fixed(self, x, r):
         c = r["normalized_shape"]
         ln = self.ln
-        return F.layer_norm(x[..., :c], (c,), None if ln.weight is None else ln.weight[:c],
+        return F.layer_norm(fit(x, c, x.dim() - 1), (c,), None if ln.weight is None else ln.weight[:c],
                             None if ln.bias is None else ln.bias[:c], ln.eps)
 
     def state_for(self, assignment):
@@ -358,7 +370,7 @@ class MixedAttention(MixedOp):
 
     def forward_fixed(self, x, r):
         e, h = r["embed_dim"], r["num_heads"]
-        x = x[..., :e]
+        x = fit(x, e, x.dim() - 1)
         batch_first = r["batch_first"]
         q = x.transpose(0, 1) if batch_first else x
         w_in, b_in = self._in_proj(e)

@@ -20,6 +20,7 @@ Example::
 """
 from __future__ import annotations
 
+import contextlib
 import random
 from typing import Any, Callable, Mapping
 
@@ -53,10 +54,12 @@ class ArchPolicy:
         if strategy in WITH_ALPHA:
             for d in space.decisions:
                 self.alphas[d.label] = nn.Parameter(torch.randn(len(d.values), generator=gen) * init_std)
-        self.current: dict[str, Any] = {}
+        self.current: dict[str, Any] = {}   # every label's value on the current path
+        self.chosen: dict[str, Any] = {}    # the current architecture (active decisions only)
         self._index: dict[str, dict[Any, int]] = {d.label: _index_of(d.values) for d in space.decisions}
         self._cache: dict[str, torch.Tensor] = {}
         self.fixed = False
+        self.statistics: list[torch.Tensor] = []  # running statistics, kept across gate recomputation
 
     # -- per forward pass
 
@@ -95,9 +98,17 @@ class ArchPolicy:
             arch = self._sample_from_alpha()
         else:
             arch = self.space.sample(self.rng)
-        self.current = _internal(self.space, arch)
+        self.current = self._complete(_internal(self.space, arch))
+        self.chosen = dict(arch)
         self.fixed = False
         return arch
+
+    def _complete(self, current: dict[str, Any]) -> dict[str, Any]:
+        """Give inactive decisions a value too: proxyless's binary gates run the paths not taken,
+        and those may contain decisions the current path leaves unset (their first value)."""
+        for d in self.space.decisions:
+            current.setdefault(d.label, d.values[0])
+        return current
 
     def _sample_from_alpha(self) -> dict[str, Any]:
         from ..space import INACTIVE, _truthy, partial_eval, _holds
@@ -117,7 +128,8 @@ class ArchPolicy:
         """Run this architecture until the next `resample()`; with the differentiable
         strategies, set alpha to a one-hot (large-margin) encoding of it instead."""
         arch = self.space.validate(arch)
-        self.current = _internal(self.space, arch)
+        self.current = self._complete(_internal(self.space, arch))
+        self.chosen = dict(arch)
         self.fixed = True
         if self.differentiable:
             with torch.no_grad():
@@ -130,10 +142,20 @@ class ArchPolicy:
                         alpha[0] = 1e4  # inactive: any value, its paths carry no weight
         self._cache.clear()
 
+    @contextlib.contextmanager
+    def statistics_kept(self):
+        """Run paths for gate gradients without touching batch-norm running statistics."""
+        saved = [(b, b.clone()) for b in self.statistics]
+        try:
+            yield
+        finally:
+            for buffer, value in saved:
+                buffer.data.copy_(value)  # .data: restoring is not an autograd-visible change
+
     def export(self) -> dict[str, Any]:
         """The architecture the parameters prefer: argmax per active decision."""
         if not self.alphas:
-            return self.space.validate(_external(self.current)) if self.current else self.space.sample(self.rng)
+            return dict(self.chosen) if self.chosen else self.space.sample(self.rng)
         from ..space import INACTIVE, _truthy, partial_eval
         view: dict[str, Any] = {}
         for d in self.space.plan.order:
@@ -162,10 +184,11 @@ class BinaryGate(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, out: torch.Tensor, alpha: torch.Tensor, index: int,
-                others: Callable[[int], torch.Tensor]) -> torch.Tensor:
+                others: Callable[[int], torch.Tensor], policy: "ArchPolicy") -> torch.Tensor:
         ctx.save_for_backward(out.detach(), alpha.detach())
         ctx.index = index
         ctx.others = others
+        ctx.policy = policy
         return out.view_as(out)
 
     @staticmethod
@@ -173,12 +196,12 @@ class BinaryGate(torch.autograd.Function):
         out, alpha = ctx.saved_tensors
         p = F.softmax(alpha, dim=-1)
         g = torch.zeros_like(p)
-        with torch.no_grad():
+        with torch.no_grad(), ctx.policy.statistics_kept():
             for j in range(len(p)):
                 o = out if j == ctx.index else ctx.others(j)
                 g[j] = inner(grad, o)
         dalpha = p * (g - (g * p).sum())   # sum_j g_j p_j (delta_ij - p_i)
-        return grad, dalpha, None, None
+        return grad, dalpha, None, None, None
 
 
 def inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -204,7 +227,3 @@ def _show(v: Any) -> str:
 def _internal(space: Space, arch: Mapping[str, Any]) -> dict[str, Any]:
     """Architecture values as the IR holds them (input subsets as tuples)."""
     return {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
-
-
-def _external(current: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in current.items()}

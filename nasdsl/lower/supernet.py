@@ -60,6 +60,8 @@ class Supernet(nn.Module):
         _check_strategy(space.template, self.policy)
         self.net = _Builder(self.policy).module(space.template)
         self.arch = nn.ParameterDict({_key(label): p for label, p in self.policy.alphas.items()})
+        self.policy.statistics = [b for m in self.modules() if isinstance(m, nn.modules.batchnorm._NormBase)
+                                  for b in m.buffers()]
         if not self.policy.differentiable:
             self.resample()
 
@@ -144,7 +146,7 @@ class SuperChoice(nn.Module):
         if policy.strategy == "proxyless" and torch.is_grad_enabled() and not isinstance(out, tuple):
             detached = tuple(x.detach() for x in xs)
             out = BinaryGate.apply(out, policy.alphas[self.label], policy.index(self.label, name),
-                                   lambda j: self.candidates[self.names[j]](*detached))
+                                   lambda j: self.candidates[self.names[j]](*detached), self.policy)
         return out
 
 
@@ -214,7 +216,8 @@ class SuperRepeat(nn.Module):
                     y = block(y)
                 return y
 
-            result = BinaryGate.apply(result, self.policy.alphas[label], self.policy.index(label, d), others)
+            result = BinaryGate.apply(result, self.policy.alphas[label], self.policy.index(label, d), others,
+                                      self.policy)
         return result
 
 
@@ -268,8 +271,12 @@ class SuperGraph(nn.Module):
         out = reduced(value)
         if policy.strategy == "proxyless" and torch.is_grad_enabled():
             detached = [t.detach() for t in tensors]
-            out = BinaryGate.apply(out, policy.alphas[n.label], policy.index(n.label, value),
-                                   lambda j: reduce_inputs([detached[i] for i in ((domain[j],) if isinstance(domain[j], int) else domain[j])], n.reduce))
+
+            def others(j: int) -> torch.Tensor:
+                indices = (domain[j],) if isinstance(domain[j], int) else domain[j]
+                return reduce_inputs([detached[i] for i in indices], n.reduce)
+
+            out = BinaryGate.apply(out, policy.alphas[n.label], policy.index(n.label, value), others, policy)
         return out
 
 
@@ -341,10 +348,10 @@ class SuperCell(nn.Module):
         policy = self.policy
         detached = [s.detach() for s in states]
         y = BinaryGate.apply(y, policy.alphas[op.input_label], j,
-                             lambda jj: self.edges[keys[jj]][name](detached[jj]))
+                             lambda jj: self.edges[keys[jj]][name](detached[jj]), self.policy)
         if op.op_label:
             y = BinaryGate.apply(y, policy.alphas[op.op_label], names.index(name),
-                                 lambda o: self.edges[keys[j]][names[o]](detached[j]))
+                                 lambda o: self.edges[keys[j]][names[o]](detached[j]), self.policy)
         return y
 
 

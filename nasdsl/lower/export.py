@@ -1,0 +1,1038 @@
+"""Export one architecture as standalone PyTorch source: `nasdsl export FILE --arch ARCH`.
+
+`export_source(space, arch)` writes a Python file that needs only torch. It builds the very
+model `nasdsl.lower.discrete.build(space, arch)` builds: the same submodules under the same
+names (so the same `state_dict()` keys, shapes and order, and weights load with
+`strict=True`) running the same computation. But it reads like hand-written PyTorch:
+
+* submodules are constructed in `__init__` under their source names, op arguments written as
+  Python literals; dotted names (`stem.0`, `stem.1`) become an `nn.Sequential` (or an
+  `nn.ModuleDict`) named `stem`, exactly where the discrete model puts its containers;
+* `forward` is straight-line code over named tensors (`stem = self.stem(x)`), with no
+  interpreter loop and no choice logic;
+* each block with tensor inputs and each cell becomes a class. Instances with the same
+  structure share one class, and the arguments that differ between them (a stage's channel
+  count, say) become its constructor parameters;
+* nasdsl's own ops (`Zero`, `FactorizedReduce`, `SelfAttention`) are copied in only when
+  used; custom ops (`register_op`) are imported from the module that defines them.
+
+Example::
+
+    >>> space = nasdsl.load("nasbench201", {"C": 8, "N": 1})
+    >>> source = export_source(space, space.sample(seed=0))
+    >>> namespace = {}
+    >>> exec(compile(source, "model.py", "exec"), namespace)
+    >>> namespace["build"]()(torch.randn(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+
+    $ nasdsl export nasbench201 --arch '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|' -o model.py
+"""
+from __future__ import annotations
+
+import builtins
+import inspect
+import json
+import keyword
+import math
+import re
+import textwrap
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from torch import nn
+
+from .. import ir
+from ..errors import NasError
+from ..space import Space
+from ..values import evaluate
+from . import discrete, ops
+
+WIDTH = 100  # lines of generated code are wrapped to stay within this many characters
+
+
+def export_source(space: Space, arch: Mapping[str, Any], check: bool = True) -> str:
+    """Standalone PyTorch source for one architecture of `space`.
+
+    The architecture is validated first. With `check` the discrete model is also built once,
+    so that op arguments torch rejects surface here as a `NasError` naming the place in the
+    `.nas` file, not later as a traceback from the generated file.
+    """
+    arch = space.validate(arch)
+    if check:
+        discrete.build(space, arch)
+    root = _Lowering(arch).module(space.template)
+    return _Writer(space, arch, root).source()
+
+
+# --- what the discrete model holds, as data -------------------------------------------------
+# The lowering below mirrors `discrete._Builder` step for step, but records constructor calls
+# instead of making modules. One template node becomes one record (memoised by identity), so a
+# layer the source uses in two places is one record in two places, as it is one module there.
+
+@dataclass(eq=False)
+class _Op:
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(eq=False)
+class _Chain:
+    items: list
+    multi: bool  # takes or returns several tensors: needs `Chain`, plain `nn.Sequential` won't do
+
+
+@dataclass(eq=False)
+class _Graph:
+    source: ir.Graph
+    modules: dict[str, Any]  # only those applied, in template order (what the discrete model registers)
+    steps: list[tuple]       # (kind, module name, input names, output names, extra), as discrete's plan
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass(eq=False)
+class _Cell:
+    source: ir.Cell
+    preprocess: list
+    ops: dict[str, Any]
+    wiring: list[list[tuple[str, int]]]  # per node: (op name, index of the state it reads)
+    merge: list[int]
+    postprocess: Any
+
+
+def _identity() -> _Op:
+    """The `nn.Identity()` the discrete cell puts where a preprocess or postprocess is absent."""
+    return _Op("Identity", {})
+
+
+class _Lowering:
+    """Walks the template for one (validated) architecture, as `discrete._Builder` does."""
+
+    def __init__(self, arch: Mapping[str, Any]):
+        self.arch = arch
+        self.memo: dict[int, Any] = {}
+
+    def value(self, v: Any, where: Any) -> Any:
+        try:
+            return evaluate(v, self.arch)
+        except KeyError as err:
+            raise NasError(f"value depends on decision {err.args[0]!r}, which this architecture does not set",
+                           where.loc) from None
+
+    def module(self, m: ir.Module) -> Any:
+        key = id(m)
+        if key not in self.memo:
+            self.memo[key] = self._module(m)
+        return self.memo[key]
+
+    def _module(self, m: ir.Module) -> Any:
+        if isinstance(m, ir.Op):
+            return _Op(m.name, {k: self.value(v, m) for k, v in m.args})
+        if isinstance(m, ir.Sequential):
+            multi = any(ir.arity(item) != (1, 1) for item in m.items)
+            return _Chain([self.module(item) for item in m.items], multi)
+        if isinstance(m, ir.LayerChoice):
+            return self.module(dict(m.candidates)[self.arch[m.label]])
+        if isinstance(m, ir.Repeat):
+            blocks = m.blocks[:self.value(m.depth, m)]
+            multi = ir.arity(m) != (1, 1) or any(ir.arity(b) != (1, 1) for b in blocks)
+            return _Chain([self.module(b) for b in blocks], multi)
+        if isinstance(m, ir.Cell):
+            return self.cell(m)
+        if isinstance(m, ir.Graph):
+            return self.graph(m)
+        raise TypeError(f"unknown template node {type(m).__name__}")
+
+    def graph(self, g: ir.Graph) -> _Graph:
+        used = {n.module for n in g.nodes if isinstance(n, ir.Apply)}
+        modules = {name: self.module(m) for name, m in g.modules if name in used}
+        steps = []
+        for n in g.nodes:
+            if isinstance(n, ir.Apply):
+                steps.append(("apply", n.module, n.inputs, n.outs, None))
+            elif isinstance(n, ir.Combine):
+                steps.append((n.fn, None, n.inputs, (n.out,), n.dim))
+            elif isinstance(n, ir.Pick):
+                chosen = self.arch[n.label]
+                indices = (chosen,) if isinstance(chosen, int) else tuple(chosen)
+                chosen_inputs = tuple(n.inputs[i] for i in indices)
+                steps.append(("pick", n.label, chosen_inputs, (n.out,), (n.reduce, len(n.inputs))))
+        return _Graph(g, modules, steps, tuple(t.name for t in g.inputs), g.outputs)
+
+    def cell(self, c: ir.Cell) -> _Cell:
+        npred = c.num_predecessors
+        preprocess = [_identity() if p is None else self.module(p) for p in c.preprocess]
+        cell_ops: dict[str, Any] = {}
+        wiring = []
+        used: set[int] = set()
+        for ni, node in enumerate(c.nodes, start=npred):
+            entries = []
+            for k, op in enumerate(node):
+                j = self.arch[op.input_label]
+                cell_ops[f"op_{ni}_{k}"] = self.module(op.candidates[j])
+                entries.append((f"op_{ni}_{k}", j))
+                used.add(j)
+            wiring.append(entries)
+        total = npred + len(c.nodes)
+        merge = list(range(npred, total)) if c.merge == "all" else [i for i in range(npred, total) if i not in used]
+        post = _identity() if c.postprocess is None else self.module(c.postprocess)
+        return _Cell(c, preprocess, cell_ops, wiring, merge, post)
+
+
+# --- where each submodule sits ----------------------------------------------------------------
+
+@dataclass(eq=False)
+class _Box:
+    """A container holding submodules: one the discrete model creates for a dotted-name prefix
+    (`stem` of `stem.0`), or a cell's `preprocess` / `ops`. `style` is the torch container
+    that reproduces it: `seq` (children `0..n-1`), `list`, `dict`, or `ns` (the generated
+    `Container`, for names an `nn.ModuleDict` reserves, such as `keys`)."""
+    style: str
+    children: dict[str, Any]
+    name: str = ""                                            # the dotted prefix, for a graph's boxes
+    graph_names: dict[str, str] = field(default_factory=dict)  # child key -> graph module name
+
+
+class _Placeholder(nn.Module):
+    """Stands for one graph submodule while `discrete.attach` lays out the dotted names, so the
+    layout is attach's own, odd cases (a name under a real module gets flattened) included."""
+
+    def __init__(self, name: str, spec: Any):
+        super().__init__()
+        self.graph_name = name
+        self.spec = spec
+
+
+_MODULEDICT_ATTRS = frozenset(name for name in dir(nn.ModuleDict) if not name.startswith("_"))
+
+
+def _box_style(keys: list[str]) -> str:
+    if keys == [str(i) for i in range(len(keys))]:
+        return "seq"
+    if any(k in _MODULEDICT_ATTRS for k in keys):
+        return "ns"
+    return "dict"
+
+
+def _graph_layout(g: _Graph) -> _Box:
+    """The module tree `discrete.GraphModule` registers for `g`, leaves being records."""
+    root = nn.Module()
+    for name, spec in g.modules.items():
+        discrete.attach(root, name, _Placeholder(name, spec))
+
+    def convert(module: nn.Module, prefix: str) -> _Box:
+        children: dict[str, Any] = {}
+        graph_names: dict[str, str] = {}
+        for key, child in module._modules.items():
+            if isinstance(child, _Placeholder):
+                children[key] = child.spec
+                graph_names[key] = child.graph_name
+            else:
+                children[key] = convert(child, f"{prefix}.{key}" if prefix else key)
+        return _Box(_box_style(list(children)), children, prefix, graph_names)
+
+    return convert(root, "")
+
+
+def _class_members(spec: Any, layouts: dict[int, _Box]) -> list[tuple[tuple, Any]]:
+    """(step, child) for the attributes a generated class sets on `self`, in registration order."""
+    if isinstance(spec, _Graph):
+        return [(("attr", k), child) for k, child in layouts[id(spec)].children.items()]
+    return [(("attr", "preprocess"), layouts[id(spec)].children["preprocess"]),
+            (("attr", "ops"), layouts[id(spec)].children["ops"]),
+            (("attr", "postprocess"), spec.postprocess)]
+
+
+def _box_members(box: _Box) -> list[tuple[tuple, Any]]:
+    kind = {"seq": "index", "list": "index", "dict": "key", "ns": "attr"}[box.style]
+    return [((kind, int(k) if kind == "index" else k), child) for k, child in box.children.items()]
+
+
+def _is_class(spec: Any) -> bool:
+    return isinstance(spec, (_Graph, _Cell))
+
+
+# --- generated code, before it is text --------------------------------------------------------
+
+_NO_DEFAULT = object()
+
+
+@dataclass(eq=False)
+class _Slot:
+    """A literal in generated code. Within a class it may turn into a constructor parameter
+    (when instances differ) or vanish (when it equals the constructor's default)."""
+    value: Any
+    keyword: str | None = None
+    default: Any = _NO_DEFAULT
+
+
+@dataclass(eq=False)
+class _Call:
+    func: str
+    args: list[tuple[str | None, Any]]  # (keyword or None, expression)
+
+
+@dataclass(eq=False)
+class _ListOf:
+    items: list
+
+
+@dataclass(eq=False)
+class _DictOf:
+    items: list[tuple[str, Any]]
+
+
+def _slots(expr: Any, out: list) -> list:
+    """The slots of an expression in the order they are written."""
+    if isinstance(expr, _Slot):
+        out.append(expr)
+    elif isinstance(expr, _Call):
+        for _, a in expr.args:
+            _slots(a, out)
+    elif isinstance(expr, _ListOf):
+        for a in expr.items:
+            _slots(a, out)
+    elif isinstance(expr, _DictOf):
+        for _, a in expr.items:
+            _slots(a, out)
+    return out
+
+
+def _shape(expr: Any) -> str:
+    """The expression with its slots blanked: equal shapes can share a class."""
+    if isinstance(expr, _Slot):
+        return "?"
+    if isinstance(expr, _Call):
+        return f"{expr.func}({','.join(f'{k}={_shape(a)}' for k, a in expr.args)})"
+    if isinstance(expr, _ListOf):
+        return f"[{','.join(_shape(a) for a in expr.items)}]"
+    return "{" + ",".join(f"{k!r}:{_shape(a)}" for k, a in expr.items) + "}"
+
+
+def _literal(v: Any) -> str:
+    """`v` as Python source that evaluates to an equal value of the same type."""
+    if isinstance(v, str):
+        text = repr(v)
+        return f'"{text[1:-1]}"' if text[0] == "'" and '"' not in v and "\\'" not in text else text
+    if v is None or isinstance(v, (bool, int)):
+        return repr(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return 'float("nan")'
+        if math.isinf(v):
+            return 'float("inf")' if v > 0 else '-float("inf")'
+        return repr(v)
+    if isinstance(v, tuple):
+        inner = ", ".join(_literal(x) for x in v)
+        return f"({inner},)" if len(v) == 1 else f"({inner})"
+    if isinstance(v, list):
+        return "[" + ", ".join(_literal(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(x)}" for k, x in v.items()) + "}"
+    raise NasError(f"cannot write the op argument {v!r} as a Python literal")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same type all the way down (1, 1.0 and True differ in source). A value
+    with no literal form (a custom op's default `act=nn.ReLU`) is only the same as itself."""
+    return a is b or _literal_key(a) == _literal_key(b)
+
+
+def _literal_key(v: Any) -> str:
+    try:
+        return _literal(v)
+    except NasError:
+        return f"<object {id(v)}>"
+
+
+_OMIT = object()
+
+
+def _fmt(expr: Any, resolve: Callable[[_Slot], Any], indent: int, lead: int) -> str:
+    """Source for `expr`, on one line if `lead` characters plus it fit in WIDTH, else with one
+    argument per line, indented by `indent` + 4."""
+    if isinstance(expr, _Slot):
+        return resolve(expr)
+    if isinstance(expr, _Call):
+        parts = []
+        for k, a in expr.args:
+            text = resolve(a) if isinstance(a, _Slot) else None
+            if text is _OMIT:
+                continue
+            parts.append((k, a))
+        opener, closer = f"{expr.func}(", ")"
+        items = [(f"{k}=" if k else "", a) for k, a in parts]
+    elif isinstance(expr, _ListOf):
+        opener, closer, items = "[", "]", [("", a) for a in expr.items]
+    else:
+        opener, closer, items = "{", "}", [(f"{_literal(k)}: ", a) for k, a in expr.items]
+    flat = [pre + _fmt(a, resolve, indent, 0) for pre, a in items]
+    one_line = opener + ", ".join(flat) + closer
+    if lead + len(one_line) <= WIDTH and "\n" not in one_line:
+        return one_line
+    if isinstance(expr, _Call) and len(items) == 1 and not items[0][0] and isinstance(items[0][1], (_ListOf, _DictOf)):
+        # `nn.ModuleDict({` ... `})`: a lone list or dict argument hugs the call's parentheses
+        return opener + _fmt(items[0][1], resolve, indent, lead + len(opener)) + closer
+    inner = " " * (indent + 4)
+    lines = [inner + pre + _fmt(a, resolve, indent + 4, indent + 4 + len(pre) + 1) + ","
+             for pre, a in items]
+    return opener + "\n" + "\n".join(lines) + "\n" + " " * indent + closer
+
+
+# --- names --------------------------------------------------------------------------------------
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+def _identifier(text: str) -> str:
+    """A valid Python identifier close to `text` that shadows no keyword or builtin."""
+    name = re.sub(r"\W", "_", text) or "t"
+    if name[0].isdigit():
+        name = "t" + name
+    if keyword.iskeyword(name) or name in _BUILTINS:
+        name += "_"
+    return name
+
+
+def _plain_attr(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _camel(text: str) -> str:
+    words = [w for w in re.split(r"[^0-9A-Za-z]+", text) if w]
+    name = "".join(w[:1].upper() + w[1:] for w in words) or "Block"
+    return name if name[0].isalpha() else "Block" + name
+
+
+class _Names:
+    """Hands out fresh identifiers, keeping the hint when it is free (`x`, then `x_2`, ...)."""
+
+    def __init__(self, taken=()):
+        self.taken = set(taken)
+
+    def fresh(self, hint: str, sep: str = "_") -> str:
+        base = hint if hint.isidentifier() and not keyword.iskeyword(hint) else _identifier(hint)
+        name, n = base, 1
+        while name in self.taken:
+            n += 1
+            name = f"{base}{sep}{n}"
+        self.taken.add(name)
+        return name
+
+
+def _path(steps: tuple, base: str = "self") -> str:
+    """Python that reads the submodule at `steps` below `base`."""
+    text = base
+    for kind, key in steps:
+        if kind == "index":
+            text += f"[{key}]"
+        elif _plain_attr(key) and (kind == "attr" or key not in _MODULEDICT_ATTRS):
+            text += f".{key}"
+        elif kind == "key":
+            text += f"[{key!r}]"
+        else:
+            text = f"getattr({text}, {key!r})"
+    return text
+
+
+def _assign(steps: tuple, value: str) -> str:
+    """A statement that puts `value` at `steps` below `self`."""
+    *head, (kind, key) = steps
+    owner = _path(tuple(head))
+    if kind == "index":
+        return f"{owner}[{key}] = {value}"
+    if _plain_attr(key) and (kind == "attr" or key not in _MODULEDICT_ATTRS):
+        return f"{owner}.{key} = {value}"
+    if kind == "key":
+        return f"{owner}[{key!r}] = {value}"
+    return f"setattr({owner}, {key!r}, {value})"
+
+
+# --- the ops a file uses ----------------------------------------------------------------------
+
+_HELPERS = {"Chain": discrete.Chain}
+
+_CONTAINER_SOURCE = '''class Container(nn.Module):
+    """A plain container: submodules under the names the source gave them."""
+
+    def __init__(self, modules):
+        super().__init__()
+        for name, module in modules.items():
+            self.add_module(name, module)
+'''
+
+
+class _Library:
+    """What the generated file must define or import to construct its ops.
+
+    torch's own ops are `nn.X`; nasdsl's (`Zero`, `FactorizedReduce`, `SelfAttention`) are
+    copied in, since the file may not import nasdsl; custom ops are imported from the module
+    that defines them, which is all the file can know of them.
+    """
+
+    def __init__(self, names: _Names):
+        self.names = names
+        self.refs: dict[str, str] = {}           # op name -> constructor expression
+        self.copied: dict[str, str] = {}         # class name in the file -> source
+        self.defined: dict[str, str] = {}        # original class name -> its name in the file
+        self.imports: list[tuple[str, str, str, str]] = []  # (module, imported, alias, op name)
+        self.signatures: dict[str, inspect.Signature | None] = {}
+
+    def constructor(self, op_name: str) -> str:
+        if op_name not in self.refs:
+            self.refs[op_name] = self._resolve(op_name)
+        return self.refs[op_name]
+
+    def _resolve(self, op_name: str) -> str:
+        try:
+            builder = ops._BUILDERS[op_name]
+        except KeyError:
+            raise NasError(f"op {op_name!r} has no PyTorch implementation registered") from None
+        self.signatures[op_name] = _signature(builder)
+        name = getattr(builder, "__name__", None)
+        if name and getattr(nn, name, None) is builder:
+            return f"nn.{name}"
+        module = getattr(builder, "__module__", None) or ""
+        qualname = getattr(builder, "__qualname__", None) or ""
+        if module.split(".")[0] == "nasdsl" and inspect.isclass(builder):
+            return self._copy(builder)
+        if not qualname or "<" in qualname or module in ("", "__main__"):
+            raise NasError(f"custom op {op_name!r} ({builder!r}) cannot be exported: the generated file imports "
+                           f"custom ops from their module, so define it at the top level of an importable module")
+        top, _, rest = qualname.partition(".")
+        alias = self.names.fresh(top)
+        self.imports.append((module, top, alias, op_name))
+        return alias + ("." + rest if rest else "")
+
+    def _copy(self, cls: type) -> str:
+        return self._define(cls.__name__, lambda: inspect.getsource(cls))
+
+    def helper(self, which: str) -> str:
+        """`Chain` (a Sequential of multi-tensor steps) or `Container`, defined once if used."""
+        return self._define(which, lambda: inspect.getsource(_HELPERS[which]) if which in _HELPERS
+                            else _CONTAINER_SOURCE)
+
+    def _define(self, name: str, source: Callable[[], str]) -> str:
+        """Copy a class into the file once, renamed if a custom op took its name first."""
+        if name not in self.defined:
+            fresh = self.names.fresh(name, sep="")
+            text = re.sub(rf"^class {name}\b", f"class {fresh}", source(), count=1, flags=re.M)
+            self.defined[name] = fresh
+            self.copied[fresh] = text
+        return self.defined[name]
+
+    def signature(self, op_name: str) -> inspect.Signature | None:
+        self.constructor(op_name)
+        return self.signatures[op_name]
+
+
+def _signature(builder: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(builder)
+    except (TypeError, ValueError):
+        return None
+
+
+def _op_arguments(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments `ops.build_op` actually passes (it drops a pool's `stride=None` and makes a
+    LayerNorm shape a tuple)."""
+    args = dict(kwargs)
+    if name in ("MaxPool2d", "AvgPool2d") and args.get("stride") is None:
+        args.pop("stride", None)
+    if name == "LayerNorm" and isinstance(args.get("normalized_shape"), list):
+        args["normalized_shape"] = tuple(args["normalized_shape"])
+    return args
+
+
+# --- classes ----------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class _Draft:
+    """One class instance's code, before its class is named and its parameters chosen."""
+    spec: Any
+    base_name: str
+    doc: str
+    init: list[tuple]            # ("set", steps, expr) | ("tie", target steps, source steps)
+    args: list[str]
+    forward: list[str]
+    slots: list[_Slot] = field(default_factory=list)
+    key: str = ""
+
+
+@dataclass(eq=False)
+class _Class:
+    name: str
+    drafts: list[_Draft]
+    params: list[str]
+    resolution: list[Any]  # per slot index: a parameter name, or ("const", value)
+
+
+class _Writer:
+    """Turns the records of one architecture into the text of a module."""
+
+    def __init__(self, space: Space, arch: Mapping[str, Any], root: _Graph):
+        self.space, self.arch, self.root = space, arch, root
+        self.names = _Names({"torch", "nn", "Network", "build"})
+        self.lib = _Library(self.names)
+        self.layouts: dict[int, _Box] = {}
+        self.instantiation: dict[int, _Call] = {}
+        self.ties: dict[int, list[tuple[tuple, tuple]]] = {}
+        self.block_names = _block_names(space)
+        self.first_seen: list[Any] = []  # class records in the order they appear
+
+    # -- structure
+
+    def source(self) -> str:
+        self._lay_out(self.root)
+        self._reserve_library(self.root, set())
+        self._find_ties()
+        classes = self._make_classes()
+        network = self._draft(self.root, "Network", self._network_doc())
+        network_class = _Class("Network", [network], [], [("const", s.value) for s in network.slots])
+        head = self._header() + "\nimport torch\nfrom torch import nn\n"
+        for module, top, alias, _ in self.lib.imports:
+            head += f"from {module} import {top}" + (f" as {alias}\n" if alias != top else "\n")
+        blocks = [*self.lib.copied.values(), *(self._render_class(c) for c in classes + [network_class]),
+                  self._footer()]
+        return head + "".join("\n\n" + b.rstrip("\n") + "\n" for b in blocks)
+
+    def _lay_out(self, spec: Any, seen: set | None = None) -> None:
+        """Compute every class record's member layout (once per record)."""
+        seen = set() if seen is None else seen
+        if id(spec) in seen:
+            return
+        seen.add(id(spec))
+        if isinstance(spec, _Graph):
+            self.layouts[id(spec)] = _graph_layout(spec)
+        elif isinstance(spec, _Cell):
+            pre = _Box("list", {str(i): p for i, p in enumerate(spec.preprocess)})
+            self.layouts[id(spec)] = _Box("dict", {"preprocess": pre, "ops": _Box("dict", dict(spec.ops))})
+        if _is_class(spec) and spec is not self.root:
+            self.first_seen.append(spec)
+        for child in self._children(spec):
+            self._lay_out(child, seen)
+
+    def _children(self, node: Any) -> list:
+        if isinstance(node, _Box):
+            return list(node.children.values())
+        if isinstance(node, _Chain):
+            return list(node.items)
+        if _is_class(node):
+            return [child for _, child in _class_members(node, self.layouts)]
+        return []
+
+    def _members(self, node: Any) -> list[tuple[tuple, Any]]:
+        if isinstance(node, _Box):
+            return _box_members(node)
+        if isinstance(node, _Chain):
+            return [(("index", i), item) for i, item in enumerate(node.items)]
+        if _is_class(node):
+            return _class_members(node, self.layouts)
+        return []
+
+    def _reserve_library(self, node: Any, seen: set) -> None:
+        """Name every op constructor and helper before any class, so copied classes keep their names."""
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if isinstance(node, _Op):
+            self.lib.constructor(node.name)
+        elif isinstance(node, _Chain) and node.multi:
+            self.lib.helper("Chain")
+        elif isinstance(node, _Box) and node.style == "ns":
+            self.lib.helper("Container")
+        for child in self._children(node):
+            self._reserve_library(child, seen)
+
+    def _find_ties(self) -> None:
+        """Where the discrete model holds one module in several places (a layer used twice),
+        construct it once and assign it to the others, in the innermost class holding both."""
+        first: dict[int, tuple[tuple, tuple]] = {}  # id(record) -> (frames, steps)
+
+        def visit(node: Any, frames: tuple, steps: tuple) -> None:
+            for step, child in self._members(node):
+                here = steps + (step,)
+                if id(child) in first:
+                    self._tie(frames, here, *first[id(child)])
+                    continue
+                if not isinstance(child, _Box):
+                    first[id(child)] = (frames, here)
+                inner = frames + ((len(here), child),) if _is_class(child) else frames
+                visit(child, inner, here)
+
+        visit(self.root, ((0, self.root),), ())
+
+    def _tie(self, frames: tuple, steps: tuple, first_frames: tuple, first_steps: tuple) -> None:
+        common = 0
+        while (common < min(len(frames), len(first_frames)) and frames[common][1] is first_frames[common][1]
+               and frames[common][0] == first_frames[common][0]
+               and steps[:frames[common][0]] == first_steps[:frames[common][0]]):
+            common += 1
+        start, owner = frames[common - 1]
+        self.ties.setdefault(id(owner), []).append((steps[start:], first_steps[start:]))
+
+    # -- classes
+
+    def _make_classes(self) -> list[_Class]:
+        """Draft every block and cell instance bottom-up, group drafts of equal shape into one
+        class each, and choose the parameters that tell the instances apart."""
+        heights: dict[int, int] = {}
+        for spec in self.first_seen:
+            self._height(spec, heights)
+        classes: list[_Class] = []
+        for level in sorted(set(heights.values())):
+            groups: dict[str, list[_Draft]] = {}
+            for spec in self.first_seen:
+                if heights[id(spec)] == level:
+                    draft = self._draft(spec, *self._naming(spec))
+                    groups.setdefault(draft.key, []).append(draft)
+            for drafts in groups.values():
+                cls = self._group_class(drafts)
+                classes.append(cls)
+                for draft in drafts:
+                    self.instantiation[id(draft.spec)] = self._instantiate(cls, draft)
+        return classes
+
+    def _height(self, spec: Any, heights: dict[int, int]) -> int:
+        if id(spec) not in heights:
+            inner = self._inner_classes(spec, set())
+            heights[id(spec)] = 1 + max((self._height(c, heights) for c in inner), default=-1)
+        return heights[id(spec)]
+
+    def _inner_classes(self, node: Any, seen: set) -> list:
+        out = []
+        for child in self._children(node):
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+            out += [child] if _is_class(child) else self._inner_classes(child, seen)
+        return out
+
+    def _naming(self, spec: Any) -> tuple[str, str]:
+        """A class name and docstring: the block's name in the source, or the cell's label."""
+        file = _show_path(spec.source.loc.file)
+        if isinstance(spec, _Cell):
+            label = spec.source.label
+            base = _camel(label) + ("" if label.lower().endswith("cell") else "Cell")
+            nodes, per = len(spec.source.nodes), len(spec.source.nodes[0]) if spec.source.nodes else 0
+            return base, (f'Cell "{label}" of {file}: {nodes} nodes, each the sum of {per} op(s) on earlier '
+                          f'states; the output {"concatenates" if len(spec.merge) > 1 else "is"} node(s) '
+                          f'{", ".join(map(str, spec.merge))}.')
+        block = self.block_names.get(_loc_key(spec.source.loc))
+        if block:
+            return _camel(block) if block[:1].islower() else block, f"Block `{block}` of {file}."
+        return "Block", f"The block at {file}:{spec.source.loc.line}."
+
+    def _draft(self, spec: Any, base_name: str, doc: str) -> _Draft:
+        init: list[tuple] = [("set", (step,), self._expr(child)) for step, child in _class_members(spec, self.layouts)]
+        init += [("tie", target, source) for target, source in self.ties.get(id(spec), [])]
+        args, forward = (self._graph_forward(spec) if isinstance(spec, _Graph) else _cell_forward(spec))
+        draft = _Draft(spec, base_name, doc, init, args, forward)
+        for item in init:
+            if item[0] == "set":
+                _slots(item[2], draft.slots)
+        draft.key = "\n".join([base_name, doc, *args, *forward] + [
+            f"{_path(i[1])}={_shape(i[2])}" if i[0] == "set" else f"{_path(i[1])}<-{_path(i[2])}" for i in init])
+        return draft
+
+    def _expr(self, node: Any) -> Any:
+        """The constructor expression of a record, a container, or a class instance."""
+        if isinstance(node, _Op):
+            return self._op_call(node)
+        if isinstance(node, _Chain):
+            func = self.lib.helper("Chain") if node.multi else "nn.Sequential"
+            return _Call(func, [(None, self._expr(item)) for item in node.items])
+        if isinstance(node, _Box):
+            if node.style == "seq":
+                return _Call("nn.Sequential", [(None, self._expr(c)) for c in node.children.values()])
+            if node.style == "list":
+                return _Call("nn.ModuleList", [(None, _ListOf([self._expr(c) for c in node.children.values()]))])
+            items = _DictOf([(k, self._expr(c)) for k, c in node.children.items()])
+            return _Call("nn.ModuleDict" if node.style == "dict" else self.lib.helper("Container"), [(None, items)])
+        return self.instantiation[id(node)]
+
+    def _op_call(self, op: _Op) -> _Call:
+        """`nn.Conv2d(3, 16, 3, padding=1, bias=False)`: leading required arguments positional,
+        the rest by keyword, each a slot that knows its default."""
+        func = self.lib.constructor(op.name)
+        sig = self.lib.signature(op.name)
+        params = list(sig.parameters.values()) if sig is not None else []
+        args: list[tuple[str | None, Any]] = []
+        positional = True
+        for i, (k, v) in enumerate(_op_arguments(op.name, op.args).items()):
+            p = sig.parameters.get(k) if sig is not None else None
+            default = _NO_DEFAULT if p is None or p.default is inspect.Parameter.empty else p.default
+            positional = (positional and i < len(params) and params[i].name == k and default is _NO_DEFAULT
+                          and params[i].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            args.append((None if positional else k, _Slot(v, k, default)))
+        return _Call(func, args)
+
+    def _group_class(self, drafts: list[_Draft]) -> _Class:
+        """One class for drafts of equal shape: a slot equal in all of them stays a literal, the
+        others become parameters (slots that always agree share one)."""
+        first = drafts[0]
+        resolution: list[Any] = []
+        by_vector: dict[tuple, str] = {}
+        keywords: dict[tuple, list[str]] = {}
+        vectors = []
+        for i, slot in enumerate(first.slots):
+            vector = tuple(_literal_key(d.slots[i].value) for d in drafts)
+            vectors.append(vector)
+            if len(set(vector)) > 1:
+                keywords.setdefault(vector, []).append(slot.keyword or "value")
+        params: list[str] = []
+        local = _Names({"self", *self.names.taken})
+        for vector, kws in keywords.items():
+            by_vector[vector] = local.fresh(_param_name(kws))
+            params.append(by_vector[vector])
+        for i, slot in enumerate(first.slots):
+            resolution.append(by_vector.get(vectors[i], ("const", slot.value)))
+        return _Class(self.names.fresh(first.base_name, sep=""), drafts, params, resolution)
+
+    def _instantiate(self, cls: _Class, draft: _Draft) -> _Call:
+        values = {}
+        for slot, how in zip(draft.slots, cls.resolution):
+            if isinstance(how, str):
+                values.setdefault(how, slot.value)
+        return _Call(cls.name, [(p, _Slot(values[p], p)) for p in cls.params])
+
+    # -- forward of a block
+
+    def _graph_forward(self, g: _Graph) -> tuple[list[str], list[str]]:
+        """Straight-line code over named tensors; a dotted-name container whose members run one
+        after another, each feeding the next, is called as one `nn.Sequential`."""
+        layout = self.layouts[id(g)]
+        where = _module_paths(layout)
+        chains = _sequential_boxes(layout)
+        names = _Names({"self", "torch", "nn"})
+        tensor = {t: names.fresh(_identifier(t)) for t in g.inputs}
+        reads = Counter(t for step in g.steps for t in step[2]) + Counter(g.outputs)
+        lines: list[str] = []
+        i = 0
+        while i < len(g.steps):
+            kind, target, ins, outs, extra = g.steps[i]
+            run = self._chain_run(g.steps, i, chains.get(target), reads, g.outputs) if kind == "apply" else 0
+            if run:
+                box_steps, box = chains[target]
+                out = names.fresh(_identifier(box.name.replace(".", "_")))
+                lines.append(f"{out} = {_path(box_steps)}({tensor[ins[0]]})")
+                tensor[g.steps[i + run - 1][3][0]] = out
+                i += run
+                continue
+            args = [tensor[t] for t in ins]
+            if kind == "apply":
+                hint = _identifier(target.replace(".", "_"))
+                made = [names.fresh(hint if len(outs) == 1 else f"{hint}_out{j}") for j in range(len(outs))]
+                lines.append(f"{', '.join(made)} = {_path(where[target])}({', '.join(args)})")
+            elif kind == "pick":
+                reduce, total = extra
+                made = [names.fresh(_identifier(target.split(".")[-1]))]
+                lines.append(f'# input choice "{target}": {len(args)} of {total} input(s), reduce="{reduce}"')
+                how = {"concat": "cat", "mean": "mean"}.get(reduce, "sum")  # as `discrete.reduce_inputs`
+                lines.append(f"{made[0]} = {_merge(args, how, 1)}")
+            else:
+                made = [names.fresh(_identifier(outs[0].replace("%", "_")))]
+                lines.append(f"{made[0]} = {_merge(args, kind, extra)}")
+            for o, name in zip(outs, made):
+                tensor[o] = name
+            i += 1
+        lines.append("return " + ", ".join(tensor[o] for o in g.outputs))
+        return [tensor[t] for t in g.inputs], lines
+
+    @staticmethod
+    def _chain_run(steps: list, i: int, chain: tuple | None, reads: Counter, outputs: tuple) -> int:
+        """How many steps from `i` are one call of the container `chain` (0: not a chain)."""
+        if chain is None:
+            return 0
+        box = chain[1]
+        members = [box.graph_names[k] for k in box.children]
+        if steps[i][1] != members[0] or len(steps) < i + len(members):
+            return 0
+        prev = None
+        for k, name in enumerate(members):
+            kind, target, ins, outs, _ = steps[i + k]
+            if kind != "apply" or target != name or len(ins) != 1 or len(outs) != 1:
+                return 0
+            if prev is not None and (ins[0] != prev or reads[prev] != 1 or prev in outputs):
+                return 0
+            prev = outs[0]
+        return len(members)
+
+    # -- text
+
+    def _render_class(self, cls: _Class) -> str:
+        draft = cls.drafts[0]
+        index = {id(s): i for i, s in enumerate(draft.slots)}
+
+        def resolve(slot: _Slot) -> Any:
+            how = cls.resolution[index[id(slot)]]
+            if isinstance(how, str):
+                return how
+            if slot.default is not _NO_DEFAULT and _same(how[1], slot.default):
+                return _OMIT
+            return _literal(how[1])
+
+        doc = "\n    ".join(textwrap.wrap(draft.doc, WIDTH - 10))
+        body = [f"class {cls.name}(nn.Module):", f'    """{doc}"""', "",
+                f"    def __init__({', '.join(['self', *cls.params])}):", "        super().__init__()"]
+        tied = False
+        for item in draft.init:
+            if item[0] == "set":
+                target = _assign(item[1], "")
+                body.append("        " + target + _fmt(item[2], resolve, 8, 8 + len(target)))
+            else:
+                if not tied:
+                    body.append("        # one module in several places, as in the source: its weights are shared")
+                    tied = True
+                body.append("        " + _assign(item[1], _path(item[2])))
+        body += ["", f"    def forward({', '.join(['self', *draft.args])}):"]
+        body += ["        " + line for line in draft.forward]
+        return "\n".join(body) + "\n"
+
+    def _network_doc(self) -> str:
+        return f"The network of {_show_path(self.space.root_file)} for the architecture in this file's header."
+
+    def _header(self) -> str:
+        params = ", ".join(f"{k}={json.dumps(v)}" for k, v in self.space.params.items())
+        lines = [
+            f"# Generated by `nasdsl export` from {_show_path(self.space.root_file)}",
+            f"# (space fingerprint {self.space.fingerprint()}" + (f"; parameters {params})." if params else ")."),
+            "# Standalone PyTorch: this file does not import nasdsl. It builds the same modules, under the",
+            "# same state_dict keys, as nasdsl.lower.discrete.build(space, arch), so its weights load here.",
+        ]
+        if self.lib.imports:
+            shown = ", ".join(f"{op} from {module}" for module, _, _, op in self.lib.imports)
+            lines += ["# Custom ops are imported from the modules that define them (they must be importable",
+                      f"# where this file runs): {shown}."]
+        lines.append("# Architecture (JSON):")
+        lines += ["#   " + line for line in _wrap_json(self.arch, WIDTH - 4)]
+        return "\n".join(lines) + "\n"
+
+    def _footer(self) -> str:
+        text = ('def build() -> Network:\n    """The network of this architecture, freshly initialised."""\n'
+                "    return Network()\n")
+        shapes = self.space.input_shapes
+        if not shapes or any(s is None for s in shapes.values()):
+            return text
+        inputs = [f"torch.randn({', '.join(map(str, (2, *(evaluate(d, self.arch) for d in shape))))})"
+                  for shape in shapes.values()]
+        many = len(self.root.outputs) > 1
+        show = "[tuple(o.shape) for o in out]" if many else "tuple(out.shape)"
+        return text + ('\n\nif __name__ == "__main__":\n    model = build().eval()\n'
+                       f"    with torch.no_grad():\n        out = model({', '.join(inputs)})\n"
+                       f"    print({show})\n")
+
+
+def _cell_forward(cell: _Cell) -> tuple[list[str], list[str]]:
+    """`s0 = self.preprocess[0](s0)`, then one line per node: `s2 = self.ops.op_2_0(s0) + ...`."""
+    npred = len(cell.preprocess)
+    args = [f"s{i}" for i in range(npred)]
+    lines = [f"s{i} = self.preprocess[{i}](s{i})" for i in range(npred)]
+    for ni, node in enumerate(cell.wiring, start=npred):
+        lines.append(f"s{ni} = " + " + ".join(f"{_path((('attr', 'ops'), ('key', name)))}(s{j})" for name, j in node))
+    merged = [f"s{i}" for i in cell.merge]
+    out = merged[0] if len(merged) == 1 else f"torch.cat([{', '.join(merged)}], dim={cell.source.concat_dim})"
+    lines.append(f"return self.postprocess({out})")
+    return args, lines
+
+
+def _merge(args: list[str], fn: str, dim: int) -> str:
+    """What `discrete.combine` computes, as an expression (same operations, same order)."""
+    if fn == "cat":
+        return f"torch.cat([{', '.join(args)}], dim={dim})"
+    total = (" * " if fn == "mul" else " + ").join(args)
+    if fn == "mean":
+        return f"({total}) / {len(args)}" if len(args) > 1 else f"{total} / 1"
+    return total
+
+
+def _module_paths(layout: _Box) -> dict[str, tuple]:
+    """Graph module name -> steps from `self` to where attach put it."""
+    out: dict[str, tuple] = {}
+
+    def walk(box: _Box, steps: tuple) -> None:
+        members = _box_members(box) if steps else [(("attr", k), c) for k, c in box.children.items()]
+        for key, (step, child) in zip(box.children, members):
+            if isinstance(child, _Box):
+                walk(child, steps + (step,))
+            else:
+                out[box.graph_names[key]] = steps + (step,)
+    walk(layout, ())
+    return out
+
+
+def _sequential_boxes(layout: _Box) -> dict[str, tuple[tuple, _Box]]:
+    """First member's graph name -> (steps, box) for containers that can run as one Sequential."""
+    out: dict[str, tuple[tuple, _Box]] = {}
+
+    def walk(box: _Box, steps: tuple) -> None:
+        members = _box_members(box) if steps else [(("attr", k), c) for k, c in box.children.items()]
+        for step, child in members:
+            if not isinstance(child, _Box):
+                continue
+            leaves = child.children and not any(isinstance(c, _Box) for c in child.children.values())
+            if child.style == "seq" and leaves:
+                first = child.graph_names[next(iter(child.children))]
+                out[first] = (steps + (step,), child)
+            walk(child, steps + (step,))
+    walk(layout, ())
+    return out
+
+
+def _param_name(keywords: list[str]) -> str:
+    """Name a class parameter after the arguments it fills: `channels` when it is both an
+    `in_channels` and an `out_channels`, else the most common one."""
+    counts = Counter(keywords)
+    for stem in ("channels", "features"):
+        if f"in_{stem}" in counts and f"out_{stem}" in counts:
+            return stem
+    return counts.most_common(1)[0][0]
+
+
+def _wrap_json(value: Mapping[str, Any], width: int) -> list[str]:
+    """`json.dumps(value)` broken between entries into lines of at most `width` characters
+    (longer only when one entry is); the lines joined are the JSON again."""
+    entries = [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in value.items()]
+    if not entries:
+        return ["{}"]
+    lines, line = [], "{"
+    for i, entry in enumerate(entries):
+        piece = entry + ("}" if i == len(entries) - 1 else ",")
+        if len(line) > 1 and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = " " + piece
+        else:
+            line += ("" if line in ("{", " ") else " ") + piece
+    lines.append(line)
+    return lines
+
+
+def _loc_key(loc: Any) -> tuple:
+    return (loc.file, loc.line, loc.col)
+
+
+def _block_names(space: Space) -> dict[tuple, str]:
+    """Block name by the location of its body, which is where a block's graph says it is from."""
+    from ..ast import BlockDef, GraphBody
+    from ..parser import parse
+    out: dict[tuple, str] = {}
+    for file, text in space.sources.items():
+        try:
+            module = parse(text, file)
+        except NasError:
+            continue
+        for item in module.items:
+            if isinstance(item, BlockDef) and isinstance(item.body, GraphBody):
+                out[_loc_key(item.body.loc)] = item.name
+    return out
+
+
+def _show_path(file: str) -> str:
+    """The space file as a reader would name it: relative to the working directory when inside it."""
+    path = Path(file)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return path.name if path.is_absolute() else file

@@ -192,6 +192,82 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _torch_modules():
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError:
+        raise NasError("this command needs PyTorch: pip install torch==2.13.0 'nasdsl[torch]'") from None
+
+
+def cmd_compile(args) -> int:
+    """Build the supernet (or discrete model), run one forward/backward pass on a batch of the
+    declared input shape, summarise it and write a checkpoint."""
+    _torch_modules()
+    import random
+    import resource
+    import time
+
+    import torch
+
+    from .checkpoint import save_checkpoint
+    from .lower.ops import import_ops
+    import_ops(args.ops or ())
+    space = load_space(args.file, args.set)
+    arch = load_arch(space, args.arch) if args.arch is not None else None
+    torch.manual_seed(args.seed)
+    if args.strategy == "discrete":
+        from .lower.discrete import build
+        if arch is None:
+            arch = space.sample(random.Random(args.seed))
+        model = build(space, arch)
+    else:
+        from .lower.supernet import build_supernet
+        model = build_supernet(space, args.strategy, seed=args.seed)
+        if arch is not None:
+            model.fix(arch)
+    inputs = []
+    for t in space.template.inputs:
+        if t.shape is None or any(not isinstance(d, int) for d in t.shape):
+            raise NasError(f"input {t.name!r} needs a constant shape to run a pass", t.loc)
+        inputs.append(torch.randn(args.batch, *t.shape))
+    model.train()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    out = model(*inputs)
+    outs = out if isinstance(out, tuple) else (out,)
+    loss = sum(o.float().pow(2).mean() for o in outs)
+    if loss.requires_grad:  # a path of parameter-free ops (all skips) has nothing to differentiate
+        loss.backward()
+    elapsed = time.perf_counter() - start
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    weights = sum(p.numel() for p in model.parameters())
+    arch_params = sum(p.numel() for p in getattr(model, "arch_parameters", lambda: [])())
+    output = Path(args.output) if args.output else Path(f"{Path(space.root_file).stem}-{args.strategy}.pt")
+    save_checkpoint(output, space, args.strategy, model, arch=arch,
+                    metadata={"batch": args.batch, "seed": args.seed})
+    summary = {
+        "file": space.root_file, "fingerprint": space.fingerprint(), "strategy": args.strategy,
+        "weights": weights, "arch_parameters": arch_params, "decisions": len(space.decisions),
+        "size": space.size(), "output_shapes": [list(o.shape) for o in outs], "batch": args.batch,
+        "time_ms": round(elapsed * 1000, 3), "peak_rss_mb": round(rss_after / 1024, 1),
+        "peak_rss_increase_mb": round((rss_after - rss_before) / 1024, 1), "checkpoint": str(output),
+    }
+    if arch is not None:
+        summary["arch"] = arch
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{space.root_file} -> {args.strategy} ({'one architecture' if args.strategy == 'discrete' else 'supernet'})")
+    print(f"  weights          {weights:,}")
+    print(f"  arch parameters  {arch_params:,}")
+    print(f"  decisions        {len(space.decisions)} (space size {space.size():,})")
+    print(f"  outputs          {', '.join(str(list(o.shape)) for o in outs)}")
+    print(f"  forward+backward {elapsed * 1000:.1f} ms on batch {args.batch}; peak RSS {rss_after / 1024:.0f} MB "
+          f"(+{(rss_after - rss_before) / 1024:.0f} MB during the pass)")
+    print(f"  checkpoint       {output}  (nasdsl.checkpoint.load_checkpoint)")
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,6 +304,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="exit 1 if a file would change; change nothing")
     p.add_argument("--stdout", action="store_true", help="print the result instead of rewriting files")
     p.set_defaults(func=cmd_fmt)
+
+    p = with_set(sub.add_parser("compile", help="build a supernet or a discrete model, run one pass, save it"))
+    p.add_argument("file", metavar="FILE", help="a .nas file or a built-in space name")
+    p.add_argument("--strategy", required=True,
+                   choices=["darts", "gumbel", "spos", "enas", "random", "proxyless", "discrete"])
+    p.add_argument("--arch", metavar="ARCH", help="the architecture (discrete: default a sample; supernets: fix it)")
+    p.add_argument("-o", "--output", metavar="OUT.pt", help="checkpoint path (default: SPACE-STRATEGY.pt)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--batch", type=int, default=8, help="batch size of the test pass (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, inputs and sampling (default 0)")
+    p.add_argument("--ops", action="append", metavar="MODULE",
+                   help="import a Python module that registers custom ops (repeatable)")
+    p.set_defaults(func=cmd_compile)
 
     p = with_set(sub.add_parser("export", help="standalone PyTorch source for one architecture"))
     p.add_argument("file", metavar="FILE", help="a .nas file or a built-in space name")

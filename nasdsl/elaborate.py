@@ -127,6 +127,7 @@ def _is_value(v: Any) -> bool:
 class Unit:
     """One loaded file: its parsed module and its top-level names."""
     file: str
+    text: str
     module: ast.Module
     names: dict[str, Any] = field(default_factory=dict)
 
@@ -251,7 +252,7 @@ class Elaborator:
             return self.units[key]
         self.loading.append(key)
         module = parse(text, file)
-        unit = Unit(file, module)
+        unit = Unit(file, text, module)
         is_root = len(self.loading) == 1
         for item in module.items:
             if isinstance(item, ast.Import):

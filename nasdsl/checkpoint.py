@@ -1,0 +1,96 @@
+"""Checkpoints: a model's weights together with the space that defines it.
+
+A checkpoint stores the space's source files (the root and every import), the parameter
+overrides, its fingerprint, the strategy (`discrete` or a one-shot strategy), the
+architecture for discrete models, the `state_dict` and metadata. It holds only plain data
+and tensors, so `torch.load(path, weights_only=True)` reads it; `load_checkpoint` turns it
+back into a model, recompiling the stored source and refusing a fingerprint mismatch.
+
+Example::
+
+    >>> save_checkpoint("nb201.pt", space, "discrete", model, arch=arch)
+    >>> ckpt = load_checkpoint("nb201.pt")
+    >>> model = ckpt.model()              # the same nn.Module, weights loaded strictly
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from .errors import NasError
+from .space import Space
+
+FORMAT = "nasdsl-checkpoint/1"
+
+
+def save_checkpoint(path: str | Path, space: Space, strategy: str, model: nn.Module,
+                    arch: Mapping[str, Any] | None = None, metadata: Mapping[str, Any] | None = None) -> None:
+    """Write `model` (a discrete model or a supernet of `space`) with everything needed to rebuild it."""
+    from . import __version__
+    payload = {
+        "format": FORMAT,
+        "space": {"file": space.root_file, "sources": dict(space.sources), "params": dict(space.params),
+                  "fingerprint": space.fingerprint()},
+        "strategy": strategy,
+        "arch": dict(arch) if arch is not None else None,
+        "state_dict": model.state_dict(),
+        "metadata": {"nasdsl": __version__, "torch": str(torch.__version__), "saved": time.time(),
+                     **dict(metadata or {})},
+    }
+    try:
+        torch.save(payload, str(path))
+    except OSError as err:
+        raise NasError(f"cannot write checkpoint {path}: {err.strerror}") from None
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint; `space()` recompiles the stored source, `model()` rebuilds the module."""
+    strategy: str
+    arch: dict[str, Any] | None
+    state_dict: dict[str, torch.Tensor]
+    space_file: str
+    sources: dict[str, str]
+    params: dict[str, Any]
+    fingerprint: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def space(self) -> Space:
+        from . import loads
+        space = loads(self.sources[self.space_file], self.space_file, self.params, sources=self.sources)
+        if space.fingerprint() != self.fingerprint:
+            raise NasError(f"checkpoint space fingerprint {self.fingerprint} does not match the recompiled "
+                           f"space {space.fingerprint()} (was it saved by another nasdsl version?)")
+        return space
+
+    def model(self, **options) -> nn.Module:
+        """The discrete model or supernet, with the stored weights loaded strictly."""
+        space = self.space()
+        if self.strategy == "discrete":
+            from .lower.discrete import build
+            module = build(space, self.arch or {})
+        else:
+            from .lower.supernet import build_supernet
+            module = build_supernet(space, self.strategy, **options)
+        module.load_state_dict(self.state_dict, strict=True)
+        return module
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint written by `save_checkpoint` (with `weights_only=True`: no code runs)."""
+    try:
+        payload = torch.load(str(path), weights_only=True, map_location="cpu")
+    except FileNotFoundError:
+        raise NasError(f"no such checkpoint: {path}") from None
+    except Exception as err:  # a corrupt or foreign file: say so, don't dump pickle internals
+        raise NasError(f"{path} is not a readable nasdsl checkpoint: {type(err).__name__}: {str(err)[:200]}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise NasError(f"{path} is not a nasdsl checkpoint (expected format {FORMAT})")
+    space = payload["space"]
+    return Checkpoint(payload["strategy"], payload["arch"], payload["state_dict"], space["file"],
+                      space["sources"], space["params"], space["fingerprint"], payload["metadata"])

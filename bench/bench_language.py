@@ -28,8 +28,8 @@ def generated_space(n_decisions: int) -> str:
     blocks = n_decisions // 2
     lines = [
         "param C = 16",
-        "block Op(c) = choice {",
-        "  conv: Conv2d(c, c, choice[3, 5, 7], padding=1) -> BatchNorm2d(c) -> ReLU(),",
+        "block Op(c, k=choice[3, 5, 7]) = choice {",
+        "  conv: Conv2d(c, c, k, padding=k // 2) -> BatchNorm2d(c) -> ReLU(),",
         "  skip: Identity(),",
         "}",
         "network(x: [16, 32, 32]) {",

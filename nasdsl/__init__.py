@@ -19,7 +19,15 @@ from .errors import ArchitectureError, Loc, NasError, NasSyntaxError
 from .space import Space
 
 __all__ = ["load", "loads", "Space", "NasError", "NasSyntaxError", "ArchitectureError",
-           "builtin_spaces", "resolve_space"]
+           "builtin_spaces", "resolve_space", "register_op"]
+
+
+def __getattr__(name: str):
+    """`nasdsl.register_op` imports torch, so it is looked up only when used."""
+    if name == "register_op":
+        from .lower.ops import register_op
+        return register_op
+    raise AttributeError(f"module 'nasdsl' has no attribute {name!r}")
 __version__ = "0.1.0"
 
 
@@ -48,38 +56,53 @@ def resolve_space(name_or_path: str | Path) -> Path:
     raise NasError(f"no such file: {name_or_path} (built-in spaces: {', '.join(builtin_spaces())})")
 
 
-def _loader(path: str, loc: Loc) -> tuple[str, str]:
-    """Find an imported file: next to the importing file, then in the built-in library."""
-    base = Path(loc.file).parent if loc.file and not loc.file.startswith("<") else Path.cwd()
-    for candidate in (base / path, spaces_dir() / path):
-        if candidate.is_file():
-            return str(candidate), candidate.read_text()
-    raise NasError(f"cannot import {path!r}: no such file next to {loc.file} or in the built-in library", loc)
+def _loader(sources: Mapping[str, str] | None):
+    """Find an imported file: among `sources` (a checkpoint's stored files), next to the
+    importing file, then in the built-in library."""
+    def load_import(path: str, loc: Loc) -> tuple[str, str]:
+        base = Path(loc.file).parent if loc.file and not loc.file.startswith("<") else Path.cwd()
+        candidates = (base / path, spaces_dir() / path)
+        for candidate in candidates:
+            if sources is not None and str(candidate) in sources:
+                return str(candidate), sources[str(candidate)]
+        for candidate in candidates:
+            if candidate.is_file():
+                return str(candidate), read_source(candidate, loc)
+        raise NasError(f"cannot import {path!r}: no such file next to {loc.file} or in the built-in library", loc)
+    return load_import
 
 
-def loads(text: str, file: str = "<string>", params: Mapping[str, Any] | None = None) -> Space:
-    """Compile `.nas` source text into a `Space`; `params` override its `param` defaults."""
+def read_source(path: Path, loc: Loc | None = None) -> str:
+    """A `.nas` file's text; an unreadable or non-UTF-8 file is a NasError, not a crash."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise NasError(f"{path} is not UTF-8 text (byte {err.start})", loc or Loc(str(path), 1, 1)) from None
+    except OSError as err:
+        raise NasError(f"cannot read {path}: {err.strerror}", loc or Loc(str(path), 1, 1)) from None
+
+
+def loads(text: str, file: str = "<string>", params: Mapping[str, Any] | None = None,
+          sources: Mapping[str, str] | None = None) -> Space:
+    """Compile `.nas` source text into a `Space`; `params` override its `param` defaults;
+    `sources` maps file names to texts for imports (as stored in a checkpoint)."""
     from .elaborate import Elaborator
-    elaborator = Elaborator(_loader, dict(params or {}))
+    elaborator = Elaborator(_loader(sources), dict(params or {}))
     try:
         root = elaborator.load_unit(file, text, None)
         template, resolved = elaborator.elaborate(root)
     except RecursionError:
         raise NasError("the program nests too deeply to compile", Loc(file, 1, 1)) from None
     decisions, constraints = elaborator.finish()
-    sources = {u.file: _source_text(u.file, text, file) for u in elaborator.units.values()}
-    space = Space(decisions, constraints, template, resolved, sources, file)
+    texts = {u.file: u.text for u in elaborator.units.values()}
+    space = Space(decisions, constraints, template, resolved, texts, file)
     space.check_not_empty()
+    from .shapes import check_shapes
+    check_shapes(space)
     return space
-
-
-def _source_text(unit_file: str, root_text: str, root_file: str) -> str:
-    if unit_file == root_file:
-        return root_text
-    return Path(unit_file).read_text()
 
 
 def load(path: str | Path, params: Mapping[str, Any] | None = None) -> Space:
     """Compile a `.nas` file (or a built-in space by name) into a `Space`."""
     resolved = resolve_space(path)
-    return loads(resolved.read_text(), str(resolved if Path(path).is_file() else resolved), params)
+    return loads(read_source(resolved), str(resolved), params)

@@ -26,6 +26,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -39,6 +40,7 @@ from .values import (Ref, binary, evaluate, free_labels, func, if_else, is_expr,
 MAX_RANGE = 100_000       # longest list a `range` may build
 MAX_CALL_DEPTH = 64       # deepest nesting of block calls (recursion guard)
 MAX_DOMAIN = 100_000      # most values a single decision may have
+MAX_WORK = 50_000         # most statements, calls and choices one program may expand to
 REDUCTIONS = ("sum", "mean", "concat", "none")
 MERGES = ("all", "loose_end")
 
@@ -239,6 +241,7 @@ class Elaborator:
         self.loading: list[str] = []
         self.params: dict[str, Any] = {}
         self.references: list[tuple[str, Loc]] = []  # decision("label") uses, checked in finish()
+        self.work = 0                                  # expansion steps, bounded by MAX_WORK
 
     # -- files and top level
 
@@ -334,7 +337,7 @@ class Elaborator:
         if acc is None:
             self.decisions[label] = _DecisionAcc(kind, values, [self.condition()], [loc], n_candidates, n_chosen)
             return
-        same = (acc.kind == kind or {acc.kind, kind} <= {ir.VALUE, ir.DEPTH}) and acc.values == values \
+        same = (acc.kind == kind or {acc.kind, kind} <= {ir.VALUE, ir.DEPTH}) and _typed(acc.values) == _typed(values) \
             and acc.n_chosen == n_chosen
         if not same:
             raise DuplicateError(
@@ -411,6 +414,7 @@ class Elaborator:
     def run_stmts(self, stmts, env: dict, ctx: Ctx, loop: tuple[str, ...]) -> tuple[str, ...] | None:
         result = None
         for stmt in stmts:
+            self.spend(stmt.loc)
             if result is not None:
                 raise NasTypeError("statement after `return` is never reached", stmt.loc)
             if isinstance(stmt, ast.Assign):
@@ -670,6 +674,8 @@ class Elaborator:
             if not isinstance(o, (int, float, str, bool)):
                 raise NasTypeError(f"choice options must be constants, got {kind_of(o)}", e.loc,
                                    hint="to choose between layers, write choice { name: Layer(...), ... }")
+            if isinstance(o, float) and not math.isfinite(o):
+                raise NasTypeError(f"choice options must be finite numbers, got {o}", e.loc)
         if not options:
             raise NasTypeError("a choice needs at least one option", node.loc)
         if len(options) > MAX_DOMAIN:
@@ -685,6 +691,7 @@ class Elaborator:
         return Ref(label)
 
     def eval_LayerChoice(self, node: ast.LayerChoice, env, ctx):
+        self.spend(node.loc)
         site = ctx.namer.next()
         label = self.forced_label or self.label_for(ctx, site, node.label, node.loc)
         self.forced_label = None
@@ -764,7 +771,15 @@ class Elaborator:
         namer = Namer(site + (param,), self.count_sites(expr, env, ctx))
         return self.eval(expr, env, ctx.with_namer(namer))
 
+    def spend(self, loc: Loc) -> None:
+        """Count one expansion step; a program that expands past MAX_WORK is refused."""
+        self.work += 1
+        if self.work > MAX_WORK:
+            raise NasTypeError(f"the program expands to more than {MAX_WORK:,} calls, statements and choices",
+                               loc, hint="is a loop or a block nesting much larger than intended?")
+
     def call_op(self, name: str, node: ast.Call, env, ctx: Ctx) -> LayerVal:
+        self.spend(node.loc)
         site = ctx.namer.next()
         sig = catalog.signature(name)
         bound, _ = self.bind_args(name, list(sig), node)
@@ -785,6 +800,7 @@ class Elaborator:
         return LayerVal(ir.Op(name, tuple(args), node.loc), site)
 
     def call_block(self, block: BlockVal, node: ast.Call, env, ctx: Ctx) -> LayerVal:
+        self.spend(node.loc)
         defn = block.defn
         site = ctx.namer.next()
         if ctx.depth >= MAX_CALL_DEPTH:
@@ -818,6 +834,7 @@ class Elaborator:
         return LayerVal(graph, site)
 
     def call_lambda(self, fn: LambdaVal, args: list, kwargs: dict, ctx: Ctx, loc: Loc) -> Any:
+        self.spend(loc)
         params = fn.node.params
         if len(args) > len(params):
             raise ArityError(f"this lambda takes {len(params)} argument(s), got {len(args)}", loc)
@@ -856,8 +873,8 @@ class Elaborator:
             if len(args) == 3 and args[2] == 0:
                 raise NasTypeError("range step must not be zero", node.loc)
             r = range(*args)
-            if len(r) > MAX_RANGE:
-                raise NasTypeError(f"range of {len(r)} items is longer than {MAX_RANGE}", node.loc)
+            if _range_too_long(r):
+                raise NasTypeError(f"range is longer than {MAX_RANGE:,} items", node.loc)
             return list(r)
         if name == "decision":
             if len(args) != 1 or not isinstance(args[0], str):
@@ -965,8 +982,16 @@ class Elaborator:
             for label in labels:
                 if self.decisions[label].kind == ir.VALUE and depth == Ref(label):
                     self.decisions[label].kind = ir.DEPTH
-            depths = sorted({evaluate(depth, dict(zip(labels, combo)))
-                             for combo in itertools.product(*(self.decisions[l].values for l in labels))})
+            combos = math.prod(len(self.decisions[l].values) for l in labels)
+            if combos > MAX_DOMAIN:
+                raise NasTypeError(f"repeat depth depends on {combos:,} joint values of {', '.join(sorted(labels))}: "
+                                   f"at most {MAX_DOMAIN:,}", bound["depth"].loc)
+            try:
+                depths = sorted({evaluate(depth, dict(zip(labels, combo)))
+                                 for combo in itertools.product(*(self.decisions[l].values for l in labels))})
+            except (ArithmeticError, TypeError, ValueError) as err:
+                raise NasTypeError(f"repeat depth {to_text(depth)} cannot be computed for every choice: {err}",
+                                   bound["depth"].loc) from None
         else:
             depths = [depth]
         if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in depths):
@@ -1094,6 +1119,18 @@ def input_domain(k: int, n: int | None) -> tuple:
         if len(out) > MAX_DOMAIN:
             break
     return tuple(out)
+
+
+def _range_too_long(r: range) -> bool:
+    try:
+        return len(r) > MAX_RANGE
+    except OverflowError:  # longer than a C ssize_t
+        return True
+
+
+def _typed(values: tuple) -> tuple:
+    """Values with their types, so a domain [true, 2] is not the domain [1, 2]."""
+    return tuple((type(v).__name__, v) for v in values)
 
 
 def _domain_text(kind: str, values: tuple, n_chosen) -> str:

@@ -32,7 +32,7 @@ from functools import cached_property
 from typing import Any, Iterator, Mapping
 
 from . import ir
-from .errors import ArchitectureError, EmptySpaceError, Loc, NasError
+from .errors import ArchitectureError, EmptySpaceError, Loc, NasError, NasTypeError
 from .values import Binary, Func, IfElse, Ref, Unary, apply_binary, free_labels, literal, to_text, FUNCS
 
 
@@ -52,6 +52,8 @@ def _inactive():
 
 
 INACTIVE = _Inactive()
+MAX_STATES = 200_000   # counting refuses spaces whose frontier grows past this
+MAX_STEPS = 2_000_000  # ... or whose branching at one decision exceeds this
 
 
 def partial_eval(value: Any, view: Mapping[str, Any]) -> Any:
@@ -157,6 +159,10 @@ class Space:
         for t, d in enumerate(plan.order):
             nxt: dict[tuple, int] = {}
             frontier = plan.frontier[t]
+            if len(current) * (len(d.values) if plan.needed[t] or plan.closing[t] else 1) > MAX_STEPS:
+                raise NasError(f"counting would branch {len(current):,} partial states over the {len(d.values):,} values "
+                               f"of {d.label!r}: constraints or conditions tie too many decisions together "
+                               "to count exactly", d.loc)
             for state, count in current.items():
                 view = dict(zip(prev_frontier, state))
                 for value, mult in self._step_options(t, d, view):
@@ -166,6 +172,9 @@ class Space:
                     key = tuple(view.get(l, INACTIVE) for l in frontier)
                     nxt[key] = nxt.get(key, 0) + count * mult
                 view.pop(d.label, None)
+            if len(nxt) > MAX_STATES:
+                raise NasError(f"counting needs more than {MAX_STATES:,} partial states at decision {d.label!r}: "
+                               "constraints or conditions tie too many decisions together to count exactly", d.loc)
             states.append(nxt)
             current, prev_frontier = nxt, frontier
         return states
@@ -304,7 +313,8 @@ class Space:
             raise ArchitectureError(f"an architecture is a mapping from label to value, got {type(arch).__name__}")
         for label in arch:
             if label not in self._by_label:
-                raise ArchitectureError(f"unknown label {label!r}", hint=_did_you_mean(label, self._by_label))
+                hint = _did_you_mean(label, self._by_label) if isinstance(label, str) else None
+                raise ArchitectureError(f"unknown label {label!r}", hint=hint)
         view: dict[str, Any] = {}
         for d in self.plan.order:
             active = _truthy(partial_eval(d.condition, view))
@@ -322,10 +332,17 @@ class Space:
             if not _holds(c, view):
                 what = f" ({c.message})" if c.message else ""
                 raise ArchitectureError(f"architecture violates `{c.kind} {to_text(c.expr)}`{what}", c.loc)
-        return self._export(view)
+        result = self._export(view)
+        if self.budgets:
+            from .shapes import check_budgets
+            check_budgets(self, result)
+        return result
 
     def _member(self, d: ir.Decision, value: Any) -> Any:
         if d.kind == ir.INPUT and d.n_chosen != 1 and isinstance(value, (list, tuple)):
+            if not all(type(v) is int for v in value):
+                raise ArchitectureError(f"{d.label!r} takes a list of input indices (one of {_domain(d)}), "
+                                        f"got {value!r}", d.loc)
             value = tuple(sorted(value))
         for v in d.values:
             if _same(v, value) or (isinstance(v, float) and type(value) is int and v == value):
@@ -403,7 +420,11 @@ def _holds(c: ir.Constraint, view: Mapping[str, Any]) -> bool:
     labels = free_labels(c.expr)
     if any(view.get(l, INACTIVE) is INACTIVE for l in labels):
         return True  # a constraint over an absent decision does not apply
-    value = partial_eval(c.expr, view)
+    try:
+        value = partial_eval(c.expr, view)
+    except (ArithmeticError, TypeError, ValueError) as err:
+        where = ", ".join(f"{l}={literal(view[l])}" for l in sorted(labels))
+        raise NasTypeError(f"`{c.kind} {to_text(c.expr)}` cannot be evaluated when {where}: {err}", c.loc) from None
     return bool(value) if c.kind == "require" else not value
 
 

@@ -138,8 +138,10 @@ def programs(max_size: int | None = None, *, imports: bool = True) -> st.SearchS
     larger spaces that are still quick to compile. `imports=False` leaves out
     `import "nasbench201.nas"`, for programs that must stand alone.
 
-    Shapes are not checked, but channels follow a realistic plan: every layer keeps `c`
-    channels, and concatenations are projected back with a 1x1 convolution.
+    Programs are shape-correct (`nasdsl.shapes` checks them at compile time): every layer
+    keeps a `[c, h, w]` tensor as it is (odd kernels with matching padding, stride 1),
+    concatenations and multi-node cells are projected back to `c` with a 1x1 convolution,
+    and integer expressions over choices go only where no shape depends on them.
 
     Example::
 
@@ -194,17 +196,21 @@ def _library_has_edge() -> bool:
 
 @dataclass
 class _Var:
-    """A value bound by `name = ...`: a choice (`options` set) or derived from choices.
+    """A value in scope: a choice (`options` set), a value derived from choices, a block
+    parameter, or a loop or repeat index.
 
     `witness` is its value when every choice takes its first option; every generated
-    constraint holds there, so no constraint set can empty the space.
+    constraint holds there, so no constraint set can empty the space. `role` says where the
+    value may go without breaking shapes: "kernel" (odd: a kernel size with padding k // 2),
+    "depth" (a repeat depth), "width" (a Linear width); anything else only where shapes
+    do not depend on it.
     """
     name: str
     kind: str                      # "int" | "float" | "str" | "bool"
     witness: Any
-    options: tuple | None = None   # a choice of its own (None: derived or a block parameter)
-    depth_ok: bool = False         # small non-negative ints, usable as a `repeat` depth
-    constrainable: bool = True     # False for block parameters (may be constants)
+    options: tuple | None = None   # a choice of its own (None: derived, parameter or index)
+    role: str = ""                 # "kernel" | "depth" | "width" | ""
+    constrainable: bool = True     # False for block parameters and indices (may be constants)
 
 
 @dataclass
@@ -241,7 +247,8 @@ _PLAIN_LAYERS = (
     "ChannelShuffle(1)",
 )
 
-# (layer text with a `{v}` slot for an inline value choice, option pools for that choice)
+# (layer text with a `{v}` slot for an inline value choice, option pool for that choice);
+# a pool of None marks a text with its own two choices (4 architectures). All keep shapes.
 _CHOICE_LAYERS = (
     ("Conv2d({c}, {c}, {v}, padding=\"same\")", (1, 3, 5, 7)),
     ("Conv2d({c}, {c}, 3, padding=1, bias={v})", (True, False)),
@@ -249,18 +256,18 @@ _CHOICE_LAYERS = (
     ("LeakyReLU({v})", (0.01, 0.1, 0.2)),
     ("GELU(approximate={v})", ("none", "tanh")),
     ("BatchNorm2d({c}, affine={v})", (True, False)),
-    ("MaxPool2d(...)", None),   # two independent choices in one op
+    ("AvgPool2d(3, 1, 1, count_include_pad=choice[true, false]) -> Dropout(choice[0.0, 0.5])", None),
 )
 
-# pools for `v = choice[...]` bindings: (kind, options, usable as a repeat depth)
+# pools for `v = choice[...]` bindings: (kind, options, role)
 _VAR_POOLS = (
-    ("int", (1, 3, 5), False),
-    ("int", (8, 16, 32), False),
-    ("int", (0, 1, 2), True),
-    ("int", (1, 2), True),
-    ("float", (0.0, 0.25, 0.5), False),
-    ("str", ("relu", "gelu", "silu"), False),
-    ("bool", (True, False), False),
+    ("int", (1, 3, 5), "kernel"),
+    ("int", (8, 16, 32), "width"),
+    ("int", (0, 1, 2), "depth"),
+    ("int", (1, 2), "depth"),
+    ("float", (0.0, 0.25, 0.5), ""),
+    ("str", ("relu", "gelu", "silu"), ""),
+    ("bool", (True, False), ""),
 )
 
 
@@ -376,7 +383,7 @@ class _ProgramWriter:
             else:
                 params += ", k=" + self.value_choice((3, 5))
                 size = 2
-            scope.vars.append(_Var("k", "int", 3, constrainable=False))
+            scope.vars.append(_Var("k", "int", 3, role="kernel", constrainable=False))
         if form == "layer":
             body, s = self.write_chain(scope, budget // size, depth=2)
             text = f"{shared}block {name}({params}) =\n  {body}"
@@ -414,7 +421,7 @@ class _ProgramWriter:
         return f"network({shapes}) {{\n{body}\n  return out\n}}"
 
     def write_head(self, scope: _Scope, h: str, budget: int, classes: str) -> tuple[str, int]:
-        widths = [v for v in scope.vars if v.kind == "int" and v.options and min(v.options) >= 8]
+        widths = [v for v in scope.vars if v.role == "width"]
         pool = f"out = {h} -> AdaptiveAvgPool2d(1) -> Flatten()"
         if widths and self.chance(0.5):
             w = self.pick(widths).name
@@ -427,8 +434,12 @@ class _ProgramWriter:
     # -- statements of a graph body
 
     def write_statements(self, scope: _Scope, budget: int, n: int) -> tuple[list[str], int]:
+        """`n` statements, often opening with a value choice and closing with a constraint
+        over the choices in scope, so that constraints are common rather than lucky."""
         lines: list[str] = []
         total = 1
+        if budget >= 2 and self.chance(0.4):
+            lines, total = self.stmt_value(scope, budget)
         for _ in range(n):
             kinds = ["chain", "chain", "apply", "combine", "value", "value"]
             if len(scope.tensors) >= 2:
@@ -440,6 +451,9 @@ class _ProgramWriter:
             new, size = getattr(self, "stmt_" + kind)(scope, max(1, budget // total))
             lines += new
             total *= size
+        if any(v.options and v.constrainable for v in scope.vars) and self.chance(0.5):
+            new, _ = self.stmt_constraint(scope, 1)
+            lines += new
         return lines, total
 
     def target(self, scope: _Scope) -> str:
@@ -464,6 +478,8 @@ class _ProgramWriter:
         """A layer called on a tensor, directly or through a name (`op = ...; t = op(h)`)."""
         src = self.pick(scope.tensors)
         layer, size = self.write_atom(scope, budget, depth=1)
+        if " -> " in layer and not layer.startswith(("choice", "repeat", "cell")):
+            layer = f"({layer})"  # `A -> B(x)` would apply only B
         name = self.target(scope)
         if self.chance(0.5):
             op = self.fresh("op")
@@ -532,10 +548,10 @@ class _ProgramWriter:
 
     def stmt_value(self, scope: _Scope, budget: int) -> tuple[list[str], int]:
         """`v = choice[...]`: a value the following layers and constraints can use."""
-        kind, pool, depth_ok = self.pick(_VAR_POOLS)
+        kind, pool, role = self.pick(_VAR_POOLS)
         options = self.subset(pool, budget)
         name = self.fresh("v")
-        scope.vars.append(_Var(name, kind, options[0], options, depth_ok))
+        scope.vars.append(_Var(name, kind, options[0], options, role))
         return [f"{name} = {self.value_choice(options)}"], len(options)
 
     def stmt_derived(self, scope: _Scope, budget: int) -> tuple[list[str], int]:
@@ -563,7 +579,8 @@ class _ProgramWriter:
             values = list(self.subset((1, 3, 5), 3))
             iterable = "[" + ", ".join(map(str, values)) + "]"
         per = _root(budget, len(values))
-        inner = _Scope(scope.c, scope.vars + [_Var(var, "int", values[0], constrainable=False)],
+        role = "kernel" if all(v % 2 for v in values) else ""
+        inner = _Scope(scope.c, scope.vars + [_Var(var, "int", values[0], role=role, constrainable=False)],
                        blocks=scope.blocks)
         chain, size = self.write_chain(inner, per, depth=1)
         if self.chance(0.5):
@@ -590,11 +607,11 @@ class _ProgramWriter:
         if budget >= 2:
             kinds += ["choice_arg", "choice_arg"]
         if any(v.kind == "int" for v in scope.vars):
-            kinds += ["var_arg", "var_arg"]
+            kinds += ["var_arg", "var_arg"]  # there is an expression to write
         if [b for b in scope.blocks if b.n_in == 1 and b.size <= budget]:
             kinds += ["block", "block"]
         if depth > 0 and budget >= 2:
-            kinds += ["layer_choice", "layer_choice", "repeat", "cell"]
+            kinds += ["layer_choice", "layer_choice", "layer_choice", "repeat", "repeat", "cell"]
         kind = self.pick(kinds)
         return getattr(self, "atom_" + kind)(scope, budget, depth)
 
@@ -604,36 +621,41 @@ class _ProgramWriter:
     def atom_choice_arg(self, scope: _Scope, budget: int, depth: int) -> tuple[str, int]:
         """An op with an inline value choice in an argument, e.g. `Conv2d(c, c, choice[1, 3], ...)`."""
         template, pool = self.pick(_CHOICE_LAYERS)
-        if pool is None:  # two independent kernel choices
+        if pool is None:
             if budget < 4:
                 return self.atom_plain(scope, budget, depth)
-            return "MaxPool2d(choice[1, 3], 1, choice[0, 1])", 4
+            return template, 4
         options = self.subset(pool, budget)
         return template.format(c=scope.c, v=self.value_choice(options)), len(options)
 
     def atom_var_arg(self, scope: _Scope, budget: int, depth: int) -> tuple[str, int]:
-        """An op whose arguments are expressions over bound values (`k // 2`, `3 if k == 1 else 5`)."""
-        ints = [v for v in scope.vars if v.kind == "int"]
-        k = self.pick(ints).name
+        """An op whose arguments are expressions over values in scope: kernel-like values in
+        shape-relevant places (`k`, `k // 2`, `3 if k == 1 else 5`), any integer expression
+        where shapes do not depend on it (a slope, a bias flag)."""
         c = scope.c
-        form = self.pick((
-            f"Conv2d({c}, {c}, {k}, padding={k} // 2)",
-            f"Conv2d({c}, {c}, 3 if {k} == 1 else 5, padding=1 if {k} == 1 else 2)",
-            f"MaxPool2d(max({k}, 1), 1, max({k}, 1) // 2)",
-            f"Conv2d({c}, {c}, 3, padding=min({k}, 1) + 0 * {k}, dilation=1)",
-            None,
-        ))
-        if form is None:
+        forms = []
+        kernels = [v for v in scope.vars if v.role == "kernel"]
+        if kernels:
+            k = self.pick(kernels).name
+            forms += [f"Conv2d({c}, {c}, {k}, padding={k} // 2)",
+                      f"Conv2d({c}, {c}, 3 if {k} == 1 else 5, padding=1 if {k} == 1 else 2)",
+                      f"MaxPool2d(max({k}, 1), 1, max({k}, 1) // 2)",
+                      f"Conv2d({c}, {c}, 3, padding=min({k}, 1) + 0 * {k}, dilation=1)"]
+        form = self.pick(forms + ["slope", "bias"])
+        if form == "slope":
             text, _ = self.int_expr(scope, depth=2)
-            form = f"Conv2d({c}, {c}, 3, padding={text})"
+            return f"LeakyReLU(negative_slope={text})", 1
+        if form == "bias":
+            text, _ = self.bool_expr(scope, depth=2)
+            return f"Conv2d({c}, {c}, 1, bias={text})", 1
         return form, 1
 
     def atom_block(self, scope: _Scope, budget: int, depth: int) -> tuple[str, int]:
         blk = self.pick([b for b in scope.blocks if b.n_in == 1 and b.size <= budget])
         args = scope.c
         if blk.extra and self.chance(0.5):
-            ints = [v.name for v in scope.vars if v.kind == "int"]
-            value = self.pick(["5", "1"] + ints)
+            kernels = [v.name for v in scope.vars if v.role == "kernel"]
+            value = self.pick(["5", "1"] + kernels)
             args += f", {blk.extra}={value}" if self.chance(0.7) else f", {value}"
         if not blk.name.startswith("nb.") and self.chance(0.15):
             same = [lb for lb, name in self.block_labels.items() if name == blk.name]
@@ -652,6 +674,8 @@ class _ProgramWriter:
                 text, size = "Zero()", 1
             elif name == "skip":
                 text, size = "Identity()", 1
+            elif budget // n >= 2 and self.chance(0.4):  # a decision that exists only under this candidate
+                text, size = self.atom_choice_arg(scope, budget // n, depth - 1)
             else:
                 text, size = self.write_chain(scope, max(1, budget // n), depth - 1)
             parts.append(f"{name}: {text}")
@@ -662,7 +686,7 @@ class _ProgramWriter:
 
     def atom_repeat(self, scope: _Scope, budget: int, depth: int) -> tuple[str, int]:
         """`repeat(depth, lambda i: ...)` with a chosen (or fixed) depth; the body sees `i`."""
-        depth_vars = [v for v in scope.vars if v.depth_ok and v.options]
+        depth_vars = [v for v in scope.vars if v.role == "depth"]
         form = self.pick(("choice", "choice", "const") + (("var",) if depth_vars else ()))
         if form == "const":
             depths = (self.count(0, 2),)
@@ -715,7 +739,9 @@ class _ProgramWriter:
             if "node" in params else f"Conv2d({c}, {c}, 3, padding=1)"
         cands = [f"conv: {conv}", "zero: Zero()", f"pool: MaxPool2d(3, 1, 1)", "skip: Identity()"]
         cands = self.draw(st.permutations(cands))[:n_ops]
-        merge = self.pick(("all", "loose_end"))
+        # loose_end concatenates a varying number of nodes: a width no fixed layer after it
+        # could take, so only a one-node cell (whose node is always the loose end) uses it
+        merge = self.pick(("all", "loose_end")) if nodes == 1 else "all"
         args = [f"lambda {params}: choice {{ {', '.join(cands)} }}".replace("lambda :", "lambda:")]
         args.append(f"nodes={nodes}")
         if per_node != 1 or self.chance(0.3):
@@ -727,7 +753,7 @@ class _ProgramWriter:
         if self.chance(0.3):
             pre = ", ".join(self.pick((f"Conv2d({c}, {c}, 1)", "Identity()", "ReLU()")) for _ in range(predecessors))
             args.append(f"preprocess=[{pre}]")
-        if merge == "all" and nodes > 1 or self.chance(0.3):
+        if nodes > 1 or self.chance(0.3):
             args.append(f"postprocess=Conv2d({nodes} * {c}, {c}, 1)")
         if self.chance(0.2):
             args.append("concat_dim=1")

@@ -1,0 +1,1240 @@
+"""Shapes and costs without torch: every tensor's shape for every candidate, and the
+parameters and FLOPs of one architecture.
+
+Why here, and not by running torch? Because a shape mistake in a search space usually sits
+in a corner (one kernel size of one candidate of one block) that a few sampled models never
+reach, and because `nasdsl info` must stay torch-free and fast. So shapes are inferred once
+for the *whole* space, at compile time:
+
+* a dimension is a nasdsl value — an int, or an expression over decisions built with
+  `nasdsl.values.binary` / `func` / `if_else` (which fold constants), so `Conv2d(c, c, k,
+  padding=1)` with `k = choice[3, 5]` gives a spatial size `(32 + 2 - (k - 1) - 1) // 1 + 1`
+  tied to `k`;
+* two dimensions *agree* when they are the same constant or the same expression, or else
+  when they evaluate equal under every joint assignment of the decisions they mention
+  (the product of their domains, under the conditions of the enclosing candidates and the
+  space's constraints over those decisions). Beyond `ENUMERATION_CAP` assignments the check
+  samples `SAMPLES` of them (seeded) and says so in `check_shapes(...)["notes"]`: a sampled
+  disagreement is still a real error, a sampled agreement is only likely;
+* each rule of `RULES` (op name -> shape, parameter and MAC rules) states what its input
+  must look like; a misfit is one `ShapeError` at the op's `file:line:col`, naming the op,
+  its arguments and, for symbolic shapes, an assignment that breaks it.
+
+What the whole-space inference decides, node by node (`nasdsl.lower.discrete` defines the
+semantics it mirrors):
+
+* `LayerChoice`: every candidate must give the same shapes (a candidate whose enclosing
+  conditions the constraints rule out is skipped);
+* `Pick`: `sum` / `mean` / `none` need equal shapes; `concat` (torch.cat along dim 1) needs
+  equal other dimensions, and its channel count becomes an expression over the pick;
+* `+`, `*`, `mean(...)` (`Combine`) need equal shapes up to torch broadcasting of size-1
+  dimensions (same rank); `cat(..., dim=d)` needs a valid non-batch `d` and equal others;
+* `Cell`: for each node, each op must give one shape whatever input it reads, and the ops
+  of a node one shape between them (they are summed); the merge (`all`, or `loose_end`,
+  whose width is an expression over the input choices) concatenates along `concat_dim`;
+* `Repeat`: block `i + 1` takes what block `i` gives; when the shape after the chosen depth
+  differs between depths, each differing dimension becomes an `if_else` over the depth
+  decision, so a later op that cannot take one of them reports an error naming that depth
+  (a rank that changes with the depth is an error at the repeat itself);
+* an op after a custom op (registered without a rule here) sees an unknown shape: nothing
+  downstream of it is checked, and nothing is reported.
+
+Costs (`costs`) follow the discrete model of one architecture exactly: parameters as
+`sum(p.numel() for p in model.parameters())` (a template node used twice is one module,
+counted once), FLOPs as multiply-accumulates of one sample.
+
+Example::
+
+    >>> import nasdsl
+    >>> from nasdsl.shapes import check_shapes, costs
+    >>> space = nasdsl.load("nasbench201")
+    >>> check_shapes(space)["outputs"]
+    ((10,),)
+    >>> costs(space, {f"Cell.e{i}_{j}": "none" for i, j in
+    ...               [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)]})
+    {'params': 73306, 'flops': 7783040}
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from . import catalog, ir
+from .errors import UNKNOWN as UNKNOWN_LOC
+from .errors import ArchitectureError, Loc, NasError, ShapeError
+from .values import Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal, to_text
+
+__all__ = ["check_shapes", "costs", "check_budgets", "shape_text", "register_rule", "Rule", "RULES",
+           "ENUMERATION_CAP", "SAMPLES"]
+
+Dim = Any                      # an int, or a value expression over decisions
+Shape = tuple[Dim, ...] | None  # without the batch dimension; None: unknown (after a custom op)
+
+ENUMERATION_CAP = 10_000  # joint assignments enumerated exactly by one check; beyond: sampled
+SAMPLES = 1_000           # assignments drawn (seeded) when a check is over the cap
+EXPR_LIMIT = 300          # nodes in one shape's expressions; bigger makes the shape unknown
+WORK_LIMIT = 250_000      # expression nodes evaluated by all symbolic checks of one inference
+CHAIN_LIMIT = 64          # alternatives spelled out in one `if_else` chain (picks, depths)
+
+
+# --- the rules, one per op ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rule:
+    """How one op transforms shapes and what it costs.
+
+    `shape(call, x)` returns the output shape of input shape `x` (checking it through
+    `call.require`); `params(args)` counts trainable parameters from the op's resolved
+    arguments; `macs(args, x, y)` counts multiply-accumulates of one sample (x, y: input
+    and output shapes, ints only).
+    """
+    shape: Callable[["_Call", tuple], tuple]
+    params: Callable[[dict], int] = lambda a: 0
+    macs: Callable[[dict, tuple, tuple], int] = lambda a, x, y: 0
+
+
+def _identity(call: "_Call", x: tuple) -> tuple:
+    return x
+
+
+def _prod(dims) -> Any:
+    return _fold_op("*", dims, 1)
+
+
+def _sum(dims) -> Any:
+    return _fold_op("+", dims, 0)
+
+
+def _fold_op(op: str, dims, unit: Any) -> Any:
+    """`a op b op ...`, constants folded and the unit left out, so messages stay readable."""
+    const, exprs = unit, []
+    for d in dims:
+        if is_expr(d):
+            exprs.append(d)
+        else:
+            const = binary(op, const, d)
+    out = const if not exprs or const != unit else exprs.pop(0)
+    for e in exprs:
+        out = binary(op, out, e)
+    return out
+
+
+def _tuple(call: "_Call", name: str, n: int) -> tuple:
+    """An argument that may be one value or one per spatial dimension (`kernel_size=[3, 1]`)."""
+    v = call.args[name]
+    if isinstance(v, (tuple, list)):
+        if len(v) != n:
+            call.fail(f"{name} needs {n} value(s), got {literal(tuple(v))}")
+        return tuple(v)
+    return (v,) * n
+
+
+def _window(call: "_Call", size: Dim, k: Dim, s: Dim, p: Dim, d: Dim, axis: int, ceil: Any = False) -> Dim:
+    """torch's output length of a convolution or pooling window along one axis."""
+    call.require(lambda k, s, d: k > 0 and s > 0 and d > 0, (k, s, d),
+                 lambda k, s, d: f"kernel_size, stride and dilation must be positive, got {k}, {s}, {d}")
+    call.require(lambda p: p >= 0, (p,), lambda p: f"padding must be non-negative, got {p}")
+    span = binary("+", binary("*", d, binary("-", k, 1)), 1)
+    num = binary("-", binary("+", size, binary("*", 2, p)), span)
+    floor = binary("+", binary("//", num, s), 1)
+    out = floor
+    if ceil is not False:
+        up = binary("+", binary("//", binary("+", num, binary("-", s, 1)), s), 1)
+        up = if_else(binary(">=", binary("*", binary("-", up, 1), s), binary("+", size, p)), binary("-", up, 1), up)
+        out = if_else(ceil, up, floor)
+    call.require(lambda o: o >= 1, (out,), lambda o: f"dimension {axis} would shrink to {o}")
+    return out
+
+
+def _conv_shape(nd: int) -> Callable:
+    def shape(call: "_Call", x: tuple) -> tuple:
+        a = call.args
+        call.rank(nd + 1, "[C, L]" if nd == 1 else "[C, H, W]")
+        cin, cout, groups = a["in_channels"], a["out_channels"], a["groups"]
+        call.require(lambda c, i: c == i, (x[0], cin),
+                     lambda c, i: f"in_channels is {i} but the input has {c} channels")
+        call.require(lambda i, o, g: g > 0 and i % g == 0 and o % g == 0, (cin, cout, groups),
+                     lambda i, o, g: f"in_channels ({i}) and out_channels ({o}) must be divisible by groups ({g})")
+        ks, ss, ds = _tuple(call, "kernel_size", nd), _tuple(call, "stride", nd), _tuple(call, "dilation", nd)
+        pad = a["padding"]
+        if call.maybe_str(pad):
+            call.require(lambda p: p in ("same", "valid") if isinstance(p, str) else p >= 0, (pad,),
+                         lambda p: f"padding must be a number, \"same\" or \"valid\", got {literal(p)}")
+            same = binary("==", pad, "same")
+            for s in ss:
+                call.require(lambda same, s: not same or s == 1, (same, s),
+                             lambda same, s: "padding=\"same\" needs stride 1 (torch has no strided \"same\")")
+            number = if_else(binary("==", pad, "valid"), 0, pad)
+            ps = (number,) * nd
+        else:
+            same, ps = False, _tuple(call, "padding", nd)
+        if same is True:
+            return (cout, *x[1:])
+        spatial = [_window(call, x[1 + i], ks[i], ss[i], ps[i], ds[i], 2 + i) for i in range(nd)]
+        return (cout, *(if_else(same, x[1 + i], w) for i, w in enumerate(spatial)))
+    return shape
+
+
+def _kernel_area(k: Any, nd: int) -> int:
+    return math.prod(k) if isinstance(k, (tuple, list)) else k ** nd
+
+
+def _conv_params(nd: int) -> Callable[[dict], int]:
+    def params(a: dict) -> int:
+        weight = a["out_channels"] * (a["in_channels"] // a["groups"]) * _kernel_area(a["kernel_size"], nd)
+        return weight + (a["out_channels"] if a["bias"] else 0)
+    return params
+
+
+def _conv_macs(a: dict, x: tuple, y: tuple) -> int:
+    return math.prod(y) * (a["in_channels"] // a["groups"]) * _kernel_area(a["kernel_size"], len(x) - 1)
+
+
+def _linear_shape(call: "_Call", x: tuple) -> tuple:
+    a = call.args
+    call.rank(1, "[..., in_features]", at_least=True)
+    call.require(lambda f, i: f == i, (x[-1], a["in_features"]),
+                 lambda f, i: f"in_features is {i} but the input's last dimension is {f}")
+    return (*x[:-1], a["out_features"])
+
+
+def _channels_shape(count: str, ranks: tuple[int, ...], layout: str) -> Callable:
+    """BatchNorm-like: a fixed channel count on dimension 0, and a rank from `ranks`."""
+    def shape(call: "_Call", x: tuple) -> tuple:
+        if len(x) not in ranks:
+            call.fail(f"expects input {layout}, got rank {len(x)} (plus the batch dimension)")
+        call.require(lambda c, n: c == n, (x[0], call.args[count]),
+                     lambda c, n: f"{count} is {n} but the input has {c} channels")
+        return x
+    return shape
+
+
+def _layer_norm_shape(call: "_Call", x: tuple) -> tuple:
+    norm = call.args["normalized_shape"]
+    norm = tuple(norm) if isinstance(norm, (tuple, list)) else (norm,)
+    if len(norm) > len(x):
+        call.fail(f"normalized_shape {_dims(norm)} has more dimensions than the input")
+    call.require(lambda *v: v[:len(norm)] == v[len(norm):], (*x[len(x) - len(norm):], *norm),
+                 lambda *v: f"normalized_shape {_dims(v[len(norm):])} must equal the input's trailing "
+                            f"dimensions {_dims(v[:len(norm)])}")
+    return x
+
+
+def _layer_norm_params(a: dict) -> int:
+    norm = a["normalized_shape"]
+    n = math.prod(norm) if isinstance(norm, (tuple, list)) else norm
+    return (n + (n if a["bias"] else 0)) if a["elementwise_affine"] else 0
+
+
+def _group_norm_shape(call: "_Call", x: tuple) -> tuple:
+    a = call.args
+    call.rank(1, "[C, ...]", at_least=True)
+    call.require(lambda c, n: c == n, (x[0], a["num_channels"]),
+                 lambda c, n: f"num_channels is {n} but the input has {c} channels")
+    call.require(lambda n, g: g > 0 and n % g == 0, (a["num_channels"], a["num_groups"]),
+                 lambda n, g: f"num_channels ({n}) must be divisible by num_groups ({g})")
+    return x
+
+
+def _pool_shape(dilated: bool) -> Callable:
+    def shape(call: "_Call", x: tuple) -> tuple:
+        a = call.args
+        call.rank(3, "[C, H, W]")
+        ks = _tuple(call, "kernel_size", 2)
+        ss = ks if a["stride"] is None else _tuple(call, "stride", 2)
+        ps = _tuple(call, "padding", 2)
+        ds = _tuple(call, "dilation", 2) if dilated else (1, 1)
+        for k, p in zip(ks, ps):
+            call.require(lambda k, p: p <= k // 2, (k, p),
+                         lambda k, p: f"padding ({p}) must be at most half the kernel size ({k})")
+        return (x[0], *(_window(call, x[1 + i], ks[i], ss[i], ps[i], ds[i], 2 + i, a["ceil_mode"]) for i in range(2)))
+    return shape
+
+
+def _adaptive_shape(nd: int) -> Callable:
+    def shape(call: "_Call", x: tuple) -> tuple:
+        call.rank(nd + 1, "[C, L]" if nd == 1 else "[C, H, W]")
+        size = _tuple(call, "output_size", nd)
+        for s in size:
+            call.require(lambda s: s is None or s >= 1, (s,), lambda s: f"output_size must be positive, got {s}")
+        return (x[0], *(x[1 + i] if size[i] is None else size[i] for i in range(nd)))
+    return shape
+
+
+def _flatten_shape(call: "_Call", x: tuple) -> tuple:
+    """Flatten's dims count the batch dimension, as in torch: Flatten() is Flatten(1, -1)."""
+    start, end, rank = call.args["start_dim"], call.args["end_dim"], len(x) + 1
+    if is_expr(start) or is_expr(end):
+        call.fail("start_dim and end_dim must be constants")
+    s, e = start + rank if start < 0 else start, end + rank if end < 0 else end
+    if not 0 <= s < rank or not 0 <= e < rank:
+        call.fail(f"dimension out of range for input {_dims(x)} (rank {rank} with the batch dimension)")
+    if s == 0:
+        call.fail("start_dim 0 flattens the batch dimension into the features")
+    if s > e:
+        call.fail("start_dim comes after end_dim")
+    return (*x[:s - 1], _prod(x[s - 1:e]), *x[e:])
+
+
+def _softmax_shape(call: "_Call", x: tuple) -> tuple:
+    dim, rank = call.args["dim"], len(x) + 1
+    if not is_expr(dim) and dim is not None and not -rank <= dim < rank:
+        call.fail(f"dim {dim} is out of range for input {_dims(x)} (rank {rank} with the batch dimension)")
+    return x
+
+
+def _attention_shape(call: "_Call", x: tuple) -> tuple:
+    a = call.args
+    call.rank(2, "[L, E] (a sequence of L embeddings; batch_first)")
+    call.require(lambda e, d: e == d, (x[1], a["embed_dim"]),
+                 lambda e, d: f"embed_dim is {d} but the input's embeddings have size {e}")
+    call.require(lambda d, h: h > 0 and d % h == 0, (a["embed_dim"], a["num_heads"]),
+                 lambda d, h: f"embed_dim ({d}) must be divisible by num_heads ({h})")
+    return x
+
+
+def _attention_params(a: dict) -> int:
+    e = a["embed_dim"]
+    return 4 * e * e + (4 * e if a["bias"] else 0)  # in_proj (3E x E, 3E) + out_proj (E x E, E)
+
+
+def _attention_macs(a: dict, x: tuple, y: tuple) -> int:
+    """Projections (4 L E^2) + scores (L^2 E) + weighted values (L^2 E), for batch_first
+    input; with batch_first=false torch would attend across the batch instead, and this
+    count is that of the batch_first reading."""
+    length, e = x
+    return 4 * length * e * e + 2 * length * length * e
+
+
+def _zero_shape(call: "_Call", x: tuple) -> tuple:
+    stride, channels = call.args["stride"], call.args["out_channels"]
+    out = x
+    if stride != 1:
+        call.rank(3, "[C, H, W] (a strided Zero subsamples H and W)", at_least=True)
+        call.require(lambda s: s >= 1, (stride,), lambda s: f"stride must be positive, got {s}")
+        down = tuple(binary("//", binary("+", d, binary("-", stride, 1)), stride) for d in x[1:3])
+        out = (x[0], *_if_else_dims(binary("==", stride, 1), x[1:3], down), *x[3:])
+    if channels is not None:
+        call.rank(1, "[C, ...]", at_least=True)
+        out = (channels, *out[1:])
+    return out
+
+
+def _if_else_dims(test: Any, then: tuple, other: tuple) -> tuple:
+    return tuple(if_else(test, a, b) for a, b in zip(then, other))
+
+
+def _factorized_reduce_shape(call: "_Call", x: tuple) -> tuple:
+    a = call.args
+    call.rank(3, "[C, H, W]")
+    call.require(lambda c, i: c == i, (x[0], a["in_channels"]),
+                 lambda c, i: f"in_channels is {i} but the input has {c} channels")
+    call.require(lambda o: o % 2 == 0, (a["out_channels"],),
+                 lambda o: f"out_channels must be even, got {o}")
+    for axis, d in ((2, x[1]), (3, x[2])):
+        call.require(lambda d: d >= 2 and d % 2 == 0, (d,),
+                     lambda d, axis=axis: f"dimension {axis} must be even to be halved, got {d} "
+                                          "(its two shifted halves would differ)")
+    return (a["out_channels"], binary("//", x[1], 2), binary("//", x[2], 2))
+
+
+def _factorized_reduce_params(a: dict) -> int:
+    return 2 * a["in_channels"] * (a["out_channels"] // 2) + (2 * a["out_channels"] if a["affine"] else 0)
+
+
+def _factorized_reduce_macs(a: dict, x: tuple, y: tuple) -> int:
+    return math.prod(y) * a["in_channels"]  # two 1x1 convs, each making half the channels
+
+
+def _channel_shuffle_shape(call: "_Call", x: tuple) -> tuple:
+    call.rank(2, "[C, ...] with at least one more dimension", at_least=True)
+    call.require(lambda c, g: g > 0 and c % g == 0, (x[0], call.args["groups"]),
+                 lambda c, g: f"the input's {c} channels must be divisible by groups ({g})")
+    return x
+
+
+def _bn_params(a: dict) -> int:
+    return 2 * a["num_features"] if a["affine"] else 0
+
+
+def _linear_params(a: dict) -> int:
+    return a["in_features"] * a["out_features"] + (a["out_features"] if a["bias"] else 0)
+
+
+def _linear_macs(a: dict, x: tuple, y: tuple) -> int:
+    return math.prod(y) * a["in_features"]
+
+
+_IDENTITY = Rule(_identity)
+
+RULES: dict[str, Rule] = {
+    "Conv1d": Rule(_conv_shape(1), _conv_params(1), _conv_macs),
+    "Conv2d": Rule(_conv_shape(2), _conv_params(2), _conv_macs),
+    "Linear": Rule(_linear_shape, _linear_params, _linear_macs),
+    "BatchNorm1d": Rule(_channels_shape("num_features", (1, 2), "[C] or [C, L]"), _bn_params),
+    "BatchNorm2d": Rule(_channels_shape("num_features", (3,), "[C, H, W]"), _bn_params),
+    "LayerNorm": Rule(_layer_norm_shape, _layer_norm_params),
+    "GroupNorm": Rule(_group_norm_shape, lambda a: 2 * a["num_channels"] if a["affine"] else 0),
+    "MultiheadAttention": Rule(_attention_shape, _attention_params, _attention_macs),
+    "MaxPool2d": Rule(_pool_shape(dilated=True)),
+    "AvgPool2d": Rule(_pool_shape(dilated=False)),
+    "AdaptiveAvgPool2d": Rule(_adaptive_shape(2)),
+    "AdaptiveMaxPool2d": Rule(_adaptive_shape(2)),
+    "AdaptiveAvgPool1d": Rule(_adaptive_shape(1)),
+    "Flatten": Rule(_flatten_shape),
+    "Softmax": Rule(_softmax_shape),
+    "Zero": Rule(_zero_shape),
+    "FactorizedReduce": Rule(_factorized_reduce_shape, _factorized_reduce_params, _factorized_reduce_macs),
+    "ChannelShuffle": Rule(_channel_shuffle_shape),
+    **{name: _IDENTITY for name in ("ReLU", "ReLU6", "SiLU", "Hardswish", "Hardsigmoid", "GELU", "Sigmoid",
+                                    "Tanh", "LeakyReLU", "Dropout", "Dropout2d", "Identity")},
+}
+
+
+_REGISTERED: set[str] = set()
+
+
+def register_rule(name: str, rule: Rule) -> None:
+    """Give a custom op (see `nasdsl.lower.ops.register_op`) shapes and costs, so that spaces
+    using it are shape-checked past it and its architectures can be held to budgets."""
+    RULES[name] = rule
+    _REGISTERED.add(name)
+
+
+def _rule(name: str) -> Rule | None:
+    """The op's rule; none for a custom op that took a catalog name without a rule of its own."""
+    if name in catalog._CUSTOM and name not in _REGISTERED:
+        return None
+    return RULES.get(name)
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+def shape_text(shape: Shape) -> str:
+    """`[16, 32, 32]`; symbolic dimensions as `.nas` expressions over labels."""
+    return "[?]" if shape is None else _dims(shape)
+
+
+def _dims(dims) -> str:
+    return "[" + ", ".join(to_text(d) if is_expr(d) else literal(d) for d in dims) + "]"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return _dims(value)
+    return to_text(value) if is_expr(value) else literal(value)
+
+
+def _when(view: Mapping[str, Any]) -> str:
+    if not view:
+        return ""
+    return " (when " + ", ".join(f"{k}={literal(v)}" for k, v in sorted(view.items())) + ")"
+
+
+def _op_text(op: ir.Op, args: Mapping[str, Any]) -> str:
+    """`Conv2d(in_channels=16, out_channels=32, kernel_size=3)`: required and non-default args."""
+    sig = dict(catalog.signature(op.name) or ())
+    shown = [f"{k}={_show(v)}" for k, v in args.items()
+             if k not in sig or sig[k] is catalog.REQUIRED or not _same_value(v, sig[k])]
+    return f"{op.name}({', '.join(shown)})"
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _expr_size(value: Any, limit: int) -> int:
+    """Nodes in a value's expression tree, counting at most up to `limit`."""
+    n, stack = 0, [value]
+    while stack and n <= limit:
+        v = stack.pop()
+        n += 1
+        if isinstance(v, tuple):
+            stack += v
+        elif is_expr(v):
+            stack += [getattr(v, f) for f in v.__slots__ if f not in ("op", "name", "label")]
+    return n
+
+
+# --- deciding agreement of symbolic values --------------------------------------------------
+
+_MISSING = object()
+FOLD_CAP = 4_096  # assignments tried when folding a dimension to a constant
+
+
+def _bounded(shape: Shape) -> Shape:
+    """A shape whose expressions grew past `EXPR_LIMIT` becomes unknown: checking it would cost
+    more than it could find (and evaluating it would recurse too deep)."""
+    if shape is None or not any(is_expr(d) for d in shape):
+        return shape
+    return shape if _expr_size(shape, EXPR_LIMIT) <= EXPR_LIMIT else None
+
+
+def _has_expr(value: Any) -> bool:
+    return is_expr(value) or isinstance(value, tuple) and any(is_expr(v) for v in value)
+
+
+class _Dead(Exception):
+    """A check failed under conditions the constraints rule out: the subtree is never built."""
+
+
+class _Solver:
+    """Finds an assignment of decisions under which values break a predicate."""
+
+    def __init__(self, space):
+        self.domains = {d.label: d.values for d in space.decisions}
+        self.constraints = [(c, free_labels(c.expr)) for c in space.constraints]
+        self.notes: list[str] = []
+        self.work_left = WORK_LIMIT
+
+    def assignments(self, labels: list[str], ctx: tuple, loc: Loc, cost: int = 1):
+        """Joint assignments of `labels` under which every condition of `ctx` and every
+        constraint over those labels alone hold: all of them, or a seeded sample. Each costs
+        `cost` (expression nodes to evaluate) from the budget of the whole inference."""
+        domains = [self.domains.get(label, ()) for label in labels]
+        total = math.prod(len(d) for d in domains)
+        if total <= ENUMERATION_CAP:
+            combos = itertools.product(*domains)
+        else:
+            rng = random.Random(0)
+            combos = (tuple(rng.choice(d) for d in domains) for _ in range(SAMPLES))
+            note = f"{loc}: checked {SAMPLES} sampled assignments of {len(labels)} decisions ({total:,} in all)"
+            if note not in self.notes:
+                self.notes.append(note)
+        known = set(labels)
+        constraints = [c for c, ls in self.constraints if ls <= known]
+        cost += _expr_size(ctx, EXPR_LIMIT) + sum(_expr_size(c.expr, EXPR_LIMIT) for c in constraints)
+        for combo in combos:
+            self.work_left -= cost
+            if self.work_left < 0:
+                if self.work_left + cost >= 0:  # the first check to run out says so
+                    self.notes.append(f"symbolic shape checks stopped after {WORK_LIMIT:,} evaluations, "
+                                      f"at {loc}: later ones were skipped")
+                return
+            view = dict(zip(labels, combo))
+            try:
+                if not all(evaluate(c, view) for c in ctx):
+                    continue
+                if not all(bool(evaluate(c.expr, view)) == (c.kind == "require") for c in constraints):
+                    continue
+            except Exception:  # noqa: BLE001 - an assignment the expressions cannot evaluate
+                continue
+            yield view
+
+    def counterexample(self, values: tuple, ok: Callable[..., bool], ctx: tuple, loc: Loc):
+        """(view, evaluated values) breaking `ok`, or None if every assignment satisfies it."""
+        labels = sorted(free_labels(values) | free_labels(ctx))
+        for view in self.assignments(labels, ctx, loc, _expr_size(values, EXPR_LIMIT)):
+            try:
+                vals = evaluate(values, view)
+                if ok(*vals):
+                    continue
+            except Exception:  # noqa: BLE001 - e.g. a division by a zero option: torch fails there too
+                continue
+            shown = free_labels(values)
+            return {k: v for k, v in view.items() if k in shown}, vals
+        return None
+
+    def satisfiable(self, ctx: tuple, loc: Loc) -> bool:
+        """Can the conditions `ctx` hold together (with the constraints over their decisions)?
+        Only an exhaustive search answers no: an error is hidden only when provably unreachable."""
+        labels = sorted(free_labels(ctx))
+        if not ctx or math.prod(len(self.domains.get(label, ())) for label in labels) > ENUMERATION_CAP:
+            return True
+        work = self.work_left
+        found = next(self.assignments(labels, ctx, loc), None) is not None
+        return found or self.work_left < 0 <= work
+
+    def values_of(self, value: Any, loc: Loc) -> list:
+        """The values an expression takes over its decisions' domains (sorted, distinct)."""
+        if not is_expr(value):
+            return [value]
+        out = set()
+        for view in self.assignments(sorted(free_labels(value)), (), loc, _expr_size(value, EXPR_LIMIT)):
+            try:
+                out.add(evaluate(value, view))
+            except Exception:  # noqa: BLE001
+                continue
+        return sorted(out)
+
+
+# --- walking the template -------------------------------------------------------------------
+
+class _Call:
+    """One op applied to one input shape: what its rule checks through."""
+    __slots__ = ("walker", "op", "args", "x", "ctx")
+
+    def __init__(self, walker: "_Walker", op: ir.Op, args: dict, x: tuple, ctx: tuple):
+        self.walker, self.op, self.args, self.x, self.ctx = walker, op, args, x, ctx
+
+    def fail(self, why: str, view: Mapping[str, Any] | None = None):
+        if view is None and not self.walker.solver_satisfiable(self.ctx, self.op.loc):
+            raise _Dead()
+        args = {k: _at(v, view) for k, v in self.args.items()}
+        raise ShapeError(f"{_op_text(self.op, args)} on input {_dims(_at(self.x, view))}: {why}{_when(view or {})}",
+                         self.op.loc)
+
+    def require(self, ok: Callable[..., bool], values: tuple, why: Callable[..., str]) -> None:
+        self.walker.require(ok, values, lambda vals, view: self.fail(why(*vals), view), self.ctx, self.op.loc)
+
+    def rank(self, n: int, layout: str, at_least: bool = False) -> None:
+        if len(self.x) < n if at_least else len(self.x) != n:
+            self.fail(f"expects input {layout}, got rank {len(self.x)} (plus the batch dimension)")
+
+    def maybe_str(self, value: Any) -> bool:
+        if isinstance(value, str):
+            return True
+        return is_expr(value) and self.walker.may_be_str(value)
+
+
+class _Walker:
+    """Shape inference over the template; subclasses decide what choices mean."""
+
+    def __init__(self):
+        self.memo: dict[tuple, tuple] = {}
+
+    # hooks
+    def value(self, v: Any, where: Any) -> Any:
+        return v
+
+    def require(self, ok, values: tuple, fail, ctx: tuple, loc: Loc) -> None:
+        if not ok(*values):
+            fail(values, None)
+
+    def solver_satisfiable(self, ctx: tuple, loc: Loc) -> bool:
+        return True
+
+    def may_be_str(self, value: Any) -> bool:
+        return False
+
+    # dispatch
+    def module(self, m: ir.Module, xs: tuple, ctx: tuple) -> tuple:
+        """A module applied twice to the same shapes under the same conditions is inferred once
+        (conditions by identity: hashing them would cost more than it saves)."""
+        if isinstance(m, ir.Op):
+            return (self.op(m, xs[0], ctx),)
+        key = (id(m), xs, id(ctx))
+        hit = self.memo.get(key)
+        if hit is None:
+            hit = self.memo[key] = (ctx, self._module(m, xs, ctx))  # keeps ctx alive: its id stays unique
+        return hit[1]
+
+    def _module(self, m: ir.Module, xs: tuple, ctx: tuple) -> tuple:
+        if isinstance(m, ir.Op):
+            return (self.op(m, xs[0], ctx),)
+        if isinstance(m, ir.Sequential):
+            for item in m.items:
+                xs = self.module(item, xs, ctx)
+            return xs
+        if isinstance(m, ir.Graph):
+            return self.graph(m, xs, ctx)
+        if isinstance(m, ir.LayerChoice):
+            return self.layer_choice(m, xs, ctx)
+        if isinstance(m, ir.Repeat):
+            return tuple(_bounded(y) for y in self.repeat(m, xs, ctx))
+        if isinstance(m, ir.Cell):
+            return (_bounded(self.cell(m, xs, ctx)),)
+        raise TypeError(f"unknown template node {type(m).__name__}")
+
+    def op(self, m: ir.Op, x: Shape, ctx: tuple) -> Shape:
+        rule = _rule(m.name)
+        args = {k: self.value(v, m) for k, v in m.args}
+        if rule is None or x is None:
+            return self.unknown_op(m, args, x)
+        call = _Call(self, m, args, x, ctx)
+        try:
+            y = rule.shape(call, x)
+        except (TypeError, ValueError, ArithmeticError, KeyError, IndexError) as err:
+            call.fail(f"cannot compute its output shape ({type(err).__name__}: {err})")
+        self.count(m, rule, args, x, y)
+        return _bounded(y)
+
+    def unknown_op(self, m: ir.Op, args: dict, x: Shape) -> Shape:
+        return None
+
+    def count(self, m: ir.Op, rule: Rule, args: dict, x: tuple, y: tuple) -> None:
+        pass
+
+    def graph(self, g: ir.Graph, xs: tuple, ctx: tuple) -> tuple:
+        env: dict[str, Shape] = {}
+        for t, x in zip(g.inputs, xs):
+            if t.shape is not None and x is not None:
+                self.equal_shapes([(t.name, x, t.loc), (f"{t.name} as declared", tuple(t.shape), t.loc)], ctx, t.loc,
+                                  lambda items: f"input {t.name!r} is declared {_dims(items[1][1])} "
+                                                f"but receives {_dims(items[0][1])}")
+            env[t.name] = x
+        modules = dict(g.modules)
+        for n in g.nodes:
+            if isinstance(n, ir.Apply):
+                outs = self.module(modules[n.module], tuple(env[i] for i in n.inputs), ctx)
+                env.update(zip(n.outs, outs))
+            elif isinstance(n, ir.Combine):
+                env[n.out] = _bounded(self.combine(n, [env[i] for i in n.inputs], ctx))
+            else:
+                env[n.out] = _bounded(self.pick(n, [env[i] for i in n.inputs], ctx))
+        return tuple(env[o] for o in g.outputs)
+
+    # -- tensor arithmetic shared by both walkers
+
+    def combine(self, n: ir.Combine, shapes: list, ctx: tuple) -> Shape:
+        if any(s is None for s in shapes):
+            return None
+        if n.fn == "cat":
+            return self.concat(shapes, n.dim, ctx, n.loc, f"cat(dim={n.dim})")
+        what = {"sum": "`+`", "mul": "`*`", "mean": "mean(...)"}[n.fn]
+        return self.broadcast(shapes, ctx, n.loc, what)
+
+    def broadcast(self, shapes: list, ctx: tuple, loc: Loc, what: str) -> tuple:
+        """Element-wise ops broadcast size-1 dimensions, as torch does (at equal rank)."""
+        out = shapes[0]
+        for s in shapes[1:]:
+            if len(s) != len(out):
+                self.shape_error(f"{what} of tensors with different ranks: {_dims(out)} and {_dims(s)}", loc, ctx)
+            dims, pairs = [], []
+            for a, b in zip(out, s):
+                if a == 1 and not is_expr(a):
+                    dims.append(b)
+                elif b == 1 and not is_expr(b):
+                    dims.append(a)
+                else:
+                    dims.append(a)
+                    pairs.append((a, b))
+            self.require(lambda *v: v[:len(v) // 2] == v[len(v) // 2:],
+                         tuple(a for a, _ in pairs) + tuple(b for _, b in pairs),
+                         lambda vals, view, o=out, s=s: self.shape_error(
+                             f"{what} of tensors with different shapes: {_shown(o, view)} and {_shown(s, view)}"
+                             f"{_when(view or {})}", loc, ctx if view is None else None),
+                         ctx, loc)
+            out = tuple(dims)
+        return out
+
+    def concat(self, shapes: list, dim: int, ctx: tuple, loc: Loc, what: str) -> tuple:
+        """torch.cat along `dim` of the batched tensors: that dimension adds up."""
+        rank = len(shapes[0])
+        for s in shapes[1:]:
+            if len(s) != rank:
+                self.shape_error(f"{what} of tensors with different ranks: {_dims(shapes[0])} and {_dims(s)}", loc, ctx)
+        d = dim + rank + 1 if dim < 0 else dim
+        if d == 0:
+            self.shape_error(f"{what} concatenates along the batch dimension", loc, ctx)
+        if not 1 <= d <= rank:
+            self.shape_error(f"{what}: dimension {dim} is out of range for {_dims(shapes[0])} "
+                             f"(rank {rank + 1} with the batch dimension)", loc, ctx)
+        u = d - 1
+        first = shapes[0]
+        for s in shapes[1:]:
+            a = tuple(v for i, v in enumerate(first) if i != u)
+            b = tuple(v for i, v in enumerate(s) if i != u)
+            self.require(lambda *v: v[:len(v) // 2] == v[len(v) // 2:], a + b,
+                         lambda vals, view, f=first, s=s: self.shape_error(
+                             f"{what} of tensors that differ outside dimension {d}: {_shown(f, view)} and "
+                             f"{_shown(s, view)}{_when(view or {})}", loc, ctx if view is None else None),
+                         ctx, loc)
+        return (*first[:u], _sum(s[u] for s in shapes), *first[u + 1:])
+
+    def shape_error(self, message: str, loc: Loc, ctx: tuple | None, related=()):
+        """Raise a ShapeError, unless it was found under conditions no architecture meets."""
+        if ctx is not None and not self.solver_satisfiable(ctx, loc):
+            raise _Dead()
+        raise ShapeError(message, loc, related=related)
+
+    def equal_shapes(self, items: list, ctx: tuple, loc: Loc, describe) -> Shape:
+        """All `(name, shape, loc)` items must agree; returns the agreed shape (None if all
+        unknown). `describe(items evaluated)` words the error."""
+        known = [it for it in items if it[1] is not None]
+        if not known:
+            return None
+        if all(it[1] == known[0][1] for it in known):
+            return known[0][1]
+        ref = min(known, key=lambda it: len(free_labels(it[1])))  # prefer the plainest expression
+        for it in known:
+            if it[1] == ref[1]:
+                continue
+            if len(it[1]) != len(ref[1]):
+                self.shape_error(describe(items), loc, ctx)
+            self.require(lambda *v: v[:len(v) // 2] == v[len(v) // 2:], tuple(ref[1]) + tuple(it[1]),
+                         lambda vals, view: self.disagree(describe, _evaluated(items, view), view, loc, ctx),
+                         ctx, loc)
+        return ref[1]
+
+    def disagree(self, describe, items: list, view, loc: Loc, ctx: tuple):
+        """The error of items that disagree; a note points at each one shown with its own place."""
+        related = tuple((f"{name} gives {shape_text(shape)}", where) for name, shape, where in _offending(items)
+                        if where != loc)
+        self.shape_error(describe(items) + _when(view or {}), loc, ctx if view is None else None, related)
+
+
+def _at(value: Any, view: Mapping[str, Any] | None) -> Any:
+    """A value under an assignment, for messages: each part that the assignment decides is
+    shown as a number, the rest stays symbolic."""
+    if not view:
+        return value
+    if isinstance(value, tuple):
+        return tuple(_at(v, view) for v in value)
+    try:
+        return evaluate(value, view)
+    except Exception:  # noqa: BLE001 - mentions decisions outside the view
+        return value
+
+
+def _shown(shape: tuple, view: Mapping[str, Any] | None) -> str:
+    if view:
+        try:
+            return _dims(evaluate(shape, view))
+        except Exception:  # noqa: BLE001
+            pass
+    return _dims(shape)
+
+
+def _evaluated(items: list, view: Mapping[str, Any] | None) -> list:
+    """Items with their shapes evaluated under `view` where they can be."""
+    out = []
+    for name, shape, loc in items:
+        if shape is not None and view:
+            try:
+                shape = evaluate(shape, view)
+            except Exception:  # noqa: BLE001 - mentions decisions outside the view: show it symbolic
+                pass
+        out.append((name, shape, loc))
+    return out
+
+
+def _start(m: ir.Module) -> Loc:
+    """Where a module's source begins: a chain `A() -> B()` is placed at its `->`."""
+    while isinstance(m, ir.Sequential) and m.items:
+        m = m.items[0]
+    return m.loc
+
+
+def _offending(items: list) -> list:
+    """In source order: the first item of the most common shape (the one the others are
+    measured against), and every item whose shape differs from it."""
+    known = [it for it in items if it[1] is not None]
+    counts: dict = {}
+    for it in known:
+        counts[it[1]] = counts.get(it[1], 0) + 1
+    common = max(counts, key=lambda shape: counts[shape]) if counts else None
+    first = next((it for it in known if it[1] == common), None)
+    return [it for it in known if it is first or it[1] != common]
+
+
+def _listing(items: list, loc: Loc | None = None) -> str:
+    """`'a' gives [16, 32, 32] at f:1:2, 'b' gives [16, 30, 30] at f:3:4`: the first item and
+    every item that differs from it, each with its place when that is not `loc`."""
+    return ", ".join(f"{name} gives {shape_text(shape)}" + (f" at {where}" if where != loc else "")
+                     for name, shape, where in _offending(items))
+
+
+class _SpaceWalker(_Walker):
+    """Every candidate of every decision, with symbolic dimensions."""
+
+    def __init__(self, space):
+        super().__init__()
+        self.solver = _Solver(space)
+        self.kinds = {d.label: d for d in space.decisions}
+        self.op_memo: dict[tuple, Shape] = {}       # constant ops: by name, args and input
+        self.symbolic_memo: dict[tuple, Shape] = {}  # the others also by conditions
+        self.folded: dict[Any, Dim] = {}
+        self.conditions: dict[tuple, Any] = {}
+
+    def require(self, ok, values: tuple, fail, ctx: tuple, loc: Loc) -> None:
+        if not any(is_expr(v) for v in values):
+            if not ok(*values):
+                fail(values, None)
+            return
+        try:  # identical expressions: predicates over them compare structurally, or raise
+            if ok(*values) is True:
+                return
+        except TypeError:
+            pass
+        found = self.solver.counterexample(values, ok, ctx, loc)
+        if found is not None:
+            view, vals = found
+            fail(vals, view)
+
+    def solver_satisfiable(self, ctx: tuple, loc: Loc) -> bool:
+        return self.solver.satisfiable(ctx, loc)
+
+    def may_be_str(self, value: Any) -> bool:
+        return any(isinstance(v, str) for label in free_labels(value)
+                   for v in self.solver.domains.get(label, ()))
+
+    def op(self, m: ir.Op, x: Shape, ctx: tuple) -> Shape:
+        """Ops memoised by what they are, not where: DARTS repeats one op thousands of times.
+        The conditions `ctx` only matter to symbolic checks, so constant ops share entries."""
+        key = (m.name, m.args, x)
+        hit = self.op_memo.get(key, _MISSING)
+        if hit is not _MISSING:
+            return hit
+        symbolic = x is not None and any(is_expr(d) for d in x) or any(_has_expr(v) for _, v in m.args)
+        if not symbolic:
+            hit = self.op_memo[key] = super().op(m, x, ctx)
+            return hit
+        key = (m.name, m.args, x, ctx)
+        hit = self.symbolic_memo.get(key, _MISSING)
+        if hit is _MISSING:
+            y = super().op(m, x, ctx)
+            hit = self.symbolic_memo[key] = y if y is None else tuple(self.fold(d) for d in y)
+        return hit
+
+    def fold(self, dim: Dim) -> Dim:
+        """A dimension that is one constant whatever its decisions are (`(h + 2 * (k // 2) - k) + 1`
+        for odd `k`) becomes that constant, so expressions do not pile up downstream."""
+        if not is_expr(dim):
+            return dim
+        hit = self.folded.get(dim)
+        if hit is None:
+            labels = sorted(free_labels(dim))
+            hit = dim
+            if math.prod(len(self.solver.domains.get(label, ())) for label in labels) <= FOLD_CAP:
+                seen = set()
+                for view in self.solver.assignments(labels, (), UNKNOWN_LOC, _expr_size(dim, EXPR_LIMIT)):
+                    try:
+                        seen.add(evaluate(dim, view))
+                    except Exception:  # noqa: BLE001 - an option the op cannot take; checked elsewhere
+                        continue
+                    if len(seen) > 1:
+                        break
+                if len(seen) == 1 and isinstance(next(iter(seen)), int):
+                    hit = next(iter(seen))
+            self.folded[dim] = hit
+        return hit
+
+    def is_(self, label: str, value: Any) -> Any:
+        """The condition `label == value`, built once."""
+        key = (label, value)
+        cond = self.conditions.get(key)
+        if cond is None:
+            cond = self.conditions[key] = binary("==", Ref(label), value)
+        return cond
+
+    def guarded(self, m: ir.Module, xs: tuple, ctx: tuple) -> tuple | None:
+        """Shapes of a candidate, or None when a misfit in it shows it is never built."""
+        try:
+            return self.module(m, xs, ctx)
+        except _Dead:
+            return None
+
+    def layer_choice(self, m: ir.LayerChoice, xs: tuple, ctx: tuple) -> tuple:
+        results = []
+        for name, cand in m.candidates:
+            ys = self.guarded(cand, xs, ctx + (self.is_(m.label, name),))
+            results.append((name, ys, _start(cand)))
+        live = [r for r in results if r[1] is not None]
+        if not live:
+            raise _Dead()
+        if all(r[1] == live[0][1] for r in live):
+            return live[0][1]
+        # they disagree: candidates the constraints rule out do not count
+        live = [r for r in live if self.solver.satisfiable(ctx + (self.is_(m.label, r[0]),), m.loc)] or live
+        n_out = len(live[0][1])
+        outs = []
+        for k in range(n_out):
+            items = [(f"{name!r}", ys[k], loc) for name, ys, loc in live]
+            where = "" if n_out == 1 else f" (output {k})"
+            outs.append(self.equal_shapes(
+                items, ctx, m.loc,
+                lambda its, where=where: f"candidates of choice {m.label!r} give different shapes{where}: "
+                                         f"{_listing(its, m.loc)}"))
+        return tuple(outs)
+
+    def pick(self, n: ir.Pick, shapes: list, ctx: tuple) -> Shape:
+        items = [(f"input {i}", s, n.loc) for i, s in enumerate(shapes)]
+        how = f"pick {n.label!r} (reduce=\"{n.reduce}\")"
+        if n.reduce != "concat":
+            return self.equal_shapes(items, ctx, n.loc,
+                                     lambda its: f"{how} needs inputs of one shape: {_listing(its, n.loc)}")
+        if any(s is None for s in shapes):
+            return None
+        rank = len(shapes[0])
+        if rank == 0 or any(len(s) != rank for s in shapes):
+            self.shape_error(f"{how} needs inputs of one rank, at least 1: {_listing(items, n.loc)}", n.loc, ctx)
+        rest = [(name, s[1:], loc) for name, s, loc in items]
+        self.equal_shapes(rest, ctx, n.loc,
+                          lambda its: f"{how} joins along dim 1 and needs the other dimensions equal: "
+                                      f"{_listing([(nm, shapes[i], lc) for i, (nm, _, lc) in enumerate(its)], n.loc)}")
+        width = self.pick_width(n, [s[0] for s in shapes])
+        return None if width is None else (width, *shapes[0][1:])
+
+    def pick_width(self, n: ir.Pick, sizes: list) -> Dim | None:
+        """Channels after a concatenating pick: an expression over which inputs it chose
+        (None, unknown, past `CHAIN_LIMIT` different choices)."""
+        ref = Ref(n.label)
+        domain = self.kinds[n.label].values
+        if all(s == sizes[0] for s in sizes):
+            count = n.n if n.n is not None else func("len", (ref,))
+            return binary("*", count, sizes[0])
+        if len(domain) > CHAIN_LIMIT:
+            return None
+        def width(v):
+            return _sum(sizes[i] for i in ((v,) if isinstance(v, int) else v))
+        out = width(domain[-1])
+        for v in reversed(domain[:-1]):
+            out = if_else(binary("==", ref, v), width(v), out)
+        return out
+
+    def repeat(self, m: ir.Repeat, xs: tuple, ctx: tuple) -> tuple:
+        depths = self.solver.values_of(m.depth, m.loc)
+        if not depths:
+            raise _Dead()
+        after = {0: xs}
+        cur = xs
+        for i, block in enumerate(m.blocks):
+            sub = ctx if i < depths[0] else ctx + (binary(">", m.depth, i),)
+            cur = self.guarded(block, cur, sub)
+            if cur is None:
+                break
+            after[i + 1] = cur
+        live = [d for d in depths if d in after]
+        if len(live) > 1 and any(after[d] != after[live[0]] for d in live):  # depths ruled out do not count
+            live = [d for d in live if self.solver.satisfiable(ctx + (binary("==", m.depth, d),), m.loc)] or live
+        if not live:
+            raise _Dead()
+        outs = []
+        for k in range(len(xs)):
+            shapes = [after[d][k] for d in live]
+            outs.append(self.by_depth(m, live, shapes, ctx))
+        return tuple(outs)
+
+    def by_depth(self, m: ir.Repeat, depths: list, shapes: list, ctx: tuple) -> Shape:
+        if any(s is None for s in shapes):
+            return None
+        first = shapes[0]
+        if all(s == first for s in shapes):
+            return first
+        if any(len(s) != len(first) for s in shapes):
+            listing = ", ".join(f"depth {d} gives {_dims(s)}" for d, s in zip(depths, shapes))
+            self.shape_error(f"repeat gives outputs of different rank for different depths: {listing}", m.loc, ctx)
+        if len(depths) > CHAIN_LIMIT:
+            return None
+        dims = []
+        for i in range(len(first)):
+            column = [s[i] for s in shapes]
+            if all(c == column[0] for c in column):
+                dims.append(column[0])
+                continue
+            v = column[-1]
+            for d, c in zip(reversed(depths[:-1]), reversed(column[:-1])):
+                v = if_else(binary("==", m.depth, d), c, v)
+            dims.append(v)
+        return tuple(dims)
+
+    def cell(self, c: ir.Cell, xs: tuple, ctx: tuple) -> Shape:
+        states = [x if p is None else self.module(p, (x,), ctx)[0] for p, x in zip(c.preprocess, xs)]
+        for ni, node in enumerate(c.nodes, start=c.num_predecessors):
+            per_op = [(f"op {k}", self.cell_op(c, ni, k, op, states, ctx), c.loc) for k, op in enumerate(node)]
+            states.append(self.equal_shapes(
+                per_op, ctx, c.loc,
+                lambda its, ni=ni: f"cell {c.label!r}, node {ni}: its ops give different shapes, "
+                                   f"so they cannot be summed: {_listing(its, c.loc)}"))
+        merged = self.cell_merge(c, states, ctx)
+        if c.postprocess is not None:
+            merged = self.module(c.postprocess, (merged,), ctx)[0]
+        return merged
+
+    def cell_op(self, c: ir.Cell, ni: int, k: int, op: ir.CellOp, states: list, ctx: tuple) -> Shape:
+        """One op of a node: whichever earlier tensor it reads, it must give one shape."""
+        found = []
+        for j in range(ni):
+            cond = self.is_(op.input_label, j)
+            ys = self.guarded(op.candidates[j], (states[j],), ctx + (cond,))
+            if ys is not None:  # None: never built (the constraints rule this input out)
+                found.append((cond, (f"reading input {j}", ys[0], _start(op.candidates[j]))))
+        if not found:
+            raise _Dead()
+        if any(item[1] != found[0][1][1] for _, item in found):  # inputs ruled out do not count
+            found = [f for f in found if self.solver.satisfiable(ctx + (f[0],), c.loc)] or found
+        return self.equal_shapes([item for _, item in found], ctx, c.loc,
+                                 lambda its: f"cell {c.label!r}, node {ni}, op {k} gives different shapes "
+                                             f"for different inputs: {_listing(its, c.loc)}")
+
+    def cell_merge(self, c: ir.Cell, states: list, ctx: tuple) -> Shape:
+        npred = c.num_predecessors
+        nodes = states[npred:]
+        if any(s is None for s in nodes):
+            return None
+        if len(nodes) == 1:
+            return nodes[0]
+        what = f"cell {c.label!r} merge (cat along dim {c.concat_dim})"
+        merged = self.concat(nodes, c.concat_dim, ctx, c.loc, what)
+        if c.merge == "all":
+            return merged
+        u = (c.concat_dim + len(nodes[0]) + 1 if c.concat_dim < 0 else c.concat_dim) - 1
+        widths = []
+        for i, shape in enumerate(nodes, start=npred):
+            loose: Any = True  # no later op reads node i
+            for later in c.nodes[i - npred + 1:]:
+                for op in later:
+                    loose = binary("and", loose, binary("!=", Ref(op.input_label), i))
+            widths.append(if_else(loose, shape[u], 0))
+        return (*merged[:u], _sum(widths), *merged[u + 1:])
+
+
+class _ArchWalker(_Walker):
+    """One architecture: chosen candidates only, constant shapes, costs accumulated."""
+
+    def __init__(self, arch: Mapping[str, Any]):
+        super().__init__()
+        self.arch = arch
+        self.params = 0
+        self.macs = 0
+        self.seen: set[int] = set()               # ops whose parameters are counted
+        self.ops: dict[tuple, tuple] = {}         # (name, args, input) -> (output, params, MACs)
+
+    def value(self, v: Any, where: Any) -> Any:
+        try:
+            return evaluate(v, self.arch)
+        except KeyError as err:
+            raise NasError(f"value depends on decision {err.args[0]!r}, which this architecture does not set",
+                           where.loc) from None
+
+    def module(self, m: ir.Module, xs: tuple, ctx: tuple) -> tuple:
+        key = (id(m), xs)  # no conditions here: every decision is fixed
+        hit = self.memo.get(key)
+        if hit is None:  # a module applied again costs its MACs again, its parameters once
+            before = self.macs
+            outs = self._module(m, xs, ctx)
+            hit = self.memo[key] = (outs, self.macs - before)
+        else:
+            self.macs += hit[1]
+        return hit[0]
+
+    def op(self, m: ir.Op, x: Shape, ctx: tuple) -> Shape:
+        """Memoised by what the op is (its arguments are fixed by the architecture), so repeated
+        cells cost one dictionary lookup per op; parameters still count once per module."""
+        key = (m.name, m.args, x)
+        hit = self.ops.get(key)
+        if hit is None:
+            params, macs = self.params, self.macs
+            self.seen.add(id(m))
+            y = super().op(m, x, ctx)
+            hit = self.ops[key] = (y, self.params - params, self.macs - macs)
+            return y
+        if id(m) not in self.seen:
+            self.seen.add(id(m))
+            self.params += hit[1]
+        self.macs += hit[2]
+        return hit[0]
+
+    def count(self, m: ir.Op, rule: Rule, args: dict, x: tuple, y: tuple) -> None:
+        try:
+            self.params += rule.params(args)
+            self.macs += rule.macs(args, x, y)
+        except (TypeError, ValueError, ArithmeticError, KeyError, IndexError) as err:
+            raise NasError(f"{_op_text(m, args)}: cannot count its cost ({type(err).__name__}: {err})",
+                           m.loc) from None
+
+    def unknown_op(self, m: ir.Op, args: dict, x: Shape) -> Shape:
+        raise NasError(f"{m.name} has no shape and cost rule: register one with nasdsl.shapes.register_rule "
+                       "to count its parameters and FLOPs", m.loc)
+
+    def chosen(self, label: str) -> Any:
+        try:
+            return self.arch[label]
+        except KeyError:
+            raise ArchitectureError(f"decision {label!r} is missing") from None
+
+    def layer_choice(self, m: ir.LayerChoice, xs: tuple, ctx: tuple) -> tuple:
+        return self.module(dict(m.candidates)[self.chosen(m.label)], xs, ctx)
+
+    def pick(self, n: ir.Pick, shapes: list, ctx: tuple) -> Shape:
+        chosen = self.chosen(n.label)
+        picked = [shapes[i] for i in ((chosen,) if isinstance(chosen, int) else chosen)]
+        if n.reduce == "concat":
+            return self.concat(picked, 1, ctx, n.loc, f"pick {n.label!r}")
+        return self.broadcast(picked, ctx, n.loc, f"pick {n.label!r}")
+
+    def repeat(self, m: ir.Repeat, xs: tuple, ctx: tuple) -> tuple:
+        for block in m.blocks[:self.value(m.depth, m)]:
+            xs = self.module(block, xs, ctx)
+        return xs
+
+    def cell(self, c: ir.Cell, xs: tuple, ctx: tuple) -> Shape:
+        states = [x if p is None else self.module(p, (x,), ctx)[0] for p, x in zip(c.preprocess, xs)]
+        used = set()
+        for node in c.nodes:
+            outs = []
+            for op in node:
+                j = self.chosen(op.input_label)
+                used.add(j)
+                outs.append(self.module(op.candidates[j], (states[j],), ctx)[0])
+            states.append(self.broadcast(outs, ctx, c.loc, f"cell {c.label!r} sum"))
+        total = len(states)
+        merge = [states[i] for i in range(c.num_predecessors, total)
+                 if c.merge == "all" or i not in used]
+        out = merge[0] if len(merge) == 1 else self.concat(merge, c.concat_dim, ctx, c.loc, f"cell {c.label!r} merge")
+        if c.postprocess is not None:
+            out = self.module(c.postprocess, (out,), ctx)[0]
+        return out
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+def check_shapes(space) -> dict[str, Any]:
+    """Infer every tensor's shape for every architecture of `space`; raise `ShapeError` at the
+    first misfit. Returns `{"inputs": {name: shape}, "outputs": (shape, ...), "notes": [...]}`,
+    shapes without the batch dimension, dimensions ints or expressions over decisions;
+    `notes` lists checks that sampled assignments instead of enumerating them all."""
+    walker = _SpaceWalker(space)
+    template = space.template
+    xs = tuple(tuple(t.shape) if t.shape is not None else None for t in template.inputs)
+    try:
+        outputs = walker.module(template, xs, ())
+    except _Dead:  # only if the network itself is unsatisfiable, which check_not_empty excludes
+        outputs = (None,) * len(template.outputs)
+    except RecursionError:
+        outputs = (None,) * len(template.outputs)
+        walker.solver.notes.append("the template nests too deeply: shapes were not checked")
+    return {"inputs": {t.name: x for t, x in zip(template.inputs, xs)}, "outputs": outputs,
+            "notes": walker.solver.notes}
+
+
+_LOCAL = threading.local()
+
+
+def costs(space, arch: Mapping[str, Any], validate: bool = True) -> dict[str, int]:
+    """`{"params": ..., "flops": ...}` of one architecture, without torch.
+
+    `params` is exactly `sum(p.numel() for p in build(space, arch).parameters())` of the
+    discrete model (`nasdsl.lower.discrete`): weights and biases, affine BatchNorm / LayerNorm
+    / GroupNorm parameters, a module used twice counted once. `flops` counts
+    multiply-accumulates (MACs) for ONE input sample, the convention of most NAS papers:
+    convolutions (`out.numel() * in_channels / groups * kernel area`), linear layers
+    (`out.numel() * in_features`) and attention (projections and the two matmuls); norms,
+    pools, activations and additions count nothing. `validate=False` skips validation (the
+    architecture must then be canonical, as `Space.validate` returns it).
+    """
+    if validate:
+        _LOCAL.skip_budgets = getattr(_LOCAL, "skip_budgets", 0) + 1
+        try:
+            arch = space.validate(arch)
+        finally:
+            _LOCAL.skip_budgets -= 1
+    arch = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
+    walker = _ArchWalker(arch)
+    template = space.template
+    walker.module(template, tuple(tuple(t.shape) for t in template.inputs), ())
+    return {"params": walker.params, "flops": walker.macs}
+
+
+def check_budgets(space, arch: Mapping[str, Any]) -> None:
+    """Hold a (canonical) architecture to the space's budgets (`require params <= 5e6`);
+    raise `ArchitectureError` naming the constraint and the architecture's cost."""
+    if not space.budgets or getattr(_LOCAL, "skip_budgets", 0):
+        return
+    from .space import _holds
+    found = costs(space, arch, validate=False)
+    view = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
+    view.update({"@params": found["params"], "@flops": found["flops"]})
+    for c in space.budgets:
+        if _holds(c, view):
+            continue
+        labels = free_labels(c.expr)
+        has = " and ".join(f"{found[name]:,} {'FLOPs (MACs)' if name == 'flops' else 'params'}"
+                           for name in ("params", "flops") if "@" + name in labels)
+        what = f" ({c.message})" if c.message else ""
+        raise ArchitectureError(f"architecture has {has}, violates `{c.kind} {to_text(c.expr)}`{what}", c.loc)

@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import nasdsl  # noqa: E402
 from nasdsl.parser import parse  # noqa: E402
+from nasdsl.shapes import check_shapes  # noqa: E402
 
 
 def generated_space(n_decisions: int) -> str:
@@ -56,19 +57,21 @@ def main() -> None:
     opts = args.parse_args()
     sizes = [10, 100, 1000] if opts.quick else [10, 100, 1000, 10000]
     nasdsl.loads(generated_space(10))  # warm the grammar cache
-    print("parse + elaborate (+ exact size) of generated spaces")
-    print(f"{'decisions':>10} {'parse s':>9} {'elaborate s':>12} {'total s':>9} {'us/decision':>12}")
+    print("parse, elaborate (+ exact size) and shape-check generated spaces (seconds, best of 3)")
+    print(f"{'decisions':>10} {'parse':>8} {'elaborate':>10} {'us/dec':>8} {'shapes':>8} {'loads total':>12}")
     per_decision = []
     for n in sizes:
         text = generated_space(n)
         t_parse = best_of(lambda: parse(text, "gen.nas"), 3)
         t_total = best_of(lambda: nasdsl.loads(text, "gen.nas").size(), 3)
         space = nasdsl.loads(text, "gen.nas")
+        t_shapes = best_of(lambda: check_shapes(space), 3)
         assert len(space.decisions) == n, (len(space.decisions), n)
-        per_decision.append(t_total / n * 1e6)
-        print(f"{n:>10} {t_parse:>9.4f} {t_total - t_parse:>12.4f} {t_total:>9.4f} {t_total / n * 1e6:>12.1f}")
-    print(f"growth: time per decision at {sizes[-1]} / at {sizes[1]} = {per_decision[-1] / per_decision[1]:.2f}x "
-          "(1.0 = linear)")
+        t_elab = t_total - t_parse - t_shapes
+        per_decision.append(t_elab / n * 1e6)
+        print(f"{n:>10} {t_parse:>8.4f} {t_elab:>10.4f} {t_elab / n * 1e6:>8.1f} {t_shapes:>8.4f} {t_total:>12.4f}")
+    print(f"growth of parse + elaborate per decision, {sizes[-1]} vs {sizes[1]}: "
+          f"{per_decision[-1] / per_decision[1]:.2f}x (1.0 = linear)")
 
     cmd = [sys.executable, "-m", "nasdsl", "info", str(ROOT / "spaces" / "nasbench201.nas")]
     subprocess.run(cmd, check=True, capture_output=True)  # warm

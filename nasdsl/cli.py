@@ -90,7 +90,9 @@ def cmd_info(args) -> int:
     space = load_space(args.file, args.set)
     data = space.to_json()
     if args.arch is not None:
+        from .shapes import costs
         data["arch"] = load_arch(space, args.arch)
+        data.update(costs(space, data["arch"]))  # params (as torch counts them) and flops (MACs per sample)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -113,6 +115,7 @@ def cmd_info(args) -> int:
     print(f"\n{len(rows)} decisions, size {data['size']:,} ({data['size']:.3e}){budgets}")
     if "arch" in data:
         print("\narchitecture: " + json.dumps(data["arch"]))
+        print(f"params {data['params']:,}, flops (multiply-adds per sample) {data['flops']:,}")
     return 0
 
 

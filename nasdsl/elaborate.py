@@ -40,7 +40,7 @@ from .values import (Ref, binary, evaluate, free_labels, func, if_else, is_expr,
 MAX_RANGE = 100_000       # longest list a `range` may build
 MAX_CALL_DEPTH = 64       # deepest nesting of block calls (recursion guard)
 MAX_DOMAIN = 100_000      # most values a single decision may have
-MAX_WORK = 50_000         # most statements, calls and choices one program may expand to
+MAX_WORK = 40_000         # most statements, calls and choices one program may expand to
 REDUCTIONS = ("sum", "mean", "concat", "none")
 MERGES = ("all", "loose_end")
 
@@ -365,8 +365,14 @@ class Elaborator:
                                          hint=f"did you mean {hint!r}?" if hint else "`nasdsl info FILE` lists the labels")
         decisions = []
         for label, acc in self.decisions.items():
-            cond: Any = False
-            for c in acc.conditions:
+            # An occurrence conditioned on the decision itself (a shared label nested inside the
+            # repeat or choice it controls) adds nothing: it exists only when another one does.
+            conditions = [c for c in acc.conditions if label not in free_labels(c)]
+            if not conditions:
+                raise NasTypeError(f"label {label!r} is only used inside the choice or repeat it controls itself",
+                                   acc.locs[0])
+            cond: Any = True if any(c is True for c in conditions) else False
+            for c in conditions if cond is not True else ():
                 cond = binary("or", cond, c)
             decisions.append(ir.Decision(label, acc.kind, acc.values, cond, tuple(acc.locs),
                                          acc.n_candidates, acc.n_chosen))

@@ -15,7 +15,11 @@ for the *whole* space, at compile time:
   (the product of their domains, under the conditions of the enclosing candidates and the
   space's constraints over those decisions). Beyond `ENUMERATION_CAP` assignments the check
   samples `SAMPLES` of them (seeded) and says so in `check_shapes(...)["notes"]`: a sampled
-  disagreement is still a real error, a sampled agreement is only likely;
+  disagreement is still a real error, a sampled agreement is only likely. A dimension that
+  takes one value whatever its decisions (`k` odd with `padding=k // 2`) folds back to that
+  constant; one whose expression outgrows `EXPR_LIMIT` becomes unknown, and all symbolic
+  checks together stop after `WORK_LIMIT` evaluated nodes (noted too), so inference stays
+  within a fraction of a second on adversarial programs;
 * each rule of `RULES` (op name -> shape, parameter and MAC rules) states what its input
   must look like; a misfit is one `ShapeError` at the op's `file:line:col`, naming the op,
   its arguments and, for symbolic shapes, an assignment that breaks it.
@@ -69,7 +73,7 @@ from .errors import ArchitectureError, Loc, NasError, ShapeError
 from .values import Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal, to_text
 
 __all__ = ["check_shapes", "costs", "check_budgets", "shape_text", "register_rule", "Rule", "RULES",
-           "ENUMERATION_CAP", "SAMPLES"]
+           "ENUMERATION_CAP", "SAMPLES", "EXPR_LIMIT", "WORK_LIMIT"]
 
 Dim = Any                      # an int, or a value expression over decisions
 Shape = tuple[Dim, ...] | None  # without the batch dimension; None: unknown (after a custom op)

@@ -44,7 +44,9 @@ def test_info_table_and_set(capsys):
 def test_info_with_arch_validates_it(capsys):
     arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
     code, out, _ = run(capsys, "info", "nasbench201", "--arch", arch, "--json")
-    assert code == 0 and json.loads(out)["arch"]["Cell.e3_0"] == "skip_connect"
+    data = json.loads(out)
+    assert code == 0 and data["arch"]["Cell.e3_0"] == "skip_connect"
+    assert data["params"] == 1_073_466 and data["flops"] > 0
     code, _, err = run(capsys, "info", "nasbench201", "--arch", '{"Cell.e1_0": "conv"}')
     assert code == 1 and "\"conv\" is not a value of 'Cell.e1_0'" in err
 

@@ -31,8 +31,8 @@ def test_darts_size_is_the_product_over_nodes_for_both_cells():
 
 def test_choice_inside_an_unchosen_candidate_does_not_multiply():
     space = nasdsl.loads("""
-network(x: [8]) {
-  y = x -> choice { small: Linear(8, 8), big: Linear(8, choice[16, 32, 64]) -> ReLU() }
+network(x: [4, 8]) {
+  y = x -> choice { small: Linear(8, 8), big: Linear(8, choice[16, 32, 64]) -> ReLU() -> AdaptiveAvgPool1d(8) }
   return y
 }""")
     assert space.size() == 1 + 3
@@ -44,7 +44,7 @@ network(x: [8]) {
 def test_repeat_counts_choices_only_in_blocks_that_run():
     space = nasdsl.loads("""
 network(x: [8]) {
-  y = x -> repeat(choice[1, 2, 3], lambda i: Linear(8, 8) -> Linear(8, choice[8, 9]) -> Linear(choice[8, 9], 8))
+  y = x -> repeat(choice[1, 2, 3], lambda i: Linear(8, 8, bias=choice[true, false]) -> Dropout(choice[0.0, 0.5]))
   return y
 }""")
     # depth d runs d blocks with 4 combinations each
@@ -90,7 +90,8 @@ network(x: [8]) {
 def test_constraint_over_an_inactive_decision_does_not_apply():
     space = nasdsl.loads("""
 network(x: [8]) {
-  y = x -> choice { a: Linear(8, 8), b: Linear(8, choice[1, 2]) -> Linear(choice[1, 2], 8) }
+  y = x -> choice { a: Linear(8, 8), b: Linear(8, 8, bias=choice[true, false]) -> Dropout(choice[0.0, 0.5]) }
+  forbid decision("y.b.1.p") == 0.5 and decision("y") == "a"
   return y
 }""")
     assert space.size() == 1 + 4
@@ -110,7 +111,7 @@ def test_empty_space_is_an_error_with_location():
 def test_uniform_sampling_is_uniform_over_architectures():
     space = nasdsl.loads("""
 network(x: [8]) {
-  y = x -> choice { a: Linear(8, 8), b: Linear(8, choice[1, 2, 3]) -> Linear(choice[1, 2, 3], 8) }
+  y = x -> choice { a: Linear(8, 8), b: Dropout(choice[0.1, 0.2, 0.3]) -> LeakyReLU(choice[0.1, 0.2, 0.3]) }
   return y
 }""")
     import random

@@ -19,7 +19,7 @@ block Stage(c)(x) {
 
 def test_labels_follow_the_source_path():
     space = nasdsl.loads(MB + """
-network(x: [8, 16, 16]) {
+network(x: [8, 64, 64]) {
   stage1 = x -> Stage(8)
   stage2 = stage1 -> Stage(8)
   return stage2
@@ -32,8 +32,8 @@ network(x: [8, 16, 16]) {
 
 
 def test_labels_are_stable_when_unrelated_code_is_added():
-    base = nasdsl.loads(MB + "network(x: [8, 16, 16]) {\n  stage1 = x -> Stage(8)\n  return stage1\n}")
-    more = nasdsl.loads(MB + "network(x: [8, 16, 16]) {\n  pre = x -> Stage(8)\n  stage1 = pre -> Stage(8)\n  return stage1\n}")
+    base = nasdsl.loads(MB + "network(x: [8, 64, 64]) {\n  stage1 = x -> Stage(8)\n  return stage1\n}")
+    more = nasdsl.loads(MB + "network(x: [8, 64, 64]) {\n  pre = x -> Stage(8)\n  stage1 = pre -> Stage(8)\n  return stage1\n}")
     assert set(base.labels()) <= set(more.labels())
 
 

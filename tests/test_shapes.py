@@ -344,13 +344,12 @@ ERRORS = {
     "symbolic channels": (NET.format("  e = choice[1, 2]\n  y = x -> Conv2d(8, 8 * e, 1) -> BatchNorm2d(8)\n  return y"),
                           "bad.nas:3:35: BatchNorm2d(num_features=8) on input [16, 16, 16]: "
                           "num_features is 8 but the input has 16 channels (when e=2)"),
-    "declared block input": ("block B(x: [4, 16, 16]) {\n  return x\n}\n" + NET.format("  return x -> B()"),
-                             None),
+    "declared block input": ("block B()(x: [4, 16, 16]) {\n  return x\n}\n" + NET.format("  return x -> B()"),
+                             "bad.nas:1:11: input 'x' is declared [4, 16, 16] but receives [8, 16, 16]"),
 }
 
 
-@pytest.mark.parametrize("text, message", [v for v in ERRORS.values() if v[1]],
-                         ids=[k for k, v in ERRORS.items() if v[1]])
+@pytest.mark.parametrize("text, message", list(ERRORS.values()), ids=list(ERRORS))
 def test_shape_error_message(text, message):
     with pytest.raises(ShapeError) as info:
         nasdsl.loads(text, "bad.nas")
@@ -384,9 +383,10 @@ def test_broadcasting_size_one_dimensions_is_allowed():
 
 
 def test_a_custom_op_makes_shapes_unknown_and_costs_ask_for_a_rule():
-    from nasdsl.lower.ops import register_op
+    from nasdsl import catalog
+    from nasdsl.lower import ops
 
-    class Twice(torch.nn.Module):
+    class Doubler(torch.nn.Module):
         def __init__(self, channels):
             super().__init__()
             self.scale = torch.nn.Parameter(torch.ones(channels, 1, 1))
@@ -394,21 +394,37 @@ def test_a_custom_op_makes_shapes_unknown_and_costs_ask_for_a_rule():
         def forward(self, x):
             return torch.cat([x * self.scale, x], dim=1)
 
-    register_op("Twice", Twice)
-    text = NET.format("  y = x -> Twice(8) -> Conv2d(16, 8, 1)\n  return y")
-    space = nasdsl.loads(text)  # nothing after Twice can be checked, so nothing is reported
-    assert check_shapes(space)["outputs"] == (None,)
-    with pytest.raises(NasError, match="Twice has no shape and cost rule"):
-        costs(space, {})
-    register_rule("Twice", Rule(lambda call, x: (2 * x[0], *x[1:]), params=lambda a: a["channels"]))
+    ops.register_op("ShapesTestDoubler", Doubler)
     try:
+        text = NET.format("  y = x -> ShapesTestDoubler(8) -> Conv2d(16, 8, 1)\n  return y")
+        space = nasdsl.loads(text)  # nothing after the custom op can be checked, so nothing is reported
+        assert check_shapes(space)["outputs"] == (None,)
+        with pytest.raises(NasError, match="ShapesTestDoubler has no shape and cost rule"):
+            costs(space, {})
+        register_rule("ShapesTestDoubler", Rule(lambda call, x: (2 * x[0], *x[1:]), params=lambda a: a["channels"]))
         assert check_shapes(space)["outputs"] == ((8, 16, 16),)
         assert_matches_torch(space, {})
         with pytest.raises(ShapeError, match=r"in_channels is 8 but the input has 16 channels"):
-            nasdsl.loads(NET.format("  return x -> Twice(8) -> Conv2d(8, 8, 1)"))
+            nasdsl.loads(NET.format("  return x -> ShapesTestDoubler(8) -> Conv2d(8, 8, 1)"))
+    finally:  # leave no trace for other tests
+        shapes.RULES.pop("ShapesTestDoubler", None)
+        shapes._REGISTERED.discard("ShapesTestDoubler")
+        catalog._CUSTOM.pop("ShapesTestDoubler", None)
+        ops._BUILDERS.pop("ShapesTestDoubler", None)
+
+
+def test_a_custom_op_under_a_catalog_name_is_not_mistaken_for_it():
+    from nasdsl import catalog
+    saved = catalog._CUSTOM.get("Identity")
+    catalog._CUSTOM["Identity"] = ()  # as register_op("Identity", SomethingElse) would leave it
+    try:
+        text = NET.format("  return x -> Identity() -> Conv2d(16, 8, 1)")
+        assert check_shapes(nasdsl.loads(text))["outputs"] == (None,)
     finally:
-        del shapes.RULES["Twice"]
-        shapes._REGISTERED.discard("Twice")
+        if saved is None:
+            catalog._CUSTOM.pop("Identity", None)
+        else:
+            catalog._CUSTOM["Identity"] = saved
 
 
 def test_checks_over_too_many_assignments_are_sampled_and_noted(monkeypatch):

@@ -10,8 +10,8 @@ import nasdsl
 from nasdsl.errors import ArchitectureError
 
 COND = """
-network(x: [8]) {
-  y = x -> choice { small: Linear(8, 8), big: Linear(8, choice[16, 32]) -> ReLU() -> Linear(16, 8) }
+network(x: [4, 8]) {
+  y = x -> choice { small: Linear(8, 8), big: Linear(8, choice[16, 32]) -> ReLU() -> AdaptiveAvgPool1d(8) }
   z = pick(x, y, n="any", reduce="sum")
   return z
 }"""

@@ -24,7 +24,9 @@ Example::
 """
 from __future__ import annotations
 
+import abc
 import itertools
+import math
 from typing import Any, Callable
 
 import torch
@@ -40,8 +42,9 @@ from .policy import ArchPolicy, BinaryGate
 MAX_ASSIGNMENTS = 4096
 
 
-class MixedOp(nn.Module):
-    """Shared machinery: the joint values of the op's decisions and how to weigh them."""
+class MixedOp(nn.Module, metaclass=abc.ABCMeta):
+    """Shared machinery: the joint values of the op's decisions and how to weigh them.
+    Subclasses say how to run the op for one set of arguments and how to slice its weights."""
 
     def __init__(self, op: ir.Op, policy: ArchPolicy):
         super().__init__()
@@ -113,8 +116,9 @@ class MixedOp(nn.Module):
             out = BinaryGate.apply(out, self.policy.alphas[label], index, others, self.policy)
         return out
 
+    @abc.abstractmethod
     def forward_fixed(self, x: torch.Tensor, args: dict[str, Any]) -> torch.Tensor:
-        raise NotImplementedError  # each subclass runs its op with one set of arguments
+        """The op with one set of resolved arguments (exactly the discrete op)."""
 
     def forward_mixed(self, x: torch.Tensor, groups) -> torch.Tensor:
         """Default differentiable forward: weighted sum of each distinct op, padded to the
@@ -128,8 +132,9 @@ class MixedOp(nn.Module):
     def input_slice(self, x: torch.Tensor, args: dict[str, Any]):
         return (slice(None),) * x.dim()
 
+    @abc.abstractmethod
     def state_for(self, assignment: dict[str, Any]) -> dict[str, torch.Tensor]:
-        raise NotImplementedError  # each subclass slices its own parameters
+        """The weights of one assignment, named as the discrete op's state_dict."""
 
 
 def add_padded(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -443,7 +448,7 @@ def mixed_op(op: ir.Op, policy: ArchPolicy) -> MixedOp:
     """The mixed module for an op whose arguments depend on decisions."""
     cls = ENTANGLED.get(op.name)
     if cls is MixedConv:
-        resolved = MixedOp(op, policy).resolved
+        resolved = _resolved_args(op, policy)
         if any(not isinstance(r["kernel_size"], int) for r in resolved) or any(
                 r["groups"] not in (1, r["in_channels"]) or (r["groups"] != 1 and r["in_channels"] != r["out_channels"])
                 for r in resolved):
@@ -451,6 +456,14 @@ def mixed_op(op: ir.Op, policy: ArchPolicy) -> MixedOp:
     if cls is None:
         cls = SeparateOps
     return cls(op, policy)
+
+
+def _resolved_args(op: ir.Op, policy: ArchPolicy) -> list[dict[str, Any]]:
+    labels = sorted(set().union(*(free_labels(v) for _, v in op.args)))
+    domains = [policy.space.decision(l).values for l in labels]
+    if math.prod(len(d) for d in domains) > MAX_ASSIGNMENTS:
+        return []  # MixedOp itself refuses it with a message
+    return [{k: evaluate(v, dict(zip(labels, combo))) for k, v in op.args} for combo in itertools.product(*domains)]
 
 
 def _unsupported(op: ir.Op, name: str) -> NasError:

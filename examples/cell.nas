@@ -16,11 +16,16 @@ block EdgeOps(c, stride) = choice {
 # After a reduction cell, the older input s0 is twice as large: preprocess halves it.
 # `label` ties all cells of one kind to one architecture (DARTS's normal and reduce cells).
 block Cell(c, reduction, reduction_prev)(s0, s1) {
-  nodes = cell(lambda input: EdgeOps(c, 2 if reduction and input < 2 else 1),
-               nodes=3, ops_per_node=2, predecessors=2, merge="all",
-               preprocess=[FactorizedReduce(c, c) if reduction_prev else Identity(), Identity()],
-               postprocess=Conv2d(3 * c, c, 1),
-               label="reduce" if reduction else "normal")
+  nodes = cell(
+    lambda input: EdgeOps(c, 2 if reduction and input < 2 else 1),
+    nodes=3,
+    ops_per_node=2,
+    predecessors=2,
+    merge="all",
+    preprocess=[FactorizedReduce(c, c) if reduction_prev else Identity(), Identity()],
+    postprocess=Conv2d(3 * c, c, 1),
+    label="reduce" if reduction else "normal",
+  )
   return s1, nodes(s0, s1)
 }
 

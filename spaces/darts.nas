@@ -4,23 +4,23 @@
 # its 4 nodes. All normal cells share one architecture, all reduction cells another.
 # Cell semantics follow NNI's Cell: labels normal.op_2_0, normal.input_2_0, ... reduce.op_5_1.
 # The macro skeleton is the evaluation network of quark0/darts (NetworkCIFAR).
-param C = 36              # initial channels
-param layers = 20         # cells; reduction cells at layers/3 and 2*layers/3
+param C = 36       # initial channels
+param layers = 20  # cells; reduction cells at layers/3 and 2*layers/3
 param num_classes = 10
-param auxiliary = false   # auxiliary head after the second reduction (training only)
+param auxiliary = false  # auxiliary head after the second reduction (training only)
 
 block ReLUConvBN(c_in, c_out, k, stride, padding) =
   ReLU() -> Conv2d(c_in, c_out, k, stride, padding, bias=false) -> BatchNorm2d(c_out)
 
 block SepConv(c_in, c_out, k, stride, padding) =
   ReLU() -> Conv2d(c_in, c_in, k, stride, padding, groups=c_in, bias=false)
-         -> Conv2d(c_in, c_in, 1, bias=false) -> BatchNorm2d(c_in)
-  -> ReLU() -> Conv2d(c_in, c_in, k, 1, padding, groups=c_in, bias=false)
-         -> Conv2d(c_in, c_out, 1, bias=false) -> BatchNorm2d(c_out)
+  -> Conv2d(c_in, c_in, 1, bias=false) -> BatchNorm2d(c_in) -> ReLU()
+  -> Conv2d(c_in, c_in, k, 1, padding, groups=c_in, bias=false)
+  -> Conv2d(c_in, c_out, 1, bias=false) -> BatchNorm2d(c_out)
 
 block DilConv(c_in, c_out, k, stride, padding, dilation) =
   ReLU() -> Conv2d(c_in, c_in, k, stride, padding, dilation, groups=c_in, bias=false)
-         -> Conv2d(c_in, c_out, 1, bias=false) -> BatchNorm2d(c_out)
+  -> Conv2d(c_in, c_out, 1, bias=false) -> BatchNorm2d(c_out)
 
 block DartsOp(c, stride) = choice {
   max_pool_3x3: MaxPool2d(3, stride, 1),
@@ -33,11 +33,18 @@ block DartsOp(c, stride) = choice {
 }
 
 block DartsCell(c_pp, c_p, c, reduction, reduction_prev)(s0, s1) {
-  nodes = cell(lambda input: DartsOp(c, 2 if reduction and input < 2 else 1),
-               nodes=4, ops_per_node=2, predecessors=2, merge="all",
-               preprocess=[FactorizedReduce(c_pp, c) if reduction_prev else ReLUConvBN(c_pp, c, 1, 1, 0),
-                           ReLUConvBN(c_p, c, 1, 1, 0)],
-               label="reduce" if reduction else "normal")
+  nodes = cell(
+    lambda input: DartsOp(c, 2 if reduction and input < 2 else 1),
+    nodes=4,
+    ops_per_node=2,
+    predecessors=2,
+    merge="all",
+    preprocess=[
+      FactorizedReduce(c_pp, c) if reduction_prev else ReLUConvBN(c_pp, c, 1, 1, 0),
+      ReLUConvBN(c_p, c, 1, 1, 0),
+    ],
+    label="reduce" if reduction else "normal",
+  )
   return s1, nodes(s0, s1)
 }
 

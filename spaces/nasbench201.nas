@@ -2,8 +2,8 @@
 # Architecture Search", ICLR 2020). The cell is a DAG on 4 nodes; each of its 6 edges j -> i
 # picks one of 5 operations, and every cell of the network uses the same choices:
 # 5^6 = 15,625 architectures. The macro skeleton is AutoDL-Projects' TinyNetwork.
-param C = 16              # channels of the first stage
-param N = 5               # cells per stage
+param C = 16  # channels of the first stage
+param N = 5   # cells per stage
 param num_classes = 10
 
 block ReLUConvBN(c_in, c_out, k, stride, padding) =
@@ -42,7 +42,7 @@ network(x: [3, 32, 32]) {
   stem = x -> Conv2d(3, C, 3, padding=1, bias=false) -> BatchNorm2d(C)
   h = stem
   c_prev = C
-  for i in range(3 * N + 2) {            # N cells, a residual reduction, N cells, ...
+  for i in range(3 * N + 2) {  # N cells, a residual reduction, N cells, ...
     c = C * 2 ** ((i + 1) // (N + 1))
     cells = ResidualBlock(c_prev, c) if (i + 1) % (N + 1) == 0 else Cell(c)
     h = cells(h)

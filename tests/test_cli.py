@@ -83,3 +83,11 @@ def test_user_error_in_a_subprocess_has_no_traceback(tmp_path):
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == f"{bad}:2:24: A takes at most 1 positional argument(s), got 2"
     assert "Traceback" not in result.stderr
+
+
+def test_the_library_is_canonically_formatted(capsys):
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    files = sorted(str(p) for p in [*root.glob("spaces/*.nas"), *root.glob("examples/*.nas")])
+    code, _, err = run(capsys, "fmt", "--check", *files)
+    assert code == 0, err

@@ -196,9 +196,7 @@ class _Builder:
             elif isinstance(n, ir.Combine):
                 steps.append((n.fn, None, n.inputs, (n.out,), n.dim))
             elif isinstance(n, ir.Pick):
-                chosen = self.arch[n.label]
-                indices = (chosen,) if isinstance(chosen, int) else tuple(chosen)
-                steps.append(("pick", None, tuple(n.inputs[i] for i in indices), (n.out,), n.reduce))
+                steps.append(("pick", None, picked(n, self.arch[n.label]), (n.out,), n.reduce))
         return GraphModule(tuple(t.name for t in g.inputs), modules, steps, g.outputs)
 
     def cell(self, c: ir.Cell) -> DiscreteCell:
@@ -220,6 +218,12 @@ class _Builder:
         merge = list(range(npred, total)) if c.merge == "all" else [i for i in range(npred, total) if i not in used]
         post = None if c.postprocess is None else self.module(c.postprocess)
         return DiscreteCell(preprocess, ops, wiring, merge, c.concat_dim, post)
+
+
+def picked(n: ir.Pick, value: Any) -> tuple[str, ...]:
+    """The tensors an input choice reads when it takes `value` (an index or indices)."""
+    indices = (value,) if isinstance(value, int) else tuple(value)
+    return tuple(n.inputs[i] for i in indices)
 
 
 def build(space: Space, arch: Mapping[str, Any]) -> nn.Module:

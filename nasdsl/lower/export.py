@@ -155,10 +155,8 @@ class _Lowering:
             elif isinstance(n, ir.Combine):
                 steps.append((n.fn, None, n.inputs, (n.out,), n.dim))
             elif isinstance(n, ir.Pick):
-                chosen = self.arch[n.label]
-                indices = (chosen,) if isinstance(chosen, int) else tuple(chosen)
-                chosen_inputs = tuple(n.inputs[i] for i in indices)
-                steps.append(("pick", n.label, chosen_inputs, (n.out,), (n.reduce, len(n.inputs))))
+                steps.append(("pick", n.label, discrete.picked(n, self.arch[n.label]), (n.out,),
+                              (n.reduce, len(n.inputs))))
         return _Graph(g, modules, steps, tuple(t.name for t in g.inputs), g.outputs)
 
     def cell(self, c: ir.Cell) -> _Cell:

@@ -37,7 +37,7 @@ from .. import ir
 from ..errors import NasError
 from ..space import Space
 from ..values import evaluate, free_labels
-from .discrete import attach, combine, reduce_inputs
+from .discrete import attach, combine, picked, reduce_inputs
 from .mixed import MixedOp, mixed_op
 from .ops import build_op
 from .policy import ArchPolicy, BinaryGate
@@ -252,9 +252,10 @@ class SuperGraph(nn.Module):
         policy = self.policy
         domain = policy.space.decision(n.label).values
 
+        by_name = dict(zip(n.inputs, tensors))
+
         def reduced(value) -> torch.Tensor:
-            indices = (value,) if isinstance(value, int) else value
-            return reduce_inputs([tensors[i] for i in indices], n.reduce)
+            return reduce_inputs([by_name[name] for name in picked(n, value)], n.reduce)
 
         if policy.differentiable:
             weights = policy.probs(n.label)
@@ -270,11 +271,10 @@ class SuperGraph(nn.Module):
         value = policy.value(n.label)
         out = reduced(value)
         if policy.strategy == "proxyless" and torch.is_grad_enabled():
-            detached = [t.detach() for t in tensors]
+            detached = {name: t.detach() for name, t in by_name.items()}
 
             def others(j: int) -> torch.Tensor:
-                indices = (domain[j],) if isinstance(domain[j], int) else domain[j]
-                return reduce_inputs([detached[i] for i in indices], n.reduce)
+                return reduce_inputs([detached[name] for name in picked(n, domain[j])], n.reduce)
 
             out = BinaryGate.apply(out, policy.alphas[n.label], policy.index(n.label, value), others, policy)
         return out

@@ -40,7 +40,7 @@ from .values import (Ref, binary, evaluate, free_labels, func, if_else, is_expr,
 MAX_RANGE = 100_000       # longest list a `range` may build
 MAX_CALL_DEPTH = 64       # deepest nesting of block calls (recursion guard)
 MAX_DOMAIN = 100_000      # most values a single decision may have
-MAX_WORK = 40_000         # most statements, calls and choices one program may expand to
+MAX_WORK = 45_000         # most statements, calls and choices one program may expand to
 REDUCTIONS = ("sum", "mean", "concat", "none")
 MERGES = ("all", "loose_end")
 
@@ -640,6 +640,7 @@ class Elaborator:
         return LayerVal(ir.Sequential(items, loc), common)
 
     def apply(self, layer: LayerVal, tensors: tuple, ctx: Ctx, loc: Loc):
+        self.spend(loc)
         n_in, n_out = ir.arity(layer.module)
         if len(tensors) != n_in:
             raise ArityError(f"this layer takes {n_in} tensor(s), got {len(tensors)}", loc)

@@ -101,8 +101,9 @@ class GraphModule(nn.Module):
         return tuple(values[o] for o in self._outputs)
 
 
-def attach(root: nn.Module, dotted: str, module: nn.Module) -> None:
-    """Register `module` at a dotted path, creating plain containers for the prefixes."""
+def attach(root: nn.Module, dotted: str, module: nn.Module) -> str:
+    """Register `module` at a dotted path, creating plain containers for the prefixes; return
+    the path used (flattened with `_` below a prefix that is already a real module)."""
     parts = dotted.split(".")
     parent = root
     for i, part in enumerate(parts[:-1]):
@@ -111,10 +112,12 @@ def attach(root: nn.Module, dotted: str, module: nn.Module) -> None:
             child = nn.Module()
             parent.add_module(part, child)
         elif type(child) is not nn.Module:  # a real module sits at the prefix: flatten the rest
-            parent.add_module("_".join(parts[i:]), module)
-            return
+            flat = "_".join(parts[i:])
+            parent.add_module(flat, module)
+            return ".".join(parts[:i] + [flat])
         parent = child
     parent.add_module(parts[-1], module)
+    return dotted
 
 
 class DiscreteCell(nn.Module):

@@ -226,8 +226,7 @@ class SuperGraph(nn.Module):
 
     def __init__(self, graph: ir.Graph, modules: dict[str, nn.Module], policy: ArchPolicy):
         super().__init__()
-        for name, module in modules.items():
-            attach(self, name, module)
+        self._paths = {name: attach(self, name, module) for name, module in modules.items()}
         self._names = dict(modules)
         self.policy = policy
         self._graph = graph
@@ -450,7 +449,7 @@ def _sub_state(module: nn.Module, arch: Mapping[str, Any], prefix: str, out: dic
             _sub_state(block, arch, f"{prefix}{i}.", out)
     elif isinstance(module, SuperGraph):
         for name, sub in module._names.items():
-            _sub_state(sub, arch, _attached_prefix(module, name, sub, prefix), out)
+            _sub_state(sub, arch, f"{prefix}{module._paths[name]}.", out)
     elif isinstance(module, SuperCell):
         for i, pre in enumerate(module.preprocess):
             _sub_state(pre, arch, f"{prefix}preprocess.{i}.", out)
@@ -467,14 +466,6 @@ def _sub_state(module: nn.Module, arch: Mapping[str, Any], prefix: str, out: dic
     else:
         for k, v in module.state_dict(keep_vars=True).items():
             out[prefix + k] = v
-
-
-def _attached_prefix(root: nn.Module, dotted: str, module: nn.Module, prefix: str) -> str:
-    """Where `attach` put a graph's module (nested containers, or a flattened name)."""
-    for name, m in root.named_modules(remove_duplicate=False):
-        if m is module and (name == dotted or name.replace("_", ".") == dotted.replace("_", ".")):
-            return f"{prefix}{name}."
-    return f"{prefix}{dotted}."
 
 
 # --- small helpers over tensors or tuples of tensors ---------------------------------------------

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import nasdsl  # noqa: E402
-from nasdsl.parser import parse  # noqa: E402
-from nasdsl.shapes import check_shapes  # noqa: E402
+from nasdsl.syntax.parser import parse  # noqa: E402
+from nasdsl.analysis.shapes import check_shapes  # noqa: E402
 
 
 def generated_space(n_decisions: int) -> str:

@@ -26,7 +26,7 @@ __all__ = ["load", "loads", "Space", "NasError", "NasSyntaxError", "Architecture
 def __getattr__(name: str):
     """`nasdsl.register_op` imports torch, so it is looked up only when used."""
     if name == "register_op":
-        from .lower.ops import register_op
+        from .ops.modules import register_op
         return register_op
     raise AttributeError(f"module 'nasdsl' has no attribute {name!r}")
 __version__ = "0.1.0"
@@ -102,7 +102,7 @@ def loads(text: str, file: str = "<string>", params: Mapping[str, Any] | None = 
     texts = {u.file: u.text for u in elaborator.units.values()}
     space = Space(decisions, constraints, template, resolved, texts, file)
     space.check_not_empty()
-    from .shapes import check_shapes
+    from .analysis.shapes import check_shapes
     check_shapes(space)
     return space
 

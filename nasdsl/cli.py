@@ -94,7 +94,7 @@ def cmd_info(args) -> int:
     space = load_space(args.file, args.set)
     data = space.to_json()
     if args.arch is not None:
-        from .shapes import costs
+        from .analysis.shapes import costs
         data["arch"] = load_arch(space, args.arch)
         data.update(costs(space, data["arch"]))  # params (as torch counts them) and flops (MACs per sample)
     if args.json:
@@ -154,7 +154,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_fmt(args) -> int:
-    from .fmt import format_source
+    from .syntax.fmt import format_source
     changed = 0
     for file in args.files:
         path = Path(file)
@@ -181,7 +181,7 @@ def cmd_export(args) -> int:
     """Standalone PyTorch source for one architecture (`nasdsl.lower.export`)."""
     try:
         from .lower.export import export_source
-        from .lower.ops import import_ops
+        from .ops.modules import import_ops
     except ModuleNotFoundError as err:
         if err.name != "torch":
             raise
@@ -217,7 +217,7 @@ def cmd_compile(args) -> int:
     import torch
 
     from .checkpoint import save_checkpoint
-    from .lower.ops import import_ops
+    from .ops.modules import import_ops
     import_ops(args.ops or ())
     space = load_space(args.file, args.set)
     arch = load_arch(space, args.arch) if args.arch is not None else None

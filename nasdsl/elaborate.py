@@ -1,6 +1,6 @@
 """Syntax tree to IR: evaluate a `.nas` program statically into a `Space`.
 
-The elaborator is a small interpreter over `nasdsl.ast`. Numbers, strings, lists and loops
+The elaborator is a small interpreter over `nasdsl.syntax.ast`. Numbers, strings, lists and loops
 are evaluated at compile time; choices become decisions; blocks are instantiated at their
 call sites into module templates (`nasdsl.ir`). Nothing here runs user code: the only
 callables are blocks, lambdas, catalog ops and the builtins listed in `BUILTINS`.
@@ -31,7 +31,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from . import ast, catalog, ir
+from . import ir
+from .ops import catalog
+from .syntax import ast
 from .errors import (ArityError, DuplicateError, ImportCycleError, Loc, NasError, NasTypeError,
                      UndefinedNameError)
 from .values import (Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal,
@@ -247,7 +249,7 @@ class Elaborator:
     # -- files and top level
 
     def load_unit(self, file: str, text: str, loc: Loc | None) -> Unit:
-        from .parser import parse
+        from .syntax.parser import parse
         key = file
         if key in self.loading:
             chain = " -> ".join(self.loading[self.loading.index(key):] + [key])

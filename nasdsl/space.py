@@ -29,7 +29,7 @@ import json
 import random as _random
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from . import ir
 from .errors import ArchitectureError, EmptySpaceError, Loc, NasError, NasTypeError
@@ -278,10 +278,36 @@ class Space:
 
     # -- sampling
 
-    def sample(self, seed: int | _random.Random | None = None, uniform: bool = False) -> dict[str, Any]:
+    @property
+    def order(self) -> tuple[ir.Decision, ...]:
+        """The decisions in sampling order: each after every decision its condition reads."""
+        return self.plan.order
+
+    def sample(self, seed: int | _random.Random | None = None, uniform: bool = False,
+               choose: Callable[[ir.Decision], Any] | None = None, attempts: int = 1000) -> dict[str, Any]:
         """One architecture. By default each active decision is drawn uniformly (as NNI's random
         strategy does), redrawing when a constraint fails; `uniform=True` draws uniformly over
-        all architectures of the space instead, exactly, using the counting DP."""
+        all architectures of the space instead, exactly, using the counting DP.
+
+        `choose(decision)` is the hook for a strategy's own policy (a controller, TPE's
+        suggestions, architecture weights): it is called for each *active* decision, in
+        `order`, and returns one of `decision.values`. When the result breaks a constraint the
+        draw starts again, up to `attempts` times, then an `ArchitectureError` says so.
+
+        Example::
+
+            >>> import nasdsl
+            >>> space = nasdsl.load("nasbench201")
+            >>> arch = space.sample(choose=lambda d: d.values[-1])
+            >>> sorted(set(arch.values()))
+            ['avg_pool_3x3']
+        """
+        if choose is not None:
+            found = self._draw(None, attempts, choose)
+            if found is None:
+                raise ArchitectureError(f"no architecture satisfying the space's constraints was chosen in "
+                                        f"{attempts} attempts")
+            return found
         rng = seed if isinstance(seed, _random.Random) else _random.Random(seed)
         if uniform:
             self.check_not_empty()
@@ -302,14 +328,19 @@ class Space:
                 return None
         return found
 
-    def _draw(self, rng: _random.Random, attempts: int) -> dict[str, Any] | None:
-        """Each active decision drawn uniformly, redrawn from scratch while a constraint fails."""
+    def _draw(self, rng: _random.Random | None, attempts: int,
+              choose: Callable[[ir.Decision], Any] | None = None) -> dict[str, Any] | None:
+        """Each active decision drawn uniformly (or by `choose`), redrawn from scratch while a
+        constraint fails."""
         for _ in range(attempts):
             view: dict[str, Any] = {}
             ok = True
             for t, d in enumerate(self.plan.order):
                 opts = self._options(t, view)
-                view[d.label] = opts[rng.randrange(len(opts))]
+                if choose is not None and opts[0] is not INACTIVE:
+                    view[d.label] = self._member(d, choose(d))
+                else:
+                    view[d.label] = opts[rng.randrange(len(opts))]
                 if not all(_holds(c, view) for c in self.plan.closing[t]):
                     ok = False
                     break
@@ -395,7 +426,7 @@ class Space:
                 raise ArchitectureError(f"architecture violates `{c.kind} {to_text(c.expr)}`{what}", c.loc)
         result = self._export(view)
         if self.budgets:
-            from .shapes import check_budgets
+            from .analysis.shapes import check_budgets
             check_budgets(self, result)
         return result
 

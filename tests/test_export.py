@@ -26,7 +26,7 @@ from nasdsl.cli import main  # noqa: E402
 from nasdsl.formats import genotype_to_arch, nb201_to_arch  # noqa: E402
 from nasdsl.lower.discrete import build  # noqa: E402
 from nasdsl.lower.export import export_source  # noqa: E402
-from nasdsl.lower.ops import register_op  # noqa: E402
+from nasdsl.ops.modules import register_op  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -410,7 +410,7 @@ def test_cli_inline_genotype(tmp_path):
 
 def test_cli_imports_modules_that_register_ops(tmp_path, monkeypatch):
     (tmp_path / "exportops_cli.py").write_text(
-        "from torch import nn\nfrom nasdsl.lower.ops import register_op\n\n"
+        "from torch import nn\nfrom nasdsl.ops.modules import register_op\n\n"
         "class Halve(nn.Module):\n"
         "    def forward(self, x):\n"
         "        return x / 2\n\n"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import nasdsl
-import nasdsl.fmt
+import nasdsl.syntax.fmt
 from nasdsl import NasError, NasSyntaxError
-from nasdsl.fmt import format_source
-from nasdsl.parser import parse
+from nasdsl.syntax.fmt import format_source
+from nasdsl.syntax.parser import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted(ROOT.glob("spaces/*.nas")) + sorted(ROOT.glob("examples/*.nas"))
@@ -134,11 +134,11 @@ def test_shipped_files_round_trip(path):
     if not nasdsl.is_library(path):  # an op library has no space: its tree (checked above) is all
         assert nasdsl.loads(out, str(path)).fingerprint() == nasdsl.loads(text, str(path)).fingerprint()
     code = [line for line in out.splitlines() if "#" not in line]
-    assert all(len(line) <= nasdsl.fmt.WIDTH for line in code)
+    assert all(len(line) <= nasdsl.syntax.fmt.WIDTH for line in code)
 
 
 def test_module_docstring_example():
-    assert doctest.testmod(nasdsl.fmt, optionflags=doctest.ELLIPSIS).failed == 0
+    assert doctest.testmod(nasdsl.syntax.fmt, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 # --- layout ------------------------------------------------------------------------------
@@ -326,7 +326,7 @@ def test_random_expressions_keep_their_tree(seed):
 def _mangle(text: str, rng: random.Random) -> str:
     """The same tokens with random whitespace, newlines and comments between them."""
     out, n = [], 0
-    for tok in nasdsl.fmt._tokens(text):
+    for tok in nasdsl.syntax.fmt._tokens(text):
         out.append(tok.value)
         roll = rng.random()
         if roll < 0.15:

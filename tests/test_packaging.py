@@ -33,6 +33,6 @@ def test_wheel_installs_into_a_fresh_venv_and_finds_the_grammar(tmp_path):
     out = subprocess.run([str(env / "bin" / "nasdsl"), "check", "nasnet", "mobilenetv3"], cwd=tmp_path,
                          check=True, capture_output=True, text=True).stdout
     assert "nasnet: ok (40 decisions" in out and "mobilenetv3: ok (67 decisions" in out
-    where = subprocess.run([str(py), "-c", "import nasdsl.parser as p; print(p.grammar_path())"], cwd=tmp_path,
+    where = subprocess.run([str(py), "-c", "import nasdsl.syntax.parser as p; print(p.grammar_path())"], cwd=tmp_path,
                            check=True, capture_output=True, text=True).stdout
     assert str(env) in where

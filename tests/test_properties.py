@@ -29,10 +29,10 @@ from nasdsl import ArchitectureError, NasError  # noqa: E402
 from nasdsl.testing import SMALL_SIZE, architectures, programs, small_programs  # noqa: E402
 
 try:  # nasdsl/fmt.py is being written alongside these tests; its properties wait for it
-    from nasdsl.fmt import format_source
+    from nasdsl.syntax.fmt import format_source
 except Exception as _fmt_error:  # noqa: BLE001 - any failure to import means "not ready"
     format_source = None
-    _FMT_MISSING = f"nasdsl.fmt.format_source is not available ({type(_fmt_error).__name__}: {_fmt_error})"
+    _FMT_MISSING = f"nasdsl.syntax.fmt.format_source is not available ({type(_fmt_error).__name__}: {_fmt_error})"
 else:
     _FMT_MISSING = ""
 
@@ -360,7 +360,7 @@ def test_fingerprint_changes_when_a_builtin_space_loses_a_candidate():
     assert nasdsl.loads(edited).fingerprint() != nasdsl.loads(text).fingerprint()
 
 
-# --- the formatter (nasdsl.fmt), once it exists ---------------------------------------------
+# --- the formatter (nasdsl.syntax.fmt), once it exists ---------------------------------------------
 
 needs_fmt = pytest.mark.skipif(format_source is None, reason=_FMT_MISSING)
 

@@ -1,4 +1,4 @@
-"""Shape inference over whole spaces and the torch-free cost model (`nasdsl.shapes`).
+"""Shape inference over whole spaces and the torch-free cost model (`nasdsl.analysis.shapes`).
 
 Costs and inferred shapes are checked against the real discrete models: parameters against
 `model.parameters()`, FLOPs (MACs of one sample) against forward hooks on Conv / Linear /
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import nasdsl
-from nasdsl import shapes
+from nasdsl.analysis import shapes
 from nasdsl.errors import ArchitectureError, NasError, ShapeError
-from nasdsl.shapes import Rule, check_budgets, check_shapes, costs, register_rule, shape_text
+from nasdsl.analysis.shapes import Rule, check_budgets, check_shapes, costs, register_rule, shape_text
 from nasdsl.values import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ network(x: [C, 16, 16], s: [6, 16]) {
 
 torch = pytest.importorskip("torch")
 from nasdsl.lower.discrete import build  # noqa: E402
-from nasdsl.lower.ops import SelfAttention  # noqa: E402
+from nasdsl.ops.modules import SelfAttention  # noqa: E402
 
 
 def torch_costs(space, arch, batch: int = 2):
@@ -387,8 +387,8 @@ def test_broadcasting_size_one_dimensions_is_allowed():
 
 
 def test_a_custom_op_makes_shapes_unknown_and_costs_ask_for_a_rule():
-    from nasdsl import catalog
-    from nasdsl.lower import ops
+    from nasdsl.ops import catalog
+    from nasdsl.ops import modules as ops
 
     class Doubler(torch.nn.Module):
         def __init__(self, channels):
@@ -418,7 +418,7 @@ def test_a_custom_op_makes_shapes_unknown_and_costs_ask_for_a_rule():
 
 
 def test_a_custom_op_under_a_catalog_name_is_not_mistaken_for_it():
-    from nasdsl import catalog
+    from nasdsl.ops import catalog
     saved = catalog._CUSTOM.get("Identity")
     catalog._CUSTOM["Identity"] = ()  # as register_op("Identity", SomethingElse) would leave it
     try:

@@ -8,7 +8,7 @@ import math
 import pytest
 
 import nasdsl
-from nasdsl.shapes import costs
+from nasdsl.analysis.shapes import costs
 
 # A small configuration for fast tests: 16x16 patches of 8 pixels, embed 16-32, 1-3 layers.
 SMALL = {"search_embed_dim": [16, 24, 32], "search_num_heads": [1, 2], "search_depth": [1, 2, 3], "head_dim": 8,

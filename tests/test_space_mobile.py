@@ -15,7 +15,7 @@ import sys
 import pytest
 
 import nasdsl
-from nasdsl.shapes import costs
+from nasdsl.analysis.shapes import costs
 
 torch = pytest.importorskip("torch")
 from nasdsl.lower.discrete import build  # noqa: E402

@@ -1,4 +1,4 @@
-"""NAS-Bench-101 (`spaces/nasbench101.nas`, `nasdsl.nb101`) against google-research/nasbench.
+"""NAS-Bench-101 (`spaces/nasbench101.nas`, `nasdsl.formats.nb101`) against google-research/nasbench.
 
 Facts checked against the original: the README's Inception-like cell has 2,694,282 trainable
 parameters (NASBench.ipynb prints the dataset's record of it); graph_util.hash_module's
@@ -12,9 +12,9 @@ import random
 import pytest
 
 import nasdsl
-from nasdsl import nb101
+from nasdsl.formats import nb101
 from nasdsl.errors import NasError
-from nasdsl.shapes import costs
+from nasdsl.analysis.shapes import costs
 
 C3, C1, MP = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"
 README_MATRIX = [[0, 1, 1, 1, 0, 1, 0],

@@ -8,7 +8,7 @@ import math
 import pytest
 
 import nasdsl
-from nasdsl.shapes import costs
+from nasdsl.analysis.shapes import costs
 
 UNITS = ("k3", "k5", "k7", "xcep")
 REPEATS = (4, 4, 8, 4)

@@ -24,7 +24,7 @@ from .. import ir
 from ..errors import NasError
 from ..space import Space
 from ..values import evaluate
-from .ops import build_op
+from ..ops.modules import build_op
 
 
 class Chain(nn.Sequential):

@@ -47,7 +47,8 @@ from .. import ir
 from ..errors import NasError
 from ..space import Space
 from ..values import evaluate
-from . import discrete, ops
+from . import discrete
+from ..ops import modules as ops
 
 WIDTH = 100  # lines of generated code are wrapped to stay within this many characters
 
@@ -1013,8 +1014,8 @@ def _loc_key(loc: Any) -> tuple:
 
 def _block_names(space: Space) -> dict[tuple, str]:
     """Block name by the location of its body, which is where a block's graph says it is from."""
-    from ..ast import BlockDef, GraphBody
-    from ..parser import parse
+    from ..syntax.ast import BlockDef, GraphBody
+    from ..syntax.parser import parse
     out: dict[tuple, str] = {}
     for file, text in space.sources.items():
         try:

@@ -37,7 +37,7 @@ from torch import nn
 from .. import ir
 from ..errors import NasError
 from ..values import evaluate, free_labels, possible_values
-from .ops import build_op
+from ..ops.modules import build_op
 from .policy import ArchPolicy, BinaryGate
 
 MAX_ASSIGNMENTS = 4096

@@ -39,7 +39,7 @@ from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, picked, reduce_inputs
 from .mixed import MixedOp, mixed_op
-from .ops import build_op
+from ..ops.modules import build_op
 from .policy import ArchPolicy, BinaryGate
 
 

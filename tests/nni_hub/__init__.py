@@ -31,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 
 import nasdsl
-from nasdsl.shapes import costs
+from nasdsl.analysis.shapes import costs
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_NNI_PYTHON = Path("/tmp/nni-venv/bin/python")

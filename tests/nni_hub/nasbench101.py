@@ -6,13 +6,13 @@ vertex with `none` for an unused vertex (`cell.opV`, vertices keep their positio
 `cell/num_nodes` (2 ... 7), `cell/op1` ... `cell/op5` (the 3 ops) and `cell/input1` ...
 `cell/input6`, the predecessors of each vertex (any subset of the earlier ones); vertex
 num_nodes - 1 is the output and later labels are ignored; its edge limit is a `Constraint`
-(`cell/final`). Our architecture, pruned (`nasdsl.nb101.arch_to_spec`), is NNI's sample.
+(`cell/final`). Our architecture, pruned (`nasdsl.formats.nb101.arch_to_spec`), is NNI's sample.
 
 Parameters differ by a known amount: NNI's fixed cell builds a 1x1 conv-BN projection of the
 cell input for every vertex, the original (and ours, 2,694,282 for the README cell, as the
 dataset reports) only for the vertices the input feeds; `nni_extra_params` counts NNI's others.
 """
-from nasdsl import nb101
+from nasdsl.formats import nb101
 
 SPACE = "nasbench101"
 PARAMS: dict = {}

@@ -22,10 +22,10 @@ import ast as pyast
 import re
 from typing import Any, Mapping
 
-from . import ir
-from .errors import ArchitectureError
-from .space import Space
-from .values import evaluate
+from .. import ir
+from ..errors import ArchitectureError
+from ..space import Space
+from ..values import evaluate
 
 _EDGE = re.compile(r"(?:^|\.)e?(\d+)_(\d+)$")
 

@@ -1,7 +1,7 @@
 """The op library: catalog names to `torch.nn` modules, plus nasdsl's own `Zero` and
 `FactorizedReduce`, plus ops users register from Python.
 
-Ops keep torch's names and keyword arguments (`nasdsl.catalog` holds their signatures so the
+Ops keep torch's names and keyword arguments (`nasdsl.ops.catalog` holds their signatures so the
 front end needs no torch). A `.nas` file can only call what is here: custom modules enter by
 `register_op` from Python, or by naming a Python module on the command line (`--ops
 mypkg.ops`) whose import registers them.
@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .. import catalog
+from . import catalog
 from ..errors import NasError
 
 

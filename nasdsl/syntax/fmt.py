@@ -1,6 +1,6 @@
 """Canonical formatting of `.nas` source: parse, then print the syntax tree back.
 
-The formatter never edits text: it parses with `nasdsl.parser.parse` (so a syntax error
+The formatter never edits text: it parses with `nasdsl.syntax.parser.parse` (so a syntax error
 raises `NasSyntaxError`), prints the AST through a small Wadler-style document layout
 (groups that stay on one line when they fit in `WIDTH` columns, else break), and puts
 every `#` comment back next to the item or statement it belongs to. The result compiles
@@ -22,7 +22,7 @@ comment in the middle of a multi-line statement or header moves to just before i
 
 Example::
 
-    >>> from nasdsl.fmt import format_source
+    >>> from nasdsl.syntax.fmt import format_source
     >>> print(format_source("param C=16 # width\\nnetwork(x:[3,8,8]){y=x->Conv2d(3,C,3) return y}"), end="")
     param C = 16  # width
     <BLANKLINE>
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import ast
-from .errors import Loc, NasError
+from ..errors import Loc, NasError
 from .parser import parse
 
 WIDTH = 100

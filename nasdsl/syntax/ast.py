@@ -5,7 +5,7 @@ the formatter prints it back. Node names follow the grammar rules in `grammar/na
 
 Example::
 
-    >>> from nasdsl.parser import parse
+    >>> from nasdsl.syntax.parser import parse
     >>> module = parse("param C = 16", "<s>")
     >>> module.items[0]
     ParamDecl(name='C', value=Number(value=16, text='16', loc=...), loc=...)
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import Loc
+from ..errors import Loc
 
 
 # --- expressions -------------------------------------------------------------------------

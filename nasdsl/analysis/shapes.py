@@ -67,10 +67,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from . import catalog, ir
-from .errors import UNKNOWN as UNKNOWN_LOC
-from .errors import ArchitectureError, Loc, NasError, ShapeError
-from .values import Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal, to_text
+from .. import ir
+from ..ops import catalog
+from ..errors import UNKNOWN as UNKNOWN_LOC
+from ..errors import ArchitectureError, Loc, NasError, ShapeError
+from ..values import Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal, to_text
 
 __all__ = ["check_shapes", "costs", "check_budgets", "shape_text", "register_rule", "Rule", "RULES",
            "ENUMERATION_CAP", "SAMPLES", "EXPR_LIMIT", "WORK_LIMIT"]
@@ -483,7 +484,7 @@ _REGISTERED: set[str] = set()
 
 
 def register_rule(name: str, rule: Rule) -> None:
-    """Give a custom op (see `nasdsl.lower.ops.register_op`) shapes and costs, so that spaces
+    """Give a custom op (see `nasdsl.ops.modules.register_op`) shapes and costs, so that spaces
     using it are shape-checked past it and its architectures can be held to budgets."""
     RULES[name] = rule
     _REGISTERED.add(name)
@@ -1316,7 +1317,7 @@ def check_budgets(space, arch: Mapping[str, Any]) -> None:
     raise `ArchitectureError` naming the constraint and the architecture's cost."""
     if not space.budgets or getattr(_LOCAL, "skip_budgets", 0):
         return
-    from .space import _holds
+    from ..space import _holds
     found = costs(space, arch, validate=False)
     view = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
     view.update({"@params": found["params"], "@flops": found["flops"]})

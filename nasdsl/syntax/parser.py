@@ -18,12 +18,12 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
-from .errors import Loc, NasError, NasSyntaxError, remember_source
+from ..errors import Loc, NasError, NasSyntaxError, remember_source
 
 
 def grammar_path() -> Path:
     """The grammar file: inside the installed package, or `grammar/` of a source checkout."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent   # the nasdsl package
     for candidate in (here / "grammar" / "nas.lark", here.parent / "grammar" / "nas.lark"):
         if candidate.is_file():
             return candidate

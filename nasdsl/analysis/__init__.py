@@ -1,0 +1,1 @@
+"""Analysis of a space without torch: shapes, parameters and FLOPs (`shapes`)."""

@@ -1,0 +1,42 @@
+"""`nasdsl search`: one entry point for one-shot and multi-trial search, one output layout.
+
+The strategy's kind (`nasdsl.strategy.kind`) picks the driver: `oneshot` trains a supernet
+with Lightning, `multitrial` proposes discrete architectures and evaluates them into an
+experiment store. Both write into `--out DIR`: `arch.json` (the architecture found), the
+metrics and a plot, and whatever the driver needs to resume.
+
+Example::
+
+    $ nasdsl search nasbench201 --strategy darts --data digits --epochs 2 --out runs/darts
+    $ nasdsl search nasbench201 --strategy evolution --trials 100 --evaluator table:nb201.csv.gz
+"""
+from __future__ import annotations
+
+import argparse
+
+from .. import strategy
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every search takes; each driver adds its own group."""
+    from . import multitrial, oneshot
+    parser.add_argument("file", metavar="SPACE", help="a .nas file or a built-in space name")
+    parser.add_argument("--strategy", required=True, metavar="NAME",
+                        help=f"one-shot: {', '.join(strategy.ONE_SHOT)}; multi-trial: {', '.join(strategy.MULTI_TRIAL)}")
+    parser.add_argument("--out", metavar="DIR", help="output directory (default: runs/SPACE-STRATEGY)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data splits, weights and sampling (default 0)")
+    parser.add_argument("--data", metavar="DATA", default=None,
+                        help="digits | mnist5k | cifar10:DIR | pkg.module:factory")
+    parser.add_argument("--option", action="append", metavar="NAME=VALUE",
+                        help="a strategy option, e.g. population_size=10 (repeatable)")
+    oneshot.add_arguments(parser.add_argument_group("one-shot search"))
+    multitrial.add_arguments(parser.add_argument_group("multi-trial search"))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the search `args` describe with the driver of its strategy's kind."""
+    if strategy.kind(args.strategy) == "one-shot":
+        from .oneshot import run as run_driver
+    else:
+        from .multitrial import run as run_driver
+    return run_driver(args)

@@ -256,7 +256,7 @@ class Elaborator:
         key = file
         if key in self.loading:
             chain = " -> ".join(self.loading[self.loading.index(key):] + [key])
-            raise ImportCycleError(f"import cycle: {chain}", loc or Loc(file, 1, 1))
+            raise ImportCycleError(f"import cycle: {chain}", loc or Loc(file, 1, 1, text))
         if key in self.units:
             return self.units[key]
         self.loading.append(key)
@@ -308,10 +308,10 @@ class Elaborator:
             name = sorted(self.overrides)[0]
             known = ", ".join(sorted(self.params)) or "none"
             raise UndefinedNameError(f"--set {name}: the space has no parameter {name!r} (parameters: {known})",
-                                     Loc(root.file, 1, 1))
+                                     Loc(root.file, 1, 1, root.text))
         networks = [i for i in root.module.items if isinstance(i, ast.NetworkDef)]
         if not networks:
-            raise UndefinedNameError("the file declares no `network`", Loc(root.file, 1, 1),
+            raise UndefinedNameError("the file declares no `network`", Loc(root.file, 1, 1, root.text),
                                      hint="add e.g. `network(x: [3, 32, 32]) = x -> Stem() -> Head()`")
         if len(networks) > 1:
             raise DuplicateError("`network` is declared twice", networks[1].loc,

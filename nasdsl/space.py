@@ -249,8 +249,11 @@ class Space:
         return list(d.values)
 
     def enumerate(self) -> Iterator[dict[str, Any]]:
-        """Every architecture exactly once, lazily, in a fixed order (domain order, decision by decision)."""
-        return self._search(None)
+        """Every architecture exactly once, lazily, in a fixed order (domain order, decision by
+        decision); with budgets, only the architectures that keep them."""
+        if not self.budgets:
+            return self._search(None)
+        return (arch for arch in self._search(None) if self.within_budgets(arch))
 
     def _search(self, budget: int | None) -> Iterator[dict[str, Any]]:
         """`enumerate`, giving up (`_OutOfBudget`) after `budget` values tried, if given."""
@@ -314,12 +317,25 @@ class Space:
             ['avg_pool_3x3']
         """
         if choose is not None:
-            found = self._draw(None, attempts, choose)
-            if found is None:
-                raise ArchitectureError(f"no architecture satisfying the space's constraints was chosen in "
-                                        f"{attempts} attempts")
-            return found
-        rng = seed if isinstance(seed, _random.Random) else _random.Random(seed)
+            draw = lambda: self._draw(None, 1, choose)  # noqa: E731
+        else:
+            rng = seed if isinstance(seed, _random.Random) else _random.Random(seed)
+            draw = lambda: self._sample_ignoring_budgets(rng, uniform)  # noqa: E731
+        if not self.budgets and choose is None:
+            return draw()
+        for _ in range(attempts):
+            arch = draw()
+            if arch is not None and self.within_budgets(arch):
+                return arch
+        if not self.budgets:
+            raise ArchitectureError(f"no architecture satisfying the space's constraints was chosen in "
+                                    f"{attempts} attempts")
+        budget = self.budgets[0]
+        raise EmptySpaceError(f"no architecture within the space's budgets in {attempts} draws: "
+                              f"`{budget.kind} {to_text(budget.expr)}` leaves (almost) nothing of the space",
+                              budget.loc)
+
+    def _sample_ignoring_budgets(self, rng: _random.Random, uniform: bool) -> dict[str, Any]:
         if uniform:
             self.check_not_empty()
             return self._sample_uniform(rng)
@@ -328,6 +344,31 @@ class Space:
             return found
         self.check_not_empty()
         return self._sample_uniform(rng)
+
+    def within_budgets(self, arch: Mapping[str, Any]) -> bool:
+        """Whether a canonical architecture keeps the space's budgets (`require params <= 5e6`,
+        `require flops <= ...`); always true for a space without budgets. Sampling, mutation
+        and enumeration yield only architectures that keep them.
+
+        Example::
+
+            >>> import nasdsl
+            >>> space = nasdsl.loads(
+            ...     'network(x: [8]) { w = choice "width" [4, 400]  return x -> Linear(8, w) -> Linear(w, 2) }\\n'
+            ...     'require params <= 1000')
+            >>> space.within_budgets({"width": 4}), space.within_budgets({"width": 400})
+            (True, False)
+            >>> {space.sample(seed=i)["width"] for i in range(20)}
+            {4}
+        """
+        if not self.budgets:
+            return True
+        from .analysis.shapes import check_budgets
+        try:
+            check_budgets(self, arch)
+        except ArchitectureError:
+            return False
+        return True
 
     def _witness(self) -> dict[str, Any] | None:
         """Some architecture of the space, if a cheap search finds one."""
@@ -348,8 +389,8 @@ class Space:
             ok = True
             for t, d in enumerate(self.plan.order):
                 opts = self._options(t, view)
-                if choose is not None and opts[0] is not INACTIVE:
-                    view[d.label] = self._member(d, choose(d))
+                if choose is not None:
+                    view[d.label] = INACTIVE if opts[0] is INACTIVE else self._member(d, choose(d))
                 else:
                     view[d.label] = opts[rng.randrange(len(opts))]
                 if not all(self._memo.holds(c, view) for c in self.plan.closing[t]):
@@ -540,7 +581,9 @@ class Space:
                     others = [v for v in opts if not _same(v, old)] or opts
                     view[d.label] = others[rng.randrange(len(others))]
             if all(self._memo.holds(c, view) for c in self.constraints):
-                return self._export(view)
+                child = self._export(view)
+                if self.within_budgets(child):
+                    return child
         return base
 
     # -- identity

@@ -339,8 +339,8 @@ class Space:
                 opts = self._options(t, view)
                 if choose is not None and opts[0] is not INACTIVE:
                     view[d.label] = self._member(d, choose(d))
-                else:
-                    view[d.label] = opts[rng.randrange(len(opts))]
+                else:  # (an inactive decision has the one option INACTIVE, also under `choose`)
+                    view[d.label] = opts[rng.randrange(len(opts))] if len(opts) > 1 else opts[0]
                 if not all(_holds(c, view) for c in self.plan.closing[t]):
                     ok = False
                     break

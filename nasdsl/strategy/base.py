@@ -187,27 +187,26 @@ def parse_options(cls: type, items: Mapping[str, Any] | list[str] | None) -> dic
         if name not in known:
             names = ", ".join(known) or "none"
             raise NasError(f"strategy {cls.name!r} has no option {name!r} (its options: {names})")
-        out[name] = _convert(cls.name, name, raw, known[name].default) if isinstance(raw, str) else raw
+        out[name] = _convert(cls.name, name, raw, known[name]) if isinstance(raw, str) else raw
     return out
 
 
-def _convert(strategy: str, name: str, raw: str, default: Any) -> Any:
-    if isinstance(default, bool) or raw in ("true", "false", "True", "False"):
+def _convert(strategy: str, name: str, raw: str, param: inspect.Parameter) -> Any:
+    """`raw` as the option's declared type (its annotation: bool, int, float or str)."""
+    declared = str(param.annotation)
+    if "bool" in declared:
         if raw.lower() not in ("true", "false"):
             raise NasError(f"option {name!r} of {strategy!r} must be true or false, got {raw!r}")
         return raw.lower() == "true"
     for kind in (int, float):
-        if isinstance(default, kind) or (default is None and kind is int and raw.lstrip("-").isdigit()):
+        if kind.__name__ in declared.replace("|", " ").split():
             try:
                 return kind(raw)
             except ValueError:
                 raise NasError(f"option {name!r} of {strategy!r} must be {kind.__name__}, got {raw!r}") from None
-    if default is None:
-        try:
-            return float(raw)
-        except ValueError:
-            return raw
-    return raw
+    if "str" in declared:
+        return raw
+    raise NasError(f"option {name!r} of {strategy!r} is set from Python only (a {declared})")
 
 
 def create(name: str, space: Space, seed: int = 0, budget: int | None = None,

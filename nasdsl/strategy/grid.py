@@ -4,8 +4,10 @@ Options (NNI's `GridSearch(shuffle=True)`):
 
 * `shuffle` (default true, as NNI): visit the architectures in a random order; false visits them
   in the space's enumeration order (domain order, decision by decision). Shuffling holds the
-  list of architectures in memory: spaces larger than `max_shuffle` (default 2,000,000) are
-  shuffled within windows of that many architectures instead.
+  list of architectures in memory: spaces larger than `max_shuffle` (default 100,000) are
+  shuffled within consecutive windows of that many architectures of the enumeration order
+  (so the first window varies the last decisions only: grid search over a space that large
+  is a walk, not a search; use random or evolution there).
 
 The search ends when every architecture has been evaluated. Architectures already in the store
 (a resumed search) are skipped.
@@ -35,7 +37,7 @@ class GridSearch(Strategy):
     name = "grid"
 
     def __init__(self, space, seed: int = 0, budget: int | None = None, *, shuffle: bool = True,
-                 max_shuffle: int = 2_000_000):
+                 max_shuffle: int = 100_000):
         super().__init__(space, seed, budget)
         check(max_shuffle >= 1, f"`max_shuffle` must be at least 1, got {max_shuffle}")
         self.shuffle, self.max_shuffle = shuffle, max_shuffle

@@ -35,6 +35,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import ArchitectureError
 from .base import Strategy, Value, check
 
 
@@ -72,7 +73,12 @@ class PolicyBasedRL(Strategy):
                 if r < acc:
                     return value
             return d.values[-1]
-        return self.space.sample(choose=choose)
+        try:
+            return self.space.sample(choose=choose, attempts=100)
+        except ArchitectureError:
+            # the policy's draws keep breaking the constraints: a valid random architecture
+            # (its result still updates the policy when it is told)
+            return self.random_unseen()
 
     def tell(self, arch: Mapping[str, Any], value: Value) -> None:
         super().tell(arch, value)

@@ -75,7 +75,9 @@ class TPE(Strategy):
                 return arch
             self._pending[key] = trial
             return arch
-        return None
+        # TPE's samples keep breaking the constraints (a tightly constrained space such as
+        # NAS-Bench-101's): take a valid random architecture, learned from when it is told
+        return self.random_unseen()
 
     def _chooser(self, trial):
         return lambda d: _decode(trial.suggest_categorical(d.label, self._choices[d.label]))

@@ -184,6 +184,6 @@ def test_strategies_and_search_import_no_torch(tmp_path):
             "from nasdsl.search.multitrial import search\n"
             "space = nasdsl.load('nasbench201')\n"
             "for name in ('random', 'grid', 'evolution', 'tpe', 'rl', 'local'):\n"
-            "    search(space, name, lambda a: float(len(set(a.values()))), 15, storage=%r + name)\n"
-            "assert 'torch' not in sys.modules, 'torch was imported'\n" % f"sqlite:///{tmp_path}/")
+            "    search(space, name, lambda a: float(len(set(a.values()))), 15, storage={!r} + name)\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n".format(f"sqlite:///{tmp_path}/"))
     subprocess.run([sys.executable, "-c", code], check=True)

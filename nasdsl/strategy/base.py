@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..arch import arch_key
-from ..errors import ArchitectureError, NasError
+from ..errors import ArchitectureError, EmptySpaceError, NasError
 from ..space import Space
 
 Value = float | None
@@ -139,7 +139,7 @@ class Strategy(ABC):
                     return dec.values[self.rng.randrange(len(dec.values))]
                 try:
                     cand = self.space.sample(choose=choose, attempts=1)
-                except ArchitectureError:
+                except (ArchitectureError, EmptySpaceError):
                     continue
                 out.setdefault(arch_key(cand), cand)
         result = list(out.values())

@@ -35,7 +35,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ArchitectureError
+from ..errors import ArchitectureError, EmptySpaceError
 from .base import Strategy, Value, check
 
 
@@ -75,7 +75,7 @@ class PolicyBasedRL(Strategy):
             return d.values[-1]
         try:
             return self.space.sample(choose=choose, attempts=100)
-        except ArchitectureError:
+        except (ArchitectureError, EmptySpaceError):
             # the policy's draws keep breaking the constraints: a valid random architecture
             # (its result still updates the policy when it is told)
             return self.random_unseen()

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..arch import arch_key
-from ..errors import ArchitectureError
+from ..errors import ArchitectureError, EmptySpaceError
 from .base import Strategy, Value, check
 
 
@@ -66,7 +66,7 @@ class TPE(Strategy):
             trial = self.study.ask()
             try:
                 arch = self.space.sample(choose=self._chooser(trial), attempts=1)
-            except ArchitectureError:  # a constraint failed: TPE learns nothing from it; ask again
+            except (ArchitectureError, EmptySpaceError):  # a constraint or budget failed: TPE learns nothing from it; ask again
                 self._fail(trial)
                 continue
             key = arch_key(arch)

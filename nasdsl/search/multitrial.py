@@ -30,6 +30,7 @@ import os
 import sys
 import time
 import traceback
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,8 +97,12 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
             validity[rec.key] = space.contains(rec.arch)
         return validity[rec.key]
 
+    # each worker, and each resumption, draws its own stream; on a network store several
+    # machines run the same command, so the worker's host:pid is mixed in there
     start_count = sum(1 for r in store.trials() if r.counts)
     seed = job.seed + 1_000_003 * index + 7919 * start_count
+    if store.beat_at_start:
+        seed += zlib.crc32(store.worker.encode())
     strat = create(job.strategy, space, seed=seed, budget=job.trials, options=job.options)
     told: set[int] = set()
     heart = Heartbeat(store, parent)

@@ -132,6 +132,7 @@ def open_storage(url: str | None, heartbeat_interval: int = 10, grace_period: in
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(JournalFileBackend(path))
     kwargs: dict[str, Any] = {}
+    url = _postgres_driver(url)
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path and path != ":memory:":
@@ -148,6 +149,18 @@ def open_storage(url: str | None, heartbeat_interval: int = 10, grace_period: in
     except Exception as err:  # sqlalchemy's errors: a bad URL, an unreachable server
         raise NasError(f"--storage {url}: cannot open ({type(err).__name__}: {str(err).splitlines()[0]})") from None
     return optuna.storages.get_storage(rdb)
+
+
+def _postgres_driver(url: str) -> str:
+    """`postgresql://` names SQLAlchemy's default driver (psycopg 3 in SQLAlchemy 2.1); where
+    only psycopg2 (the `postgres` extra) is installed, use that one."""
+    scheme, sep, rest = url.partition("://")
+    if scheme not in ("postgresql", "postgres") or not sep:
+        return url
+    import importlib.util
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return f"postgresql+psycopg2://{rest}"
+    return url
 
 
 class Store:

@@ -412,24 +412,17 @@ def test_a_custom_op_makes_shapes_unknown_and_costs_ask_for_a_rule():
         with pytest.raises(ShapeError, match=r"in_channels is 8 but the input has 16 channels"):
             nasdsl.loads(NET.format("  return x -> ShapesTestDoubler(8) -> Conv2d(8, 8, 1)"))
     finally:  # leave no trace for other tests
-        shapes.RULES.pop("ShapesTestDoubler", None)
-        shapes._REGISTERED.discard("ShapesTestDoubler")
-        catalog._CUSTOM.pop("ShapesTestDoubler", None)
-        ops._BUILDERS.pop("ShapesTestDoubler", None)
+        catalog.unregister("ShapesTestDoubler")
 
 
 def test_a_custom_op_under_a_catalog_name_is_not_mistaken_for_it():
     from nasdsl.ops import catalog
-    saved = catalog._CUSTOM.get("Identity")
-    catalog._CUSTOM["Identity"] = ()  # as register_op("Identity", SomethingElse) would leave it
+    catalog.register(catalog.OpSpec("Identity", (), custom=True))  # as register_op("Identity", Other) leaves it
     try:
         text = NET.format("  return x -> Identity() -> Conv2d(16, 8, 1)")
         assert check_shapes(nasdsl.loads(text))["outputs"] == (None,)
     finally:
-        if saved is None:
-            catalog._CUSTOM.pop("Identity", None)
-        else:
-            catalog._CUSTOM["Identity"] = saved
+        catalog.unregister("Identity")
 
 
 def test_checks_over_too_many_assignments_are_sampled_and_noted(monkeypatch):

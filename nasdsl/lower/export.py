@@ -47,7 +47,8 @@ from torch import nn
 
 from .. import resolve
 from ..errors import NasError
-from ..ops import modules as ops
+from ..ops import catalog
+from ..ops.modules import builder_arguments
 from ..space import Space
 from ..values import evaluate
 from . import discrete
@@ -382,10 +383,10 @@ class _Library:
         return self.refs[op_name]
 
     def _resolve(self, op_name: str) -> str:
-        try:
-            builder = ops._BUILDERS[op_name]
-        except KeyError:
-            raise NasError(f"op {op_name!r} has no PyTorch implementation registered") from None
+        record = catalog.spec(op_name)
+        builder = None if record is None else record.torch_builder()
+        if builder is None:
+            raise NasError(f"op {op_name!r} has no PyTorch implementation registered")
         self.signatures[op_name] = _signature(builder)
         name = getattr(builder, "__name__", None)
         if name and getattr(nn, name, None) is builder:
@@ -429,17 +430,6 @@ def _signature(builder: Any) -> inspect.Signature | None:
         return inspect.signature(builder)
     except (TypeError, ValueError):
         return None
-
-
-def _op_arguments(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The arguments `ops.build_op` actually passes (it drops a pool's `stride=None` and makes a
-    LayerNorm shape a tuple)."""
-    args = dict(kwargs)
-    if name in ("MaxPool2d", "AvgPool2d") and args.get("stride") is None:
-        args.pop("stride", None)
-    if name == "LayerNorm" and isinstance(args.get("normalized_shape"), list):
-        args["normalized_shape"] = tuple(args["normalized_shape"])
-    return args
 
 
 # --- classes ----------------------------------------------------------------------------------
@@ -657,7 +647,7 @@ class _Writer:
         params = list(sig.parameters.values()) if sig is not None else []
         args: list[tuple[str | None, Any]] = []
         positional = True
-        for i, (k, v) in enumerate(_op_arguments(op.name, op.args).items()):
+        for i, (k, v) in enumerate(builder_arguments(op.name, op.args).items()):
             p = sig.parameters.get(k) if sig is not None else None
             default = _NO_DEFAULT if p is None or p.default is inspect.Parameter.empty else p.default
             positional = (positional and i < len(params) and params[i].name == k and default is _NO_DEFAULT

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import ir
+from .arch import arch_values
 from .errors import ArchitectureError, NasError
 from .values import evaluate
 
@@ -117,8 +118,7 @@ def _identity() -> Op:
 
 class _Resolver:
     def __init__(self, arch: Mapping[str, Any]):
-        # input choices of several tensors are lists in JSON, tuples in the decision domains
-        self.arch = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
+        self.arch = arch_values(arch)
         self.memo: dict[int, Node] = {}
 
     def value(self, v: Any, where: Any) -> Any:

@@ -16,6 +16,7 @@ import pytest
 import nasdsl
 from nasdsl.analysis import shapes
 from nasdsl.analysis.shapes import Rule, check_budgets, check_shapes, costs, register_rule, shape_text
+from nasdsl.arch import arch_values
 from nasdsl.errors import ArchitectureError, NasError, ShapeError
 from nasdsl.values import evaluate
 
@@ -112,7 +113,7 @@ def one_thread():
 
 def inferred_outputs(space, arch):
     """The whole-space output shapes, evaluated for one architecture."""
-    internal = {k: tuple(v) if isinstance(v, list) else v for k, v in space.validate(arch).items()}
+    internal = arch_values(space.validate(arch))
     return tuple(evaluate(s, internal) for s in check_shapes(space)["outputs"])
 
 

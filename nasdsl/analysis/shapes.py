@@ -69,6 +69,7 @@ from dataclasses import replace
 from typing import Any
 
 from .. import ir, resolve
+from ..arch import arch_values
 from ..errors import UNKNOWN as UNKNOWN_LOC
 from ..errors import ArchitectureError, Loc, NasError, ShapeError
 from ..ops import catalog
@@ -921,7 +922,7 @@ def check_budgets(space, arch: Mapping[str, Any]) -> None:
         return
     from ..space import _holds
     found = costs(space, arch, validate=False)
-    view = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
+    view = arch_values(arch)
     view.update({"@params": found["params"], "@flops": found["flops"]})
     for c in space.budgets:
         if _holds(c, view):

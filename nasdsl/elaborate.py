@@ -348,7 +348,7 @@ class Elaborator:
         if not same:
             raise DuplicateError(
                 f"label {label!r} is reused with a different domain: "
-                f"{_domain_text(kind, values, n_chosen)} here, {_domain_text(acc.kind, acc.values, acc.n_chosen)} before",
+                f"{_domain_text(kind, values)} here, {_domain_text(acc.kind, acc.values)} before",
                 loc, related=(("first declared here", acc.locs[0]),),
                 hint="give one of them another label, or make both domains equal to share the decision")
         acc.conditions.append(self.condition())
@@ -1177,7 +1177,7 @@ def _typed(values: tuple) -> tuple:
     return tuple((type(v).__name__, v) for v in values)
 
 
-def _domain_text(kind: str, values: tuple, n_chosen) -> str:
+def _domain_text(kind: str, values: tuple) -> str:
     shown = ", ".join(literal(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
     return f"{kind} choice [{shown}]"
 

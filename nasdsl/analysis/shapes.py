@@ -319,21 +319,21 @@ class _Walker:
         return hit[1]
 
     def _module(self, m: ir.Module, xs: tuple, ctx: tuple) -> tuple:
-        if isinstance(m, ir.Op):
-            return (self.op(m, xs[0], ctx),)
-        if isinstance(m, ir.Sequential):
-            for item in m.items:
-                xs = self.module(item, xs, ctx)
-            return xs
-        if isinstance(m, ir.Graph):
-            return self.graph(m, xs, ctx)
-        if isinstance(m, ir.LayerChoice):
-            return self.layer_choice(m, xs, ctx)
-        if isinstance(m, ir.Repeat):
-            return tuple(_bounded(y) for y in self.repeat(m, xs, ctx))
-        if isinstance(m, ir.Cell):
-            return (_bounded(self.cell(m, xs, ctx)),)
-        raise TypeError(f"unknown template node {type(m).__name__}")
+        return getattr(self, _INFER[type(m)])(m, xs, ctx)
+
+    def op_outputs(self, m: ir.Op, xs: tuple, ctx: tuple) -> tuple:
+        return (self.op(m, xs[0], ctx),)
+
+    def sequential(self, m: ir.Sequential, xs: tuple, ctx: tuple) -> tuple:
+        for item in m.items:
+            xs = self.module(item, xs, ctx)
+        return xs
+
+    def repeat_outputs(self, m: ir.Repeat, xs: tuple, ctx: tuple) -> tuple:
+        return tuple(_bounded(y) for y in self.repeat(m, xs, ctx))
+
+    def cell_outputs(self, m: ir.Cell, xs: tuple, ctx: tuple) -> tuple:
+        return (_bounded(self.cell(m, xs, ctx)),)
 
     def op(self, m: ir.Op, x: Shape, ctx: tuple) -> Shape:
         return self.apply(m, {k: self.value(v, m) for k, v in m.args}, x, ctx)
@@ -504,6 +504,11 @@ def _evaluated(items: list, view: Mapping[str, Any] | None) -> list:
                 pass
         out.append((name, shape, loc))
     return out
+
+
+# the walker's method for each kind of template node
+_INFER = {ir.Op: "op_outputs", ir.Sequential: "sequential", ir.Graph: "graph", ir.LayerChoice: "layer_choice",
+          ir.Repeat: "repeat_outputs", ir.Cell: "cell_outputs"}
 
 
 def _start(m: ir.Module) -> Loc:

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TORCH_FREE = [
     "nasdsl", "nasdsl.syntax.parser", "nasdsl.syntax.ast", "nasdsl.syntax.fmt", "nasdsl.elaborate",
     "nasdsl.ir", "nasdsl.values", "nasdsl.space", "nasdsl.resolve", "nasdsl.arch", "nasdsl.errors",
-    "nasdsl.analysis.shapes", "nasdsl.ops.catalog", "nasdsl.formats", "nasdsl.formats.nb101",
+    "nasdsl.analysis.shapes", "nasdsl.ops.catalog", "nasdsl.ops.rules", "nasdsl.formats", "nasdsl.formats.nb201",
+    "nasdsl.formats.genotype", "nasdsl.formats.nb101",
     "nasdsl.strategy", "nasdsl.search.multitrial",
 ]
 

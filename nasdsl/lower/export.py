@@ -465,7 +465,6 @@ class _Writer:
         self.layouts: dict[int, _Box] = {}
         self.instantiation: dict[int, _Call] = {}
         self.ties: dict[int, list[tuple[tuple, tuple]]] = {}
-        self.block_names = _block_names(space)
         self.first_seen: list[Any] = []  # class records in the order they appear
 
     # -- structure
@@ -606,7 +605,7 @@ class _Writer:
             return base, (f'Cell "{label}" of {file}: {nodes} nodes, each the sum of {per} op(s) on earlier '
                           f'states; the output {"concatenates" if len(spec.merge) > 1 else "is"} node(s) '
                           f'{", ".join(map(str, spec.merge))}.')
-        block = self.block_names.get(_loc_key(spec.source.loc))
+        block = spec.source.block
         if block:
             return _camel(block) if block[:1].islower() else block, f"Block `{block}` of {file}."
         return "Block", f"The block at {file}:{spec.source.loc.line}."
@@ -893,26 +892,6 @@ def _wrap_json(value: Mapping[str, Any], width: int) -> list[str]:
             line += ("" if line in ("{", " ") else " ") + piece
     lines.append(line)
     return lines
-
-
-def _loc_key(loc: Any) -> tuple:
-    return (loc.file, loc.line, loc.col)
-
-
-def _block_names(space: Space) -> dict[tuple, str]:
-    """Block name by the location of its body, which is where a block's graph says it is from."""
-    from ..syntax.ast import BlockDef, GraphBody
-    from ..syntax.parser import parse
-    out: dict[tuple, str] = {}
-    for file, text in space.sources.items():
-        try:
-            module = parse(text, file)
-        except NasError:
-            continue
-        for item in module.items:
-            if isinstance(item, BlockDef) and isinstance(item.body, GraphBody):
-                out[_loc_key(item.body.loc)] = item.name
-    return out
 
 
 def _show_path(file: str) -> str:

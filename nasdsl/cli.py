@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__, is_library, load_library
+from .arch import arch_from_json, arch_json_value, read_arch_text
 from .errors import ArchitectureError, NasError
 
 
@@ -34,6 +35,15 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
 
 
 def parse_literal(raw: str) -> Any:
+    """A `--set` value: true/false, a "string", a number, a JSON list (`[1, 2]`), else the text."""
+    if raw.startswith("["):
+        try:
+            value = arch_json_value(raw)
+        except NasError as err:
+            raise NasError(f"--set: {raw[:60]!r} is not a list: {err.message}") from None
+        if not isinstance(value, list):
+            raise NasError(f"--set: {raw[:60]!r} is not a list")
+        return value
     if raw in ("true", "false"):
         return raw == "true"
     if len(raw) >= 2 and raw[0] == raw[-1] == '"':
@@ -52,24 +62,18 @@ def load_space(path: str, sets: Sequence[str] | None = None):
 
 
 def load_arch(space, text: str) -> dict[str, Any]:
-    """An architecture given as a JSON file, inline JSON, a NAS-Bench-201 string or a DARTS genotype."""
+    """An architecture given as a JSON file, inline JSON, a NAS-Bench-201 string or a DARTS
+    genotype, read and parsed within the bounds of `nasdsl.limits` (`nasdsl.arch`)."""
     from .formats import genotype_to_arch, is_genotype, is_nb201_string, nb201_to_arch
-    source = text
-    if not text.lstrip().startswith(("{", "|", "Genotype")):  # not inline: a file
-        try:
-            source = Path(text).read_text()
-        except OSError as err:
-            raise NasError(f"cannot read architecture file {text}: {err.strerror}") from None
+    source = read_arch_text(text)
     if is_nb201_string(source):
         return nb201_to_arch(space, source)
     if is_genotype(source):
         return genotype_to_arch(space, source)
-    try:
-        arch = json.loads(source)
-    except json.JSONDecodeError as err:
-        raise ArchitectureError(f"architecture is not JSON, a NAS-Bench-201 string or a DARTS genotype: "
-                                f"{err.msg} at line {err.lineno} column {err.colno}") from None
-    return space.validate(arch)
+    if not source.lstrip().startswith(("{", "[", '"')) and not source.strip()[:1].isdigit():
+        raise ArchitectureError(f"not an architecture: {source.strip()[:60]!r} is not JSON, a NAS-Bench-201 string "
+                                f"or a DARTS genotype")
+    return space.validate(arch_from_json(source))
 
 
 # --- commands -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast
 from ..errors import Loc, NasError, NasSyntaxError, remember_source
+from ..limits import MAX_NUMBER_CHARS, ValueTooLarge, check_number, check_source
 
 
 def grammar_path() -> Path:
@@ -125,8 +126,10 @@ def _expected(expected) -> str:
 
 
 def parse(text: str, file: str = "<string>") -> ast.Module:
-    """Parse `.nas` source into an `ast.Module`, raising `NasSyntaxError` on bad input."""
+    """Parse `.nas` source into an `ast.Module`, raising `NasSyntaxError` on bad input
+    (including text over the size limits or with control characters: `nasdsl.limits`)."""
     remember_source(file, text)
+    check_source(text, file)
     parser = _lark()
     try:
         tree = parser.parse(text)
@@ -145,11 +148,19 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
     except VisitError as err:
         if isinstance(err.orig_exc, NasError):
             raise err.orig_exc from None
-        raise
+        if isinstance(err.orig_exc, (RecursionError, MemoryError)):
+            raise NasSyntaxError("expression nested too deeply", _meta_loc(file, err)) from None
+        raise NasSyntaxError(f"cannot read this {err.rule}: {err.orig_exc}", _meta_loc(file, err)) from None
     except RecursionError:
         raise NasSyntaxError("expression nested too deeply", Loc(file, 1, 1)) from None
     comments = tuple(_comments(text))
     return ast.Module(tuple(items), comments, file)
+
+
+def _meta_loc(file: str, err: VisitError) -> Loc:
+    meta = getattr(err.obj, "meta", None)
+    line = getattr(meta, "line", None)
+    return Loc(file, line, getattr(meta, "column", 1)) if line else Loc(file, 1, 1)
 
 
 def _comments(text: str):
@@ -160,10 +171,12 @@ def _comments(text: str):
 
 
 def _number(text: str) -> int | float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueTooLarge(f"number too large: a literal of {len(text):,} characters")
     if any(c in text for c in ".eE"):
-        value = float(text)
+        value = check_number(float(text))
         return int(value) if value.is_integer() and "." not in text and abs(value) < 2**53 else value
-    return int(text)
+    return check_number(int(text))
 
 
 @v_args(meta=True)
@@ -288,7 +301,11 @@ class _ToAst(Transformer):
         return ast.Attr(ch[0], str(ch[1]), self._tok(ch[1]))
 
     def number(self, meta, ch):
-        return ast.Number(_number(str(ch[0])), str(ch[0]), self._loc(meta))
+        try:
+            value = _number(str(ch[0]))
+        except ValueTooLarge as err:
+            raise NasSyntaxError(err.message, self._loc(meta)) from None
+        return ast.Number(value, str(ch[0]), self._loc(meta))
 
     def string(self, meta, ch):
         return ast.String(ch[0][1:-1], self._loc(meta))

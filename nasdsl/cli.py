@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import __version__, is_library, load_library
+from . import __version__, is_library, load_library, read_source
 from .arch import arch_from_json, arch_json_value, read_arch_text
 from .errors import ArchitectureError, NasError
 
@@ -56,9 +57,9 @@ def parse_literal(raw: str) -> Any:
     return raw
 
 
-def load_space(path: str, sets: Sequence[str] | None = None):
+def load_space(path: str, sets: Sequence[str] | None = None, import_paths: Sequence[str] | None = None):
     from . import load
-    return load(path, parse_set(sets))
+    return load(path, parse_set(sets), import_paths=import_paths or ())
 
 
 def load_arch(space, text: str) -> dict[str, Any]:
@@ -83,10 +84,10 @@ def cmd_check(args) -> int:
     for file in args.files:
         try:
             if not args.set and is_library(file):
-                blocks = load_library(file)
+                blocks = load_library(file, args.import_path or ())
                 print(f"{file}: ok (op library: {len(blocks)} blocks)")
                 continue
-            space = load_space(file, args.set)
+            space = load_space(file, args.set, args.import_path)
             print(f"{file}: ok ({len(space.decisions)} decisions, {space.size():,} architectures)")
         except NasError as err:
             failed += 1
@@ -95,14 +96,14 @@ def cmd_check(args) -> int:
 
 
 def cmd_info(args) -> int:
-    space = load_space(args.file, args.set)
+    space = load_space(args.file, args.set, args.import_path)
     data = space.to_json()
     if args.arch is not None:
         from .analysis.shapes import costs
         data["arch"] = load_arch(space, args.arch)
         data.update(costs(space, data["arch"]))  # params (as torch counts them) and flops (MACs per sample)
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps(data, indent=2, allow_nan=False))  # inputs are finite; NaN would not be JSON
         return 0
     print(f"{space.root_file}   fingerprint {data['fingerprint']}")
     if space.params:
@@ -138,7 +139,7 @@ def _values(values: list) -> str:
 
 def cmd_sample(args) -> int:
     import random
-    space = load_space(args.file, args.set)
+    space = load_space(args.file, args.set, args.import_path)
     if args.n < 0:
         raise NasError(f"-n must be at least 0, got {args.n}")
     rng = random.Random(args.seed)
@@ -162,10 +163,7 @@ def cmd_fmt(args) -> int:
     changed = 0
     for file in args.files:
         path = Path(file)
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise NasError(f"cannot read {file}: {err.strerror}") from None
+        text = read_source(path)
         formatted = format_source(text, file)
         if formatted != text:
             changed += 1
@@ -191,7 +189,7 @@ def cmd_export(args) -> int:
             raise
         raise NasError("nasdsl export needs PyTorch: pip install 'nasdsl[torch]'") from None
     import_ops(args.ops or ())
-    space = load_space(args.file, args.set)
+    space = load_space(args.file, args.set, args.import_path)
     source = export_source(space, load_arch(space, args.arch))
     if args.output is None:
         sys.stdout.write(source)
@@ -223,7 +221,7 @@ def cmd_compile(args) -> int:
     from .checkpoint import save_checkpoint
     from .ops.modules import import_ops
     import_ops(args.ops or ())
-    space = load_space(args.file, args.set)
+    space = load_space(args.file, args.set, args.import_path)
     arch = load_arch(space, args.arch) if args.arch is not None else None
     torch.manual_seed(args.seed)
     if args.strategy == "discrete":
@@ -288,7 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_set(p):
         p.add_argument("--set", action="append", metavar="NAME=VALUE",
-                       help="override a `param` of the space (repeatable)")
+                       help="override a `param` of the space (repeatable; lists as JSON: --set 'ks=[3, 5]')")
+        p.add_argument("--import-path", action="append", metavar="DIR",
+                       help="also let imports read .nas files under DIR (repeatable; absolute imports need it)")
         return p
 
     p = with_set(sub.add_parser("check", help="validate .nas files"))
@@ -339,7 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERNAL_ERROR = 70  # EX_SOFTWARE: nasdsl itself failed, not the input
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A `NasError` prints its located message and exits 1; anything else is
+    a bug in nasdsl, reported as an internal error with a request to report it (exit 70); the
+    traceback is printed only when the environment sets NASDSL_DEBUG=1."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -351,6 +357,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # noqa: BLE001 - the last resort: no bare traceback reaches the user
+        if os.environ.get("NASDSL_DEBUG", "") not in ("", "0"):
+            raise
+        print(internal_error_message(err, argv if argv is not None else sys.argv[1:]), file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+def internal_error_message(err: BaseException, argv: Sequence[str]) -> str:
+    """What the user sees when nasdsl fails on something that is not a user error."""
+    from .limits import printable
+    what = printable(f"{type(err).__name__}: {err}")
+    if len(what) > 500:
+        what = what[:500] + " ..."
+    return (f"nasdsl: internal error: {what}\n"
+            f"This is a bug in nasdsl {__version__}, not a problem with your input. Please report it with the "
+            f"command line (nasdsl {printable(' '.join(argv))[:300]}) and the input files; run it again with "
+            f"NASDSL_DEBUG=1 to print the traceback.")
 
 
 if __name__ == "__main__":

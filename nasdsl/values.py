@@ -146,6 +146,25 @@ FUNCS = {"max": max, "min": min, "abs": abs, "int": int, "float": float, "round"
          "len": len}
 
 
+def children(node: VExpr) -> tuple[Value, ...]:
+    """The values a node is built from (operands, branches, arguments), in order.
+
+    Example::
+
+        >>> children(binary("+", Ref("k"), 1))
+        (Ref(label='k'), 1)
+    """
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Unary):
+        return (node.operand,)
+    if isinstance(node, IfElse):
+        return (node.test, node.then, node.other)
+    if isinstance(node, Func):
+        return node.args
+    return ()
+
+
 def is_expr(value: Value) -> bool:
     return isinstance(value, (Ref, Binary, Unary, IfElse, Func))
 

@@ -71,7 +71,8 @@ from .. import ir
 from ..ops import catalog
 from ..errors import UNKNOWN as UNKNOWN_LOC
 from ..errors import ArchitectureError, Loc, NasError, ShapeError
-from ..values import Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal, to_text
+from ..ops.domains import domain
+from ..values import Ref, binary, children, evaluate, free_labels, func, if_else, is_expr, literal, possible_values, to_text
 
 __all__ = ["check_shapes", "costs", "check_budgets", "shape_text", "register_rule", "Rule", "RULES",
            "ENUMERATION_CAP", "SAMPLES", "EXPR_LIMIT", "WORK_LIMIT"]
@@ -546,7 +547,7 @@ def _expr_size(value: Any, limit: int) -> int:
         if isinstance(v, tuple):
             stack += v
         elif is_expr(v):
-            stack += [getattr(v, f) for f in v.__slots__ if f not in ("op", "name", "label")]
+            stack += children(v)
     return n
 
 
@@ -654,6 +655,36 @@ class _Solver:
 
 # --- walking the template -------------------------------------------------------------------
 
+def _check_domains(call: "_Call") -> None:
+    """Every argument within its domain (`ops.domains`): for an expression over choices,
+    every value its choices give it (a tuple such as a kernel size, item by item)."""
+    for name, value in call.args.items():
+        dom = domain(call.op.name, name)
+        if dom is None:
+            continue
+        if isinstance(value, (tuple, list)) and dom.items and value:
+            items, ok = tuple(value), dom.ok_one
+        else:
+            items, ok = (value,), dom.ok
+        for item in items:
+            if not is_expr(item) and ok(item):
+                continue
+            if is_expr(item) and _all_within(item, ok, call) is not False:
+                continue  # all within (the usual case), or too many values to tell cheaply
+            call.require(ok, (item,), lambda v, name=name, dom=dom: f"{name} must be {dom.what}, got {literal(v)}")
+
+
+def _all_within(value: Any, ok: Callable[[Any], bool], call: "_Call") -> bool | None:
+    """Whether every value in a cheap superset of `value`'s values (`possible_values`) is ok:
+    True, False (then the solver looks for a real counterexample), or None when the superset
+    is too large to list (the argument is then left to the build, which reports it too)."""
+    domains = getattr(getattr(call.walker, "solver", None), "domains", None)
+    if not domains or any(label not in domains for label in free_labels(value)):
+        return False
+    values = possible_values(value, domains)
+    return None if values is None else all(ok(v) for v in values)
+
+
 class _Call:
     """One op applied to one input shape: what its rule checks through."""
     __slots__ = ("walker", "op", "args", "x", "ctx")
@@ -736,6 +767,7 @@ class _Walker:
         if rule is None or x is None:
             return self.unknown_op(m, args, x)
         call = _Call(self, m, args, x, ctx)
+        _check_domains(call)
         try:
             y = rule.shape(call, x)
         except (TypeError, ValueError, ArithmeticError, KeyError, IndexError) as err:

@@ -367,12 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def internal_error_message(err: BaseException, argv: Sequence[str]) -> str:
     """What the user sees when nasdsl fails on something that is not a user error."""
     from .limits import printable
-    what = printable(f"{type(err).__name__}: {err}")
+    what = printable(f"{type(err).__name__}: {err}", one_line=True)
     if len(what) > 500:
         what = what[:500] + " ..."
     return (f"nasdsl: internal error: {what}\n"
             f"This is a bug in nasdsl {__version__}, not a problem with your input. Please report it with the "
-            f"command line (nasdsl {printable(' '.join(argv))[:300]}) and the input files; run it again with "
+            f"command line (nasdsl {printable(' '.join(argv), one_line=True)[:300]}) and the input files; run it again with "
             f"NASDSL_DEBUG=1 to print the traceback.")
 
 

@@ -40,6 +40,7 @@ MAX_QUOTE_CHARS = 160          # of a source line, quoted in an error
 # C0 and C1 control characters other than tab and newline (a carriage return is accepted as
 # part of a line ending), and the bidirectional overrides that make text display out of order.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_FORBIDDEN_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class ValueTooLarge(NasError, OverflowError):
@@ -101,10 +102,12 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def printable(text: str) -> str:
+def printable(text: str, one_line: bool = False) -> str:
     """`text` with control characters and bidirectional overrides written as escapes, so that
-    text from a file never drives the terminal it is printed on. Newlines and tabs stay."""
-    return _FORBIDDEN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    text from a file never drives the terminal it is printed on. Newlines and tabs stay,
+    unless `one_line` (then they are escaped too)."""
+    pattern = _FORBIDDEN_ONE_LINE if one_line else _FORBIDDEN
+    return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def quote_slice(line: str, col: int) -> tuple[str, int]:

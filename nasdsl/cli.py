@@ -208,6 +208,15 @@ def _torch_modules():
         raise NasError("this command needs PyTorch: pip install torch==2.13.0 'nasdsl[torch]'") from None
 
 
+def _check_fits(space, arch, strategy: str) -> None:
+    """Refuse, before building, a model whose weights would not fit in memory: from `costs()`
+    of the architecture built (for a supernet, of one architecture: a lower bound)."""
+    from .analysis.shapes import costs
+    from .limits import check_model_fits
+    what = "the model" if strategy == "discrete" else f"the {strategy} supernet (at least one architecture of it)"
+    check_model_fits(costs(space, arch)["params"], what)
+
+
 def cmd_compile(args) -> int:
     """Build the supernet (or discrete model), run one forward/backward pass on a batch of the
     declared input shape, summarise it and write a checkpoint."""
@@ -224,10 +233,11 @@ def cmd_compile(args) -> int:
     space = load_space(args.file, args.set, args.import_path)
     arch = load_arch(space, args.arch) if args.arch is not None else None
     torch.manual_seed(args.seed)
+    if args.strategy == "discrete" and arch is None:
+        arch = space.sample(random.Random(args.seed))
+    _check_fits(space, arch if arch is not None else space.sample(random.Random(args.seed)), args.strategy)
     if args.strategy == "discrete":
         from .lower.discrete import build
-        if arch is None:
-            arch = space.sample(random.Random(args.seed))
         model = build(space, arch)
     else:
         from .lower.supernet import build_supernet
@@ -242,11 +252,15 @@ def cmd_compile(args) -> int:
     model.train()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    out = model(*inputs)
-    outs = out if isinstance(out, tuple) else (out,)
-    loss = sum(o.float().pow(2).mean() for o in outs)
-    if loss.requires_grad:  # a path of parameter-free ops (all skips) has nothing to differentiate
-        loss.backward()
+    try:
+        out = model(*inputs)
+        outs = out if isinstance(out, tuple) else (out,)
+        loss = sum(o.float().pow(2).mean() for o in outs)
+        if loss.requires_grad:  # a path of parameter-free ops (all skips) has nothing to differentiate
+            loss.backward()
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:  # torch refusing what the analysis let by
+        raise NasError(f"the test pass of {space.root_file} (--strategy {args.strategy}, --batch {args.batch}) "
+                       f"failed in PyTorch: {type(err).__name__}: {str(err)[:300]}") from None
     elapsed = time.perf_counter() - start
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     weights = sum(p.numel() for p in model.parameters())

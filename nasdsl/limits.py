@@ -176,3 +176,48 @@ def nesting_depth(text: str) -> int:
         elif ch in "])}":
             depth -= 1
     return deepest
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the machine can still give a process (MemAvailable on Linux, else the
+    physical memory), or None where neither is known."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+BYTES_PER_PARAMETER = 8  # a float32 weight and its float32 gradient
+
+
+def check_model_fits(params: int, what: str, available: int | None = None) -> None:
+    """Refuse to build a model of `params` parameters whose weights and gradients alone need
+    more memory than is available (a `NasError` naming `what` and both figures).
+
+    Example::
+
+        >>> check_model_fits(1_000_000, "model", available=10**9)
+        >>> check_model_fits(10**12, "model", available=10**9)
+        Traceback (most recent call last):
+        ...
+        nasdsl.errors.NasError: model has 1,000,000,000,000 parameters: its weights and gradients need 8.0 TB, more than the 1.0 GB of memory available
+    """
+    available = available_memory() if available is None else available
+    need = params * BYTES_PER_PARAMETER
+    if available is not None and need > available:
+        raise NasError(f"{what} has {params:,} parameters: its weights and gradients need {_bytes(need)}, "
+                       f"more than the {_bytes(available)} of memory available")
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:,} bytes"

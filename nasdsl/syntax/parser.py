@@ -13,11 +13,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
+from .tables import build, load_tables
 from ..errors import Loc, NasError, NasSyntaxError, remember_source
 from ..limits import MAX_NUMBER_CHARS, ValueTooLarge, check_number, check_source
 
@@ -33,32 +33,11 @@ def grammar_path() -> Path:
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    """The LALR parser, its tables cached on disk (keyed by the grammar's hash) so a
-    command-line call does not rebuild them."""
+    """The LALR parser: from the tables shipped next to the grammar (JSON data, see
+    `nasdsl.syntax.tables`), or built from the grammar when they do not match it. Nothing is
+    cached on disk: no file another user could write is ever loaded."""
     text = grammar_path().read_text()
-    options = dict(parser="lalr", propagate_positions=True, maybe_placeholders=True)
-    cache = _cache_file(text)
-    if cache is not None:
-        try:
-            return Lark(text, cache=str(cache), **options)
-        except OSError:
-            pass
-    return Lark(text, **options)
-
-
-def _cache_file(grammar: str) -> Path | None:
-    import hashlib
-    import os
-    import tempfile
-    key = hashlib.sha256((grammar + lark.__version__).encode()).hexdigest()[:16]
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "nasdsl"
-    for folder in (base, Path(tempfile.gettempdir()) / "nasdsl-cache"):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            return folder / f"grammar-{key}.lark"
-        except OSError:
-            continue
-    return None
+    return load_tables(text) or build(text)
 
 
 # Common mistakes, matched by the parser state they fail in; the first matching entry wins.

@@ -13,8 +13,9 @@ Example::
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .errors import ArchitectureError, Loc, NasError, NasSyntaxError
 from .limits import MAX_SOURCE_BYTES, decode_utf8, printable, read_bounded

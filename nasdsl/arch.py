@@ -21,11 +21,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import ArchitectureError
-from .limits import (MAX_ARCH_BYTES, MAX_ARCH_DEPTH, MAX_NUMBER_CHARS, ValueTooLarge, check_number,
-                     decode_utf8, nesting_depth, read_bounded)
+from .limits import (
+    MAX_ARCH_BYTES,
+    MAX_ARCH_DEPTH,
+    MAX_NUMBER_CHARS,
+    ValueTooLarge,
+    check_number,
+    decode_utf8,
+    nesting_depth,
+    read_bounded,
+)
 
 __all__ = ["arch_key", "arch_digest", "arch_to_json", "arch_from_json", "arch_json_value", "read_arch_text"]
 

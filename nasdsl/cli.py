@@ -16,8 +16,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from . import __version__, is_library, load_library, read_source
 from .arch import arch_from_json, arch_json_value, read_arch_text

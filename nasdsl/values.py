@@ -21,8 +21,9 @@ import itertools
 import math
 import operator
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .limits import MAX_EXPR_NODES, ValueTooLarge, check_number
 
@@ -69,8 +70,8 @@ def _size(value: Any) -> int:
 @dataclass(frozen=True, slots=True, weakref_slot=True)
 class Binary:
     op: str
-    left: "Value"
-    right: "Value"
+    left: Value
+    right: Value
     size: int = field(default=1, init=False, repr=False, compare=False)
     _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -86,7 +87,7 @@ class Binary:
 @dataclass(frozen=True, slots=True, weakref_slot=True)
 class Unary:
     op: str  # "-" | "not"
-    operand: "Value"
+    operand: Value
     size: int = field(default=1, init=False, repr=False, compare=False)
     _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -101,9 +102,9 @@ class Unary:
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
 class IfElse:
-    test: "Value"
-    then: "Value"
-    other: "Value"
+    test: Value
+    then: Value
+    other: Value
     size: int = field(default=1, init=False, repr=False, compare=False)
     _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -120,7 +121,7 @@ class IfElse:
 class Func:
     """A pure builtin applied to values: max, min, abs, int, float, round, len."""
     name: str
-    args: tuple["Value", ...]
+    args: tuple[Value, ...]
     size: int = field(default=1, init=False, repr=False, compare=False)
     _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -185,7 +186,7 @@ def apply_binary(op: str, a: Any, b: Any) -> Any:
 # space that repeats a subexpression (`make_div(v)` used three times in `make_div` itself) holds a
 # DAG, not a tree that triples with every nesting; `evaluate` memoises by node, and shape checks
 # cost DAG size. Children are keyed by identity (they are interned too) and constants by value.
-_INTERNED: "weakref.WeakValueDictionary[tuple, Any]" = weakref.WeakValueDictionary()
+_INTERNED: weakref.WeakValueDictionary[tuple, Any] = weakref.WeakValueDictionary()
 
 
 def _key(value: Value) -> Any:

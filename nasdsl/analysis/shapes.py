@@ -50,7 +50,7 @@ counted once), FLOPs as multiply-accumulates of one sample.
 Example::
 
     >>> import nasdsl
-    >>> from nasdsl.shapes import check_shapes, costs
+    >>> from nasdsl.analysis.shapes import check_shapes, costs
     >>> space = nasdsl.load("nasbench201")
     >>> check_shapes(space)["outputs"]
     ((10,),)
@@ -64,13 +64,14 @@ import itertools
 import math
 import random
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .. import ir
-from ..ops import catalog
 from ..errors import UNKNOWN as UNKNOWN_LOC
 from ..errors import ArchitectureError, Loc, NasError, ShapeError
+from ..ops import catalog
 from ..ops.domains import domain
 from ..values import Ref, binary, children, evaluate, free_labels, func, if_else, is_expr, literal, possible_values, to_text
 
@@ -98,12 +99,12 @@ class Rule:
     arguments; `macs(args, x, y)` counts multiply-accumulates of one sample (x, y: input
     and output shapes, ints only).
     """
-    shape: Callable[["_Call", tuple], tuple]
+    shape: Callable[[_Call, tuple], tuple]
     params: Callable[[dict], int] = lambda a: 0
     macs: Callable[[dict, tuple, tuple], int] = lambda a, x, y: 0
 
 
-def _identity(call: "_Call", x: tuple) -> tuple:
+def _identity(call: _Call, x: tuple) -> tuple:
     return x
 
 
@@ -129,7 +130,7 @@ def _fold_op(op: str, dims, unit: Any) -> Any:
     return out
 
 
-def _tuple(call: "_Call", name: str, n: int) -> tuple:
+def _tuple(call: _Call, name: str, n: int) -> tuple:
     """An argument that may be one value or one per spatial dimension (`kernel_size=[3, 1]`)."""
     v = call.args[name]
     if isinstance(v, (tuple, list)):
@@ -139,7 +140,7 @@ def _tuple(call: "_Call", name: str, n: int) -> tuple:
     return (v,) * n
 
 
-def _window(call: "_Call", size: Dim, k: Dim, s: Dim, p: Dim, d: Dim, axis: int, ceil: Any = False) -> Dim:
+def _window(call: _Call, size: Dim, k: Dim, s: Dim, p: Dim, d: Dim, axis: int, ceil: Any = False) -> Dim:
     """torch's output length of a convolution or pooling window along one axis."""
     call.require(lambda k, s, d: k > 0 and s > 0 and d > 0, (k, s, d),
                  lambda k, s, d: f"kernel_size, stride and dilation must be positive, got {k}, {s}, {d}")
@@ -157,7 +158,7 @@ def _window(call: "_Call", size: Dim, k: Dim, s: Dim, p: Dim, d: Dim, axis: int,
 
 
 def _conv_shape(nd: int) -> Callable:
-    def shape(call: "_Call", x: tuple) -> tuple:
+    def shape(call: _Call, x: tuple) -> tuple:
         a = call.args
         call.rank(nd + 1, "[C, L]" if nd == 1 else "[C, H, W]")
         cin, cout, groups = a["in_channels"], a["out_channels"], a["groups"]
@@ -201,7 +202,7 @@ def _conv_macs(a: dict, x: tuple, y: tuple) -> int:
     return math.prod(y) * (a["in_channels"] // a["groups"]) * _kernel_area(a["kernel_size"], len(x) - 1)
 
 
-def _linear_shape(call: "_Call", x: tuple) -> tuple:
+def _linear_shape(call: _Call, x: tuple) -> tuple:
     a = call.args
     call.rank(1, "[..., in_features]", at_least=True)
     call.require(lambda f, i: f == i, (x[-1], a["in_features"]),
@@ -211,7 +212,7 @@ def _linear_shape(call: "_Call", x: tuple) -> tuple:
 
 def _channels_shape(count: str, ranks: tuple[int, ...], layout: str) -> Callable:
     """BatchNorm-like: a fixed channel count on dimension 0, and a rank from `ranks`."""
-    def shape(call: "_Call", x: tuple) -> tuple:
+    def shape(call: _Call, x: tuple) -> tuple:
         if len(x) not in ranks:
             call.fail(f"expects input {layout}, got rank {len(x)} (plus the batch dimension)")
         call.require(lambda c, n: c == n, (x[0], call.args[count]),
@@ -220,7 +221,7 @@ def _channels_shape(count: str, ranks: tuple[int, ...], layout: str) -> Callable
     return shape
 
 
-def _layer_norm_shape(call: "_Call", x: tuple) -> tuple:
+def _layer_norm_shape(call: _Call, x: tuple) -> tuple:
     norm = call.args["normalized_shape"]
     norm = tuple(norm) if isinstance(norm, (tuple, list)) else (norm,)
     if len(norm) > len(x):
@@ -237,7 +238,7 @@ def _layer_norm_params(a: dict) -> int:
     return (n + (n if a["bias"] else 0)) if a["elementwise_affine"] else 0
 
 
-def _group_norm_shape(call: "_Call", x: tuple) -> tuple:
+def _group_norm_shape(call: _Call, x: tuple) -> tuple:
     a = call.args
     call.rank(1, "[C, ...]", at_least=True)
     call.require(lambda c, n: c == n, (x[0], a["num_channels"]),
@@ -248,7 +249,7 @@ def _group_norm_shape(call: "_Call", x: tuple) -> tuple:
 
 
 def _pool_shape(dilated: bool) -> Callable:
-    def shape(call: "_Call", x: tuple) -> tuple:
+    def shape(call: _Call, x: tuple) -> tuple:
         a = call.args
         call.rank(3, "[C, H, W]")
         ks = _tuple(call, "kernel_size", 2)
@@ -263,7 +264,7 @@ def _pool_shape(dilated: bool) -> Callable:
 
 
 def _adaptive_shape(nd: int) -> Callable:
-    def shape(call: "_Call", x: tuple) -> tuple:
+    def shape(call: _Call, x: tuple) -> tuple:
         call.rank(nd + 1, "[C, L]" if nd == 1 else "[C, H, W]")
         size = _tuple(call, "output_size", nd)
         for s in size:
@@ -272,7 +273,7 @@ def _adaptive_shape(nd: int) -> Callable:
     return shape
 
 
-def _flatten_shape(call: "_Call", x: tuple) -> tuple:
+def _flatten_shape(call: _Call, x: tuple) -> tuple:
     """Flatten's dims count the batch dimension, as in torch: Flatten() is Flatten(1, -1)."""
     start, end, rank = call.args["start_dim"], call.args["end_dim"], len(x) + 1
     if is_expr(start) or is_expr(end):
@@ -287,14 +288,14 @@ def _flatten_shape(call: "_Call", x: tuple) -> tuple:
     return (*x[:s - 1], _prod(x[s - 1:e]), *x[e:])
 
 
-def _softmax_shape(call: "_Call", x: tuple) -> tuple:
+def _softmax_shape(call: _Call, x: tuple) -> tuple:
     dim, rank = call.args["dim"], len(x) + 1
     if not is_expr(dim) and dim is not None and not -rank <= dim < rank:
         call.fail(f"dim {dim} is out of range for input {_dims(x)} (rank {rank} with the batch dimension)")
     return x
 
 
-def _attention_shape(call: "_Call", x: tuple) -> tuple:
+def _attention_shape(call: _Call, x: tuple) -> tuple:
     a = call.args
     call.rank(2, "[L, E] (a sequence of L embeddings; batch_first)")
     call.require(lambda e, d: e == d, (x[1], a["embed_dim"]),
@@ -317,7 +318,7 @@ def _attention_macs(a: dict, x: tuple, y: tuple) -> int:
     return 4 * length * e * e + 2 * length * length * e
 
 
-def _zero_shape(call: "_Call", x: tuple) -> tuple:
+def _zero_shape(call: _Call, x: tuple) -> tuple:
     stride, channels = call.args["stride"], call.args["out_channels"]
     out = x
     if stride != 1:
@@ -331,7 +332,7 @@ def _zero_shape(call: "_Call", x: tuple) -> tuple:
     return out
 
 
-def _pad_channels_shape(call: "_Call", x: tuple) -> tuple:
+def _pad_channels_shape(call: _Call, x: tuple) -> tuple:
     call.rank(1, "[C, ...]", at_least=True)
     call.require(lambda c, o, n: o >= 0 and o + c <= n, (x[0], call.args["offset"], call.args["channels"]),
                  lambda c, o, n: f"{c} channels from offset {o} do not fit in {n}")
@@ -342,7 +343,7 @@ def _if_else_dims(test: Any, then: tuple, other: tuple) -> tuple:
     return tuple(if_else(test, a, b) for a, b in zip(then, other))
 
 
-def _factorized_reduce_shape(call: "_Call", x: tuple) -> tuple:
+def _factorized_reduce_shape(call: _Call, x: tuple) -> tuple:
     a = call.args
     call.rank(3, "[C, H, W]")
     call.require(lambda c, i: c == i, (x[0], a["in_channels"]),
@@ -364,14 +365,14 @@ def _factorized_reduce_macs(a: dict, x: tuple, y: tuple) -> int:
     return math.prod(y) * a["in_channels"]  # two 1x1 convs, each making half the channels
 
 
-def _channel_shuffle_shape(call: "_Call", x: tuple) -> tuple:
+def _channel_shuffle_shape(call: _Call, x: tuple) -> tuple:
     call.rank(2, "[C, ...] with at least one more dimension", at_least=True)
     call.require(lambda c, g: g > 0 and c % g == 0, (x[0], call.args["groups"]),
                  lambda c, g: f"the input's {c} channels must be divisible by groups ({g})")
     return x
 
 
-def _feature_dim(call: "_Call", name: str, x: tuple) -> int:
+def _feature_dim(call: _Call, name: str, x: tuple) -> int:
     """A dimension argument counting the batch dimension (as torch's); as an index into `x`."""
     d, rank = call.args[name], len(x) + 1
     if is_expr(d) or not isinstance(d, int):
@@ -384,7 +385,7 @@ def _feature_dim(call: "_Call", name: str, x: tuple) -> int:
     return d - 1
 
 
-def _narrow_shape(call: "_Call", x: tuple) -> tuple:
+def _narrow_shape(call: _Call, x: tuple) -> tuple:
     i = _feature_dim(call, "dim", x)
     start, length = call.args["start"], call.args["length"]
     call.require(lambda s, n, size: s >= 0 and n >= 1 and s + n <= size, (start, length, x[i]),
@@ -392,28 +393,28 @@ def _narrow_shape(call: "_Call", x: tuple) -> tuple:
     return (*x[:i], length, *x[i + 1:])
 
 
-def _transpose_shape(call: "_Call", x: tuple) -> tuple:
+def _transpose_shape(call: _Call, x: tuple) -> tuple:
     i, j = _feature_dim(call, "dim0", x), _feature_dim(call, "dim1", x)
     out = list(x)
     out[i], out[j] = x[j], x[i]
     return tuple(out)
 
 
-def _class_token_shape(call: "_Call", x: tuple) -> tuple:
+def _class_token_shape(call: _Call, x: tuple) -> tuple:
     call.rank(2, "[L, E] (a sequence of L embeddings)")
     call.require(lambda e, d: e == d, (x[1], call.args["embed_dim"]),
                  lambda e, d: f"embed_dim is {d} but the input's embeddings have size {e}")
     return (binary("+", x[0], 1), x[1])
 
 
-def _position_embedding_shape(call: "_Call", x: tuple) -> tuple:
+def _position_embedding_shape(call: _Call, x: tuple) -> tuple:
     call.rank(2, "[L, E] (a sequence of L embeddings)")
-    call.require(lambda l, e, n, d: l == n and e == d, (x[0], x[1], call.args["length"], call.args["embed_dim"]),
-                 lambda l, e, n, d: f"length and embed_dim are {n} and {d} but the input is [{l}, {e}]")
+    call.require(lambda size, e, n, d: size == n and e == d, (x[0], x[1], call.args["length"], call.args["embed_dim"]),
+                 lambda size, e, n, d: f"length and embed_dim are {n} and {d} but the input is [{size}, {e}]")
     return x
 
 
-def _rel_attention_shape(call: "_Call", x: tuple) -> tuple:
+def _rel_attention_shape(call: _Call, x: tuple) -> tuple:
     a = call.args
     call.rank(2, "[N, E] (a sequence of N embeddings)")
     call.require(lambda e, d: e == d, (x[1], a["embed_dim"]),
@@ -655,7 +656,7 @@ class _Solver:
 
 # --- walking the template -------------------------------------------------------------------
 
-def _check_domains(call: "_Call") -> None:
+def _check_domains(call: _Call) -> None:
     """Every argument within its domain (`ops.domains`): for an expression over choices,
     every value its choices give it (a tuple such as a kernel size, item by item)."""
     for name, value in call.args.items():
@@ -674,7 +675,7 @@ def _check_domains(call: "_Call") -> None:
             call.require(ok, (item,), lambda v, name=name, dom=dom: f"{name} must be {dom.what}, got {literal(v)}")
 
 
-def _all_within(value: Any, ok: Callable[[Any], bool], call: "_Call") -> bool | None:
+def _all_within(value: Any, ok: Callable[[Any], bool], call: _Call) -> bool | None:
     """Whether every value in a cheap superset of `value`'s values (`possible_values`) is ok:
     True, False (then the solver looks for a real counterexample), or None when the superset
     is too large to list (the argument is then left to the build, which reports it too)."""
@@ -689,7 +690,7 @@ class _Call:
     """One op applied to one input shape: what its rule checks through."""
     __slots__ = ("walker", "op", "args", "x", "ctx")
 
-    def __init__(self, walker: "_Walker", op: ir.Op, args: dict, x: tuple, ctx: tuple):
+    def __init__(self, walker: _Walker, op: ir.Op, args: dict, x: tuple, ctx: tuple):
         self.walker, self.op, self.args, self.x, self.ctx = walker, op, args, x, ctx
 
     def fail(self, why: str, view: Mapping[str, Any] | None = None):
@@ -786,7 +787,7 @@ class _Walker:
         for t, x in zip(g.inputs, xs):
             if t.shape is not None and x is not None:
                 self.equal_shapes([(t.name, x, t.loc), (f"{t.name} as declared", tuple(t.shape), t.loc)], ctx, t.loc,
-                                  lambda items: f"input {t.name!r} is declared {_dims(items[1][1])} "
+                                  lambda items, t=t: f"input {t.name!r} is declared {_dims(items[1][1])} "
                                                 f"but receives {_dims(items[0][1])}")
             env[t.name] = x
         modules = dict(g.modules)

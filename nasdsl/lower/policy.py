@@ -14,15 +14,17 @@ label share one architecture parameter and one sampled value.
 
 Example::
 
-    >>> policy = ArchPolicy(space, "darts")
-    >>> policy.probs("Cell.e1_0")          # softmax over the 5 candidates
-    tensor([0.2000, 0.2000, ...], grad_fn=...)
+    >>> policy = ArchPolicy(nasdsl.load("nasbench201", {"C": 8, "N": 1}), "darts")
+    >>> probs = policy.probs("Cell.e1_0")  # softmax over the 5 candidates (alpha starts near 0)
+    >>> probs.shape, round(float(probs.sum()), 6), bool(((probs - 0.2).abs() < 0.01).all())
+    (torch.Size([5]), 1.0, True)
 """
 from __future__ import annotations
 
 import contextlib
 import random
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -111,7 +113,7 @@ class ArchPolicy:
         return current
 
     def _sample_from_alpha(self) -> dict[str, Any]:
-        from ..space import INACTIVE, _truthy, partial_eval, _holds
+        from ..space import INACTIVE, _holds, _truthy, partial_eval
         for _ in range(1000):
             view: dict[str, Any] = {}
             for d in self.space.plan.order:
@@ -184,7 +186,7 @@ class BinaryGate(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, out: torch.Tensor, alpha: torch.Tensor, index: int,
-                others: Callable[[int], torch.Tensor], policy: "ArchPolicy") -> torch.Tensor:
+                others: Callable[[int], torch.Tensor], policy: ArchPolicy) -> torch.Tensor:
         ctx.save_for_backward(out.detach(), alpha.detach())
         ctx.index = index
         ctx.others = others

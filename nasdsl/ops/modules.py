@@ -16,15 +16,16 @@ Example::
 from __future__ import annotations
 
 import importlib
-import keyword
 import inspect
-from typing import Any, Callable
+import keyword
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from . import catalog
 from ..errors import NasError
+from . import catalog
 
 
 class Zero(nn.Module):

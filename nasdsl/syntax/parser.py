@@ -16,10 +16,10 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from . import ast
-from .tables import build, load_tables
 from ..errors import Loc, NasError, NasSyntaxError, remember_source
 from ..limits import MAX_NUMBER_CHARS, ValueTooLarge, check_number, check_source
+from . import ast
+from .tables import build, load_tables
 
 
 def grammar_path() -> Path:

@@ -137,7 +137,7 @@ def library_texts() -> tuple[str, ...]:
         if name in SLOW_BY_DESIGN:
             continue
         path = nasdsl.spaces_dir() / f"{name}.nas"
-        texts.append(re.sub(r"(?m)^(param \w+ = )\d+", r"\g<1>2", path.read_text()))
+        texts.append(re.sub(r"(?m)^(param \w+ = )\d+(?![\d.eE])", r"\g<1>2", path.read_text()))
     return tuple(texts)
 
 

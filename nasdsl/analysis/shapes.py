@@ -678,12 +678,16 @@ def _check_domains(call: _Call) -> None:
 def _all_within(value: Any, ok: Callable[[Any], bool], call: _Call) -> bool | None:
     """Whether every value in a cheap superset of `value`'s values (`possible_values`) is ok:
     True, False (then the solver looks for a real counterexample), or None when the superset
-    is too large to list (the argument is then left to the build, which reports it too)."""
+    is too large to list and the joint assignments too many to enumerate (the argument is then
+    left to the build, which reports it too)."""
     domains = getattr(getattr(call.walker, "solver", None), "domains", None)
     if not domains or any(label not in domains for label in free_labels(value)):
         return False
     values = possible_values(value, domains)
-    return None if values is None else all(ok(v) for v in values)
+    if values is not None:
+        return all(ok(v) for v in values)
+    # many values, but from few joint assignments: the solver enumerates them cheaply
+    return False if math.prod(len(domains[label]) for label in free_labels(value)) <= 1024 else None
 
 
 class _Call:

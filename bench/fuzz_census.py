@@ -23,10 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+import test_fuzz as fz  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-import test_fuzz as fz  # noqa: E402
 
 
 def census(name: str, strategy, run, n: int, table: dict) -> None:
@@ -51,9 +50,10 @@ def census(name: str, strategy, run, n: int, table: dict) -> None:
 
 
 def run_arch(text: str) -> str:
-    from nasdsl.cli import main
     import contextlib
     import io
+
+    from nasdsl.cli import main
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
         code = main(["info", "nasbench201", "--json", "--arch", text])
     if code not in (0, 1) or "Traceback" in err.getvalue():

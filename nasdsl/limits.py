@@ -13,6 +13,8 @@ Example::
     Traceback (most recent call last):
     ...
     nasdsl.errors.NasSyntaxError: <s>:1:12: control character U+001B is not allowed in source text
+        param C = 1\\x1b[2J
+                   ^
     >>> printable("a\\x1b[31mb")
     'a\\\\x1b[31mb'
 """
@@ -84,17 +86,17 @@ def check_source(text: str, file: str) -> None:
     a control character (NUL, escape sequences) or a bidirectional override: located errors."""
     if len(text) > MAX_SOURCE_BYTES:
         raise NasSyntaxError(f"source file too large: {len(text):,} characters, the limit is {MAX_SOURCE_BYTES:,}",
-                             Loc(file, 1, 1))
+                             Loc(file, 1, 1))  # not quoted: the text is what is refused
     bad = _FORBIDDEN.search(text)
     if bad is not None:
         line, col = _position(text, bad.start())
         raise NasSyntaxError(f"control character U+{ord(bad.group()):04X} is not allowed in source text",
-                             Loc(file, line, col))
+                             Loc(file, line, col, text))
     if len(text) > MAX_LINE_CHARS:
         for number, line in enumerate(text.split("\n"), start=1):
             if len(line) > MAX_LINE_CHARS:
                 raise NasSyntaxError(f"line too long: {len(line):,} characters, the limit is {MAX_LINE_CHARS:,}",
-                                     Loc(file, number, MAX_LINE_CHARS + 1))
+                                     Loc(file, number, MAX_LINE_CHARS + 1, text))
 
 
 def _position(text: str, index: int) -> tuple[int, int]:

@@ -355,8 +355,6 @@ def _load_many(start: int, stop: int) -> None:
         space.size(), space.sample(0), space.fingerprint()
 
 
-@pytest.mark.xfail(strict=True, reason="the per-space caches and Loc-carried source text are on branch restructure "
-                                      "(helper A, issue 8); remove this marker when main has them")
 def test_loading_many_spaces_grows_no_module_state():
     """A long search loads many spaces in one process: what a space caches must go with it.
     After 300 loads (every cache warm), 1,000 more leave every module-level container of
@@ -372,7 +370,6 @@ def test_loading_many_spaces_grows_no_module_state():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="as above: per-space caches arrive with branch restructure")
 def test_twenty_thousand_loads_keep_memory_flat():
     import gc
     import tracemalloc

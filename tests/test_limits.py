@@ -37,10 +37,10 @@ def run(capsys, *argv):
 
 
 def raises_located(text: str, where: str, message: str, seconds: float = 2.0) -> NasError:
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(NasError) as err:
         nasdsl.loads(text, "t.nas")
-    assert time.perf_counter() - start < seconds
+    assert time.process_time() - start < seconds
     assert str(err.value).startswith(f"t.nas:{where}: {message}"), str(err.value)
     return err.value
 
@@ -96,13 +96,13 @@ def test_self_doubling_expressions_stop_at_the_size_bound(use):
 def test_self_doubling_just_under_the_bound_is_quick(use):
     """14 doublings (32,767 nodes written out) stay under the bound: every pass is then over a
     DAG of 15 nodes, hashed in constant time, so all uses finish quickly either way."""
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         space = nasdsl.loads(DOUBLING.format(n=14, use=use))
         space.size(), space.fingerprint(), space.to_json()
     except NasError as err:
         assert "t.nas" not in str(err)  # an ordinary located error (empty space, depth, domain)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
 
 
 def test_a_domain_violation_behind_many_values_is_still_found():
@@ -111,11 +111,11 @@ def test_a_domain_violation_behind_many_values_is_still_found():
 
 
 def test_counting_a_thousand_way_repeat_is_quick():
-    start = time.perf_counter()
+    start = time.process_time()
     space = nasdsl.loads("network(x: [4]) = x -> repeat(choice[range(1, 1001)], lambda i: ReLU())\n")
     assert space.size() == 1000
     space.sample(0), space.to_json()
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
 
 
 # --- source size, long lines, deep nesting ---------------------------------------------------
@@ -123,10 +123,10 @@ def test_counting_a_thousand_way_repeat_is_quick():
 def test_source_files_have_a_size_limit(tmp_path):
     path = tmp_path / "big.nas"
     path.write_text("# " + "x" * MAX_SOURCE_BYTES + "\n" + NET)
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(NasError, match="is too large: 1,000,0.. bytes, the limit is 1,000,000"):
         nasdsl.load(path)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_a_long_line_is_refused_and_quoted_as_a_bounded_slice():
@@ -138,10 +138,10 @@ def test_a_long_line_is_refused_and_quoted_as_a_bounded_slice():
 def test_deep_nesting_across_lines_is_a_located_error():
     for text in ("param a = " + "1 if true else\n" * 10000 + "1\n" + NET,
                  "param a = " + "2 **\n" * 3000 + "1\n" + NET):
-        start = time.perf_counter()
+        start = time.process_time()
         with pytest.raises(NasError, match="nested too deeply|nests too deeply"):
             nasdsl.loads(text, "t.nas")
-        assert time.perf_counter() - start < 3.0
+        assert time.process_time() - start < 3.0
 
 
 def test_nul_bytes_and_invalid_utf8(tmp_path, capsys):
@@ -185,13 +185,13 @@ def test_genotype_ranges_and_nesting_are_bounded(capsys):
     code, _, err = run(capsys, "info", "darts", "--arch",
                        "Genotype(normal=[], normal_concat=range(0, 3000000000), reduce=[])")
     assert code == 1 and "has 3,000,000,000 elements, the limit is 1,000" in err
-    start = time.perf_counter()
+    start = time.process_time()
     for text, message in (("Genotype(normal=[], normal_concat=range(0, 3000000000), reduce=[])", "3,000,000,000 elements"),
                           ("Genotype(normal=" + "[" * 200 + "]" * 200 + ", reduce=[])", "nested more than 32 deep"),
                           ("Genotype(normal=[" + "(1, 2), " * 200_000 + "], reduce=[])", "the limit is 1,000,000")):
         with pytest.raises(ArchitectureError, match=message):
             parse_genotype(text)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_architecture_files_are_bounded(tmp_path, capsys):

@@ -38,7 +38,7 @@ from nasdsl.testing import programs  # noqa: E402
 
 LIMIT_S = 1.0   # CPU seconds: the robustness bound per input (not a benchmark: typical inputs take milliseconds)
 WORK_S = 2.0    # CPU seconds for inputs built to expand right up to a work cap, and hostile mutants
-HARD_S = 5.0    # wall seconds: past this an input is abandoned, so a hang fails the test instead of stalling it
+HARD_S = 10.0   # wall seconds: past this an input is abandoned, so a hang fails the test instead of stalling it
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 FAST = settings(max_examples=50, deadline=None, suppress_health_check=_HEALTH)

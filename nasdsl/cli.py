@@ -230,6 +230,8 @@ def cmd_compile(args) -> int:
 
     from .checkpoint import save_checkpoint
     from .ops.modules import import_ops
+    if not 1 <= args.batch <= 65_536:
+        raise NasError(f"--batch must be between 1 and 65,536, got {args.batch}")
     import_ops(args.ops or ())
     space = load_space(args.file, args.set, args.import_path)
     arch = load_arch(space, args.arch) if args.arch is not None else None

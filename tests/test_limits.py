@@ -270,6 +270,34 @@ def test_compile_refuses_a_model_that_cannot_fit_in_memory(write, capsys, tmp_pa
     check_model_fits(100_000_000, "model", available=10**9)
 
 
+def test_compile_reports_torch_refusing_the_test_pass(write, capsys, tmp_path):
+    """What the analysis cannot know (BatchNorm needs two samples to train) is one NasError
+    naming the options, not a torch traceback; nothing is written."""
+    pytest.importorskip("torch")
+    path = write("bn.nas", "network(x: [4]) = x -> BatchNorm1d(4)\n")
+    out = tmp_path / "bn.pt"
+    code, _, err = run(capsys, "compile", str(path), "--strategy", "discrete", "--batch", "1", "-o", str(out))
+    assert code == 1 and "(--strategy discrete, --batch 1) failed in PyTorch: ValueError: Expected more than 1 value" in err
+    assert "Traceback" not in err and not out.exists()
+    for batch in ("0", "-3"):
+        code, _, err = run(capsys, "compile", str(path), "--strategy", "discrete", "--batch", batch, "-o", str(out))
+        assert code == 1 and f"--batch must be between 1 and 65,536, got {batch}" in err
+
+
+def test_oversized_files_are_refused_before_reading(tmp_path, capsys):
+    """A 3 GB file (sparse: nothing is written) is refused from its size, as a source or an
+    architecture, without reading it (it used to end in a MemoryError)."""
+    big = tmp_path / "big.nas"
+    with open(big, "wb") as handle:
+        handle.truncate(3 * 2**30)
+    start = time.process_time()
+    with pytest.raises(NasError, match="source file .*big.nas is too large: 3,221,225,472 bytes"):
+        nasdsl.load(big)
+    code, _, err = run(capsys, "info", "nasbench201", "--arch", str(big))
+    assert code == 1 and "architecture file" in err and "is too large: 3,221,225,472 bytes" in err
+    assert time.process_time() - start < 1.0
+
+
 def test_load_checkpoint_names_what_is_missing(tmp_path):
     torch = pytest.importorskip("torch")
     from nasdsl.checkpoint import FORMAT, load_checkpoint

@@ -548,6 +548,14 @@ class _SpaceWalker(_Walker):
         self.symbolic_memo: dict[tuple, Shape] = {}  # the others also by conditions
         self.folded: dict[Any, Dim] = {}
         self.conditions: dict[tuple, Any] = {}
+        self.unchecked: set[str] = set()  # ops without a rule, said once each in the notes
+
+    def unknown_op(self, m: ir.Op, args: dict, x: Shape) -> Shape:
+        if _rule(m.name) is None and m.name not in self.unchecked:
+            self.unchecked.add(m.name)
+            self.solver.notes.append(f"{m.name} ({m.loc}) has no shape rule: shapes after it are not checked "
+                                     "(give it one: nasdsl.register_op(..., rule=...))")
+        return None
 
     def require(self, ok, values: tuple, fail, ctx: tuple, loc: Loc) -> None:
         if not any(is_expr(v) for v in values):

@@ -36,7 +36,8 @@ from .limits import (
     read_bounded,
 )
 
-__all__ = ["arch_key", "arch_digest", "arch_to_json", "arch_from_json", "arch_json_value", "read_arch_text"]
+__all__ = ["arch_key", "arch_digest", "arch_to_json", "arch_from_json", "arch_json_value", "arch_values",
+           "read_arch_text"]
 
 
 def arch_key(arch: Mapping[str, Any]) -> str:
@@ -136,3 +137,16 @@ def read_arch_text(text: str) -> str:
         return text
     data = read_bounded(text, MAX_ARCH_BYTES, "architecture file")
     return decode_utf8(data, f"architecture file {text}")
+
+
+def arch_values(arch: Mapping[str, Any]) -> dict[str, Any]:
+    """The architecture with each value as its decision's domain holds it: an input choice of
+    several tensors is a JSON list in the canonical form, a tuple in the domain. Expressions
+    over decisions (`pick == (0, 2)`, a cell's loose ends) are evaluated on this form.
+
+    Example::
+
+        >>> arch_values({"cell.input_2_0": [0, 1], "op": "conv"})
+        {'cell.input_2_0': (0, 1), 'op': 'conv'}
+    """
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}

@@ -16,6 +16,7 @@ Example::
 
     >>> policy = ArchPolicy(nasdsl.load("nasbench201", {"C": 8, "N": 1}), "darts")
     >>> probs = policy.probs("Cell.e1_0")  # softmax over the 5 candidates (alpha starts near 0)
+    >>> probs = probs.detach()
     >>> probs.shape, round(float(probs.sum()), 6), bool(((probs - 0.2).abs() < 0.01).all())
     (torch.Size([5]), 1.0, True)
 """

@@ -84,7 +84,8 @@ def cmd_check(args) -> int:
                 print(f"{file}: ok (op library: {len(blocks)} blocks)")
                 continue
             space = load_space(file, args.set)
-            print(f"{file}: ok ({len(space.decisions)} decisions, {space.size():,} architectures)")
+            report = space.check_budgets_feasible()
+            print(f"{file}: ok ({_count(len(space.decisions), 'decision')}, {_architectures(report)})")
         except NasError as err:
             failed += 1
             print(err.render(), file=sys.stderr)
@@ -93,7 +94,10 @@ def cmd_check(args) -> int:
 
 def cmd_info(args) -> int:
     space = load_space(args.file, args.set)
+    report = space.check_budgets_feasible()
     data = space.to_json()
+    data["budgets_counted"] = report.budgets_counted
+    data["size_report"] = report.to_json()
     if args.arch is not None:
         from .analysis.shapes import costs
         data["arch"] = load_arch(space, args.arch)
@@ -116,12 +120,25 @@ def cmd_info(args) -> int:
         print("  ".join(c[:60].ljust(w) for c, w in zip(r, widths)).rstrip())
     for c in data["constraints"]:
         print(f"{c['kind']} {c['expr']}   ({c['where']})")
-    budgets = f" before {len(space.budgets)} budget constraint(s) on params/flops" if space.budgets else ""
-    print(f"\n{len(rows)} decisions, size {data['size']:,} ({data['size']:.3e}){budgets}")
+    print(f"\n{_count(len(rows), 'decision')}, size {report} ({report.size:.3e})")
     if "arch" in data:
         print("\narchitecture: " + json.dumps(data["arch"]))
         print(f"params {data['params']:,}, flops (multiply-adds per sample) {data['flops']:,}")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    """`1 decision`, `2 decisions`."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _architectures(report) -> str:
+    """What `check` says of a space's size: exact, or an upper bound when budgets are not counted."""
+    if not report.budgets:
+        return _count(report.size, "architecture")
+    if report.budgets_counted:
+        return f"{_count(report.size, 'architecture')} within the budgets, of {report.before_budgets:,}"
+    return f"at most {_count(report.size, 'architecture')}: budgets not counted"
 
 
 def _show(v: Any) -> str:

@@ -189,17 +189,22 @@ class GraphBuilder:
         return name
 
     def unique_base(self, base: tuple[str, ...]) -> tuple[str, ...]:
-        """A naming context not overlapping an earlier one in this graph: rebinding `x` after
-        `x` (or `x.0`) was used names the new sites `x_2...`, so module names stay unique."""
+        """A naming context not overlapping an earlier one that labelled decisions in this
+        graph: rebinding `x` after `x` (or `x.0`) labelled a decision names the new sites
+        `x_2...`, so two statements never share a label by accident. Statements whose sites
+        label nothing (`h = x`, a stem of plain ops) claim no name (`claim`)."""
         name, rest, n = base[0], base[1:], 1
         candidate = base
         while self._overlaps(candidate):
             n += 1
             candidate = (f"{name}_{n}",) + rest
-        self.site_names.add(candidate)
-        for k in range(1, len(candidate) + 1):
-            self.site_prefixes.add(candidate[:k])
         return candidate
+
+    def claim(self, base: tuple[str, ...]) -> None:
+        """Reserve a naming context whose statement labelled decisions."""
+        self.site_names.add(base)
+        for k in range(1, len(base) + 1):
+            self.site_prefixes.add(base[:k])
 
     def _overlaps(self, candidate: tuple[str, ...]) -> bool:
         """Is `candidate` a prefix of a used name, or a used name a prefix of it?"""
@@ -248,6 +253,7 @@ class Elaborator:
         self.params: dict[str, Any] = {}
         self.references: list[tuple[str, Loc]] = []  # decision("label") uses, checked in finish()
         self.work = 0                                  # expansion steps, bounded by MAX_WORK
+        self.declared: list[str] = []                  # labels in declaration order (a statement's own: naming)
 
     # -- files and top level
 
@@ -339,6 +345,7 @@ class Elaborator:
                 n_chosen: int | None = 1) -> None:
         if not label:
             label = "root"
+        self.declared.append(label)
         acc = self.decisions.get(label)
         if acc is None:
             self.decisions[label] = _DecisionAcc(kind, values, [self.condition()], [loc], n_candidates, n_chosen)
@@ -447,13 +454,29 @@ class Elaborator:
                     inner = self.run_stmts(stmt.body, env, ctx, loop + (str(item),))
                     if inner is not None:
                         raise NasTypeError("`return` inside a loop is not allowed", stmt.loc)
+            elif isinstance(stmt, ast.If):
+                test = self.eval(stmt.test, env, ctx)
+                if not isinstance(test, (bool, int, float, str)):
+                    hint = ("to choose, use choice { ... } or `a if test else b`, which follow a decision"
+                            if is_expr(test) else None)
+                    got = "a value that depends on a decision" if is_expr(test) else kind_of(test)
+                    raise NasTypeError(f"an `if` statement tests a constant (loop variables, parameters), "
+                                       f"got {got}", stmt.test.loc, hint=hint)
+                if test and self.run_stmts(stmt.body, env, ctx, loop) is not None:
+                    raise NasTypeError("`return` inside an `if` statement is not allowed", stmt.loc,
+                                       hint="bind the result to a name in the `if` and return it after")
         return result
 
     def eval_in_context(self, exprs: tuple, base: tuple[str, ...], env: dict, ctx: Ctx, loop: tuple[str, ...]):
         name = ctx.graph.unique_base(base + loop) if ctx.graph is not None else base + loop
         total = sum(self.count_sites(e, env, ctx) for e in exprs)
         sub = ctx.with_namer(Namer(name, total))
+        mark = len(self.declared)
         values = [self.eval(e, env, sub) for e in exprs]
+        if ctx.graph is not None:
+            prefix = ".".join(ctx.scope + name)
+            if any(label == prefix or label.startswith(prefix + ".") for label in self.declared[mark:]):
+                ctx.graph.claim(name)
         return values[0] if len(values) == 1 else tuple(values)
 
     def run_assign(self, stmt: ast.Assign, env: dict, ctx: Ctx, loop: tuple[str, ...]) -> None:
@@ -497,6 +520,8 @@ class Elaborator:
             return sum(self.count_sites(i, env, ctx) for i in node.items)
         if isinstance(node, ast.Index):
             return self.count_sites(node.value, env, ctx) + self.count_sites(node.index, env, ctx)
+        if isinstance(node, ast.Slice):
+            return self.count_sites(node.value, env, ctx)
         return 0
 
     def _is_site_callee(self, func_node: Any, env: dict, ctx: Ctx) -> bool:
@@ -626,6 +651,20 @@ class Elaborator:
         if not -len(v) <= i < len(v):
             raise NasTypeError(f"index {i} is out of range for a list of {len(v)}", node.index.loc)
         return v[i]
+
+    def eval_Slice(self, node: ast.Slice, env, ctx):
+        v = self.eval(node.value, env, ctx)
+        if not isinstance(v, (list, tuple)):
+            raise NasTypeError(f"cannot slice {kind_of(v)}: only lists and tuples have parts", node.loc)
+        bounds = []
+        for e in (node.start, node.stop):
+            b = None if e is None else self.eval(e, env, ctx)
+            if b is not None and (not isinstance(b, int) or isinstance(b, bool)):
+                got = "a value that depends on a decision" if is_expr(b) else _got(b)
+                raise NasTypeError(f"a slice bound must be a constant integer, got {got}", e.loc,
+                                   hint="slice with loop variables or parameters, e.g. outs[0:i]")
+            bounds.append(b)
+        return v[bounds[0]:bounds[1]]
 
     def eval_Pipe(self, node: ast.Pipe, env, ctx):
         left = self.eval(node.left, env, ctx)
@@ -965,10 +1004,11 @@ class Elaborator:
             if k.name not in allowed:
                 raise ArityError(f"pick has no parameter {k.name!r}", k.loc, hint="pick(a, b, c, n=1, reduce=\"sum\")")
             opts[k.name] = (self.eval(k.value, env, ctx), k.loc)
-        items = [self.eval(a, env, ctx) for a in node.args]
-        if len(items) == 1 and isinstance(items[0], (list, tuple)):
-            items = list(items[0])
-        tensors = [self.expect_tensor(t, node.loc) for t in items]
+        items = []  # candidates: tensors, and lists of tensors spliced in (`pick(outs[0:i], x)`)
+        for a in node.args:
+            value = self.eval(a, env, ctx)
+            items += [(t, a.loc) for t in value] if isinstance(value, (list, tuple)) else [(value, a.loc)]
+        tensors = [self.expect_tensor(t, loc) for t, loc in items]
         k = len(tensors)
         if k == 0:
             raise ArityError("pick needs at least one candidate tensor", node.loc)
@@ -1143,7 +1183,7 @@ class Elaborator:
 
 _EVAL = {cls: getattr(Elaborator, "eval_" + cls.__name__) for cls in (
     ast.Number, ast.String, ast.Bool, ast.Name, ast.Attr, ast.ListLit, ast.TupleLit, ast.Lambda, ast.Cond,
-    ast.UnaryOp, ast.BinOp, ast.Index, ast.Pipe, ast.ValueChoice, ast.LayerChoice, ast.Call)}
+    ast.UnaryOp, ast.BinOp, ast.Index, ast.Slice, ast.Pipe, ast.ValueChoice, ast.LayerChoice, ast.Call)}
 
 
 def _fresh(m: ir.Module) -> ir.Module:

@@ -10,6 +10,8 @@ Example::
 """
 from __future__ import annotations
 
+import re
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,7 +37,7 @@ def _lark() -> Lark:
     """The LALR parser, its tables cached on disk (keyed by the grammar's hash) so a
     command-line call does not rebuild them."""
     text = grammar_path().read_text()
-    options = dict(parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    options = dict(parser="lalr", propagate_positions=True, maybe_placeholders=True, postlex=_StatementIf())
     cache = _cache_file(text)
     if cache is not None:
         try:
@@ -43,6 +45,59 @@ def _lark() -> Lark:
         except OSError:
             pass
     return Lark(text, **options)
+
+
+class _StatementIf:
+    """Post-lexer: tells the two uses of `if` apart. Statements have no separators, so after
+    `y = a` the parser alone cannot know whether `if` continues `y = a if t else b` or starts
+    `if t { ... }`. The token after the test decides, read ahead in the source: `{` (one that
+    does not open a `choice { ... }`) makes the `if` an IF_STMT, `else` a conditional
+    expression. Layout plays no part, so any whitespace or line breaks may surround `if`."""
+
+    always_accept = ("IF",)  # `if` is a keyword everywhere, never a name
+
+    def __init__(self):
+        self._text = threading.local()
+
+    def source(self, text: str) -> None:
+        """The text about to be parsed (the post-lexer reads ahead in it)."""
+        self._text.value = text
+
+    def process(self, stream):
+        text = getattr(self._text, "value", None)
+        for tok in stream:
+            if tok.type == "IF" and text is not None and _opens_statement(text, tok.end_pos):
+                tok = Token.new_borrow_pos("IF_STMT", tok.value, tok)
+            yield tok
+
+
+_AHEAD = re.compile(r'"[^"\\\n]*"|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|[()\[\]{}]')
+
+
+def _opens_statement(text: str, pos: int) -> bool:
+    """Whether the `if` ending at `pos` has a `{` body (a statement) rather than an `else`."""
+    depth, prev, prev2 = 0, "", ""
+    for m in _AHEAD.finditer(text, pos):
+        t = m.group()
+        if t[0] == "#":
+            continue
+        if t in ("(", "["):
+            depth += 1
+        elif t == "{":
+            if prev == "choice" or (prev[:1] == '"' and prev2 == "choice"):
+                depth += 1
+            elif depth == 0:
+                return True
+            else:
+                depth += 1
+        elif t in (")", "]", "}"):
+            depth -= 1
+            if depth < 0:
+                return False
+        elif t == "else" and depth == 0:
+            return False
+        prev, prev2 = t, prev
+    return False
 
 
 def _cache_file(grammar: str) -> Path | None:
@@ -114,7 +169,8 @@ def _describe(err: UnexpectedInput) -> str:
 
 _PRETTY = {"RPAR": "')'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "RBRACE": "'}'",
            "LBRACE": "'{'", "COMMA": "','", "EQUAL": "'='", "COLON": "':'", "NAME": "a name",
-           "NUMBER": "a number", "STRING": "a string", "__ANON_0": "'->'"}
+           "NUMBER": "a number", "STRING": "a string", "__ANON_0": "'->'",
+           "IF_STMT": "`if TEST { ... }`"}
 
 
 def _expected(expected) -> str:
@@ -127,6 +183,7 @@ def _expected(expected) -> str:
 def parse(text: str, file: str = "<string>") -> ast.Module:
     """Parse `.nas` source into an `ast.Module`, raising `NasSyntaxError` on bad input."""
     parser = _lark()
+    parser.options.postlex.source(text)
     try:
         tree = parser.parse(text)
     except UnexpectedInput as err:
@@ -151,9 +208,16 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
     return ast.Module(tuple(items), comments, file)
 
 
+def _lex(text: str):
+    """The tokens of `text`, whitespace and comments included (for comments and `fmt`)."""
+    parser = _lark()
+    parser.options.postlex.source(text)
+    return parser.lex(text, dont_ignore=True)
+
+
 def _comments(text: str):
     """Comments with their positions, found with the grammar's own tokenizer."""
-    for tok in _lark().lex(text, dont_ignore=True) if "#" in text else ():
+    for tok in _lex(text) if "#" in text else ():
         if tok.type == "COMMENT":
             yield (tok.line, tok.column, tok.value)
 
@@ -234,6 +298,9 @@ class _ToAst(Transformer):
     def for_stmt(self, meta, ch):
         return ast.For(str(ch[0]), ch[1], tuple(ch[2:]), self._loc(meta))
 
+    def if_stmt(self, meta, ch):
+        return ast.If(ch[1], tuple(ch[2:]), self._tok(ch[0]))
+
     # expressions
     def lambda_expr(self, meta, ch):
         return ast.Lambda(tuple(str(c) for c in ch[:-1] if c is not None), ch[-1], self._loc(meta))
@@ -283,6 +350,9 @@ class _ToAst(Transformer):
 
     def index(self, meta, ch):
         return ast.Index(ch[0], ch[1], self._loc(meta))
+
+    def slice(self, meta, ch):
+        return ast.Slice(ch[0], ch[1], ch[2], self._loc(meta))
 
     def attr(self, meta, ch):
         return ast.Attr(ch[0], str(ch[1]), self._tok(ch[1]))

@@ -998,7 +998,7 @@ class Elaborator:
 
     def builtin_pick(self, node: ast.Call, env, ctx: Ctx):
         site = ctx.namer.next()
-        allowed = ("n", "reduce", "label")
+        allowed = ("n", "min", "reduce", "label")
         opts = {}
         for k in node.kwargs:
             if k.name not in allowed:
@@ -1022,9 +1022,18 @@ class Elaborator:
             raise NasTypeError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {_got(reduce)}", rloc)
         if reduce == "none" and n != 1:
             raise NasTypeError("reduce=\"none\" returns one tensor, so it needs n=1", rloc)
+        least, mloc = opts.get("min", (1, node.loc))
+        if "min" in opts and n is not None:
+            raise NasTypeError("min applies to n=\"any\" (the fewest inputs a subset may have)", mloc,
+                               hint="pick(a, b, c, n=\"any\", min=0) also allows choosing none")
+        if not isinstance(least, int) or isinstance(least, bool) or not 0 <= least <= k:
+            raise NasTypeError(f"min must be an integer from 0 to {k}, got {_got(least)}", mloc)
+        if least == 0 and reduce == "concat":
+            raise NasTypeError("an empty subset has nothing to concatenate: min=0 needs reduce=\"sum\" or \"mean\" "
+                               "(both give zeros when nothing is chosen)", mloc)
         label = self.label_for(ctx, site, opts["label"][0] if "label" in opts else None,
                                opts["label"][1] if "label" in opts else node.loc)
-        values = input_domain(k, n)
+        values = input_domain(k, n, least)
         if len(values) > MAX_DOMAIN:
             raise NasTypeError(f"pick over {k} tensors has too many subsets", node.loc)
         self.declare(label, ir.INPUT, values, node.loc, k, n)
@@ -1192,11 +1201,12 @@ def _fresh(m: ir.Module) -> ir.Module:
     return ir.transform(m, lambda node, children: node.with_children(children))
 
 
-def input_domain(k: int, n: int | None) -> tuple:
-    """Values of an input choice over `k` tensors: an index (n = 1) or sorted index tuples."""
+def input_domain(k: int, n: int | None, least: int = 1) -> tuple:
+    """Values of an input choice over `k` tensors: an index (n = 1) or sorted index tuples;
+    for any subset (n None) those of at least `least` tensors (0: the empty one `()` first)."""
     if n == 1:
         return tuple(range(k))
-    sizes = range(1, k + 1) if n is None else (n,)
+    sizes = range(least, k + 1) if n is None else (n,)
     out = []
     for r in sizes:
         out += itertools.combinations(range(k), r)

@@ -474,6 +474,9 @@ class _ProgramWriter:
         reduce = self.pick(reduces)
         args = ", ".join(tensors)
         opts = "" if n == 1 and self.chance(0.3) else (', n="any"' if n is None else f", n={n}")
+        if n is None and reduce != "concat" and size + 1 <= budget and self.chance(0.3):
+            opts += ", min=0"  # the empty subset too: zeros
+            size += 1
         if reduce != "sum" or self.chance(0.5):
             opts += f', reduce="{reduce}"'
         if self.chance(0.2):
@@ -561,7 +564,8 @@ class _ProgramWriter:
         the last one and, under a statement-level `if`, any subset of the earlier ones
         (`pick` over a slice of the list)."""
         n = self.count(2, 3)
-        picks = math.prod(2 ** j - 1 for j in range(1, n))  # pick over outs[0:j]: 2^j - 1 subsets
+        empty = self.chance(0.5)  # `min=0`: a layer may take no skip at all (ENAS)
+        picks = math.prod(2 ** j - (not empty) for j in range(1, n))  # pick over outs[0:j]: 2^j (- 1) subsets
         skips = picks <= budget and self.chance(0.8)
         per = _root(max(1, budget // picks) if skips else budget, n)
         var, outs, layer = self.fresh("j"), self.fresh("outs"), self.fresh("t")
@@ -573,7 +577,8 @@ class _ProgramWriter:
         if skips:
             reduce = self.pick(("sum", "mean"))
             bounds = self.pick((f"0:{var}", f":{var}"))
-            lines += [f"  if {var} > 0 {{", f"    skip = pick({outs}[{bounds}], n=\"any\", reduce=\"{reduce}\")",
+            least = ", min=0" if empty else ""
+            lines += [f"  if {var} > 0 {{", f"    skip = pick({outs}[{bounds}], n=\"any\"{least}, reduce=\"{reduce}\")",
                       f"    {layer} = {layer} + skip", "  }"]
         lines += [f"  {outs} = {outs} + [{layer}]", "}"]
         name = self.target(scope)

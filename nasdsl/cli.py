@@ -295,6 +295,11 @@ def cmd_compile(args) -> int:
 
 # --- parser ---------------------------------------------------------------------------------
 
+def cmd_trials(args) -> int:
+    from .search.trials import show_trials
+    return show_trials(args.storage, top=args.top, as_json=args.json, study=args.study)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nasdsl", description="Declarative neural-architecture search spaces.")
     parser.add_argument("--version", action="version", version=f"nasdsl {__version__}")
@@ -350,6 +355,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ops", action="append", metavar="MODULE",
                    help="import a Python module that registers custom ops (repeatable)")
     p.set_defaults(func=cmd_export)
+
+    import nasdsl.search
+    p = sub.add_parser("search", help="search a space: one-shot (supernet) or multi-trial strategies")
+    nasdsl.search.add_arguments(p)
+    p.set_defaults(func=nasdsl.search.run)
+
+    p = sub.add_parser("trials", help="the best trials of a multi-trial search's store")
+    p.add_argument("storage", metavar="STORAGE", help="a search's --out DIR, its exp.db, or a storage URL")
+    p.add_argument("--top", type=int, default=10, metavar="N", help="how many (default 10; 0: all)")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.add_argument("--study", default="nasdsl", metavar="NAME", help="experiment name in the storage (default nasdsl)")
+    p.set_defaults(func=cmd_trials)
     return parser
 
 

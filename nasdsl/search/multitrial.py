@@ -1,12 +1,435 @@
-"""The multitrial search driver (placeholder on main until its branch lands; owned by its helper)."""
+"""The multi-trial search driver: ask a strategy, evaluate, store, until the trial budget is spent.
+
+One loop (`work`) runs in every worker: it reads the store, tells the strategy every finished
+trial it has not seen (in trial order: a resumed or parallel search rebuilds the strategy's
+state from the table), re-runs architectures whose worker died, asks the strategy for a new
+architecture that no trial holds, records it as running, evaluates it and records the result.
+With several workers or machines on one store, a worker checks after recording a trial that
+no earlier trial holds the same architecture and that the budget was not already full, and
+yields the trial otherwise: the budget is finished with no duplicate and no lost trial.
+
+`search(...)` is the Python entry point; `run(args)` the `nasdsl search` one. Workers are
+forked processes (`--workers N`), each with its own connection to the store; several
+machines run the same command against one `--storage postgresql://...`.
+
+Example::
+
+    >>> import nasdsl
+    >>> from nasdsl.search.multitrial import search
+    >>> space = nasdsl.load("nasbench201")
+    >>> result = search(space, "random", lambda arch: {"value": float(len(set(arch.values())))},
+    ...                 trials=20, seed=0)
+    >>> len(result.trials), result.best.value
+    (20, 5.0)
+"""
 from __future__ import annotations
 
-from ..errors import NasError
+import json
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from .. import strategy as strategies
+from ..arch import arch_key, arch_to_json
+from ..errors import NasError
+from ..space import Space
+from ..strategy.base import create
+from .evaluators import Evaluator, Infeasible, objective_value
+from .store import STUDY, Heartbeat, Store, TrialRecord, default_url
+
+MAX_INTERRUPTIONS = 3  # an architecture whose worker died this often is not run again
+
+
+@dataclass
+class SearchResult:
+    """What a search leaves: the counted trials in order, the best one, the store's URL."""
+
+    trials: list[TrialRecord]
+    best: TrialRecord | None
+    url: str
+    objective: str
+
+    def best_so_far(self) -> list[float]:
+        out, best = [], float("-inf")
+        for t in self.trials:
+            if t.state == "complete" and t.value is not None:
+                best = max(best, t.value)
+            out.append(best)
+        return out
+
+
+@dataclass
+class Job:
+    """Everything a worker needs (inherited by forked workers, never pickled)."""
+
+    space: Space
+    strategy: str
+    evaluator: Callable[[Mapping[str, Any]], Any]
+    objective: str
+    trials: int
+    url: str | None
+    study: str
+    seed: int
+    options: Any
+    costs: bool = True
+
+
+# --- the worker loop -----------------------------------------------------------------------
+
+def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord], None] | None = None,
+         parent: int | None = None) -> None:
+    """Run trials of `job` until its budget is spent or the strategy has nothing left."""
+    space = job.space
+    fingerprint = store.attrs.get("fingerprint")
+    validity: dict[str, bool] = {}
+
+    def usable(rec: TrialRecord) -> bool:
+        if rec.fingerprint == fingerprint or not rec.arch:
+            return bool(rec.arch)
+        if rec.key not in validity:   # a trial from before --allow-changed-space
+            validity[rec.key] = space.contains(rec.arch)
+        return validity[rec.key]
+
+    # each worker, and each resumption, draws its own stream; on a network store several
+    # machines run the same command, so the worker's host:pid is mixed in there
+    start_count = sum(1 for r in store.trials() if r.counts)
+    seed = job.seed + 1_000_003 * index + 7919 * start_count
+    if store.beat_at_start:
+        seed += zlib.crc32(store.worker.encode())
+    strat = create(job.strategy, space, seed=seed, budget=job.trials, options=job.options)
+    told: set[int] = set()
+    heart = Heartbeat(store, parent)
+    try:
+        while True:
+            counted, running, done, interrupted = 0, {}, set(), {}
+            for r in store.trials():
+                if not usable(r):
+                    continue
+                if r.counts:
+                    counted += 1
+                    done.add(r.key)
+                    if r.number not in told:
+                        strat.tell(r.arch, r.value if r.state == "complete" else None)
+                        told.add(r.number)
+                elif r.state == "running":
+                    running[r.key] = r
+                elif r.state == "interrupted":
+                    interrupted.setdefault(r.key, []).append(r)
+            if counted >= job.trials:
+                return
+            if counted + len(running) >= job.trials:
+                if not store.reap():
+                    time.sleep(0.2)   # the other workers hold the last trials
+                continue
+            retry = next((rs[-1] for key, rs in interrupted.items()
+                          if key not in done and key not in running and len(rs) < MAX_INTERRUPTIONS), None)
+            if retry is not None:
+                arch, retry_of = retry.arch, retry.number
+            else:
+                arch, retry_of = strat.ask(avoid=set(running)), None
+                if arch is None:
+                    if running and store.shared:
+                        time.sleep(0.2)
+                        continue
+                    return   # the strategy has nothing left: the space is exhausted
+            rec = store.start(arch, retry_of)
+            if store.shared and _yield_if_taken(store, rec, job.trials, usable):
+                if retry is None:
+                    strat.reject(arch)
+                continue
+            heart.trial_id = rec.trial_id
+            _evaluate(job, store, rec)
+            heart.trial_id = None
+            strat.tell(rec.arch, rec.value if rec.state == "complete" else None)
+            told.add(rec.number)
+            if on_trial is not None:
+                on_trial(rec)
+    finally:
+        heart.stop()
+
+
+def _yield_if_taken(store: Store, rec: TrialRecord, budget: int, usable) -> bool:
+    """After recording `rec`: give it up if an earlier trial holds its architecture or the
+    earlier trials already fill the budget."""
+    earlier = [r for r in store.trials() if r.number < rec.number and r.state in ("complete", "failed", "running")
+               and usable(r)]
+    twin = next((r for r in earlier if r.key == rec.key), None)
+    if twin is not None:
+        store.yield_(rec, f"trial {twin.number} holds the same architecture")
+        return True
+    if len(earlier) >= budget:
+        store.yield_(rec, f"the budget of {budget} trials was full")
+        return True
+    return False
+
+
+def _evaluate(job: Job, store: Store, rec: TrialRecord) -> None:
+    start = time.perf_counter()
+    try:
+        try:
+            metrics = dict(job.evaluator(rec.arch))
+            value = objective_value(metrics, job.objective)
+        except Infeasible as err:
+            store.fail(rec, f"infeasible: {err}", round(time.perf_counter() - start, 6))
+            return
+        except Exception as err:  # the evaluator's failure is the trial's, not the search's
+            tb = traceback.format_exception(type(err), err, err.__traceback__)
+            text = f"{type(err).__name__}: {err}\n" + "".join(tb[-3:])
+            store.fail(rec, text.strip(), round(time.perf_counter() - start, 6))
+            return
+        if job.costs and ("params" not in metrics or "flops" not in metrics):
+            metrics = {**_costs(job.space, rec.arch), **metrics}
+        store.complete(rec, value, metrics, round(time.perf_counter() - start, 6))
+    except KeyboardInterrupt:
+        store.interrupt(rec)
+        raise
+
+
+def _costs(space: Space, arch: Mapping[str, Any]) -> dict[str, float]:
+    from ..analysis.shapes import costs
+    try:
+        return {k: float(v) for k, v in costs(space, arch).items()}
+    except NasError:
+        return {}
+
+
+# --- the search ------------------------------------------------------------------------------
+
+def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping[str, Any]], Any],
+           trials: int, storage: str | None = None, seed: int = 0, options: Any = None, workers: int = 1,
+           objective: str | None = None, allow_changed_space: bool = False, study: str = STUDY,
+           meta: Mapping[str, Any] | None = None, progress: Callable[[int, float | None], None] | None = None,
+           costs: bool = True) -> SearchResult:
+    """Run (or resume) a multi-trial search and return its trials.
+
+    `evaluator(arch)` returns a number or a mapping of metrics (`objective` names the one to
+    maximise; an `Evaluator` says it itself). `storage` is a URL (`sqlite:///...`,
+    `postgresql://...`, `journal:PATH`) or `None` for an in-memory store. A store that holds
+    trials already continues them. `progress(done, best)` is called as trials finish.
+    """
+    if strategies.kind(strategy) != "multi-trial":
+        raise NasError(f"{strategy!r} is a one-shot strategy; multi-trial: {', '.join(strategies.MULTI_TRIAL)}")
+    if trials < 1:
+        raise NasError(f"--trials must be at least 1, got {trials}")
+    if workers < 1:
+        raise NasError(f"--workers must be at least 1, got {workers}")
+    if workers > 1 and storage in (None, "memory"):
+        raise NasError("--workers > 1 needs a persistent --storage (sqlite:///..., postgresql://..., journal:PATH)")
+    create(strategy, space, seed=seed, budget=trials, options=options)   # options checked before anything runs
+    objective = objective or getattr(evaluator, "objective", None) or "value"
+    evaluate = evaluator if isinstance(evaluator, Evaluator) else _as_metrics(evaluator, objective)
+    job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs)
+    store = Store(storage, study)
+    store.open(space.fingerprint(), {"space": space.root_file, "sources": space.sources,
+                                     "params": _jsonable(space.params), "objective": objective,
+                                     "strategy": strategy, **(meta or {})}, allow_changed_space)
+    store.reap()
+    if workers == 1:
+        def on_trial(rec: TrialRecord) -> None:
+            if progress is not None:
+                _report(store, progress)
+        work(job, store, 0, on_trial)
+    else:
+        _run_workers(job, workers, store, progress)
+    return result_of(store, space, objective)
+
+
+def _as_metrics(func: Callable, objective: str) -> Callable[[Mapping[str, Any]], dict]:
+    def evaluate(arch):
+        out = func(arch)
+        if isinstance(out, Mapping):
+            return {str(k): float(v) for k, v in out.items()}
+        return {objective: float(out)}
+    return evaluate
+
+
+def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(dict(params), default=str))
+
+
+def _report(store: Store, progress: Callable[[int, float | None], None]) -> None:
+    done = [t for t in store.trials() if t.counts]
+    values = [t.value for t in done if t.value is not None]
+    progress(len(done), max(values) if values else None)
+
+
+def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
+    context = multiprocessing.get_context("fork")
+    parent = os.getpid()
+    procs = [context.Process(target=_worker_main, args=(job, i, parent), daemon=False) for i in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        while any(p.is_alive() for p in procs):
+            if progress is not None:
+                _report(store, progress)
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()
+        raise
+    for p in procs:
+        p.join()
+    if progress is not None:
+        _report(store, progress)
+    failed = [p.exitcode for p in procs if p.exitcode]
+    if failed:
+        raise NasError(f"{len(failed)} of {workers} workers failed (exit codes {failed}); run the same command "
+                       "again to continue")
+
+
+def _worker_main(job: Job, index: int, parent: int) -> None:
+    try:
+        store = Store(job.url, job.study)
+        store.open(job.space.fingerprint(), {}, allow_changed_space=True, create=False)
+        work(job, store, index, parent=parent)
+    except NasError as err:
+        print(err.render(), file=sys.stderr)
+        os._exit(1)
+    except KeyboardInterrupt:
+        os._exit(130)
+    os._exit(0)
+
+
+def result_of(store: Store, space: Space | None, objective: str) -> SearchResult:
+    counted = [t for t in store.trials() if t.counts]
+    if space is not None:
+        counted = [t for t in counted if t.fingerprint == store.attrs.get("fingerprint") or space.contains(t.arch)]
+    complete = [t for t in counted if t.state == "complete"]
+    best = max(complete, key=lambda t: (t.value, -t.number)) if complete else None
+    return SearchResult(counted, best, store.url, objective)
+
+
+# --- the command line ------------------------------------------------------------------------
 
 def add_arguments(group) -> None:
-    """Options of this driver (none yet)."""
+    """Options of multi-trial search (`nasdsl search SPACE --strategy random|grid|evolution|tpe|rl|local`)."""
+    group.add_argument("--trials", type=int, default=100, metavar="N", help="trial budget (default 100)")
+    group.add_argument("--evaluator", metavar="SPEC",
+                       help="train | table:PATH | python:MODULE:FUNCTION (required for multi-trial)")
+    group.add_argument("--metric", metavar="NAME", help="the metric to maximise (table column; python dict key)")
+    group.add_argument("--constraint", action="append", metavar="COLUMN<=X",
+                       help="table evaluator: a bound on a column, e.g. latency_pixel3<=20 (repeatable)")
+    group.add_argument("--storage", metavar="URL",
+                       help="sqlite:///PATH (default: DIR/exp.db), postgresql://..., journal:PATH")
+    group.add_argument("--study", default=STUDY, metavar="NAME", help=f"experiment name in the storage (default {STUDY})")
+    group.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    group.add_argument("--allow-changed-space", action="store_true",
+                       help="resume on a changed space, keeping the stored trials that are still valid")
 
 
 def run(args) -> int:
-    raise NasError("multitrial search is not built yet")
+    """`nasdsl search ... --strategy <multi-trial>`: search, then `arch.json`, `result.json` and
+    `best_so_far.png` in `--out DIR`."""
+    import nasdsl
+
+    from .evaluators import load_train_space, make_evaluator
+    if not args.evaluator:
+        raise NasError("multi-trial search needs --evaluator (train | table:PATH | python:MODULE:FUNCTION)")
+    sets = _sets(getattr(args, "set", None))
+    data = None
+    if args.evaluator == "train":
+        space, data = load_train_space(lambda p: nasdsl.load(args.file, {**sets, **p}), args.data, args.seed, sets)
+    else:
+        space = nasdsl.load(args.file, sets)
+    out = Path(args.out or f"runs/{Path(args.file).stem}-{args.strategy}")
+    url = args.storage or default_url(out)
+    evaluator = make_evaluator(args.evaluator, space, args.metric, args.constraint or (), data,
+                               getattr(args, "epochs", None) or 1, args.seed)
+    bar = _Progress(args.trials, evaluator.objective)
+    try:
+        result = search(space, args.strategy, evaluator, args.trials, url, args.seed, args.option or [],
+                        args.workers, evaluator.objective, args.allow_changed_space, args.study,
+                        meta={"evaluator": evaluator.describe()}, progress=bar)
+    finally:
+        bar.close()
+    write_outputs(out, space, result)
+    best = result.best
+    if best is None:
+        print(f"no trial completed ({len(result.trials)} failed); see `nasdsl trials {url}`")
+        return 1
+    print(f"best of {len(result.trials)} trials: {result.objective} = {best.value:g} (trial {best.number})")
+    print(f"  {_arch_text(space, best.arch)}")
+    print(f"wrote {out / 'arch.json'}, {out / 'result.json'}, {out / 'best_so_far.png'}; store {url}")
+    return 0
+
+
+def _sets(items) -> dict[str, Any]:
+    from ..cli import parse_set
+    return parse_set(items)
+
+
+def _arch_text(space: Space, arch: Mapping[str, Any]) -> str:
+    """The NB201 string or DARTS genotype of `arch` where the space has one, else its JSON."""
+    from ..formats import arch_to_genotype, arch_to_nb201
+    for convert in (arch_to_nb201, arch_to_genotype):
+        try:
+            return convert(space, arch)
+        except NasError:
+            continue
+    return arch_key(arch)
+
+
+class _Progress:
+    """A tqdm bar on stderr: trials done and the best objective so far."""
+
+    def __init__(self, total: int, objective: str):
+        from tqdm import tqdm
+        self.objective = objective
+        self.bar = tqdm(total=total, desc="trials", unit="trial", file=sys.stderr, disable=None, dynamic_ncols=True)
+
+    def __call__(self, done: int, best: float | None) -> None:
+        self.bar.n = min(done, self.bar.total)
+        if best is not None:
+            self.bar.set_postfix({f"best {self.objective}": f"{best:.4g}"}, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def write_outputs(out: Path, space: Space, result: SearchResult) -> None:
+    """`arch.json` (the best architecture, as one-shot search writes it), `result.json` (best
+    trial, budget used, best-so-far curve) and `best_so_far.png`."""
+    out.mkdir(parents=True, exist_ok=True)
+    best = result.best
+    if best is not None:
+        _atomic(out / "arch.json", arch_to_json(best.arch) + "\n")
+    summary = {"objective": result.objective, "trials": len(result.trials), "store": result.url,
+               "best": best.to_json() if best else None,
+               "best_text": _arch_text(space, best.arch) if best else None,
+               "best_so_far": [v if v != float("-inf") else None for v in result.best_so_far()]}
+    _atomic(out / "result.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    plot_best_so_far(result, out / "best_so_far.png")
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def plot_best_so_far(result: SearchResult, path: Path) -> None:
+    """A PNG of the best objective found against the number of trials."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    curve = [v if v != float("-inf") else None for v in result.best_so_far()]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    xs = [i + 1 for i, v in enumerate(curve) if v is not None]
+    ax.step(xs, [v for v in curve if v is not None], where="post")
+    ax.set_xlabel("trials")
+    ax.set_ylabel(f"best {result.objective}")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,284 @@
+"""Evaluators: what a multi-trial search does with an architecture to get its metrics.
+
+An evaluator is a callable `arch -> {metric: number}` with an `objective` (the metric the
+search maximises). Three kinds, named on the command line by `--evaluator`:
+
+* `table:PATH` looks the architecture up in a benchmark table (CSV, optionally gzipped) keyed
+  by NAS-Bench-201 string in its `arch` column, as `../shared/data/nb201_table.csv.gz`;
+  `--metric COLUMN` is the objective and every numeric column is a metric. `--constraint
+  latency_pixel3<=20` makes an architecture outside the bound infeasible: its trial fails with
+  that message, so no strategy counts it as found.
+* `python:pkg.module:function` calls `function(arch)`, which returns a number (the metric
+  `value`) or a mapping of metrics (`--metric` names the objective; a single metric needs no
+  name).
+* `train` builds the discrete model and trains it on `--data` for `--epochs` epochs
+  (`nasdsl.train.train_architecture`): objective `val_acc`, also `test_acc`, `params`,
+  `flops`, `train_loss`.
+
+Every evaluator's metrics also carry the architecture's `params` and `flops` (from the
+space's shape analysis, no torch) unless it reports them itself.
+
+Example::
+
+    >>> import nasdsl
+    >>> space = nasdsl.load("nasbench201")
+    >>> ev = make_evaluator("python:nasdsl.search.evaluators:count_decisions", space)
+    >>> ev.objective, ev(space.sample(0))
+    ('value', {'value': 6.0})
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import importlib
+import math
+import operator
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import NasError
+from ..space import Space
+
+
+class Infeasible(Exception):
+    """An architecture outside an evaluator's constraint (recorded as a failed trial)."""
+
+
+class Evaluator(ABC):
+    """Base: `__call__(arch) -> metrics`, `objective` names the metric to maximise."""
+
+    objective = "value"
+    name = "evaluator"
+
+    @abstractmethod
+    def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
+        """The metrics of `arch` (raise to fail the trial; `Infeasible` for a broken bound)."""
+
+    def describe(self) -> str:
+        return self.name
+
+
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>|==|!=)\s*([-+0-9.eE]+)\s*$")
+_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq, "!=": operator.ne}
+
+
+def parse_constraint(text: str) -> tuple[str, str, float]:
+    """`latency_pixel3<=20` as (column, operator, bound).
+
+    Example::
+
+        >>> parse_constraint("latency_pixel3<=20")
+        ('latency_pixel3', '<=', 20.0)
+    """
+    m = _CONSTRAINT.match(text)
+    if not m:
+        raise NasError(f"--constraint expects COLUMN<=NUMBER (or >=, <, >, ==, !=), got {text!r}")
+    try:
+        return m.group(1), m.group(2), float(m.group(3))
+    except ValueError:
+        raise NasError(f"--constraint bound is not a number in {text!r}") from None
+
+
+class TableEvaluator(Evaluator):
+    """Look architectures up in a NAS-Bench-201 table (rows keyed by NB201 string).
+
+    Example::
+
+        >>> import nasdsl, pathlib, tempfile
+        >>> space = nasdsl.load("nasbench201")
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+        >>> s = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+        >>> _ = path.write_text("arch,acc,lat\\n" + s + ",10.0,1.5\\n")
+        >>> ev = TableEvaluator(space, path, metric="acc", constraints=["lat<=2"])
+        >>> from nasdsl.formats import nb201_to_arch
+        >>> ev(nb201_to_arch(space, s))
+        {'acc': 10.0, 'lat': 1.5}
+    """
+
+    name = "table"
+
+    def __init__(self, space: Space, path: str | Path, metric: str | None = None,
+                 constraints: list[str] | tuple[str, ...] = ()):
+        from ..formats import arch_to_nb201
+        self.space, self.path = space, Path(path)
+        self._to_key = lambda arch: arch_to_nb201(space, arch)
+        self.rows, columns = _read_table(self.path)
+        if metric is None:
+            raise NasError(f"--evaluator table:{path} needs --metric (one of: {', '.join(columns)})")
+        if metric not in columns:
+            raise NasError(f"table {path} has no column {metric!r} (its columns: {', '.join(columns)})")
+        self.objective = metric
+        self.constraints = [parse_constraint(c) for c in constraints]
+        for column, _, _ in self.constraints:
+            if column not in columns:
+                raise NasError(f"--constraint: table {path} has no column {column!r} (its columns: {', '.join(columns)})")
+        try:
+            self._to_key(space.sample(0))
+        except NasError as err:
+            raise NasError(f"--evaluator table: the space {space.root_file} cannot be keyed by NAS-Bench-201 "
+                           f"string ({err.message})") from None
+
+    def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
+        key = self._to_key(arch)
+        row = self.rows.get(key)
+        if row is None:
+            raise KeyError(f"{key} is not in table {self.path}")
+        for column, op, bound in self.constraints:
+            if not _OPS[op](row[column], bound):
+                raise Infeasible(f"{column} = {row[column]:g} violates {column}{op}{bound:g}")
+        return dict(row)
+
+    def describe(self) -> str:
+        return f"table:{self.path}"
+
+
+def _read_table(path: Path) -> tuple[dict[str, dict[str, float]], list[str]]:
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", newline="") as f:
+            reader = csv.DictReader(f)
+            fields = list(reader.fieldnames or ())
+            if "arch" not in fields:
+                raise NasError(f"table {path} has no `arch` column (NAS-Bench-201 strings); columns: {', '.join(fields)}")
+            numeric = [c for c in fields if c not in ("arch", "index")]
+            rows: dict[str, dict[str, float]] = {}
+            for line in reader:
+                values = {}
+                for c in numeric:
+                    try:
+                        values[c] = float(line[c])
+                    except (TypeError, ValueError):
+                        continue
+                rows[line["arch"]] = values
+    except OSError as err:
+        raise NasError(f"cannot read table {path}: {err.strerror or err}") from None
+    except (csv.Error, UnicodeDecodeError, EOFError) as err:
+        raise NasError(f"table {path} is not a readable CSV file ({err})") from None
+    return rows, numeric
+
+
+class PythonEvaluator(Evaluator):
+    """Call `function(arch)` of an importable module; a number or a mapping of metrics.
+
+    Example::
+
+        >>> ev = PythonEvaluator("nasdsl.search.evaluators:count_decisions")
+        >>> ev({"a": 1, "b": 2})
+        {'value': 2.0}
+    """
+
+    name = "python"
+
+    def __init__(self, spec: str, metric: str | None = None):
+        module_name, sep, func_name = spec.rpartition(":")
+        if not sep or not module_name or not func_name:
+            raise NasError(f"--evaluator python:MODULE:FUNCTION, got python:{spec}")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            raise NasError(f"--evaluator python:{spec}: cannot import {module_name!r} ({err})") from None
+        func = getattr(module, func_name, None)
+        if not callable(func):
+            raise NasError(f"--evaluator python:{spec}: {module_name} has no function {func_name!r}")
+        self.spec, self.func, self.metric = spec, func, metric
+        self.objective = metric or "value"
+
+    def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
+        result = self.func(dict(arch))
+        if isinstance(result, Mapping):
+            metrics = {str(k): float(v) for k, v in result.items() if isinstance(v, (int, float))}
+            if self.metric is None:
+                if len(metrics) != 1 and "value" not in metrics:
+                    raise NasError(f"python:{self.spec} returned metrics {sorted(metrics)}: "
+                                   "name the objective with --metric")
+                self.objective = "value" if "value" in metrics else next(iter(metrics))
+            elif self.metric not in metrics:
+                raise KeyError(f"python:{self.spec} returned no metric {self.metric!r} (it returned {sorted(metrics)})")
+            return metrics
+        if isinstance(result, (int, float)) and not isinstance(result, bool):
+            return {self.objective: float(result)}
+        raise TypeError(f"python:{self.spec} returned {type(result).__name__}, expected a number or a mapping")
+
+    def describe(self) -> str:
+        return f"python:{self.spec}"
+
+
+def count_decisions(arch: Mapping[str, Any]) -> float:
+    """A trivial objective (the number of active decisions), for examples and tests."""
+    return float(len(arch))
+
+
+class TrainEvaluator(Evaluator):
+    """Train the discrete model of each architecture (`nasdsl.train.train_architecture`).
+
+    Example::
+
+        >>> ev = TrainEvaluator(space, "digits", epochs=1)   # doctest: +SKIP
+        >>> ev(space.sample(0))["val_acc"]                    # doctest: +SKIP
+        0.52
+    """
+
+    name = "train"
+    objective = "val_acc"
+
+    def __init__(self, space: Space, data: Any, epochs: int = 1, seed: int = 0, metric: str | None = None):
+        train = _train_module()
+        self.space, self.data, self.epochs, self.seed = space, data, epochs, seed
+        self._train = train.train_architecture
+        if metric is not None:
+            self.objective = metric
+
+    def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
+        import torch
+        torch.set_num_threads(1)
+        result = self._train(self.space, arch, self.data, self.epochs, self.seed)
+        metrics = {k: float(v) for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if self.objective not in metrics:
+            raise KeyError(f"training reported no metric {self.objective!r} (it reported {sorted(metrics)})")
+        return metrics
+
+    def describe(self) -> str:
+        return f"train ({self.epochs} epochs)"
+
+
+def _train_module():
+    try:
+        return importlib.import_module("nasdsl.train")
+    except ImportError as err:
+        raise NasError(f"--evaluator train needs nasdsl.train and torch ({err})") from None
+
+
+def load_train_space(load: Callable[[Mapping[str, Any]], Space], data_spec: str | None, seed: int = 0,
+                     sets: Mapping[str, Any] | None = None) -> tuple[Space, Any]:
+    """The space fitted to `--data` (channels, resolution, classes) and the data itself."""
+    if not data_spec:
+        raise NasError("--evaluator train needs --data (digits | mnist5k | cifar10:DIR | pkg.module:factory)")
+    _train_module()
+    from ..data import fit_space, load_data
+    data = load_data(data_spec, seed)
+    return fit_space(load, data, sets), data
+
+
+def make_evaluator(spec: str, space: Space, metric: str | None = None, constraints=(), data: Any = None,
+                   epochs: int = 1, seed: int = 0) -> Evaluator:
+    """The evaluator `--evaluator SPEC` names (see the module docstring)."""
+    if spec.startswith("table:"):
+        return TableEvaluator(space, spec[len("table:"):], metric, constraints)
+    if constraints:
+        raise NasError("--constraint applies to --evaluator table:PATH only")
+    if spec.startswith("python:"):
+        return PythonEvaluator(spec[len("python:"):], metric)
+    if spec == "train":
+        return TrainEvaluator(space, data, epochs, seed, metric)
+    raise NasError(f"unknown --evaluator {spec!r}: train | table:PATH | python:MODULE:FUNCTION")
+
+
+def objective_value(metrics: Mapping[str, float], objective: str) -> float:
+    """The objective from a trial's metrics; a missing or non-finite one is an error."""
+    value = metrics.get(objective)
+    if value is None or not math.isfinite(value):
+        raise ValueError(f"objective {objective!r} is {value!r}")
+    return float(value)

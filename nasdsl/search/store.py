@@ -1,0 +1,375 @@
+"""The experiment store: every trial of a multi-trial search, kept in an Optuna storage.
+
+Backbone: Optuna's storages. An experiment is one Optuna study; each trial carries, as user
+attributes, the architecture (`arch`, JSON), its key (`key`), the space's fingerprint, the
+worker that ran it and, once finished, every metric (`metrics`: the objective, params, FLOPs,
+...) and its duration; the objective is the trial's value. So `optuna-dashboard URL` shows our
+experiments, and nothing in the store is ever executed (JSON only, no pickle).
+
+URLs (`--storage`):
+
+* `sqlite:///PATH` (the default, `DIR/exp.db` in `--out DIR`): Optuna's RDB storage on SQLite in
+  WAL mode with `synchronous=NORMAL`: a commit is a write to the log, not an fsync, so a
+  trial costs a few milliseconds instead of Optuna's default ~200 ms. A `kill -9` loses
+  nothing (the log is in the OS's hands); a power cut may lose the last commits.
+* `postgresql://...` (or any SQLAlchemy URL): one experiment shared by several machines.
+* `journal:PATH`: Optuna's journal file storage.
+* `memory` (or `None` from Python): in-process only, for tests and benchmarks.
+
+Trial states as the search sees them (`TrialRecord.state`): `running`, `complete`, `failed`
+(the evaluator raised, or the architecture broke an evaluator's constraint: it counts as a
+trial and is never retried), `interrupted` (its worker died: the architecture is run again,
+recorded as a new trial with `retry_of`), and `yielded` (a worker found after starting it that
+another worker holds the same architecture or that the budget was already full; never
+evaluated). Optuna's own states: running is RUNNING, complete COMPLETE, the rest FAIL with an
+attribute saying which.
+
+A worker that dies is found two ways: by process id on the same host (at once), and by
+Optuna's heartbeat for other machines (`heartbeat_interval`, `grace_period`): the worker
+records a heartbeat for its running trial itself, since Optuna beats only inside `optimize()`.
+
+Example::
+
+    >>> store = Store(None)
+    >>> store.open("0123abcd", {"space": "nasbench201"})
+    >>> rec = store.start({"Cell.e1_0": "none"})
+    >>> store.complete(rec, 91.0, {"cifar10_test": 91.0})
+    >>> [(t.number, t.state, t.value) for t in store.trials()]
+    [(0, 'complete', 91.0)]
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+import sqlite3
+import threading
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..arch import arch_key
+from ..errors import NasError
+
+STUDY = "nasdsl"
+
+
+@dataclass
+class TrialRecord:
+    """One trial as the search driver sees it."""
+
+    number: int
+    trial_id: int
+    state: str
+    arch: dict[str, Any]
+    key: str
+    value: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    worker: str = ""
+    fingerprint: str = ""
+    retry_of: int | None = None
+    seconds: float | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether the trial spends one unit of the trial budget (finished, success or not)."""
+        return self.state in ("complete", "failed")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"number": self.number, "state": self.state, "value": self.value, "arch": self.arch,
+                "metrics": self.metrics, "error": self.error, "retry_of": self.retry_of,
+                "seconds": self.seconds, "fingerprint": self.fingerprint, "worker": self.worker}
+
+
+def worker_id() -> str:
+    """`host:pid` of this process, stored with each trial it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (dead child not yet reaped) is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def default_url(out: str | Path) -> str:
+    return f"sqlite:///{Path(out) / 'exp.db'}"
+
+
+def _sqlite_creator(path: str) -> Callable[[], sqlite3.Connection]:
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(path, timeout=120, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+    return connect
+
+
+def open_storage(url: str | None, heartbeat_interval: int = 10, grace_period: int = 30):
+    """The Optuna storage a `--storage` URL names (see the module docstring)."""
+    import optuna
+    from optuna.storages import RDBStorage
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if url is None or url == "memory":
+        return optuna.storages.InMemoryStorage()
+    if url.startswith("journal:"):
+        from optuna.storages.journal import JournalFileBackend
+        path = url[len("journal:"):]
+        if path.startswith("///"):
+            path = path[2:]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(path))
+    kwargs: dict[str, Any] = {}
+    url = _postgres_driver(url)
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs = {"creator": _sqlite_creator(path)}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # heartbeat is flagged experimental
+            rdb = RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat_interval,
+                             grace_period=grace_period)
+    except ImportError as err:
+        raise NasError(f"--storage {url}: its database driver is not installed ({err}); "
+                       "for PostgreSQL: pip install 'nasdsl[postgres]'") from None
+    except Exception as err:  # sqlalchemy's errors: a bad URL, an unreachable server
+        raise NasError(f"--storage {url}: cannot open ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+    return optuna.storages.get_storage(rdb)
+
+
+def _postgres_driver(url: str) -> str:
+    """`postgresql://` names SQLAlchemy's default driver (psycopg 3 in SQLAlchemy 2.1); where
+    only psycopg2 (the `postgres` extra) is installed, use that one."""
+    scheme, sep, rest = url.partition("://")
+    if scheme not in ("postgresql", "postgres") or not sep:
+        return url
+    import importlib.util
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return f"postgresql+psycopg2://{rest}"
+    return url
+
+
+class Store:
+    """One experiment (an Optuna study) in one storage; see the module docstring."""
+
+    def __init__(self, url: str | None, study: str = STUDY, heartbeat_interval: int = 10, grace_period: int = 30):
+        self.url = url or "memory"
+        self.study_name = study
+        self.storage = open_storage(url, heartbeat_interval, grace_period)
+        self.heartbeat_interval = heartbeat_interval
+        self.shared = not (url is None or url == "memory")
+        self.beat_at_start = bool(url) and not (url.startswith(("sqlite:", "journal:", "memory")))
+        self.study = None
+        self.attrs: dict[str, Any] = {}
+        self._finished: dict[int, TrialRecord] = {}
+        self.worker = worker_id()
+
+    # -- the experiment
+
+    def open(self, fingerprint: str | None, meta: Mapping[str, Any], allow_changed_space: bool = False,
+             create: bool = True) -> None:
+        """Create the experiment or open the one stored; a stored experiment on a different
+        space (fingerprint) is refused unless `allow_changed_space`; `fingerprint=None` opens
+        it to read."""
+        import optuna
+        try:
+            if create:
+                self.study = optuna.create_study(storage=self.storage, study_name=self.study_name,
+                                                 direction="maximize", load_if_exists=True)
+            else:
+                self.study = optuna.load_study(storage=self.storage, study_name=self.study_name)
+        except KeyError:
+            raise NasError(f"{self.url} holds no experiment named {self.study_name!r}") from None
+        attrs = self.study.user_attrs
+        old = attrs.get("fingerprint")
+        if fingerprint is None:
+            pass   # reading only (`nasdsl trials`)
+        elif old is None:
+            for k, v in {"fingerprint": fingerprint, **meta}.items():
+                self.study.set_user_attr(k, v)
+        elif old != fingerprint:
+            if not allow_changed_space:
+                raise NasError(f"{self.url} holds an experiment on a space with fingerprint {old}, but "
+                               f"{meta.get('space', 'the space')} now has fingerprint {fingerprint}; "
+                               "use --allow-changed-space to continue with the trials that are still valid "
+                               "architectures of the new space, or another --out/--storage")
+            self.study.set_user_attr("fingerprint", fingerprint)
+            self.study.set_user_attr("previous_fingerprints", list(attrs.get("previous_fingerprints", [])) + [old])
+            for k, v in meta.items():
+                self.study.set_user_attr(k, v)
+        self.attrs = dict(self.study.user_attrs)
+        self.study_id = self.storage.get_study_id_from_name(self.study_name)
+
+    @staticmethod
+    def studies(url: str) -> list[str]:
+        import optuna
+        storage = open_storage(url)
+        return [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+
+    # -- reading
+
+    def trials(self) -> list[TrialRecord]:
+        """Every trial in trial order (finished ones are converted once and cached)."""
+        out = []
+        for t in self.study.get_trials(deepcopy=False):
+            rec = self._finished.get(t._trial_id)
+            if rec is None:
+                rec = self._record(t)
+                if rec.state != "running":
+                    self._finished[t._trial_id] = rec
+            out.append(rec)
+        return out
+
+    @staticmethod
+    def _record(t) -> TrialRecord:
+        from optuna.trial import TrialState
+        a = t.user_attrs
+        if t.state == TrialState.COMPLETE:
+            state = "complete"
+        elif t.state in (TrialState.RUNNING, TrialState.WAITING):
+            state = "running"
+        elif "yielded" in a:
+            state = "yielded"
+        elif "error" in a:
+            state = "failed"
+        else:
+            state = "interrupted"
+        result = a.get("result") or {}
+        return TrialRecord(number=t.number, trial_id=t._trial_id, state=state, arch=a.get("arch") or {},
+                           key=a.get("key", ""), value=t.value if state == "complete" else None,
+                           metrics=result.get("metrics", {}), error=a.get("error") or a.get("yielded"),
+                           worker=a.get("worker", ""), fingerprint=a.get("fingerprint", ""),
+                           retry_of=a.get("retry_of"), seconds=result.get("seconds"))
+
+    # -- writing
+
+    def start(self, arch: Mapping[str, Any], retry_of: int | None = None) -> TrialRecord:
+        """A new running trial for `arch` (one transaction: state and attributes together)."""
+        from optuna.trial import FrozenTrial, TrialState
+        attrs = {"arch": dict(arch), "key": arch_key(arch), "fingerprint": self.attrs.get("fingerprint", ""),
+                 "worker": self.worker}
+        if retry_of is not None:
+            attrs["retry_of"] = retry_of
+        template = FrozenTrial(number=-1, state=TrialState.RUNNING, value=None,
+                               datetime_start=datetime.datetime.now(), datetime_complete=None, params={},
+                               distributions={}, user_attrs=attrs, system_attrs={}, intermediate_values={},
+                               trial_id=-1)
+        trial_id = self.storage.create_new_trial(self.study_id, template_trial=template)
+        number = self.storage.get_trial_number_from_id(trial_id)
+        if self.beat_at_start:
+            self.heartbeat(trial_id)
+        return TrialRecord(number=number, trial_id=trial_id, state="running", arch=dict(arch), key=attrs["key"],
+                           worker=self.worker, fingerprint=attrs["fingerprint"], retry_of=retry_of)
+
+    def complete(self, rec: TrialRecord, value: float, metrics: Mapping[str, float],
+                 seconds: float | None = None) -> None:
+        from optuna.trial import TrialState
+        storage = self.storage
+        storage.set_trial_user_attr(rec.trial_id, "result", {"metrics": dict(metrics), "seconds": seconds})
+        storage.set_trial_state_values(rec.trial_id, TrialState.COMPLETE, [float(value)])
+        rec.state, rec.value, rec.metrics, rec.seconds = "complete", float(value), dict(metrics), seconds
+
+    def fail(self, rec: TrialRecord, error: str, seconds: float | None = None) -> None:
+        """The evaluator raised: record the error; the trial counts and is not retried."""
+        self._finish_failed(rec, "error", error)
+        rec.state, rec.error, rec.seconds = "failed", error, seconds
+
+    def yield_(self, rec: TrialRecord, reason: str) -> None:
+        """Give up a trial never evaluated (a duplicate of another worker's, or over budget)."""
+        self._finish_failed(rec, "yielded", reason)
+        rec.state, rec.error = "yielded", reason
+
+    def interrupt(self, rec: TrialRecord) -> None:
+        """The worker is stopping mid-trial (Ctrl-C): the architecture will be run again."""
+        import optuna
+        try:
+            self.storage.set_trial_state_values(rec.trial_id, optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+        rec.state = "interrupted"
+
+    def _finish_failed(self, rec: TrialRecord, attr: str, text: str) -> None:
+        import optuna
+        from optuna.trial import TrialState
+        storage = self.storage
+        try:
+            storage.set_trial_user_attr(rec.trial_id, attr, text)
+            storage.set_trial_state_values(rec.trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # another process found it stale and failed it first
+
+    def heartbeat(self, trial_id: int) -> None:
+        storage = self.storage
+        if hasattr(storage, "record_heartbeat") and storage.get_heartbeat_interval():
+            storage.record_heartbeat(trial_id)
+
+    def reap(self) -> list[int]:
+        """Fail the running trials whose worker is gone: a dead process of this host, or no
+        heartbeat for `grace_period` seconds. Returns their trial numbers."""
+        import optuna
+        host = socket.gethostname()
+        reaped = []
+        for rec in self.trials():
+            if rec.state != "running":
+                continue
+            whose, _, pid = rec.worker.rpartition(":")
+            if whose == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                try:
+                    self.storage.set_trial_state_values(rec.trial_id, optuna.trial.TrialState.FAIL)
+                    reaped.append(rec.number)
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    pass
+        before = {r.number for r in self.trials() if r.state == "running"}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # flagged experimental
+            optuna.storages.fail_stale_trials(self.study)
+        after = {r.number for r in self.trials() if r.state == "running"}
+        return sorted(reaped + list(before - after))
+
+
+class Heartbeat:
+    """A daemon thread that records a heartbeat for the worker's current trial every
+    `interval` seconds (Optuna records heartbeats only inside `optimize()`), and ends the
+    process when its parent search died (an orphaned worker must not run on unseen)."""
+
+    def __init__(self, store: Store, parent: int | None = None):
+        self.store, self.parent = store, parent
+        self.trial_id: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        interval = max(1, self.store.heartbeat_interval)
+        tick = 0.0
+        while not self._stop.wait(0.5):
+            if self.parent is not None and os.getppid() != self.parent:
+                os._exit(3)
+            tick += 0.5
+            if tick >= interval and self.trial_id is not None:
+                tick = 0.0
+                try:
+                    self.store.heartbeat(self.trial_id)
+                except Exception:  # a transient database error: the next beat tries again
+                    pass
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def elapsed(start: float) -> float:
+    return round(time.perf_counter() - start, 6)

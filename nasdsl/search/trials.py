@@ -1,0 +1,93 @@
+"""`nasdsl trials STORAGE`: the best architectures of a multi-trial search, from its store alone.
+
+The store keeps the space's source text, so the architectures print as NAS-Bench-201 strings
+or DARTS genotypes where the space has them (recompiled from that text, which is data: it is
+never executed as code).
+
+Example::
+
+    $ nasdsl trials runs/nasbench201-evolution --top 5
+    $ nasdsl trials postgresql://user@host/db --json
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import NasError
+from .store import Store, default_url
+
+
+def storage_url(text: str) -> str:
+    """A search's output folder, its `exp.db`, a journal file or a URL, as a storage URL."""
+    if "://" in text or text.startswith("journal:"):
+        return text
+    path = Path(text)
+    if path.is_dir():
+        if (path / "exp.db").is_file():
+            return default_url(path)
+        raise NasError(f"{text} holds no exp.db (a multi-trial search's store)")
+    if path.is_file():
+        return f"sqlite:///{path}"
+    raise NasError(f"no such store: {text} (give a search's --out DIR, its exp.db or a storage URL)")
+
+
+def stored_space(attrs: dict[str, Any]):
+    """The space an experiment was run on, compiled from the sources stored with it."""
+    import nasdsl
+    sources, root = attrs.get("sources"), attrs.get("space")
+    if not sources or root not in sources:
+        return None
+    try:
+        return nasdsl.loads(sources[root], root, attrs.get("params") or {}, sources=sources)
+    except NasError:
+        return None
+
+
+def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str = "nasdsl") -> int:
+    from .multitrial import _arch_text
+    url = storage_url(storage)
+    store = Store(url, study)
+    store.open(None, {}, create=False)
+    trials = store.trials()
+    space = stored_space(store.attrs)
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.state] = counts.get(t.state, 0) + 1
+    complete = sorted((t for t in trials if t.state == "complete"), key=lambda t: (-t.value, t.number))
+    shown = complete if top <= 0 else complete[:top]
+    objective = store.attrs.get("objective", "value")
+    rows = []
+    for rank, t in enumerate(shown, 1):
+        row = {"rank": rank, **t.to_json()}
+        if space is not None:
+            row["text"] = _arch_text(space, t.arch)
+        rows.append(row)
+    if as_json:
+        print(json.dumps({"storage": url, "study": study, "objective": objective,
+                          "fingerprint": store.attrs.get("fingerprint"), "space": store.attrs.get("space"),
+                          "strategy": store.attrs.get("strategy"), "counts": counts, "top": rows}, indent=2))
+        return 0
+    print(f"{url}  study {study}: {store.attrs.get('strategy', '?')} on {store.attrs.get('space', '?')} "
+          f"(fingerprint {store.attrs.get('fingerprint', '?')})")
+    print("trials: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) if counts else "no trials")
+    if not rows:
+        return 0
+    header = ("rank", "trial", objective, "params", "flops", "architecture")
+    table = [(str(r["rank"]), str(r["number"]), f"{r['value']:.4f}", _num(r["metrics"].get("params")),
+              _num(r["metrics"].get("flops")), r.get("text") or json.dumps(r["arch"], sort_keys=True)) for r in rows]
+    widths = [max(len(x[i]) for x in table + [header]) for i in range(5)]
+    for line in [header] + table:
+        print("  ".join(c.rjust(w) for c, w in zip(line[:5], widths)) + "  " + line[5])
+    return 0
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    value = float(value)
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.2f}{unit}"
+    return f"{value:g}"

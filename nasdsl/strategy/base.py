@@ -1,0 +1,228 @@
+"""What every multi-trial strategy is: `ask()` an architecture, `tell(arch, value)` its result.
+
+A strategy is a plain object over a `Space` (torch-free). The search driver asks it for an
+architecture, evaluates it and tells it the objective (higher is better; `None` when the trial
+failed). A strategy keeps no state that the ordered trial table does not hold: replaying the
+completed trials through `tell` in trial order rebuilds its population, model or policy, which
+is how a killed search resumes with nothing lost.
+
+Options are keyword arguments with NNI's names; `from_options` turns `--option NAME=VALUE`
+text into them and rejects unknown names and bad values with a `NasError` that names the
+option. `budget` (the number of trials the search will run) lets a strategy pick defaults that
+do well at that budget.
+
+Example::
+
+    >>> import nasdsl
+    >>> from nasdsl.strategy.base import create
+    >>> space = nasdsl.load("nasbench201")
+    >>> s = create("random", space, seed=0)
+    >>> arch = s.ask()
+    >>> space.validate(arch) == arch
+    True
+    >>> s.tell(arch, 91.5)
+"""
+from __future__ import annotations
+
+import inspect
+import random as _random
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..arch import arch_key
+from ..errors import ArchitectureError, EmptySpaceError, NasError
+from ..space import Space
+
+Value = float | None
+
+
+class Strategy(ABC):
+    """Base class: seeded RNG, the evaluated architectures, and the `ask`/`tell` protocol.
+
+    Subclasses implement `_ask()` (an architecture, or `None` when the strategy has nothing
+    left to propose) and may extend `tell`. `seen` maps each architecture key told so far to
+    its value; `proposals` only ever contain architectures `Space.validate` accepts.
+    """
+
+    name = "strategy"
+
+    def __init__(self, space: Space, seed: int = 0, budget: int | None = None):
+        self.space = space
+        self.seed = seed
+        self.budget = budget
+        self.rng = _random.Random(seed)
+        self.seen: dict[str, Value] = {}
+        self.history: list[tuple[dict[str, Any], Value]] = []
+
+    # -- protocol
+
+    repeats = False  # may the strategy evaluate an architecture twice (random with dedup=false)
+
+    def ask(self, avoid: frozenset[str] | set[str] = frozenset()) -> dict[str, Any] | None:
+        """The next architecture to evaluate (validated, canonical), or `None` when done.
+
+        A proposal the space rejects (constraint or budget) is dropped (`reject`). A proposal
+        already evaluated is not evaluated again: its stored value is told back at once (a
+        tournament child or a TPE sample that repeats one still counts as an observation),
+        and the strategy asked again. `avoid` holds keys being evaluated elsewhere (other
+        workers): those are dropped too. After 100 such proposals in a row the strategy is
+        given a random architecture not evaluated yet.
+        """
+        for _ in range(100):
+            arch = self._ask()
+            if arch is None:
+                return None
+            try:
+                arch = self.space.validate(arch)
+            except ArchitectureError:
+                self.reject(arch)
+                continue
+            key = arch_key(arch)
+            if key in avoid:
+                self.reject(arch)
+            elif key in self.seen and not self.repeats:
+                self.tell(arch, self.seen[key])
+            else:
+                return arch
+        fallback = self.random_unseen(avoid=avoid)
+        return None if fallback is None else self.space.validate(fallback)
+
+    def tell(self, arch: Mapping[str, Any], value: Value) -> None:
+        """Record the result of `arch` (`None`: it failed). Called in trial order."""
+        arch = dict(arch)
+        self.seen[arch_key(arch)] = value
+        self.history.append((arch, value))
+
+    def reject(self, arch: Mapping[str, Any]) -> None:
+        """`arch` will not be evaluated here (it broke a constraint or budget, or another worker
+        holds it); a strategy that keeps per-proposal state (TPE) drops it."""
+        return None
+
+    @abstractmethod
+    def _ask(self) -> dict[str, Any] | None:
+        """The strategy's own proposal (validated by `ask`); `None` when it has nothing left."""
+
+    # -- helpers
+
+    def random_unseen(self, attempts: int = 1000, avoid=frozenset()) -> dict[str, Any] | None:
+        """A random architecture not evaluated yet (`None` when every one has been)."""
+        for _ in range(attempts):
+            arch = self.space.sample(self.rng)
+            key = arch_key(arch)
+            if key not in self.seen and key not in avoid and self.space.contains(arch):
+                return arch
+        if len(self.seen) >= self.space.size():
+            return None
+        for arch in self.space.enumerate():  # nearly exhausted: walk the rest
+            key = arch_key(arch)
+            if key not in self.seen and key not in avoid and self.space.contains(arch):
+                return arch
+        return None
+
+    def neighbours(self, arch: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every architecture that differs from `arch` in exactly one active decision (decisions
+        that this change makes active are drawn at random), in a random order, valid only."""
+        base = dict(arch)
+        out: dict[str, dict[str, Any]] = {}
+        for d in self.space.order:
+            if d.label not in base:
+                continue
+            for value in d.values:
+                if _same(value, base[d.label]):
+                    continue
+                def choose(dec, _label=d.label, _value=value):
+                    if dec.label == _label:
+                        return _value
+                    if dec.label in base:
+                        return _decoded(dec, base[dec.label])
+                    return dec.values[self.rng.randrange(len(dec.values))]
+                try:
+                    cand = self.space.sample(choose=choose, attempts=1)
+                except (ArchitectureError, EmptySpaceError):
+                    continue
+                out.setdefault(arch_key(cand), cand)
+        result = list(out.values())
+        self.rng.shuffle(result)
+        return result
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, tuple) and isinstance(b, list):
+        return list(a) == b
+    return type(a) is type(b) and a == b
+
+
+def _decoded(decision, value: Any) -> Any:
+    """An architecture's JSON value as one of `decision.values` (input lists become tuples)."""
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+# --- options ------------------------------------------------------------------------------
+
+def options_of(cls: type) -> dict[str, inspect.Parameter]:
+    """The options a strategy class takes (its keyword arguments beyond space, seed, budget)."""
+    params = inspect.signature(cls.__init__).parameters
+    return {n: p for n, p in params.items() if n not in ("self", "space", "seed", "budget")
+            and p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def parse_options(cls: type, items: Mapping[str, Any] | list[str] | None) -> dict[str, Any]:
+    """`NAME=VALUE` texts (or a mapping) as keyword arguments of `cls`, converted to the type of
+    each option's default; unknown names are a NasError listing the known ones."""
+    known = options_of(cls)
+    pairs: list[tuple[str, Any]] = []
+    if isinstance(items, Mapping):
+        pairs = list(items.items())
+    else:
+        for item in items or ():
+            name, sep, raw = item.partition("=")
+            if not sep:
+                raise NasError(f"--option expects NAME=VALUE, got {item!r}")
+            pairs.append((name.strip(), raw.strip()))
+    out: dict[str, Any] = {}
+    for name, raw in pairs:
+        if name not in known:
+            names = ", ".join(known) or "none"
+            raise NasError(f"strategy {cls.name!r} has no option {name!r} (its options: {names})")
+        out[name] = _convert(cls.name, name, raw, known[name]) if isinstance(raw, str) else raw
+    return out
+
+
+def _convert(strategy: str, name: str, raw: str, param: inspect.Parameter) -> Any:
+    """`raw` as the option's declared type (its annotation: bool, int, float or str)."""
+    declared = str(param.annotation)
+    if "bool" in declared:
+        if raw.lower() not in ("true", "false"):
+            raise NasError(f"option {name!r} of {strategy!r} must be true or false, got {raw!r}")
+        return raw.lower() == "true"
+    for kind in (int, float):
+        if kind.__name__ in declared.replace("|", " ").split():
+            try:
+                return kind(raw)
+            except ValueError:
+                raise NasError(f"option {name!r} of {strategy!r} must be {kind.__name__}, got {raw!r}") from None
+    if "str" in declared:
+        return raw
+    raise NasError(f"option {name!r} of {strategy!r} is set from Python only (a {declared})")
+
+
+def create(name: str, space: Space, seed: int = 0, budget: int | None = None,
+           options: Mapping[str, Any] | list[str] | None = None) -> Strategy:
+    """The multi-trial strategy `name` over `space` (options as a mapping or `NAME=VALUE` texts)."""
+    from . import MULTI_TRIAL, module
+    if name not in MULTI_TRIAL:
+        raise NasError(f"{name!r} is not a multi-trial strategy (multi-trial: {', '.join(MULTI_TRIAL)})")
+    cls = module(name).STRATEGY
+    return cls(space, seed=seed, budget=budget, **parse_options(cls, options))
+
+
+def check(condition: bool, message: str) -> None:
+    """Raise a NasError `message` (an option's bad value) unless `condition`."""
+    if not condition:
+        raise NasError(message)
+
+
+Filter = Callable[[dict], bool]

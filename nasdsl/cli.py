@@ -76,20 +76,53 @@ def load_arch(space, text: str) -> dict[str, Any]:
 # --- commands -------------------------------------------------------------------------------
 
 def cmd_check(args) -> int:
+    """Load each file (shapes, constraints, budgets), print its warnings, and with `--strategy`
+    build that supernet and run one forward pass, so that what `compile` would refuse is
+    reported here, at its place in the source."""
+    from .analysis.lint import lint
     failed = 0
     for file in args.files:
         try:
             if not args.set and is_library(file):
                 blocks = load_library(file)
-                print(f"{file}: ok (op library: {len(blocks)} blocks)")
+                print(f"{file}: ok (op library: {_count(len(blocks), 'block')})")
                 continue
             space = load_space(file, args.set)
             report = space.check_budgets_feasible()
-            print(f"{file}: ok ({_count(len(space.decisions), 'decision')}, {_architectures(report)})")
+            for warning in lint(space):
+                print(warning.render(), file=sys.stderr)
+            if args.strategy is not None:
+                _check_strategy(space, args.strategy)
+            via = f", builds for {args.strategy}" if args.strategy is not None else ""
+            print(f"{file}: ok ({_count(len(space.decisions), 'decision')}, {_architectures(report)}{via})")
         except NasError as err:
             failed += 1
             print(err.render(), file=sys.stderr)
     return 1 if failed else 0
+
+
+def _check_strategy(space, strategy: str) -> None:
+    """What `compile --strategy STRATEGY` does short of training and saving: build the
+    supernet (or a sampled discrete model) and run one forward pass on a batch of the
+    declared input shape; its refusals are `NasError`s located in the source."""
+    _torch_modules()
+    import random
+
+    import torch
+    inputs = []
+    for t in space.template.inputs:
+        if t.shape is None or any(not isinstance(d, int) for d in t.shape):
+            raise NasError(f"input {t.name!r} needs a constant shape to run a pass", t.loc)
+        inputs.append(torch.zeros(2, *t.shape))
+    torch.manual_seed(0)
+    if strategy == "discrete":
+        from .lower.discrete import build
+        model = build(space, space.sample(random.Random(0)))
+    else:
+        from .lower.supernet import build_supernet
+        model = build_supernet(space, strategy, seed=0)
+    with torch.no_grad():
+        model(*inputs)
 
 
 def cmd_info(args) -> int:
@@ -157,7 +190,8 @@ def cmd_sample(args) -> int:
         raise NasError(f"-n must be at least 0, got {args.n}")
     rng = random.Random(args.seed)
     if args.unique and args.n > space.size():
-        raise NasError(f"--unique: the space has only {space.size():,} architectures, {args.n:,} were asked for")
+        raise NasError(f"--unique: the space has only {_count(space.size(), 'architecture')}, "
+                       f"{args.n:,} were asked for")
     seen: set[str] = set()
     produced = 0
     while produced < args.n:
@@ -295,6 +329,8 @@ def cmd_compile(args) -> int:
 
 # --- parser ---------------------------------------------------------------------------------
 
+STRATEGIES = ["darts", "gumbel", "spos", "enas", "random", "proxyless", "discrete"]  # what compile builds
+
 def cmd_trials(args) -> int:
     from .search.trials import show_trials
     return show_trials(args.storage, top=args.top, as_json=args.json, study=args.study)
@@ -312,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_set(sub.add_parser("check", help="validate .nas files"))
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--strategy", choices=STRATEGIES,
+                   help="also build this supernet and run one pass: report what `compile --strategy` would refuse")
     p.set_defaults(func=cmd_check)
 
     p = with_set(sub.add_parser("info", help="the decisions of a space and its exact size"))
@@ -337,8 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_set(sub.add_parser("compile", help="build a supernet or a discrete model, run one pass, save it"))
     p.add_argument("file", metavar="FILE", help="a .nas file or a built-in space name")
-    p.add_argument("--strategy", required=True,
-                   choices=["darts", "gumbel", "spos", "enas", "random", "proxyless", "discrete"])
+    p.add_argument("--strategy", required=True, choices=STRATEGIES)
     p.add_argument("--arch", metavar="ARCH", help="the architecture (discrete: default a sample; supernets: fix it)")
     p.add_argument("-o", "--output", metavar="OUT.pt", help="checkpoint path (default: SPACE-STRATEGY.pt)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

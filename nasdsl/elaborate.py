@@ -313,8 +313,10 @@ class Elaborator:
         if self.overrides:
             name = sorted(self.overrides)[0]
             known = ", ".join(sorted(self.params)) or "none"
-            raise UndefinedNameError(f"--set {name}: the space has no parameter {name!r} (parameters: {known})",
-                                     Loc(root.file, 1, 1, root.text))
+            close = next((p for p in self.params if p.lower() == name.lower()), None) or _closest(name, self.params)
+            # a command-line (or `params=`) mistake: named by the option, not by a line of the file
+            raise UndefinedNameError(f"--set {name}: {root.file} has no parameter {name!r} (parameters: {known})",
+                                     hint=f"did you mean --set {close}=...?" if close else None)
         networks = [i for i in root.module.items if isinstance(i, ast.NetworkDef)]
         if not networks:
             raise UndefinedNameError("the file declares no `network`", Loc(root.file, 1, 1, root.text),

@@ -146,6 +146,33 @@ def _friendly(parser: Lark, err: UnexpectedInput) -> tuple[str, str | None]:
     return _describe(err), None
 
 
+def _ends_layer(tokens: list, i: int) -> bool:
+    """Whether token i ends a layer expression: `)` of a call, `]`, or a name after `->`."""
+    t = tokens[i]
+    return t.type in ("RPAR", "RSQB") or (t.type == "NAME" and i >= 1 and tokens[i - 1].value == "->")
+
+
+def _side_by_side(text: str, err: UnexpectedInput) -> tuple[tuple[int, int], str] | None:
+    """For a parse failing at `B` in `A(...) B(...)` (a name right after the end of an
+    expression on the same line): the position between them and the name B."""
+    tok = getattr(err, "token", None)
+    if not isinstance(tok, Token) or tok.type == "$END":
+        return None
+    tokens = []
+    for t in _lex(text):
+        if t.start_pos is not None and t.start_pos > tok.start_pos:
+            break
+        if t.type not in ("WS", "COMMENT"):
+            tokens.append(t)
+    last = len(tokens) - 1
+    for j in (last, last - 1):  # B itself fails, or what follows it (`(`, a keyword on the next line)
+        if j >= 1 and tokens[j].type == "NAME" and _ends_layer(tokens, j - 1) \
+                and tokens[j - 1].end_line == tokens[j].line:
+            before = tokens[j - 1]
+            return (before.end_line, before.end_column), tokens[j].value
+    return None
+
+
 def _failure_key(err: UnexpectedInput):
     state = getattr(err, "state", None)
     if state is None:
@@ -192,6 +219,11 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
         if line <= 0:  # end of file: point just past the last character
             lines = text.splitlines() or [""]
             line, col = len(lines), len(lines[-1]) + 1
+        gap = _side_by_side(text, err)
+        if gap is not None:
+            (line, col), name = gap
+            raise NasSyntaxError(f"'->' is missing before {name!r}: two layers stand side by side",
+                                 Loc(file, line, col, text), "chain layers with `A() -> B()`") from None
         message, hint = _friendly(parser, err)
         raise NasSyntaxError(message, Loc(file, line, col, text), hint) from None
     except RecursionError:

@@ -159,11 +159,16 @@ def _side_by_side(text: str, err: UnexpectedInput) -> tuple[tuple[int, int], str
     if not isinstance(tok, Token) or tok.type == "$END":
         return None
     tokens = []
-    for t in _lex(text):
-        if t.start_pos is not None and t.start_pos > tok.start_pos:
-            break
-        if t.type not in ("WS", "COMMENT"):
-            tokens.append(t)
+    try:
+        for t in _lex(text):
+            if t.start_pos is not None and t.start_pos > tok.start_pos:
+                break
+            if t.type not in ("WS", "COMMENT"):
+                tokens.append(t)
+    except UnexpectedInput:  # a bad character after the failure: the tokens before it suffice
+        pass
+    if not tokens:
+        return None
     last = len(tokens) - 1
     for j in (last, last - 1):  # B itself fails, or what follows it (`(`, a keyword on the next line)
         if j >= 1 and tokens[j].type == "NAME" and _ends_layer(tokens, j - 1) \
@@ -183,12 +188,12 @@ def _failure_key(err: UnexpectedInput):
 
 def _describe(err: UnexpectedInput) -> str:
     if isinstance(err, UnexpectedEOF):
-        return "unexpected end of file" + _expected(err.expected)
+        return "unexpected end of file" + _expected(_acceptable(err))
     if isinstance(err, UnexpectedToken):
         tok = err.token
         if tok.type == "$END":
-            return "unexpected end of file" + _expected(err.expected)
-        return f"unexpected {tok.value!r}" + _expected(err.expected)
+            return "unexpected end of file" + _expected(_acceptable(err))
+        return f"unexpected {tok.value!r}" + _expected(_acceptable(err))
     if isinstance(err, UnexpectedCharacters):
         return f"unexpected character {err.char!r}"
     return str(err)
@@ -198,6 +203,17 @@ _PRETTY = {"RPAR": "')'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "RBRACE":
            "LBRACE": "'{'", "COMMA": "','", "EQUAL": "'='", "COLON": "':'", "NAME": "a name",
            "NUMBER": "a number", "STRING": "a string", "__ANON_0": "'->'",
            "IF_STMT": "`if TEST { ... }`"}
+
+
+def _acceptable(err: UnexpectedInput) -> set:
+    """What the parser could take where it failed (Lark's list also holds the post-lexer's
+    always-accepted `if`, which is not acceptable everywhere)."""
+    expected = set(getattr(err, "expected", ()) or ())
+    try:
+        table = err.state.parse_conf.parse_table.states[err.state.position]
+    except AttributeError:
+        return expected
+    return {e for e in expected if e in table}
 
 
 def _expected(expected) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 from .errors import ArchitectureError
 
-__all__ = ["arch_key", "arch_digest", "arch_to_json", "arch_from_json"]
+__all__ = ["arch_key", "arch_digest", "arch_to_json", "arch_from_json", "arch_values"]
 
 
 def arch_key(arch: Mapping[str, Any]) -> str:
@@ -66,3 +66,16 @@ def arch_from_json(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ArchitectureError(f"an architecture is a JSON object of label -> value, got a {type(value).__name__}")
     return value
+
+
+def arch_values(arch: Mapping[str, Any]) -> dict[str, Any]:
+    """The architecture with each value as its decision's domain holds it: an input choice of
+    several tensors is a JSON list in the canonical form, a tuple in the domain. Expressions
+    over decisions (`pick == (0, 2)`, a cell's loose ends) are evaluated on this form.
+
+    Example::
+
+        >>> arch_values({"cell.input_2_0": [0, 1], "op": "conv"})
+        {'cell.input_2_0': (0, 1), 'op': 'conv'}
+    """
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}

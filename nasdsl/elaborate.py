@@ -357,7 +357,7 @@ class Elaborator:
         if not same:
             raise DuplicateError(
                 f"label {label!r} is reused with a different domain: "
-                f"{_domain_text(kind, values, n_chosen)} here, {_domain_text(acc.kind, acc.values, acc.n_chosen)} before",
+                f"{_domain_text(kind, values)} here, {_domain_text(acc.kind, acc.values)} before",
                 loc, related=(("first declared here", acc.locs[0]),),
                 hint="give one of them another label, or make both domains equal to share the decision")
         acc.conditions.append(self.condition())
@@ -407,7 +407,8 @@ class Elaborator:
 
     # -- blocks and graphs
 
-    def build_graph(self, body: ast.GraphBody, env: dict, ctx: Ctx, require_shapes: bool = False) -> ir.Graph:
+    def build_graph(self, body: ast.GraphBody, env: dict, ctx: Ctx, require_shapes: bool = False,
+                    block: str | None = None) -> ir.Graph:
         inputs = []
         for p in body.inputs:
             shape = None
@@ -430,7 +431,7 @@ class Elaborator:
         outputs = self.run_stmts(body.stmts, local, gctx, ())
         if outputs is None:
             raise NasTypeError("this block never returns a tensor: end it with `return ...`", body.loc)
-        return ir.Graph(graph.inputs, tuple(graph.modules.items()), tuple(graph.nodes), outputs, body.loc)
+        return ir.Graph(graph.inputs, tuple(graph.modules.items()), tuple(graph.nodes), outputs, body.loc, block)
 
     def run_stmts(self, stmts, env: dict, ctx: Ctx, loop: tuple[str, ...]) -> tuple[str, ...] | None:
         result = None
@@ -885,7 +886,7 @@ class Elaborator:
             value = self.eval(defn.body.expr, local, callee_ctx.with_namer(namer))
             layer = self.expect_layer(value, defn.body.expr.loc)
             return LayerVal(layer.module, site)
-        graph = self.build_graph(defn.body, local, callee_ctx)
+        graph = self.build_graph(defn.body, local, callee_ctx, block=defn.name)
         return LayerVal(graph, site)
 
     def call_lambda(self, fn: LambdaVal, args: list, kwargs: dict, ctx: Ctx, loc: Loc) -> Any:
@@ -1229,7 +1230,7 @@ def _typed(values: tuple) -> tuple:
     return tuple((type(v).__name__, v) for v in values)
 
 
-def _domain_text(kind: str, values: tuple, n_chosen) -> str:
+def _domain_text(kind: str, values: tuple) -> str:
     shown = ", ".join(literal(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
     return f"{kind} choice [{shown}]"
 

@@ -156,6 +156,7 @@ class Graph:
     nodes: tuple[Node, ...]
     outputs: tuple[str, ...]
     loc: Loc = field(repr=False, compare=False)
+    block: str | None = field(default=None, repr=False, compare=False)  # the block it is the body of
 
     def children(self) -> tuple[Module, ...]:
         return tuple(m for _, m in self.modules)
@@ -307,6 +308,8 @@ def merged_count(cell: Cell) -> Value:
 
 def arity(module: Module) -> tuple[int, int]:
     """(number of tensor inputs, number of tensor outputs) of a module."""
+    if isinstance(module, Op):
+        return 1, 1
     if isinstance(module, Graph):
         return len(module.inputs), len(module.outputs)
     if isinstance(module, Sequential):

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import ir
+from .arch import arch_values
 from .errors import ArchitectureError, NasError
 from .values import evaluate
 
@@ -118,9 +119,9 @@ def _identity() -> Op:
 
 class _Resolver:
     def __init__(self, arch: Mapping[str, Any]):
-        # input choices of several tensors are lists in JSON, tuples in the decision domains
-        self.arch = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
+        self.arch = arch_values(arch)
         self.memo: dict[int, Node] = {}
+        self.args: dict[tuple, dict[str, Any]] = {}  # repeated cells repeat their ops' argument tuples
 
     def value(self, v: Any, where: Any) -> Any:
         try:
@@ -142,7 +143,17 @@ class _Resolver:
         return hit
 
     def op(self, m: ir.Op) -> Op:
-        return Op(m.name, {k: self.value(v, m) for k, v in m.args}, m)
+        try:
+            args = self.args.get(m.args)
+        except TypeError:  # an unhashable argument
+            args = None
+        if args is None:
+            args = {k: self.value(v, m) for k, v in m.args}
+            try:
+                self.args[m.args] = args
+            except TypeError:
+                pass
+        return Op(m.name, args, m)  # records are read-only: ops with equal arguments share the dict
 
     def sequential(self, m: ir.Sequential) -> Chain:
         return Chain([self.module(item) for item in m.items], any(ir.arity(item) != (1, 1) for item in m.items))

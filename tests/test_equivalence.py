@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nasdsl
+from nasdsl.arch import arch_values
 from nasdsl.lower.discrete import build
 from nasdsl.lower.supernet import _sub_state, build_supernet
 
@@ -25,7 +26,7 @@ def outputs(y):
 def mapped_grads(net, arch, model) -> dict[str, torch.Tensor]:
     """The discrete model's weight gradients, written into supernet-shaped tensors through the
     same slices `sub_state_dict` cuts (so shared and sliced weights line up)."""
-    internal = {k: tuple(v) if isinstance(v, list) else v for k, v in net.space.validate(arch).items()}
+    internal = arch_values(net.space.validate(arch))
     grads = dict(model.named_parameters())
     saved = {}
     for name, p in net.named_parameters():

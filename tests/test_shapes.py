@@ -16,6 +16,7 @@ import pytest
 import nasdsl
 from nasdsl.analysis import shapes
 from nasdsl.analysis.shapes import Rule, check_budgets, check_shapes, costs, register_rule, shape_text
+from nasdsl.arch import arch_values
 from nasdsl.errors import ArchitectureError, NasError, ShapeError
 from nasdsl.values import evaluate
 
@@ -112,7 +113,7 @@ def one_thread():
 
 def inferred_outputs(space, arch):
     """The whole-space output shapes, evaluated for one architecture."""
-    internal = {k: tuple(v) if isinstance(v, list) else v for k, v in space.validate(arch).items()}
+    internal = arch_values(space.validate(arch))
     return tuple(evaluate(s, internal) for s in check_shapes(space)["outputs"])
 
 
@@ -412,24 +413,17 @@ def test_a_custom_op_makes_shapes_unknown_and_costs_ask_for_a_rule():
         with pytest.raises(ShapeError, match=r"in_channels is 8 but the input has 16 channels"):
             nasdsl.loads(NET.format("  return x -> ShapesTestDoubler(8) -> Conv2d(8, 8, 1)"))
     finally:  # leave no trace for other tests
-        shapes.RULES.pop("ShapesTestDoubler", None)
-        shapes._REGISTERED.discard("ShapesTestDoubler")
-        catalog._CUSTOM.pop("ShapesTestDoubler", None)
-        ops._BUILDERS.pop("ShapesTestDoubler", None)
+        catalog.unregister("ShapesTestDoubler")
 
 
 def test_a_custom_op_under_a_catalog_name_is_not_mistaken_for_it():
     from nasdsl.ops import catalog
-    saved = catalog._CUSTOM.get("Identity")
-    catalog._CUSTOM["Identity"] = ()  # as register_op("Identity", SomethingElse) would leave it
+    catalog.register(catalog.OpSpec("Identity", (), custom=True))  # as register_op("Identity", Other) leaves it
     try:
         text = NET.format("  return x -> Identity() -> Conv2d(16, 8, 1)")
         assert check_shapes(nasdsl.loads(text))["outputs"] == (None,)
     finally:
-        if saved is None:
-            catalog._CUSTOM.pop("Identity", None)
-        else:
-            catalog._CUSTOM["Identity"] = saved
+        catalog.unregister("Identity")
 
 
 def test_checks_over_too_many_assignments_are_sampled_and_noted(monkeypatch):

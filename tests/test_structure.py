@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TORCH_FREE = [
     "nasdsl", "nasdsl.syntax.parser", "nasdsl.syntax.ast", "nasdsl.syntax.fmt", "nasdsl.elaborate",
     "nasdsl.ir", "nasdsl.values", "nasdsl.space", "nasdsl.resolve", "nasdsl.arch", "nasdsl.errors",
-    "nasdsl.analysis.shapes", "nasdsl.ops.catalog", "nasdsl.formats", "nasdsl.formats.nb101",
+    "nasdsl.analysis.shapes", "nasdsl.ops.catalog", "nasdsl.ops.rules", "nasdsl.formats", "nasdsl.formats.nb201",
+    "nasdsl.formats.genotype", "nasdsl.formats.nb101",
     "nasdsl.strategy", "nasdsl.search.multitrial",
 ]
 
@@ -206,3 +207,52 @@ def test_genotype_needs_a_choice_of_op_on_every_edge():
     with pytest.raises(NasError, match="cell 'normal' has fixed ops"):
         genotype_to_arch(space, "Genotype(normal=[('skip_connect', 0), ('skip_connect', 1)], normal_concat=[2, 3], "
                                 "reduce=[], reduce_concat=[])")
+
+
+# --- one record per op ------------------------------------------------------------------------
+
+def test_every_catalog_op_has_one_complete_record():
+    from nasdsl.lower.mixed import MixedOp
+    from nasdsl.ops import catalog
+    records = [r for r in catalog.OPS.values() if not r.custom]
+    assert len(records) == len(catalog.SIGNATURES) == 36
+    for record in records:
+        assert record.rule is not None, record.name
+        assert callable(record.torch_builder()), record.name
+        cls = record.entangled_module()
+        assert cls is None or issubclass(cls, MixedOp)
+    assert {r.name for r in records if r.entangled} == {
+        "Conv1d", "Conv2d", "Linear", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "MultiheadAttention",
+        "ClassToken", "PositionEmbedding", "RelPosSelfAttention"}
+    assert [r.lacks() for r in records if r.entangled] == [()] * 10
+
+
+def test_a_custom_op_registered_with_a_rule_is_shape_checked_and_costed():
+    import torch
+
+    from nasdsl.analysis.shapes import ShapeError
+    from nasdsl.lower.discrete import build
+    from nasdsl.ops import catalog
+    from nasdsl.ops.modules import register_op
+    from nasdsl.ops.rules import Rule
+
+    class Scale(torch.nn.Module):
+        def __init__(self, channels):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(channels, 1, 1))
+
+        def forward(self, x):
+            return x * self.w
+
+    record = register_op("StructureScale", Scale, rule=Rule(lambda call, x: x, params=lambda a: a["channels"]))
+    try:
+        assert record.lacks() == ("no weight-entangled version: a supernet keeps one StructureScale per "
+                                  "combination of the values its arguments can take",)
+        space = nasdsl.loads("network(x: [4, 8, 8]) = x -> StructureScale(4) -> Conv2d(4, 2, 1)")
+        assert costs(space, {}) == {"params": 4 + 4 * 2 + 2, "flops": 2 * 8 * 8 * 4}
+        assert sum(p.numel() for p in build(space, {}).parameters()) == 14
+        with pytest.raises(ShapeError, match="in_channels is 3 but the input has 4 channels"):
+            nasdsl.loads("network(x: [4, 8, 8]) = x -> StructureScale(4) -> Conv2d(3, 2, 1)")
+    finally:
+        catalog.unregister("StructureScale")
+    assert catalog.spec("StructureScale") is None

@@ -184,11 +184,6 @@ def arch_to_spec(arch: Mapping[str, Any], pruned: bool = True) -> tuple[Matrix, 
     return out
 
 
-def arch_hash(arch: Mapping[str, Any]) -> str:
-    """The NAS-Bench-101 dataset key of an architecture (`spec_hash` of its spec)."""
-    return spec_hash(*arch_to_spec(arch, pruned=False))
-
-
 def canonical(arch: Mapping[str, Any]) -> dict[str, str]:
     """One architecture per isomorphism class: the pruned cell with its vertices renumbered by
     the topological order that gives the smallest (ops, adjacency) key, placed in vertices

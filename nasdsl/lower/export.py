@@ -47,7 +47,8 @@ from torch import nn
 
 from .. import resolve
 from ..errors import NasError
-from ..ops import modules as ops
+from ..ops import catalog
+from ..ops.modules import builder_arguments
 from ..space import Space
 from ..values import evaluate
 from . import discrete
@@ -382,10 +383,10 @@ class _Library:
         return self.refs[op_name]
 
     def _resolve(self, op_name: str) -> str:
-        try:
-            builder = ops._BUILDERS[op_name]
-        except KeyError:
-            raise NasError(f"op {op_name!r} has no PyTorch implementation registered") from None
+        record = catalog.spec(op_name)
+        builder = None if record is None else record.torch_builder()
+        if builder is None:
+            raise NasError(f"op {op_name!r} has no PyTorch implementation registered")
         self.signatures[op_name] = _signature(builder)
         name = getattr(builder, "__name__", None)
         if name and getattr(nn, name, None) is builder:
@@ -431,17 +432,6 @@ def _signature(builder: Any) -> inspect.Signature | None:
         return None
 
 
-def _op_arguments(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The arguments `ops.build_op` actually passes (it drops a pool's `stride=None` and makes a
-    LayerNorm shape a tuple)."""
-    args = dict(kwargs)
-    if name in ("MaxPool2d", "AvgPool2d") and args.get("stride") is None:
-        args.pop("stride", None)
-    if name == "LayerNorm" and isinstance(args.get("normalized_shape"), list):
-        args["normalized_shape"] = tuple(args["normalized_shape"])
-    return args
-
-
 # --- classes ----------------------------------------------------------------------------------
 
 @dataclass(eq=False)
@@ -475,7 +465,6 @@ class _Writer:
         self.layouts: dict[int, _Box] = {}
         self.instantiation: dict[int, _Call] = {}
         self.ties: dict[int, list[tuple[tuple, tuple]]] = {}
-        self.block_names = _block_names(space)
         self.first_seen: list[Any] = []  # class records in the order they appear
 
     # -- structure
@@ -616,7 +605,7 @@ class _Writer:
             return base, (f'Cell "{label}" of {file}: {nodes} nodes, each the sum of {per} op(s) on earlier '
                           f'states; the output {"concatenates" if len(spec.merge) > 1 else "is"} node(s) '
                           f'{", ".join(map(str, spec.merge))}.')
-        block = self.block_names.get(_loc_key(spec.source.loc))
+        block = spec.source.block
         if block:
             return _camel(block) if block[:1].islower() else block, f"Block `{block}` of {file}."
         return "Block", f"The block at {file}:{spec.source.loc.line}."
@@ -657,7 +646,7 @@ class _Writer:
         params = list(sig.parameters.values()) if sig is not None else []
         args: list[tuple[str | None, Any]] = []
         positional = True
-        for i, (k, v) in enumerate(_op_arguments(op.name, op.args).items()):
+        for i, (k, v) in enumerate(builder_arguments(op.name, op.args).items()):
             p = sig.parameters.get(k) if sig is not None else None
             default = _NO_DEFAULT if p is None or p.default is inspect.Parameter.empty else p.default
             positional = (positional and i < len(params) and params[i].name == k and default is _NO_DEFAULT
@@ -905,26 +894,6 @@ def _wrap_json(value: Mapping[str, Any], width: int) -> list[str]:
             line += ("" if line in ("{", " ") else " ") + piece
     lines.append(line)
     return lines
-
-
-def _loc_key(loc: Any) -> tuple:
-    return (loc.file, loc.line, loc.col)
-
-
-def _block_names(space: Space) -> dict[tuple, str]:
-    """Block name by the location of its body, which is where a block's graph says it is from."""
-    from ..syntax.ast import BlockDef, GraphBody
-    from ..syntax.parser import parse
-    out: dict[tuple, str] = {}
-    for file, text in space.sources.items():
-        try:
-            module = parse(text, file)
-        except NasError:
-            continue
-        for item in module.items:
-            if isinstance(item, BlockDef) and isinstance(item.body, GraphBody):
-                out[_loc_key(item.body.loc)] = item.name
-    return out
 
 
 def _show_path(file: str) -> str:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import abc
 import itertools
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -40,6 +39,7 @@ from torch import nn
 
 from .. import ir
 from ..errors import NasError
+from ..ops import catalog
 from ..ops.modules import build_op
 from ..values import evaluate, free_labels, possible_values
 from .policy import ArchPolicy, BinaryGate
@@ -523,17 +523,12 @@ class SeparateOps(MixedOp):
         return dict(self.module_for(self.resolve(assignment)).state_dict(keep_vars=True))
 
 
-ENTANGLED: dict[str, Callable[[ir.Op, ArchPolicy], MixedOp]] = {
-    "Conv1d": MixedConv, "Conv2d": MixedConv, "Linear": MixedLinear,
-    "BatchNorm1d": MixedBatchNorm, "BatchNorm2d": MixedBatchNorm, "LayerNorm": MixedLayerNorm,
-    "MultiheadAttention": MixedAttention, "ClassToken": MixedClassToken,
-    "PositionEmbedding": MixedPositionEmbedding, "RelPosSelfAttention": MixedRelPosAttention,
-}
-
-
 def mixed_op(op: ir.Op, policy: ArchPolicy) -> MixedOp:
-    """The mixed module for an op whose arguments depend on decisions."""
-    cls = ENTANGLED.get(op.name)
+    """The mixed module for an op whose arguments depend on decisions: the weight-entangled
+    version its record names (`nasdsl.ops.catalog.OpSpec.entangled`), else one module per
+    argument combination."""
+    record = catalog.spec(op.name)
+    cls = None if record is None else record.entangled_module()
     if cls is MixedConv:
         resolved = _resolved_args(op, policy)
         if any(not isinstance(r["kernel_size"], int) for r in resolved) or any(

@@ -1,2 +1,3 @@
-"""What nasdsl knows about each op: torch-free signatures (`catalog`) and, importing torch,
-the modules beyond `torch.nn` and the op builder (`modules`)."""
+"""What nasdsl knows about each op: one record per op (`catalog.OpSpec`: signature, shape and
+cost rule, PyTorch builder, weight-entangled version), torch-free, with the rules in `rules`;
+and, importing torch, nasdsl's own modules and the op builder (`modules`)."""

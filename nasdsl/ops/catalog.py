@@ -1,19 +1,41 @@
-"""Signatures of the ops a `.nas` file may call, without importing torch.
+"""What nasdsl knows about each op, one record per op (`OpSpec`), without importing torch.
 
-The elaborator needs each op's parameter names (to normalise positional arguments to
-keywords, report unknown keywords and wrong arity, and name inline choices after the
-parameter they sit in) long before anything is lowered. Names and keywords are torch's
-own; `Zero` and `FactorizedReduce` are nasdsl's (stride-aware, as DARTS and NAS-Bench-201
-need). Custom ops are added by `register_op` from Python, never from a `.nas` file.
+A record holds everything the pipeline needs of an op, from the front end to the supernet:
+
+* `params` — its signature, (parameter, default) pairs in order: the elaborator normalises
+  positional arguments to keywords with it, reports unknown keywords and wrong arity, and
+  names inline choices after the parameter they sit in, long before anything is lowered;
+* `rule` — its shape, parameter and FLOPs rule (`nasdsl.ops.rules`), for compile-time shape
+  checks and `costs`;
+* `builder` — the PyTorch module that builds it, by reference (`"torch.nn:Conv2d"`), so this
+  record stays torch-free until a lowering asks for it;
+* `entangled` — its weight-entangled supernet module (`"nasdsl.lower.mixed:MixedConv"`), for
+  value choices in its arguments; without one a supernet keeps one module per combination.
+
+Names and keywords are torch's own; `Zero` and `FactorizedReduce` are nasdsl's (stride-aware,
+as DARTS and NAS-Bench-201 need). Custom ops come from `nasdsl.register_op` in Python, never
+from a `.nas` file, and get the same record: what they lack (`OpSpec.lacks`) is said.
 
 Example::
 
-    >>> [name for name, default in signature("Conv2d")[:4]]
+    >>> conv = spec("Conv2d")
+    >>> [name for name, default in conv.params[:4]]
     ['in_channels', 'out_channels', 'kernel_size', 'stride']
-    >>> signature("Conv2d")[0][1] is REQUIRED, signature("Conv2d")[3][1]
+    >>> conv.params[0][1] is REQUIRED, conv.params[3][1]
     (True, 1)
+    >>> conv.builder, conv.entangled
+    ('torch.nn:Conv2d', 'nasdsl.lower.mixed:MixedConv')
+    >>> conv.rule.params({"in_channels": 3, "out_channels": 8, "kernel_size": 3, "groups": 1, "bias": False})
+    216
 """
 from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .rules import RULES, Rule
 
 REQUIRED = object()
 _R = REQUIRED
@@ -67,20 +89,100 @@ SIGNATURES: dict[str, tuple[tuple[str, object], ...]] = {
                             ("rpe", True), ("rpe_length", 14)),
 }
 
-_CUSTOM: dict[str, tuple[tuple[str, object], ...]] = {}
+# nasdsl's own modules (nasdsl.ops.modules); every other op is torch.nn's class of its name
+_OURS = {"Zero": "Zero", "FactorizedReduce": "FactorizedReduce", "MultiheadAttention": "SelfAttention",
+         "PadChannels": "PadChannels", "Narrow": "Narrow", "Transpose": "Transpose", "ClassToken": "ClassToken",
+         "PositionEmbedding": "PositionEmbedding", "RelPosSelfAttention": "RelPosSelfAttention"}
+_ENTANGLED = {"Conv1d": "MixedConv", "Conv2d": "MixedConv", "Linear": "MixedLinear",
+              "BatchNorm1d": "MixedBatchNorm", "BatchNorm2d": "MixedBatchNorm", "LayerNorm": "MixedLayerNorm",
+              "MultiheadAttention": "MixedAttention", "ClassToken": "MixedClassToken",
+              "PositionEmbedding": "MixedPositionEmbedding", "RelPosSelfAttention": "MixedRelPosAttention"}
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """Everything nasdsl knows about one op (see the module docstring). `builder` and
+    `entangled` are `"module:attribute"` references resolved on first use, or, for a custom
+    op, the constructor itself."""
+    name: str
+    params: tuple[tuple[str, object], ...]
+    rule: Rule | None = None
+    builder: str | Callable[..., Any] | None = None
+    entangled: str | None = None
+    custom: bool = False
+
+    def torch_builder(self) -> Callable[..., Any] | None:
+        """The callable that constructs the op's `nn.Module` (imports torch)."""
+        return _deref(self.builder)
+
+    def entangled_module(self) -> type | None:
+        """The weight-entangled supernet module class, if the op has one (imports torch)."""
+        return _deref(self.entangled)
+
+    def lacks(self) -> tuple[str, ...]:
+        """What the pipeline cannot do with this op, one sentence each (empty: nothing).
+
+        Example::
+
+            >>> OpSpec("Squeeze", (("channels", REQUIRED),), custom=True).lacks()[0]
+            'no shape rule: shapes after Squeeze are not checked, and its params and FLOPs are not counted'
+        """
+        out = []
+        if self.rule is None:
+            out.append(f"no shape rule: shapes after {self.name} are not checked, "
+                       "and its params and FLOPs are not counted")
+        if self.builder is None:
+            out.append(f"no PyTorch module: {self.name} cannot be lowered")
+        if self.entangled is None:
+            out.append(f"no weight-entangled version: a supernet keeps one {self.name} per combination "
+                       "of the values its arguments can take")
+        return tuple(out)
+
+
+def _deref(ref: str | Callable[..., Any] | None) -> Any:
+    if ref is None or not isinstance(ref, str):
+        return ref
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+OPS: dict[str, OpSpec] = {
+    name: OpSpec(name, params, RULES.get(name),
+                 f"nasdsl.ops.modules:{_OURS[name]}" if name in _OURS else f"torch.nn:{name}",
+                 f"nasdsl.lower.mixed:{_ENTANGLED[name]}" if name in _ENTANGLED else None)
+    for name, params in SIGNATURES.items()
+}
+
+
+def spec(name: str) -> OpSpec | None:
+    """The record of an op (a catalog op, or a custom one that replaced it), or None."""
+    return OPS.get(name)
 
 
 def signature(name: str) -> tuple[tuple[str, object], ...] | None:
     """The (parameter, default) pairs of an op, or None if no such op is known."""
-    return _CUSTOM.get(name, SIGNATURES.get(name))
+    found = OPS.get(name)
+    return None if found is None else found.params
 
 
 def known_ops() -> list[str]:
-    return sorted({*SIGNATURES, *_CUSTOM})
+    return sorted(OPS)
 
 
-def register_signature(name: str, params: tuple[tuple[str, object], ...]) -> None:
-    """Make a custom op callable from `.nas` files (used by `nasdsl.register_op`)."""
-    if not name.isidentifier():
-        raise ValueError(f"op name must be an identifier, got {name!r}")
-    _CUSTOM[name] = params
+def register(record: OpSpec) -> OpSpec:
+    """Add or replace an op's record (used by `nasdsl.register_op` and `register_rule`)."""
+    if not record.name.isidentifier():
+        raise ValueError(f"op name must be an identifier, got {record.name!r}")
+    OPS[record.name] = record
+    return record
+
+
+def unregister(name: str) -> None:
+    """Forget a custom op, restoring the catalog's record of that name if there is one."""
+    if name in SIGNATURES:
+        OPS[name] = _CATALOG[name]
+    else:
+        OPS.pop(name, None)
+
+
+_CATALOG = dict(OPS)

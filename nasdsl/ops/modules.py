@@ -25,6 +25,7 @@ from torch import nn
 
 from ..errors import NasError
 from . import catalog
+from .rules import Rule
 
 
 class Zero(nn.Module):
@@ -198,34 +199,32 @@ class RelPosSelfAttention(nn.Module):
         return f.linear(out.reshape(b, n, heads * self.head_dim), wp, bp)
 
 
-_TORCH_NAMES = [name for name in catalog.SIGNATURES if hasattr(nn, name)]
-_BUILDERS: dict[str, Callable[..., nn.Module]] = {name: getattr(nn, name) for name in _TORCH_NAMES}
-_BUILDERS.update({"Zero": Zero, "FactorizedReduce": FactorizedReduce, "MultiheadAttention": SelfAttention,
-                  "PadChannels": PadChannels,
-                  "Narrow": Narrow, "Transpose": Transpose, "ClassToken": ClassToken,
-                  "PositionEmbedding": PositionEmbedding, "RelPosSelfAttention": RelPosSelfAttention})
-
-
 def register_op(name: str, module: type[nn.Module] | Callable[..., nn.Module],
-                params: tuple[tuple[str, Any], ...] | None = None) -> None:
-    """Make `module` callable from `.nas` files as `name(...)`.
+                params: tuple[tuple[str, Any], ...] | None = None, rule: Rule | None = None) -> catalog.OpSpec:
+    """Make `module` callable from `.nas` files as `name(...)`; return the op's record.
 
     `params` lists (parameter, default) pairs in order, `catalog.REQUIRED` marking required
-    ones; by default they are read from the constructor's signature.
+    ones; by default they are read from the constructor's signature. `rule` (a
+    `nasdsl.ops.rules.Rule`) gives it shape checks, params and FLOPs; `record.lacks()` says
+    what it still goes without (a custom op has no weight-entangled supernet version).
 
     Example::
 
-        class Squeeze(nn.Module):
-            def __init__(self, channels, ratio=4): ...
-        nasdsl.register_op("Squeeze", Squeeze)      # then: Squeeze(c, ratio=choice[4, 8])
+        >>> from torch import nn
+        >>> class Squeeze(nn.Module):
+        ...     def __init__(self, channels, ratio=4):
+        ...         super().__init__()
+        >>> record = register_op("SqueezeDoc", Squeeze)      # then: SqueezeDoc(c, ratio=choice[4, 8])
+        >>> record.params[1], len(record.lacks())
+        (('ratio', 4), 2)
+        >>> catalog.unregister("SqueezeDoc")
     """
     if params is None:
         sig = inspect.signature(module.__init__ if inspect.isclass(module) else module)
         params = tuple((p.name, catalog.REQUIRED if p.default is inspect.Parameter.empty else p.default)
                        for p in sig.parameters.values()
                        if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
-    catalog.register_signature(name, tuple(params))
-    _BUILDERS[name] = module
+    return catalog.register(catalog.OpSpec(name, tuple(params), rule, module, None, custom=True))
 
 
 def import_ops(module_names: list[str] | tuple[str, ...]) -> None:
@@ -239,13 +238,19 @@ def import_ops(module_names: list[str] | tuple[str, ...]) -> None:
 
 def build_op(name: str, kwargs: dict[str, Any]) -> nn.Module:
     """A fresh module for a catalog or registered op, from fully resolved keyword arguments."""
-    try:
-        builder = _BUILDERS[name]
-    except KeyError:
-        raise NasError(f"op {name!r} has no PyTorch implementation registered") from None
+    record = catalog.spec(name)
+    builder = None if record is None else record.torch_builder()
+    if builder is None:
+        raise NasError(f"op {name!r} has no PyTorch implementation registered")
+    return builder(**builder_arguments(name, kwargs))
+
+
+def builder_arguments(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments an op's module is constructed with: its resolved arguments, less a
+    pool's `stride=None` (torch's default is the kernel size), a LayerNorm shape as a tuple."""
     args = dict(kwargs)
     if name in ("MaxPool2d", "AvgPool2d") and args.get("stride") is None:
         args.pop("stride", None)
     if name == "LayerNorm" and isinstance(args.get("normalized_shape"), list):
         args["normalized_shape"] = tuple(args["normalized_shape"])
-    return builder(**args)
+    return args

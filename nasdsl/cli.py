@@ -81,24 +81,61 @@ def load_arch(space, text: str) -> dict[str, Any]:
 # --- commands -------------------------------------------------------------------------------
 
 def cmd_check(args) -> int:
+    """Load each file (shapes, constraints, budgets), print its warnings, and with `--strategy`
+    build that supernet and run one forward pass, so that what `compile` would refuse is
+    reported here, at its place in the source."""
+    from .analysis.lint import lint
     failed = 0
     for file in args.files:
         try:
             if not args.set and is_library(file):
                 blocks = load_library(file, args.import_path or ())
-                print(f"{file}: ok (op library: {len(blocks)} blocks)")
+                print(f"{file}: ok (op library: {_count(len(blocks), 'block')})")
                 continue
             space = load_space(file, args.set, args.import_path)
-            print(f"{file}: ok ({len(space.decisions)} decisions, {space.size():,} architectures)")
+            report = space.check_budgets_feasible()
+            for warning in lint(space):
+                print(warning.render(), file=sys.stderr)
+            if args.strategy is not None:
+                _check_strategy(space, args.strategy)
+            via = f", builds for {args.strategy}" if args.strategy is not None else ""
+            print(f"{file}: ok ({_count(len(space.decisions), 'decision')}, {_architectures(report)}{via})")
         except NasError as err:
             failed += 1
             print(err.render(), file=sys.stderr)
     return 1 if failed else 0
 
 
+def _check_strategy(space, strategy: str) -> None:
+    """What `compile --strategy STRATEGY` does short of training and saving: build the
+    supernet (or a sampled discrete model) and run one forward pass on a batch of the
+    declared input shape; its refusals are `NasError`s located in the source."""
+    _torch_modules()
+    import random
+
+    import torch
+    inputs = []
+    for t in space.template.inputs:
+        if t.shape is None or any(not isinstance(d, int) for d in t.shape):
+            raise NasError(f"input {t.name!r} needs a constant shape to run a pass", t.loc)
+        inputs.append(torch.zeros(2, *t.shape))
+    torch.manual_seed(0)
+    if strategy == "discrete":
+        from .lower.discrete import build
+        model = build(space, space.sample(random.Random(0)))
+    else:
+        from .lower.supernet import build_supernet
+        model = build_supernet(space, strategy, seed=0)
+    with torch.no_grad():
+        model(*inputs)
+
+
 def cmd_info(args) -> int:
     space = load_space(args.file, args.set, args.import_path)
+    report = space.check_budgets_feasible()
     data = space.to_json()
+    data["budgets_counted"] = report.budgets_counted
+    data["size_report"] = report.to_json()
     if args.arch is not None:
         from .analysis.shapes import costs
         data["arch"] = load_arch(space, args.arch)
@@ -121,12 +158,25 @@ def cmd_info(args) -> int:
         print("  ".join(c[:60].ljust(w) for c, w in zip(r, widths)).rstrip())
     for c in data["constraints"]:
         print(f"{c['kind']} {c['expr']}   ({c['where']})")
-    budgets = f" before {len(space.budgets)} budget constraint(s) on params/flops" if space.budgets else ""
-    print(f"\n{len(rows)} decisions, size {data['size']:,} ({data['size']:.3e}){budgets}")
+    print(f"\n{_count(len(rows), 'decision')}, size {report} ({report.size:.3e})")
     if "arch" in data:
         print("\narchitecture: " + json.dumps(data["arch"]))
         print(f"params {data['params']:,}, flops (multiply-adds per sample) {data['flops']:,}")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    """`1 decision`, `2 decisions`."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _architectures(report) -> str:
+    """What `check` says of a space's size: exact, or an upper bound when budgets are not counted."""
+    if not report.budgets:
+        return _count(report.size, "architecture")
+    if report.budgets_counted:
+        return f"{_count(report.size, 'architecture')} within the budgets, of {report.before_budgets:,}"
+    return f"at most {_count(report.size, 'architecture')}: budgets not counted"
 
 
 def _show(v: Any) -> str:
@@ -145,7 +195,8 @@ def cmd_sample(args) -> int:
         raise NasError(f"-n must be at least 0, got {args.n}")
     rng = random.Random(args.seed)
     if args.unique and args.n > space.size():
-        raise NasError(f"--unique: the space has only {space.size():,} architectures, {args.n:,} were asked for")
+        raise NasError(f"--unique: the space has only {_count(space.size(), 'architecture')}, "
+                       f"{args.n:,} were asked for")
     seen: set[str] = set()
     produced = 0
     while produced < args.n:
@@ -296,6 +347,8 @@ def cmd_compile(args) -> int:
 
 # --- parser ---------------------------------------------------------------------------------
 
+STRATEGIES = ["darts", "gumbel", "spos", "enas", "random", "proxyless", "discrete"]  # what compile builds
+
 def cmd_trials(args) -> int:
     from .search.trials import show_trials
     return show_trials(args.storage, top=args.top, as_json=args.json, study=args.study)
@@ -315,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_set(sub.add_parser("check", help="validate .nas files"))
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--strategy", choices=STRATEGIES,
+                   help="also build this supernet and run one pass: report what `compile --strategy` would refuse")
     p.set_defaults(func=cmd_check)
 
     p = with_set(sub.add_parser("info", help="the decisions of a space and its exact size"))
@@ -340,8 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_set(sub.add_parser("compile", help="build a supernet or a discrete model, run one pass, save it"))
     p.add_argument("file", metavar="FILE", help="a .nas file or a built-in space name")
-    p.add_argument("--strategy", required=True,
-                   choices=["darts", "gumbel", "spos", "enas", "random", "proxyless", "discrete"])
+    p.add_argument("--strategy", required=True, choices=STRATEGIES)
     p.add_argument("--arch", metavar="ARCH", help="the architecture (discrete: default a sample; supernets: fix it)")
     p.add_argument("-o", "--output", metavar="OUT.pt", help="checkpoint path (default: SPACE-STRATEGY.pt)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

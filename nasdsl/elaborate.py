@@ -190,17 +190,22 @@ class GraphBuilder:
         return name
 
     def unique_base(self, base: tuple[str, ...]) -> tuple[str, ...]:
-        """A naming context not overlapping an earlier one in this graph: rebinding `x` after
-        `x` (or `x.0`) was used names the new sites `x_2...`, so module names stay unique."""
+        """A naming context not overlapping an earlier one that labelled decisions in this
+        graph: rebinding `x` after `x` (or `x.0`) labelled a decision names the new sites
+        `x_2...`, so two statements never share a label by accident. Statements whose sites
+        label nothing (`h = x`, a stem of plain ops) claim no name (`claim`)."""
         name, rest, n = base[0], base[1:], 1
         candidate = base
         while self._overlaps(candidate):
             n += 1
             candidate = (f"{name}_{n}",) + rest
-        self.site_names.add(candidate)
-        for k in range(1, len(candidate) + 1):
-            self.site_prefixes.add(candidate[:k])
         return candidate
+
+    def claim(self, base: tuple[str, ...]) -> None:
+        """Reserve a naming context whose statement labelled decisions."""
+        self.site_names.add(base)
+        for k in range(1, len(base) + 1):
+            self.site_prefixes.add(base[:k])
 
     def _overlaps(self, candidate: tuple[str, ...]) -> bool:
         """Is `candidate` a prefix of a used name, or a used name a prefix of it?"""
@@ -249,6 +254,7 @@ class Elaborator:
         self.params: dict[str, Any] = {}
         self.references: list[tuple[str, Loc]] = []  # decision("label") uses, checked in finish()
         self.work = 0                                  # expansion steps, bounded by MAX_WORK
+        self.declared: list[str] = []                  # labels in declaration order (a statement's own: naming)
 
     # -- files and top level
 
@@ -309,8 +315,10 @@ class Elaborator:
         if self.overrides:
             name = sorted(self.overrides)[0]
             known = ", ".join(sorted(self.params)) or "none"
-            raise UndefinedNameError(f"--set {name}: the space has no parameter {name!r} (parameters: {known})",
-                                     Loc(root.file, 1, 1, root.text))
+            close = next((p for p in self.params if p.lower() == name.lower()), None) or _closest(name, self.params)
+            # a command-line (or `params=`) mistake: named by the option, not by a line of the file
+            raise UndefinedNameError(f"--set {name}: {root.file} has no parameter {name!r} (parameters: {known})",
+                                     hint=f"did you mean --set {close}=...?" if close else None)
         networks = [i for i in root.module.items if isinstance(i, ast.NetworkDef)]
         if not networks:
             raise UndefinedNameError("the file declares no `network`", Loc(root.file, 1, 1, root.text),
@@ -341,6 +349,7 @@ class Elaborator:
                 n_chosen: int | None = 1) -> None:
         if not label:
             label = "root"
+        self.declared.append(label)
         acc = self.decisions.get(label)
         if acc is None:
             self.decisions[label] = _DecisionAcc(kind, values, [self.condition()], [loc], n_candidates, n_chosen)
@@ -450,13 +459,29 @@ class Elaborator:
                     inner = self.run_stmts(stmt.body, env, ctx, loop + (str(item),))
                     if inner is not None:
                         raise NasTypeError("`return` inside a loop is not allowed", stmt.loc)
+            elif isinstance(stmt, ast.If):
+                test = self.eval(stmt.test, env, ctx)
+                if not isinstance(test, (bool, int, float, str)):
+                    hint = ("to choose, use choice { ... } or `a if test else b`, which follow a decision"
+                            if is_expr(test) else None)
+                    got = "a value that depends on a decision" if is_expr(test) else kind_of(test)
+                    raise NasTypeError(f"an `if` statement tests a constant (loop variables, parameters), "
+                                       f"got {got}", stmt.test.loc, hint=hint)
+                if test and self.run_stmts(stmt.body, env, ctx, loop) is not None:
+                    raise NasTypeError("`return` inside an `if` statement is not allowed", stmt.loc,
+                                       hint="bind the result to a name in the `if` and return it after")
         return result
 
     def eval_in_context(self, exprs: tuple, base: tuple[str, ...], env: dict, ctx: Ctx, loop: tuple[str, ...]):
         name = ctx.graph.unique_base(base + loop) if ctx.graph is not None else base + loop
         total = sum(self.count_sites(e, env, ctx) for e in exprs)
         sub = ctx.with_namer(Namer(name, total))
+        mark = len(self.declared)
         values = [self.eval(e, env, sub) for e in exprs]
+        if ctx.graph is not None:
+            prefix = ".".join(ctx.scope + name)
+            if any(label == prefix or label.startswith(prefix + ".") for label in self.declared[mark:]):
+                ctx.graph.claim(name)
         return values[0] if len(values) == 1 else tuple(values)
 
     def run_assign(self, stmt: ast.Assign, env: dict, ctx: Ctx, loop: tuple[str, ...]) -> None:
@@ -500,6 +525,8 @@ class Elaborator:
             return sum(self.count_sites(i, env, ctx) for i in node.items)
         if isinstance(node, ast.Index):
             return self.count_sites(node.value, env, ctx) + self.count_sites(node.index, env, ctx)
+        if isinstance(node, ast.Slice):
+            return self.count_sites(node.value, env, ctx)
         return 0
 
     def _is_site_callee(self, func_node: Any, env: dict, ctx: Ctx) -> bool:
@@ -636,6 +663,20 @@ class Elaborator:
         if not -len(v) <= i < len(v):
             raise NasTypeError(f"index {i} is out of range for a list of {len(v)}", node.index.loc)
         return v[i]
+
+    def eval_Slice(self, node: ast.Slice, env, ctx):
+        v = self.eval(node.value, env, ctx)
+        if not isinstance(v, (list, tuple)):
+            raise NasTypeError(f"cannot slice {kind_of(v)}: only lists and tuples have parts", node.loc)
+        bounds = []
+        for e in (node.start, node.stop):
+            b = None if e is None else self.eval(e, env, ctx)
+            if b is not None and (not isinstance(b, int) or isinstance(b, bool)):
+                got = "a value that depends on a decision" if is_expr(b) else _got(b)
+                raise NasTypeError(f"a slice bound must be a constant integer, got {got}", e.loc,
+                                   hint="slice with loop variables or parameters, e.g. outs[0:i]")
+            bounds.append(b)
+        return v[bounds[0]:bounds[1]]
 
     def eval_Pipe(self, node: ast.Pipe, env, ctx):
         left = self.eval(node.left, env, ctx)
@@ -971,16 +1012,17 @@ class Elaborator:
 
     def builtin_pick(self, node: ast.Call, env, ctx: Ctx):
         site = ctx.namer.next()
-        allowed = ("n", "reduce", "label")
+        allowed = ("n", "min", "reduce", "label")
         opts = {}
         for k in node.kwargs:
             if k.name not in allowed:
                 raise ArityError(f"pick has no parameter {k.name!r}", k.loc, hint="pick(a, b, c, n=1, reduce=\"sum\")")
             opts[k.name] = (self.eval(k.value, env, ctx), k.loc)
-        items = [self.eval(a, env, ctx) for a in node.args]
-        if len(items) == 1 and isinstance(items[0], (list, tuple)):
-            items = list(items[0])
-        tensors = [self.expect_tensor(t, node.loc) for t in items]
+        items = []  # candidates: tensors, and lists of tensors spliced in (`pick(outs[0:i], x)`)
+        for a in node.args:
+            value = self.eval(a, env, ctx)
+            items += [(t, a.loc) for t in value] if isinstance(value, (list, tuple)) else [(value, a.loc)]
+        tensors = [self.expect_tensor(t, loc) for t, loc in items]
         k = len(tensors)
         if k == 0:
             raise ArityError("pick needs at least one candidate tensor", node.loc)
@@ -994,9 +1036,18 @@ class Elaborator:
             raise NasTypeError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {_got(reduce)}", rloc)
         if reduce == "none" and n != 1:
             raise NasTypeError("reduce=\"none\" returns one tensor, so it needs n=1", rloc)
+        least, mloc = opts.get("min", (1, node.loc))
+        if "min" in opts and n is not None:
+            raise NasTypeError("min applies to n=\"any\" (the fewest inputs a subset may have)", mloc,
+                               hint="pick(a, b, c, n=\"any\", min=0) also allows choosing none")
+        if not isinstance(least, int) or isinstance(least, bool) or not 0 <= least <= k:
+            raise NasTypeError(f"min must be an integer from 0 to {k}, got {_got(least)}", mloc)
+        if least == 0 and reduce == "concat":
+            raise NasTypeError("an empty subset has nothing to concatenate: min=0 needs reduce=\"sum\" or \"mean\" "
+                               "(both give zeros when nothing is chosen)", mloc)
         label = self.label_for(ctx, site, opts["label"][0] if "label" in opts else None,
                                opts["label"][1] if "label" in opts else node.loc)
-        values = input_domain(k, n)
+        values = input_domain(k, n, least)
         if len(values) > MAX_DOMAIN:
             raise NasTypeError(f"pick over {k} tensors has too many subsets", node.loc)
         self.declare(label, ir.INPUT, values, node.loc, k, n)
@@ -1155,7 +1206,7 @@ class Elaborator:
 
 _EVAL = {cls: getattr(Elaborator, "eval_" + cls.__name__) for cls in (
     ast.Number, ast.String, ast.Bool, ast.Name, ast.Attr, ast.ListLit, ast.TupleLit, ast.Lambda, ast.Cond,
-    ast.UnaryOp, ast.BinOp, ast.Index, ast.Pipe, ast.ValueChoice, ast.LayerChoice, ast.Call)}
+    ast.UnaryOp, ast.BinOp, ast.Index, ast.Slice, ast.Pipe, ast.ValueChoice, ast.LayerChoice, ast.Call)}
 
 
 def _fresh(m: ir.Module) -> ir.Module:
@@ -1164,11 +1215,12 @@ def _fresh(m: ir.Module) -> ir.Module:
     return ir.transform(m, lambda node, children: node.with_children(children))
 
 
-def input_domain(k: int, n: int | None) -> tuple:
-    """Values of an input choice over `k` tensors: an index (n = 1) or sorted index tuples."""
+def input_domain(k: int, n: int | None, least: int = 1) -> tuple:
+    """Values of an input choice over `k` tensors: an index (n = 1) or sorted index tuples;
+    for any subset (n None) those of at least `least` tensors (0: the empty one `()` first)."""
     if n == 1:
         return tuple(range(k))
-    sizes = range(1, k + 1) if n is None else (n,)
+    sizes = range(least, k + 1) if n is None else (n,)
     out = []
     for r in sizes:
         out += itertools.combinations(range(k), r)

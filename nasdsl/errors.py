@@ -112,6 +112,16 @@ class ShapeError(NasError):
     """Tensor shapes that cannot agree (candidates of a choice, `+`, concatenation)."""
 
 
+class NasWarning(NasError):
+    """Not an error: something that compiles but is likely a mistake (a choice with one
+    candidate). `nasdsl check` prints it as `file:line:col: warning: ...` and still succeeds."""
+
+    def render(self) -> str:
+        text = super().render()
+        prefix = f"{self.loc}: " if self.loc != UNKNOWN else ""
+        return prefix + "warning: " + text[len(prefix):]
+
+
 class ArchitectureError(NasError):
     """An architecture that is not in the space: unknown label, value outside the domain,
     a missing decision, or a decision given that is inactive."""

@@ -57,8 +57,9 @@ class Chain:
 
 class Step(NamedTuple):
     """One step of a graph: `kind` is "apply" (run module `target`), "pick" (an input choice,
-    `target` its label, `extra` its `(reduce, number of candidates)`), or a combination
-    ("sum", "mul", "cat", "mean"; `extra` the dimension). `inputs` are the tensors it reads
+    `target` its label, `extra` its `(reduce, number of candidates)`), "zeros" (an input
+    choice that chose no tensor: zeros shaped like its first candidate, the one input), or a
+    combination ("sum", "mul", "cat", "mean"; `extra` the dimension). `inputs` are the tensors it reads
     (for a pick, the chosen ones only)."""
     kind: str
     target: str | None
@@ -174,9 +175,11 @@ class _Resolver:
                 steps.append(Step("apply", n.module, n.inputs, n.outs, None, n))
             elif isinstance(n, ir.Combine):
                 steps.append(Step(n.fn, None, n.inputs, (n.out,), n.dim, n))
-            else:
+            elif picked(n, self.chosen(n.label)):
                 steps.append(Step("pick", n.label, picked(n, self.chosen(n.label)), (n.out,),
                                   (n.reduce, len(n.inputs)), n))
+            else:  # an input choice that chose nothing (n="any", min=0): zeros, the identity of sum
+                steps.append(Step("zeros", n.label, n.inputs[:1], (n.out,), None, n))
         return Graph(g, modules, steps, tuple(t.name for t in g.inputs), g.outputs)
 
     def cell(self, c: ir.Cell) -> Cell:

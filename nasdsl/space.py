@@ -128,6 +128,33 @@ class Plan:
     dp_closing: tuple[tuple[ir.Constraint, ...], ...] = ()
 
 
+EXACT_BUDGET_CAP = 1000  # spaces this small have the architectures within their budgets counted exactly
+
+
+@dataclass(frozen=True)
+class SizeReport:
+    """What `Space.size_report()` counted: `size` architectures, exactly or (`exact` false) at
+    most; `budgets_counted` says whether the budgets were applied; `before_budgets` is `size()`."""
+    size: int
+    exact: bool
+    budgets_counted: bool
+    before_budgets: int
+    budgets: int = 0
+    cap: int = 0
+
+    def __str__(self) -> str:
+        if not self.budgets:
+            return f"{self.size:,}"
+        if self.budgets_counted:
+            return f"exactly {self.size:,} within the budgets ({self.before_budgets:,} without them)"
+        n = f"{self.budgets} budget{'s' if self.budgets != 1 else ''}"
+        return f"at most {self.size:,} ({n} not counted: more than {self.cap:,} architectures to enumerate)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": self.size, "exact": self.exact, "budgets_counted": self.budgets_counted,
+                "before_budgets": self.before_budgets, "text": str(self)}
+
+
 class Space:
     """A compiled search space: decisions, constraints and the module template.
 
@@ -150,6 +177,7 @@ class Space:
         self._by_label = {d.label: d for d in self.decisions}
         self.plan = _plan(self.decisions, self.constraints)
         self._memo = _Memo()  # per space: nothing of it outlives the space
+        self._within: list[dict[str, Any]] | None = None  # architectures within budgets (small spaces)
 
     # -- looking up
 
@@ -330,7 +358,11 @@ class Space:
         if not self.budgets:
             raise ArchitectureError(f"no architecture satisfying the space's constraints was chosen in "
                                     f"{attempts} attempts")
-        budget = self.budgets[0]
+        if choose is None and self.size() <= EXACT_BUDGET_CAP:
+            within = self._within_budgets_list()  # a small space: pick among those that keep the budgets
+            if within:
+                return within[rng.randrange(len(within))]
+        budget = self._tightest_budget()
         raise EmptySpaceError(f"no architecture within the space's budgets in {attempts} draws: "
                               f"`{budget.kind} {to_text(budget.expr)}` leaves (almost) nothing of the space",
                               budget.loc)
@@ -369,6 +401,96 @@ class Space:
         except ArchitectureError:
             return False
         return True
+
+    # -- budgets: what counting and checking can say about them
+
+    def _within_budgets_list(self) -> list[dict[str, Any]]:
+        """Every architecture that keeps the budgets (for spaces of at most EXACT_BUDGET_CAP)."""
+        if self._within is None:
+            self._within = list(self.enumerate())
+        return self._within
+
+    def _broken_budgets(self, arch: Mapping[str, Any]) -> list[ir.Constraint]:
+        """The budgets a canonical architecture breaks."""
+        from .analysis.shapes import costs
+        found = costs(self, arch, validate=False)
+        view = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
+        view.update({"@params": found["params"], "@flops": found["flops"]})
+        return [c for c in self.budgets if not _holds(c, view)]
+
+    def _tightest_budget(self, draws: int = 50) -> ir.Constraint:
+        """The budget that most architectures drawn at random break (where an error points)."""
+        if len(self.budgets) == 1:
+            return self.budgets[0]
+        rng, broken = _random.Random(0), {c.loc: 0 for c in self.budgets}
+        for _ in range(draws):
+            arch = self._draw(rng, attempts=1000)
+            for c in self._broken_budgets(arch) if arch is not None else ():
+                broken[c.loc] += 1
+        return max(self.budgets, key=lambda c: broken[c.loc])
+
+    def size_report(self, cap: int | None = None) -> SizeReport:
+        """`size()` and what it counts: with budgets (`require params <= ...`), the architectures
+        that keep them are counted exactly by enumeration when the space has at most `cap`
+        (default `EXACT_BUDGET_CAP`) architectures; otherwise `size()` is only an upper bound
+        ("at most"). `size()` itself always counts the constraints over decisions, never budgets.
+
+        Example::
+
+            >>> space = nasdsl.loads(
+            ...     'network(x: [8]) { w = choice "width" [4, 8, 400]  return x -> Linear(8, w) -> Linear(w, 2) }\\n'
+            ...     'require params <= 1000')
+            >>> report = space.size_report()
+            >>> report.size, report.exact, report.budgets_counted
+            (2, True, True)
+            >>> str(report)
+            'exactly 2 within the budgets (3 without them)'
+            >>> str(space.size_report(cap=1))
+            'at most 3 (1 budget not counted: more than 1 architectures to enumerate)'
+        """
+        cap = EXACT_BUDGET_CAP if cap is None else cap
+        total = self.size()
+        if not self.budgets:
+            return SizeReport(total, True, False, total, 0)
+        if total <= cap:
+            return SizeReport(len(self._within_budgets_list()), True, True, total, len(self.budgets), cap)
+        return SizeReport(total, False, False, total, len(self.budgets), cap)
+
+    def check_budgets_feasible(self, attempts: int = 1000) -> SizeReport:
+        """Raise `EmptySpaceError` at the budget's location when the budgets leave nothing of the
+        space (counted exactly when it is small) or so little that `sample` cannot find an
+        architecture in `attempts` draws; return the size report otherwise. `nasdsl check` and
+        `nasdsl info` call it; loading does not (it would cost every load a cost analysis).
+
+        Example::
+
+            >>> space = nasdsl.loads('network(x: [8]) = x -> Linear(8, choice[4, 8])\\nrequire params <= 10')
+            >>> space.check_budgets_feasible()  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            nasdsl.errors.EmptySpaceError: <string>:2:1: the budgets leave none of the 2 architectures
+            ...
+        """
+        report = self.size_report()
+        if not self.budgets:
+            return report
+        if report.exact:
+            if report.size == 0:
+                budget = self._tightest_budget()
+                most = f" (`{budget.kind} {to_text(budget.expr)}` fails most often)" if len(self.budgets) > 1 else ""
+                raise EmptySpaceError(f"the budgets leave none of the {report.before_budgets:,} architectures{most}",
+                                      budget.loc,
+                                      hint="loosen the budget, or check its unit (params count weights; "
+                                           "flops count multiply-adds per sample)")
+            return report
+        try:
+            self.sample(seed=0, attempts=attempts)
+        except EmptySpaceError as err:
+            raise EmptySpaceError(f"the budgets leave nothing or almost nothing of the space: no architecture within "
+                                  f"them in {attempts:,} draws", err.loc,
+                                  hint="loosen the budget, or check its unit (params count weights; "
+                                       "flops count multiply-adds per sample)") from None
+        return report
 
     def _witness(self) -> dict[str, Any] | None:
         """Some architecture of the space, if a cheap search finds one."""

@@ -411,7 +411,7 @@ class _ProgramWriter:
                 kinds += ["pick", "pick", "pair"]
             if any(v.options and v.constrainable for v in scope.vars):
                 kinds += ["constraint", "constraint"]
-            kinds += ["cell", "for", "derived"]
+            kinds += ["cell", "for", "derived", "dag"]
             kind = self.pick(kinds)
             new, size = getattr(self, "stmt_" + kind)(scope, max(1, budget // total))
             lines += new
@@ -474,6 +474,9 @@ class _ProgramWriter:
         reduce = self.pick(reduces)
         args = ", ".join(tensors)
         opts = "" if n == 1 and self.chance(0.3) else (', n="any"' if n is None else f", n={n}")
+        if n is None and reduce != "concat" and size + 1 <= budget and self.chance(0.3):
+            opts += ", min=0"  # the empty subset too: zeros
+            size += 1
         if reduce != "sum" or self.chance(0.5):
             opts += f', reduce="{reduce}"'
         if self.chance(0.2):
@@ -555,6 +558,33 @@ class _ProgramWriter:
         lines.append(f"for {var} in {iterable} {{ {name} = {name} -> {chain} }}")
         self.bind(scope, name)
         return lines, size ** len(values)
+
+    def stmt_dag(self, scope: _Scope, budget: int) -> tuple[list[str], int]:
+        """An ENAS-macro-style loop: a list of outputs grown by appending, each layer reading
+        the last one and, under a statement-level `if`, any subset of the earlier ones
+        (`pick` over a slice of the list)."""
+        n = self.count(2, 3)
+        empty = self.chance(0.5)  # `min=0`: a layer may take no skip at all (ENAS)
+        picks = math.prod(2 ** j - (not empty) for j in range(1, n))  # pick over outs[0:j]: 2^j (- 1) subsets
+        skips = picks <= budget and self.chance(0.8)
+        per = _root(max(1, budget // picks) if skips else budget, n)
+        var, outs, layer = self.fresh("j"), self.fresh("outs"), self.fresh("t")
+        inner = _Scope(scope.c, scope.vars + [_Var(var, "int", 0, constrainable=False)], blocks=scope.blocks)
+        chain, size = self.write_chain(inner, per, depth=1)
+        last = self.pick(("-1", var))  # outs[-1] and outs[j] are the same tensor
+        lines = [f"{outs} = [{self.pick(scope.tensors)}]", f"for {var} in range({n}) {{",
+                 f"  {layer} = {outs}[{last}] -> {chain}"]
+        if skips:
+            reduce = self.pick(("sum", "mean"))
+            bounds = self.pick((f"0:{var}", f":{var}"))
+            least = ", min=0" if empty else ""
+            lines += [f"  if {var} > 0 {{", f"    skip = pick({outs}[{bounds}], n=\"any\"{least}, reduce=\"{reduce}\")",
+                      f"    {layer} = {layer} + skip", "  }"]
+        lines += [f"  {outs} = {outs} + [{layer}]", "}"]
+        name = self.target(scope)
+        lines.append(f"{name} = {outs}[{self.pick(('-1', str(n)))}]")
+        self.bind(scope, name)
+        return lines, size ** n * (picks if skips else 1)
 
     # -- layers
 

@@ -3,6 +3,7 @@ modes and the `choose` hook), mutation and enumeration yield only architectures 
 `validate` accepts, and a budget that leaves nothing is one located error."""
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -80,3 +81,82 @@ def test_a_budget_that_leaves_nothing_is_a_located_error():
     assert "no architecture within the space's budgets in 50 draws" in text
     assert "`require params <= 10`" in text
     assert f"{space.root_file}:" in text
+
+
+SMALL = """network(x: [8]) {
+  a = choice[4, 8, 16, 32]
+  b = choice[4, 8, 16, 32]
+  return x -> Linear(8, a) -> ReLU() -> Linear(a, b) -> Linear(b, 2)
+}
+"""
+
+
+def test_size_report_counts_budgets_exactly_in_a_small_space():
+    loose = nasdsl.loads(SMALL)
+    space = nasdsl.loads(SMALL + "require params <= 400\n")
+    expected = sum(costs(loose, a)["params"] <= 400 for a in loose.enumerate())
+    assert expected == 9  # params 9a + ab + 3b + 2 <= 400: a = 4 (any b), a = 8 (b <= 16), a = 16 (b <= 8)
+    report = space.size_report()
+    assert (report.size, report.exact, report.budgets_counted, report.before_budgets) == (9, True, True, 16)
+    assert str(report) == "exactly 9 within the budgets (16 without them)"
+    assert space.size() == 16  # size() counts what it always counted: decisions and their constraints
+    unbudgeted = loose.size_report()
+    assert (unbudgeted.size, unbudgeted.exact, unbudgeted.budgets_counted, str(unbudgeted)) == (16, True, False, "16")
+
+
+def test_size_report_of_a_large_budgeted_space_is_an_upper_bound():
+    report = budgeted("nasbench201", "require flops <= 80000000").size_report()
+    assert (report.size, report.exact, report.budgets_counted) == (15625, False, False)
+    assert str(report) == "at most 15,625 (1 budget not counted: more than 1,000 architectures to enumerate)"
+
+
+def test_an_empty_small_budgeted_space_is_an_error_at_the_budget():
+    space = nasdsl.loads(SMALL + "require flops <= 100000\nrequire params <= 50\n")
+    with pytest.raises(EmptySpaceError) as err:
+        space.check_budgets_feasible()
+    assert err.value.loc.line == 7  # the params budget: every architecture breaks it, fewer break the flops one
+    assert err.value.message == ("the budgets leave none of the 16 architectures "
+                                 "(`require params <= 50` fails most often)")
+
+
+def test_a_near_empty_large_budgeted_space_is_an_error_at_the_budget():
+    # All-`none` NAS-Bench-201 has 73,306 parameters, the fewest: one below leaves nothing, and
+    # 15,625 architectures are too many to count with costs, so the bounded probe decides.
+    space = budgeted("nasbench201", "require params <= 73305")
+    with pytest.raises(EmptySpaceError) as err:
+        space.check_budgets_feasible(attempts=30)
+    assert err.value.message == ("the budgets leave nothing or almost nothing of the space: "
+                                 "no architecture within them in 30 draws")
+    assert err.value.loc.line == space.sources[space.root_file].count("\n")  # the last line
+    assert err.value.render().splitlines()[1].strip() == "require params <= 73305"
+
+
+def test_sampling_a_small_space_with_few_architectures_within_budget_falls_back_to_enumeration():
+    space = nasdsl.loads(SMALL + "require params <= 120\n")  # 9a + ab + 3b + 2: (4, 4) 66, (4, 8) 94, (8, 4) 118
+    within = list(space.enumerate())
+    assert within == [{"a": 4, "b": 4}, {"a": 4, "b": 8}, {"a": 8, "b": 4}]
+    draws = {tuple(space.sample(seed=i, attempts=1).values()) for i in range(40)}
+    assert draws == {(4, 4), (4, 8), (8, 4)}
+
+
+def test_check_and_info_report_budgets(tmp_path, capsys):
+    from nasdsl.cli import main
+    small = tmp_path / "small.nas"
+    small.write_text(SMALL + "require params <= 400\n")
+    empty = tmp_path / "empty.nas"
+    empty.write_text(SMALL + "require params <= 50\n")
+    assert main(["check", str(small)]) == 0
+    assert capsys.readouterr().out == f"{small}: ok (2 decisions, 9 architectures within the budgets, of 16)\n"
+    assert main(["check", str(empty)]) == 1
+    assert capsys.readouterr().err.startswith(f"{empty}:6:1: the budgets leave none of the 16 architectures\n"
+                                              "    require params <= 50\n    ^\n")
+    assert main(["info", str(small), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["size"] == 16 and data["budgets_counted"] is True
+    assert data["size_report"] == {"size": 9, "exact": True, "budgets_counted": True, "before_budgets": 16,
+                                   "text": "exactly 9 within the budgets (16 without them)"}
+    assert main(["info", str(small)]) == 0
+    assert "2 decisions, size exactly 9 within the budgets (16 without them)" in capsys.readouterr().out
+    assert main(["info", "examples/mobile.nas", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["budgets_counted"] is False and data["size_report"]["text"].startswith("at most 59,724")

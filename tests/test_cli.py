@@ -29,7 +29,7 @@ def test_check_ok_and_failure(capsys, write):
     bad = write("bad.nas", "network(x: [4]) = x -> Linear(4, choice[2, 3)\n")
     code, out, err = run(capsys, "check", str(good), str(bad))
     assert code == 1
-    assert f"{good}: ok (1 decisions, 2 architectures)" in out
+    assert f"{good}: ok (1 decision, 2 architectures)" in out
     assert err.startswith(f"{bad}:1:45: unexpected ')'")
     assert "Traceback" not in err
 

@@ -137,7 +137,7 @@ def lowerable_program(draw) -> str:
             lines.append(f"  {name} = {a} + {b}")
         elif kind == "pick" and len(tensors) > 1:
             k = min(len(tensors), 3)
-            n = draw(st.sampled_from(["1", "2", '"any"'][: k]))
+            n = draw(st.sampled_from(["1", "2", '"any"', '"any", min=0'][: k + (k == 3)]))
             reduce = draw(st.sampled_from(["sum", "mean"]))
             lines.append(f"  {name} = pick({', '.join(tensors[-k:])}, n={n}, reduce=\"{reduce}\")")
         else:

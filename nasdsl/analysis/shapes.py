@@ -887,6 +887,8 @@ class _ArchWalker(_Walker):
                     env[n.out] = self.concat(shapes, 1, (), n.loc, f"pick {n.label!r}")
                 else:
                     env[n.out] = self.broadcast(shapes, (), n.loc, f"pick {n.label!r}")
+            elif step.kind == "zeros":
+                env[step.outputs[0]] = shapes[0]
             else:
                 env[step.outputs[0]] = _bounded(self.combine(step.source, shapes, ()))
         return tuple(env[o] for o in g.outputs)

@@ -37,8 +37,11 @@ class Chain(nn.Sequential):
         return xs[0] if len(xs) == 1 else xs
 
 
-def reduce_inputs(tensors: list[torch.Tensor], how: str) -> torch.Tensor:
-    """Merge the tensors an input choice picked."""
+def reduce_inputs(tensors: list[torch.Tensor], how: str, like: torch.Tensor | None = None) -> torch.Tensor:
+    """Merge the tensors an input choice picked; none picked (`n="any", min=0`): zeros shaped
+    like `like` (a candidate), for sum and mean alike."""
+    if not tensors:
+        return torch.zeros_like(like)
     if how == "concat":
         return torch.cat(tensors, dim=1)
     total = tensors[0]
@@ -48,6 +51,8 @@ def reduce_inputs(tensors: list[torch.Tensor], how: str) -> torch.Tensor:
 
 
 def combine(fn: str, tensors: list[torch.Tensor], dim: int) -> torch.Tensor:
+    if fn == "zeros":  # an input choice that chose nothing
+        return torch.zeros_like(tensors[0])
     if fn == "cat":
         return torch.cat(tensors, dim=dim)
     out = tensors[0]

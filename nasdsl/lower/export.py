@@ -827,6 +827,8 @@ def _cell_forward(cell: _Cell) -> tuple[list[str], list[str]]:
 
 def _merge(args: list[str], fn: str, dim: int) -> str:
     """What `discrete.combine` computes, as an expression (same operations, same order)."""
+    if fn == "zeros":
+        return f"torch.zeros_like({args[0]})"
     if fn == "cat":
         return f"torch.cat([{', '.join(args)}], dim={dim})"
     total = (" * " if fn == "mul" else " + ").join(args)

@@ -255,7 +255,7 @@ class SuperGraph(nn.Module):
         by_name = dict(zip(n.inputs, tensors))
 
         def reduced(value) -> torch.Tensor:
-            return reduce_inputs([by_name[name] for name in picked(n, value)], n.reduce)
+            return reduce_inputs([by_name[name] for name in picked(n, value)], n.reduce, like=tensors[0])
 
         if policy.differentiable:
             weights = policy.probs(n.label)
@@ -274,7 +274,7 @@ class SuperGraph(nn.Module):
             detached = {name: t.detach() for name, t in by_name.items()}
 
             def others(j: int) -> torch.Tensor:
-                return reduce_inputs([detached[name] for name in picked(n, domain[j])], n.reduce)
+                return reduce_inputs([detached[name] for name in picked(n, domain[j])], n.reduce, like=tensors[0])
 
             out = BinaryGate.apply(out, policy.alphas[n.label], policy.index(n.label, value), others, policy)
         return out

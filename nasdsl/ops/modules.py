@@ -123,6 +123,35 @@ class Transpose(nn.Module):
         return f"dim0={self.dim0}, dim1={self.dim1}"
 
 
+class Reshape(nn.Module):
+    """The features of each sample (every dimension but the batch) as `shape`; one entry may
+    be -1 (`torch.reshape` per sample)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape) if isinstance(shape, (list, tuple)) else (shape,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={list(self.shape)}"
+
+
+class Permute(nn.Module):
+    """`x.permute(*dims)`: dims of the whole tensor, the batch dimension (0) first."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(*self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={list(self.dims)}"
+
+
 class ClassToken(nn.Module):
     """Prepend a learned class token to a sequence [L, E] -> [L + 1, E] (ViT)."""
 
@@ -270,8 +299,10 @@ def builder_arguments(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments an op's module is constructed with: its resolved arguments, less a
     pool's `stride=None` (torch's default is the kernel size), a LayerNorm shape as a tuple."""
     args = dict(kwargs)
-    if name in ("MaxPool2d", "AvgPool2d") and args.get("stride") is None:
+    if name.startswith(("MaxPool", "AvgPool")) and args.get("stride") is None:
         args.pop("stride", None)
     if name == "LayerNorm" and isinstance(args.get("normalized_shape"), list):
         args["normalized_shape"] = tuple(args["normalized_shape"])
+    if name == "Unflatten" and isinstance(args.get("unflattened_size"), list):
+        args["unflattened_size"] = tuple(args["unflattened_size"])
     return args

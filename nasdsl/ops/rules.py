@@ -102,7 +102,7 @@ def _window(call: _Call, size: Dim, k: Dim, s: Dim, p: Dim, d: Dim, axis: int, c
 def _conv_shape(nd: int) -> Callable:
     def shape(call: _Call, x: tuple) -> tuple:
         a = call.args
-        call.rank(nd + 1, "[C, L]" if nd == 1 else "[C, H, W]")
+        call.rank(nd + 1, {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}[nd])
         cin, cout, groups = a["in_channels"], a["out_channels"], a["groups"]
         call.require(lambda c, i: c == i, (x[0], cin),
                      lambda c, i: f"in_channels is {i} but the input has {c} channels")
@@ -190,24 +190,175 @@ def _group_norm_shape(call: _Call, x: tuple) -> tuple:
     return x
 
 
-def _pool_shape(dilated: bool) -> Callable:
+_LAYOUTS = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
+
+
+def _pool_shape(dilated: bool, nd: int = 2) -> Callable:
     def shape(call: _Call, x: tuple) -> tuple:
         a = call.args
-        call.rank(3, "[C, H, W]")
-        ks = _tuple(call, "kernel_size", 2)
-        ss = ks if a["stride"] is None else _tuple(call, "stride", 2)
-        ps = _tuple(call, "padding", 2)
-        ds = _tuple(call, "dilation", 2) if dilated else (1, 1)
+        call.rank(nd + 1, _LAYOUTS[nd])
+        ks = _tuple(call, "kernel_size", nd)
+        ss = ks if a["stride"] is None else _tuple(call, "stride", nd)
+        ps = _tuple(call, "padding", nd)
+        ds = _tuple(call, "dilation", nd) if dilated else (1,) * nd
         for k, p in zip(ks, ps):
             call.require(lambda k, p: p <= k // 2, (k, p),
                          lambda k, p: f"padding ({p}) must be at most half the kernel size ({k})")
-        return (x[0], *(_window(call, x[1 + i], ks[i], ss[i], ps[i], ds[i], 2 + i, a["ceil_mode"]) for i in range(2)))
+        return (x[0], *(_window(call, x[1 + i], ks[i], ss[i], ps[i], ds[i], 2 + i, a["ceil_mode"]) for i in range(nd)))
     return shape
+
+
+# --- more of torch.nn (issue 12): transposed convolutions, 1-d/3-d variants, instance norm,
+# resampling, reshapes, embeddings, activations. Each is checked against torch's own module
+# (signature, output shape, parameter count, MACs) by tests/test_ops_torch.py.
+
+def _conv_transpose_shape(nd: int) -> Callable:
+    """torch's ConvTranspose output: (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1."""
+    def shape(call: _Call, x: tuple) -> tuple:
+        a = call.args
+        call.rank(nd + 1, _LAYOUTS[nd])
+        cin, cout, groups = a["in_channels"], a["out_channels"], a["groups"]
+        call.require(lambda c, i: c == i, (x[0], cin), lambda c, i: f"in_channels is {i} but the input has {c} channels")
+        call.require(lambda i, o, g: g > 0 and i % g == 0 and o % g == 0, (cin, cout, groups),
+                     lambda i, o, g: f"in_channels ({i}) and out_channels ({o}) must be divisible by groups ({g})")
+        if call.maybe_str(a["padding"]):
+            call.fail("padding must be a number (ConvTranspose has no \"same\")")
+        ks, ss, ds = _tuple(call, "kernel_size", nd), _tuple(call, "stride", nd), _tuple(call, "dilation", nd)
+        ps, ops = _tuple(call, "padding", nd), _tuple(call, "output_padding", nd)
+        out = []
+        for i in range(nd):
+            call.require(lambda op, s, d: 0 <= op < max(s, d), (ops[i], ss[i], ds[i]),
+                         lambda op, s, d: f"output_padding ({op}) must be smaller than stride ({s}) or dilation ({d})")
+            n = binary("+", binary("+", binary("-", binary("*", binary("-", x[1 + i], 1), ss[i]), binary("*", 2, ps[i])),
+                                   binary("*", ds[i], binary("-", ks[i], 1))), binary("+", ops[i], 1))
+            call.require(lambda n: n >= 1, (n,), lambda n, axis=2 + i: f"dimension {axis} would shrink to {n}")
+            out.append(n)
+        return (cout, *out)
+    return shape
+
+
+def _conv_transpose_params(nd: int) -> Callable[[dict], int]:
+    def params(a: dict) -> int:
+        weight = a["in_channels"] * (a["out_channels"] // a["groups"]) * _kernel_area(a["kernel_size"], nd)
+        return weight + (a["out_channels"] if a["bias"] else 0)
+    return params
+
+
+def _conv_transpose_macs(a: dict, x: tuple, y: tuple) -> int:
+    """Every input element meets out_channels / groups kernels."""
+    return math.prod(x) * (a["out_channels"] // a["groups"]) * _kernel_area(a["kernel_size"], len(x) - 1)
+
+
+def _norm_params(a: dict) -> int:
+    """BatchNorm / InstanceNorm: a weight and (unless bias=false) a bias per channel when affine."""
+    return a["num_features"] * (1 + bool(a.get("bias", True))) if a["affine"] else 0
+
+
+def _upsample_shape(call: _Call, x: tuple) -> tuple:
+    a = call.args
+    call.rank(2, "[C, L], [C, H, W] or [C, D, H, W]", at_least=True)
+    nd = len(x) - 1
+    if nd > 3:
+        call.fail(f"expects input [C, L], [C, H, W] or [C, D, H, W], got rank {len(x)}")
+    size, scale = a["size"], a["scale_factor"]
+    if (size is None) == (scale is None):
+        call.fail("give exactly one of size and scale_factor")
+    if size is not None:
+        return (x[0], *_tuple(call, "size", nd))
+    scales = _tuple(call, "scale_factor", nd)
+    out = []
+    for d, f in zip(x[1:], scales):
+        if is_expr(d) or is_expr(f):
+            call.fail("scale_factor needs constant input sizes and factors (use size= for choices)")
+        out.append(math.floor(d * f))
+    return (x[0], *out)
+
+
+def _pixel_shuffle_shape(call: _Call, x: tuple) -> tuple:
+    r = call.args["upscale_factor"]
+    call.rank(3, "[C, H, W]")
+    call.require(lambda c, r: r >= 1 and c % (r * r) == 0, (x[0], r),
+                 lambda c, r: f"the input's {c} channels must be divisible by upscale_factor squared ({r * r})")
+    return (binary("//", x[0], binary("*", r, r)), binary("*", x[1], r), binary("*", x[2], r))
+
+
+def _pixel_unshuffle_shape(call: _Call, x: tuple) -> tuple:
+    r = call.args["downscale_factor"]
+    call.rank(3, "[C, H, W]")
+    call.require(lambda h, w, r: r >= 1 and h % r == 0 and w % r == 0, (x[1], x[2], r),
+                 lambda h, w, r: f"height and width ({h}, {w}) must be divisible by downscale_factor ({r})")
+    return (binary("*", x[0], binary("*", r, r)), binary("//", x[1], r), binary("//", x[2], r))
+
+
+def _constant_sizes(call: _Call, name: str) -> tuple:
+    v = call.args[name]
+    v = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+    if any(is_expr(d) or not isinstance(d, int) or isinstance(d, bool) for d in v):
+        call.fail(f"{name} must be constant integers, got {literal(v)}")
+    if sum(d == -1 for d in v) > 1 or any(d == 0 or d < -1 for d in v):
+        call.fail(f"{name} needs positive sizes and at most one -1, got {literal(v)}")
+    return v
+
+
+def _fill(call: _Call, sizes: tuple, total: Dim, what: str) -> tuple:
+    """`sizes` with its -1 inferred so that their product is `total`."""
+    known = math.prod(d for d in sizes if d != -1)
+    if -1 in sizes:
+        call.require(lambda t: t % known == 0, (total,),
+                     lambda t: f"{what}: {t} elements do not split into {literal(sizes)}")
+        return tuple(binary("//", total, known) if d == -1 else d for d in sizes)
+    call.require(lambda t: t == known, (total,), lambda t: f"{what}: {literal(sizes)} holds {known} elements, not {t}")
+    return sizes
+
+
+def _unflatten_shape(call: _Call, x: tuple) -> tuple:
+    i = _feature_dim(call, "dim", x)
+    sizes = _fill(call, _constant_sizes(call, "unflattened_size"), x[i], "unflattened_size")
+    return (*x[:i], *sizes, *x[i + 1:])
+
+
+def _reshape_shape(call: _Call, x: tuple) -> tuple:
+    """`Reshape(shape)`: the features (all but the batch dimension) as `shape`."""
+    return _fill(call, _constant_sizes(call, "shape"), _prod(x), "shape")
+
+
+def _permute_shape(call: _Call, x: tuple) -> tuple:
+    """`Permute(dims)`: dims of the whole tensor, batch first, as `torch.permute` takes them."""
+    dims = call.args["dims"]
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    rank = len(x) + 1
+    if any(is_expr(d) for d in dims) or sorted(dims) != list(range(rank)):
+        call.fail(f"dims must order all {rank} dimensions of input {_dims(x)} (batch included), got {literal(dims)}")
+    if dims[0] != 0:
+        call.fail("dims must keep the batch dimension first (dims[0] == 0)")
+    return tuple(x[d - 1] for d in dims[1:])
+
+
+def _embedding_shape(call: _Call, x: tuple) -> tuple:
+    """Integer indices of any shape -> one `embedding_dim` vector per index."""
+    return (*x, call.args["embedding_dim"])
+
+
+def _glu_shape(call: _Call, x: tuple) -> tuple:
+    i = _feature_dim(call, "dim", x)
+    call.require(lambda d: d % 2 == 0, (x[i],), lambda d: f"dimension {i + 1} must be even to be halved, got {d}")
+    return (*x[:i], binary("//", x[i], 2), *x[i + 1:])
+
+
+def _zero_pad_shape(call: _Call, x: tuple) -> tuple:
+    """ZeroPad2d(padding): an int, or (left, right, top, bottom)."""
+    p = call.args["padding"]
+    pads = tuple(p) if isinstance(p, (tuple, list)) else (p,) * 4
+    if len(pads) != 4:
+        call.fail(f"padding is one number or (left, right, top, bottom), got {literal(pads)}")
+    left, right, top, bottom = pads
+    call.rank(2, "[C, H, W] or [H, W]", at_least=True)
+    return (*x[:-2], binary("+", binary("+", x[-2], top), bottom), binary("+", binary("+", x[-1], left), right))
 
 
 def _adaptive_shape(nd: int) -> Callable:
     def shape(call: _Call, x: tuple) -> tuple:
-        call.rank(nd + 1, "[C, L]" if nd == 1 else "[C, H, W]")
+        call.rank(nd + 1, {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}[nd])
         size = _tuple(call, "output_size", nd)
         for s in size:
             call.require(lambda s: s is None or s >= 1, (s,), lambda s: f"output_size must be positive, got {s}")
@@ -421,6 +572,35 @@ RULES: dict[str, Rule] = {
     "RelPosSelfAttention": Rule(_rel_attention_shape, _rel_attention_params, _rel_attention_macs),
     **{name: _IDENTITY for name in ("ReLU", "ReLU6", "SiLU", "Hardswish", "Hardsigmoid", "GELU", "Sigmoid",
                                     "Tanh", "LeakyReLU", "Dropout", "Dropout2d", "Identity")},
+    # more of torch.nn
+    "Conv3d": Rule(_conv_shape(3), _conv_params(3), _conv_macs),
+    **{f"ConvTranspose{nd}d": Rule(_conv_transpose_shape(nd), _conv_transpose_params(nd), _conv_transpose_macs)
+       for nd in (1, 2, 3)},
+    "BatchNorm3d": Rule(_channels_shape("num_features", (4,), "[C, D, H, W]"), _norm_params),
+    "InstanceNorm1d": Rule(_channels_shape("num_features", (2,), "[C, L]"), _norm_params),
+    "InstanceNorm2d": Rule(_channels_shape("num_features", (3,), "[C, H, W]"), _norm_params),
+    "InstanceNorm3d": Rule(_channels_shape("num_features", (4,), "[C, D, H, W]"), _norm_params),
+    "MaxPool1d": Rule(_pool_shape(dilated=True, nd=1)),
+    "MaxPool3d": Rule(_pool_shape(dilated=True, nd=3)),
+    "AvgPool1d": Rule(_pool_shape(dilated=False, nd=1)),
+    "AvgPool3d": Rule(_pool_shape(dilated=False, nd=3)),
+    "AdaptiveMaxPool1d": Rule(_adaptive_shape(1)),
+    "AdaptiveAvgPool3d": Rule(_adaptive_shape(3)),
+    "AdaptiveMaxPool3d": Rule(_adaptive_shape(3)),
+    "Upsample": Rule(_upsample_shape),
+    "PixelShuffle": Rule(_pixel_shuffle_shape),
+    "PixelUnshuffle": Rule(_pixel_unshuffle_shape),
+    "Unflatten": Rule(_unflatten_shape),
+    "Reshape": Rule(_reshape_shape),
+    "Permute": Rule(_permute_shape),
+    "LogSoftmax": Rule(_softmax_shape),
+    "Softmin": Rule(_softmax_shape),
+    "Embedding": Rule(_embedding_shape, lambda a: a["num_embeddings"] * a["embedding_dim"]),
+    "PReLU": Rule(_identity, lambda a: a["num_parameters"]),
+    "GLU": Rule(_glu_shape),
+    "ZeroPad2d": Rule(_zero_pad_shape),
+    **{name: _IDENTITY for name in ("ELU", "CELU", "SELU", "Mish", "Softplus", "Hardtanh", "Tanhshrink", "Softsign",
+                                    "LogSigmoid", "Hardshrink", "Softshrink", "Dropout1d", "Dropout3d", "AlphaDropout")},
 }
 
 

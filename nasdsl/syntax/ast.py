@@ -140,6 +140,15 @@ class Index:
 
 
 @dataclass(frozen=True, slots=True)
+class Slice:
+    """`outs[1:i]`: a part of a constant list (either bound may be left out)."""
+    value: Expr
+    start: Expr | None
+    stop: Expr | None
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
 class Attr:
     """`ops.SepConv`: a block of a file imported under an alias."""
     value: Expr
@@ -148,7 +157,7 @@ class Attr:
 
 
 Expr = (Attr | Number | String | Bool | Name | ListLit | TupleLit | ValueChoice | LayerChoice
-        | Lambda | Cond | Pipe | BinOp | UnaryOp | Call | Index)
+        | Lambda | Cond | Pipe | BinOp | UnaryOp | Call | Index | Slice)
 
 
 # --- statements ----------------------------------------------------------------------------
@@ -183,7 +192,15 @@ class For:
     loc: Loc
 
 
-Stmt = Assign | Return | Constraint | For
+@dataclass(frozen=True, slots=True)
+class If:
+    """`if test { ... }`: statements run only when a constant test holds (loops, parameters)."""
+    test: Expr
+    body: tuple[Stmt, ...]
+    loc: Loc
+
+
+Stmt = Assign | Return | Constraint | For | If
 
 
 # --- top level ----------------------------------------------------------------------------

@@ -246,7 +246,7 @@ def _prec(e: ast.Expr) -> int:
         return _BINOP_PREC.get(e.op, _CMP)
     if isinstance(e, ast.UnaryOp):
         return _NOT if e.op == "not" else _NEG
-    if isinstance(e, (ast.Call, ast.Index, ast.Attr)):
+    if isinstance(e, (ast.Call, ast.Index, ast.Slice, ast.Attr)):
         return _POSTFIX
     return _ATOM
 
@@ -370,6 +370,8 @@ _EXPR = {
     ast.UnaryOp: _unary,
     ast.Call: _call,
     ast.Index: lambda e: [_slot(e.value, _POSTFIX), "[", expr_doc(e.index), "]"],
+    ast.Slice: lambda e: [_slot(e.value, _POSTFIX), "[", "" if e.start is None else expr_doc(e.start), ":",
+                          "" if e.stop is None else expr_doc(e.stop), "]"],
     ast.Attr: _attr,
 }
 
@@ -422,6 +424,8 @@ def node_doc(node: Any) -> Any:
         return _constraint(node)
     if isinstance(node, ast.For):
         return ["for ", node.var, " in ", expr_doc(node.iterable)]
+    if isinstance(node, ast.If):
+        return ["if ", expr_doc(node.test)]
     if isinstance(node, ast.Import):
         return [f'import "{node.path}"', f" as {node.alias}" if node.alias is not None else ""]
     if isinstance(node, ast.ParamDecl):
@@ -438,7 +442,7 @@ def _children(node: Any) -> tuple:
     """The statements inside a node's `{ }` body (none for a one-line node)."""
     if isinstance(node, ast.Module):
         return node.items
-    if isinstance(node, ast.For):
+    if isinstance(node, (ast.For, ast.If)):
         return node.body
     if isinstance(node, (ast.BlockDef, ast.NetworkDef)) and _has_braces(node):
         return node.body.stmts
@@ -447,7 +451,7 @@ def _children(node: Any) -> tuple:
 
 def _has_braces(node: Any) -> bool:
     """Whether a node is printed as a header, a `{ }` body one level in, and `}`."""
-    if isinstance(node, ast.For):
+    if isinstance(node, (ast.For, ast.If)):
         return True
     if isinstance(node, (ast.BlockDef, ast.NetworkDef)):
         return isinstance(node.body, ast.GraphBody) and not node.body.short
@@ -583,8 +587,8 @@ class _Layout:
 def _tokens(text: str) -> list:
     """The source's tokens (no whitespace, no comments), from the grammar's own lexer: the
     tree has only start positions, comments need the ends of statements and braces."""
-    from .parser import _lark  # the parser's cached Lark instance
-    return [t for t in _lark().lex(text, dont_ignore=True) if t.type not in ("WS", "COMMENT")]
+    from .parser import _lex  # the parser's cached Lark lexer
+    return [t for t in _lex(text) if t.type not in ("WS", "COMMENT")]
 
 
 # --- printing units as lines ---------------------------------------------------------------

@@ -71,6 +71,38 @@ def _friendly(parser: Lark, err: UnexpectedInput) -> tuple[str, str | None]:
     return _describe(err), None
 
 
+def _ends_layer(tokens: list, i: int) -> bool:
+    """Whether token i ends a layer expression: `)` of a call, `]`, or a name after `->`."""
+    t = tokens[i]
+    return t.type in ("RPAR", "RSQB") or (t.type == "NAME" and i >= 1 and tokens[i - 1].value == "->")
+
+
+def _side_by_side(text: str, err: UnexpectedInput) -> tuple[tuple[int, int], str] | None:
+    """For a parse failing at `B` in `A(...) B(...)` (a name right after the end of an
+    expression on the same line): the position between them and the name B."""
+    tok = getattr(err, "token", None)
+    if not isinstance(tok, Token) or tok.type == "$END":
+        return None
+    tokens = []
+    try:
+        for t in _lex(text):
+            if t.start_pos is not None and t.start_pos > tok.start_pos:
+                break
+            if t.type not in ("WS", "COMMENT"):
+                tokens.append(t)
+    except UnexpectedInput:  # a bad character after the failure: the tokens before it suffice
+        pass
+    if not tokens:
+        return None
+    last = len(tokens) - 1
+    for j in (last, last - 1):  # B itself fails, or what follows it (`(`, a keyword on the next line)
+        if j >= 1 and tokens[j].type == "NAME" and _ends_layer(tokens, j - 1) \
+                and tokens[j - 1].end_line == tokens[j].line:
+            before = tokens[j - 1]
+            return (before.end_line, before.end_column), tokens[j].value
+    return None
+
+
 def _failure_key(err: UnexpectedInput):
     state = getattr(err, "state", None)
     if state is None:
@@ -81,12 +113,12 @@ def _failure_key(err: UnexpectedInput):
 
 def _describe(err: UnexpectedInput) -> str:
     if isinstance(err, UnexpectedEOF):
-        return "unexpected end of file" + _expected(err.expected)
+        return "unexpected end of file" + _expected(_acceptable(err))
     if isinstance(err, UnexpectedToken):
         tok = err.token
         if tok.type == "$END":
-            return "unexpected end of file" + _expected(err.expected)
-        return f"unexpected {tok.value!r}" + _expected(err.expected)
+            return "unexpected end of file" + _expected(_acceptable(err))
+        return f"unexpected {tok.value!r}" + _expected(_acceptable(err))
     if isinstance(err, UnexpectedCharacters):
         return f"unexpected character {err.char!r}"
     return str(err)
@@ -94,7 +126,19 @@ def _describe(err: UnexpectedInput) -> str:
 
 _PRETTY = {"RPAR": "')'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "RBRACE": "'}'",
            "LBRACE": "'{'", "COMMA": "','", "EQUAL": "'='", "COLON": "':'", "NAME": "a name",
-           "NUMBER": "a number", "STRING": "a string", "__ANON_0": "'->'"}
+           "NUMBER": "a number", "STRING": "a string", "__ANON_0": "'->'",
+           "IF_STMT": "`if TEST { ... }`"}
+
+
+def _acceptable(err: UnexpectedInput) -> set:
+    """What the parser could take where it failed (Lark's list also holds the post-lexer's
+    always-accepted `if`, which is not acceptable everywhere)."""
+    expected = set(getattr(err, "expected", ()) or ())
+    try:
+        table = err.state.parse_conf.parse_table.states[err.state.position]
+    except AttributeError:
+        return expected
+    return {e for e in expected if e in table}
 
 
 def _expected(expected) -> str:
@@ -109,6 +153,7 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
     (including text over the size limits or with control characters: `nasdsl.limits`)."""
     check_source(text, file)
     parser = _lark()
+    parser.options.postlex.source(text)
     try:
         tree = parser.parse(text)
     except UnexpectedInput as err:
@@ -117,6 +162,11 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
         if line <= 0:  # end of file: point just past the last character
             lines = text.splitlines() or [""]
             line, col = len(lines), len(lines[-1]) + 1
+        gap = _side_by_side(text, err)
+        if gap is not None:
+            (line, col), name = gap
+            raise NasSyntaxError(f"'->' is missing before {name!r}: two layers stand side by side",
+                                 Loc(file, line, col, text), "chain layers with `A() -> B()`") from None
         message, hint = _friendly(parser, err)
         raise NasSyntaxError(message, Loc(file, line, col, text), hint) from None
     except RecursionError:
@@ -141,9 +191,16 @@ def _meta_loc(file: str, text: str, err: VisitError) -> Loc:
     return Loc(file, line, getattr(meta, "column", 1), text) if line else Loc(file, 1, 1, text)
 
 
+def _lex(text: str):
+    """The tokens of `text`, whitespace and comments included (for comments and `fmt`)."""
+    parser = _lark()
+    parser.options.postlex.source(text)
+    return parser.lex(text, dont_ignore=True)
+
+
 def _comments(text: str):
     """Comments with their positions, found with the grammar's own tokenizer."""
-    for tok in _lark().lex(text, dont_ignore=True) if "#" in text else ():
+    for tok in _lex(text) if "#" in text else ():
         if tok.type == "COMMENT":
             yield (tok.line, tok.column, tok.value)
 
@@ -226,6 +283,9 @@ class _ToAst(Transformer):
     def for_stmt(self, meta, ch):
         return ast.For(str(ch[0]), ch[1], tuple(ch[2:]), self._loc(meta))
 
+    def if_stmt(self, meta, ch):
+        return ast.If(ch[1], tuple(ch[2:]), self._tok(ch[0]))
+
     # expressions
     def lambda_expr(self, meta, ch):
         return ast.Lambda(tuple(str(c) for c in ch[:-1] if c is not None), ch[-1], self._loc(meta))
@@ -275,6 +335,9 @@ class _ToAst(Transformer):
 
     def index(self, meta, ch):
         return ast.Index(ch[0], ch[1], self._loc(meta))
+
+    def slice(self, meta, ch):
+        return ast.Slice(ch[0], ch[1], ch[2], self._loc(meta))
 
     def attr(self, meta, ch):
         return ast.Attr(ch[0], str(ch[1]), self._tok(ch[1]))

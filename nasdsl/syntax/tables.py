@@ -30,6 +30,8 @@ from typing import Any
 import lark
 from lark import Lark
 
+from .postlex import StatementIf
+
 OPTIONS = dict(parser="lalr", propagate_positions=True, maybe_placeholders=True)
 FORMAT = "nasdsl-lark-tables/1"
 
@@ -44,7 +46,7 @@ def grammar_digest(text: str) -> str:
 
 def build(text: str) -> Lark:
     """The parser built from the grammar text (no tables file)."""
-    return Lark(text, **OPTIONS)
+    return Lark(text, postlex=StatementIf(), **OPTIONS)
 
 
 def load_tables(text: str, path: Path | None = None) -> Lark | None:
@@ -61,7 +63,8 @@ def load_tables(text: str, path: Path | None = None) -> Lark | None:
         return None
     try:
         data, memo = _decode(record["tables"])
-        return Lark._load_from_dict(data, memo, propagate_positions=OPTIONS["propagate_positions"])
+        return Lark._load_from_dict(data, memo, propagate_positions=OPTIONS["propagate_positions"],
+                                    postlex=StatementIf())
     except Exception:  # noqa: BLE001 - a damaged file: build from the grammar instead
         return None
 
@@ -70,6 +73,7 @@ def write_tables(text: str, path: Path) -> None:
     """Build the parser from `text` and write its tables to `path` as JSON."""
     parser = build(text)
     data, memo = parser.memo_serialize([lark.lexer.TerminalDef, lark.grammar.Rule])
+    data["options"]["postlex"] = None  # code, not data: `load_tables` passes a fresh one
     record = {"format": FORMAT, "lark": lark.__version__, "grammar": grammar_digest(text),
               "tables": _encode((data, memo))}
     path.write_text(json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")

@@ -120,6 +120,28 @@ class Strategy(ABC):
                 return arch
         return None
 
+    def random_neighbour(self, arch: Mapping[str, Any], attempts: int = 20) -> dict[str, Any] | None:
+        """One architecture that differs from `arch` in one active decision, drawn at random
+        (cheaper than listing every neighbour); `None` if `attempts` draws break constraints."""
+        base = dict(arch)
+        active = [d for d in self.space.order if d.label in base and len(d.values) > 1]
+        for _ in range(attempts if active else 0):
+            d = active[self.rng.randrange(len(active))]
+            others = [v for v in d.values if not _same(v, base[d.label])]
+            value = others[self.rng.randrange(len(others))]
+
+            def choose(dec, _label=d.label, _value=value):
+                if dec.label == _label:
+                    return _value
+                if dec.label in base:
+                    return _decoded(dec, base[dec.label])
+                return dec.values[self.rng.randrange(len(dec.values))]
+            try:
+                return self.space.sample(choose=choose, attempts=1)
+            except (ArchitectureError, EmptySpaceError):
+                continue
+        return None
+
     def neighbours(self, arch: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every architecture that differs from `arch` in exactly one active decision (decisions
         that this change makes active are drawn at random), in a random order, valid only."""

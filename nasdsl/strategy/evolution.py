@@ -84,8 +84,7 @@ class RegularizedEvolution(Strategy):
         child = self.space.mutate(parent, self.rng, prob=self.mutation_prob)
         if arch_key(child) != arch_key(parent):
             return child
-        options = self.neighbours(parent)
-        return options[0] if options else None
+        return self.random_neighbour(parent)
 
 
 STRATEGY = RegularizedEvolution

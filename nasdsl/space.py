@@ -339,6 +339,8 @@ class Space:
                 opts = self._options(t, view)
                 if choose is not None and opts[0] is not INACTIVE:
                     view[d.label] = self._member(d, choose(d))
+                elif rng is None:  # an inactive decision under `choose`: its only option
+                    view[d.label] = opts[0]
                 else:
                     view[d.label] = opts[rng.randrange(len(opts))]
                 if not all(_holds(c, view) for c in self.plan.closing[t]):

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import nasdsl  # noqa: E402
-from nasdsl.syntax.parser import parse  # noqa: E402
 from nasdsl.analysis.shapes import check_shapes  # noqa: E402
+from nasdsl.syntax.parser import parse  # noqa: E402
 
 
 def generated_space(n_decisions: int) -> str:
@@ -62,10 +62,10 @@ def main() -> None:
     per_decision = []
     for n in sizes:
         text = generated_space(n)
-        t_parse = best_of(lambda: parse(text, "gen.nas"), 3)
-        t_total = best_of(lambda: nasdsl.loads(text, "gen.nas").size(), 3)
+        t_parse = best_of(lambda text=text: parse(text, "gen.nas"), 3)
+        t_total = best_of(lambda text=text: nasdsl.loads(text, "gen.nas").size(), 3)
         space = nasdsl.loads(text, "gen.nas")
-        t_shapes = best_of(lambda: check_shapes(space), 3)
+        t_shapes = best_of(lambda space=space: check_shapes(space), 3)
         assert len(space.decisions) == n, (len(space.decisions), n)
         t_elab = t_total - t_parse - t_shapes
         per_decision.append(t_elab / n * 1e6)

@@ -168,6 +168,7 @@ def main() -> None:
     opts = parser.parse_args()
 
     import torch
+
     import nasdsl
     from nasdsl.formats import nb201_to_arch
     from nasdsl.lower.discrete import build

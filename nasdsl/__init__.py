@@ -13,8 +13,9 @@ Example::
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ArchitectureError, Loc, NasError, NasSyntaxError
 from .space import Space

@@ -8,16 +8,24 @@ back into a model, recompiling the stored source and refusing a fingerprint mism
 
 Example::
 
-    >>> save_checkpoint("nb201.pt", space, "discrete", model, arch=arch)
-    >>> ckpt = load_checkpoint("nb201.pt")
-    >>> model = ckpt.model()              # the same nn.Module, weights loaded strictly
+    >>> import os, tempfile
+    >>> from nasdsl.lower.discrete import build
+    >>> space = nasdsl.load("nasbench201", {"C": 8, "N": 1})
+    >>> arch = space.sample(seed=0)
+    >>> model = build(space, arch)
+    >>> path = os.path.join(tempfile.mkdtemp(), "nb201.pt")
+    >>> save_checkpoint(path, space, "discrete", model, arch=arch)
+    >>> restored = load_checkpoint(path).model()   # the same nn.Module, weights loaded strictly
+    >>> all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), restored.state_dict().values()))
+    True
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn

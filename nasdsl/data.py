@@ -21,16 +21,17 @@ Example::
 
     >>> data = load_data("digits", seed=0)
     >>> data.shape, data.num_classes, [len(s) for s in (data.train, data.val, data.test)]
-    ((1, 8, 8), 10, [1257, 270, 270])
+    ((1, 8, 8), 10, [1258, 270, 269])
 """
 from __future__ import annotations
 
 import importlib
 import io
 import pickle
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch

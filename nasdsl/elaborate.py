@@ -27,17 +27,15 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import ir
+from .errors import ArityError, DuplicateError, ImportCycleError, Loc, NasError, NasTypeError, UndefinedNameError
 from .ops import catalog
 from .syntax import ast
-from .errors import (ArityError, DuplicateError, ImportCycleError, Loc, NasError, NasTypeError,
-                     UndefinedNameError)
-from .values import (Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal,
-                     to_text, unary)
+from .values import Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal, to_text, unary
 
 MAX_RANGE = 100_000       # longest list a `range` may build
 MAX_CALL_DEPTH = 64       # deepest nesting of block calls (recursion guard)
@@ -59,13 +57,13 @@ class LayerVal:
 @dataclass(frozen=True, slots=True, eq=False)
 class TensorVal:
     name: str
-    graph: "GraphBuilder"
+    graph: GraphBuilder
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class BlockVal:
     defn: ast.BlockDef
-    unit: "Unit"
+    unit: Unit
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -86,7 +84,7 @@ class LambdaVal:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Namespace:
-    unit: "Unit"
+    unit: Unit
 
 
 SITE_BUILTINS = {"repeat", "cell", "pick"}
@@ -124,6 +122,11 @@ def kind_of(value: Any) -> str:
 
 def _is_value(v: Any) -> bool:
     return isinstance(v, (int, float, str, bool)) or v is None or is_expr(v)
+
+
+def _got(v: Any) -> str:
+    """What a message says was given: the value as `.nas` writes it, or else its kind."""
+    return literal(v) if _is_value(v) else kind_of(v)
 
 
 # --- program units (one per file) ------------------------------------------------------------
@@ -214,7 +217,7 @@ class Ctx:
     depth: int = 0
     toplevel: bool = False
 
-    def with_namer(self, namer: Namer) -> "Ctx":
+    def with_namer(self, namer: Namer) -> Ctx:
         return Ctx(self.scope, self.graph, namer, self.unit, self.depth, self.toplevel)
 
 
@@ -403,7 +406,7 @@ class Elaborator:
                 shape = tuple(self.eval(e, env, ctx) for e in p.shape.items)
                 for dim, e in zip(shape, p.shape.items):
                     if not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0:
-                        raise NasTypeError(f"a shape dimension must be a positive integer, got {literal(dim) if _is_value(dim) else kind_of(dim)}", e.loc)
+                        raise NasTypeError(f"a shape dimension must be a positive integer, got {_got(dim)}", e.loc)
             elif require_shapes:
                 raise NasTypeError(f"network input {p.name!r} needs a shape, e.g. `{p.name}: [3, 32, 32]`", p.loc)
             inputs.append(ir.TensorIn(p.name, shape, p.loc))
@@ -430,7 +433,8 @@ class Elaborator:
                 self.run_assign(stmt, env, ctx, loop)
             elif isinstance(stmt, ast.Return):
                 values = self.eval_in_context(stmt.values, ("out",), env, ctx, loop)
-                result = tuple(self.expect_tensor(v, e.loc).name for v, e in zip(_flatten(values), _flatten_exprs(stmt.values, values)))
+                pairs = zip(_flatten(values), _flatten_exprs(stmt.values, values))
+                result = tuple(self.expect_tensor(v, e.loc).name for v, e in pairs)
             elif isinstance(stmt, ast.Constraint):
                 self.add_constraint(stmt, env, ctx)
             elif isinstance(stmt, ast.For):
@@ -600,7 +604,7 @@ class Elaborator:
             raise NasTypeError("division by zero", node.loc) from None
         except OverflowError:
             raise NasTypeError("number too large", node.loc) from None
-        except TypeError as err:
+        except TypeError:
             raise NasTypeError(f"cannot compute {literal(a)} {node.op} {literal(b)}", node.loc) from None
 
     def tensor_binop(self, node: ast.BinOp, a, b, ctx: Ctx):
@@ -745,7 +749,7 @@ class Elaborator:
                 raise ArityError("a layer is applied to tensors only, without keywords", node.loc)
             tensors = tuple(self.eval(a, env, ctx) for a in node.args)
             flat = []
-            for t, a in zip(tensors, node.args):
+            for t, _a in zip(tensors, node.args):
                 flat += list(t) if isinstance(t, tuple) else [t]
             for t in flat:
                 self.expect_tensor(t, node.loc)
@@ -972,10 +976,10 @@ class Elaborator:
         if n == "any":
             n = None
         elif not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= k:
-            raise NasTypeError(f"n must be an integer from 1 to {k} or \"any\", got {literal(n) if _is_value(n) else kind_of(n)}", nloc)
+            raise NasTypeError(f"n must be an integer from 1 to {k} or \"any\", got {_got(n)}", nloc)
         reduce, rloc = opts.get("reduce", ("sum", node.loc))
         if reduce not in REDUCTIONS:
-            raise NasTypeError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {literal(reduce) if _is_value(reduce) else kind_of(reduce)}", rloc)
+            raise NasTypeError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {_got(reduce)}", rloc)
         if reduce == "none" and n != 1:
             raise NasTypeError("reduce=\"none\" returns one tensor, so it needs n=1", rloc)
         label = self.label_for(ctx, site, opts["label"][0] if "label" in opts else None,
@@ -998,7 +1002,8 @@ class Elaborator:
                                  hint="repeat(choice[1, 2, 3], lambda i: Block(i))")
         if "label" in extra:
             namer_base = tuple(self.label_for(ctx, site, self.eval(extra["label"], env, ctx), extra["label"].loc).split("."))
-            depth = self.eval(bound["depth"], env, Ctx((), ctx.graph, Namer(namer_base, self.count_sites(bound["depth"], env, ctx)), ctx.unit, ctx.depth))
+            namer = Namer(namer_base, self.count_sites(bound["depth"], env, ctx))
+            depth = self.eval(bound["depth"], env, Ctx((), ctx.graph, namer, ctx.unit, ctx.depth))
         else:
             depth = self.eval_arg(bound["depth"], site, "depth", env, ctx)
         if is_expr(depth):
@@ -1006,13 +1011,13 @@ class Elaborator:
             for label in labels:
                 if self.decisions[label].kind == ir.VALUE and depth == Ref(label):
                     self.decisions[label].kind = ir.DEPTH
-            combos = math.prod(len(self.decisions[l].values) for l in labels)
+            combos = math.prod(len(self.decisions[lab].values) for lab in labels)
             if combos > MAX_DOMAIN:
                 raise NasTypeError(f"repeat depth depends on {combos:,} joint values of {', '.join(sorted(labels))}: "
                                    f"at most {MAX_DOMAIN:,}", bound["depth"].loc)
             try:
                 depths = sorted({evaluate(depth, dict(zip(labels, combo)))
-                                 for combo in itertools.product(*(self.decisions[l].values for l in labels))})
+                                 for combo in itertools.product(*(self.decisions[lab].values for lab in labels))})
             except (ArithmeticError, TypeError, ValueError) as err:
                 raise NasTypeError(f"repeat depth {to_text(depth)} cannot be computed for every choice: {err}",
                                    bound["depth"].loc) from None
@@ -1038,7 +1043,8 @@ class Elaborator:
                                        bound["block"].loc)
                 else:
                     raise NasTypeError(f"repeat takes a lambda making each block, got {kind_of(body)}",
-                                       bound["block"].loc, hint="repeat(choice[1, 2], lambda i: Block(c, stride=2 if i == 0 else 1))")
+                                       bound["block"].loc,
+                                       hint="repeat(choice[1, 2], lambda i: Block(c, stride=2 if i == 0 else 1))")
                 layer = self.expect_layer(value, bound["block"].loc)
             finally:
                 if active:
@@ -1066,10 +1072,10 @@ class Elaborator:
         for pname in ("nodes", "ops_per_node", "predecessors"):
             v = opts[pname]
             if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 64:
-                raise NasTypeError(f"cell {pname} must be an integer from 1 to 64, got {literal(v) if _is_value(v) else kind_of(v)}",
+                raise NasTypeError(f"cell {pname} must be an integer from 1 to 64, got {_got(v)}",
                                    bound[pname].loc if pname in bound else node.loc)
         if opts["merge"] not in MERGES:
-            raise NasTypeError(f"cell merge must be \"all\" or \"loose_end\", got {literal(opts['merge']) if _is_value(opts['merge']) else kind_of(opts['merge'])}",
+            raise NasTypeError(f"cell merge must be \"all\" or \"loose_end\", got {_got(opts['merge'])}",
                                bound["merge"].loc)
         if not isinstance(opts["concat_dim"], int) or isinstance(opts["concat_dim"], bool):
             raise NasTypeError("cell concat_dim must be an integer", bound["concat_dim"].loc)
@@ -1087,7 +1093,8 @@ class Elaborator:
         factory = self.eval(bound["op"], env, ctx)
         if not isinstance(factory, LambdaVal):
             raise NasTypeError(f"cell op must be a lambda so each edge gets its own weights, got {kind_of(factory)}",
-                               bound["op"].loc, hint="op=lambda input: choice { conv: Conv2d(c, c, 3, padding=1), skip: Identity() }")
+                               bound["op"].loc,
+                               hint="op=lambda input: choice { conv: Conv2d(c, c, 3, padding=1), skip: Identity() }")
         allowed = {"node", "op", "input"}
         for p in factory.node.params:
             if p not in allowed:
@@ -1098,7 +1105,7 @@ class Elaborator:
             for k in range(opts["ops_per_node"]):
                 op_label, input_label = f"{prefix}.op_{ni}_{k}", f"{prefix}.input_{ni}_{k}"
                 self.declare(input_label, ir.INPUT, tuple(range(ni)), node.loc, ni, 1)
-                candidates, names = [], None
+                candidates, names, reuse = [], None, False
                 known = len(self.decisions) + (op_label not in self.decisions)
                 for j in range(ni):
                     if j and reuse:

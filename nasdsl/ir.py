@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from .errors import Loc
 from .values import Ref, Value, binary, if_else
 
-
 # --- decisions ----------------------------------------------------------------------------
 
 LAYER, VALUE, INPUT, DEPTH = "layer", "value", "input", "depth"
@@ -87,7 +86,7 @@ class Op:
 
 @dataclass(frozen=True, slots=True)
 class Sequential:
-    items: tuple["Module", ...]
+    items: tuple[Module, ...]
     loc: Loc = field(repr=False, compare=False)
 
 
@@ -135,7 +134,7 @@ Node = Apply | Combine | Pick
 class Graph:
     """Named dataflow: a block with tensor inputs, or the network itself."""
     inputs: tuple[TensorIn, ...]
-    modules: tuple[tuple[str, "Module"], ...]
+    modules: tuple[tuple[str, Module], ...]
     nodes: tuple[Node, ...]
     outputs: tuple[str, ...]
     loc: Loc = field(repr=False, compare=False)
@@ -144,7 +143,7 @@ class Graph:
 @dataclass(frozen=True, slots=True)
 class LayerChoice:
     label: str
-    candidates: tuple[tuple[str, "Module"], ...]
+    candidates: tuple[tuple[str, Module], ...]
     loc: Loc = field(repr=False, compare=False)
 
 
@@ -152,7 +151,7 @@ class LayerChoice:
 class Repeat:
     """`blocks` applied in sequence; only the first `depth` run. `depth` is an int or a value."""
     depth: Value
-    blocks: tuple["Module", ...]
+    blocks: tuple[Module, ...]
     loc: Loc = field(repr=False, compare=False)
 
 
@@ -161,7 +160,7 @@ class CellOp:
     """Op `k` of one cell node: a choice of op (`op_label`) applied to a chosen input."""
     op_label: str | None            # None when the op is fixed
     input_label: str
-    candidates: tuple["Module", ...]  # one module per input index the op may read
+    candidates: tuple[Module, ...]  # one module per input index the op may read
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +170,8 @@ class Cell:
     num_predecessors: int
     merge: str  # "all" | "loose_end"
     concat_dim: int
-    preprocess: tuple["Module | None", ...]
-    postprocess: "Module | None"
+    preprocess: tuple[Module | None, ...]
+    postprocess: Module | None
     label: str
     loc: Loc = field(repr=False, compare=False)
 

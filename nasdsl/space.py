@@ -16,24 +16,34 @@ Example::
 
     >>> from nasdsl import loads
     >>> space = loads('''
+    ... block Big(h=choice[8, 16]) = Linear(4, h) -> Linear(h, 4)
     ... network(x: [4]) {
-    ...   y = x -> choice { small: Linear(4, 4), big: Linear(4, choice[8, 16]) -> Linear(big_out, 4) }
+    ...   y = x -> choice { small: Linear(4, 4), big: Big() }
     ...   return y
-    ... }''')  # doctest: +SKIP
+    ... }''')
+    >>> space.size()          # `y.big.h` exists only when `y` is "big"
+    3
+    >>> list(space.enumerate())
+    [{'y': 'small'}, {'y': 'big', 'y.big.h': 8}, {'y': 'big', 'y.big.h': 16}]
+    >>> space.validate({"y": "small", "y.big.h": 8})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    nasdsl.errors.ArchitectureError: <string>:2:13: decision 'y.big.h' is inactive ... only when y == "big") but was given
+    ...
 """
 from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import random as _random
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from . import ir
 from .errors import ArchitectureError, EmptySpaceError, Loc, NasError, NasTypeError
-from .values import Binary, Func, IfElse, Ref, Unary, apply_binary, free_labels, is_expr, literal, to_text, FUNCS
+from .values import FUNCS, Binary, Func, IfElse, Ref, Unary, apply_binary, free_labels, is_expr, literal, to_text
 
 
 class _Inactive:
@@ -123,7 +133,7 @@ class Space:
 
     Example::
 
-        >>> space = nasdsl.load("spaces/nasbench201.nas")   # doctest: +SKIP
+        >>> space = nasdsl.load("nasbench201")
         >>> space.size()
         15625
     """
@@ -181,7 +191,7 @@ class Space:
                     sums = self._dp_holds(t, view)
                     if sums is None:
                         continue
-                    key = tuple(sums.get(l, view.get(l, INACTIVE)) for l in frontier)
+                    key = tuple(sums.get(lab, view.get(lab, INACTIVE)) for lab in frontier)
                     nxt[key] = nxt.get(key, 0) + count * mult
                 view.pop(d.label, None)
             if len(nxt) > MAX_STATES:
@@ -199,7 +209,7 @@ class Space:
         sums: dict[str, Any] = {}
         for acc, term in plan.sums[t] if plan.sums else ():
             total = sums.get(acc, view.get(acc, 0))
-            if total is not INACTIVE and any(view.get(l, INACTIVE) is INACTIVE for l in _labels_of(term)):
+            if total is not INACTIVE and any(view.get(lab, INACTIVE) is INACTIVE for lab in _labels_of(term)):
                 total = INACTIVE  # a constraint over an absent decision does not apply
             sums[acc] = total if total is INACTIVE else total + _cached_eval(term, view)
         for acc, c in plan.sum_checks[t] if plan.sum_checks else ():
@@ -238,8 +248,11 @@ class Space:
         return list(d.values)
 
     def enumerate(self) -> Iterator[dict[str, Any]]:
-        """Every architecture exactly once, lazily, in a fixed order (domain order, decision by decision)."""
-        return self._search(None)
+        """Every architecture exactly once, lazily, in a fixed order (domain order, decision by
+        decision); with budgets, only the architectures that keep them."""
+        if not self.budgets:
+            return self._search(None)
+        return (arch for arch in self._search(None) if self.within_budgets(arch))
 
     def _search(self, budget: int | None) -> Iterator[dict[str, Any]]:
         """`enumerate`, giving up (`_OutOfBudget`) after `budget` values tried, if given."""
@@ -303,12 +316,25 @@ class Space:
             ['avg_pool_3x3']
         """
         if choose is not None:
-            found = self._draw(None, attempts, choose)
-            if found is None:
-                raise ArchitectureError(f"no architecture satisfying the space's constraints was chosen in "
-                                        f"{attempts} attempts")
-            return found
-        rng = seed if isinstance(seed, _random.Random) else _random.Random(seed)
+            draw = lambda: self._draw(None, 1, choose)  # noqa: E731
+        else:
+            rng = seed if isinstance(seed, _random.Random) else _random.Random(seed)
+            draw = lambda: self._sample_ignoring_budgets(rng, uniform)  # noqa: E731
+        if not self.budgets and choose is None:
+            return draw()
+        for _ in range(attempts):
+            arch = draw()
+            if arch is not None and self.within_budgets(arch):
+                return arch
+        if not self.budgets:
+            raise ArchitectureError(f"no architecture satisfying the space's constraints was chosen in "
+                                    f"{attempts} attempts")
+        budget = self.budgets[0]
+        raise EmptySpaceError(f"no architecture within the space's budgets in {attempts} draws: "
+                              f"`{budget.kind} {to_text(budget.expr)}` leaves (almost) nothing of the space",
+                              budget.loc)
+
+    def _sample_ignoring_budgets(self, rng: _random.Random, uniform: bool) -> dict[str, Any]:
         if uniform:
             self.check_not_empty()
             return self._sample_uniform(rng)
@@ -317,6 +343,31 @@ class Space:
             return found
         self.check_not_empty()
         return self._sample_uniform(rng)
+
+    def within_budgets(self, arch: Mapping[str, Any]) -> bool:
+        """Whether a canonical architecture keeps the space's budgets (`require params <= 5e6`,
+        `require flops <= ...`); always true for a space without budgets. Sampling, mutation
+        and enumeration yield only architectures that keep them.
+
+        Example::
+
+            >>> import nasdsl
+            >>> space = nasdsl.loads(
+            ...     'network(x: [8]) { w = choice "width" [4, 400]  return x -> Linear(8, w) -> Linear(w, 2) }\\n'
+            ...     'require params <= 1000')
+            >>> space.within_budgets({"width": 4}), space.within_budgets({"width": 400})
+            (True, False)
+            >>> {space.sample(seed=i)["width"] for i in range(20)}
+            {4}
+        """
+        if not self.budgets:
+            return True
+        from .analysis.shapes import check_budgets
+        try:
+            check_budgets(self, arch)
+        except ArchitectureError:
+            return False
+        return True
 
     def _witness(self) -> dict[str, Any] | None:
         """Some architecture of the space, if a cheap search finds one."""
@@ -337,10 +388,8 @@ class Space:
             ok = True
             for t, d in enumerate(self.plan.order):
                 opts = self._options(t, view)
-                if choose is not None and opts[0] is not INACTIVE:
-                    view[d.label] = self._member(d, choose(d))
-                elif rng is None:  # an inactive decision under `choose`: its only option
-                    view[d.label] = opts[0]
+                if choose is not None:
+                    view[d.label] = INACTIVE if opts[0] is INACTIVE else self._member(d, choose(d))
                 else:
                     view[d.label] = opts[rng.randrange(len(opts))]
                 if not all(_holds(c, view) for c in self.plan.closing[t]):
@@ -368,7 +417,7 @@ class Space:
                     view[d.label] = value
                     sums = self._dp_holds(t, view)
                     if sums is not None:
-                        key = tuple(sums.get(l, view.get(l, INACTIVE)) for l in plan.frontier[t])
+                        key = tuple(sums.get(lab, view.get(lab, INACTIVE)) for lab in plan.frontier[t])
                         total += mult * suffix[t + 1].get(key, 0)
                 table[state] = total
             suffix[t] = table
@@ -377,7 +426,6 @@ class Space:
     def _sample_uniform(self, rng: _random.Random) -> dict[str, Any]:
         plan = self.plan
         view: dict[str, Any] = {}
-        prev_frontier: tuple[str, ...] = ()
         for t, d in enumerate(plan.order):
             opts = self._options(t, view)
             weights = []
@@ -385,7 +433,7 @@ class Space:
                 view[d.label] = value
                 sums = self._dp_holds(t, view)
                 if sums is not None:
-                    key = tuple(sums.get(l, view.get(l, INACTIVE)) for l in plan.frontier[t])
+                    key = tuple(sums.get(lab, view.get(lab, INACTIVE)) for lab in plan.frontier[t])
                     weights.append(self._suffix[t + 1].get(key, 0))
                 else:
                     weights.append(0)
@@ -396,7 +444,6 @@ class Space:
                     break
                 r -= w
             view.update(self._dp_holds(t, view) or {})
-            prev_frontier = plan.frontier[t]
         return self._export(view)
 
     # -- validation
@@ -479,7 +526,9 @@ class Space:
                     others = [v for v in opts if not _same(v, old)] or opts
                     view[d.label] = others[rng.randrange(len(others))]
             if all(_holds(c, view) for c in self.constraints):
-                return self._export(view)
+                child = self._export(view)
+                if self.within_budgets(child):
+                    return child
         return base
 
     # -- identity
@@ -534,7 +583,7 @@ def _cached_eval(expr: Any, view: Mapping[str, Any]) -> Any:
     if hit is None or hit[0] is not expr:
         hit = _MEMO[id(expr)] = (expr, tuple(sorted(_labels_of(expr))), {})
     _, labels, cache = hit
-    key = tuple((v.__class__, v) for v in (view.get(l, INACTIVE) for l in labels))  # 1 and True differ
+    key = tuple((v.__class__, v) for v in (view.get(lab, INACTIVE) for lab in labels))  # 1 and True differ
     try:
         return cache[key]
     except KeyError:
@@ -548,12 +597,12 @@ def _cached_eval(expr: Any, view: Mapping[str, Any]) -> Any:
 
 def _holds(c: ir.Constraint, view: Mapping[str, Any]) -> bool:
     labels = _labels_of(c.expr)
-    if any(view.get(l, INACTIVE) is INACTIVE for l in labels):
+    if any(view.get(lab, INACTIVE) is INACTIVE for lab in labels):
         return True  # a constraint over an absent decision does not apply
     try:
         value = _cached_eval(c.expr, view)
     except (ArithmeticError, TypeError, ValueError) as err:
-        where = ", ".join(f"{l}={literal(view[l])}" for l in sorted(labels))
+        where = ", ".join(f"{lab}={literal(view[lab])}" for lab in sorted(labels))
         raise NasTypeError(f"`{c.kind} {to_text(c.expr)}` cannot be evaluated when {where}: {err}", c.loc) from None
     return bool(value) if c.kind == "require" else not value
 
@@ -615,7 +664,7 @@ def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]
     starts: dict[int, list[str]] = {}  # step -> running sums that begin there
     for c in constraints:
         labels = free_labels(c.expr)
-        close = max(position[l] for l in labels)
+        close = max(position[lab] for lab in labels)
         closing[close].append(c)
         terms = _sum_terms(c.expr)
         if terms is None:
@@ -626,7 +675,7 @@ def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]
         acc = f"#sum{sum(map(len, sum_checks))}"
         first = close
         for term in terms:
-            at = max(position[l] for l in free_labels(term))
+            at = max(position[lab] for lab in free_labels(term))
             sums[at].append((acc, term))
             first = min(first, at)
             for label in free_labels(term):
@@ -637,7 +686,7 @@ def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]
     frontier = []
     live: list[str] = []
     for t, d in enumerate(order):
-        live = [l for l in live if last_use.get(l, -1) > t]
+        live = [lab for lab in live if last_use.get(lab, -1) > t]
         if last_use.get(d.label, -1) > t:
             live.append(d.label)
         live += [acc for acc in starts.get(t, ()) if last_use[acc] > t]

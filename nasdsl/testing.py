@@ -36,8 +36,9 @@ Example::
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 try:
     from hypothesis import assume
@@ -737,7 +738,7 @@ class _ProgramWriter:
         params = self.pick(("input", "node, input", "node, op, input", "", "op"))
         conv = f"Conv2d({c}, {c}, 3 if node == {predecessors} else 1, padding=1 if node == {predecessors} else 0)" \
             if "node" in params else f"Conv2d({c}, {c}, 3, padding=1)"
-        cands = [f"conv: {conv}", "zero: Zero()", f"pool: MaxPool2d(3, 1, 1)", "skip: Identity()"]
+        cands = [f"conv: {conv}", "zero: Zero()", "pool: MaxPool2d(3, 1, 1)", "skip: Identity()"]
         cands = self.draw(st.permutations(cands))[:n_ops]
         # loose_end concatenates a varying number of nodes: a width no fixed layer after it
         # could take, so only a one-node cell (whose node is always the loose end) uses it

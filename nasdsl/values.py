@@ -21,8 +21,9 @@ import itertools
 import math
 import operator
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
@@ -34,28 +35,28 @@ class Ref:
 @dataclass(frozen=True, slots=True, weakref_slot=True)
 class Binary:
     op: str
-    left: "Value"
-    right: "Value"
+    left: Value
+    right: Value
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
 class Unary:
     op: str  # "-" | "not"
-    operand: "Value"
+    operand: Value
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
 class IfElse:
-    test: "Value"
-    then: "Value"
-    other: "Value"
+    test: Value
+    then: Value
+    other: Value
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
 class Func:
     """A pure builtin applied to values: max, min, abs, int, float, round, len."""
     name: str
-    args: tuple["Value", ...]
+    args: tuple[Value, ...]
 
 
 VExpr = Ref | Binary | Unary | IfElse | Func
@@ -91,7 +92,7 @@ def apply_binary(op: str, a: Any, b: Any) -> Any:
 # space that repeats a subexpression (`make_div(v)` used three times in `make_div` itself) holds a
 # DAG, not a tree that triples with every nesting; `evaluate` memoises by node, and shape checks
 # cost DAG size. Children are keyed by identity (they are interned too) and constants by value.
-_INTERNED: "weakref.WeakValueDictionary[tuple, Any]" = weakref.WeakValueDictionary()
+_INTERNED: weakref.WeakValueDictionary[tuple, Any] = weakref.WeakValueDictionary()
 
 
 def _key(value: Value) -> Any:

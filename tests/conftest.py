@@ -1,9 +1,19 @@
-"""Shared fixtures: paths to the repository's spaces and the shared data folder."""
+"""Shared fixtures: paths to the repository's spaces and the shared data folder, and one torch
+thread for every test."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+try:  # the torch-free tests run without torch installed
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+# Runs inside NNI's own venv (a subprocess of test_nni_hub): not importable here, so not
+# collected for doctests.
+collect_ignore = ["nni_hub/_nni_side.py"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = ROOT / "spaces"
@@ -18,3 +28,17 @@ def write(tmp_path):
         path.write_text(text)
         return path
     return _write
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op torch thread for every test: the models here are tiny, several test
+    processes share the cores, and torch's thread pool would make each step many times
+    slower (and timings noisy). The previous setting is restored after the test."""
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import csv
 import gzip
+from pathlib import Path
 
 import pytest
 
 import nasdsl
 from nasdsl.errors import ArchitectureError
-from nasdsl.formats import (arch_to_genotype, arch_to_nb201, genotype_to_arch, nb201_to_arch,
-                            parse_genotype)
-
-from pathlib import Path
+from nasdsl.formats import arch_to_genotype, arch_to_nb201, genotype_to_arch, nb201_to_arch, parse_genotype
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

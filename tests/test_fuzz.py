@@ -26,8 +26,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 import nasdsl  # noqa: E402
 from nasdsl import NasError  # noqa: E402
-from nasdsl.ops.catalog import known_ops  # noqa: E402
 from nasdsl.elaborate import BUILTINS  # noqa: E402
+from nasdsl.ops.catalog import known_ops  # noqa: E402
 from nasdsl.syntax.parser import grammar_path  # noqa: E402
 from nasdsl.testing import programs  # noqa: E402
 

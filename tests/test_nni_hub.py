@@ -3,9 +3,8 @@ mapping), same domains, same parameter counts for sampled architectures. NNI run
 venv (tests/nni_hub/__init__.py); where there is none, these tests skip."""
 from __future__ import annotations
 
-import pytest
-
 import nni_hub
+import pytest
 
 PYTHON = nni_hub.nni_python()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(PYTHON is None, reason="no NNI venv (../shared/baselines/nni-venv.sh)")]

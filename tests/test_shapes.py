@@ -15,8 +15,8 @@ import pytest
 
 import nasdsl
 from nasdsl.analysis import shapes
-from nasdsl.errors import ArchitectureError, NasError, ShapeError
 from nasdsl.analysis.shapes import Rule, check_budgets, check_shapes, costs, register_rule, shape_text
+from nasdsl.errors import ArchitectureError, NasError, ShapeError
 from nasdsl.values import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,7 +251,8 @@ def test_symbolic_checks_stay_small_on_the_library(nb201, darts):
 NET = "network(x: [8, 16, 16]) {{\n{}\n}}"
 
 ERRORS = {
-    "layer choice": (NET.format("  y = x -> choice { conv: Conv2d(8, 8, 3), same: Conv2d(8, 8, 3, padding=1), skip: Identity() }\n  return y"),
+    "layer choice": (NET.format("  y = x -> choice { conv: Conv2d(8, 8, 3), same: Conv2d(8, 8, 3, padding=1), "
+                                "skip: Identity() }\n  return y"),
                      "bad.nas:2:12: candidates of choice 'y' give different shapes: 'conv' gives [8, 14, 14] at bad.nas:2:27, "
                      "'same' gives [8, 16, 16] at bad.nas:2:50"),
     "pick sum": (NET.format("  a = x -> Conv2d(8, 8, 3, padding=1)\n  b = x -> Conv2d(8, 16, 3, padding=1)\n"

@@ -128,7 +128,7 @@ network(x: [4, 8, 8]) {
     count = ir.merged_count(cell)
     domains = {d.label: d.values for d in space.decisions}
     labels = sorted(domains)
-    exact = {evaluate(count, dict(zip(labels, combo))) for combo in itertools.product(*(domains[l] for l in labels))}
+    exact = {evaluate(count, dict(zip(labels, combo))) for combo in itertools.product(*(domains[lab] for lab in labels))}
     assert exact == {1, 2, 3}  # node 4 is always a loose end; nodes 2 and 3 may be read
     assert possible_values(count, domains) >= exact
     assert possible_values(count, domains) == {1, 2, 3}

@@ -184,7 +184,13 @@ def test_supernet_pass(name, strategy):
 def test_supernet_every_strategy(name, strategy):
     space = nasdsl.load(name, params=SMALL[name])
     net = build_supernet(space, strategy)
-    net(torch.randn(2, 3, 32, 32)).sum().backward()
+    out = net(torch.randn(2, 3, 32, 32))
+    out.sum().backward()
+    assert out.shape == (2, 10)
+    if strategy in ("darts", "gumbel"):  # the mixture is differentiable in every architecture weight
+        assert all(a.grad is not None and torch.isfinite(a.grad).all() for a in net.arch_parameters())
+    assert any(w.grad is not None and w.grad.abs().sum() > 0 for w in net.parameters())
+    assert space.validate(net.export()) == net.export()
 
 
 def test_spaces_check_and_are_formatted():

@@ -12,9 +12,9 @@ import random
 import pytest
 
 import nasdsl
-from nasdsl.formats import nb101
-from nasdsl.errors import NasError
 from nasdsl.analysis.shapes import costs
+from nasdsl.errors import NasError
+from nasdsl.formats import nb101
 
 C3, C1, MP = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"
 README_MATRIX = [[0, 1, 1, 1, 0, 1, 0],

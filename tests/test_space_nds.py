@@ -16,12 +16,12 @@ import pytest
 import torch
 
 import nasdsl
+from nasdsl.analysis.shapes import costs
 from nasdsl.cli import main
 from nasdsl.errors import ArchitectureError, NasError
 from nasdsl.formats import arch_to_genotype, genotype_to_arch, nb201_to_arch, parse_genotype
 from nasdsl.lower.discrete import build
 from nasdsl.strategy import build_supernet
-from nasdsl.analysis.shapes import costs
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = ["nds_ops", "nasnet", "enas", "amoebanet", "pnas", "enas_macro", "darts"]

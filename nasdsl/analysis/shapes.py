@@ -50,7 +50,7 @@ counted once), FLOPs as multiply-accumulates of one sample.
 Example::
 
     >>> import nasdsl
-    >>> from nasdsl.shapes import check_shapes, costs
+    >>> from nasdsl.analysis.shapes import check_shapes, costs
     >>> space = nasdsl.load("nasbench201")
     >>> check_shapes(space)["outputs"]
     ((10,),)
@@ -64,13 +64,14 @@ import itertools
 import math
 import random
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .. import ir
-from ..ops import catalog
 from ..errors import UNKNOWN as UNKNOWN_LOC
 from ..errors import ArchitectureError, Loc, NasError, ShapeError
+from ..ops import catalog
 from ..values import Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal, to_text
 
 __all__ = ["check_shapes", "costs", "check_budgets", "shape_text", "register_rule", "Rule", "RULES",
@@ -97,12 +98,12 @@ class Rule:
     arguments; `macs(args, x, y)` counts multiply-accumulates of one sample (x, y: input
     and output shapes, ints only).
     """
-    shape: Callable[["_Call", tuple], tuple]
+    shape: Callable[[_Call, tuple], tuple]
     params: Callable[[dict], int] = lambda a: 0
     macs: Callable[[dict, tuple, tuple], int] = lambda a, x, y: 0
 
 
-def _identity(call: "_Call", x: tuple) -> tuple:
+def _identity(call: _Call, x: tuple) -> tuple:
     return x
 
 
@@ -128,7 +129,7 @@ def _fold_op(op: str, dims, unit: Any) -> Any:
     return out
 
 
-def _tuple(call: "_Call", name: str, n: int) -> tuple:
+def _tuple(call: _Call, name: str, n: int) -> tuple:
     """An argument that may be one value or one per spatial dimension (`kernel_size=[3, 1]`)."""
     v = call.args[name]
     if isinstance(v, (tuple, list)):
@@ -138,7 +139,7 @@ def _tuple(call: "_Call", name: str, n: int) -> tuple:
     return (v,) * n
 
 
-def _window(call: "_Call", size: Dim, k: Dim, s: Dim, p: Dim, d: Dim, axis: int, ceil: Any = False) -> Dim:
+def _window(call: _Call, size: Dim, k: Dim, s: Dim, p: Dim, d: Dim, axis: int, ceil: Any = False) -> Dim:
     """torch's output length of a convolution or pooling window along one axis."""
     call.require(lambda k, s, d: k > 0 and s > 0 and d > 0, (k, s, d),
                  lambda k, s, d: f"kernel_size, stride and dilation must be positive, got {k}, {s}, {d}")
@@ -156,7 +157,7 @@ def _window(call: "_Call", size: Dim, k: Dim, s: Dim, p: Dim, d: Dim, axis: int,
 
 
 def _conv_shape(nd: int) -> Callable:
-    def shape(call: "_Call", x: tuple) -> tuple:
+    def shape(call: _Call, x: tuple) -> tuple:
         a = call.args
         call.rank(nd + 1, "[C, L]" if nd == 1 else "[C, H, W]")
         cin, cout, groups = a["in_channels"], a["out_channels"], a["groups"]
@@ -200,7 +201,7 @@ def _conv_macs(a: dict, x: tuple, y: tuple) -> int:
     return math.prod(y) * (a["in_channels"] // a["groups"]) * _kernel_area(a["kernel_size"], len(x) - 1)
 
 
-def _linear_shape(call: "_Call", x: tuple) -> tuple:
+def _linear_shape(call: _Call, x: tuple) -> tuple:
     a = call.args
     call.rank(1, "[..., in_features]", at_least=True)
     call.require(lambda f, i: f == i, (x[-1], a["in_features"]),
@@ -210,7 +211,7 @@ def _linear_shape(call: "_Call", x: tuple) -> tuple:
 
 def _channels_shape(count: str, ranks: tuple[int, ...], layout: str) -> Callable:
     """BatchNorm-like: a fixed channel count on dimension 0, and a rank from `ranks`."""
-    def shape(call: "_Call", x: tuple) -> tuple:
+    def shape(call: _Call, x: tuple) -> tuple:
         if len(x) not in ranks:
             call.fail(f"expects input {layout}, got rank {len(x)} (plus the batch dimension)")
         call.require(lambda c, n: c == n, (x[0], call.args[count]),
@@ -219,7 +220,7 @@ def _channels_shape(count: str, ranks: tuple[int, ...], layout: str) -> Callable
     return shape
 
 
-def _layer_norm_shape(call: "_Call", x: tuple) -> tuple:
+def _layer_norm_shape(call: _Call, x: tuple) -> tuple:
     norm = call.args["normalized_shape"]
     norm = tuple(norm) if isinstance(norm, (tuple, list)) else (norm,)
     if len(norm) > len(x):
@@ -236,7 +237,7 @@ def _layer_norm_params(a: dict) -> int:
     return (n + (n if a["bias"] else 0)) if a["elementwise_affine"] else 0
 
 
-def _group_norm_shape(call: "_Call", x: tuple) -> tuple:
+def _group_norm_shape(call: _Call, x: tuple) -> tuple:
     a = call.args
     call.rank(1, "[C, ...]", at_least=True)
     call.require(lambda c, n: c == n, (x[0], a["num_channels"]),
@@ -247,7 +248,7 @@ def _group_norm_shape(call: "_Call", x: tuple) -> tuple:
 
 
 def _pool_shape(dilated: bool) -> Callable:
-    def shape(call: "_Call", x: tuple) -> tuple:
+    def shape(call: _Call, x: tuple) -> tuple:
         a = call.args
         call.rank(3, "[C, H, W]")
         ks = _tuple(call, "kernel_size", 2)
@@ -262,7 +263,7 @@ def _pool_shape(dilated: bool) -> Callable:
 
 
 def _adaptive_shape(nd: int) -> Callable:
-    def shape(call: "_Call", x: tuple) -> tuple:
+    def shape(call: _Call, x: tuple) -> tuple:
         call.rank(nd + 1, "[C, L]" if nd == 1 else "[C, H, W]")
         size = _tuple(call, "output_size", nd)
         for s in size:
@@ -271,7 +272,7 @@ def _adaptive_shape(nd: int) -> Callable:
     return shape
 
 
-def _flatten_shape(call: "_Call", x: tuple) -> tuple:
+def _flatten_shape(call: _Call, x: tuple) -> tuple:
     """Flatten's dims count the batch dimension, as in torch: Flatten() is Flatten(1, -1)."""
     start, end, rank = call.args["start_dim"], call.args["end_dim"], len(x) + 1
     if is_expr(start) or is_expr(end):
@@ -286,14 +287,14 @@ def _flatten_shape(call: "_Call", x: tuple) -> tuple:
     return (*x[:s - 1], _prod(x[s - 1:e]), *x[e:])
 
 
-def _softmax_shape(call: "_Call", x: tuple) -> tuple:
+def _softmax_shape(call: _Call, x: tuple) -> tuple:
     dim, rank = call.args["dim"], len(x) + 1
     if not is_expr(dim) and dim is not None and not -rank <= dim < rank:
         call.fail(f"dim {dim} is out of range for input {_dims(x)} (rank {rank} with the batch dimension)")
     return x
 
 
-def _attention_shape(call: "_Call", x: tuple) -> tuple:
+def _attention_shape(call: _Call, x: tuple) -> tuple:
     a = call.args
     call.rank(2, "[L, E] (a sequence of L embeddings; batch_first)")
     call.require(lambda e, d: e == d, (x[1], a["embed_dim"]),
@@ -316,7 +317,7 @@ def _attention_macs(a: dict, x: tuple, y: tuple) -> int:
     return 4 * length * e * e + 2 * length * length * e
 
 
-def _zero_shape(call: "_Call", x: tuple) -> tuple:
+def _zero_shape(call: _Call, x: tuple) -> tuple:
     stride, channels = call.args["stride"], call.args["out_channels"]
     out = x
     if stride != 1:
@@ -330,7 +331,7 @@ def _zero_shape(call: "_Call", x: tuple) -> tuple:
     return out
 
 
-def _pad_channels_shape(call: "_Call", x: tuple) -> tuple:
+def _pad_channels_shape(call: _Call, x: tuple) -> tuple:
     call.rank(1, "[C, ...]", at_least=True)
     call.require(lambda c, o, n: o >= 0 and o + c <= n, (x[0], call.args["offset"], call.args["channels"]),
                  lambda c, o, n: f"{c} channels from offset {o} do not fit in {n}")
@@ -341,7 +342,7 @@ def _if_else_dims(test: Any, then: tuple, other: tuple) -> tuple:
     return tuple(if_else(test, a, b) for a, b in zip(then, other))
 
 
-def _factorized_reduce_shape(call: "_Call", x: tuple) -> tuple:
+def _factorized_reduce_shape(call: _Call, x: tuple) -> tuple:
     a = call.args
     call.rank(3, "[C, H, W]")
     call.require(lambda c, i: c == i, (x[0], a["in_channels"]),
@@ -363,14 +364,14 @@ def _factorized_reduce_macs(a: dict, x: tuple, y: tuple) -> int:
     return math.prod(y) * a["in_channels"]  # two 1x1 convs, each making half the channels
 
 
-def _channel_shuffle_shape(call: "_Call", x: tuple) -> tuple:
+def _channel_shuffle_shape(call: _Call, x: tuple) -> tuple:
     call.rank(2, "[C, ...] with at least one more dimension", at_least=True)
     call.require(lambda c, g: g > 0 and c % g == 0, (x[0], call.args["groups"]),
                  lambda c, g: f"the input's {c} channels must be divisible by groups ({g})")
     return x
 
 
-def _feature_dim(call: "_Call", name: str, x: tuple) -> int:
+def _feature_dim(call: _Call, name: str, x: tuple) -> int:
     """A dimension argument counting the batch dimension (as torch's); as an index into `x`."""
     d, rank = call.args[name], len(x) + 1
     if is_expr(d) or not isinstance(d, int):
@@ -383,7 +384,7 @@ def _feature_dim(call: "_Call", name: str, x: tuple) -> int:
     return d - 1
 
 
-def _narrow_shape(call: "_Call", x: tuple) -> tuple:
+def _narrow_shape(call: _Call, x: tuple) -> tuple:
     i = _feature_dim(call, "dim", x)
     start, length = call.args["start"], call.args["length"]
     call.require(lambda s, n, size: s >= 0 and n >= 1 and s + n <= size, (start, length, x[i]),
@@ -391,28 +392,28 @@ def _narrow_shape(call: "_Call", x: tuple) -> tuple:
     return (*x[:i], length, *x[i + 1:])
 
 
-def _transpose_shape(call: "_Call", x: tuple) -> tuple:
+def _transpose_shape(call: _Call, x: tuple) -> tuple:
     i, j = _feature_dim(call, "dim0", x), _feature_dim(call, "dim1", x)
     out = list(x)
     out[i], out[j] = x[j], x[i]
     return tuple(out)
 
 
-def _class_token_shape(call: "_Call", x: tuple) -> tuple:
+def _class_token_shape(call: _Call, x: tuple) -> tuple:
     call.rank(2, "[L, E] (a sequence of L embeddings)")
     call.require(lambda e, d: e == d, (x[1], call.args["embed_dim"]),
                  lambda e, d: f"embed_dim is {d} but the input's embeddings have size {e}")
     return (binary("+", x[0], 1), x[1])
 
 
-def _position_embedding_shape(call: "_Call", x: tuple) -> tuple:
+def _position_embedding_shape(call: _Call, x: tuple) -> tuple:
     call.rank(2, "[L, E] (a sequence of L embeddings)")
-    call.require(lambda l, e, n, d: l == n and e == d, (x[0], x[1], call.args["length"], call.args["embed_dim"]),
-                 lambda l, e, n, d: f"length and embed_dim are {n} and {d} but the input is [{l}, {e}]")
+    call.require(lambda size, e, n, d: size == n and e == d, (x[0], x[1], call.args["length"], call.args["embed_dim"]),
+                 lambda size, e, n, d: f"length and embed_dim are {n} and {d} but the input is [{size}, {e}]")
     return x
 
 
-def _rel_attention_shape(call: "_Call", x: tuple) -> tuple:
+def _rel_attention_shape(call: _Call, x: tuple) -> tuple:
     a = call.args
     call.rank(2, "[N, E] (a sequence of N embeddings)")
     call.require(lambda e, d: e == d, (x[1], a["embed_dim"]),
@@ -658,7 +659,7 @@ class _Call:
     """One op applied to one input shape: what its rule checks through."""
     __slots__ = ("walker", "op", "args", "x", "ctx")
 
-    def __init__(self, walker: "_Walker", op: ir.Op, args: dict, x: tuple, ctx: tuple):
+    def __init__(self, walker: _Walker, op: ir.Op, args: dict, x: tuple, ctx: tuple):
         self.walker, self.op, self.args, self.x, self.ctx = walker, op, args, x, ctx
 
     def fail(self, why: str, view: Mapping[str, Any] | None = None):
@@ -754,7 +755,7 @@ class _Walker:
         for t, x in zip(g.inputs, xs):
             if t.shape is not None and x is not None:
                 self.equal_shapes([(t.name, x, t.loc), (f"{t.name} as declared", tuple(t.shape), t.loc)], ctx, t.loc,
-                                  lambda items: f"input {t.name!r} is declared {_dims(items[1][1])} "
+                                  lambda items, t=t: f"input {t.name!r} is declared {_dims(items[1][1])} "
                                                 f"but receives {_dims(items[0][1])}")
             env[t.name] = x
         modules = dict(g.modules)

@@ -11,7 +11,7 @@
 
 Example::
 
-    >>> space = nasdsl.load("nasbench201")                       # doctest: +SKIP
+    >>> space = nasdsl.load("nasbench201")
     >>> arch = nb201_to_arch(space, "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|")
     >>> arch_to_nb201(space, arch)
     '|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|'
@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import ast as pyast
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .. import ir
 from ..errors import ArchitectureError
@@ -86,7 +87,8 @@ def parse_genotype(text: str) -> dict[str, Any]:
     if body.startswith("Genotype"):
         body = body[len("Genotype"):].strip()
     if not (body.startswith("(") and body.endswith(")")):
-        raise ArchitectureError("malformed genotype: expected Genotype(normal=[...], normal_concat=..., reduce=[...], reduce_concat=...)")
+        raise ArchitectureError("malformed genotype: expected "
+                                "Genotype(normal=[...], normal_concat=..., reduce=[...], reduce_concat=...)")
     body = body[1:-1]
     fields: dict[str, Any] = {}
     matches = list(_FIELD.finditer(body))

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 INPUT, OUTPUT = "input", "output"
 OPS = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")  # nasbench's config['available_ops'] order

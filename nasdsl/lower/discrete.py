@@ -15,16 +15,17 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
 from .. import ir
 from ..errors import NasError
+from ..ops.modules import build_op
 from ..space import Space
 from ..values import evaluate
-from ..ops.modules import build_op
 
 
 class Chain(nn.Sequential):

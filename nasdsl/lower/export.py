@@ -25,7 +25,8 @@ Example::
     >>> namespace["build"]()(torch.randn(2, 3, 32, 32)).shape
     torch.Size([2, 10])
 
-    $ nasdsl export nasbench201 --arch '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|' -o model.py
+    $ nasdsl export nasbench201 -o model.py --arch \\
+        '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|'
 """
 from __future__ import annotations
 
@@ -37,18 +38,19 @@ import math
 import re
 import textwrap
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from torch import nn
 
 from .. import ir
 from ..errors import NasError
+from ..ops import modules as ops
 from ..space import Space
 from ..values import evaluate
 from . import discrete
-from ..ops import modules as ops
 
 WIDTH = 100  # lines of generated code are wrapped to stay within this many characters
 

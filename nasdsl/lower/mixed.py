@@ -31,7 +31,8 @@ from __future__ import annotations
 import abc
 import itertools
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -39,8 +40,8 @@ from torch import nn
 
 from .. import ir
 from ..errors import NasError
-from ..values import evaluate, free_labels, possible_values
 from ..ops.modules import build_op
+from ..values import evaluate, free_labels, possible_values
 from .policy import ArchState, BinaryGate
 
 MAX_ASSIGNMENTS = 4096
@@ -55,7 +56,7 @@ class MixedOp(nn.Module, metaclass=abc.ABCMeta):
         self.op = op
         self.policy = policy
         self.labels = sorted(set().union(*(free_labels(v) for _, v in op.args)))
-        domains = [policy.space.decision(l).values for l in self.labels]
+        domains = [policy.space.decision(lab).values for lab in self.labels]
         count = 1
         for d in domains:
             count *= len(d)
@@ -81,16 +82,16 @@ class MixedOp(nn.Module, metaclass=abc.ABCMeta):
         return max(r[name] for r in self.resolved)
 
     def current(self) -> dict[str, Any]:
-        return {l: self.policy.value(l) for l in self.labels}
+        return {lab: self.policy.value(lab) for lab in self.labels}
 
     def weights(self) -> list[torch.Tensor]:
         """The weight of each joint assignment: the product of its decisions' probabilities."""
-        probs = [self.policy.probs(l) for l in self.labels]
+        probs = [self.policy.probs(lab) for lab in self.labels]
         out = []
         for a in self.assignments:
             w = None
-            for l, p in zip(self.labels, probs):
-                term = p[self.policy.index(l, a[l])]
+            for lab, p in zip(self.labels, probs):
+                term = p[self.policy.index(lab, a[lab])]
                 w = term if w is None else w * term
             out.append(w)
         return out
@@ -546,7 +547,7 @@ def mixed_op(op: ir.Op, policy: ArchState) -> MixedOp:
 
 def _resolved_args(op: ir.Op, policy: ArchState) -> list[dict[str, Any]]:
     labels = sorted(set().union(*(free_labels(v) for _, v in op.args)))
-    domains = [policy.space.decision(l).values for l in labels]
+    domains = [policy.space.decision(lab).values for lab in labels]
     if math.prod(len(d) for d in domains) > MAX_ASSIGNMENTS:
         return (_possible_args(op, policy) if _samples_only(policy) else None) or []  # [] : MixedOp refuses
     return [{k: evaluate(v, dict(zip(labels, combo))) for k, v in op.args} for combo in itertools.product(*domains)]

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import random
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -204,7 +205,7 @@ class BinaryGate(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, out: torch.Tensor, alpha: torch.Tensor, index: int,
-                others: Callable[[int], torch.Tensor], state: "ArchState") -> torch.Tensor:
+                others: Callable[[int], torch.Tensor], state: ArchState) -> torch.Tensor:
         ctx.save_for_backward(out.detach(), alpha.detach())
         ctx.index = index
         ctx.others = others

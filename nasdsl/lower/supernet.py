@@ -32,22 +32,23 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
 from .. import ir
 from ..errors import NasError
+from ..ops.modules import build_op
 from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, picked, reduce_inputs
 from .mixed import MixedOp, mixed_op
-from ..ops.modules import build_op
 from .policy import MODES, ArchState, BinaryGate
 
 
-def build_supernet(space: Space, mode: str, **options) -> "Supernet":
+def build_supernet(space: Space, mode: str, **options) -> Supernet:
     """A supernet of `space` whose choices execute in `mode` (mixture, path or gated)."""
     return Supernet(space, mode, **options)
 
@@ -173,13 +174,13 @@ class SuperRepeat(nn.Module):
         """Each depth with its weight (a depth may be an expression over several decisions)."""
         import itertools
         space = self.policy.space
-        domains = [space.decision(l).values for l in self.labels]
+        domains = [space.decision(lab).values for lab in self.labels]
         weights: dict[int, torch.Tensor] = {}
         for combo in itertools.product(*domains):
             a = dict(zip(self.labels, combo))
             w = None
-            for l in self.labels:
-                t = self.policy.probs(l)[self.policy.index(l, a[l])]
+            for lab in self.labels:
+                t = self.policy.probs(lab)[self.policy.index(lab, a[lab])]
                 w = t if w is None else w * t
             d = evaluate(self.depth, a)
             weights[d] = w if d not in weights else weights[d] + w
@@ -202,7 +203,7 @@ class SuperRepeat(nn.Module):
                                        "average them; use a sampling strategy", self.loc)
                     total = y if total is None else _add(total, y)
             return total
-        d = evaluate(self.depth, {l: self.policy.value(l) for l in self.labels})
+        d = evaluate(self.depth, {lab: self.policy.value(lab) for lab in self.labels})
         outs = [_unpack(xs)]
         for block in self.blocks[:d]:
             out = block(*xs)
@@ -291,7 +292,7 @@ class SuperCell(nn.Module):
     """A DARTS / NNI cell. Candidate ops are kept per edge (node, input) when every op slot of
     a node offers the same candidates (as in DARTS), else per (node, slot, input)."""
 
-    def __init__(self, cell: ir.Cell, policy: ArchState, builder: "_Builder"):
+    def __init__(self, cell: ir.Cell, policy: ArchState, builder: _Builder):
         super().__init__()
         self.policy = policy
         self.cell = cell
@@ -446,7 +447,7 @@ def _walk(m: Any) -> Iterator[Any]:
 def _sub_state(module: nn.Module, arch: Mapping[str, Any], prefix: str, out: dict) -> None:
     from .discrete import Chain
     if isinstance(module, MixedOp):
-        assignment = {l: arch[l] for l in module.labels}
+        assignment = {lab: arch[lab] for lab in module.labels}
         for k, v in module.state_for(assignment).items():
             out[prefix + k] = v
     elif isinstance(module, SuperChoice):

@@ -8,8 +8,10 @@ need). Custom ops are added by `register_op` from Python, never from a `.nas` fi
 
 Example::
 
-    >>> signature("Conv2d")[:3]
-    (('in_channels', REQUIRED), ('out_channels', REQUIRED), ('kernel_size', REQUIRED))
+    >>> [name for name, default in signature("Conv2d")[:4]]
+    ['in_channels', 'out_channels', 'kernel_size', 'stride']
+    >>> signature("Conv2d")[0][1] is REQUIRED, signature("Conv2d")[3][1]
+    (True, 1)
 """
 from __future__ import annotations
 

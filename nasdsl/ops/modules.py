@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from . import catalog
 from ..errors import NasError
+from . import catalog
 
 
 class Zero(nn.Module):

@@ -61,9 +61,9 @@ def run(args: argparse.Namespace) -> int:
     """Run a one-shot search; returns the exit status."""
     import torch
 
+    from .. import load
     from .. import strategy as registry
     from ..arch import arch_to_json
-    from .. import load
     from ..cli import parse_literal, parse_set
     from ..data import PairedDataset, check_classes, fit_space, load_data
 

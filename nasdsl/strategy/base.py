@@ -40,7 +40,8 @@ import json
 import math
 import random
 import warnings
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pytorch_lightning as pl
 import torch

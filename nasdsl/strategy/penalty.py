@@ -19,14 +19,15 @@ Example::
     >>> space = nasdsl.load("nasbench201", {"C": 4, "N": 1})
     >>> net = build_supernet(space, "darts", seed=0)
     >>> penalty = CostPenalty(space, "params")
-    >>> round(float(penalty.expected(net.policy.probs)) / penalty.target, 3)
+    >>> round(float(penalty.expected(net.policy.probs).detach()) / penalty.target, 3)
     1.0
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 

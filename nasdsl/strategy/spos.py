@@ -147,7 +147,7 @@ class Spos(OneShot):
             for _ in range(self.population - self.population // 2):
                 a, b = rng.choice(parents), rng.choice(parents)
                 try:
-                    children.append(space.sample(choose=lambda d: _cross(d, a, b, rng), attempts=10))
+                    children.append(space.sample(choose=lambda d, a=a, b=b: _cross(d, a, b, rng), attempts=10))
                 except ArchitectureError:
                     continue
             for child in children:

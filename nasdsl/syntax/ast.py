@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from ..errors import Loc
 
-
 # --- expressions -------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -46,20 +45,20 @@ class Name:
 
 @dataclass(frozen=True, slots=True)
 class ListLit:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     loc: Loc
 
 
 @dataclass(frozen=True, slots=True)
 class TupleLit:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     loc: Loc
 
 
 @dataclass(frozen=True, slots=True)
 class ValueChoice:
     """`choice[3, 5, 7]` or `choice "label" [3, 5, 7]`."""
-    options: tuple["Expr", ...]
+    options: tuple[Expr, ...]
     label: str | None
     loc: Loc
 
@@ -67,7 +66,7 @@ class ValueChoice:
 @dataclass(frozen=True, slots=True)
 class Candidate:
     name: str
-    expr: "Expr"
+    expr: Expr
     loc: Loc
 
 
@@ -82,68 +81,68 @@ class LayerChoice:
 @dataclass(frozen=True, slots=True)
 class Lambda:
     params: tuple[str, ...]
-    body: "Expr"
+    body: Expr
     loc: Loc
 
 
 @dataclass(frozen=True, slots=True)
 class Cond:
     """`then if test else other`."""
-    then: "Expr"
-    test: "Expr"
-    other: "Expr"
+    then: Expr
+    test: Expr
+    other: Expr
     loc: Loc
 
 
 @dataclass(frozen=True, slots=True)
 class Pipe:
     """`x -> Layer`: apply a layer to a tensor, or compose two layers."""
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     loc: Loc
 
 
 @dataclass(frozen=True, slots=True)
 class BinOp:
     op: str  # + - * / // % ** == != < <= > >= and or
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     loc: Loc
 
 
 @dataclass(frozen=True, slots=True)
 class UnaryOp:
     op: str  # - not
-    operand: "Expr"
+    operand: Expr
     loc: Loc
 
 
 @dataclass(frozen=True, slots=True)
 class Keyword:
     name: str
-    value: "Expr"
+    value: Expr
     loc: Loc
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    func: "Expr"
-    args: tuple["Expr", ...]
+    func: Expr
+    args: tuple[Expr, ...]
     kwargs: tuple[Keyword, ...]
     loc: Loc
 
 
 @dataclass(frozen=True, slots=True)
 class Index:
-    value: "Expr"
-    index: "Expr"
+    value: Expr
+    index: Expr
     loc: Loc
 
 
 @dataclass(frozen=True, slots=True)
 class Attr:
     """`ops.SepConv`: a block of a file imported under an alias."""
-    value: "Expr"
+    value: Expr
     name: str
     loc: Loc
 
@@ -180,7 +179,7 @@ class Constraint:
 class For:
     var: str
     iterable: Expr
-    body: tuple["Stmt", ...]
+    body: tuple[Stmt, ...]
     loc: Loc
 
 

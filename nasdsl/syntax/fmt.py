@@ -34,11 +34,12 @@ Example::
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
-from . import ast
 from ..errors import Loc, NasError
+from . import ast
 from .parser import parse
 
 WIDTH = 100
@@ -469,7 +470,7 @@ class _Unit:
     end: int = 0
     open: int | None = None
     close: int | None = None
-    children: list["_Unit"] = field(default_factory=list)
+    children: list[_Unit] = field(default_factory=list)
     before: list[tuple[int, str]] = field(default_factory=list)  # (source line, comment)
     moved: list[str] = field(default_factory=list)
     tail: list[tuple[int, str]] = field(default_factory=list)  # (source line, comment)

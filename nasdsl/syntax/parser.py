@@ -17,8 +17,8 @@ import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from . import ast
 from ..errors import Loc, NasError, NasSyntaxError, remember_source
+from . import ast
 
 
 def grammar_path() -> Path:

@@ -36,7 +36,6 @@ PENALTY_STRATEGIES = ("darts", "gumbel", "proxyless")
 
 def add_arguments(group) -> None:
     """Options of one-shot search (the common ones are in `nasdsl.search`)."""
-    group.add_argument("--epochs", type=int, default=10, help="search epochs (default 10)")
     group.add_argument("--order", type=int, choices=(1, 2), default=1, help="darts: 2 for the second-order gradient")
     group.add_argument("--batch-size", type=int, default=64, help="batch size of each half (default 64)")
     group.add_argument("--devices", type=int, default=1, help="processes (Lightning DDP on CPU, gloo; default 1)")
@@ -132,10 +131,17 @@ def run(args: argparse.Namespace) -> int:
                                  data.loader("val", 256))
 
     trainer = _trainer(args, out)
+    if args.resume and rank == 0:  # keep the log of the epochs the checkpoint holds (Lightning would drop it)
+        done = ckpt.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+        earlier = _logged_before(out / "logs" / "metrics.csv", int(done.get("processed", ckpt["epoch"])))
+        writer = trainer.logger.experiment
+        writer.metrics = earlier + writer.metrics
     trainer.fit(module, train_dataloaders=search_loader, val_dataloaders=val_loader,
                 ckpt_path=str(ckpt_path) if args.resume else None)
     if trainer.global_rank != 0:
         return 0
+    if args.devices > 1:
+        _write_json(out / "ranks.json", {"rows": module.agreement, "columns": ["arch hash", "weights sum", "all sum"]})
     arch = module.export()
     probs = module.export_probs()
     _write_text(out / "arch.json", arch_to_json(arch) + "\n")
@@ -178,6 +184,17 @@ def load_search_checkpoint(path: Path) -> dict[str, Any]:
     return ckpt
 
 
+def _logged_before(path: Path, epoch: int) -> list[dict[str, str]]:
+    """The rows of an earlier run's metrics.csv for epochs before `epoch`."""
+    import csv
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return []
+    return [{k: v for k, v in r.items() if v != ""} for r in rows if r.get("epoch") and int(float(r["epoch"])) < epoch]
+
+
 def _same_search(stored: dict, meta: dict, path: Path) -> None:
     if stored.get("fingerprint") != meta["fingerprint"]:
         raise NasError(f"--resume: {path} was searched on another space (fingerprint {stored.get('fingerprint')}, "
@@ -199,11 +216,13 @@ def _options(items, parse_literal) -> dict[str, Any]:
 
 
 def _accepted(cls) -> set[str]:
+    from ..strategy.base import OneShot
     names = set()
-    for klass in cls.__mro__:
+    for klass in cls.__mro__[: cls.__mro__.index(OneShot) + 1]:
         if "__init__" in vars(klass):
-            names |= {p for p in inspect.signature(klass.__init__).parameters
-                      if p not in ("self", "supernet", "options", "penalty", "task", "seed", "order")}
+            names |= {name for name, p in inspect.signature(klass.__init__).parameters.items()
+                      if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                      and name not in ("self", "supernet", "penalty", "task", "seed", "order")}
     return names
 
 
@@ -257,8 +276,17 @@ def _trainer(args, out: Path):
     if args.devices > 1:
         from pytorch_lightning.strategies import DDPStrategy
         kwargs["strategy"] = DDPStrategy(process_group_backend="gloo")
-    checkpoint = ModelCheckpoint(dirpath=str(out), save_last=True, save_top_k=0, every_n_epochs=1,
-                                 save_on_train_epoch_end=True)
+
+    class LastCheckpoint(ModelCheckpoint):
+        """DIR/last.ckpt after every training epoch (Lightning runs checkpoint callbacks last, so
+        it holds that epoch's search state), and nothing else."""
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            if not self._should_skip_saving_checkpoint(trainer):
+                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    checkpoint = LastCheckpoint(dirpath=str(out), save_last=True, save_top_k=0, save_on_train_epoch_end=True,
+                                enable_version_counter=False)
     return pl.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=args.devices,
                       logger=CSVLogger(str(out), name="logs", version=""), callbacks=[checkpoint],
                       num_sanity_val_steps=0, log_every_n_steps=1, enable_model_summary=False,

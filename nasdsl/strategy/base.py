@@ -114,7 +114,12 @@ class OneShot(pl.LightningModule):
         weight_batch, arch_batch = batch
         self.search_step(weight_batch, arch_batch, batch_idx)
 
-    def on_train_epoch_end(self) -> None:
+    def configure_callbacks(self):
+        return [_EpochEnd()]
+
+    def epoch_end(self) -> None:
+        """Step the LR schedulers, record and log the architecture weights. Runs from a callback
+        so that it happens before Lightning's checkpoint of the epoch (which then holds it)."""
         schedulers = self.lr_schedulers()
         for s in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
             s.step()
@@ -122,6 +127,29 @@ class OneShot(pl.LightningModule):
         self.history.append(probs)
         if probs:
             self.log("arch_entropy", mean_entropy(probs))
+
+    def finish(self) -> None:
+        """After the last epoch (SPOS runs its evolution here)."""
+
+    def on_train_end(self) -> None:
+        self.finish()
+        self.agreement = self.rank_agreement()
+
+    def rank_agreement(self) -> list[list[float]]:
+        """Per process: a hash of the exported architecture and the sums of the weights and the
+        architecture parameters. Identical rows mean every rank holds the same search state."""
+        import hashlib
+
+        from ..arch import arch_key
+        digest = int(hashlib.sha256(arch_key(self.export()).encode()).hexdigest()[:12], 16)
+        row = torch.tensor([[float(digest), float(sum(p.detach().double().sum() for p in self.supernet.parameters())),
+                             float(sum(p.detach().double().sum() for p in self.parameters()))]], dtype=torch.float64)
+        world = self.trainer.world_size if self._trainer is not None else 1
+        if world <= 1:
+            return row.tolist()
+        rows = [torch.zeros_like(row) for _ in range(world)]
+        torch.distributed.all_gather(rows, row)
+        return torch.cat(rows).tolist()
 
     def on_validation_epoch_start(self) -> None:
         arch = self.validation_arch()
@@ -238,6 +266,11 @@ class OneShot(pl.LightningModule):
                 yield
         finally:
             task._trainer, task._current_fx_name = saved
+
+
+class _EpochEnd(pl.Callback):
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        pl_module.epoch_end()
 
 
 def accuracy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -65,7 +65,7 @@ class Spos(OneShot):
     def validation_arch(self):
         return self.supernet.space.sample(self.rng)
 
-    def on_train_end(self) -> None:
+    def finish(self) -> None:
         if self.evolution_data is not None:
             self.best = self.evolve(*self.evolution_data)
 

@@ -122,7 +122,7 @@ import json, resource, statistics, sys, time, torch
 sys.path.insert(0, '.')
 torch.set_num_threads({threads}); torch.manual_seed(0)
 import nasdsl
-from nasdsl.lower.supernet import build_supernet
+from nasdsl.strategy import build_supernet
 net = build_supernet(nasdsl.load('nasbench201'), 'darts')
 w_opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9)
 a_opt = torch.optim.Adam(net.arch_parameters(), lr=3e-4)
@@ -172,7 +172,7 @@ def main() -> None:
     import nasdsl
     from nasdsl.formats import nb201_to_arch
     from nasdsl.lower.discrete import build
-    from nasdsl.lower.supernet import build_supernet
+    from nasdsl.strategy import build_supernet
     torch.set_num_threads(opts.threads)
     torch.manual_seed(0)
     space = nasdsl.load("nasbench201")

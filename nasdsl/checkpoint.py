@@ -83,7 +83,7 @@ class Checkpoint:
             from .lower.discrete import build
             module = build(space, self.arch or {})
         else:
-            from .lower.supernet import build_supernet
+            from .strategy import build_supernet
             module = build_supernet(space, self.strategy, **options)
         try:
             module.load_state_dict(self.state_dict, strict=True)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, is_library, load_library, read_source
+from . import __version__, is_library, load_library, read_source, strategy
 from .arch import arch_from_json, arch_json_value, read_arch_text
 from .errors import ArchitectureError, NasError
 
@@ -124,7 +124,7 @@ def _check_strategy(space, strategy: str) -> None:
         from .lower.discrete import build
         model = build(space, space.sample(random.Random(0)))
     else:
-        from .lower.supernet import build_supernet
+        from .strategy import build_supernet
         model = build_supernet(space, strategy, seed=0)
     with torch.no_grad():
         model(*inputs)
@@ -294,7 +294,7 @@ def cmd_compile(args) -> int:
         from .lower.discrete import build
         model = build(space, arch)
     else:
-        from .lower.supernet import build_supernet
+        from .strategy import build_supernet
         model = build_supernet(space, args.strategy, seed=args.seed)
         if arch is not None:
             model.fix(arch)
@@ -347,7 +347,6 @@ def cmd_compile(args) -> int:
 
 # --- parser ---------------------------------------------------------------------------------
 
-STRATEGIES = ["darts", "gumbel", "spos", "enas", "random", "proxyless", "discrete"]  # what compile builds
 
 def cmd_trials(args) -> int:
     from .search.trials import show_trials
@@ -368,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_set(sub.add_parser("check", help="validate .nas files"))
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--strategy", choices=STRATEGIES,
+    p.add_argument("--strategy", choices=[*strategy.ONE_SHOT, "discrete"],
                    help="also build this supernet and run one pass: report what `compile --strategy` would refuse")
     p.set_defaults(func=cmd_check)
 
@@ -395,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_set(sub.add_parser("compile", help="build a supernet or a discrete model, run one pass, save it"))
     p.add_argument("file", metavar="FILE", help="a .nas file or a built-in space name")
-    p.add_argument("--strategy", required=True, choices=STRATEGIES)
+    p.add_argument("--strategy", required=True, choices=[*strategy.ONE_SHOT, "discrete"])
     p.add_argument("--arch", metavar="ARCH", help="the architecture (discrete: default a sample; supernets: fix it)")
     p.add_argument("-o", "--output", metavar="OUT.pt", help="checkpoint path (default: SPACE-STRATEGY.pt)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -413,10 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="import a Python module that registers custom ops (repeatable)")
     p.set_defaults(func=cmd_export)
 
-    import nasdsl.search
-    p = sub.add_parser("search", help="search a space: one-shot (supernet) or multi-trial strategies")
-    nasdsl.search.add_arguments(p)
-    p.set_defaults(func=nasdsl.search.run)
+    from . import search
+    p = sub.add_parser("search", help="search a space: one-shot (a supernet, Lightning) or multi-trial")
+    search.add_arguments(p)
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("trials", help="the best trials of a multi-trial search's store")
     p.add_argument("storage", metavar="STORAGE", help="a search's --out DIR, its exp.db, or a storage URL")
@@ -424,7 +423,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.add_argument("--study", default="nasdsl", metavar="NAME", help="experiment name in the storage (default nasdsl)")
     p.set_defaults(func=cmd_trials)
+
+    p = with_set(sub.add_parser("train", help="train one architecture on real data and report its test accuracy"))
+    p.add_argument("file", metavar="SPACE", help="a .nas file or a built-in space name")
+    p.add_argument("--arch", required=True, metavar="ARCH",
+                   help="JSON, a JSON file (e.g. a search's arch.json), an NB201 string or a genotype")
+    p.add_argument("--data", required=True, metavar="DATA", help="digits | mnist5k | cifar10:DIR | pkg.module:factory")
+    p.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
+    p.add_argument("--lr", type=float, default=0.05, help="initial SGD learning rate, cosine schedule (default 0.05)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data split and the weights (default 0)")
+    p.add_argument("--inherit", metavar="DIR/last.ckpt", help="start from a search's supernet weights")
+    p.add_argument("--out", metavar="DIR", help="write model.pt and result.json here (default runs/SPACE-train)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_train)
     return parser
+
+
+def cmd_search(args) -> int:
+    """`nasdsl search`: the shared entry point (`nasdsl.search`), one-shot or multi-trial."""
+    from . import search
+    if strategy.kind(args.strategy) == "one-shot":
+        _torch_modules()
+    return search.run(args)
+
+
+def cmd_train(args) -> int:
+    """Train one architecture from scratch (or from a search's supernet) and test it."""
+    _torch_modules()
+    from . import load
+    from .data import fit_space, load_data
+    from .train import train_architecture
+    if args.epochs < 0:
+        raise NasError(f"--epochs must be at least 0, got {args.epochs}")
+    data = load_data(args.data, args.seed)
+    space = fit_space(lambda params: load(args.file, params), data, parse_set(args.set))
+    arch = load_arch(space, args.arch)
+    out = Path(args.out) if args.out else Path("runs") / f"{Path(space.root_file).stem}-train"
+    inherit = None
+    if args.inherit:
+        from .train import inherited_weights
+        inherit = inherited_weights(space, arch, args.inherit)
+
+    def progress(epoch, metrics):
+        print(f"epoch {epoch + 1}/{args.epochs}: train loss {metrics['train_loss']:.4f}", file=sys.stderr)
+
+    result = train_architecture(space, arch, data, args.epochs, args.seed, batch_size=args.batch_size, lr=args.lr,
+                                inherit=inherit, out=out, progress=progress)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"architecture: {json.dumps(arch)}")
+    print(f"  test accuracy  {100 * result['test_acc']:.2f}%   (validation {100 * result['val_acc']:.2f}%)")
+    print(f"  parameters     {result['params']:,}")
+    print(f"  flops          {result['flops']:,} multiply-adds per sample")
+    print(f"  trained        {args.epochs} epochs in {result['seconds']:.1f} s"
+          f"{' from the supernet' if inherit is not None else ' from scratch'}")
+    print(f"  wrote          {out}/model.pt, {out}/result.json")
+    return 0
 
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: nasdsl itself failed, not the input

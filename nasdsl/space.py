@@ -326,7 +326,8 @@ class Space:
         return self.plan.order
 
     def sample(self, seed: int | _random.Random | None = None, uniform: bool = False,
-               choose: Callable[[ir.Decision], Any] | None = None, attempts: int = 1000) -> dict[str, Any]:
+               choose: Callable[[ir.Decision], Any] | None = None, attempts: int = 1000,
+               feasible: bool = False) -> dict[str, Any]:
         """One architecture. By default each active decision is drawn uniformly (as NNI's random
         strategy does), redrawing when a constraint fails; `uniform=True` draws uniformly over
         all architectures of the space instead, exactly, using the counting DP.
@@ -334,7 +335,11 @@ class Space:
         `choose(decision)` is the hook for a strategy's own policy (a controller, TPE's
         suggestions, architecture weights): it is called for each *active* decision, in
         `order`, and returns one of `decision.values`. When the result breaks a constraint the
-        draw starts again, up to `attempts` times, then an `ArchitectureError` says so.
+        draw starts again, up to `attempts` times, then an `ArchitectureError` says so. With
+        `feasible=True` no draw is wasted: `choose` receives the decision with only the values
+        that still complete to an architecture satisfying the constraints over decisions (the
+        counting DP says which), so a policy samples from its own distribution restricted to
+        them (budgets over params/FLOPs are still checked after the draw).
 
         Example::
 
@@ -344,7 +349,9 @@ class Space:
             >>> sorted(set(arch.values()))
             ['avg_pool_3x3']
         """
-        if choose is not None:
+        if choose is not None and feasible:
+            draw = lambda: self._draw_feasible(choose)  # noqa: E731
+        elif choose is not None:
             draw = lambda: self._draw(None, 1, choose)  # noqa: E731
         else:
             rng = seed if isinstance(seed, _random.Random) else _random.Random(seed)
@@ -366,6 +373,38 @@ class Space:
         raise EmptySpaceError(f"no architecture within the space's budgets in {attempts} draws: "
                               f"`{budget.kind} {to_text(budget.expr)}` leaves (almost) nothing of the space",
                               budget.loc)
+
+    def _draw_feasible(self, choose: Callable[[ir.Decision], Any]) -> dict[str, Any]:
+        """One draw where `choose` sees, per active decision, only the values with completions."""
+        from dataclasses import replace
+        try:
+            suffix = self._suffix
+        except NasError:  # too entangled to count: fall back to drawing and rejecting
+            return self._draw(None, 1, choose)
+        plan = self.plan
+        view: dict[str, Any] = {}
+        for t, d in enumerate(plan.order):
+            opts = self._options(t, view)
+            allowed = []
+            for value in opts:
+                view[d.label] = value
+                sums = self._dp_holds(t, view)
+                if sums is not None:
+                    key = tuple(sums.get(lab, view.get(lab, INACTIVE)) for lab in plan.frontier[t])
+                    if suffix[t + 1].get(key, 0):
+                        allowed.append(value)
+            if not allowed:
+                self.check_not_empty()
+            if allowed[0] is INACTIVE:
+                view[d.label] = INACTIVE
+            else:
+                value = self._member(d, choose(replace(d, values=tuple(allowed))))
+                if not any(_same(value, a) for a in allowed):
+                    raise ArchitectureError(f"{d.label!r}: the policy chose {value!r}, which is not among the "
+                                            f"values offered ({', '.join(map(repr, allowed))})")
+                view[d.label] = value
+            view.update(self._dp_holds(t, view) or {})
+        return self._export(view)
 
     def _sample_ignoring_budgets(self, rng: _random.Random, uniform: bool) -> dict[str, Any]:
         if uniform:

@@ -5,6 +5,8 @@
 param C = 16  # channels of the first stage
 param N = 5   # cells per stage
 param num_classes = 10
+param in_channels = 3  # image channels
+param resolution = 32  # image height and width
 
 block ReLUConvBN(c_in, c_out, k, stride, padding) =
   ReLU() -> Conv2d(c_in, c_out, k, stride, padding, bias=false) -> BatchNorm2d(c_out)
@@ -38,8 +40,8 @@ block ResidualBlock(c_in, c_out)(x) {
   return downsample(x) + conv_b(conv_a(x))
 }
 
-network(x: [3, 32, 32]) {
-  stem = x -> Conv2d(3, C, 3, padding=1, bias=false) -> BatchNorm2d(C)
+network(x: [in_channels, resolution, resolution]) {
+  stem = x -> Conv2d(in_channels, C, 3, padding=1, bias=false) -> BatchNorm2d(C)
   h = stem
   c_prev = C
   for i in range(3 * N + 2) {  # N cells, a residual reduction, N cells, ...

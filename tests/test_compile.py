@@ -34,7 +34,7 @@ def test_discrete_compile_reports_reference_parameter_count(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("strategy, arch_params", [("darts", 30), ("gumbel", 30), ("proxyless", 30), ("spos", 0),
-                                                   ("enas", 0), ("random", 0)])
+                                                   ("enas", 0), ("random_oneshot", 0)])
 def test_supernet_compile_for_every_strategy(capsys, tmp_path, strategy, arch_params):
     out = tmp_path / "s.pt"
     summary = compile_json(capsys, "nasbench201", "--strategy", strategy, "--set", "C=4", "--set", "N=1",

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 import nasdsl
 from nasdsl.arch import arch_values
 from nasdsl.lower.discrete import build
-from nasdsl.lower.supernet import _sub_state, build_supernet
+from nasdsl.lower.supernet import _sub_state  # noqa: E402
+from nasdsl.strategy import ONE_SHOT, build_supernet
 
-STRATEGIES = ["darts", "gumbel", "spos", "enas", "random", "proxyless"]
+STRATEGIES = list(ONE_SHOT)
 SMALL = {"nasbench201": {"C": 4, "N": 1}, "darts": {"C": 4, "layers": 3, "auxiliary": True}}
 
 

@@ -18,7 +18,7 @@ import nasdsl  # noqa: E402
 from nasdsl.analysis.shapes import costs  # noqa: E402
 from nasdsl.errors import NasError  # noqa: E402
 from nasdsl.lower.discrete import build  # noqa: E402
-from nasdsl.lower.supernet import build_supernet  # noqa: E402
+from nasdsl.strategy import build_supernet  # noqa: E402
 
 STRATEGIES = ("darts", "gumbel", "spos", "proxyless")
 

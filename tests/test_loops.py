@@ -47,7 +47,7 @@ def test_enas_macro_style_skips_are_labelled_by_layer_and_counted():
 def test_enas_macro_style_space_builds_and_matches_its_supernet():
     torch = pytest.importorskip("torch")
     from nasdsl.lower.discrete import build
-    from nasdsl.lower.supernet import build_supernet
+    from nasdsl.strategy import build_supernet
     space = nasdsl.loads(MACRO)
     arch = {"x.0": "conv3", "x.1": "pool", "skip.1": [0], "x.2": "conv5", "skip.2": [0, 1],
             "x.3": "conv3", "skip.3": [2]}

@@ -95,7 +95,7 @@ def test_small_models_run(rpe):
 def test_supernets(strategy):
     from test_equivalence import assert_equivalent
 
-    from nasdsl.lower.supernet import build_supernet
+    from nasdsl.strategy import build_supernet
     space = nasdsl.load("autoformer", SMALL)
     net = build_supernet(space, strategy)
     y = net(torch.randn(2, 3, 32, 32))

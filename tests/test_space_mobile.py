@@ -19,7 +19,7 @@ from nasdsl.analysis.shapes import costs
 
 torch = pytest.importorskip("torch")
 from nasdsl.lower.discrete import build  # noqa: E402
-from nasdsl.lower.supernet import build_supernet  # noqa: E402
+from nasdsl.strategy import build_supernet  # noqa: E402
 
 SPACES = ["proxylessnas", "mobilenetv2", "mobilenetv3"]
 

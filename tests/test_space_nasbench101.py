@@ -256,7 +256,7 @@ def test_channels_match_compute_vertex_channels(small):
 def test_supernets_that_weigh_every_value_refuse_in_one_line(small, strategy):
     """Vertex channels depend on 15 edge decisions jointly (2^15 values): too many to weigh."""
     pytest.importorskip("torch")
-    from nasdsl.lower.supernet import build_supernet
+    from nasdsl.strategy import build_supernet
     with pytest.raises(NasError, match=r"depend on 32,768 joint values of 15 decisions \(cell\.e1_2.*too many for "
                                        + strategy) as err:
         build_supernet(small, strategy)
@@ -268,7 +268,7 @@ def test_spos_supernet_fixed_to_a_cell_is_its_discrete_model(small):
     weight inheritance is exact."""
     torch = pytest.importorskip("torch")
     from nasdsl.lower.discrete import build
-    from nasdsl.lower.supernet import build_supernet
+    from nasdsl.strategy import build_supernet
     torch.set_num_threads(1)
     net = build_supernet(small, "spos", seed=0)
     x = torch.randn(2, 3, 32, 32)

@@ -21,7 +21,7 @@ from nasdsl.cli import main
 from nasdsl.errors import ArchitectureError, NasError
 from nasdsl.formats import arch_to_genotype, genotype_to_arch, nb201_to_arch, parse_genotype
 from nasdsl.lower.discrete import build
-from nasdsl.lower.supernet import build_supernet
+from nasdsl.strategy import build_supernet
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = ["nds_ops", "nasnet", "enas", "amoebanet", "pnas", "enas_macro", "darts"]

@@ -123,7 +123,7 @@ def assert_same_as_discrete(space, strategy: str, arch: dict) -> None:
     """A supernet fixed to `arch` computes what the discrete model computes with the weights
     of `sub_state_dict(arch)`, in train and eval mode (seeded alike, for the dropout)."""
     from nasdsl.lower.discrete import build
-    from nasdsl.lower.supernet import build_supernet
+    from nasdsl.strategy import build_supernet
     net = build_supernet(space, strategy, seed=0)
     net.fix(arch)
     model = build(space, arch)
@@ -142,7 +142,7 @@ def assert_same_as_discrete(space, strategy: str, arch: dict) -> None:
 @pytest.mark.parametrize("strategy", ["darts", "gumbel", "spos", "proxyless"])
 @pytest.mark.parametrize("channel_search", [False, True])
 def test_supernets(strategy, channel_search):
-    from nasdsl.lower.supernet import build_supernet
+    from nasdsl.strategy import build_supernet
     space = nasdsl.load("shufflenet", {**SMALL, "channel_search": channel_search})
     net = build_supernet(space, strategy)
     y = net(torch.randn(2, 3, 32, 32))

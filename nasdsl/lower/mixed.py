@@ -4,12 +4,12 @@ A `Conv2d(c, choice[16, 32], choice[3, 5, 7], padding=k // 2)` in a supernet hol
 weight of the largest shape; every architecture uses a slice of it (channel prefixes,
 centre-cropped kernels), so all architectures share weights as in OFA / AutoFormer / NNI.
 
-* sampling strategies run the slice the current path picks (exactly the discrete op);
-* differentiable strategies run one op at the largest shape with FBNetV2-style weighted
-  masks: the weight is multiplied by sum_a w(a) * mask(a) over the joint values `a` of the
-  decisions it depends on (channel masks, kernel windows), so one-hot weights give exactly
-  the discrete op (its extra output channels are zero);
-* proxyless runs the sampled slice and learns alpha through binary gates.
+* the path mode runs the slice the current path picks (exactly the discrete op);
+* the mixture mode runs one op at the largest shape with FBNetV2-style weighted masks: the
+  weight is multiplied by sum_a w(a) * mask(a) over the joint values `a` of the decisions it
+  depends on (channel masks, kernel windows), so one-hot weights give exactly the discrete
+  op (its extra output channels are zero);
+* the gated mode runs the sampled slice and learns alpha through binary gates.
 
 Entangled: Conv1d/Conv2d (in/out channels, kernel size, depthwise groups; stride, dilation
 and padding in sampling mode), Linear (features), BatchNorm1d/2d (features), LayerNorm
@@ -19,12 +19,12 @@ arguments keeps one module per distinct argument combination (`SeparateOps`).
 
 Example::
 
-    >>> from nasdsl.lower.policy import ArchPolicy
-    >>> space = nasdsl.loads("network(x: [8, 8, 8]) = x -> Conv2d(8, choice[8, 16], choice[3, 5], padding=2)")
-    >>> op = dict(space.template.modules)["out"]   # the ir.Op of the Conv2d with choices
-    >>> conv = MixedConv(op, ArchPolicy(space, "spos"))
-    >>> conv.state_for({"out.out_channels": 16, "out.kernel_size": 3})["weight"].shape
-    torch.Size([16, 8, 3, 3])
+    >>> import nasdsl
+    >>> from nasdsl.lower.supernet import build_supernet
+    >>> space = nasdsl.loads("network(x: [8, 6, 6]) { return x -> Conv2d(8, choice[8, 16], choice[3, 5], padding=2) }")
+    >>> conv = [m for m in build_supernet(space, "path").modules() if isinstance(m, MixedConv)][0]
+    >>> conv.state_for(dict(zip(conv.labels, (5, 16))))["weight"].shape
+    torch.Size([16, 8, 5, 5])
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from ..errors import NasError
 from ..ops import catalog
 from ..ops.modules import build_op
 from ..values import evaluate, free_labels, possible_values
-from .policy import ArchPolicy, BinaryGate
+from .policy import ArchState, BinaryGate
 
 MAX_ASSIGNMENTS = 4096
 
@@ -51,7 +51,7 @@ class MixedOp(nn.Module, metaclass=abc.ABCMeta):
     """Shared machinery: the joint values of the op's decisions and how to weigh them.
     Subclasses say how to run the op for one set of arguments and how to slice its weights."""
 
-    def __init__(self, op: ir.Op, policy: ArchPolicy):
+    def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__()
         self.op = op
         self.policy = policy
@@ -67,10 +67,10 @@ class MixedOp(nn.Module, metaclass=abc.ABCMeta):
         resolved = _possible_args(op, policy) if _samples_only(policy) else None
         if resolved is None:
             how = ("size" if _samples_only(policy) else
-                   "weigh one by one; the sampling strategies (spos, enas, random) take it")
+                   "weigh one by one; the sampling strategies (spos, enas, random_oneshot) take it")
             raise NasError(f"{op.name}'s arguments depend on {count:,} joint values of {len(self.labels)} decisions "
-                           f"({', '.join(self.labels)}): too many for {policy.strategy} to {how}", op.loc)
-        # a sampling strategy needs no weight per assignment, only each argument's largest value
+                           f"({', '.join(self.labels)}): too many for {policy.name} to {how}", op.loc)
+        # the path mode needs no weight per assignment, only each argument's largest value
         # (the weights to allocate) and the current one: a superset of the arguments is enough
         self.assignments = None
         self.resolved = resolved
@@ -107,14 +107,14 @@ class MixedOp(nn.Module, metaclass=abc.ABCMeta):
                 groups[key] = [args, w]
         return [(a, w) for a, w in groups.values()]
 
-    # -- forward per strategy
+    # -- forward per execution mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.policy.differentiable:
+        if self.policy.mixes:
             return self.forward_mixed(x, self.grouped())
         assignment = self.current()
         out = self.forward_fixed(x, self.resolve(assignment))
-        if self.policy.strategy == "proxyless" and torch.is_grad_enabled():
+        if self.policy.gated and torch.is_grad_enabled():
             out = self.gate(x, out, assignment)
         return out
 
@@ -193,7 +193,7 @@ class MixedConv(MixedOp):
     """Conv1d / Conv2d with choices in channels, kernel size, depthwise groups, stride,
     dilation and padding (the last three in sampling mode only)."""
 
-    def __init__(self, op: ir.Op, policy: ArchPolicy):
+    def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
         self.dims = 2 if op.name == "Conv2d" else 1
         self.depthwise = any(r["groups"] != 1 for r in self.resolved)
@@ -207,7 +207,7 @@ class MixedConv(MixedOp):
                                       "stride": 1, "padding": 0, "dilation": 1})
         self.weight = template.weight
         self.bias = template.bias
-        if policy.differentiable:
+        if policy.mixes:
             self._check_differentiable()
 
     def _check_differentiable(self) -> None:
@@ -215,7 +215,7 @@ class MixedConv(MixedOp):
             if len({repr(r[name]) for r in self.resolved}) > 1:
                 raise NasError(f"{self.op.name} {name} depends on {', '.join(self.labels)}: darts and gumbel average "
                                f"the outputs of all values, which differ in shape; search {name} with spos, enas, "
-                               "random or proxyless", self.op.loc)
+                               "random_oneshot or proxyless", self.op.loc)
         offsets = set()
         for r in self.resolved:
             k, pad, dil = r["kernel_size"], r["padding"], r["dilation"]
@@ -267,7 +267,7 @@ class MixedConv(MixedOp):
 class MixedLinear(MixedOp):
     """Linear with choices in in_features / out_features."""
 
-    def __init__(self, op: ir.Op, policy: ArchPolicy):
+    def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
         if len({r["bias"] for r in self.resolved}) > 1:
             raise _unsupported(op, "bias")
@@ -301,7 +301,7 @@ class MixedBatchNorm(MixedOp):
     """BatchNorm1d / BatchNorm2d with a choice of num_features (statistics are per channel,
     so every width uses a prefix of the running statistics)."""
 
-    def __init__(self, op: ir.Op, policy: ArchPolicy):
+    def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
         for name in ("eps", "momentum", "affine", "track_running_stats"):
             if len({repr(r[name]) for r in self.resolved}) > 1:
@@ -344,7 +344,7 @@ class MixedBatchNorm(MixedOp):
 class MixedLayerNorm(MixedOp):
     """LayerNorm over the last dimension with a choice of its size."""
 
-    def __init__(self, op: ir.Op, policy: ArchPolicy):
+    def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
         for r in self.resolved:
             if not isinstance(r["normalized_shape"], int):
@@ -369,7 +369,7 @@ class MixedLayerNorm(MixedOp):
 class MixedAttention(MixedOp):
     """Self-attention with a choice of embedding size and number of heads."""
 
-    def __init__(self, op: ir.Op, policy: ArchPolicy):
+    def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
         for name in ("dropout", "bias", "batch_first"):
             if len({repr(r[name]) for r in self.resolved}) > 1:
@@ -413,7 +413,7 @@ class MixedAttention(MixedOp):
 class MixedClassToken(MixedOp):
     """ClassToken with a choice of embed_dim: every size uses a prefix of one token."""
 
-    def __init__(self, op: ir.Op, policy: ArchPolicy):
+    def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
         self.cls_token = build_op("ClassToken", {"embed_dim": self.maximum("embed_dim")}).cls_token
 
@@ -429,7 +429,7 @@ class MixedClassToken(MixedOp):
 class MixedPositionEmbedding(MixedOp):
     """PositionEmbedding with a choice of embed_dim (a prefix of each position's embedding)."""
 
-    def __init__(self, op: ir.Op, policy: ArchPolicy):
+    def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
         if len({r["length"] for r in self.resolved}) > 1:
             raise _unsupported(op, "length")
@@ -451,7 +451,7 @@ class MixedRelPosAttention(MixedOp):
 
     TABLES = ("rpe_k_vertical", "rpe_k_horizontal", "rpe_v_vertical", "rpe_v_horizontal")
 
-    def __init__(self, op: ir.Op, policy: ArchPolicy):
+    def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
         for name in ("head_dim", "qkv_bias", "rpe", "rpe_length"):
             if len({repr(r[name]) for r in self.resolved}) > 1:
@@ -485,7 +485,7 @@ class MixedRelPosAttention(MixedOp):
 class SeparateOps(MixedOp):
     """Any other op with choices in its arguments: one module per distinct argument set."""
 
-    def __init__(self, op: ir.Op, policy: ArchPolicy):
+    def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
         self.keys: list[str] = []
         modules = {}
@@ -523,7 +523,7 @@ class SeparateOps(MixedOp):
         return dict(self.module_for(self.resolve(assignment)).state_dict(keep_vars=True))
 
 
-def mixed_op(op: ir.Op, policy: ArchPolicy) -> MixedOp:
+def mixed_op(op: ir.Op, policy: ArchState) -> MixedOp:
     """The mixed module for an op whose arguments depend on decisions: the weight-entangled
     version its record names (`nasdsl.ops.catalog.OpSpec.entangled`), else one module per
     argument combination."""
@@ -540,7 +540,7 @@ def mixed_op(op: ir.Op, policy: ArchPolicy) -> MixedOp:
     return cls(op, policy)
 
 
-def _resolved_args(op: ir.Op, policy: ArchPolicy) -> list[dict[str, Any]]:
+def _resolved_args(op: ir.Op, policy: ArchState) -> list[dict[str, Any]]:
     labels = sorted(set().union(*(free_labels(v) for _, v in op.args)))
     domains = [policy.space.decision(lab).values for lab in labels]
     if math.prod(len(d) for d in domains) > MAX_ASSIGNMENTS:
@@ -548,13 +548,13 @@ def _resolved_args(op: ir.Op, policy: ArchPolicy) -> list[dict[str, Any]]:
     return [{k: evaluate(v, dict(zip(labels, combo))) for k, v in op.args} for combo in itertools.product(*domains)]
 
 
-def _samples_only(policy: ArchPolicy) -> bool:
-    """Whether the strategy only ever runs one sampled path: darts and gumbel weigh every joint
-    value, proxyless runs each value of a decision against the same input for its gates."""
-    return not policy.differentiable and policy.strategy != "proxyless"
+def _samples_only(policy: ArchState) -> bool:
+    """Whether the supernet only ever runs one sampled path: the mixture mode weighs every joint
+    value, the gated mode runs each value of a decision against the same input for its gates."""
+    return not policy.mixes and not policy.gated
 
 
-def _possible_args(op: ir.Op, policy: ArchPolicy) -> list[dict[str, Any]] | None:
+def _possible_args(op: ir.Op, policy: ArchState) -> list[dict[str, Any]] | None:
     """A superset of the op's argument sets (each argument's possible values, combined), for
     ops over more joint assignments than enumerating allows — e.g. a loose-end cell's width,
     `c * merged_nodes(cell)`, over its 8 input decisions: 129,600 assignments, 5 widths."""

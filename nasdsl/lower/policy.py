@@ -1,24 +1,28 @@
-"""How a supernet decides, per strategy: architecture weights, sampled paths, binary gates.
+"""How a supernet's choices execute: the three execution modes, apart from any search algorithm.
 
-One `ArchPolicy` is shared by every mixed module of a supernet, so decisions that share a
-label share one architecture parameter and one sampled value.
+Every mixed module of a supernet reads one shared `ArchState`, so decisions that share a
+label share one architecture parameter and one sampled value. The state knows *how* a choice
+executes; the strategy in `nasdsl.strategy` decides *which* weights or path and how they learn.
 
-* `darts`     — weights are `softmax(alpha)`, every path runs;
-* `gumbel`    — weights are Gumbel-softmax samples of `alpha` (temperature `tau`, optional
-                straight-through `hard` one-hot), redrawn each forward pass;
-* `spos`, `enas`, `random` — one path runs: the architecture drawn by `resample()` (ENAS's
-                controller draws it and hands it over with `fix()`); no architecture parameters;
-* `proxyless` — one path runs, drawn from `softmax(alpha)`; `alpha` learns through binary
-                gates: dL/dalpha_i = sum_j dL/dg_j p_j (delta_ij - p_i), with dL/dg_j the inner
-                product of the output gradient with path j's output (ProxylessNAS, Cai et al. 2019).
+* `mixture` — every path runs, weighted by `weigh(alpha)` (softmax by default; a strategy may
+              install another map, e.g. Gumbel-softmax with its own temperature and generator);
+* `path`    — one path runs: the architecture set by `fix()` or drawn by `resample(choose)`;
+              no architecture parameters;
+* `gated`   — one path runs, drawn from `softmax(alpha)`; `alpha` learns through binary gates:
+              dL/dalpha_i = sum_j dL/dg_j p_j (delta_ij - p_i), with dL/dg_j the inner product of
+              the output gradient with path j's output (ProxylessNAS, Cai et al. 2019).
+
+Randomness comes only from the state's own seeded `random.Random` and `torch.Generator`.
 
 Example::
 
-    >>> policy = ArchPolicy(nasdsl.load("nasbench201", {"C": 8, "N": 1}), "darts")
-    >>> probs = policy.probs("Cell.e1_0")  # softmax over the 5 candidates (alpha starts near 0)
-    >>> probs = probs.detach()
-    >>> probs.shape, round(float(probs.sum()), 6), bool(((probs - 0.2).abs() < 0.01).all())
-    (torch.Size([5]), 1.0, True)
+    >>> import nasdsl
+    >>> state = ArchState(nasdsl.load("nasbench201"), "mixture", seed=0)
+    >>> [round(w, 2) for w in state.probs("Cell.e1_0").tolist()]
+    [0.2, 0.2, 0.2, 0.2, 0.2]
+    >>> state = ArchState(nasdsl.load("nasbench201"), "path", seed=0)
+    >>> state.resample(choose=lambda d: d.values[1])["Cell.e1_0"]
+    'skip_connect'
 """
 from __future__ import annotations
 
@@ -31,32 +35,38 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import NasError
+from ..errors import ArchitectureError, NasError
 from ..space import Space
 
-STRATEGIES = ("darts", "gumbel", "spos", "enas", "random", "proxyless")
-DIFFERENTIABLE = ("darts", "gumbel")
-WITH_ALPHA = ("darts", "gumbel", "proxyless")
+MODES = ("mixture", "path", "gated")
+
+Chooser = Callable[[Any], Any]
 
 
-class ArchPolicy:
-    """Architecture parameters and the current path of one supernet."""
+class ArchState:
+    """Architecture parameters and the current path of one supernet, for one execution mode.
 
-    def __init__(self, space: Space, strategy: str, *, tau: float = 1.0, hard: bool = False,
-                 seed: int | None = None, init_std: float = 1e-3):
-        if strategy not in STRATEGIES:
-            raise NasError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    `mixes` (every path, weighted) and `gated` (one path, binary gates on alpha) are the two
+    questions a mixed module asks; `name` (the strategy's name, or the mode) only words messages.
+    """
+
+    def __init__(self, space: Space, mode: str, *, name: str | None = None, seed: int | None = None,
+                 init_std: float = 1e-3):
+        if mode not in MODES:
+            raise NasError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)}")
         self.space = space
-        self.strategy = strategy
-        self.differentiable = strategy in DIFFERENTIABLE
-        self.tau = tau
-        self.hard = hard
+        self.mode = mode
+        self.name = name or mode
+        self.mixes = mode == "mixture"
+        self.gated = mode == "gated"
         self.rng = random.Random(seed)
-        gen = torch.Generator().manual_seed(seed if seed is not None else 0)
+        self.generator = torch.Generator().manual_seed(seed if seed is not None else 0)
+        self.weigh: Callable[[torch.Tensor], torch.Tensor] = softmax
         self.alphas: dict[str, nn.Parameter] = {}
-        if strategy in WITH_ALPHA:
+        if mode != "path":
+            init = torch.Generator().manual_seed(seed if seed is not None else 0)
             for d in space.decisions:
-                self.alphas[d.label] = nn.Parameter(torch.randn(len(d.values), generator=gen) * init_std)
+                self.alphas[d.label] = nn.Parameter(torch.randn(len(d.values), generator=init) * init_std)
         self.current: dict[str, Any] = {}   # every label's value on the current path
         self.chosen: dict[str, Any] = {}    # the current architecture (active decisions only)
         self._index: dict[str, dict[Any, int]] = {d.label: _index_of(d.values) for d in space.decisions}
@@ -67,23 +77,22 @@ class ArchPolicy:
     # -- per forward pass
 
     def begin(self) -> None:
-        """Start a forward pass: Gumbel noise and softmaxes are drawn once per pass."""
+        """Start a forward pass: weights (e.g. Gumbel noise) are drawn once per pass."""
         self._cache.clear()
 
     def probs(self, label: str) -> torch.Tensor:
-        """Weights over the domain of `label` (differentiable strategies)."""
+        """Weights over the domain of `label` (mixture mode): `weigh(alpha)` while training a
+        free architecture, `softmax(alpha)` when fixed or without gradient."""
         cached = self._cache.get(label)
         if cached is None:
             alpha = self.alphas[label]
-            if self.strategy == "gumbel" and torch.is_grad_enabled() and not self.fixed:
-                cached = F.gumbel_softmax(alpha, tau=self.tau, hard=self.hard, dim=-1)
-            else:
-                cached = F.softmax(alpha, dim=-1)
+            free = torch.is_grad_enabled() and not self.fixed
+            cached = self.weigh(alpha) if free else softmax(alpha)
             self._cache[label] = cached
         return cached
 
     def value(self, label: str) -> Any:
-        """The value of `label` on the current path (sampling strategies)."""
+        """The value of `label` on the current path (path and gated modes)."""
         try:
             return self.current[label]
         except KeyError:
@@ -95,46 +104,37 @@ class ArchPolicy:
 
     # -- choosing paths
 
-    def resample(self) -> dict[str, Any]:
-        """Draw a new path: uniform per decision, or from softmax(alpha) for proxyless."""
-        if self.strategy == "proxyless":
-            arch = self._sample_from_alpha()
-        else:
-            arch = self.space.sample(self.rng)
-        self.current = self._complete(_internal(self.space, arch))
-        self.chosen = dict(arch)
+    def resample(self, choose: Chooser | None = None) -> dict[str, Any]:
+        """Set a new path. `choose(decision) -> value` is the strategy's policy (a controller,
+        architecture weights); without one, the path mode draws each decision uniformly and
+        the gated mode draws from `softmax(alpha)`, both from this state's seeded generators.
+        A policy that keeps breaking the space's constraints is an `ArchitectureError`."""
+        if choose is None and self.gated:
+            choose = self.draw_from_alpha
+        arch = self.space.sample(choose=choose) if choose is not None else self.space.sample(self.rng)
+        self._set(arch)
         self.fixed = False
         return arch
 
-    def _complete(self, current: dict[str, Any]) -> dict[str, Any]:
-        """Give inactive decisions a value too: proxyless's binary gates run the paths not taken,
-        and those may contain decisions the current path leaves unset (their first value)."""
-        for d in self.space.decisions:
-            current.setdefault(d.label, d.values[0])
-        return current
+    def draw_from_alpha(self, decision) -> Any:
+        """One value of `decision` drawn from `softmax(alpha)` with this state's generator."""
+        p = softmax(self.alphas[decision.label].detach())
+        return decision.values[int(torch.multinomial(p, 1, generator=self.generator).item())]
 
-    def _sample_from_alpha(self) -> dict[str, Any]:
-        from ..space import INACTIVE, _holds, _truthy, partial_eval
-        for _ in range(1000):
-            view: dict[str, Any] = {}
-            for d in self.space.plan.order:
-                if not _truthy(partial_eval(d.condition, view)):
-                    view[d.label] = INACTIVE
-                    continue
-                p = F.softmax(self.alphas[d.label].detach(), dim=-1)
-                view[d.label] = d.values[int(torch.multinomial(p, 1, generator=None).item())]
-            if all(_holds(c, view) for c in self.space.constraints):
-                return self.space._export(view)
-        return self.space.sample(self.rng)
+    def _set(self, arch: Mapping[str, Any]) -> None:
+        self.current = _internal(arch)
+        # gated mode runs the paths not taken too, which may hold decisions this path leaves unset
+        for d in self.space.decisions:
+            self.current.setdefault(d.label, d.values[0])
+        self.chosen = dict(arch)
 
     def fix(self, arch: Mapping[str, Any]) -> None:
-        """Run this architecture until the next `resample()`; with the differentiable
-        strategies, set alpha to a one-hot (large-margin) encoding of it instead."""
+        """Run this architecture until the next `resample()`; in mixture mode, set alpha to a
+        one-hot (large-margin) encoding of it as well."""
         arch = self.space.validate(arch)
-        self.current = self._complete(_internal(self.space, arch))
-        self.chosen = dict(arch)
+        self._set(arch)
         self.fixed = True
-        if self.differentiable:
+        if self.mixes:
             with torch.no_grad():
                 for d in self.space.decisions:
                     alpha = self.alphas[d.label]
@@ -155,28 +155,46 @@ class ArchPolicy:
             for buffer, value in saved:
                 buffer.data.copy_(value)  # .data: restoring is not an autograd-visible change
 
+    # -- reading the result
+
     def export(self) -> dict[str, Any]:
-        """The architecture the parameters prefer: argmax per active decision."""
-        if not self.alphas:
-            return dict(self.chosen) if self.chosen else self.space.sample(self.rng)
-        from ..space import INACTIVE, _truthy, partial_eval
-        view: dict[str, Any] = {}
-        for d in self.space.plan.order:
-            if not _truthy(partial_eval(d.condition, view)):
-                view[d.label] = INACTIVE
-                continue
-            order = torch.argsort(self.alphas[d.label].detach(), descending=True).tolist()
-            view[d.label] = d.values[order[0]]
-        return self.space.validate(self.space._export(view))
+        """The architecture the parameters prefer (argmax per active decision; if that breaks a
+        constraint, the most probable of 200 valid draws), or the current path without alpha."""
+        if self.mode == "path":
+            if not self.chosen and self.space.decisions:
+                raise NasError("no path to export: call resample() or fix(arch) first")
+            return dict(self.chosen)
+
+        def argmax(d):
+            return d.values[int(torch.argmax(self.alphas[d.label].detach()))]
+
+        try:
+            return self.space.sample(choose=argmax, attempts=1)
+        except ArchitectureError:
+            draws = [self.space.sample(choose=self.draw_from_alpha) for _ in range(200)]
+            return max(draws, key=self.log_prob)
+
+    def log_prob(self, arch: Mapping[str, Any]) -> float:
+        """log P(arch) under softmax(alpha), over its active decisions."""
+        total = 0.0
+        for label, value in arch.items():
+            p = F.log_softmax(self.alphas[label].detach(), dim=-1)
+            total += float(p[self.index(label, value)])
+        return total
 
     def export_probs(self) -> dict[str, dict[str, float]]:
         """Softmax of every decision's parameters, by label and value."""
         out = {}
         for d in self.space.decisions:
             if d.label in self.alphas:
-                p = F.softmax(self.alphas[d.label].detach(), dim=-1).tolist()
+                p = softmax(self.alphas[d.label].detach()).tolist()
                 out[d.label] = {_show(v): w for v, w in zip(d.values, p)}
         return out
+
+
+def softmax(alpha: torch.Tensor) -> torch.Tensor:
+    """The default mixture weights."""
+    return F.softmax(alpha, dim=-1)
 
 
 class BinaryGate(torch.autograd.Function):
@@ -187,11 +205,11 @@ class BinaryGate(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, out: torch.Tensor, alpha: torch.Tensor, index: int,
-                others: Callable[[int], torch.Tensor], policy: ArchPolicy) -> torch.Tensor:
+                others: Callable[[int], torch.Tensor], state: ArchState) -> torch.Tensor:
         ctx.save_for_backward(out.detach(), alpha.detach())
         ctx.index = index
         ctx.others = others
-        ctx.policy = policy
+        ctx.state = state
         return out.view_as(out)
 
     @staticmethod
@@ -199,7 +217,7 @@ class BinaryGate(torch.autograd.Function):
         out, alpha = ctx.saved_tensors
         p = F.softmax(alpha, dim=-1)
         g = torch.zeros_like(p)
-        with torch.no_grad(), ctx.policy.statistics_kept():
+        with torch.no_grad(), ctx.state.statistics_kept():
             for j in range(len(p)):
                 o = out if j == ctx.index else ctx.others(j)
                 g[j] = inner(grad, o)
@@ -227,6 +245,6 @@ def _show(v: Any) -> str:
     return ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
 
 
-def _internal(space: Space, arch: Mapping[str, Any]) -> dict[str, Any]:
+def _internal(arch: Mapping[str, Any]) -> dict[str, Any]:
     """Architecture values as the IR holds them (input subsets as tuples)."""
     return {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}

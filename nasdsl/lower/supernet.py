@@ -1,10 +1,13 @@
 """Lowering to a weight-sharing supernet, one API for every one-shot strategy.
 
-`build_supernet(space, strategy)` mirrors the discrete lowering module for module, so the
+`build_supernet(space, mode)` mirrors the discrete lowering module for module, so the
 weights of any architecture can be cut out of it (`sub_state_dict`) and loaded, strictly,
-into that architecture's discrete model. Every choice primitive works with every strategy:
+into that architecture's discrete model. The supernet knows how a choice *executes*
+(`policy.MODES`); which algorithm drives it (DARTS, Gumbel, ENAS, SPOS, Proxyless) lives in
+`nasdsl.strategy`, which this module never imports (`nasdsl.strategy.build_supernet(space,
+name)` builds the supernet a strategy needs). Every choice primitive works in every mode:
 
-| primitive | darts / gumbel (weights w = softmax or Gumbel-softmax of alpha) | spos / enas / random / proxyless |
+| primitive | mixture (w = weigh(alpha): softmax, Gumbel-softmax, ...) | path / gated |
 |---|---|---|
 | layer choice | sum_i w_i cand_i(x) | the sampled candidate |
 | value choice in op args | one op at the largest size, weighted masks (`mixed.py`) | the sampled slice |
@@ -12,19 +15,20 @@ into that architecture's discrete model. Every choice primitive works with every
 | repeat depth | sum_d w_d (output after d blocks) | the first d blocks |
 | cell | per node: sum over op slots k, inputs j, ops o of p_k(j) q_k(o) op(x_j) | the sampled ops and inputs |
 
-Proxyless runs one path and learns alpha through binary gates (`policy.BinaryGate`).
+The gated mode runs one path and learns alpha through binary gates (`policy.BinaryGate`).
 Two combinations are impossible, not unimplemented, and are refused when the supernet is
-built, naming the decision: a cell with `merge="loose_end"` under darts, gumbel or
-proxyless (which nodes are concatenated, hence the output width, depends on the input
-choices, so paths cannot be averaged or compared), and shape-changing arguments (stride,
-dilation) under darts or gumbel.
+built, naming the decision: a cell with `merge="loose_end"` in the mixture or gated mode
+(which nodes are concatenated, hence the output width, depends on the input choices, so
+paths cannot be averaged or compared), and shape-changing arguments (stride, dilation) in
+the mixture mode.
 
 Example::
 
-    >>> net = build_supernet(nasdsl.load("nasbench201"), "darts")
-    >>> loss = net(torch.randn(8, 3, 32, 32)).sum(); loss.backward()
-    >>> net.export()                              # argmax architecture
-    {'Cell.e1_0': ..., ...}
+    >>> import nasdsl, torch
+    >>> net = build_supernet(nasdsl.load("nasbench201", {"C": 4, "N": 1}), "mixture", seed=0)
+    >>> net(torch.randn(2, 3, 32, 32)).sum().backward()
+    >>> sorted(net.export())[:2]                   # argmax architecture
+    ['Cell.e1_0', 'Cell.e2_0']
 """
 from __future__ import annotations
 
@@ -41,29 +45,32 @@ from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, picked, reduce_inputs
 from .mixed import MixedOp, mixed_op
-from .policy import ArchPolicy, BinaryGate
+from .policy import MODES, ArchState, BinaryGate
 
 
-def build_supernet(space: Space, strategy: str, **options) -> Supernet:
-    """A supernet of `space` for `strategy` (darts, gumbel, spos, enas, random, proxyless)."""
-    return Supernet(space, strategy, **options)
+def build_supernet(space: Space, mode: str, **options) -> Supernet:
+    """A supernet of `space` whose choices execute in `mode` (mixture, path or gated)."""
+    return Supernet(space, mode, **options)
 
 
 class Supernet(nn.Module):
     """The supernet of a space: weights, architecture parameters and the common API."""
 
-    def __init__(self, space: Space, strategy: str, *, tau: float = 1.0, hard: bool = False,
-                 seed: int | None = None):
+    def __init__(self, space: Space, mode: str, *, name: str | None = None, seed: int | None = None):
         super().__init__()
+        if mode not in MODES:
+            raise NasError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)} "
+                           "(nasdsl.strategy.build_supernet takes strategy names)")
         self.space = space
-        self.strategy = strategy
-        self.policy = ArchPolicy(space, strategy, tau=tau, hard=hard, seed=seed)
-        _check_strategy(space.template, self.policy)
+        self.mode = mode
+        self.strategy = name or mode   # recorded for checkpoints; never compared here
+        self.policy = ArchState(space, mode, name=name, seed=seed)
+        _check_mode(space.template, self.policy)
         self.net = _Builder(self.policy).module(space.template)
         self.arch = nn.ParameterDict({_key(label): p for label, p in self.policy.alphas.items()})
         self.policy.statistics = [b for m in self.modules() if isinstance(m, nn.modules.batchnorm._NormBase)
                                   for b in m.buffers()]
-        if not self.policy.differentiable:
+        if not self.policy.mixes:
             self.resample()
 
     # -- parameters
@@ -79,7 +86,7 @@ class Supernet(nn.Module):
             yield p
 
     def arch_parameters(self) -> list[nn.Parameter]:
-        """One parameter per label (decisions sharing a label share it); none for spos/enas/random."""
+        """One parameter per label (decisions sharing a label share it); none in the path mode."""
         return list(self.policy.alphas.values())
 
     # -- the API shared by every strategy
@@ -88,14 +95,15 @@ class Supernet(nn.Module):
         self.policy.begin()
         return self.net(*inputs)
 
-    def resample(self) -> dict[str, Any]:
-        """Draw the path of the next steps (sampling strategies; honours shared labels and
-        constraints); returns it."""
-        return self.policy.resample()
+    def resample(self, choose=None) -> dict[str, Any]:
+        """Set the path of the next steps (path and gated modes; honours shared labels and
+        constraints) and return it: `choose(decision) -> value` is the strategy's policy,
+        else uniform (path) or drawn from softmax(alpha) (gated), from seeded generators."""
+        return self.policy.resample(choose)
 
     def fix(self, arch: Mapping[str, Any]) -> None:
-        """Run exactly `arch` (sampling strategies) or set one-hot architecture weights
-        (differentiable ones) until the next `resample()`."""
+        """Run exactly `arch` (path, gated) or set one-hot architecture weights (mixture)
+        until the next `resample()`."""
         self.policy.fix(arch)
 
     def export(self) -> dict[str, Any]:
@@ -126,7 +134,7 @@ def _key(label: str) -> str:
 class SuperChoice(nn.Module):
     """A layer choice: all candidates, mixed or sampled."""
 
-    def __init__(self, label: str, candidates: dict[str, nn.Module], policy: ArchPolicy):
+    def __init__(self, label: str, candidates: dict[str, nn.Module], policy: ArchState):
         super().__init__()
         self.label = label
         self.names = list(candidates)
@@ -135,7 +143,7 @@ class SuperChoice(nn.Module):
 
     def forward(self, *xs):
         policy = self.policy
-        if policy.differentiable:
+        if policy.mixes:
             weights = policy.probs(self.label)
             total = None
             for i, name in enumerate(self.names):
@@ -144,7 +152,7 @@ class SuperChoice(nn.Module):
             return total
         name = policy.value(self.label)
         out = self.candidates[name](*xs)
-        if policy.strategy == "proxyless" and torch.is_grad_enabled() and not isinstance(out, tuple):
+        if policy.gated and torch.is_grad_enabled() and not isinstance(out, tuple):
             detached = tuple(x.detach() for x in xs)
             out = BinaryGate.apply(out, policy.alphas[self.label], policy.index(self.label, name),
                                    lambda j: self.candidates[self.names[j]](*detached), self.policy)
@@ -154,7 +162,7 @@ class SuperChoice(nn.Module):
 class SuperRepeat(nn.Module):
     """A repeat with a chosen depth."""
 
-    def __init__(self, depth: Any, blocks: list[nn.Module], policy: ArchPolicy, loc):
+    def __init__(self, depth: Any, blocks: list[nn.Module], policy: ArchState, loc):
         super().__init__()
         self.depth = depth
         self.blocks = nn.ModuleList(blocks)
@@ -181,7 +189,7 @@ class SuperRepeat(nn.Module):
     def forward(self, *xs):
         if not self.labels:
             return _run(self.blocks[: self.depth], xs)
-        if self.policy.differentiable:
+        if self.policy.mixes:
             depths = dict(self._depths())
             total = _scale(_unpack(xs), depths[0]) if 0 in depths else None
             for i, block in enumerate(self.blocks, start=1):
@@ -191,8 +199,8 @@ class SuperRepeat(nn.Module):
                     y = _scale(_unpack(xs), depths[i])
                     if total is not None and _shape(total) != _shape(y):
                         raise NasError(f"repeat depth {', '.join(self.labels)}: outputs after different depths "
-                                       "differ in shape, so darts and gumbel cannot average them; "
-                                       "use a sampling strategy", self.loc)
+                                       "differ in shape, so the mixture mode (darts, gumbel) cannot "
+                                       "average them; use a sampling strategy", self.loc)
                     total = y if total is None else _add(total, y)
             return total
         d = evaluate(self.depth, {lab: self.policy.value(lab) for lab in self.labels})
@@ -202,7 +210,7 @@ class SuperRepeat(nn.Module):
             xs = out if isinstance(out, tuple) else (out,)
             outs.append(_unpack(xs))
         result = outs[-1]
-        if (self.policy.strategy == "proxyless" and torch.is_grad_enabled() and len(self.labels) == 1
+        if (self.policy.gated and torch.is_grad_enabled() and len(self.labels) == 1
                 and self.depth == _ref(self.labels[0]) and not isinstance(result, tuple)):
             label = self.labels[0]
             values = self.policy.space.decision(label).values
@@ -225,7 +233,7 @@ class SuperRepeat(nn.Module):
 class SuperGraph(nn.Module):
     """Named dataflow with input choices resolved by the policy."""
 
-    def __init__(self, graph: ir.Graph, modules: dict[str, nn.Module], policy: ArchPolicy):
+    def __init__(self, graph: ir.Graph, modules: dict[str, nn.Module], policy: ArchState):
         super().__init__()
         self._paths = {name: attach(self, name, module) for name, module in modules.items()}
         self._names = dict(modules)
@@ -257,20 +265,20 @@ class SuperGraph(nn.Module):
         def reduced(value) -> torch.Tensor:
             return reduce_inputs([by_name[name] for name in picked(n, value)], n.reduce, like=tensors[0])
 
-        if policy.differentiable:
+        if policy.mixes:
             weights = policy.probs(n.label)
             total = None
             for i, value in enumerate(domain):
                 y = reduced(value) * weights[i]
                 if total is not None and y.shape != total.shape:
                     raise NasError(f"input choice {n.label!r}: subsets reduce to different shapes "
-                                   f"({tuple(total.shape)} vs {tuple(y.shape)}), which darts and gumbel cannot "
-                                   "average; use a sampling strategy or reduce=\"sum\"/\"mean\"", n.loc)
+                                   f"({tuple(total.shape)} vs {tuple(y.shape)}), which the mixture mode (darts, "
+                                   "gumbel) cannot average; use a sampling strategy or reduce=\"sum\"/\"mean\"", n.loc)
                 total = y if total is None else total + y
             return total
         value = policy.value(n.label)
         out = reduced(value)
-        if policy.strategy == "proxyless" and torch.is_grad_enabled():
+        if policy.gated and torch.is_grad_enabled():
             detached = {name: t.detach() for name, t in by_name.items()}
 
             def others(j: int) -> torch.Tensor:
@@ -284,7 +292,7 @@ class SuperCell(nn.Module):
     """A DARTS / NNI cell. Candidate ops are kept per edge (node, input) when every op slot of
     a node offers the same candidates (as in DARTS), else per (node, slot, input)."""
 
-    def __init__(self, cell: ir.Cell, policy: ArchPolicy, builder: _Builder):
+    def __init__(self, cell: ir.Cell, policy: ArchState, builder: _Builder):
         super().__init__()
         self.policy = policy
         self.cell = cell
@@ -313,7 +321,7 @@ class SuperCell(nn.Module):
         policy = self.policy
         for slots in self.layout:
             out = None
-            if policy.differentiable:
+            if policy.mixes:
                 cache: dict[tuple[str, str], torch.Tensor] = {}
                 for op, keys, names in slots:
                     p_in = policy.probs(op.input_label)
@@ -330,7 +338,7 @@ class SuperCell(nn.Module):
                     j = policy.value(op.input_label)
                     name = policy.value(op.op_label) if op.op_label else names[0]
                     y = self.edges[keys[j]][name](states[j])
-                    if policy.strategy == "proxyless" and torch.is_grad_enabled():
+                    if policy.gated and torch.is_grad_enabled():
                         y = self._gates(op, keys, names, states, j, name, y)
                     out = y if out is None else out + y
             states.append(out)
@@ -365,7 +373,7 @@ def _candidates(module: ir.Module) -> tuple:
 # --- building ------------------------------------------------------------------------------------
 
 class _Builder:
-    def __init__(self, policy: ArchPolicy):
+    def __init__(self, policy: ArchState):
         self.policy = policy
         self.memo: dict[int, nn.Module] = {}
 
@@ -399,15 +407,15 @@ class _Builder:
         raise TypeError(f"unknown template node {type(m).__name__}")
 
 
-def _check_strategy(template: ir.Module, policy: ArchPolicy) -> None:
+def _check_mode(template: ir.Module, policy: ArchState) -> None:
     """Refuse, at build time, the combinations that are mathematically impossible."""
-    if policy.strategy not in ("darts", "gumbel", "proxyless"):
+    if not (policy.mixes or policy.gated):
         return
     for node in _walk(template):
         if isinstance(node, ir.Cell) and node.merge == "loose_end":
             raise NasError(f"cell {node.label!r}: merge=\"loose_end\" concatenates the nodes no op reads, so the "
-                           f"cell's output width depends on its input choices; {policy.strategy} must compare paths "
-                           "of one shape. Use merge=\"all\" or a sampling strategy (spos, enas, random)", node.loc)
+                           f"cell's output width depends on its input choices; {policy.name} must compare paths "
+                           "of one shape. Use merge=\"all\" or a sampling strategy (spos, enas, random_oneshot)", node.loc)
 
 
 def _walk(m: Any) -> Iterator[Any]:

@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of data splits, weights and sampling (default 0)")
     parser.add_argument("--data", metavar="DATA", default=None,
                         help="digits | mnist5k | cifar10:DIR | pkg.module:factory")
+    parser.add_argument("--epochs", type=int, default=1,
+                        help="one-shot: search epochs; multi-trial: training epochs per trial (default 1)")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
+                        help="override a `param` of the space (repeatable)")
     parser.add_argument("--option", action="append", metavar="NAME=VALUE",
                         help="a strategy option, e.g. population_size=10 (repeatable)")
     parser.add_argument("--epochs", type=int, default=None, metavar="N",

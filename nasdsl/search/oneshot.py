@@ -1,12 +1,358 @@
-"""The oneshot search driver (placeholder on main until its branch lands; owned by its helper)."""
+"""The one-shot search driver: a supernet trained by a strategy's LightningModule on real data.
+
+Everything that can be wrong is checked before anything is written: the strategy fits the
+space (the supernet builds), the space fits the data (adapted through its parameters, one
+batch runs), the options exist, and with `--resume` the directory holds a readable checkpoint
+of the same space and strategy. Then Lightning trains with its progress bar and writes into
+`--out DIR`:
+
+* `search.json` — space, parameters, fingerprint, strategy and options of this search;
+* `logs/metrics.csv` — Lightning's CSV log: loss, accuracy, architecture entropy per epoch;
+* `last.ckpt` — weights, optimizer and loop states and the search state (tensors and plain
+  data: `torch.load(weights_only=True)` reads it); `--resume` continues from it;
+* `arch.json`, `probs.json` — the architecture found and its probabilities, plus
+  `arch.nb201` / `arch.genotype` where the space has that text form;
+* `arch_weights.png` — every decision's probabilities over the epochs;
+* `evolution.json` (spos) and `retrain.json` (with `--retrain N`).
+
+Example::
+
+    $ nasdsl search examples/small_cell.nas --strategy darts --data digits --epochs 5 --retrain 10
+"""
 from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
 
 from ..errors import NasError
 
+PENALTY_STRATEGIES = ("darts", "gumbel", "proxyless")
+
 
 def add_arguments(group) -> None:
-    """Options of this driver (none yet)."""
+    """Options of one-shot search (the common ones are in `nasdsl.search`)."""
+    group.add_argument("--order", type=int, choices=(1, 2), default=1, help="darts: 2 for the second-order gradient")
+    group.add_argument("--batch-size", type=int, default=64, help="batch size of each half (default 64)")
+    group.add_argument("--devices", type=int, default=1, help="processes (Lightning DDP on CPU, gloo; default 1)")
+    group.add_argument("--resume", action="store_true", help="continue the search in --out from its last.ckpt")
+    group.add_argument("--retrain", type=int, default=0, metavar="EPOCHS",
+                       help="after the search, train the architecture found from scratch and report test accuracy")
+    group.add_argument("--arch-data", choices=("half", "val"), default="half",
+                       help="architecture batches from the other half of the training data (DARTS) or the val split")
+    group.add_argument("--penalty", metavar="params|flops|TABLE.json",
+                       help="hardware-aware penalty on the expected cost (darts, gumbel, proxyless)")
+    group.add_argument("--penalty-target", type=float, default=None,
+                       help="cost the penalty aims at (default: the expected cost under uniform weights)")
+    group.add_argument("--penalty-form", choices=("mul", "add"), default="mul",
+                       help="mul: loss * (cost/target)^beta (ProxylessNAS); add: loss + weight * cost/target")
+    group.add_argument("--penalty-beta", type=float, default=0.6, help="exponent of the mul form (default 0.6)")
+    group.add_argument("--penalty-weight", type=float, default=0.1, help="weight of the add form (default 0.1)")
+    group.add_argument("--task", metavar="pkg.module:factory",
+                       help="a LightningModule of your own (its model is the supernet; see nasdsl.strategy.oneshot)")
 
 
-def run(args) -> int:
-    raise NasError("oneshot search is not built yet")
+def run(args: argparse.Namespace) -> int:
+    """Run a one-shot search; returns the exit status."""
+    import torch
+
+    from .. import load
+    from .. import strategy as registry
+    from ..arch import arch_to_json
+    from ..cli import parse_literal, parse_set
+    from ..data import PairedDataset, check_classes, fit_space, load_data
+
+    rank = int(os.environ.get("LOCAL_RANK", "0"))
+    name = args.strategy
+    if args.data is None:
+        raise NasError("one-shot search needs --data (digits, mnist5k, cifar10:DIR or pkg.module:factory)")
+    if args.epochs < 1:
+        raise NasError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.devices < 1:
+        raise NasError(f"--devices must be at least 1, got {args.devices}")
+    if args.order == 2 and name != "darts":
+        raise NasError(f"--order 2 is darts's second-order gradient; {name} has no order")
+    options = _options(args.option, parse_literal)
+    torch.manual_seed(args.seed)
+    data = load_data(args.data, args.seed)
+    space = fit_space(lambda params: load(args.file, params), data, parse_set(args.set))
+    supernet = registry.build_supernet(space, name, seed=args.seed)
+    penalty = _penalty(args, space, name)
+    task = _task(args.task) if args.task else None
+    strategy_cls = registry.module(name).Strategy
+    accepted = _accepted(strategy_cls)
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise NasError(f"{name} has no option {unknown[0]!r}; its options: {', '.join(sorted(accepted))}")
+    extra = {"order": args.order} if name == "darts" else {}
+    module = strategy_cls(supernet, penalty=penalty, task=task, seed=args.seed, **extra, **options)
+    _dry_run(supernet, data, space, check_classes)
+
+    out = Path(args.out) if args.out else Path("runs") / f"{Path(space.root_file).stem}-{name}"
+    meta = {"space": space.root_file, "params": json.dumps(space.params, sort_keys=True, default=str),
+            "fingerprint": space.fingerprint(), "strategy": name,
+            "options": json.dumps({**options, **extra}, sort_keys=True)}
+    ckpt_path = out / "last.ckpt"
+    if args.resume:
+        ckpt = load_search_checkpoint(ckpt_path)
+        _same_search(ckpt["nasdsl"], meta, ckpt_path)
+    elif ckpt_path.exists():
+        raise NasError(f"{out} already holds a search (last.ckpt): pass --resume to continue it, or another --out")
+    module.meta = meta
+    if rank == 0:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise NasError(f"cannot create {out}: {err.strerror}") from None
+        _write_json(out / "search.json", {**meta, "params": space.params, "options": {**options, **extra},
+                                          "data": args.data, "seed": args.seed, "epochs": args.epochs,
+                                          "batch_size": args.batch_size, "devices": args.devices})
+
+    # -- data: pairs (weight batch, architecture batch)
+    generator = torch.Generator().manual_seed(args.seed)
+    if args.arch_data == "val":
+        pairs = PairedDataset(data.train, data.val)
+    else:
+        order = torch.randperm(len(data.train), generator=generator).tolist()
+        half = len(order) // 2
+        sub = torch.utils.data.Subset
+        pairs = PairedDataset(sub(data.train, order[:half]), sub(data.train, order[half: 2 * half]))
+    from ..data import EpochShuffle
+    search_loader = torch.utils.data.DataLoader(pairs, batch_size=args.batch_size,
+                                                sampler=EpochShuffle(len(pairs), args.seed),
+                                                drop_last=len(pairs) > args.batch_size)
+    val_loader = data.loader("val", 256)
+    if hasattr(module, "evolution_data"):
+        module.evolution_data = (data.loader("train", args.batch_size, shuffle=True, seed=args.seed),
+                                 data.loader("val", 256))
+
+    trainer = _trainer(args, out)
+    if args.resume and rank == 0:  # keep the log of the epochs the checkpoint holds (Lightning would drop it)
+        done = ckpt.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+        earlier = _logged_before(out / "logs" / "metrics.csv", int(done.get("processed", ckpt["epoch"])))
+        writer = trainer.logger.experiment
+        writer.metrics = earlier + writer.metrics
+    trainer.fit(module, train_dataloaders=search_loader, val_dataloaders=val_loader,
+                ckpt_path=str(ckpt_path) if args.resume else None)
+    if trainer.global_rank != 0:
+        return 0
+    if args.devices > 1:
+        _write_json(out / "ranks.json", {"rows": module.agreement, "columns": ["arch hash", "weights sum", "all sum"]})
+    arch = module.export()
+    probs = module.export_probs()
+    _write_text(out / "arch.json", arch_to_json(arch) + "\n")
+    _write_json(out / "probs.json", probs)
+    texts = _text_forms(space, arch)
+    for suffix, text in texts.items():
+        _write_text(out / f"arch.{suffix}", text + "\n")
+    if getattr(module, "evolution_log", None):
+        _write_json(out / "evolution.json", module.evolution_log)
+    plot_history(module.history, out / "arch_weights.png", title=f"{Path(space.root_file).stem}: {name}")
+    print(f"architecture ({name}): {json.dumps(arch)}")
+    for suffix, text in texts.items():
+        print(f"  {suffix}: {text}")
+    if args.retrain:
+        from ..train import train_architecture
+        result = train_architecture(space, arch, data, args.retrain, args.seed, batch_size=args.batch_size,
+                                    out=out / "retrain")
+        _write_json(out / "retrain.json", result)
+        print(f"retrained {args.retrain} epochs from scratch: test accuracy {100 * result['test_acc']:.2f}% "
+              f"(val {100 * result['val_acc']:.2f}%), {result['params']:,} parameters, "
+              f"{result['flops']:,} multiply-adds per sample, {result['seconds']:.0f} s")
+    print(f"wrote {out}/: arch.json, probs.json, arch_weights.png, last.ckpt, logs/")
+    return 0
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+def load_search_checkpoint(path: Path) -> dict[str, Any]:
+    """A search's `last.ckpt`, read with `weights_only=True`; a missing, corrupt or foreign file
+    is one NasError."""
+    import torch
+    if not path.exists():
+        raise NasError(f"--resume: no checkpoint at {path} (a search writes last.ckpt after its first epoch)")
+    try:
+        ckpt = torch.load(str(path), weights_only=True, map_location="cpu")
+    except Exception as err:
+        raise NasError(f"{path} is a corrupt checkpoint: {type(err).__name__}: {str(err)[:160]}") from None
+    if not isinstance(ckpt, dict) or "nasdsl" not in ckpt or "state_dict" not in ckpt:
+        raise NasError(f"{path} is not a nasdsl search checkpoint")
+    return ckpt
+
+
+def _logged_before(path: Path, epoch: int) -> list[dict[str, str]]:
+    """The rows of an earlier run's metrics.csv for epochs before `epoch`."""
+    import csv
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return []
+    return [{k: v for k, v in r.items() if v != ""} for r in rows if r.get("epoch") and int(float(r["epoch"])) < epoch]
+
+
+def _same_search(stored: dict, meta: dict, path: Path) -> None:
+    if stored.get("fingerprint") != meta["fingerprint"]:
+        raise NasError(f"--resume: {path} was searched on another space (fingerprint {stored.get('fingerprint')}, "
+                       f"this space {meta['fingerprint']}); use the same space, --set and --data, or another --out")
+    if stored.get("strategy") != meta["strategy"]:
+        raise NasError(f"--resume: {path} is a {stored.get('strategy')} search, not {meta['strategy']}")
+    if stored.get("options") != meta["options"]:
+        raise NasError(f"--resume: {path} was searched with options {stored.get('options')}, now {meta['options']}")
+
+
+def _options(items, parse_literal) -> dict[str, Any]:
+    out = {}
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise NasError(f"--option expects NAME=VALUE, got {item!r}")
+        out[key.strip()] = parse_literal(raw.strip())
+    return out
+
+
+def _accepted(cls) -> set[str]:
+    from ..strategy.oneshot import OneShot
+    names = set()
+    for klass in cls.__mro__[: cls.__mro__.index(OneShot) + 1]:
+        if "__init__" in vars(klass):
+            names |= {name for name, p in inspect.signature(klass.__init__).parameters.items()
+                      if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                      and name not in ("self", "supernet", "penalty", "task", "seed", "order")}
+    return names
+
+
+def _penalty(args, space, name: str):
+    if not args.penalty:
+        return None
+    if name not in PENALTY_STRATEGIES:
+        raise NasError(f"--penalty needs architecture weights: {', '.join(PENALTY_STRATEGIES)}; {name} has none")
+    from ..strategy.penalty import CostPenalty
+    return CostPenalty(space, args.penalty, target=args.penalty_target, form=args.penalty_form,
+                       beta=args.penalty_beta, weight=args.penalty_weight)
+
+
+def _task(spec: str):
+    import importlib
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise NasError(f"--task {spec!r}: cannot import {attr} from {module_name}: {err}") from None
+    task = factory()
+    if not (hasattr(task, "training_step") and hasattr(task, "configure_optimizers")):
+        raise NasError(f"--task {spec!r}: the factory must return a LightningModule, got {type(task).__name__}")
+    return task
+
+
+def _dry_run(supernet, data, space, check_classes) -> None:
+    """One small batch through the supernet: the data fits and the classes agree."""
+    import torch
+    x = torch.stack([data.val[i][0] for i in range(min(2, len(data.val)))])
+    supernet.eval()
+    try:
+        with torch.no_grad():
+            out = supernet(x)
+    except RuntimeError as err:
+        raise NasError(f"{space.root_file}: a batch of {data.name} does not run through the network: "
+                       f"{str(err).splitlines()[0]}") from None
+    finally:
+        supernet.train()
+    if out.dim() != 2:
+        raise NasError(f"{space.root_file}: the network's output has shape {list(out.shape)}; classification needs "
+                       "[batch, classes]")
+    check_classes(space, data, out.shape[-1])
+
+
+def _trainer(args, out: Path):
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger
+    kwargs: dict[str, Any] = {}
+    if args.devices > 1:
+        from pytorch_lightning.strategies import DDPStrategy
+        kwargs["strategy"] = DDPStrategy(process_group_backend="gloo")
+
+    class LastCheckpoint(ModelCheckpoint):
+        """DIR/last.ckpt after every training epoch (Lightning runs checkpoint callbacks last, so
+        it holds that epoch's search state), and nothing else."""
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            if not self._should_skip_saving_checkpoint(trainer):
+                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    checkpoint = LastCheckpoint(dirpath=str(out), save_last=True, save_top_k=0, save_on_train_epoch_end=True,
+                                enable_version_counter=False)
+    return pl.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=args.devices,
+                      logger=CSVLogger(str(out), name="logs", version=""), callbacks=[checkpoint],
+                      num_sanity_val_steps=0, log_every_n_steps=1, enable_model_summary=False,
+                      enable_progress_bar=sys.stderr.isatty() or bool(os.environ.get("NASDSL_PROGRESS")),
+                      **kwargs)
+
+
+# --- outputs -------------------------------------------------------------------------------------
+
+def _text_forms(space, arch) -> dict[str, str]:
+    """The NB201 string and/or DARTS genotype of `arch`, where the space has them."""
+    from ..formats import arch_to_genotype, arch_to_nb201
+    out = {}
+    for suffix, convert in (("nb201", arch_to_nb201), ("genotype", arch_to_genotype)):
+        try:
+            out[suffix] = convert(space, arch)
+        except (NasError, KeyError, ValueError, IndexError):
+            continue
+    return out
+
+
+def plot_history(history: list[dict[str, dict[str, float]]], path: Path, title: str = "") -> None:
+    """A PNG of every decision's probabilities over the epochs (one panel per decision)."""
+    import math
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    labels = sorted({label for probs in history for label in probs})
+    if not labels:  # a strategy without architecture weights (spos, random_oneshot)
+        fig, ax = plt.subplots(figsize=(4, 2))
+        ax.text(0.5, 0.5, "no architecture weights\n(uniform path sampling)", ha="center", va="center")
+        ax.axis("off")
+    else:
+        cols = min(4, len(labels))
+        rows = math.ceil(len(labels) / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+        epochs = list(range(len(history)))
+        for ax, label in zip(axes.flat, labels):
+            values = sorted({v for probs in history for v in probs.get(label, {})})
+            for v in values:
+                ax.plot(epochs, [probs.get(label, {}).get(v, float("nan")) for probs in history], label=v)
+            ax.set_title(label, fontsize=8)
+            ax.set_ylim(0, 1)
+            ax.tick_params(labelsize=6)
+            ax.legend(fontsize=5)
+        for ax in list(axes.flat)[len(labels):]:
+            ax.axis("off")
+        fig.supxlabel("epoch")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def _write_json(path: Path, value: Any) -> None:
+    _write_text(path, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as err:
+        raise NasError(f"cannot write {path}: {err.strerror}") from None

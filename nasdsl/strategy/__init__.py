@@ -3,8 +3,9 @@
 One-shot strategies (`darts`, `gumbel`, `enas`, `spos`, `proxyless`, `random_oneshot`) train a
 supernet and import torch and Lightning. Multi-trial strategies (`random`, `grid`,
 `evolution`, `tpe`, `rl`, `local`) propose discrete architectures from the IR alone and import
-no torch. The lowering never imports this package: a supernet knows how a choice executes,
-a strategy decides which weights or path it takes and how they learn.
+no torch. The lowering never imports this package: a supernet knows how a choice executes
+(`MODES` below says which execution mode each one-shot strategy drives), a strategy decides
+which weights or path it takes and how they learn.
 
 Example::
 
@@ -13,6 +14,8 @@ Example::
     'multi-trial'
     >>> strategy.kind("darts")
     'one-shot'
+    >>> strategy.MODES["proxyless"]
+    'gated'
 """
 from __future__ import annotations
 
@@ -24,6 +27,10 @@ from ..errors import NasError
 ONE_SHOT = ("darts", "gumbel", "enas", "spos", "proxyless", "random_oneshot")
 MULTI_TRIAL = ("random", "grid", "evolution", "tpe", "rl", "local")
 NAMES = ONE_SHOT + MULTI_TRIAL
+
+# How each one-shot strategy's supernet executes a choice (`nasdsl.lower.policy.MODES`).
+MODES = {"darts": "mixture", "gumbel": "mixture", "enas": "path", "spos": "path", "random_oneshot": "path",
+         "proxyless": "gated"}
 
 
 def kind(name: str) -> str:
@@ -40,3 +47,27 @@ def module(name: str) -> ModuleType:
     """The module that implements strategy `name` (`nasdsl.strategy.<name>`)."""
     kind(name)
     return importlib.import_module(f"{__name__}.{name}")
+
+
+def build_supernet(space, name: str, *, seed: int | None = None, **options):
+    """The supernet one-shot strategy `name` drives: built in its execution mode, with the
+    strategy's own weighting installed (e.g. Gumbel-softmax for `gumbel`).
+
+    Example::
+
+        >>> import nasdsl
+        >>> net = build_supernet(nasdsl.load("nasbench201", {"C": 4, "N": 1}), "gumbel", seed=0)
+        >>> net.mode, net.strategy, len(net.arch_parameters())
+        ('mixture', 'gumbel', 6)
+    """
+    if kind(name) != "one-shot":
+        raise NasError(f"strategy {name!r} is multi-trial: it trains discrete models, not a supernet; "
+                       f"one-shot: {', '.join(ONE_SHOT)}")
+    from ..lower.supernet import build_supernet as lower
+    net = lower(space, MODES[name], name=name, seed=seed)
+    configure = getattr(module(name), "configure", None)
+    if configure is not None:
+        configure(net, **options)
+    elif options:
+        raise NasError(f"{name} takes no supernet options, got {', '.join(sorted(options))}")
+    return net

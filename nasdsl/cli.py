@@ -115,14 +115,23 @@ def _check_strategy(space, strategy: str) -> None:
             raise NasError(f"input {t.name!r} needs a constant shape to run a pass", t.loc)
         inputs.append(torch.zeros(2, *t.shape))
     torch.manual_seed(0)
-    if strategy == "discrete":
-        from .lower.discrete import build
-        model = build(space, space.sample(random.Random(0)))
-    else:
-        from .lower.supernet import build_supernet
-        model = build_supernet(space, strategy, seed=0)
+    arch = space.sample(random.Random(0)) if strategy == "discrete" else None
+    model = _build_model(space, strategy, arch, 0)
     with torch.no_grad():
         model(*inputs)
+
+
+def _build_model(space, strategy: str, arch, seed: int):
+    """What `compile` builds (and `check --strategy` tries): the discrete model of `arch`, or
+    the strategy's supernet, fixed to `arch` when one is given."""
+    if strategy == "discrete":
+        from .lower.discrete import build
+        return build(space, arch)
+    from .lower.supernet import build_supernet
+    model = build_supernet(space, strategy, seed=seed)
+    if arch is not None:
+        model.fix(arch)
+    return model
 
 
 def cmd_info(args) -> int:
@@ -274,16 +283,9 @@ def cmd_compile(args) -> int:
     space = load_space(args.file, args.set)
     arch = load_arch(space, args.arch) if args.arch is not None else None
     torch.manual_seed(args.seed)
-    if args.strategy == "discrete":
-        from .lower.discrete import build
-        if arch is None:
-            arch = space.sample(random.Random(args.seed))
-        model = build(space, arch)
-    else:
-        from .lower.supernet import build_supernet
-        model = build_supernet(space, args.strategy, seed=args.seed)
-        if arch is not None:
-            model.fix(arch)
+    if args.strategy == "discrete" and arch is None:
+        arch = space.sample(random.Random(args.seed))
+    model = _build_model(space, args.strategy, arch, args.seed)
     inputs = []
     for t in space.template.inputs:
         if t.shape is None or any(not isinstance(d, int) for d in t.shape):

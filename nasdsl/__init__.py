@@ -13,11 +13,12 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import ArchitectureError, Loc, NasError, NasSyntaxError
+from .limits import MAX_SOURCE_BYTES, decode_utf8, printable, read_bounded
 from .space import Space
 
 __all__ = ["load", "loads", "Space", "NasError", "NasSyntaxError", "ArchitectureError",
@@ -62,38 +63,78 @@ def resolve_space(name_or_path: str | Path) -> Path:
     raise NasError(f"no such file: {name_or_path} (built-in spaces: {', '.join(builtin_spaces())})")
 
 
-def _loader(sources: Mapping[str, str] | None):
-    """Find an imported file: among `sources` (a checkpoint's stored files), next to the
-    importing file, then in the built-in library."""
+def _import_roots(root_file: str, import_paths: Sequence[str | Path]) -> tuple[Path, ...]:
+    """The directories imports may read from: the root file's directory tree (the current
+    directory for source text without a file), the built-in library, and any `import_paths`."""
+    home = Path(root_file).parent if root_file and not root_file.startswith("<") else Path.cwd()
+    return tuple(p.resolve() for p in (home, spaces_dir(), *map(Path, import_paths)))
+
+
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def _loader(root_file: str, sources: Mapping[str, str] | None, import_paths: Sequence[str | Path] = ()):
+    """Find an imported file by the import rule (README, "Imports"): a `.nas` path, relative to
+    the importing file (or, failing that, the built-in library), that resolves (symbolic links
+    followed) inside the root file's directory tree, the built-in library or an explicit
+    `import_paths` directory; an absolute path only inside an `import_paths` directory. A file
+    the rule does not admit is never opened, so no error can quote it. With `sources` (a
+    checkpoint's stored files) imports come from those and the built-in library only."""
+    roots = _import_roots(root_file, import_paths)
+    explicit = roots[2:]
+    library = (roots[1],)
+
     def load_import(path: str, loc: Loc) -> tuple[str, str]:
-        base = Path(loc.file).parent if loc.file and not loc.file.startswith("<") else Path.cwd()
-        candidates = (base / path, spaces_dir() / path)
+        shown = printable(path)
+        if not path.endswith(".nas"):
+            raise NasError(f"cannot import {shown!r}: only .nas files can be imported", loc)
+        given = Path(path)
+        if given.is_absolute():
+            if not _inside(given.resolve(), explicit):
+                raise NasError(f"cannot import {shown!r}: absolute import paths are refused unless they lie in an "
+                               f"import path given explicitly (--import-path DIR, import_paths=[...])", loc)
+            candidates = [given]
+        else:
+            base = Path(loc.file).parent if loc.file and not loc.file.startswith("<") else roots[0]
+            candidates = [base / given, spaces_dir() / given]
+        if sources is not None:
+            for candidate in candidates:
+                if str(candidate) in sources:
+                    return str(candidate), sources[str(candidate)]
+        admitted = library if sources is not None else roots
+        outside = False
         for candidate in candidates:
-            if sources is not None and str(candidate) in sources:
-                return str(candidate), sources[str(candidate)]
-        for candidate in candidates:
-            if candidate.is_file():
-                return str(candidate), read_source(candidate, loc)
-        raise NasError(f"cannot import {path!r}: no such file next to {loc.file} or in the built-in library", loc)
+            real = candidate.resolve()
+            if not _inside(real, admitted):
+                outside = True
+                continue
+            if real.is_file():
+                return str(candidate), read_source(real, loc)
+        if outside and sources is None:
+            raise NasError(f"cannot import {shown!r}: it lies outside the directory of {printable(root_file)}, "
+                           f"the built-in library and the import paths given", loc,
+                           hint="pass the directory with --import-path DIR (import_paths=[...] in Python)")
+        where = "in the checkpoint or the built-in library" if sources is not None else \
+            f"next to {printable(loc.file)} or in the built-in library"
+        raise NasError(f"cannot import {shown!r}: no such file {where}", loc)
     return load_import
 
 
 def read_source(path: Path, loc: Loc | None = None) -> str:
-    """A `.nas` file's text; an unreadable or non-UTF-8 file is a NasError, not a crash."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise NasError(f"{path} is not UTF-8 text (byte {err.start})", loc or Loc(str(path), 1, 1)) from None
-    except OSError as err:
-        raise NasError(f"cannot read {path}: {err.strerror}", loc or Loc(str(path), 1, 1)) from None
+    """A `.nas` file's text, read through the size limit (`nasdsl.limits`); an unreadable,
+    oversized or non-UTF-8 file (or a device, a pipe) is a NasError, not a crash."""
+    where = loc or Loc(str(path), 1, 1)
+    return decode_utf8(read_bounded(path, MAX_SOURCE_BYTES, "source file", where), str(path), where)
 
 
 def loads(text: str, file: str = "<string>", params: Mapping[str, Any] | None = None,
-          sources: Mapping[str, str] | None = None) -> Space:
+          sources: Mapping[str, str] | None = None, import_paths: Sequence[str | Path] = ()) -> Space:
     """Compile `.nas` source text into a `Space`; `params` override its `param` defaults;
-    `sources` maps file names to texts for imports (as stored in a checkpoint)."""
+    `sources` maps file names to texts for imports (as stored in a checkpoint);
+    `import_paths` admits more directories to import from (see `_loader` for the rule)."""
     from .elaborate import Elaborator
-    elaborator = Elaborator(_loader(sources), dict(params or {}))
+    elaborator = Elaborator(_loader(file, sources, import_paths), dict(params or {}))
     try:
         root = elaborator.load_unit(file, text, None)
         template, resolved = elaborator.elaborate(root)
@@ -113,16 +154,17 @@ def is_library(path: str | Path) -> bool:
     return not _NETWORK.search(read_source(resolve_space(path)))
 
 
-def load_library(path: str | Path) -> list[str]:
+def load_library(path: str | Path, import_paths: Sequence[str | Path] = ()) -> list[str]:
     """Parse an op library and its imports; the names of the blocks it defines. (A block's body
     is checked where a space calls it: blocks are evaluated with their arguments.)"""
     from .elaborate import BlockVal, Elaborator
     resolved = resolve_space(path)
-    unit = Elaborator(_loader(None), {}).load_unit(str(resolved), read_source(resolved), None)
+    unit = Elaborator(_loader(str(resolved), None, import_paths), {}).load_unit(str(resolved), read_source(resolved), None)
     return sorted(name for name, value in unit.names.items() if isinstance(value, BlockVal))
 
 
-def load(path: str | Path, params: Mapping[str, Any] | None = None) -> Space:
+def load(path: str | Path, params: Mapping[str, Any] | None = None,
+         import_paths: Sequence[str | Path] = ()) -> Space:
     """Compile a `.nas` file (or a built-in space by name) into a `Space`."""
     resolved = resolve_space(path)
-    return loads(read_source(resolved), str(resolved), params)
+    return loads(read_source(resolved), str(resolved), params, import_paths=import_paths)

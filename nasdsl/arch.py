@@ -20,12 +20,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from .errors import ArchitectureError
+from .limits import (
+    MAX_ARCH_BYTES,
+    MAX_ARCH_DEPTH,
+    MAX_NUMBER_CHARS,
+    ValueTooLarge,
+    check_number,
+    decode_utf8,
+    nesting_depth,
+    read_bounded,
+)
 
-__all__ = ["arch_key", "arch_digest", "arch_to_json", "arch_from_json", "arch_values"]
+__all__ = ["arch_key", "arch_digest", "arch_to_json", "arch_from_json", "arch_json_value", "arch_values",
+           "read_arch_text"]
 
 
 def arch_key(arch: Mapping[str, Any]) -> str:
@@ -49,23 +61,82 @@ def arch_to_json(arch: Mapping[str, Any], indent: int | None = 2) -> str:
     return json.dumps(dict(arch), sort_keys=True, indent=indent, allow_nan=False)
 
 
+def arch_json_value(text: str) -> Any:
+    """Parse JSON text within the architecture bounds (`nasdsl.limits`): at most
+    `MAX_ARCH_BYTES`, brackets nested at most `MAX_ARCH_DEPTH` deep (checked in one pass before
+    parsing, so no input reaches the parser's recursion), numbers finite and 64-bit
+    (`NaN`, `Infinity` and huge literals are refused).
+
+    Example::
+
+        >>> arch_json_value('{"a": [1, 2]}')
+        {'a': [1, 2]}
+        >>> arch_json_value('[' * 1000 + ']' * 1000)
+        Traceback (most recent call last):
+        ...
+        nasdsl.errors.ArchitectureError: not an architecture: JSON nested 1000 deep, the limit is 32
+    """
+    if len(text) > MAX_ARCH_BYTES:
+        raise ArchitectureError(f"not an architecture: {len(text):,} characters of text, the limit is {MAX_ARCH_BYTES:,}")
+    depth = nesting_depth(text)
+    if depth > MAX_ARCH_DEPTH:
+        raise ArchitectureError(f"not an architecture: JSON nested {depth} deep, the limit is {MAX_ARCH_DEPTH}")
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_int=_bounded_int,
+                          parse_float=lambda raw: check_number(float(raw)))
+    except ValueTooLarge as err:
+        raise ArchitectureError(f"not an architecture: {err.message}") from None
+    except (ValueError, RecursionError) as err:
+        raise ArchitectureError(f"not an architecture: invalid JSON ({err})") from None
+
+
+def _no_constant(name: str):
+    raise ValueTooLarge(f"{name} is not a finite number")
+
+
+def _bounded_int(raw: str) -> int:
+    if len(raw) > MAX_NUMBER_CHARS:
+        raise ValueTooLarge(f"number too large: a literal of {len(raw):,} characters")
+    return check_number(int(raw))
+
+
 def arch_from_json(text: str) -> dict[str, Any]:
-    """Parse an architecture's JSON text; anything but an object of labels is an error.
+    """Parse an architecture's JSON text (within `arch_json_value`'s bounds); anything but an
+    object of labels is an error.
 
     Example::
 
         >>> arch_from_json('[1, 2]')
         Traceback (most recent call last):
         ...
-        nasdsl.errors.ArchitectureError: an architecture is a JSON object of label -> value, got a list
+        nasdsl.errors.ArchitectureError: not an architecture: an architecture is a JSON object of label -> value, got a list
     """
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as err:
-        raise ArchitectureError(f"not an architecture: invalid JSON ({err})") from None
+    value = arch_json_value(text)
     if not isinstance(value, dict):
-        raise ArchitectureError(f"an architecture is a JSON object of label -> value, got a {type(value).__name__}")
+        kind = {list: "list", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(value), "null")
+        raise ArchitectureError(f"not an architecture: an architecture is a JSON object of label -> value, got a {kind}")
     return value
+
+
+_INLINE = ("{", "[", "|", '"', "Genotype")
+_JSON_SCALAR = re.compile(r"-?\d|true$|false$|null$")
+
+
+def read_arch_text(text: str) -> str:
+    """The text of an architecture given on a command line: `text` itself when it is inline
+    (JSON, a NAS-Bench-201 string, a DARTS genotype), else the content of the file it names,
+    read within `MAX_ARCH_BYTES` (a device such as /dev/zero or a pipe is refused) as UTF-8.
+
+    Example::
+
+        >>> read_arch_text('[1, 2]')
+        '[1, 2]'
+    """
+    stripped = text.strip()
+    if stripped.startswith(_INLINE) or _JSON_SCALAR.match(stripped):
+        return text
+    data = read_bounded(text, MAX_ARCH_BYTES, "architecture file")
+    return decode_utf8(data, f"architecture file {text}")
 
 
 def arch_values(arch: Mapping[str, Any]) -> dict[str, Any]:

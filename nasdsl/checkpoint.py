@@ -85,7 +85,11 @@ class Checkpoint:
         else:
             from .lower.supernet import build_supernet
             module = build_supernet(space, self.strategy, **options)
-        module.load_state_dict(self.state_dict, strict=True)
+        try:
+            module.load_state_dict(self.state_dict, strict=True)
+        except RuntimeError as err:  # keys or shapes that do not match the rebuilt model
+            raise NasError(f"checkpoint weights do not fit the {self.strategy} model of {self.space_file}: "
+                           f"{str(err)[:300]}") from None
         return module
 
 
@@ -99,6 +103,29 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise NasError(f"{path} is not a readable nasdsl checkpoint: {type(err).__name__}: {str(err)[:200]}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise NasError(f"{path} is not a nasdsl checkpoint (expected format {FORMAT})")
+    _check_payload(path, payload)
     space = payload["space"]
     return Checkpoint(payload["strategy"], payload["arch"], payload["state_dict"], space["file"],
-                      space["sources"], space["params"], space["fingerprint"], payload["metadata"])
+                      space["sources"], space["params"], space["fingerprint"], payload.get("metadata") or {})
+
+
+def _check_payload(path: str | Path, payload: dict) -> None:
+    """Every field `Checkpoint` reads, present and of its type; else one NasError naming it."""
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise NasError(f"{path} is not a usable nasdsl checkpoint: {what}")
+    space = payload.get("space")
+    need(isinstance(space, dict), "no 'space' record")
+    need(isinstance(space.get("file"), str), "no space file name")
+    sources = space.get("sources")
+    need(isinstance(sources, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in sources.items()),
+         "the space sources are not a mapping of file names to texts")
+    need(space["file"] in sources, f"the space file {space['file']!r} is not among its stored sources")
+    need(isinstance(space.get("params"), dict), "the space parameters are not a mapping")
+    need(isinstance(space.get("fingerprint"), str), "no space fingerprint")
+    need(isinstance(payload.get("strategy"), str), "no strategy")
+    need(payload.get("arch") is None or isinstance(payload.get("arch"), dict), "the architecture is not a mapping")
+    state = payload.get("state_dict")
+    need(isinstance(state, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()),
+         "the weights are not a mapping of names to tensors")
+    need(payload.get("metadata") is None or isinstance(payload.get("metadata"), dict), "the metadata is not a mapping")

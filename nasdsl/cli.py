@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, is_library, load_library
+from . import __version__, is_library, load_library, read_source
+from .arch import arch_from_json, arch_json_value, read_arch_text
 from .errors import ArchitectureError, NasError
 
 
@@ -35,6 +37,15 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
 
 
 def parse_literal(raw: str) -> Any:
+    """A `--set` value: true/false, a "string", a number, a JSON list (`[1, 2]`), else the text."""
+    if raw.startswith("["):
+        try:
+            value = arch_json_value(raw)
+        except NasError as err:
+            raise NasError(f"--set: {raw[:60]!r} is not a list: {err.message}") from None
+        if not isinstance(value, list):
+            raise NasError(f"--set: {raw[:60]!r} is not a list")
+        return value
     if raw in ("true", "false"):
         return raw == "true"
     if len(raw) >= 2 and raw[0] == raw[-1] == '"':
@@ -47,30 +58,24 @@ def parse_literal(raw: str) -> Any:
     return raw
 
 
-def load_space(path: str, sets: Sequence[str] | None = None):
+def load_space(path: str, sets: Sequence[str] | None = None, import_paths: Sequence[str] | None = None):
     from . import load
-    return load(path, parse_set(sets))
+    return load(path, parse_set(sets), import_paths=import_paths or ())
 
 
 def load_arch(space, text: str) -> dict[str, Any]:
-    """An architecture given as a JSON file, inline JSON, a NAS-Bench-201 string or a DARTS genotype."""
+    """An architecture given as a JSON file, inline JSON, a NAS-Bench-201 string or a DARTS
+    genotype, read and parsed within the bounds of `nasdsl.limits` (`nasdsl.arch`)."""
     from .formats import genotype_to_arch, is_genotype, is_nb201_string, nb201_to_arch
-    source = text
-    if not text.lstrip().startswith(("{", "|", "Genotype")):  # not inline: a file
-        try:
-            source = Path(text).read_text()
-        except OSError as err:
-            raise NasError(f"cannot read architecture file {text}: {err.strerror}") from None
+    source = read_arch_text(text)
     if is_nb201_string(source):
         return nb201_to_arch(space, source)
     if is_genotype(source):
         return genotype_to_arch(space, source)
-    try:
-        arch = json.loads(source)
-    except json.JSONDecodeError as err:
-        raise ArchitectureError(f"architecture is not JSON, a NAS-Bench-201 string or a DARTS genotype: "
-                                f"{err.msg} at line {err.lineno} column {err.colno}") from None
-    return space.validate(arch)
+    if not source.lstrip().startswith(("{", "[", '"')) and not source.strip()[:1].isdigit():
+        raise ArchitectureError(f"not an architecture: {source.strip()[:60]!r} is not JSON, a NAS-Bench-201 string "
+                                f"or a DARTS genotype")
+    return space.validate(arch_from_json(source))
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -84,10 +89,10 @@ def cmd_check(args) -> int:
     for file in args.files:
         try:
             if not args.set and is_library(file):
-                blocks = load_library(file)
+                blocks = load_library(file, args.import_path or ())
                 print(f"{file}: ok (op library: {_count(len(blocks), 'block')})")
                 continue
-            space = load_space(file, args.set)
+            space = load_space(file, args.set, args.import_path)
             report = space.check_budgets_feasible()
             for warning in lint(space):
                 print(warning.render(), file=sys.stderr)
@@ -135,7 +140,7 @@ def _build_model(space, strategy: str, arch, seed: int):
 
 
 def cmd_info(args) -> int:
-    space = load_space(args.file, args.set)
+    space = load_space(args.file, args.set, args.import_path)
     report = space.check_budgets_feasible()
     data = space.to_json()
     data["budgets_counted"] = report.budgets_counted
@@ -145,7 +150,7 @@ def cmd_info(args) -> int:
         data["arch"] = load_arch(space, args.arch)
         data.update(costs(space, data["arch"]))  # params (as torch counts them) and flops (MACs per sample)
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps(data, indent=2, allow_nan=False))  # inputs are finite; NaN would not be JSON
         return 0
     print(f"{space.root_file}   fingerprint {data['fingerprint']}")
     if space.params:
@@ -194,7 +199,7 @@ def _values(values: list) -> str:
 
 def cmd_sample(args) -> int:
     import random
-    space = load_space(args.file, args.set)
+    space = load_space(args.file, args.set, args.import_path)
     if args.n < 0:
         raise NasError(f"-n must be at least 0, got {args.n}")
     rng = random.Random(args.seed)
@@ -219,10 +224,7 @@ def cmd_fmt(args) -> int:
     changed = 0
     for file in args.files:
         path = Path(file)
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise NasError(f"cannot read {file}: {err.strerror}") from None
+        text = read_source(path)
         formatted = format_source(text, file)
         if formatted != text:
             changed += 1
@@ -248,7 +250,7 @@ def cmd_export(args) -> int:
             raise
         raise NasError("nasdsl export needs PyTorch: pip install 'nasdsl[torch]'") from None
     import_ops(args.ops or ())
-    space = load_space(args.file, args.set)
+    space = load_space(args.file, args.set, args.import_path)
     source = export_source(space, load_arch(space, args.arch))
     if args.output is None:
         sys.stdout.write(source)
@@ -267,6 +269,15 @@ def _torch_modules():
         raise NasError("this command needs PyTorch: pip install torch==2.13.0 'nasdsl[torch]'") from None
 
 
+def _check_fits(space, arch, strategy: str) -> None:
+    """Refuse, before building, a model whose weights would not fit in memory: from `costs()`
+    of the architecture built (for a supernet, of one architecture: a lower bound)."""
+    from .analysis.shapes import costs
+    from .limits import check_model_fits
+    what = "the model" if strategy == "discrete" else f"the {strategy} supernet (at least one architecture of it)"
+    check_model_fits(costs(space, arch)["params"], what)
+
+
 def cmd_compile(args) -> int:
     """Build the supernet (or discrete model), run one forward/backward pass on a batch of the
     declared input shape, summarise it and write a checkpoint."""
@@ -279,12 +290,15 @@ def cmd_compile(args) -> int:
 
     from .checkpoint import save_checkpoint
     from .ops.modules import import_ops
+    if not 1 <= args.batch <= 65_536:
+        raise NasError(f"--batch must be between 1 and 65,536, got {args.batch}")
     import_ops(args.ops or ())
-    space = load_space(args.file, args.set)
+    space = load_space(args.file, args.set, args.import_path)
     arch = load_arch(space, args.arch) if args.arch is not None else None
     torch.manual_seed(args.seed)
     if args.strategy == "discrete" and arch is None:
         arch = space.sample(random.Random(args.seed))
+    _check_fits(space, arch if arch is not None else space.sample(random.Random(args.seed)), args.strategy)
     model = _build_model(space, args.strategy, arch, args.seed)
     inputs = []
     for t in space.template.inputs:
@@ -294,11 +308,15 @@ def cmd_compile(args) -> int:
     model.train()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    out = model(*inputs)
-    outs = out if isinstance(out, tuple) else (out,)
-    loss = sum(o.float().pow(2).mean() for o in outs)
-    if loss.requires_grad:  # a path of parameter-free ops (all skips) has nothing to differentiate
-        loss.backward()
+    try:
+        out = model(*inputs)
+        outs = out if isinstance(out, tuple) else (out,)
+        loss = sum(o.float().pow(2).mean() for o in outs)
+        if loss.requires_grad:  # a path of parameter-free ops (all skips) has nothing to differentiate
+            loss.backward()
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:  # torch refusing what the analysis let by
+        raise NasError(f"the test pass of {space.root_file} (--strategy {args.strategy}, --batch {args.batch}) "
+                       f"failed in PyTorch: {type(err).__name__}: {str(err)[:300]}") from None
     elapsed = time.perf_counter() - start
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     weights = sum(p.numel() for p in model.parameters())
@@ -345,7 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_set(p):
         p.add_argument("--set", action="append", metavar="NAME=VALUE",
-                       help="override a `param` of the space (repeatable)")
+                       help="override a `param` of the space (repeatable; lists as JSON: --set 'ks=[3, 5]')")
+        p.add_argument("--import-path", action="append", metavar="DIR",
+                       help="also let imports read .nas files under DIR (repeatable; absolute imports need it)")
         return p
 
     p = with_set(sub.add_parser("check", help="validate .nas files"))
@@ -409,7 +429,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERNAL_ERROR = 70  # EX_SOFTWARE: nasdsl itself failed, not the input
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A `NasError` prints its located message and exits 1; anything else is
+    a bug in nasdsl, reported as an internal error with a request to report it (exit 70); the
+    traceback is printed only when the environment sets NASDSL_DEBUG=1."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -421,6 +447,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # noqa: BLE001 - the last resort: no bare traceback reaches the user
+        if os.environ.get("NASDSL_DEBUG", "") not in ("", "0"):
+            raise
+        print(internal_error_message(err, argv if argv is not None else sys.argv[1:]), file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+def internal_error_message(err: BaseException, argv: Sequence[str]) -> str:
+    """What the user sees when nasdsl fails on something that is not a user error."""
+    from .limits import printable
+    what = printable(f"{type(err).__name__}: {err}", one_line=True)
+    if len(what) > 500:
+        what = what[:500] + " ..."
+    return (f"nasdsl: internal error: {what}\n"
+            f"This is a bug in nasdsl {__version__}, not a problem with your input. Please report it with the "
+            f"command line (nasdsl {printable(' '.join(argv), one_line=True)[:300]}) and the input files; run it again with "
+            f"NASDSL_DEBUG=1 to print the traceback.")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ir
-from .errors import ArityError, DuplicateError, ImportCycleError, Loc, NasError, NasTypeError, UndefinedNameError
+from .errors import UNKNOWN, ArityError, DuplicateError, ImportCycleError, Loc, NasError, NasTypeError, UndefinedNameError
+from .limits import ValueTooLarge, check_number
 from .ops import catalog
 from .syntax import ast
 from .values import Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal, to_text, unary
@@ -281,7 +282,8 @@ class Elaborator:
                             self._define(unit, name, value, item.loc)
             elif isinstance(item, ast.ParamDecl):
                 if is_root and item.name in self.overrides:
-                    value = self.overrides.pop(item.name)
+                    default = self.eval(item.value, {}, self._const_ctx(unit))
+                    value = _checked_override(item.name, self.overrides.pop(item.name), default, item.loc)
                 else:
                     value = self.eval(item.value, {}, self._const_ctx(unit))
                     self._require_constant(value, item.value.loc, f"parameter {item.name}")
@@ -540,7 +542,12 @@ class Elaborator:
     # -- expressions
 
     def eval(self, node: Any, env: dict, ctx: Ctx) -> Any:
-        return _EVAL[type(node)](self, node, env, ctx)
+        try:
+            return _EVAL[type(node)](self, node, env, ctx)
+        except ValueTooLarge as err:  # raised by the value layer, which knows no places
+            if err.loc == UNKNOWN:
+                raise ValueTooLarge(err.message, node.loc) from None
+            raise
 
     def eval_Number(self, node: ast.Number, env, ctx):
         return node.value
@@ -628,6 +635,8 @@ class Elaborator:
             raise NasTypeError(f"cannot use none with {node.op!r}", node.loc)
         try:
             return binary(node.op, a, b)
+        except ValueTooLarge:
+            raise
         except ZeroDivisionError:
             raise NasTypeError("division by zero", node.loc) from None
         except OverflowError:
@@ -968,6 +977,8 @@ class Elaborator:
             raise ArityError(f"wrong number of arguments to {name}", node.loc)
         try:
             return func(name, tuple(args))
+        except ValueTooLarge:
+            raise
         except (TypeError, ValueError, OverflowError):
             raise NasTypeError(f"cannot compute {name}({', '.join(literal(a) for a in args)})", node.loc) from None
 
@@ -1216,6 +1227,40 @@ def input_domain(k: int, n: int | None, least: int = 1) -> tuple:
         if len(out) > MAX_DOMAIN:
             break
     return tuple(out)
+
+
+def _kind_of_constant(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return None
+
+
+def _checked_override(name: str, value: Any, default: Any, loc: Loc) -> Any:
+    """A `--set` / `params=` value as it enters: a constant (number, bool, string or a flat list
+    of those), numbers within `limits`, of the kind of the parameter's default (an integer
+    where the default is one; a float default also takes an integer)."""
+    items = value if isinstance(value, (list, tuple)) else (value,)
+    for item in items:
+        if _kind_of_constant(item) in (None, "a list"):
+            raise NasTypeError(f"--set {name}: a parameter takes a number, true/false, a string or a flat list, "
+                               f"got {type(item).__name__}", loc)
+        try:
+            check_number(item)
+        except ValueTooLarge as err:
+            raise NasTypeError(f"--set {name}: {err.message}", loc) from None
+    want, got = _kind_of_constant(default), _kind_of_constant(value)
+    if want is not None and want != got and not (want == "a number" and got == "an integer"):
+        raise NasTypeError(f"--set {name}: expected {want}, as the default {literal(default)} is, "
+                           f"got {literal(value)}", loc)
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _range_too_long(r: range) -> bool:

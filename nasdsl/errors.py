@@ -41,7 +41,7 @@ def source_line(loc: Loc) -> str | None:
     text = loc.text
     if text is None or loc.line < 1:
         return None
-    lines = text.splitlines()
+    lines = text.split("\n")  # as the parser counts lines
     return lines[loc.line - 1] if loc.line <= len(lines) else None
 
 
@@ -57,21 +57,27 @@ class NasError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        parts = [f"{self.loc}: {self.message}" if self.loc != UNKNOWN else self.message]
+        """The message, located and quoted; text from files (names, labels, strings) has its
+        control characters escaped, so printing an error never drives the terminal."""
+        from .limits import printable
+        parts = [printable(f"{self.loc}: {self.message}" if self.loc != UNKNOWN else self.message)]
         parts += _quote(self.loc)
         for note, where in self.related:
-            parts.append(f"{where}: note: {note}")
+            parts.append(printable(f"{where}: note: {note}"))
             parts += _quote(where)
         if self.hint:
-            parts.append(f"hint: {self.hint}")
+            parts.append(printable(f"hint: {self.hint}"))
         return "\n".join(parts)
 
 
 def _quote(loc: Loc) -> list[str]:
+    """The source line (a bounded slice of it, control characters escaped) and a caret."""
+    from .limits import quote_slice
     line = source_line(loc)
     if line is None:
         return []
-    return ["    " + line, "    " + " " * (loc.col - 1) + "^"]
+    shown, col = quote_slice(line, loc.col)
+    return ["    " + shown, "    " + " " * max(col - 1, 0) + "^"]
 
 
 class NasSyntaxError(NasError):

@@ -22,14 +22,49 @@ import math
 import operator
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from .limits import MAX_EXPR_NODES, ValueTooLarge, check_number
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
 class Ref:
     """The value a decision takes (the chosen candidate name, number, or input indices)."""
     label: str
+    size: int = field(default=1, init=False, repr=False, compare=False)
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_hash", hash((Ref, self.label)))
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            raise TypeError(f"unhashable constant in {type(self).__name__}")
+        return self._hash
+
+
+def _measure(node, *fields: Any) -> None:
+    """Set a new node's tree size and hash from its children's (so neither walks the tree:
+    a DAG whose tree is exponentially large hashes in constant time), refusing a node
+    bigger than `limits.MAX_EXPR_NODES`."""
+    size = 1 + sum(_size(f) for f in fields)
+    if size > MAX_EXPR_NODES:
+        raise ValueTooLarge(f"expression too large: over {MAX_EXPR_NODES:,} operations when written out "
+                            f"(does a value double itself in a loop?)")
+    object.__setattr__(node, "size", size)
+    try:
+        object.__setattr__(node, "_hash", hash((type(node), *fields)))
+    except TypeError:  # an unhashable constant inside (a list): the node is unhashable too
+        pass
+
+
+def _size(value: Any) -> int:
+    if is_expr(value):
+        return value.size
+    if isinstance(value, tuple):
+        return sum(_size(v) for v in value)
+    return 0
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
@@ -37,12 +72,32 @@ class Binary:
     op: str
     left: Value
     right: Value
+    size: int = field(default=1, init=False, repr=False, compare=False)
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        _measure(self, self.op, self.left, self.right)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            raise TypeError(f"unhashable constant in {type(self).__name__}")
+        return self._hash
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
 class Unary:
     op: str  # "-" | "not"
     operand: Value
+    size: int = field(default=1, init=False, repr=False, compare=False)
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        _measure(self, self.op, self.operand)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            raise TypeError(f"unhashable constant in {type(self).__name__}")
+        return self._hash
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
@@ -50,6 +105,16 @@ class IfElse:
     test: Value
     then: Value
     other: Value
+    size: int = field(default=1, init=False, repr=False, compare=False)
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        _measure(self, self.test, self.then, self.other)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            raise TypeError(f"unhashable constant in {type(self).__name__}")
+        return self._hash
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
@@ -57,6 +122,16 @@ class Func:
     """A pure builtin applied to values: max, min, abs, int, float, round, len."""
     name: str
     args: tuple[Value, ...]
+    size: int = field(default=1, init=False, repr=False, compare=False)
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        _measure(self, self.name, *self.args)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            raise TypeError(f"unhashable constant in {type(self).__name__}")
+        return self._hash
 
 
 VExpr = Ref | Binary | Unary | IfElse | Func
@@ -72,6 +147,25 @@ FUNCS = {"max": max, "min": min, "abs": abs, "int": int, "float": float, "round"
          "len": len}
 
 
+def children(node: VExpr) -> tuple[Value, ...]:
+    """The values a node is built from (operands, branches, arguments), in order.
+
+    Example::
+
+        >>> children(binary("+", Ref("k"), 1))
+        (Ref(label='k'), 1)
+    """
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Unary):
+        return (node.operand,)
+    if isinstance(node, IfElse):
+        return (node.test, node.then, node.other)
+    if isinstance(node, Func):
+        return node.args
+    return ()
+
+
 def is_expr(value: Value) -> bool:
     return isinstance(value, (Ref, Binary, Unary, IfElse, Func))
 
@@ -85,7 +179,7 @@ def apply_binary(op: str, a: Any, b: Any) -> Any:
         raise ZeroDivisionError("division by zero")
     if op == "**" and (abs(b) > 64 or abs(a) > 2**64):
         raise OverflowError("exponent too large")
-    return _BINARY[op](a, b)
+    return check_number(_BINARY[op](a, b))
 
 
 # Expressions are hash-consed: building the same expression twice gives the same object, so a
@@ -130,7 +224,7 @@ def binary(op: str, a: Value, b: Value) -> Value:
 
 def unary(op: str, a: Value) -> Value:
     if not is_expr(a):
-        return (not a) if op == "not" else -a
+        return (not a) if op == "not" else check_number(-a)
     return _interned(Unary, op, a)
 
 
@@ -142,7 +236,7 @@ def if_else(test: Value, then: Value, other: Value) -> Value:
 
 def func(name: str, args: tuple[Value, ...]) -> Value:
     if not any(is_expr(a) for a in args):
-        return FUNCS[name](*args)
+        return check_number(FUNCS[name](*args))
     return _interned(Func, name, args)
 
 
@@ -173,11 +267,11 @@ def _evaluate(value: Value, arch: Mapping[str, Any], memo: dict[int, Any]) -> An
             out = apply_binary(value.op, _evaluate(value.left, arch, memo), _evaluate(value.right, arch, memo))
     elif isinstance(value, Unary):
         v = _evaluate(value.operand, arch, memo)
-        out = (not v) if value.op == "not" else -v
+        out = (not v) if value.op == "not" else check_number(-v)
     elif isinstance(value, IfElse):
         out = _evaluate(value.then if _evaluate(value.test, arch, memo) else value.other, arch, memo)
     else:
-        out = FUNCS[value.name](*(_evaluate(a, arch, memo) for a in value.args))
+        out = check_number(FUNCS[value.name](*(_evaluate(a, arch, memo) for a in value.args)))
     memo[id(value)] = out
     return out
 

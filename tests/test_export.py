@@ -332,10 +332,22 @@ def test_custom_op_defined_in_main_is_an_error(tmp_path):
 def test_arguments_torch_rejects_are_user_errors(tmp_path, capsys):
     """The discrete model is built once before writing, so a bad argument names its place."""
     path = tmp_path / "bad.nas"
-    path.write_text("network(x: [4]) = x -> Dropout(1.5)\n")
-    with pytest.raises(nasdsl.NasError, match="dropout probability"):
+    path.write_text('network(x: [4, 8, 8]) = x -> Conv2d(4, 4, 3, padding_mode="bogus")\n')
+    with pytest.raises(nasdsl.NasError, match="padding_mode must be one of"):
         export_source(nasdsl.load(path), {})
     assert main(["export", str(path), "--arch", "{}", "-o", str(tmp_path / "model.py")]) == 1
+    assert "bad.nas:1:30" in capsys.readouterr().err
+    assert not (tmp_path / "model.py").exists()
+
+
+def test_arguments_outside_their_domain_are_refused_when_the_space_loads(tmp_path, capsys):
+    """`ops.domains`: the shape analysis checks each argument, so even `check` refuses it."""
+    path = tmp_path / "bad.nas"
+    path.write_text("network(x: [4]) = x -> Dropout(1.5)\n")
+    with pytest.raises(nasdsl.NasError, match=r"bad.nas:1:24: Dropout\(p=1.5\) on input \[4\]: p must be a probability"):
+        nasdsl.load(path)
+    assert main(["export", str(path), "--arch", "{}", "-o", str(tmp_path / "model.py")]) == 1
+    assert main(["check", str(path)]) == 1
     assert "bad.nas:1:24" in capsys.readouterr().err
     assert not (tmp_path / "model.py").exists()
 

@@ -11,12 +11,17 @@ imports, constraints that cannot be evaluated) follow at the end.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
 
@@ -31,8 +36,9 @@ from nasdsl.ops.catalog import known_ops  # noqa: E402
 from nasdsl.syntax.parser import grammar_path  # noqa: E402
 from nasdsl.testing import programs  # noqa: E402
 
-LIMIT_S = 1.0   # the robustness bound per input (not a benchmark: typical inputs take milliseconds)
-HARD_S = 2.0    # past this an input is abandoned, so a hang fails the test instead of stalling it
+LIMIT_S = 1.0   # CPU seconds: the robustness bound per input (not a benchmark: typical inputs take milliseconds)
+WORK_S = 2.0    # CPU seconds for inputs built to expand right up to a work cap, and hostile mutants
+HARD_S = 10.0   # wall seconds: past this an input is abandoned, so a hang fails the test instead of stalling it
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 FAST = settings(max_examples=50, deadline=None, suppress_health_check=_HEALTH)
@@ -63,13 +69,15 @@ def hard_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def exercise(text: str, params: dict | None = None, limit: float = LIMIT_S) -> str:
+def exercise(text: str, params: dict | None = None, limit: float = LIMIT_S, hard: float = HARD_S) -> str:
     """Compile `text` and, if it compiles, count, sample and validate its space. Returns
-    "ok" or "error"; raises AssertionError for anything else and for taking `limit` or more."""
-    start = time.perf_counter()
+    "ok" or "error"; raises AssertionError for anything else and for taking `limit` seconds of
+    CPU time or more (the work an input causes; wall time on a shared machine also counts
+    other processes), or `hard` seconds of wall time (then the input is abandoned)."""
+    start = time.process_time()
     outcome = "ok"
     try:
-        with hard_limit(HARD_S):
+        with hard_limit(hard):
             try:
                 space = nasdsl.loads(text, params=params)
                 space.size()
@@ -86,9 +94,9 @@ def exercise(text: str, params: dict | None = None, limit: float = LIMIT_S) -> s
         raise AssertionError(f"{type(err).__name__} escaped instead of a NasError: {err!r}\n"
                              f"input: {_show(text)}" + (f"\nparams: {params!r}" if params else "")) from err
     if outcome == "abandoned":
-        raise AssertionError(f"input not handled within {HARD_S} s: {_show(text)}")
-    elapsed = time.perf_counter() - start
-    assert elapsed < limit, f"input took {elapsed:.2f} s: {_show(text)}"
+        raise AssertionError(f"input not handled within {hard} s: {_show(text)}")
+    elapsed = time.process_time() - start
+    assert elapsed < limit, f"input took {elapsed:.2f} s of CPU time: {_show(text)}"
     return outcome
 
 
@@ -137,7 +145,7 @@ def library_texts() -> tuple[str, ...]:
         if name in SLOW_BY_DESIGN:
             continue
         path = nasdsl.spaces_dir() / f"{name}.nas"
-        texts.append(re.sub(r"(?m)^(param \w+ = )\d+", r"\g<1>2", path.read_text()))
+        texts.append(re.sub(r"(?m)^(param \w+ = )\d+(?![\d.eE])", r"\g<1>2", path.read_text()))
     return tuple(texts)
 
 
@@ -389,13 +397,17 @@ def test_hostile_input_raises_nas_error_quickly(text):
 
 def test_import_of_a_file_that_is_not_utf8_raises_nas_error(tmp_path):
     (tmp_path / "binary.nas").write_bytes(b"\xff\xfe\x00block \x80")
-    assert exercise(f'import "{tmp_path / "binary.nas"}"\n' + LAYER_NET.format("ReLU()")) == "error"
+    (tmp_path / "root.nas").write_text('import "binary.nas"\n' + LAYER_NET.format("ReLU()"))
+    with pytest.raises(NasError, match="binary.nas is not UTF-8 text \\(byte 0\\)"):
+        nasdsl.load(tmp_path / "root.nas")
 
 
 def test_import_cycle_raises_nas_error(tmp_path):
     (tmp_path / "a.nas").write_text('import "b.nas"\n')
     (tmp_path / "b.nas").write_text('import "a.nas"\n')
-    assert exercise(f'import "{tmp_path / "a.nas"}"\n' + LAYER_NET.format("ReLU()")) == "error"
+    (tmp_path / "root.nas").write_text('import "a.nas"\n' + LAYER_NET.format("ReLU()"))
+    with pytest.raises(NasError, match="import cycle"):
+        nasdsl.load(tmp_path / "root.nas")
 
 
 # Valid (or nearly valid) programs whose elaboration or counting grows exponentially or as a
@@ -421,5 +433,211 @@ BLOWUPS = {
 @pytest.mark.parametrize("text", BLOWUPS.values(), ids=BLOWUPS.keys())
 def test_explosive_program_is_refused_or_compiled_quickly(text):
     # These expand right up to the elaborator's work cap (45,000 steps) before being refused,
-    # so they get the hard bound rather than the 1 s bound of ordinary fuzz inputs.
-    assert exercise(text, limit=HARD_S) in ("ok", "error")
+    # so they get WORK_S rather than the 1 s bound of ordinary fuzz inputs.
+    assert exercise(text, limit=WORK_S) in ("ok", "error")
+
+
+# --- the probe's hostile mutation classes (issue 11) -----------------------------------------
+# Each class is an edit a hostile file can make to a valid program: hostile numbers, deep
+# nesting, control characters (NUL, terminal escapes), invalid UTF-8, long lines and
+# self-doubling expressions; plus oversized `--arch` inputs. Every input must end in "ok" or a
+# NasError within the time bound and, through the API, under MEMORY_LIMIT of Python
+# allocations (tracemalloc); through the command line (a fresh process per input) under
+# CLI_MEMORY of peak RSS and CLI_TIME seconds, with exit 0 or 1 and no traceback.
+
+MEMORY_LIMIT = 256 * 2**20
+CLI_MEMORY = 1024 * 2**20
+CLI_TIME = 30
+
+HOSTILE_NUMBERS = ("1" * 4301, "1e999", "-1e999", "10 ** 64", "(2 ** 64) ** 32", "9" * 30, "1e-999", "0.0",
+                   "-0", "2 ** 63", "-(2 ** 63)", "1e308 * 10", "3 // 0")
+CONTROLS = ("\x00", "\x1b[2J", "\x1b]0;title\x07", "\u202e", "\x7f", "\x0c", "\r", "\t")
+
+
+def _nested(draw) -> str:
+    n = draw(st.sampled_from((50, 300, 1000, 3000)))
+    kind = draw(st.sampled_from(("parens", "minus", "not", "if", "list", "pow", "choice", "call")))
+    return {"parens": "(" * n + "1" + ")" * n, "minus": "-" * n + "1", "not": "not " * n + "true",
+            "if": "1 if true else " * n + "1", "list": "[" * n + "]" * n, "pow": "2 ** " * n + "1",
+            "choice": "choice[" * n + "1" + "]" * n, "call": "max(" * n + "1" + ", 1)" * n}[kind]
+
+
+def _doubling(draw) -> str:
+    n = draw(st.integers(10, 60))
+    use = draw(st.sampled_from(("require k < 100\n  y = x -> ReLU()", "y = x -> repeat(k, lambda i: ReLU())",
+                                "y = x -> Dropout(k)", "y = x -> Conv2d(4, 4, k, padding=k // 2)",
+                                "y = x -> Linear(8, k)")))
+    return NET.format(f"  k = choice[1, 2]\n  for i in range({n}) {{ k = k + k }}\n  {use}")
+
+
+@st.composite
+def hostile_mutants(draw) -> str:
+    """A valid program with one hostile edit at a random token, or a self-doubling program."""
+    kind = draw(st.sampled_from(("number", "nesting", "control", "long line", "doubling")))
+    if kind == "doubling":
+        return _doubling(draw)
+    text = draw(VALID)
+    tokens = _TOKEN.findall(text) or [""]
+    i = draw(st.integers(0, len(tokens) - 1))
+    if kind == "number":
+        piece = draw(st.sampled_from(HOSTILE_NUMBERS))
+    elif kind == "nesting":
+        piece = _nested(draw)
+    elif kind == "control":
+        piece = draw(st.sampled_from(CONTROLS))
+    else:
+        piece = draw(st.sampled_from(("1 + " * 5000 + "1", "x" * 20_000, "# " + "c" * 12_000, '"' + "s" * 15_000 + '"')))
+    replace = draw(st.booleans()) and kind != "control"
+    tokens[i:i + replace] = [f" {piece} " if kind != "control" else piece]
+    return "".join(tokens)
+
+
+def exercise_bounded(text: str, limit: float = WORK_S) -> str:
+    """`exercise`, then the same input again under tracemalloc (which slows Python several
+    times, so that pass has a looser time bound): also fails an input whose allocations peak
+    past MEMORY_LIMIT."""
+    import tracemalloc
+    outcome = exercise(text, limit=limit)
+    tracemalloc.start()
+    try:
+        assert exercise(text, limit=8 * limit, hard=8 * limit) == outcome
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < MEMORY_LIMIT, f"input allocated {peak / 2**20:.0f} MB at its peak: {_show(text)}"
+    return outcome
+
+
+@FAST
+@given(hostile_mutants())
+def test_hostile_mutants_are_bounded_through_the_api(text):
+    note(_show(text))
+    exercise_bounded(text)
+
+
+@pytest.mark.slow
+@settings(max_examples=400, deadline=None, suppress_health_check=_HEALTH)
+@given(hostile_mutants())
+def test_hostile_mutants_are_bounded_through_the_api_many(text):
+    exercise_bounded(text)
+
+
+@FAST
+@given(hostile_mutants(), st.sampled_from(("utf8", "bytes")))
+def test_hostile_and_invalid_utf8_files_are_bounded_through_load(tmp_path_factory, text, how):
+    """The same mutants as files, half of them with invalid UTF-8 spliced in."""
+    data = text.encode("utf-8", "surrogatepass")
+    if how == "bytes":
+        cut = len(data) // 2
+        data = data[:cut] + b"\xff\xfe\xc3\x28\x80" + data[cut:]
+    path = tmp_path_factory.mktemp("hostile") / "m.nas"
+    path.write_bytes(data)
+    start = time.perf_counter()
+    try:
+        with hard_limit(HARD_S):
+            nasdsl.load(path)
+    except NasError as err:
+        if how == "bytes":
+            assert "is not UTF-8 text" in str(err)
+    assert time.perf_counter() - start < HARD_S
+
+
+def run_cli_bounded(argv: list[str]) -> subprocess.CompletedProcess:
+    """`nasdsl ARGV` in a fresh process, abandoned (and failed) after CLI_TIME seconds."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("NASDSL_DEBUG", None)
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "nasdsl", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        out, err = proc.communicate(timeout=CLI_TIME)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"nasdsl {' '.join(argv)[:300]!r} still running after {CLI_TIME} s") from None
+    result = subprocess.CompletedProcess(argv, proc.returncode, out, err)
+    result.elapsed = time.perf_counter() - start
+    return result
+
+
+def _assert_cli_outcome(result, what: str) -> None:
+    assert result.returncode in (0, 1), f"exit {result.returncode} for {what}: {result.stderr[-500:]}"
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr[-500:]
+    assert "\x1b" not in result.stderr and "\x00" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def cli_peak_rss():
+    """Peak RSS of the command-line children, read after each from RUSAGE_CHILDREN (a running
+    maximum over all of them: bounded as a whole)."""
+    import resource
+
+    def peak() -> int:
+        return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    return peak
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[*_HEALTH, HealthCheck.function_scoped_fixture])
+@given(hostile_mutants())
+def test_hostile_mutants_are_bounded_through_the_cli(tmp_path, cli_peak_rss, text):
+    path = tmp_path / "hostile.nas"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    result = run_cli_bounded(["info", str(path), "--json"])
+    _assert_cli_outcome(result, _show(text))
+    assert cli_peak_rss() < CLI_MEMORY
+    if result.returncode == 0:
+        json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"{c} in info --json"))
+
+
+ARCH_NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+
+
+@st.composite
+def hostile_archs(draw) -> str:
+    """Oversized or malformed `--arch` text: deep JSON, huge numbers and ranges, NaN, long
+    strings, repeated NB201 edges, genotypes with hostile fields."""
+    n = draw(st.sampled_from((10, 33, 1000, 100_000)))
+    kind = draw(st.sampled_from(("deep", "number", "nan", "long", "nb201", "genotype", "range", "list")))
+    if kind == "deep":
+        return draw(st.sampled_from(("[", "{\"a\": "))) * n + "1" + draw(st.sampled_from(("]", "}"))) * n
+    if kind == "number":
+        return '{"Cell.e1_0": ' + "9" * n + "}"
+    if kind == "nan":
+        return '{"Cell.e1_0": ' + draw(st.sampled_from(("NaN", "Infinity", "-Infinity", "1e999"))) + "}"
+    if kind == "long":
+        return '{"' + "k" * n * 11 + '": 1}'
+    if kind == "nb201":
+        return ARCH_NB201 + "|none~0|" * draw(st.integers(1, 3)) + "+|none~0|" * draw(st.integers(0, 2))
+    if kind == "genotype":
+        return "Genotype(normal=" + "[" * min(n, 5000) + "]" * min(n, 5000) + ", reduce=[])"
+    if kind == "range":
+        return f"Genotype(normal=[], normal_concat=range(0, {10 ** draw(st.integers(3, 30))}), reduce=[])"
+    return "[" + ", ".join(["1"] * min(n, 1000)) + "]"
+
+
+@FAST
+@given(hostile_archs())
+def test_hostile_architectures_are_bounded(text):
+    """Through `main` in-process (the CLI's own path), a located error or a valid architecture."""
+    from nasdsl.cli import main
+    start = time.perf_counter()
+    with hard_limit(HARD_S):
+        code = main(["info", "nasbench201", "--json", "--arch", text])
+    assert code in (0, 1)
+    assert time.perf_counter() - start < HARD_S
+
+
+def test_hostile_architecture_files_are_bounded_through_the_cli(tmp_path):
+    cases = {"dev-zero": "/dev/zero", "deep": "[" * 100_000 + "]" * 100_000, "big": '{"a": "' + "x" * 2_000_000 + '"}',
+             "binary": None}
+    for name, content in cases.items():
+        if content == "/dev/zero":
+            arch = content
+        else:
+            path = tmp_path / f"{name}.json"
+            path.write_bytes(b"\xff\xfe\x00{}" if content is None else content.encode())
+            arch = str(path)
+        result = run_cli_bounded(["info", "nasbench201", "--arch", arch])
+        assert result.returncode == 1, result.stderr
+        _assert_cli_outcome(result, name)
+        assert result.elapsed < CLI_TIME

@@ -387,15 +387,15 @@ NET = "network(x: [4, 8, 8]) {{\n{}\n  y = x -> Conv2d(4, 4, 3, padding=1)\n  re
 
 
 def test_nan_option_is_rejected_at_compile():
-    """A NaN option (`inf - inf`) is refused by the compiler at the option, since NaN != NaN
-    would make a sample that `validate` then rejects."""
-    with pytest.raises(NasError, match=r"^<string>:2:25: choice options must be finite numbers, got nan"):
+    """A NaN option (`inf - inf`) is refused by the compiler, since NaN != NaN would make a
+    sample that `validate` then rejects: already its `inf` operand is (values are finite)."""
+    with pytest.raises(NasError, match=r"^<string>:2:20: number out of range: inf is not a finite number"):
         nasdsl.loads(NET.format("  k = choice[1e308 * 10 - 1e308 * 10]"))
 
 
 def test_infinite_option_is_rejected_at_compile():
     """An infinite option is refused too, so `nasdsl info --json` stays strict JSON."""
-    with pytest.raises(NasError, match=r"^<string>:2:20: choice options must be finite numbers, got inf"):
+    with pytest.raises(NasError, match=r"^<string>:2:20: number out of range: inf is not a finite number"):
         nasdsl.loads(NET.format("  k = choice[1e308 * 10, 1.0]\n  z = x -> Dropout(k)"))
 
 

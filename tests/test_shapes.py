@@ -405,6 +405,9 @@ def test_a_custom_op_makes_shapes_unknown_and_costs_ask_for_a_rule():
         text = NET.format("  y = x -> ShapesTestDoubler(8) -> Conv2d(16, 8, 1)\n  return y")
         space = nasdsl.loads(text)  # nothing after the custom op can be checked, so nothing is reported
         assert check_shapes(space)["outputs"] == (None,)
+        assert check_shapes(space)["notes"] == [  # ... but what is not checked is said
+            "ShapesTestDoubler (<string>:2:12) has no shape rule: shapes after it are not checked "
+            "(give it one: nasdsl.register_op(..., rule=...))"]
         with pytest.raises(NasError, match="ShapesTestDoubler has no shape and cost rule"):
             costs(space, {})
         register_rule("ShapesTestDoubler", Rule(lambda call, x: (2 * x[0], *x[1:]), params=lambda a: a["channels"]))

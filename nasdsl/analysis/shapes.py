@@ -73,8 +73,9 @@ from ..arch import arch_values
 from ..errors import UNKNOWN as UNKNOWN_LOC
 from ..errors import ArchitectureError, Loc, NasError, ShapeError
 from ..ops import catalog
+from ..ops.domains import domain
 from ..ops.rules import RULES, Dim, Rule, _dims, _sum
-from ..values import Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal, to_text
+from ..values import Ref, binary, children, evaluate, free_labels, func, if_else, is_expr, literal, possible_values, to_text
 
 __all__ = ["check_shapes", "costs", "check_budgets", "shape_text", "register_rule", "Rule", "RULES",
            "ENUMERATION_CAP", "SAMPLES", "EXPR_LIMIT", "WORK_LIMIT"]
@@ -151,7 +152,7 @@ def _expr_size(value: Any, limit: int) -> int:
         if isinstance(v, tuple):
             stack += v
         elif is_expr(v):
-            stack += [getattr(v, f) for f in v.__slots__ if f not in ("op", "name", "label")]
+            stack += children(v)
     return n
 
 
@@ -259,6 +260,40 @@ class _Solver:
 
 # --- walking the template -------------------------------------------------------------------
 
+def _check_domains(call: _Call) -> None:
+    """Every argument within its domain (`ops.domains`): for an expression over choices,
+    every value its choices give it (a tuple such as a kernel size, item by item)."""
+    for name, value in call.args.items():
+        dom = domain(call.op.name, name)
+        if dom is None:
+            continue
+        if isinstance(value, (tuple, list)) and dom.items and value:
+            items, ok = tuple(value), dom.ok_one
+        else:
+            items, ok = (value,), dom.ok
+        for item in items:
+            if not is_expr(item) and ok(item):
+                continue
+            if is_expr(item) and _all_within(item, ok, call) is not False:
+                continue  # all within (the usual case), or too many values to tell cheaply
+            call.require(ok, (item,), lambda v, name=name, dom=dom: f"{name} must be {dom.what}, got {literal(v)}")
+
+
+def _all_within(value: Any, ok: Callable[[Any], bool], call: _Call) -> bool | None:
+    """Whether every value in a cheap superset of `value`'s values (`possible_values`) is ok:
+    True, False (then the solver looks for a real counterexample), or None when the superset
+    is too large to list and the joint assignments too many to enumerate (the argument is then
+    left to the build, which reports it too)."""
+    domains = getattr(getattr(call.walker, "solver", None), "domains", None)
+    if not domains or any(label not in domains for label in free_labels(value)):
+        return False
+    values = possible_values(value, domains)
+    if values is not None:
+        return all(ok(v) for v in values)
+    # many values, but from few joint assignments: the solver enumerates them cheaply
+    return False if math.prod(len(domains[label]) for label in free_labels(value)) <= 1024 else None
+
+
 class _Call:
     """One op applied to one input shape: what its rule checks through."""
     __slots__ = ("walker", "op", "args", "x", "ctx")
@@ -344,6 +379,7 @@ class _Walker:
         if rule is None or x is None:
             return self.unknown_op(m, args, x)
         call = _Call(self, m, args, x, ctx)
+        _check_domains(call)
         try:
             y = rule.shape(call, x)
         except (TypeError, ValueError, ArithmeticError, KeyError, IndexError) as err:
@@ -548,6 +584,14 @@ class _SpaceWalker(_Walker):
         self.symbolic_memo: dict[tuple, Shape] = {}  # the others also by conditions
         self.folded: dict[Any, Dim] = {}
         self.conditions: dict[tuple, Any] = {}
+        self.unchecked: set[str] = set()  # ops without a rule, said once each in the notes
+
+    def unknown_op(self, m: ir.Op, args: dict, x: Shape) -> Shape:
+        if _rule(m.name) is None and m.name not in self.unchecked:
+            self.unchecked.add(m.name)
+            self.solver.notes.append(f"{m.name} ({m.loc}) has no shape rule: shapes after it are not checked "
+                                     "(give it one: nasdsl.register_op(..., rule=...))")
+        return None
 
     def require(self, ok, values: tuple, fail, ctx: tuple, loc: Loc) -> None:
         if not any(is_expr(v) for v in values):

@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import ir
 from ..errors import ArchitectureError
+from ..limits import MAX_ARCH_BYTES, MAX_ARCH_DEPTH, MAX_ARCH_RANGE, nesting_depth
 from ..space import Space
 
 __all__ = ["is_genotype", "parse_genotype", "genotype_to_arch", "arch_to_genotype"]
@@ -28,7 +29,12 @@ _FIELD = re.compile(r"(normal|reduce)(_concat)?\s*=\s*")
 
 
 def parse_genotype(text: str) -> dict[str, Any]:
-    """The fields of a DARTS `Genotype(...)` as Python data, without evaluating the text."""
+    """The fields of a DARTS `Genotype(...)` as Python data, without evaluating the text,
+    within the architecture bounds of `nasdsl.limits` (size, nesting, range length)."""
+    if len(text) > MAX_ARCH_BYTES:
+        raise ArchitectureError(f"malformed genotype: {len(text):,} characters, the limit is {MAX_ARCH_BYTES:,}")
+    if nesting_depth(text) > MAX_ARCH_DEPTH:
+        raise ArchitectureError(f"malformed genotype: brackets nested more than {MAX_ARCH_DEPTH} deep")
     body = text.strip()
     if body.startswith("Genotype"):
         body = body[len("Genotype"):].strip()
@@ -41,11 +47,17 @@ def parse_genotype(text: str) -> dict[str, Any]:
     for m, nxt in zip(matches, matches[1:] + [None]):
         raw = body[m.end(): nxt.start() if nxt else len(body)].strip().rstrip(",").strip()
         key = m.group(1) + (m.group(2) or "")
-        range_match = re.fullmatch(r"range\(\s*(\d+)\s*,\s*(\d+)\s*\)", raw)
+        range_match = re.fullmatch(r"range\(\s*(\d{1,18})\s*,\s*(\d{1,18})\s*\)", raw)
         try:
-            fields[key] = list(range(int(range_match.group(1)), int(range_match.group(2)))) if range_match \
-                else pyast.literal_eval(raw)
-        except (ValueError, SyntaxError):
+            if range_match:
+                bounds = range(int(range_match.group(1)), int(range_match.group(2)))
+                if len(bounds) > MAX_ARCH_RANGE:
+                    raise ArchitectureError(f"malformed genotype field {key}: {raw[:60]} has {len(bounds):,} "
+                                            f"elements, the limit is {MAX_ARCH_RANGE:,}")
+                fields[key] = list(bounds)
+            else:
+                fields[key] = pyast.literal_eval(raw)
+        except (ValueError, SyntaxError, RecursionError, MemoryError, TypeError):
             raise ArchitectureError(f"malformed genotype field {key}: {raw[:60]!r}") from None
     for key in ("normal", "reduce"):
         if key not in fields:

@@ -53,6 +53,9 @@ def nb201_to_arch(space: Space, text: str) -> dict[str, Any]:
             label = edges.get((i, int(j)))
             if label is None:
                 raise ArchitectureError(f"the space has no edge {j} -> {i} for NAS-Bench-201 item {item!r}")
+            if label in arch:
+                raise ArchitectureError(f"NAS-Bench-201 string names edge {j} -> {i} twice "
+                                        f"({arch[label]}~{j} and {item})")
             arch[label] = op
     return space.validate(arch)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import keyword
 from collections.abc import Callable
 from typing import Any
 
@@ -257,12 +258,32 @@ def register_op(name: str, module: type[nn.Module] | Callable[..., nn.Module],
 
 
 def import_ops(module_names: list[str] | tuple[str, ...]) -> None:
-    """Import Python modules that register ops (the command line's `--ops mypkg.ops`)."""
+    """Import Python modules that register ops (the command line's `--ops mypkg.ops`). Each
+    name must be a dotted module name (`pkg.ops`): a path, a relative name (`.hidden`,
+    `../evil`) or an empty name is refused before anything is imported."""
+    for name in module_names:
+        if not is_module_name(name):
+            raise NasError(f"--ops {name!r}: not a module name (expected dotted Python identifiers such as "
+                           f"mypkg.ops; a path or a relative name is not accepted)")
     for name in module_names:
         try:
             importlib.import_module(name)
         except ImportError as err:
             raise NasError(f"--ops {name}: cannot import it ({err})") from None
+        except Exception as err:  # noqa: BLE001 - the user's module failed while importing
+            raise NasError(f"--ops {name}: importing it failed: {type(err).__name__}: {str(err)[:300]}") from None
+
+
+def is_module_name(name: str) -> bool:
+    """Whether `name` is an absolute dotted module name.
+
+    Example::
+
+        >>> is_module_name("mypkg.ops"), is_module_name("../evil"), is_module_name(".hidden"), is_module_name("")
+        (True, False, False, False)
+    """
+    parts = name.split(".")
+    return bool(name) and all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)
 
 
 def build_op(name: str, kwargs: dict[str, Any]) -> nn.Module:

@@ -15,12 +15,13 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..errors import Loc, NasError, NasSyntaxError
+from ..limits import MAX_NUMBER_CHARS, ValueTooLarge, check_number, check_source
 from . import ast
+from .tables import build, load_tables
 
 
 def grammar_path() -> Path:
@@ -34,17 +35,12 @@ def grammar_path() -> Path:
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    """The LALR parser, its tables cached on disk (keyed by the grammar's hash) so a
-    command-line call does not rebuild them."""
+    """The LALR parser: from the tables shipped next to the grammar (JSON data, see
+    `nasdsl.syntax.tables`), or built from the grammar when they do not match it. Nothing is
+    cached on disk: no file another user could write is ever loaded."""
     text = grammar_path().read_text()
-    options = dict(parser="lalr", propagate_positions=True, maybe_placeholders=True, postlex=_StatementIf())
-    cache = _cache_file(text)
-    if cache is not None:
-        try:
-            return Lark(text, cache=str(cache), **options)
-        except OSError:
-            pass
-    return Lark(text, **options)
+    postlex = _StatementIf()
+    return load_tables(text, postlex=postlex) or build(text, postlex=postlex)
 
 
 class _StatementIf:
@@ -98,21 +94,6 @@ def _opens_statement(text: str, pos: int) -> bool:
             return False
         prev, prev2 = t, prev
     return False
-
-
-def _cache_file(grammar: str) -> Path | None:
-    import hashlib
-    import os
-    import tempfile
-    key = hashlib.sha256((grammar + lark.__version__).encode()).hexdigest()[:16]
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "nasdsl"
-    for folder in (base, Path(tempfile.gettempdir()) / "nasdsl-cache"):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            return folder / f"grammar-{key}.lark"
-        except OSError:
-            continue
-    return None
 
 
 # Common mistakes, matched by the parser state they fail in; the first matching entry wins.
@@ -224,7 +205,9 @@ def _expected(expected) -> str:
 
 
 def parse(text: str, file: str = "<string>") -> ast.Module:
-    """Parse `.nas` source into an `ast.Module`, raising `NasSyntaxError` on bad input."""
+    """Parse `.nas` source into an `ast.Module`, raising `NasSyntaxError` on bad input
+    (including text over the size limits or with control characters: `nasdsl.limits`)."""
+    check_source(text, file)
     parser = _lark()
     parser.options.postlex.source(text)
     try:
@@ -249,7 +232,9 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
     except VisitError as err:
         if isinstance(err.orig_exc, NasError):
             raise err.orig_exc from None
-        raise
+        if isinstance(err.orig_exc, (RecursionError, MemoryError)):
+            raise NasSyntaxError("expression nested too deeply", _meta_loc(file, text, err)) from None
+        raise NasSyntaxError(f"cannot read this {err.rule}: {err.orig_exc}", _meta_loc(file, text, err)) from None
     except RecursionError:
         raise NasSyntaxError("expression nested too deeply", Loc(file, 1, 1, text)) from None
     comments = tuple(_comments(text))
@@ -263,6 +248,12 @@ def _lex(text: str):
     return parser.lex(text, dont_ignore=True)
 
 
+def _meta_loc(file: str, text: str, err: VisitError) -> Loc:
+    meta = getattr(err.obj, "meta", None)
+    line = getattr(meta, "line", None)
+    return Loc(file, line, getattr(meta, "column", 1), text) if line else Loc(file, 1, 1, text)
+
+
 def _comments(text: str):
     """Comments with their positions, found with the grammar's own tokenizer."""
     for tok in _lex(text) if "#" in text else ():
@@ -271,10 +262,12 @@ def _comments(text: str):
 
 
 def _number(text: str) -> int | float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueTooLarge(f"number too large: a literal of {len(text):,} characters")
     if any(c in text for c in ".eE"):
-        value = float(text)
+        value = check_number(float(text))
         return int(value) if value.is_integer() and "." not in text and abs(value) < 2**53 else value
-    return int(text)
+    return check_number(int(text))
 
 
 @v_args(meta=True)
@@ -406,7 +399,11 @@ class _ToAst(Transformer):
         return ast.Attr(ch[0], str(ch[1]), self._tok(ch[1]))
 
     def number(self, meta, ch):
-        return ast.Number(_number(str(ch[0])), str(ch[0]), self._loc(meta))
+        try:
+            value = _number(str(ch[0]))
+        except ValueTooLarge as err:
+            raise NasSyntaxError(err.message, self._loc(meta)) from None
+        return ast.Number(value, str(ch[0]), self._loc(meta))
 
     def string(self, meta, ch):
         return ast.String(ch[0][1:-1], self._loc(meta))

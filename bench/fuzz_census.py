@@ -1,0 +1,99 @@
+"""Count the fuzz tests' inputs by class and outcome (issue 11's report).
+
+Draws inputs with the strategies of `tests/test_fuzz.py` (random text, token soups, mutants of
+generated and built-in programs, expressions over choices, parameter overrides, the probe's
+hostile mutation classes, hostile architectures) and runs each exactly as the tests do:
+through the API (`exercise`: compile, count, sample, validate, fingerprint; time-bounded,
+hostile mutants also under tracemalloc) and, for `--cli N` of the hostile mutants, through
+the command line in a fresh process. Prints, per class, how many inputs ended "ok", in a
+NasError, or failed (anything else: a non-NasError, a time or memory bound broken, a traceback
+or exit code other than 0/1), and the slowest input.
+
+Usage: `python bench/fuzz_census.py [--per-class 300] [--cli 40]`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import test_fuzz as fz  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def census(name: str, strategy, run, n: int, table: dict) -> None:
+    counts: Counter = Counter()
+    slowest = [0.0]
+
+    @settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(value):
+        start = time.perf_counter()
+        try:
+            counts[run(value)] += 1
+        except AssertionError as err:
+            counts["FAILED"] += 1
+            print(f"[{name}] {str(err)[:300]}", file=sys.stderr)
+        slowest[0] = max(slowest[0], time.perf_counter() - start)
+
+    collect()
+    table[name] = (counts, slowest[0])
+    print(f"{name:36s} {sum(counts.values()):6d}  ok {counts['ok']:5d}  error {counts['error']:5d}  "
+          f"failed {counts['FAILED']:3d}  slowest {slowest[0]:.2f} s", flush=True)
+
+
+def run_arch(text: str) -> str:
+    import contextlib
+    import io
+
+    from nasdsl.cli import main
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+        code = main(["info", "nasbench201", "--json", "--arch", text])
+    if code not in (0, 1) or "Traceback" in err.getvalue():
+        raise AssertionError(f"exit {code}: {err.getvalue()[-300:]}")
+    return "ok" if code == 0 else "error"
+
+
+def run_cli(text: str, folder: Path) -> str:
+    path = folder / "hostile.nas"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    result = fz.run_cli_bounded(["info", str(path), "--json"])
+    fz._assert_cli_outcome(result, fz._show(text))
+    return "ok" if result.returncode == 0 else "error"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--per-class", type=int, default=300)
+    parser.add_argument("--cli", type=int, default=40)
+    args = parser.parse_args()
+    n = args.per_class
+    fz.nasdsl.loads("network(x: [4]) = x -> ReLU()")  # the parser, outside any timed input
+    table: dict = {}
+    census("random text", st.text(max_size=400), fz.exercise, n, table)
+    census("token soups", st.one_of(fz.soups(" "), fz.soups(""), fz.soups("\n")), fz.exercise, n, table)
+    census("soups inside a network", fz.soups(" ").map(fz.in_skeleton), fz.exercise, n, table)
+    census("mutants of generated programs", fz.mutants(fz.GENERATED), fz.exercise, n, table)
+    census("mutants of built-in spaces", fz.mutants(st.sampled_from(fz.library_texts())), fz.exercise, n, table)
+    census("expressions over choices", fz.programs_with_expressions(), fz.exercise, n, table)
+    census("parameter overrides", fz.programs_with_overrides(), lambda case: fz.exercise(*case), n, table)
+    census("hostile mutants (API, memory)", fz.hostile_mutants(), fz.exercise_bounded, n, table)
+    census("hostile architectures (CLI main)", fz.hostile_archs(), run_arch, n, table)
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        census("hostile mutants (CLI process)", fz.hostile_mutants(), lambda t: run_cli(t, Path(folder)),
+               args.cli, table)
+    total = sum(sum(c.values()) for c, _ in table.values())
+    failed = sum(c["FAILED"] for c, _ in table.values())
+    print(f"{'total':36s} {total:6d}  failed {failed}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""The bounds every input is held to, and the checks that apply them where input enters.
+
+nasdsl reads files and text from anywhere (papers, shared repositories, colleagues), so each
+way in is bounded: source files and architecture files by size, source lines by length,
+values by magnitude, expressions over choices by size, architecture text by nesting depth.
+Each bound is a constant here and each breach is one `NasError` that says which bound and,
+where there is one, the file:line:col.
+
+Example::
+
+    >>> check_source("param C = 16\\n", "<s>")
+    >>> check_source("param C = 1\\x1b[2J\\n", "<s>")
+    Traceback (most recent call last):
+    ...
+    nasdsl.errors.NasSyntaxError: <s>:1:12: control character U+001B is not allowed in source text
+        param C = 1\\x1b[2J
+                   ^
+    >>> printable("a\\x1b[31mb")
+    'a\\\\x1b[31mb'
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import stat
+from pathlib import Path
+
+from .errors import Loc, NasError, NasSyntaxError
+
+MAX_SOURCE_BYTES = 1_000_000   # one .nas file (the largest built-in space is under 5 kB)
+MAX_LINE_CHARS = 10_000        # one source line
+MAX_ARCH_BYTES = 1_000_000     # architecture text or file (`--arch`)
+MAX_ARCH_DEPTH = 32            # brackets nested in architecture text (an architecture is flat)
+MAX_ARCH_RANGE = 1_000         # `range(a, b)` in a genotype's concat field
+MAX_INT = 2 ** 63 - 1          # integers are 64-bit: anything larger is a typo or an attack
+MAX_NUMBER_CHARS = 400         # digits in one numeric literal
+MAX_EXPR_NODES = 50_000        # an expression over choices, counted as a tree (the largest
+                               # built-in one, NAS-Bench-101's edge budget, has about 2,100)
+MAX_QUOTE_CHARS = 160          # of a source line, quoted in an error
+
+# C0 and C1 control characters other than tab and newline (a carriage return is accepted as
+# part of a line ending), and the bidirectional overrides that make text display out of order.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_FORBIDDEN_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class ValueTooLarge(NasError, OverflowError):
+    """A number beyond `MAX_INT` (or a float that is not finite), or an expression over
+    choices beyond `MAX_EXPR_NODES`. Also an `OverflowError`, so arithmetic that already
+    turns overflow into a located error does the same with these."""
+
+
+def check_number(value):
+    """`value` itself if it is within bounds (ints up to `MAX_INT` in magnitude, finite floats).
+
+    Example::
+
+        >>> check_number(2 ** 62)
+        4611686018427387904
+        >>> check_number(2 ** 64)
+        Traceback (most recent call last):
+        ...
+        nasdsl.limits.ValueTooLarge: number too large: 2**64 is beyond the 64-bit range of values
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if -MAX_INT - 1 <= value <= MAX_INT:
+            return value
+        raise ValueTooLarge(f"number too large: {_magnitude(value)} is beyond the 64-bit range of values")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueTooLarge(f"number out of range: {value} is not a finite number")
+    return value
+
+
+def _magnitude(value: int) -> str:
+    bits = abs(value).bit_length()
+    if abs(value) == 1 << (bits - 1):
+        return f"{'-' if value < 0 else ''}2**{bits - 1}"
+    return f"a {len(str(abs(value))) if bits < 10_000 else 'many'}-digit number"
+
+
+def check_source(text: str, file: str) -> None:
+    """Refuse source text over `MAX_SOURCE_BYTES`, with a line over `MAX_LINE_CHARS`, or with
+    a control character (NUL, escape sequences) or a bidirectional override: located errors."""
+    if len(text) > MAX_SOURCE_BYTES:
+        raise NasSyntaxError(f"source file too large: {len(text):,} characters, the limit is {MAX_SOURCE_BYTES:,}",
+                             Loc(file, 1, 1))  # not quoted: the text is what is refused
+    bad = _FORBIDDEN.search(text)
+    if bad is not None:
+        line, col = _position(text, bad.start())
+        raise NasSyntaxError(f"control character U+{ord(bad.group()):04X} is not allowed in source text",
+                             Loc(file, line, col, text))
+    if len(text) > MAX_LINE_CHARS:
+        for number, line in enumerate(text.split("\n"), start=1):
+            if len(line) > MAX_LINE_CHARS:
+                raise NasSyntaxError(f"line too long: {len(line):,} characters, the limit is {MAX_LINE_CHARS:,}",
+                                     Loc(file, number, MAX_LINE_CHARS + 1, text))
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def printable(text: str, one_line: bool = False) -> str:
+    """`text` with control characters and bidirectional overrides written as escapes, so that
+    text from a file never drives the terminal it is printed on. Newlines and tabs stay,
+    unless `one_line` (then they are escaped too)."""
+    pattern = _FORBIDDEN_ONE_LINE if one_line else _FORBIDDEN
+    return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def quote_slice(line: str, col: int) -> tuple[str, int]:
+    """At most `MAX_QUOTE_CHARS` of `line` around column `col` (1-based), made printable, and
+    the caret's column in that slice."""
+    line = line.replace("\r", "")
+    if len(line) <= MAX_QUOTE_CHARS:
+        return printable(line), col
+    half = MAX_QUOTE_CHARS // 2
+    start = max(0, min(col - 1 - half, len(line) - MAX_QUOTE_CHARS))
+    piece = line[start:start + MAX_QUOTE_CHARS]
+    prefix = "... " if start > 0 else ""
+    suffix = " ..." if start + MAX_QUOTE_CHARS < len(line) else ""
+    return prefix + printable(piece) + suffix, col - start + len(prefix)
+
+
+def read_bounded(path: str | Path, limit: int, what: str, loc: Loc | None = None) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; anything else (a device such as
+    /dev/zero, a pipe, a directory, a bigger file) is a `NasError` naming `what` it was read as."""
+    where = loc or Loc("<unknown>", 0, 0)
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise NasError(f"cannot read {what} {path}: {err.strerror}", where) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise NasError(f"cannot read {what} {path}: not a regular file", where)
+    if info.st_size > limit:
+        raise NasError(f"{what} {path} is too large: {info.st_size:,} bytes, the limit is {limit:,}", where)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as err:
+        raise NasError(f"cannot read {what} {path}: {err.strerror}", where) from None
+    if len(data) > limit:  # grew since stat
+        raise NasError(f"{what} {path} is too large: the limit is {limit:,} bytes", where)
+    return data
+
+
+def decode_utf8(data: bytes, what: str, loc: Loc | None = None) -> str:
+    """`data` as UTF-8 text, or a `NasError` naming `what` and the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise NasError(f"{printable(what)} is not UTF-8 text (byte {err.start})", loc or Loc("<unknown>", 0, 0)) from None
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of `[`, `(`, `{` in `text`, outside double- and single-quoted
+    strings, found in one pass without recursion."""
+    depth = deepest = 0
+    quote = None
+    escaped = False
+    for ch in text:
+        if quote is not None:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[({":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "])}":
+            depth -= 1
+    return deepest
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the machine can still give a process (MemAvailable on Linux, else the
+    physical memory), or None where neither is known."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+BYTES_PER_PARAMETER = 8  # a float32 weight and its float32 gradient
+
+
+def check_model_fits(params: int, what: str, available: int | None = None) -> None:
+    """Refuse to build a model of `params` parameters whose weights and gradients alone need
+    more memory than is available (a `NasError` naming `what` and both figures).
+
+    Example::
+
+        >>> check_model_fits(1_000_000, "model", available=10**9)
+        >>> check_model_fits(10**12, "model", available=10**9)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        nasdsl.errors.NasError: model has 1,000,000,000,000 parameters: ... need 8.0 TB, more than the 1.0 GB ...
+    """
+    available = available_memory() if available is None else available
+    need = params * BYTES_PER_PARAMETER
+    if available is not None and need > available:
+        raise NasError(f"{what} has {params:,} parameters: its weights and gradients need {_bytes(need)}, "
+                       f"more than the {_bytes(available)} of memory available")
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:,} bytes"

@@ -120,8 +120,9 @@ def _check_strategy(space, strategy: str) -> None:
             raise NasError(f"input {t.name!r} needs a constant shape to run a pass", t.loc)
         inputs.append(torch.zeros(2, *t.shape))
     torch.manual_seed(0)
-    arch = space.sample(random.Random(0)) if strategy == "discrete" else None
-    model = _build_model(space, strategy, arch, 0)
+    sampled = space.sample(random.Random(0))
+    _check_fits(space, sampled, strategy)  # as compile: refuse a model too large to build
+    model = _build_model(space, strategy, sampled if strategy == "discrete" else None, 0)
     with torch.no_grad():
         model(*inputs)
 

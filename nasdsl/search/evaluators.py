@@ -216,6 +216,8 @@ class TrainEvaluator(Evaluator):
 
     Example::
 
+        >>> TrainEvaluator.objective                          # what the search maximises
+        'val_acc'
         >>> ev = TrainEvaluator(space, "digits", epochs=1)   # doctest: +SKIP
         >>> ev(space.sample(0))["val_acc"]                    # doctest: +SKIP
         0.52

@@ -107,9 +107,14 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
     told: set[int] = set()
     heart = Heartbeat(store, parent)
     try:
+        listing: list[TrialRecord] | None = None
         while True:
             counted, running, done, interrupted = 0, {}, set(), {}
-            for r in store.trials():
+            # the table as read after recording the last trial (plus its result) serves this
+            # round: what other workers finished meanwhile is read next round, and the check
+            # after recording a trial keeps the budget exact and the architectures unique
+            table, listing = (listing if listing is not None else store.trials()), None
+            for r in table:
                 if not usable(r):
                     continue
                 if r.counts:
@@ -140,25 +145,30 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
                         continue
                     return   # the strategy has nothing left: the space is exhausted
             rec = store.start(arch, retry_of)
-            if store.shared and _yield_if_taken(store, rec, job.trials, usable):
-                if retry is None:
-                    strat.reject(arch)
-                continue
+            if store.shared:
+                listing = store.trials()
+                rec.number = next(r.number for r in listing if r.trial_id == rec.trial_id)
+                if _yield_if_taken(store, rec, listing, job.trials, usable):
+                    if retry is None:
+                        strat.reject(arch)
+                    continue
             heart.trial_id = rec.trial_id
             _evaluate(job, store, rec)
             heart.trial_id = None
             strat.tell(rec.arch, rec.value if rec.state == "complete" else None)
             told.add(rec.number)
+            if listing is not None:
+                listing = [rec if r.trial_id == rec.trial_id else r for r in listing]
             if on_trial is not None:
                 on_trial(rec)
     finally:
         heart.stop()
 
 
-def _yield_if_taken(store: Store, rec: TrialRecord, budget: int, usable) -> bool:
+def _yield_if_taken(store: Store, rec: TrialRecord, listing: list[TrialRecord], budget: int, usable) -> bool:
     """After recording `rec`: give it up if an earlier trial holds its architecture or the
     earlier trials already fill the budget."""
-    earlier = [r for r in store.trials() if r.number < rec.number and r.state in ("complete", "failed", "running")
+    earlier = [r for r in listing if r.number < rec.number and r.state in ("complete", "failed", "running")
                and usable(r)]
     twin = next((r for r in earlier if r.key == rec.key), None)
     if twin is not None:

@@ -1,9 +1,11 @@
 """The experiment store: every trial of a multi-trial search, kept in an Optuna storage.
 
 Backbone: Optuna's storages. An experiment is one Optuna study; each trial carries, as user
-attributes, the architecture (`arch`, JSON), its key (`key`), the space's fingerprint, the
-worker that ran it and, once finished, every metric (`metrics`: the objective, params, FLOPs,
-...) and its duration; the objective is the trial's value. So `optuna-dashboard URL` shows our
+attributes, `nasdsl` = the architecture (`arch`, JSON), its key (`key`), the space's
+fingerprint, the worker that ran it (and `retry_of`), and once finished `result` = every metric
+(`metrics`: the objective, params, FLOPs, ...) and its duration; the objective is the trial's
+value. (One attribute each, not one per field: Optuna's RDB storage writes every attribute
+with its own queries.) So `optuna-dashboard URL` shows our
 experiments, and nothing in the store is ever executed (JSON only, no pickle).
 
 URLs (`--storage`):
@@ -249,31 +251,34 @@ class Store:
         else:
             state = "interrupted"
         result = a.get("result") or {}
-        return TrialRecord(number=t.number, trial_id=t._trial_id, state=state, arch=a.get("arch") or {},
-                           key=a.get("key", ""), value=t.value if state == "complete" else None,
+        own = a.get("nasdsl") or {}
+        return TrialRecord(number=t.number, trial_id=t._trial_id, state=state, arch=own.get("arch") or {},
+                           key=own.get("key", ""), value=t.value if state == "complete" else None,
                            metrics=result.get("metrics", {}), error=a.get("error") or a.get("yielded"),
-                           worker=a.get("worker", ""), fingerprint=a.get("fingerprint", ""),
-                           retry_of=a.get("retry_of"), seconds=result.get("seconds"))
+                           worker=own.get("worker", ""), fingerprint=own.get("fingerprint", ""),
+                           retry_of=own.get("retry_of"), seconds=result.get("seconds"))
 
     # -- writing
 
     def start(self, arch: Mapping[str, Any], retry_of: int | None = None) -> TrialRecord:
-        """A new running trial for `arch` (one transaction: state and attributes together)."""
+        """A new running trial for `arch`: one transaction writes its state and one attribute,
+        `nasdsl` = {arch, key, fingerprint, worker, retry_of}. On a shared store the trial's
+        number is -1 until the caller reads the table again (saving a query a trial)."""
         from optuna.trial import FrozenTrial, TrialState
-        attrs = {"arch": dict(arch), "key": arch_key(arch), "fingerprint": self.attrs.get("fingerprint", ""),
-                 "worker": self.worker}
+        own = {"arch": dict(arch), "key": arch_key(arch), "fingerprint": self.attrs.get("fingerprint", ""),
+               "worker": self.worker}
         if retry_of is not None:
-            attrs["retry_of"] = retry_of
+            own["retry_of"] = retry_of
         template = FrozenTrial(number=-1, state=TrialState.RUNNING, value=None,
                                datetime_start=datetime.datetime.now(), datetime_complete=None, params={},
-                               distributions={}, user_attrs=attrs, system_attrs={}, intermediate_values={},
-                               trial_id=-1)
+                               distributions={}, user_attrs={"nasdsl": own}, system_attrs={},
+                               intermediate_values={}, trial_id=-1)
         trial_id = self.storage.create_new_trial(self.study_id, template_trial=template)
-        number = self.storage.get_trial_number_from_id(trial_id)
+        number = -1 if self.shared else self.storage.get_trial_number_from_id(trial_id)
         if self.beat_at_start:
             self.heartbeat(trial_id)
-        return TrialRecord(number=number, trial_id=trial_id, state="running", arch=dict(arch), key=attrs["key"],
-                           worker=self.worker, fingerprint=attrs["fingerprint"], retry_of=retry_of)
+        return TrialRecord(number=number, trial_id=trial_id, state="running", arch=dict(arch), key=own["key"],
+                           worker=self.worker, fingerprint=own["fingerprint"], retry_of=retry_of)
 
     def complete(self, rec: TrialRecord, value: float, metrics: Mapping[str, float],
                  seconds: float | None = None) -> None:

@@ -10,8 +10,6 @@ Example::
 """
 from __future__ import annotations
 
-import re
-import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,61 +37,7 @@ def _lark() -> Lark:
     `nasdsl.syntax.tables`), or built from the grammar when they do not match it. Nothing is
     cached on disk: no file another user could write is ever loaded."""
     text = grammar_path().read_text()
-    postlex = _StatementIf()
-    return load_tables(text, postlex=postlex) or build(text, postlex=postlex)
-
-
-class _StatementIf:
-    """Post-lexer: tells the two uses of `if` apart. Statements have no separators, so after
-    `y = a` the parser alone cannot know whether `if` continues `y = a if t else b` or starts
-    `if t { ... }`. The token after the test decides, read ahead in the source: `{` (one that
-    does not open a `choice { ... }`) makes the `if` an IF_STMT, `else` a conditional
-    expression. Layout plays no part, so any whitespace or line breaks may surround `if`."""
-
-    always_accept = ("IF",)  # `if` is a keyword everywhere, never a name
-
-    def __init__(self):
-        self._text = threading.local()
-
-    def source(self, text: str) -> None:
-        """The text about to be parsed (the post-lexer reads ahead in it)."""
-        self._text.value = text
-
-    def process(self, stream):
-        text = getattr(self._text, "value", None)
-        for tok in stream:
-            if tok.type == "IF" and text is not None and _opens_statement(text, tok.end_pos):
-                tok = Token.new_borrow_pos("IF_STMT", tok.value, tok)
-            yield tok
-
-
-_AHEAD = re.compile(r'"[^"\\\n]*"|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|[()\[\]{}]')
-
-
-def _opens_statement(text: str, pos: int) -> bool:
-    """Whether the `if` ending at `pos` has a `{` body (a statement) rather than an `else`."""
-    depth, prev, prev2 = 0, "", ""
-    for m in _AHEAD.finditer(text, pos):
-        t = m.group()
-        if t[0] == "#":
-            continue
-        if t in ("(", "["):
-            depth += 1
-        elif t == "{":
-            if prev == "choice" or (prev[:1] == '"' and prev2 == "choice"):
-                depth += 1
-            elif depth == 0:
-                return True
-            else:
-                depth += 1
-        elif t in (")", "]", "}"):
-            depth -= 1
-            if depth < 0:
-                return False
-        elif t == "else" and depth == 0:
-            return False
-        prev, prev2 = t, prev
-    return False
+    return load_tables(text) or build(text)
 
 
 # Common mistakes, matched by the parser state they fail in; the first matching entry wins.
@@ -241,17 +185,17 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
     return ast.Module(tuple(items), comments, file)
 
 
+def _meta_loc(file: str, text: str, err: VisitError) -> Loc:
+    meta = getattr(err.obj, "meta", None)
+    line = getattr(meta, "line", None)
+    return Loc(file, line, getattr(meta, "column", 1), text) if line else Loc(file, 1, 1, text)
+
+
 def _lex(text: str):
     """The tokens of `text`, whitespace and comments included (for comments and `fmt`)."""
     parser = _lark()
     parser.options.postlex.source(text)
     return parser.lex(text, dont_ignore=True)
-
-
-def _meta_loc(file: str, text: str, err: VisitError) -> Loc:
-    meta = getattr(err.obj, "meta", None)
-    line = getattr(meta, "line", None)
-    return Loc(file, line, getattr(meta, "column", 1), text) if line else Loc(file, 1, 1, text)
 
 
 def _comments(text: str):

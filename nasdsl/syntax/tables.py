@@ -30,6 +30,8 @@ from typing import Any
 import lark
 from lark import Lark
 
+from .postlex import StatementIf
+
 OPTIONS = dict(parser="lalr", propagate_positions=True, maybe_placeholders=True)
 FORMAT = "nasdsl-lark-tables/1"
 
@@ -42,13 +44,12 @@ def grammar_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def build(text: str, postlex: Any = None) -> Lark:
-    """The parser built from the grammar text (no tables file); `postlex` is the parser's
-    post-lexer (`nasdsl.syntax.parser._StatementIf`), not part of the tables."""
-    return Lark(text, **OPTIONS, postlex=postlex)
+def build(text: str) -> Lark:
+    """The parser built from the grammar text (no tables file)."""
+    return Lark(text, postlex=StatementIf(), **OPTIONS)
 
 
-def load_tables(text: str, path: Path | None = None, postlex: Any = None) -> Lark | None:
+def load_tables(text: str, path: Path | None = None) -> Lark | None:
     """The parser from the shipped tables, or None when they are missing, stale (another
     grammar or Lark version) or unreadable."""
     from .parser import grammar_path
@@ -62,7 +63,8 @@ def load_tables(text: str, path: Path | None = None, postlex: Any = None) -> Lar
         return None
     try:
         data, memo = _decode(record["tables"])
-        return Lark._load_from_dict(data, memo, propagate_positions=OPTIONS["propagate_positions"], postlex=postlex)
+        return Lark._load_from_dict(data, memo, propagate_positions=OPTIONS["propagate_positions"],
+                                    postlex=StatementIf())
     except Exception:  # noqa: BLE001 - a damaged file: build from the grammar instead
         return None
 
@@ -71,6 +73,7 @@ def write_tables(text: str, path: Path) -> None:
     """Build the parser from `text` and write its tables to `path` as JSON."""
     parser = build(text)
     data, memo = parser.memo_serialize([lark.lexer.TerminalDef, lark.grammar.Rule])
+    data["options"]["postlex"] = None  # code, not data: `load_tables` passes a fresh one
     record = {"format": FORMAT, "lark": lark.__version__, "grammar": grammar_digest(text),
               "tables": _encode((data, memo))}
     path.write_text(json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")

@@ -120,14 +120,24 @@ def _check_strategy(space, strategy: str) -> None:
             raise NasError(f"input {t.name!r} needs a constant shape to run a pass", t.loc)
         inputs.append(torch.zeros(2, *t.shape))
     torch.manual_seed(0)
-    if strategy == "discrete":
-        from .lower.discrete import build
-        model = build(space, space.sample(random.Random(0)))
-    else:
-        from .strategy import build_supernet
-        model = build_supernet(space, strategy, seed=0)
+    sampled = space.sample(random.Random(0))
+    _check_fits(space, sampled, strategy)  # as compile: refuse a model too large to build
+    model = _build_model(space, strategy, sampled if strategy == "discrete" else None, 0)
     with torch.no_grad():
         model(*inputs)
+
+
+def _build_model(space, strategy: str, arch, seed: int):
+    """What `compile` builds (and `check --strategy` tries): the discrete model of `arch`, or
+    the strategy's supernet, fixed to `arch` when one is given."""
+    if strategy == "discrete":
+        from .lower.discrete import build
+        return build(space, arch)
+    from .strategy import build_supernet
+    model = build_supernet(space, strategy, seed=seed)
+    if arch is not None:
+        model.fix(arch)
+    return model
 
 
 def cmd_info(args) -> int:
@@ -290,14 +300,7 @@ def cmd_compile(args) -> int:
     if args.strategy == "discrete" and arch is None:
         arch = space.sample(random.Random(args.seed))
     _check_fits(space, arch if arch is not None else space.sample(random.Random(args.seed)), args.strategy)
-    if args.strategy == "discrete":
-        from .lower.discrete import build
-        model = build(space, arch)
-    else:
-        from .strategy import build_supernet
-        model = build_supernet(space, args.strategy, seed=args.seed)
-        if arch is not None:
-            model.fix(arch)
+    model = _build_model(space, args.strategy, arch, args.seed)
     inputs = []
     for t in space.template.inputs:
         if t.shape is None or any(not isinstance(d, int) for d in t.shape):

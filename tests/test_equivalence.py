@@ -80,7 +80,7 @@ def test_library_spaces(name, strategy):
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-@pytest.mark.parametrize("path", ["examples/mobile.nas", "examples/cell.nas"])
+@pytest.mark.parametrize("path", ["examples/mobile.nas", "examples/cell.nas", "examples/macro.nas"])
 def test_examples(path, strategy):
     space = nasdsl.load(path)
     for seed in range(2):

@@ -48,7 +48,7 @@ def test_check_strategy_reports_what_compile_would_refuse(tmp_path, capsys):
     assert code == 1 and out == ""
     first = err.splitlines()[0]
     assert first == (f"{path}:3:12: Conv2d dilation depends on k: darts and gumbel average the outputs of all values, "
-                     "which differ in shape; search dilation with spos, enas, random or proxyless")
+                     "which differ in shape; search dilation with spos, enas, random_oneshot or proxyless")
     code, compile_out, compile_err = run(capsys, "compile", str(path), "--strategy", "darts",
                                          "-o", str(tmp_path / "x.pt"))
     assert code == 1 and compile_err.splitlines()[0] == first  # the same refusal, the same place
@@ -83,7 +83,7 @@ def test_a_bad_set_names_the_option_not_a_line(capsys):
     assert err.value.loc == nasdsl.errors.UNKNOWN
     code, out, err_text = run(capsys, "info", "nasbench201", "--set", "c=3")
     assert code == 1
-    assert err_text.startswith("--set c: ") and "has no parameter 'c' (parameters: C, N, num_classes)" in err_text
+    assert err_text.startswith("--set c: ") and "has no parameter 'c' (parameters: C, N, in_channels, num_classes, resolution)" in err_text
     assert err_text.endswith("hint: did you mean --set C=...?\n")
     assert ":1:1:" not in err_text
 

@@ -33,10 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a `param` of the space (repeatable)")
     parser.add_argument("--option", action="append", metavar="NAME=VALUE",
                         help="a strategy option, e.g. population_size=10 (repeatable)")
-    parser.add_argument("--epochs", type=int, default=None, metavar="N",
-                        help="training epochs (one-shot: of the supernet; multi-trial train evaluator: per trial)")
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
-                        help="override a `param` of the space (repeatable)")
     oneshot.add_arguments(parser.add_argument_group("one-shot search"))
     multitrial.add_arguments(parser.add_argument_group("multi-trial search"))
 

@@ -83,7 +83,8 @@ def test_a_bad_set_names_the_option_not_a_line(capsys):
     assert err.value.loc == nasdsl.errors.UNKNOWN
     code, out, err_text = run(capsys, "info", "nasbench201", "--set", "c=3")
     assert code == 1
-    assert err_text.startswith("--set c: ") and "has no parameter 'c' (parameters: C, N, in_channels, num_classes, resolution)" in err_text
+    assert err_text.startswith("--set c: ")
+    assert "has no parameter 'c' (parameters: C, N, in_channels, num_classes, resolution)" in err_text
     assert err_text.endswith("hint: did you mean --set C=...?\n")
     assert ":1:1:" not in err_text
 

@@ -72,7 +72,10 @@ def test_two_machines_share_one_experiment_and_survive_a_kill(postgres, tmp_path
     a = search(postgres, "machines", *args, "--seed", "1", out=tmp_path / "a")
     b = search(postgres, "machines", *args, "--seed", "2", out=tmp_path / "b")
     deadline = time.monotonic() + 120
-    while len([t for t in trials(postgres, "machines", missing_ok=True) if t.state == "complete"]) < 15:
+    while True:   # kill once both machines have completed trials (a loaded machine starts one late)
+        done = [t for t in trials(postgres, "machines", missing_ok=True) if t.state == "complete"]
+        if len(done) >= 15 and len({t.worker for t in done}) == 2:
+            break
         assert time.monotonic() < deadline and a.poll() is None
         time.sleep(0.05)
     os.killpg(a.pid, signal.SIGKILL)   # one machine dies mid-search

@@ -129,17 +129,9 @@ class Strategy(ABC):
             d = active[self.rng.randrange(len(active))]
             others = [v for v in d.values if not _same(v, base[d.label])]
             value = others[self.rng.randrange(len(others))]
-
-            def choose(dec, _label=d.label, _value=value):
-                if dec.label == _label:
-                    return _value
-                if dec.label in base:
-                    return _decoded(dec, base[dec.label])
-                return dec.values[self.rng.randrange(len(dec.values))]
-            try:
-                return self.space.sample(choose=choose, attempts=1)
-            except (ArchitectureError, EmptySpaceError):
-                continue
+            child = self.changed(base, d.label, value)
+            if child is not None:
+                return child
         return None
 
     def neighbours(self, arch: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -153,20 +145,26 @@ class Strategy(ABC):
             for value in d.values:
                 if _same(value, base[d.label]):
                     continue
-                def choose(dec, _label=d.label, _value=value):
-                    if dec.label == _label:
-                        return _value
-                    if dec.label in base:
-                        return _decoded(dec, base[dec.label])
-                    return dec.values[self.rng.randrange(len(dec.values))]
-                try:
-                    cand = self.space.sample(choose=choose, attempts=1)
-                except (ArchitectureError, EmptySpaceError):
-                    continue
-                out.setdefault(arch_key(cand), cand)
+                cand = self.changed(base, d.label, value)
+                if cand is not None:
+                    out.setdefault(arch_key(cand), cand)
         result = list(out.values())
         self.rng.shuffle(result)
         return result
+
+    def changed(self, base: Mapping[str, Any], label: str, value: Any) -> dict[str, Any] | None:
+        """`base` with decision `label` set to `value`: the other decisions keep their values,
+        those the change makes active are drawn at random; `None` if that breaks a constraint."""
+        def choose(dec):
+            if dec.label == label:
+                return value
+            if dec.label in base:
+                return _decoded(dec, base[dec.label])
+            return dec.values[self.rng.randrange(len(dec.values))]
+        try:
+            return self.space.sample(choose=choose, attempts=1)
+        except (ArchitectureError, EmptySpaceError):
+            return None
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -32,13 +32,15 @@ from torch import nn
 
 from ..arch import arch_key
 from ..errors import ArchitectureError, NasError
-from .oneshot import OneShot, _show, uniform_chooser, uniform_probs
+from .oneshot import _show, uniform_probs
+from .random_oneshot import RandomOneShot
 
 MODE = "path"
 
 
-class Spos(OneShot):
-    """SPOS with its evolutionary second stage (see the module docstring)."""
+class Spos(RandomOneShot):
+    """SPOS: random one-shot's uniform path training, then the evolutionary second stage (see
+    the module docstring)."""
 
     def __init__(self, supernet, *, population: int = 50, generations: int = 20, topk: int = 10,
                  mutation_prob: float = 0.1, bn_batches: int = 10, max_params: float | None = None,
@@ -52,19 +54,10 @@ class Spos(OneShot):
         self.topk = max(1, min(topk, population // 2))
         self.mutation_prob, self.bn_batches = mutation_prob, bn_batches
         self.max_params, self.max_flops = max_params, max_flops
-        self.rng = random.Random(self.seed)
         self.evolution_data = None       # (train loader, val loader), set by the driver
         self.best: dict[str, Any] | None = None
         self.evolution_log: list[dict[str, Any]] = []
         self.final_population: list[dict[str, Any]] = []
-
-    def search_step(self, weight_batch, arch_batch, batch_idx: int) -> None:
-        for batch in (weight_batch, arch_batch):
-            self.supernet.resample(uniform_chooser(self.rng))
-            self.weight_step(self.task_loss(batch, log=batch is weight_batch))
-
-    def validation_arch(self):
-        return self.supernet.space.sample(self.rng)
 
     def finish(self) -> None:
         if self.evolution_data is not None:

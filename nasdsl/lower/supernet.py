@@ -302,7 +302,7 @@ class SuperCell(nn.Module):
         edges: dict[str, nn.Module] = {}
         self.layout: list[list[tuple[ir.CellOp, list[str], list[str]]]] = []
         for ni, node in enumerate(cell.nodes, start=npred):
-            shared = all(_candidates(op.candidates) == _candidates(node[0].candidates) for op in node)
+            shared = all(_per_input(op) == _per_input(node[0]) for op in node)
             slots = []
             for k, op in enumerate(node):
                 keys = []
@@ -361,6 +361,13 @@ class SuperCell(nn.Module):
             y = BinaryGate.apply(y, policy.alphas[op.op_label], names.index(name),
                                  lambda o: self.edges[keys[j]][names[o]](detached[j]), self.policy)
         return y
+
+
+def _per_input(op: ir.CellOp) -> tuple:
+    """What an op slot offers on each input: its candidates' (name, module) pairs per input
+    index. Slots of one node that offer the same share one set of weights per edge (the
+    DARTS mixed op); their choice labels differ and do not matter here."""
+    return tuple(_candidates(c) for c in op.candidates)
 
 
 def _candidates(module: ir.Module) -> tuple:

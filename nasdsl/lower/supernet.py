@@ -45,7 +45,7 @@ from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, picked, reduce_inputs
 from .mixed import MixedOp, mixed_op
-from .policy import MODES, ArchState, BinaryGate
+from .policy import MODES, ArchState, BinaryGate, norm_buffers
 
 
 def build_supernet(space: Space, mode: str, **options) -> Supernet:
@@ -155,7 +155,7 @@ class SuperChoice(nn.Module):
         if policy.gated and torch.is_grad_enabled() and not isinstance(out, tuple):
             detached = tuple(x.detach() for x in xs)
             out = BinaryGate.apply(out, policy.alphas[self.label], policy.index(self.label, name),
-                                   lambda j: self.candidates[self.names[j]](*detached), self.policy)
+                                   lambda j: self.candidates[self.names[j]](*detached), norm_buffers(self.candidates))
         return out
 
 
@@ -226,7 +226,7 @@ class SuperRepeat(nn.Module):
                 return y
 
             result = BinaryGate.apply(result, self.policy.alphas[label], self.policy.index(label, d), others,
-                                      self.policy)
+                                      norm_buffers(self.blocks))
         return result
 
 
@@ -284,7 +284,7 @@ class SuperGraph(nn.Module):
             def others(j: int) -> torch.Tensor:
                 return reduce_inputs([detached[name] for name in picked(n, domain[j])], n.reduce)
 
-            out = BinaryGate.apply(out, policy.alphas[n.label], policy.index(n.label, value), others, policy)
+            out = BinaryGate.apply(out, policy.alphas[n.label], policy.index(n.label, value), others, [])
         return out
 
 
@@ -356,10 +356,11 @@ class SuperCell(nn.Module):
         policy = self.policy
         detached = [s.detach() for s in states]
         y = BinaryGate.apply(y, policy.alphas[op.input_label], j,
-                             lambda jj: self.edges[keys[jj]][name](detached[jj]), self.policy)
+                             lambda jj: self.edges[keys[jj]][name](detached[jj]),
+                             norm_buffers(*(self.edges[key][name] for key in keys)))
         if op.op_label:
             y = BinaryGate.apply(y, policy.alphas[op.op_label], names.index(name),
-                                 lambda o: self.edges[keys[j]][names[o]](detached[j]), self.policy)
+                                 lambda o: self.edges[keys[j]][names[o]](detached[j]), norm_buffers(self.edges[keys[j]]))
         return y
 
 

@@ -71,6 +71,7 @@ class ArchState:
         self.chosen: dict[str, Any] = {}    # the current architecture (active decisions only)
         self._index: dict[str, dict[Any, int]] = {d.label: _index_of(d.values) for d in space.decisions}
         self._cache: dict[str, torch.Tensor] = {}
+        self.shared: dict = {}   # results shared between mixtures within one forward pass (lower.passes)
         self.fixed = False
         self.statistics: list[torch.Tensor] = []  # running statistics, kept across gate recomputation
 

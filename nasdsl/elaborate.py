@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import ir
@@ -256,7 +256,7 @@ class Elaborator:
         key = file
         if key in self.loading:
             chain = " -> ".join(self.loading[self.loading.index(key):] + [key])
-            raise ImportCycleError(f"import cycle: {chain}", loc or Loc(file, 1, 1))
+            raise ImportCycleError(f"import cycle: {chain}", loc or Loc(file, 1, 1, text))
         if key in self.units:
             return self.units[key]
         self.loading.append(key)
@@ -308,10 +308,10 @@ class Elaborator:
             name = sorted(self.overrides)[0]
             known = ", ".join(sorted(self.params)) or "none"
             raise UndefinedNameError(f"--set {name}: the space has no parameter {name!r} (parameters: {known})",
-                                     Loc(root.file, 1, 1))
+                                     Loc(root.file, 1, 1, root.text))
         networks = [i for i in root.module.items if isinstance(i, ast.NetworkDef)]
         if not networks:
-            raise UndefinedNameError("the file declares no `network`", Loc(root.file, 1, 1),
+            raise UndefinedNameError("the file declares no `network`", Loc(root.file, 1, 1, root.text),
                                      hint="add e.g. `network(x: [3, 32, 32]) = x -> Stem() -> Head()`")
         if len(networks) > 1:
             raise DuplicateError("`network` is declared twice", networks[1].loc,
@@ -1146,29 +1146,10 @@ _EVAL = {cls: getattr(Elaborator, "eval_" + cls.__name__) for cls in (
     ast.UnaryOp, ast.BinOp, ast.Index, ast.Pipe, ast.ValueChoice, ast.LayerChoice, ast.Call)}
 
 
-def _fresh(m: Any, memo: dict[int, Any] | None = None) -> Any:
+def _fresh(m: ir.Module) -> ir.Module:
     """Module `m` rebuilt from new IR objects. Lowering builds one torch module per IR object,
     so a fresh copy gets weights of its own (shared within the copy as within `m`)."""
-    memo = {} if memo is None else memo
-    if id(m) in memo:
-        return memo[id(m)]
-    if isinstance(m, ir.Sequential):
-        new = replace(m, items=tuple(_fresh(i, memo) for i in m.items))
-    elif isinstance(m, ir.LayerChoice):
-        new = replace(m, candidates=tuple((n, _fresh(c, memo)) for n, c in m.candidates))
-    elif isinstance(m, ir.Graph):
-        new = replace(m, modules=tuple((n, _fresh(c, memo)) for n, c in m.modules))
-    elif isinstance(m, ir.Repeat):
-        new = replace(m, blocks=tuple(_fresh(b, memo) for b in m.blocks))
-    elif isinstance(m, ir.Cell):
-        new = replace(m, preprocess=tuple(p if p is None else _fresh(p, memo) for p in m.preprocess),
-                      postprocess=m.postprocess if m.postprocess is None else _fresh(m.postprocess, memo),
-                      nodes=tuple(tuple(replace(op, candidates=tuple(_fresh(c, memo) for c in op.candidates))
-                                        for op in node) for node in m.nodes))
-    else:  # a leaf op
-        new = replace(m)
-    memo[id(m)] = new
-    return new
+    return ir.transform(m, lambda node, children: node.with_children(children))
 
 
 def input_domain(k: int, n: int | None) -> tuple:

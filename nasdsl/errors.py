@@ -14,16 +14,20 @@ Example::
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
 class Loc:
-    """A position in a source file (1-based line and column)."""
+    """A position in a source file (1-based line and column). `text` is the file's whole
+    source as it was compiled (one string shared by every location in it), so an error can
+    quote its line however many spaces share the file name; it takes no part in equality.
+    """
 
     file: str
     line: int
     col: int
+    text: str | None = field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
@@ -31,16 +35,10 @@ class Loc:
 
 UNKNOWN = Loc("<unknown>", 0, 0)
 
-_SOURCES: dict[str, str] = {}
-
-
-def remember_source(file: str, text: str) -> None:
-    """Keep a file's text so errors can quote the offending line."""
-    _SOURCES[file] = text
-
 
 def source_line(loc: Loc) -> str | None:
-    text = _SOURCES.get(loc.file)
+    """The line of its source that `loc` points at, if it carries the source."""
+    text = loc.text
     if text is None or loc.line < 1:
         return None
     lines = text.splitlines()

@@ -10,6 +10,11 @@ Two parts, both frozen dataclasses:
 
 Lowerings walk the template; strategies and the command line use the decisions alone.
 
+One traversal serves every pass: each template node lists its sub-modules with `children()`
+and rebuilds itself around new ones with `with_children(...)`. `walk` visits every distinct
+node once and `transform` rebuilds a template bottom-up; both go by identity, so a module
+used in two places (shared weights) is visited once and stays shared.
+
 Example::
 
     >>> from nasdsl import loads
@@ -19,7 +24,8 @@ Example::
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 
 from .errors import Loc
 from .values import Ref, Value, binary, if_else
@@ -83,11 +89,23 @@ class Op:
     args: tuple[tuple[str, Value], ...]
     loc: Loc = field(repr=False, compare=False)
 
+    def children(self) -> tuple[Module, ...]:
+        return ()
+
+    def with_children(self, children: tuple[Module, ...]) -> Op:
+        return replace(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Sequential:
     items: tuple[Module, ...]
     loc: Loc = field(repr=False, compare=False)
+
+    def children(self) -> tuple[Module, ...]:
+        return self.items
+
+    def with_children(self, children: tuple[Module, ...]) -> Sequential:
+        return replace(self, items=tuple(children))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +157,24 @@ class Graph:
     outputs: tuple[str, ...]
     loc: Loc = field(repr=False, compare=False)
 
+    def children(self) -> tuple[Module, ...]:
+        return tuple(m for _, m in self.modules)
+
+    def with_children(self, children: tuple[Module, ...]) -> Graph:
+        return replace(self, modules=tuple((name, m) for (name, _), m in zip(self.modules, children)))
+
 
 @dataclass(frozen=True, slots=True)
 class LayerChoice:
     label: str
     candidates: tuple[tuple[str, Module], ...]
     loc: Loc = field(repr=False, compare=False)
+
+    def children(self) -> tuple[Module, ...]:
+        return tuple(m for _, m in self.candidates)
+
+    def with_children(self, children: tuple[Module, ...]) -> LayerChoice:
+        return replace(self, candidates=tuple((name, m) for (name, _), m in zip(self.candidates, children)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +183,12 @@ class Repeat:
     depth: Value
     blocks: tuple[Module, ...]
     loc: Loc = field(repr=False, compare=False)
+
+    def children(self) -> tuple[Module, ...]:
+        return self.blocks
+
+    def with_children(self, children: tuple[Module, ...]) -> Repeat:
+        return replace(self, blocks=tuple(children))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +211,74 @@ class Cell:
     label: str
     loc: Loc = field(repr=False, compare=False)
 
+    def children(self) -> tuple[Module, ...]:
+        """Preprocessors, every candidate of every op (node by node), the postprocessor."""
+        out = [p for p in self.preprocess if p is not None]
+        out += [c for node in self.nodes for op in node for c in op.candidates]
+        if self.postprocess is not None:
+            out.append(self.postprocess)
+        return tuple(out)
+
+    def with_children(self, children: tuple[Module, ...]) -> Cell:
+        it = iter(children)
+        preprocess = tuple(None if p is None else next(it) for p in self.preprocess)
+        nodes = tuple(tuple(replace(op, candidates=tuple(next(it) for _ in op.candidates)) for op in node)
+                      for node in self.nodes)
+        postprocess = None if self.postprocess is None else next(it)
+        return replace(self, preprocess=preprocess, nodes=nodes, postprocess=postprocess)
+
 
 Module = Op | Sequential | Graph | LayerChoice | Repeat | Cell
+
+
+def walk(root: Module) -> Iterator[Module]:
+    """Every distinct node of a template once (by identity), parents before their children,
+    children in order.
+
+    Example::
+
+        >>> from nasdsl import loads
+        >>> space = loads('network(x: [4]) = x -> Linear(4, 8) -> choice { a: ReLU(), b: Tanh() }')
+        >>> [type(m).__name__ for m in walk(space.template)]
+        ['Graph', 'Op', 'LayerChoice', 'Op', 'Op']
+    """
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        m = stack.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        yield m
+        stack.extend(reversed(m.children()))
+
+
+def transform(root: Module, fn: Callable[[Module, tuple[Module, ...]], Module]) -> Module:
+    """Rebuild a template bottom-up: `fn(node, new_children)` returns the node's replacement,
+    given its children already transformed. Memoised by identity, so a shared module is
+    transformed once and stays shared. `transform(m, lambda m, kids: m.with_children(kids))`
+    is a deep copy made of new objects (a lowering gives each IR object its own weights)."""
+    memo: dict[int, Module] = {}
+
+    def go(m: Module) -> Module:
+        hit = memo.get(id(m))
+        if hit is None:
+            hit = memo[id(m)] = fn(m, tuple(go(c) for c in m.children()))
+        return hit
+
+    return go(root)
+
+
+def merged_nodes(cell: Cell, read: Callable[[str], int]) -> list[int]:
+    """The states a cell concatenates, given what each op's input decision took (`read(label)`):
+    every node (`merge="all"`), or the loose ends, the nodes no op reads. The one statement of
+    the merge rule that the discrete model, the exporter, costs and the genotype format share;
+    `is_loose_end` / `merged_count` state it as values over the decisions."""
+    first, total = cell.num_predecessors, cell.num_predecessors + len(cell.nodes)
+    if cell.merge == "all":
+        return list(range(first, total))
+    used = {read(op.input_label) for node in cell.nodes for op in node}
+    return [i for i in range(first, total) if i not in used]
 
 
 def is_loose_end(cell: Cell, node: int) -> Value:

@@ -149,6 +149,7 @@ class Space:
         self.decisions = _topological(decisions)
         self._by_label = {d.label: d for d in self.decisions}
         self.plan = _plan(self.decisions, self.constraints)
+        self._memo = _Memo()  # per space: nothing of it outlives the space
 
     # -- looking up
 
@@ -204,14 +205,14 @@ class Space:
     def _dp_holds(self, t: int, view: Mapping[str, Any]) -> dict[str, Any] | None:
         """Check step t on a frontier view: None if a constraint fails, else the running sums."""
         plan = self.plan
-        if not all(_holds(c, view) for c in (plan.dp_closing[t] if plan.dp_closing else plan.closing[t])):
+        if not all(self._memo.holds(c, view) for c in (plan.dp_closing[t] if plan.dp_closing else plan.closing[t])):
             return None
         sums: dict[str, Any] = {}
         for acc, term in plan.sums[t] if plan.sums else ():
             total = sums.get(acc, view.get(acc, 0))
-            if total is not INACTIVE and any(view.get(lab, INACTIVE) is INACTIVE for lab in _labels_of(term)):
+            if total is not INACTIVE and any(view.get(lab, INACTIVE) is INACTIVE for lab in self._memo.labels_of(term)):
                 total = INACTIVE  # a constraint over an absent decision does not apply
-            sums[acc] = total if total is INACTIVE else total + _cached_eval(term, view)
+            sums[acc] = total if total is INACTIVE else total + self._memo.eval(term, view)
         for acc, c in plan.sum_checks[t] if plan.sum_checks else ():
             total = sums.get(acc, view.get(acc, 0))
             if total is not INACTIVE and bool(apply_binary(c.expr.op, total, c.expr.right)) != (c.kind == "require"):
@@ -219,7 +220,7 @@ class Space:
         return sums
 
     def _step_options(self, t: int, d: ir.Decision, view: dict) -> list[tuple[Any, int]]:
-        if not _truthy(_cached_eval(d.condition, view)):
+        if not _truthy(self._memo.eval(d.condition, view)):
             return [(INACTIVE, 1)]
         if not self.plan.needed[t] and not self.plan.closing[t] and not (self.plan.sums and self.plan.sums[t]):
             return [(d.values[0], len(d.values))]  # nothing later reads it: count, don't branch
@@ -236,7 +237,7 @@ class Space:
         exact count of NAS-Bench-101's constrained cells takes seconds), or the first one a
         bounded depth-first search finds; the count decides only when neither does."""
         if self._witness() is None and self.size() == 0:
-            loc = self.constraints[0].loc if self.constraints else Loc(self.root_file, 1, 1)
+            loc = self.constraints[0].loc if self.constraints else Loc(self.root_file, 1, 1, self.sources.get(self.root_file))
             raise EmptySpaceError("the constraints rule out every architecture: the space is empty", loc)
 
     # -- enumeration
@@ -277,7 +278,7 @@ class Space:
                 if budget < 0:
                     raise _OutOfBudget()
             view[order[t].label] = value
-            if not all(_holds(c, view) for c in self.plan.closing[t]):
+            if not all(self._memo.holds(c, view) for c in self.plan.closing[t]):
                 continue
             if t + 1 == n:
                 yield self._export(view)
@@ -297,7 +298,8 @@ class Space:
         return self.plan.order
 
     def sample(self, seed: int | _random.Random | None = None, uniform: bool = False,
-               choose: Callable[[ir.Decision], Any] | None = None, attempts: int = 1000) -> dict[str, Any]:
+               choose: Callable[[ir.Decision], Any] | None = None, attempts: int = 1000,
+               feasible: bool = False) -> dict[str, Any]:
         """One architecture. By default each active decision is drawn uniformly (as NNI's random
         strategy does), redrawing when a constraint fails; `uniform=True` draws uniformly over
         all architectures of the space instead, exactly, using the counting DP.
@@ -305,7 +307,11 @@ class Space:
         `choose(decision)` is the hook for a strategy's own policy (a controller, TPE's
         suggestions, architecture weights): it is called for each *active* decision, in
         `order`, and returns one of `decision.values`. When the result breaks a constraint the
-        draw starts again, up to `attempts` times, then an `ArchitectureError` says so.
+        draw starts again, up to `attempts` times, then an `ArchitectureError` says so. With
+        `feasible=True` no draw is wasted: `choose` receives the decision with only the values
+        that still complete to an architecture satisfying the constraints over decisions (the
+        counting DP says which), so a policy samples from its own distribution restricted to
+        them (budgets over params/FLOPs are still checked after the draw).
 
         Example::
 
@@ -315,7 +321,9 @@ class Space:
             >>> sorted(set(arch.values()))
             ['avg_pool_3x3']
         """
-        if choose is not None:
+        if choose is not None and feasible:
+            draw = lambda: self._draw_feasible(choose)  # noqa: E731
+        elif choose is not None:
             draw = lambda: self._draw(None, 1, choose)  # noqa: E731
         else:
             rng = seed if isinstance(seed, _random.Random) else _random.Random(seed)
@@ -333,6 +341,38 @@ class Space:
         raise EmptySpaceError(f"no architecture within the space's budgets in {attempts} draws: "
                               f"`{budget.kind} {to_text(budget.expr)}` leaves (almost) nothing of the space",
                               budget.loc)
+
+    def _draw_feasible(self, choose: Callable[[ir.Decision], Any]) -> dict[str, Any]:
+        """One draw where `choose` sees, per active decision, only the values with completions."""
+        from dataclasses import replace
+        try:
+            suffix = self._suffix
+        except NasError:  # too entangled to count: fall back to drawing and rejecting
+            return self._draw(None, 1, choose)
+        plan = self.plan
+        view: dict[str, Any] = {}
+        for t, d in enumerate(plan.order):
+            opts = self._options(t, view)
+            allowed = []
+            for value in opts:
+                view[d.label] = value
+                sums = self._dp_holds(t, view)
+                if sums is not None:
+                    key = tuple(sums.get(lab, view.get(lab, INACTIVE)) for lab in plan.frontier[t])
+                    if suffix[t + 1].get(key, 0):
+                        allowed.append(value)
+            if not allowed:
+                self.check_not_empty()
+            if allowed[0] is INACTIVE:
+                view[d.label] = INACTIVE
+            else:
+                value = self._member(d, choose(replace(d, values=tuple(allowed))))
+                if not any(_same(value, a) for a in allowed):
+                    raise ArchitectureError(f"{d.label!r}: the policy chose {value!r}, which is not among the "
+                                            f"values offered ({', '.join(map(repr, allowed))})")
+                view[d.label] = value
+            view.update(self._dp_holds(t, view) or {})
+        return self._export(view)
 
     def _sample_ignoring_budgets(self, rng: _random.Random, uniform: bool) -> dict[str, Any]:
         if uniform:
@@ -392,11 +432,52 @@ class Space:
                     view[d.label] = INACTIVE if opts[0] is INACTIVE else self._member(d, choose(d))
                 else:
                     view[d.label] = opts[rng.randrange(len(opts))]
-                if not all(_holds(c, view) for c in self.plan.closing[t]):
+                if not all(self._memo.holds(c, view) for c in self.plan.closing[t]):
                     ok = False
                     break
             if ok:
                 return self._export(view)
+        return None
+
+    def next_choice(self, partial: Mapping[str, Any]) -> tuple[ir.Decision, list] | None:
+        """Build an architecture one decision at a time: the next active decision (in `order`)
+        that `partial` does not set, with those of its values that leave at least one
+        architecture of the space to complete it; None once `partial` sets every active
+        decision. `partial` holds values for decisions before that one, as `validate` takes them.
+
+        Example::
+
+            >>> space = nasdsl.loads('''
+            ... network(x: [4]) {
+            ...   w = choice[4, 8, 16]
+            ...   v = choice[4, 8]
+            ...   forbid w == 16 and v == 8
+            ...   return x -> Linear(4, w) -> Linear(w, v)
+            ... }''')
+            >>> decision, values = space.next_choice({})
+            >>> decision.label, values
+            ('w', [4, 8, 16])
+            >>> space.next_choice({"w": 16})[1]
+            [4]
+            >>> space.next_choice({"w": 16, "v": 4}) is None
+            True
+        """
+        plan, view = self.plan, {}
+        for t, d in enumerate(plan.order):
+            active = _truthy(self._memo.eval(d.condition, view))
+            if not active or d.label in partial:
+                view[d.label] = self._member(d, partial[d.label]) if active else INACTIVE
+                view.update(self._dp_holds(t, view) or {})  # running sums of sum constraints
+                continue
+            values = []
+            for value in d.values:
+                view[d.label] = value
+                sums = self._dp_holds(t, view)
+                if sums is not None:
+                    key = tuple(sums.get(lab, view.get(lab, INACTIVE)) for lab in plan.frontier[t])
+                    if self._suffix[t + 1].get(key, 0) > 0:
+                        values.append(value)
+            return d, values
         return None
 
     @cached_property
@@ -449,7 +530,24 @@ class Space:
     # -- validation
 
     def validate(self, arch: Mapping[str, Any]) -> dict[str, Any]:
-        """Check `arch` is in the space and return it canonical; raise `ArchitectureError` if not."""
+        """Check `arch` is in the space and return its canonical form; raise `ArchitectureError`
+        if it is not in the space.
+
+        The canonical form (there is no separate `canonical`: this is it) has the active
+        decisions only, in decision order, each value the domain's own (an input choice of
+        several tensors a sorted list); `nasdsl.arch.arch_key` of it is the architecture's key.
+
+        Example::
+
+            >>> space = nasdsl.loads("network(x: [4]) = x -> Linear(4, choice[8, 16]) -> ReLU()")
+            >>> space.validate({"out.0.out_features": 16})
+            {'out.0.out_features': 16}
+            >>> space.validate({"out.0.out_features": 12})  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            nasdsl.errors.ArchitectureError: <string>:1:34: 12 is not a value of 'out.0.out_features' (one of 8, 16)
+            ...
+        """
         if not isinstance(arch, Mapping):
             raise ArchitectureError(f"an architecture is a mapping from label to value, got {type(arch).__name__}")
         for label in arch:
@@ -470,7 +568,7 @@ class Space:
                 raise ArchitectureError(f"decision {d.label!r} is missing (one of {_domain(d)})", d.loc)
             view[d.label] = self._member(d, arch[d.label])
         for c in self.constraints:
-            if not _holds(c, view):
+            if not self._memo.holds(c, view):
                 what = f" ({c.message})" if c.message else ""
                 raise ArchitectureError(f"architecture violates `{c.kind} {to_text(c.expr)}`{what}", c.loc)
         result = self._export(view)
@@ -498,10 +596,6 @@ class Space:
         except ArchitectureError:
             return False
 
-    def canonical(self, arch: Mapping[str, Any]) -> dict[str, Any]:
-        """The architecture with keys in decision order and values normalised (validates first)."""
-        return self.validate(arch)
-
     # -- mutation
 
     def mutate(self, arch: Mapping[str, Any], rng: _random.Random | int | None = None,
@@ -525,7 +619,7 @@ class Space:
                 else:
                     others = [v for v in opts if not _same(v, old)] or opts
                     view[d.label] = others[rng.randrange(len(others))]
-            if all(_holds(c, view) for c in self.constraints):
+            if all(self._memo.holds(c, view) for c in self.constraints):
                 child = self._export(view)
                 if self.within_budgets(child):
                     return child
@@ -559,52 +653,61 @@ class Space:
         }
 
 
-_LABELS: dict[int, tuple[Any, frozenset[str]]] = {}  # id(expr) -> (expr, its labels): _holds runs in every DP step
+MEMO_CAP = 65_536  # values remembered per expression
 
 
-def _labels_of(expr: Any) -> frozenset[str]:
-    hit = _LABELS.get(id(expr))
-    if hit is None or hit[0] is not expr:
-        hit = _LABELS[id(expr)] = (expr, free_labels(expr))
-    return hit[1]
+class _Memo:
+    """What one space remembers about its expressions (constraints, conditions, sum terms):
+    their labels, and their values by the values of those labels. The counting DP evaluates
+    the same constraint and condition on many states that differ elsewhere (NAS-Bench-101:
+    390,000 steps, a few hundred distinct views per constraint). Owned by its `Space` and
+    gone with it; keyed by the identity of expressions the space itself holds."""
 
+    def __init__(self):
+        self.labels: dict[int, frozenset[str]] = {}
+        self.values: dict[int, tuple[tuple[str, ...], dict]] = {}
 
-_MEMO: dict[int, tuple[Any, tuple[str, ...], dict]] = {}  # id(expr) -> (expr, labels, values by their values)
-MEMO_CAP = 65_536  # entries remembered per expression
+    def labels_of(self, expr: Any) -> frozenset[str]:
+        hit = self.labels.get(id(expr))
+        if hit is None:
+            hit = self.labels[id(expr)] = free_labels(expr)
+        return hit
 
+    def eval(self, expr: Any, view: Mapping[str, Any]) -> Any:
+        """`partial_eval`, remembered by the values of the expression's own labels."""
+        if not is_expr(expr):
+            return expr
+        hit = self.values.get(id(expr))
+        if hit is None:
+            hit = self.values[id(expr)] = (tuple(sorted(self.labels_of(expr))), {})
+        labels, cache = hit
+        key = tuple((v.__class__, v) for v in (view.get(lab, INACTIVE) for lab in labels))  # 1 and True differ
+        try:
+            return cache[key]
+        except KeyError:
+            value = partial_eval(expr, view)
+            if len(cache) < MEMO_CAP:
+                cache[key] = value
+            return value
+        except TypeError:  # an unhashable value
+            return partial_eval(expr, view)
 
-def _cached_eval(expr: Any, view: Mapping[str, Any]) -> Any:
-    """`partial_eval`, remembered per expression by the values of its own labels: the counting
-    DP evaluates the same constraint and condition on many states that differ elsewhere
-    (NAS-Bench-101: 390,000 steps, a few hundred distinct views per constraint)."""
-    if not is_expr(expr):
-        return expr
-    hit = _MEMO.get(id(expr))
-    if hit is None or hit[0] is not expr:
-        hit = _MEMO[id(expr)] = (expr, tuple(sorted(_labels_of(expr))), {})
-    _, labels, cache = hit
-    key = tuple((v.__class__, v) for v in (view.get(lab, INACTIVE) for lab in labels))  # 1 and True differ
-    try:
-        return cache[key]
-    except KeyError:
-        value = partial_eval(expr, view)
-        if len(cache) < MEMO_CAP:
-            cache[key] = value
-        return value
-    except TypeError:  # an unhashable value
-        return partial_eval(expr, view)
+    def holds(self, c: ir.Constraint, view: Mapping[str, Any]) -> bool:
+        """Whether constraint `c` holds on `view` (one over an absent decision always does)."""
+        labels = self.labels_of(c.expr)
+        if any(view.get(lab, INACTIVE) is INACTIVE for lab in labels):
+            return True
+        try:
+            value = self.eval(c.expr, view)
+        except (ArithmeticError, TypeError, ValueError) as err:
+            where = ", ".join(f"{lab}={literal(view[lab])}" for lab in sorted(labels))
+            raise NasTypeError(f"`{c.kind} {to_text(c.expr)}` cannot be evaluated when {where}: {err}", c.loc) from None
+        return bool(value) if c.kind == "require" else not value
 
 
 def _holds(c: ir.Constraint, view: Mapping[str, Any]) -> bool:
-    labels = _labels_of(c.expr)
-    if any(view.get(lab, INACTIVE) is INACTIVE for lab in labels):
-        return True  # a constraint over an absent decision does not apply
-    try:
-        value = _cached_eval(c.expr, view)
-    except (ArithmeticError, TypeError, ValueError) as err:
-        where = ", ".join(f"{lab}={literal(view[lab])}" for lab in sorted(labels))
-        raise NasTypeError(f"`{c.kind} {to_text(c.expr)}` cannot be evaluated when {where}: {err}", c.loc) from None
-    return bool(value) if c.kind == "require" else not value
+    """`Space.holds` for a caller without the space at hand (nothing is remembered)."""
+    return _Memo().holds(c, view)
 
 
 def _to_json(value: Any) -> Any:

@@ -46,7 +46,7 @@ try:
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError("nasdsl.testing needs hypothesis: pip install 'nasdsl[test]'") from err
 
-from .space import INACTIVE, Space, _holds, partial_eval
+from .space import Space
 
 __all__ = ["programs", "small_programs", "architectures", "SMALL_SIZE"]
 
@@ -59,9 +59,10 @@ _LARGE_BUDGET = 10 ** 7    # `programs()` without max_size: big, but each part s
 def architectures(space: Space) -> st.SearchStrategy[dict[str, Any]]:
     """Architectures of `space`, each drawn decision by decision, valid by construction.
 
-    Decisions are drawn in `space.plan.order` (each after those its activation condition
-    reads); inactive ones are skipped, and only values that keep at least one completion
-    satisfying every constraint are offered, so nothing is filtered away. Architectures come
+    Decisions are drawn by `space.next_choice` (the public hook for building an architecture
+    step by step): in `space.order`, each after those its activation condition reads,
+    inactive ones skipped, and only values that keep at least one completion satisfying
+    every constraint offered, so nothing is filtered away. Architectures come
     out canonical (keys in decision order, multi-input picks as sorted lists), exactly as
     `space.validate` returns them, and shrink towards the first value of every decision.
 
@@ -81,52 +82,15 @@ def architectures(space: Space) -> st.SearchStrategy[dict[str, Any]]:
 
     @st.composite
     def draw_architecture(draw: Callable) -> dict[str, Any]:
-        view: dict[str, Any] = {}
         arch: dict[str, Any] = {}
-        for t, d in enumerate(space.plan.order):
-            if not _active(d, view):
-                view[d.label] = INACTIVE
-                continue
-            options = _feasible_values(space, t, view)
+        while (step := space.next_choice(arch)) is not None:
+            decision, options = step
             assume(options)  # only reachable if the space's own counting is inconsistent
             value = draw(st.sampled_from(options))
-            view[d.label] = value
-            arch[d.label] = list(value) if isinstance(value, tuple) else value
+            arch[decision.label] = list(value) if isinstance(value, tuple) else value
         return arch
 
     return draw_architecture()
-
-
-def _active(decision, view: dict) -> bool:
-    value = partial_eval(decision.condition, view)
-    return value is not INACTIVE and bool(value)
-
-
-def _feasible_values(space: Space, t: int, view: dict) -> list:
-    """Values of decision `t` that pass the constraints closing at `t` and leave at least one
-    completion (by the space's own backward counting, when it has one)."""
-    plan = space.plan
-    d = plan.order[t]
-    suffix = _suffix_counts(space)
-    out = []
-    for value in d.values:
-        view[d.label] = value
-        if not all(_holds(c, view) for c in plan.closing[t]):
-            continue
-        if suffix is not None:
-            key = tuple(view.get(label, INACTIVE) for label in plan.frontier[t])
-            if suffix[t + 1].get(key, 0) <= 0:
-                continue
-        out.append(value)
-    view.pop(d.label, None)
-    return out
-
-
-def _suffix_counts(space: Space):
-    try:
-        return space._suffix
-    except AttributeError:  # a Space without the counting DP: fall back to filtering
-        return None
 
 
 # --- programs: public strategies ------------------------------------------------------------

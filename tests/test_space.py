@@ -25,7 +25,7 @@ def space():
 def test_validate_accepts_and_canonicalises(space):
     arch = {"z": [1, 0], "y": "big", "y.big.0.out_features": 32}
     assert space.validate(arch) == {"y": "big", "y.big.0.out_features": 32, "z": [0, 1]}
-    assert list(space.canonical(arch)) == ["y", "y.big.0.out_features", "z"]
+    assert list(space.validate(arch)) == ["y", "y.big.0.out_features", "z"]
 
 
 def test_unknown_label(space):

@@ -68,7 +68,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .. import ir
+from .. import ir, resolve
 from ..errors import UNKNOWN as UNKNOWN_LOC
 from ..errors import ArchitectureError, Loc, NasError, ShapeError
 from ..ops import catalog
@@ -732,8 +732,11 @@ class _Walker:
         raise TypeError(f"unknown template node {type(m).__name__}")
 
     def op(self, m: ir.Op, x: Shape, ctx: tuple) -> Shape:
+        return self.apply(m, {k: self.value(v, m) for k, v in m.args}, x, ctx)
+
+    def apply(self, m: ir.Op, args: dict, x: Shape, ctx: tuple) -> Shape:
+        """The op's output shape for input shape `x`, its arguments resolved to `args`."""
         rule = _rule(m.name)
-        args = {k: self.value(v, m) for k, v in m.args}
         if rule is None or x is None:
             return self.unknown_op(m, args, x)
         call = _Call(self, m, args, x, ctx)
@@ -750,7 +753,8 @@ class _Walker:
     def count(self, m: ir.Op, rule: Rule, args: dict, x: tuple, y: tuple) -> None:
         pass
 
-    def graph(self, g: ir.Graph, xs: tuple, ctx: tuple) -> tuple:
+    def graph_inputs(self, g: ir.Graph, xs: tuple, ctx: tuple) -> dict[str, Shape]:
+        """The shapes a graph receives, held to the shapes its inputs declare."""
         env: dict[str, Shape] = {}
         for t, x in zip(g.inputs, xs):
             if t.shape is not None and x is not None:
@@ -758,6 +762,10 @@ class _Walker:
                                   lambda items, t=t: f"input {t.name!r} is declared {_dims(items[1][1])} "
                                                 f"but receives {_dims(items[0][1])}")
             env[t.name] = x
+        return env
+
+    def graph(self, g: ir.Graph, xs: tuple, ctx: tuple) -> tuple:
+        env = self.graph_inputs(g, xs, ctx)
         modules = dict(g.modules)
         for n in g.nodes:
             if isinstance(n, ir.Apply):
@@ -1166,50 +1174,80 @@ class _SpaceWalker(_Walker):
 
 
 class _ArchWalker(_Walker):
-    """One architecture: chosen candidates only, constant shapes, costs accumulated."""
+    """One architecture, resolved (`nasdsl.resolve`): constant shapes, costs accumulated."""
 
-    def __init__(self, arch: Mapping[str, Any]):
+    def __init__(self):
         super().__init__()
-        self.arch = arch
         self.params = 0
         self.macs = 0
         self.seen: set[int] = set()               # ops whose parameters are counted
         self.ops: dict[tuple, tuple] = {}         # (name, args, input) -> (output, params, MACs)
 
-    def value(self, v: Any, where: Any) -> Any:
-        try:
-            return evaluate(v, self.arch)
-        except KeyError as err:
-            raise NasError(f"value depends on decision {err.args[0]!r}, which this architecture does not set",
-                           where.loc) from None
-
-    def module(self, m: ir.Module, xs: tuple, ctx: tuple) -> tuple:
-        key = (id(m), xs)  # no conditions here: every decision is fixed
+    def node(self, r: resolve.Node, xs: tuple) -> tuple:
+        if isinstance(r, resolve.Op):
+            return (self.resolved_op(r, xs[0]),)
+        key = (id(r), xs)
         hit = self.memo.get(key)
         if hit is None:  # a module applied again costs its MACs again, its parameters once
             before = self.macs
-            outs = self._module(m, xs, ctx)
+            outs = self._node(r, xs)
             hit = self.memo[key] = (outs, self.macs - before)
         else:
             self.macs += hit[1]
         return hit[0]
 
-    def op(self, m: ir.Op, x: Shape, ctx: tuple) -> Shape:
+    def _node(self, r: resolve.Node, xs: tuple) -> tuple:
+        if isinstance(r, resolve.Chain):
+            for item in r.items:
+                xs = self.node(item, xs)
+            return xs
+        if isinstance(r, resolve.Graph):
+            return self.resolved_graph(r, xs)
+        return (self.resolved_cell(r, xs),)
+
+    def resolved_op(self, r: resolve.Op, x: Shape) -> Shape:
         """Memoised by what the op is (its arguments are fixed by the architecture), so repeated
         cells cost one dictionary lookup per op; parameters still count once per module."""
-        key = (m.name, m.args, x)
+        key = (r.name, r.source.args if r.source is not None else (), x)
         hit = self.ops.get(key)
         if hit is None:
             params, macs = self.params, self.macs
-            self.seen.add(id(m))
-            y = super().op(m, x, ctx)
+            self.seen.add(id(r))
+            y = self.apply(r.source or ir.Op(r.name, (), UNKNOWN_LOC), r.args, x, ())
             hit = self.ops[key] = (y, self.params - params, self.macs - macs)
             return y
-        if id(m) not in self.seen:
-            self.seen.add(id(m))
+        if id(r) not in self.seen:
+            self.seen.add(id(r))
             self.params += hit[1]
         self.macs += hit[2]
         return hit[0]
+
+    def resolved_graph(self, g: resolve.Graph, xs: tuple) -> tuple:
+        env = self.graph_inputs(g.source, xs, ())
+        for step in g.steps:
+            shapes = [env[i] for i in step.inputs]
+            if step.kind == "apply":
+                env.update(zip(step.outputs, self.node(g.modules[step.target], tuple(shapes))))
+            elif step.kind == "pick":
+                n = step.source
+                if n.reduce == "concat":
+                    env[n.out] = self.concat(shapes, 1, (), n.loc, f"pick {n.label!r}")
+                else:
+                    env[n.out] = self.broadcast(shapes, (), n.loc, f"pick {n.label!r}")
+            else:
+                env[step.outputs[0]] = _bounded(self.combine(step.source, shapes, ()))
+        return tuple(env[o] for o in g.outputs)
+
+    def resolved_cell(self, c: resolve.Cell, xs: tuple) -> Shape:
+        cell = c.source
+        states = [self.node(p, (x,))[0] for p, x in zip(c.preprocess, xs)]
+        for node in c.wiring:
+            outs = [self.node(c.ops[name], (states[j],))[0] for name, j in node]
+            states.append(self.broadcast(outs, (), cell.loc, f"cell {cell.label!r} sum"))
+        merge = [states[i] for i in c.merge]
+        out = merge[0] if len(merge) == 1 else self.concat(merge, cell.concat_dim, (), cell.loc,
+                                                            f"cell {cell.label!r} merge")
+        return self.node(c.postprocess, (out,))[0]
 
     def count(self, m: ir.Op, rule: Rule, args: dict, x: tuple, y: tuple) -> None:
         try:
@@ -1222,45 +1260,6 @@ class _ArchWalker(_Walker):
     def unknown_op(self, m: ir.Op, args: dict, x: Shape) -> Shape:
         raise NasError(f"{m.name} has no shape and cost rule: register one with nasdsl.shapes.register_rule "
                        "to count its parameters and FLOPs", m.loc)
-
-    def chosen(self, label: str) -> Any:
-        try:
-            return self.arch[label]
-        except KeyError:
-            raise ArchitectureError(f"decision {label!r} is missing") from None
-
-    def layer_choice(self, m: ir.LayerChoice, xs: tuple, ctx: tuple) -> tuple:
-        return self.module(dict(m.candidates)[self.chosen(m.label)], xs, ctx)
-
-    def pick(self, n: ir.Pick, shapes: list, ctx: tuple) -> Shape:
-        chosen = self.chosen(n.label)
-        picked = [shapes[i] for i in ((chosen,) if isinstance(chosen, int) else chosen)]
-        if n.reduce == "concat":
-            return self.concat(picked, 1, ctx, n.loc, f"pick {n.label!r}")
-        return self.broadcast(picked, ctx, n.loc, f"pick {n.label!r}")
-
-    def repeat(self, m: ir.Repeat, xs: tuple, ctx: tuple) -> tuple:
-        for block in m.blocks[:self.value(m.depth, m)]:
-            xs = self.module(block, xs, ctx)
-        return xs
-
-    def cell(self, c: ir.Cell, xs: tuple, ctx: tuple) -> Shape:
-        states = [x if p is None else self.module(p, (x,), ctx)[0] for p, x in zip(c.preprocess, xs)]
-        used = set()
-        for node in c.nodes:
-            outs = []
-            for op in node:
-                j = self.chosen(op.input_label)
-                used.add(j)
-                outs.append(self.module(op.candidates[j], (states[j],), ctx)[0])
-            states.append(self.broadcast(outs, ctx, c.loc, f"cell {c.label!r} sum"))
-        total = len(states)
-        merge = [states[i] for i in range(c.num_predecessors, total)
-                 if c.merge == "all" or i not in used]
-        out = merge[0] if len(merge) == 1 else self.concat(merge, c.concat_dim, ctx, c.loc, f"cell {c.label!r} merge")
-        if c.postprocess is not None:
-            out = self.module(c.postprocess, (out,), ctx)[0]
-        return out
 
 
 # --- the API ----------------------------------------------------------------------------------
@@ -1306,10 +1305,9 @@ def costs(space, arch: Mapping[str, Any], validate: bool = True) -> dict[str, in
             arch = space.validate(arch)
         finally:
             _LOCAL.skip_budgets -= 1
-    arch = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
-    walker = _ArchWalker(arch)
-    template = space.template
-    walker.module(template, tuple(tuple(t.shape) for t in template.inputs), ())
+    root = resolve.resolve(space, arch, validate=False)
+    walker = _ArchWalker()
+    walker.node(root, tuple(tuple(t.shape) for t in space.template.inputs))
     return {"params": walker.params, "flops": walker.macs}
 
 

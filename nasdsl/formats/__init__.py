@@ -26,7 +26,6 @@ from typing import Any
 from .. import ir
 from ..errors import ArchitectureError
 from ..space import Space
-from ..values import evaluate
 
 _EDGE = re.compile(r"(?:^|\.)e?(\d+)_(\d+)$")
 
@@ -113,17 +112,19 @@ def genotype_to_arch(space: Space, text: str) -> dict[str, Any]:
     arch: dict[str, Any] = {}
     for kind in ("normal", "reduce"):
         pairs = fields[kind]
-        ops_per_node = sum(1 for label in space.labels() if re.fullmatch(rf"{kind}\.op_2_\d+", label))
-        if ops_per_node == 0:
-            raise ArchitectureError(f"the space has no cell labelled {kind!r}")
+        ops = _cell_ops(_cell(space, kind))
+        ops_per_node = len(ops[0])
         if not isinstance(pairs, list) or len(pairs) % ops_per_node:
             raise ArchitectureError(f"genotype {kind} must list {ops_per_node} (op, input) pairs per node")
+        if len(pairs) > ops_per_node * len(ops):
+            raise ArchitectureError(f"genotype {kind} lists {len(pairs) // ops_per_node} nodes, "
+                                    f"the space's cell has {len(ops)}")
         for index, pair in enumerate(pairs):
             if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
                 raise ArchitectureError(f"genotype {kind}[{index}] must be an (op, input) pair, got {pair!r}")
-            node, k = 2 + index // ops_per_node, index % ops_per_node
-            arch[f"{kind}.op_{node}_{k}"] = pair[0]
-            arch[f"{kind}.input_{node}_{k}"] = pair[1]
+            op = ops[index // ops_per_node][index % ops_per_node]
+            arch[op.op_label] = pair[0]
+            arch[op.input_label] = pair[1]
     arch = space.validate(arch)
     for kind in ("normal", "reduce"):
         concat, cell = fields.get(f"{kind}_concat"), _cell(space, kind)
@@ -141,43 +142,30 @@ def arch_to_genotype(space: Space, arch: Mapping[str, Any]) -> str:
     arch = space.validate(arch)
     parts = []
     for kind in ("normal", "reduce"):
-        nodes = sorted({int(m.group(1)) for label in arch
-                        for m in [re.fullmatch(rf"{kind}\.op_(\d+)_\d+", label)] if m})
-        pairs = []
-        for node in nodes:
-            k = 0
-            while f"{kind}.op_{node}_{k}" in arch:
-                pairs.append((arch[f"{kind}.op_{node}_{k}"], arch[f"{kind}.input_{node}_{k}"]))
-                k += 1
-        parts.append(f"{kind}={pairs!r}, {kind}_concat={_concat(_cell(space, kind), arch)!r}")
+        cell = _cell(space, kind)
+        pairs = [(arch[op.op_label], arch[op.input_label]) for node in _cell_ops(cell) for op in node]
+        parts.append(f"{kind}={pairs!r}, {kind}_concat={_concat(cell, arch)!r}")
     return "Genotype(" + ", ".join(parts) + ")"
 
 
 def _cell(space: Space, label: str) -> ir.Cell:
     """The first cell of `space` labelled `label` (all of them share its decisions)."""
-    stack: list = [space.template]
-    while stack:
-        m = stack.pop()
-        if isinstance(m, ir.Cell):
-            if m.label == label:
-                return m
-            stack += [p for p in m.preprocess + (m.postprocess,) if p is not None]
-            stack += [c for node in m.nodes for op in node for c in op.candidates]
-        elif isinstance(m, ir.Graph):
-            stack += [sub for _, sub in m.modules]
-        elif isinstance(m, ir.Sequential):
-            stack += list(m.items)
-        elif isinstance(m, ir.LayerChoice):
-            stack += [c for _, c in m.candidates]
-        elif isinstance(m, ir.Repeat):
-            stack += list(m.blocks)
+    for m in ir.walk(space.template):
+        if isinstance(m, ir.Cell) and m.label == label:
+            return m
     raise ArchitectureError(f"the space has no cell labelled {label!r}")
+
+
+def _cell_ops(cell: ir.Cell) -> tuple[tuple[ir.CellOp, ...], ...]:
+    """The cell's ops node by node; a genotype names an op per edge, so each must be a choice."""
+    if not cell.nodes or any(op.op_label is None for node in cell.nodes for op in node):
+        raise ArchitectureError(f"cell {cell.label!r} has fixed ops: a genotype needs a choice of op on every edge")
+    return cell.nodes
 
 
 def _concat(cell: ir.Cell, arch: Mapping[str, Any]) -> list[int]:
     """The nodes `cell` concatenates under `arch`: all, or (loose_end) those no op reads."""
-    nodes = range(cell.num_predecessors, cell.num_predecessors + len(cell.nodes))
-    return [i for i in nodes if cell.merge == "all" or evaluate(ir.is_loose_end(cell, i), arch)]
+    return ir.merged_nodes(cell, arch.__getitem__)
 
 
 def is_genotype(text: str) -> bool:

@@ -21,11 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import ir
-from ..errors import NasError
+from .. import resolve
+from ..errors import UNKNOWN, NasError
 from ..ops.modules import build_op
 from ..space import Space
-from ..values import evaluate
 
 
 class Chain(nn.Sequential):
@@ -147,89 +146,44 @@ class DiscreteCell(nn.Module):
 
 
 class _Builder:
-    """Walks the module template for one (validated) architecture."""
+    """Makes one `nn.Module` per record of a resolved architecture (`nasdsl.resolve`): a record
+    used in two places is one module in two places (shared weights)."""
 
-    def __init__(self, arch: Mapping[str, Any]):
-        self.arch = arch
-        self.memo: dict[int, nn.Module] = {}  # a template used twice is one module (shared weights)
+    def __init__(self):
+        self.memo: dict[int, nn.Module] = {}
 
-    def value(self, v: Any, where: Any) -> Any:
-        try:
-            return evaluate(v, self.arch)
-        except KeyError as err:
-            raise NasError(f"value depends on decision {err.args[0]!r}, which this architecture does not set",
-                           where.loc) from None
+    def module(self, r: resolve.Node) -> nn.Module:
+        hit = self.memo.get(id(r))
+        if hit is None:
+            hit = self.memo[id(r)] = self._module(r)
+        return hit
 
-    def module(self, m: ir.Module) -> nn.Module:
-        key = id(m)
-        if key not in self.memo:
-            self.memo[key] = self._module(m)
-        return self.memo[key]
-
-    def _module(self, m: ir.Module) -> nn.Module:
-        if isinstance(m, ir.Op):
-            args = {k: self.value(v, m) for k, v in m.args}
+    def _module(self, r: resolve.Node) -> nn.Module:
+        if isinstance(r, resolve.Op):
             try:
-                return build_op(m.name, args)
+                return build_op(r.name, r.args)
             except (TypeError, ValueError, RuntimeError) as err:
-                raise NasError(f"{m.name}({', '.join(f'{k}={v!r}' for k, v in args.items())}): {err}", m.loc) from None
-        if isinstance(m, ir.Sequential):
-            return Chain(*(self.module(item) for item in m.items))
-        if isinstance(m, ir.LayerChoice):
-            chosen = self.arch[m.label]
-            return self.module(dict(m.candidates)[chosen])
-        if isinstance(m, ir.Repeat):
-            depth = self.value(m.depth, m)
-            return Chain(*(self.module(b) for b in m.blocks[:depth]))
-        if isinstance(m, ir.Cell):
-            return self.cell(m)
-        if isinstance(m, ir.Graph):
-            return self.graph(m)
-        raise TypeError(f"unknown template node {type(m).__name__}")
-
-    def graph(self, g: ir.Graph) -> GraphModule:
-        modules: dict[str, nn.Module] = {}
-        steps = []
-        used = {n.module for n in g.nodes if isinstance(n, ir.Apply)}
-        for name, m in g.modules:
-            if name in used:
-                modules[name] = self.module(m)
-        for n in g.nodes:
-            if isinstance(n, ir.Apply):
-                steps.append(("apply", n.module, n.inputs, n.outs, None))
-            elif isinstance(n, ir.Combine):
-                steps.append((n.fn, None, n.inputs, (n.out,), n.dim))
-            elif isinstance(n, ir.Pick):
-                steps.append(("pick", None, picked(n, self.arch[n.label]), (n.out,), n.reduce))
-        return GraphModule(tuple(t.name for t in g.inputs), modules, steps, g.outputs)
-
-    def cell(self, c: ir.Cell) -> DiscreteCell:
-        npred = c.num_predecessors
-        preprocess = [nn.Identity() if p is None else self.module(p) for p in c.preprocess]
-        ops: dict[str, nn.Module] = {}
-        wiring = []
-        used: set[int] = set()
-        for ni, node in enumerate(c.nodes, start=npred):
-            entries = []
-            for k, op in enumerate(node):
-                j = self.arch[op.input_label]
-                name = f"op_{ni}_{k}"
-                ops[name] = self.module(op.candidates[j])
-                entries.append((name, j))
-                used.add(j)
-            wiring.append(entries)
-        total = npred + len(c.nodes)
-        merge = list(range(npred, total)) if c.merge == "all" else [i for i in range(npred, total) if i not in used]
-        post = None if c.postprocess is None else self.module(c.postprocess)
-        return DiscreteCell(preprocess, ops, wiring, merge, c.concat_dim, post)
+                shown = ", ".join(f"{k}={v!r}" for k, v in r.args.items())
+                raise NasError(f"{r.name}({shown}): {err}", r.source.loc if r.source else UNKNOWN) from None
+        if isinstance(r, resolve.Chain):
+            return Chain(*(self.module(item) for item in r.items))
+        if isinstance(r, resolve.Graph):
+            modules = {name: self.module(m) for name, m in r.modules.items()}
+            steps = [(s.kind, s.target, s.inputs, s.outputs, s.extra[0] if s.kind == "pick" else s.extra)
+                     for s in r.steps]
+            return GraphModule(r.inputs, modules, steps, r.outputs)
+        return DiscreteCell([self.module(p) for p in r.preprocess], {k: self.module(m) for k, m in r.ops.items()},
+                            r.wiring, r.merge, r.source.concat_dim, self.module(r.postprocess))
 
 
-def picked(n: ir.Pick, value: Any) -> tuple[str, ...]:
-    """The tensors an input choice reads when it takes `value` (an index or indices)."""
-    indices = (value,) if isinstance(value, int) else tuple(value)
-    return tuple(n.inputs[i] for i in indices)
+picked = resolve.picked  # the supernet reads input choices with the same rule
 
 
 def build(space: Space, arch: Mapping[str, Any]) -> nn.Module:
     """The plain `nn.Module` of one architecture of `space` (validated first)."""
-    return _Builder(space.validate(arch)).module(space.template)
+    return build_resolved(resolve.resolve(space, arch))
+
+
+def build_resolved(root: resolve.Node) -> nn.Module:
+    """The plain `nn.Module` of an architecture already resolved (`nasdsl.resolve.resolve`)."""
+    return _Builder().module(root)

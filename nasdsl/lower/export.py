@@ -45,7 +45,7 @@ from typing import Any
 
 from torch import nn
 
-from .. import ir
+from .. import resolve
 from ..errors import NasError
 from ..ops import modules as ops
 from ..space import Space
@@ -63,123 +63,18 @@ def export_source(space: Space, arch: Mapping[str, Any], check: bool = True) -> 
     `.nas` file, not later as a traceback from the generated file.
     """
     arch = space.validate(arch)
+    root = resolve.resolve(space, arch, validate=False)
     if check:
-        discrete.build(space, arch)
-    root = _Lowering(arch).module(space.template)
+        discrete.build_resolved(root)
     return _Writer(space, arch, root).source()
 
 
 # --- what the discrete model holds, as data -------------------------------------------------
-# The lowering below mirrors `discrete._Builder` step for step, but records constructor calls
-# instead of making modules. One template node becomes one record (memoised by identity), so a
-# layer the source uses in two places is one record in two places, as it is one module there.
+# The architecture resolved once (`nasdsl.resolve`), the very records `discrete.build` makes
+# modules of: a layer the source uses in two places is one record in two places, as it is one
+# module there.
 
-@dataclass(eq=False)
-class _Op:
-    name: str
-    args: dict[str, Any]
-
-
-@dataclass(eq=False)
-class _Chain:
-    items: list
-    multi: bool  # takes or returns several tensors: needs `Chain`, plain `nn.Sequential` won't do
-
-
-@dataclass(eq=False)
-class _Graph:
-    source: ir.Graph
-    modules: dict[str, Any]  # only those applied, in template order (what the discrete model registers)
-    steps: list[tuple]       # (kind, module name, input names, output names, extra), as discrete's plan
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-
-@dataclass(eq=False)
-class _Cell:
-    source: ir.Cell
-    preprocess: list
-    ops: dict[str, Any]
-    wiring: list[list[tuple[str, int]]]  # per node: (op name, index of the state it reads)
-    merge: list[int]
-    postprocess: Any
-
-
-def _identity() -> _Op:
-    """The `nn.Identity()` the discrete cell puts where a preprocess or postprocess is absent."""
-    return _Op("Identity", {})
-
-
-class _Lowering:
-    """Walks the template for one (validated) architecture, as `discrete._Builder` does."""
-
-    def __init__(self, arch: Mapping[str, Any]):
-        self.arch = arch
-        self.memo: dict[int, Any] = {}
-
-    def value(self, v: Any, where: Any) -> Any:
-        try:
-            return evaluate(v, self.arch)
-        except KeyError as err:
-            raise NasError(f"value depends on decision {err.args[0]!r}, which this architecture does not set",
-                           where.loc) from None
-
-    def module(self, m: ir.Module) -> Any:
-        key = id(m)
-        if key not in self.memo:
-            self.memo[key] = self._module(m)
-        return self.memo[key]
-
-    def _module(self, m: ir.Module) -> Any:
-        if isinstance(m, ir.Op):
-            return _Op(m.name, {k: self.value(v, m) for k, v in m.args})
-        if isinstance(m, ir.Sequential):
-            multi = any(ir.arity(item) != (1, 1) for item in m.items)
-            return _Chain([self.module(item) for item in m.items], multi)
-        if isinstance(m, ir.LayerChoice):
-            return self.module(dict(m.candidates)[self.arch[m.label]])
-        if isinstance(m, ir.Repeat):
-            blocks = m.blocks[:self.value(m.depth, m)]
-            multi = ir.arity(m) != (1, 1) or any(ir.arity(b) != (1, 1) for b in blocks)
-            return _Chain([self.module(b) for b in blocks], multi)
-        if isinstance(m, ir.Cell):
-            return self.cell(m)
-        if isinstance(m, ir.Graph):
-            return self.graph(m)
-        raise TypeError(f"unknown template node {type(m).__name__}")
-
-    def graph(self, g: ir.Graph) -> _Graph:
-        used = {n.module for n in g.nodes if isinstance(n, ir.Apply)}
-        modules = {name: self.module(m) for name, m in g.modules if name in used}
-        steps = []
-        for n in g.nodes:
-            if isinstance(n, ir.Apply):
-                steps.append(("apply", n.module, n.inputs, n.outs, None))
-            elif isinstance(n, ir.Combine):
-                steps.append((n.fn, None, n.inputs, (n.out,), n.dim))
-            elif isinstance(n, ir.Pick):
-                steps.append(("pick", n.label, discrete.picked(n, self.arch[n.label]), (n.out,),
-                              (n.reduce, len(n.inputs))))
-        return _Graph(g, modules, steps, tuple(t.name for t in g.inputs), g.outputs)
-
-    def cell(self, c: ir.Cell) -> _Cell:
-        npred = c.num_predecessors
-        preprocess = [_identity() if p is None else self.module(p) for p in c.preprocess]
-        cell_ops: dict[str, Any] = {}
-        wiring = []
-        used: set[int] = set()
-        for ni, node in enumerate(c.nodes, start=npred):
-            entries = []
-            for k, op in enumerate(node):
-                j = self.arch[op.input_label]
-                cell_ops[f"op_{ni}_{k}"] = self.module(op.candidates[j])
-                entries.append((f"op_{ni}_{k}", j))
-                used.add(j)
-            wiring.append(entries)
-        total = npred + len(c.nodes)
-        merge = list(range(npred, total)) if c.merge == "all" else [i for i in range(npred, total) if i not in used]
-        post = _identity() if c.postprocess is None else self.module(c.postprocess)
-        return _Cell(c, preprocess, cell_ops, wiring, merge, post)
+_Op, _Chain, _Graph, _Cell = resolve.Op, resolve.Chain, resolve.Graph, resolve.Cell
 
 
 # --- where each submodule sits ----------------------------------------------------------------
@@ -809,11 +704,11 @@ class _Writer:
         chains = _sequential_boxes(layout)
         names = _Names({"self", "torch", "nn"})
         tensor = {t: names.fresh(_identifier(t)) for t in g.inputs}
-        reads = Counter(t for step in g.steps for t in step[2]) + Counter(g.outputs)
+        reads = Counter(t for step in g.steps for t in step.inputs) + Counter(g.outputs)
         lines: list[str] = []
         i = 0
         while i < len(g.steps):
-            kind, target, ins, outs, extra = g.steps[i]
+            kind, target, ins, outs, extra, _ = g.steps[i]
             run = self._chain_run(g.steps, i, chains.get(target), reads, g.outputs) if kind == "apply" else 0
             if run:
                 box_steps, box = chains[target]
@@ -853,7 +748,7 @@ class _Writer:
             return 0
         prev = None
         for k, name in enumerate(members):
-            kind, target, ins, outs, _ = steps[i + k]
+            kind, target, ins, outs, _, _ = steps[i + k]
             if kind != "apply" or target != name or len(ins) != 1 or len(outs) != 1:
                 return 0
             if prev is not None and (ins[0] != prev or reads[prev] != 1 or prev in outputs):

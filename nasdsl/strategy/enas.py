@@ -73,45 +73,50 @@ class Controller(nn.Module):
 
     def rollout(self, generator: torch.Generator, greedy: bool = False):
         """One architecture (label -> value), its log-probability, its entropy and the skip
-        penalty; with `greedy`, each decision's most probable value."""
+        penalty; with `greedy`, each decision's most probable value. The space offers, per
+        decision, only the values that still complete to an architecture satisfying its
+        constraints (`Space.sample(feasible=True)`): the controller's distribution is restricted
+        to them and renormalised, so every draw is valid and its log-probability exact."""
         state: dict[str, Any] = {}
         probs: dict[str, list[float]] = {}
 
-        def choose(d):
-            if state.get("seen") is None or d.label in state["seen"]:  # a fresh draw (or a constraint redraw)
-                state.update(seen=set(), log_prob=0.0, entropy=0.0, skip=0.0, hidden=None, x=self.g_emb)
-                probs.clear()
-            state["seen"].add(d.label)
+        def reset() -> None:
+            state.update(seen=set(), log_prob=torch.zeros(()), entropy=torch.zeros(()), skip=torch.zeros(()),
+                         hidden=None, x=self.g_emb)
+            probs.clear()
+
+        def choose(offered):
+            if offered.label in state["seen"]:  # a redraw (a budget failed): start afresh
+                reset()
+            state["seen"].add(offered.label)
+            d = self.space.decision(offered.label)
+            allowed = list(offered.values)
             out, state["hidden"] = self.lstm(state["x"], state["hidden"])
             logits = self._logits(out[0, 0], d.label)
             if _any_subset(d):
                 p = torch.sigmoid(logits)
-                if greedy:
-                    picks = (p > 0.5).float()
-                    if picks.sum() == 0:
-                        picks[int(p.argmax())] = 1.0
-                else:
-                    picks = torch.zeros_like(p)
-                    while picks.sum() == 0:
-                        picks = torch.bernoulli(p.detach(), generator=generator)
-                log_p = (picks * torch.log(p + 1e-10) + (1 - picks) * torch.log(1 - p + 1e-10)).sum()
-                log_p = log_p - torch.log1p(-torch.prod(1 - p) + 1e-10)  # conditioned on a non-empty subset
-                ent = -(p * torch.log(p + 1e-10) + (1 - p) * torch.log(1 - p + 1e-10))
+                log_on, log_off = torch.log(p + 1e-10), torch.log(1 - p + 1e-10)
+                scores = torch.stack([sum((log_on[i] if i in s else log_off[i]) for i in range(len(p)))
+                                      for s in allowed])
+                q = F.softmax(scores, dim=-1)  # the independent sigmoids, conditioned on an offered subset
+                index = int(q.argmax()) if greedy else int(torch.multinomial(q.detach(), 1, generator=generator))
+                value = tuple(allowed[index])
+                log_p = torch.log(q[index] + 1e-10)
+                ent = -(p * log_on + (1 - p) * log_off)
                 ent = ent.sum() if self.entropy_reduction == "sum" else ent.mean()
-                rate = p.mean()
-                t = self.skip_target
+                rate, t = p.mean(), self.skip_target
                 state["skip"] = state["skip"] + rate * torch.log(rate / t + 1e-10) \
                     + (1 - rate) * torch.log((1 - rate) / (1 - t) + 1e-10)
-                chosen = tuple(i for i, bit in enumerate(picks.tolist()) if bit)
-                value = chosen
-                feed = picks
+                feed = torch.zeros_like(p)
+                feed[list(value)] = 1.0
                 probs[d.label] = p.tolist()
             else:
-                p = F.softmax(logits, dim=-1)
+                mask = torch.tensor([any(v == a for a in allowed) for v in d.values])
+                p = F.softmax(logits.masked_fill(~mask, float("-inf")), dim=-1)
                 index = int(p.argmax()) if greedy else int(torch.multinomial(p.detach(), 1, generator=generator))
+                value = d.values[index]
                 log_p = torch.log(p[index] + 1e-10)
                 ent = -(p * torch.log(p + 1e-10)).sum()
-                value = d.values[index]
                 feed = F.one_hot(torch.tensor(index), len(d.values)).float()
                 probs[d.label] = p.tolist()
             state["log_prob"] = state["log_prob"] + log_p
@@ -119,10 +124,10 @@ class Controller(nn.Module):
             state["x"] = self.embeddings[_key(d.label)](feed).view(1, 1, -1)
             return value
 
-        arch = self.space.sample(choose=choose)
+        reset()
+        arch = self.space.sample(choose=choose, feasible=True)
         self.last_probs = probs
-        as_tensor = torch.as_tensor
-        return arch, as_tensor(state["log_prob"]), as_tensor(state["entropy"]), as_tensor(state["skip"])
+        return arch, state["log_prob"], state["entropy"], state["skip"]
 
 
 def _any_subset(d) -> bool:

@@ -688,5 +688,5 @@ def format_source(text: str, file: str = "<string>") -> str:
         printer = _Printer(_Layout(module, text))
         printer.body(printer.layout.root, 0)
     except RecursionError:
-        raise NasError("the program nests too deeply to format", Loc(file, 1, 1)) from None
+        raise NasError("the program nests too deeply to format", Loc(file, 1, 1, text)) from None
     return "\n".join(printer.lines) + "\n" if printer.lines else ""

@@ -17,7 +17,7 @@ import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from ..errors import Loc, NasError, NasSyntaxError, remember_source
+from ..errors import Loc, NasError, NasSyntaxError
 from . import ast
 
 
@@ -126,7 +126,6 @@ def _expected(expected) -> str:
 
 def parse(text: str, file: str = "<string>") -> ast.Module:
     """Parse `.nas` source into an `ast.Module`, raising `NasSyntaxError` on bad input."""
-    remember_source(file, text)
     parser = _lark()
     try:
         tree = parser.parse(text)
@@ -137,17 +136,17 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
             lines = text.splitlines() or [""]
             line, col = len(lines), len(lines[-1]) + 1
         message, hint = _friendly(parser, err)
-        raise NasSyntaxError(message, Loc(file, line, col), hint) from None
+        raise NasSyntaxError(message, Loc(file, line, col, text), hint) from None
     except RecursionError:
-        raise NasSyntaxError("expression nested too deeply", Loc(file, 1, 1)) from None
+        raise NasSyntaxError("expression nested too deeply", Loc(file, 1, 1, text)) from None
     try:
-        items = _ToAst(file).transform(tree)
+        items = _ToAst(file, text).transform(tree)
     except VisitError as err:
         if isinstance(err.orig_exc, NasError):
             raise err.orig_exc from None
         raise
     except RecursionError:
-        raise NasSyntaxError("expression nested too deeply", Loc(file, 1, 1)) from None
+        raise NasSyntaxError("expression nested too deeply", Loc(file, 1, 1, text)) from None
     comments = tuple(_comments(text))
     return ast.Module(tuple(items), comments, file)
 
@@ -170,15 +169,16 @@ def _number(text: str) -> int | float:
 class _ToAst(Transformer):
     """Builds `ast` nodes from Lark's parse tree, one method per grammar rule."""
 
-    def __init__(self, file: str):
+    def __init__(self, file: str, text: str):
         super().__init__()
         self.file = file
+        self.text = text  # carried by every location, for error messages to quote
 
     def _loc(self, meta) -> Loc:
-        return Loc(self.file, getattr(meta, "line", 0), getattr(meta, "column", 0))
+        return Loc(self.file, getattr(meta, "line", 0), getattr(meta, "column", 0), self.text)
 
     def _tok(self, tok: Token) -> Loc:
-        return Loc(self.file, tok.line, tok.column)
+        return Loc(self.file, tok.line, tok.column, self.text)
 
     # top level
     def start(self, meta, items):

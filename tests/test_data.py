@@ -1,0 +1,93 @@
+"""Real data without downloads: bundled digits and MNIST-5k, CIFAR-10's pickle format read
+safely, fixed seeded splits, and spaces fitted to the data through their parameters."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import nasdsl  # noqa: E402
+from nasdsl.data import fit_space, load_data  # noqa: E402
+from nasdsl.errors import NasError  # noqa: E402
+
+
+def test_digits_splits_are_fixed_by_the_seed_and_disjoint():
+    a, b, c = load_data("digits", 0), load_data("digits", 0), load_data("digits", 1)
+    assert (len(a.train), len(a.val), len(a.test)) == (1258, 270, 269)
+    assert torch.equal(a.train.tensors[0], b.train.tensors[0])
+    assert not torch.equal(a.train.tensors[0], c.train.tensors[0])
+    rows = {tuple(x.flatten().tolist()) for split in (a.train, a.val, a.test) for x in split.tensors[0]}
+    assert len(rows) > 1700   # the digits set has a few duplicate images; the splits don't repeat rows
+    mean = a.train.tensors[0].mean().item()
+    assert abs(mean) < 1e-4 and abs(a.train.tensors[0].std().item() - 1) < 1e-2  # standardised on train
+    assert sorted(set(a.train.tensors[1].tolist())) == list(range(10))
+
+
+def test_mnist5k_is_mlxtends_bundled_file():
+    data = load_data("mnist5k")
+    assert data.shape == (1, 28, 28) and data.num_classes == 10
+    assert (len(data.train), len(data.val), len(data.test)) == (3500, 750, 750)
+
+
+def write_cifar(folder, n=20, seed=0):
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    for name in ("data_batch_1", "data_batch_2", "test_batch"):
+        batch = {b"batch_label": name.encode(), b"labels": rng.integers(0, 10, n).tolist(),
+                 b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 b"filenames": [f"{i}.png".encode() for i in range(n)]}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f, protocol=2)
+
+
+def test_cifar10_folder_in_its_pickle_format(tmp_path):
+    write_cifar(tmp_path / "cifar-10-batches-py")
+    data = load_data(f"cifar10:{tmp_path / 'cifar-10-batches-py'}")
+    assert data.shape == (3, 32, 32) and data.num_classes == 10
+    assert (len(data.train), len(data.val), len(data.test)) == (36, 4, 20)
+    raw = pickle.load(open(tmp_path / "cifar-10-batches-py" / "test_batch", "rb"), encoding="bytes")  # noqa: S301
+    assert data.test.tensors[1].tolist() == raw[b"labels"]
+
+
+class Hostile:
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch HACKED",))
+
+
+def test_cifar10_reader_refuses_anything_but_arrays(tmp_path, monkeypatch):
+    folder = tmp_path / "cifar"
+    write_cifar(folder)
+    with open(folder / "data_batch_2", "wb") as f:
+        pickle.dump({b"data": Hostile(), b"labels": []}, f, protocol=2)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NasError, match=r"cifar10: .*data_batch_2 is not a CIFAR-10 batch: refusing (posix|os)\.system"):
+        load_data(f"cifar10:{folder}")
+    assert not (tmp_path / "HACKED").exists()
+    with pytest.raises(NasError, match="is not a directory"):
+        load_data(f"cifar10:{tmp_path / 'missing'}")
+
+
+def test_unknown_data_and_a_bad_factory():
+    with pytest.raises(NasError, match="unknown data 'imagenet': use digits, mnist5k, cifar10:DIR or pkg.module:factory"):
+        load_data("imagenet")
+    with pytest.raises(NasError, match="cannot import nothing from json"):
+        load_data("json:nothing")
+    with pytest.raises(NasError, match="must return a LightningDataModule or \\(train, val, test\\) datasets, got str"):
+        load_data("os:getcwd")
+
+
+def test_fit_space_sets_channels_resolution_and_classes():
+    data = load_data("digits")
+    space = fit_space(lambda p: nasdsl.load("nasbench201", {"C": 4, "N": 1, **p}), data)
+    assert space.params["in_channels"] == 1 and space.params["resolution"] == 8 and space.input_shapes["x"] == (1, 8, 8)
+    small = fit_space(lambda p: nasdsl.load("examples/small_cell.nas", p), load_data("mnist5k"))
+    assert small.input_shapes["x"] == (1, 28, 28)
+    with pytest.raises(NasError, match=r"takes input \[3, 8, 8\], digits gives \[1, 8, 8\]; --set in_channels=1"):
+        fit_space(lambda p: nasdsl.load("nasbench201", {**p}), data, {"in_channels": 3})
+    with pytest.raises(NasError, match=r"declare `param in_channels = 3` and use it in the network's input shape "
+                                       r"and declare `param resolution = 32`"):
+        fit_space(lambda p: nasdsl.load("darts", p), data)

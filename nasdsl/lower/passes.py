@@ -103,7 +103,7 @@ class MixPlan:
             if "shared_prefix" in passes:
                 while n < len(steps) and _pure(steps[n][0]):
                     n += 1
-            key = tuple(item for item, _ in steps[:n]) or None
+            key = repr(tuple(item for item, _ in steps[:n])) if n else None   # equal ops, equal key
             prefix = [m for _, m in steps[:n]]
             body = [m for _, m in steps[n:]]
             bn = body.pop() if "fold_bn" in passes and body and _foldable(body[-1]) else None
@@ -149,7 +149,7 @@ class MixPlan:
         return checkpoint(mixture, x, weights, use_reentrant=False)
 
 
-def _shared(cache: dict | None, x: torch.Tensor, key: tuple, prefix: list[nn.Module]) -> torch.Tensor:
+def _shared(cache: dict | None, x: torch.Tensor, key: str, prefix: list[nn.Module]) -> torch.Tensor:
     """`prefix(x)`, computed once per forward pass for each input tensor and op sequence."""
     if cache is not None:
         hit = cache.get((id(x), key))

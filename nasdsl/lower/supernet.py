@@ -50,7 +50,9 @@ from .policy import MODES, ArchState, BinaryGate, norm_buffers
 
 
 def build_supernet(space: Space, mode: str, **options) -> Supernet:
-    """A supernet of `space` whose choices execute in `mode` (mixture, path or gated)."""
+    """A supernet of `space` whose choices execute in `mode` (mixture, path or gated).
+    Options: `seed`, `name`, `passes` (the rewrite passes to run, default all of
+    `passes.PASSES`; `()` for none) and `checkpoint` (recompute mixtures in backward)."""
     return Supernet(space, mode, **options)
 
 

@@ -5,8 +5,8 @@
 param C = 16  # channels of the first stage
 param N = 5   # cells per stage
 param num_classes = 10
-param in_channels = 3   # image channels
-param resolution = 32   # image height and width
+param in_channels = 3  # image channels
+param resolution = 32  # image height and width
 
 block ReLUConvBN(c_in, c_out, k, stride, padding) =
   ReLU() -> Conv2d(c_in, c_out, k, stride, padding, bias=false) -> BatchNorm2d(c_out)

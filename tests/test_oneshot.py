@@ -66,6 +66,10 @@ def test_each_strategy_searches_digits_and_resumes(tmp_path, capsys, name):
         assert all(abs(sum(row.values()) - 1) < 1e-5 for row in probs.values())
     elif name == "enas":  # the controller's distributions along its greedy path
         assert sorted(probs) == sorted(arch)
+    elif name == "random_oneshot":  # its sampling distribution
+        assert probs["Cell.e1_0"] == {v: 0.2 for v in space.decision("Cell.e1_0").values}
+    else:  # spos: value frequencies in the final population of its evolution
+        assert all(abs(sum(row.values()) - 1) < 1e-9 for row in probs.values()) and probs
     assert (out / "arch_weights.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "search.json").read_text())["fingerprint"] == space.fingerprint()
     ckpt = torch.load(out / "last.ckpt", weights_only=True)
@@ -80,7 +84,7 @@ def test_each_strategy_searches_digits_and_resumes(tmp_path, capsys, name):
     assert epochs_done(out / "last.ckpt") == 2 and ckpt["global_step"] == 2 * steps  # continued, not restarted
     rows = metrics(out)
     assert {r["epoch"] for r in rows if r["train_loss"]} == {"0", "1"}
-    assert len(json.loads(ckpt["nasdsl"]["history"])) == 2
+    assert len(json.loads(ckpt["nasdsl"]["history"])) == 3   # the start and two epochs
     if name == "gumbel":  # tau anneals from tau_max to tau_min over the epochs
         taus = [float(r["tau"]) for r in rows if r.get("tau")]
         assert taus == [1.0, pytest.approx(0.33)]

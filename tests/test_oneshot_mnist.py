@@ -23,4 +23,5 @@ def test_darts_on_mnist5k_retrains_to_97_percent(tmp_path, capsys):
     assert main(["train", "examples/small_cell.nas", "--set", "C=16", "--arch", str(out / "arch.json"),
                  "--data", "mnist5k", "--epochs", "15", "--out", str(tmp_path / "train"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
+    print(f"\nmnist5k: darts search + retrain: {result}")
     assert result["test_acc"] >= 0.97, result

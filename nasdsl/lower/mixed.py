@@ -215,7 +215,7 @@ class MixedConv(MixedOp):
             if len({repr(r[name]) for r in self.resolved}) > 1:
                 raise NasError(f"{self.op.name} {name} depends on {', '.join(self.labels)}: darts and gumbel average "
                                f"the outputs of all values, which differ in shape; search {name} with spos, enas, "
-                               "random or proxyless", self.op.loc)
+                               "random_oneshot or proxyless", self.op.loc)
         offsets = set()
         for r in self.resolved:
             k, pad, dil = r["kernel_size"], r["padding"], r["dilation"]

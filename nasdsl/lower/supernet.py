@@ -474,7 +474,7 @@ def _check_mode(template: ir.Module, policy: ArchState) -> None:
         if isinstance(node, ir.Cell) and node.merge == "loose_end":
             raise NasError(f"cell {node.label!r}: merge=\"loose_end\" concatenates the nodes no op reads, so the "
                            f"cell's output width depends on its input choices; {policy.name} must compare paths "
-                           "of one shape. Use merge=\"all\" or a sampling strategy (spos, enas, random)", node.loc)
+                           "of one shape. Use merge=\"all\" or a sampling strategy (spos, enas, random_oneshot)", node.loc)
 
 
 def _walk(m: Any) -> Iterator[Any]:

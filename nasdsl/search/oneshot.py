@@ -324,7 +324,7 @@ def plot_history(history: list[dict[str, dict[str, float]]], path: Path, title: 
         cols = min(4, len(labels))
         rows = math.ceil(len(labels) / cols)
         fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
-        epochs = list(range(1, len(history) + 1))
+        epochs = list(range(len(history)))
         for ax, label in zip(axes.flat, labels):
             values = sorted({v for probs in history for v in probs.get(label, {})})
             for v in values:

@@ -66,7 +66,7 @@ class OneShot(pl.LightningModule):
             task.model = supernet
             self.grad_clip = getattr(task, "gradient_clip_val", grad_clip)
         self.seed = seed
-        self.history: list[dict[str, dict[str, float]]] = []  # export_probs() after every epoch
+        self.history: list[dict[str, dict[str, float]]] = []  # export_probs() at the start, after every epoch
         self.meta: dict[str, Any] = {}   # fingerprint, strategy, options: written into checkpoints
 
     # -- what a strategy provides (and `search_step(weight_batch, arch_batch, batch_idx)`)
@@ -127,6 +127,10 @@ class OneShot(pl.LightningModule):
         self.history.append(probs)
         if probs:
             self.log("arch_entropy", mean_entropy(probs))
+
+    def on_train_start(self) -> None:
+        if not self.history:  # the starting point of the plot: the weights before any step
+            self.history.append(self.export_probs())
 
     def finish(self) -> None:
         """After the last epoch (SPOS runs its evolution here)."""
@@ -283,6 +287,15 @@ def mean_entropy(probs: dict[str, dict[str, float]]) -> float:
     for row in probs.values():
         total -= sum(p * math.log(p) for p in row.values() if p > 0)
     return total / max(len(probs), 1)
+
+
+def uniform_probs(space) -> dict[str, dict[str, float]]:
+    """Each decision's values, equally likely: the distribution uniform path sampling draws from."""
+    return {d.label: {_show(v): 1.0 / len(d.values) for v in d.values} for d in space.decisions}
+
+
+def _show(v: Any) -> str:
+    return ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
 
 
 def uniform_chooser(rng: random.Random):

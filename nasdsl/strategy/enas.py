@@ -1,10 +1,13 @@
 """ENAS (Pham et al. 2018): an LSTM controller samples paths, trained by REINFORCE on validation reward.
 
-The controller walks the space's decisions in `Space.order` through `Space.sample(choose=...)`,
-so it decides every kind of decision the space has — layer, value, depth, cell ops and inputs,
-input choices n-of-k (one softmax over the subsets) and any-subset ones (one sigmoid per
-candidate, redrawn while empty; its log-probability is conditioned on being non-empty) — and a
-conditional decision only when it is active. Each step feeds the embedding of the previous
+The controller walks the space's decisions in `Space.order` through
+`Space.sample(choose=..., feasible=True)`, so it decides every kind of decision the space has —
+layer, value, depth, cell ops and inputs, input choices n-of-k (one softmax over the subsets)
+and any-subset ones (one sigmoid per candidate, NNI's form) — a conditional decision only when
+it is active, and only among the values that still complete to an architecture satisfying the
+space's constraints (its distribution restricted to them and renormalised: an any-subset
+choice draws from the product of its sigmoids conditioned on an offered, non-empty subset), so
+every sample is valid and its log-probability exact. Each step feeds the embedding of the previous
 choice to the LSTM; logits are divided by `temperature` (when set) and squashed as
 `tanh_constant * tanh(logits)`.
 

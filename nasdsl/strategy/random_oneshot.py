@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .base import OneShot, uniform_chooser
+from .base import OneShot, uniform_chooser, uniform_probs
 
 MODE = "path"
 
@@ -42,7 +42,8 @@ class RandomOneShot(OneShot):
         return self.supernet.space.sample(random.Random(self.seed + 1))
 
     def export_probs(self) -> dict[str, dict[str, float]]:
-        return {}
+        """The sampling distribution: uniform over each decision's values."""
+        return uniform_probs(self.supernet.space)
 
 
 Strategy = RandomOneShot

@@ -32,7 +32,7 @@ from torch import nn
 
 from ..arch import arch_key
 from ..errors import ArchitectureError, NasError
-from .base import OneShot, uniform_chooser
+from .base import OneShot, _show, uniform_chooser, uniform_probs
 
 MODE = "path"
 
@@ -56,6 +56,7 @@ class Spos(OneShot):
         self.evolution_data = None       # (train loader, val loader), set by the driver
         self.best: dict[str, Any] | None = None
         self.evolution_log: list[dict[str, Any]] = []
+        self.final_population: list[dict[str, Any]] = []
 
     def search_step(self, weight_batch, arch_batch, batch_idx: int) -> None:
         for batch in (weight_batch, arch_batch):
@@ -75,7 +76,16 @@ class Spos(OneShot):
         return self.supernet.export()
 
     def export_probs(self) -> dict[str, dict[str, float]]:
-        return {}
+        """Uniform while training (the sampling distribution); after the evolution, how often each
+        value occurs in the final population (over the members where the decision is active)."""
+        if not self.final_population:
+            return uniform_probs(self.supernet.space)
+        out = {}
+        for d in self.supernet.space.decisions:
+            values = [_show(a[d.label]) for a in self.final_population if d.label in a]
+            if values:
+                out[d.label] = {_show(v): values.count(_show(v)) / len(values) for v in d.values}
+        return out
 
     # -- stage 2
 
@@ -155,6 +165,7 @@ class Spos(OneShot):
             population = sorted(scored.values(), key=lambda t: -t[0])[: self.population]
             self.evolution_log.append({"generation": generation, "best": population[0][0]})
         self.supernet.load_state_dict(state)  # recalibration touched only statistics: put them back
+        self.final_population = [a for _, a in population]
         best_score, best = population[0]
         self.evolution_log.append({"best_arch": best, "best_val_acc": best_score, "evaluated": len(scored)})
         return best

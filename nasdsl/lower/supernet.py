@@ -70,7 +70,8 @@ class Supernet(nn.Module):
         self.strategy = name or mode   # recorded for checkpoints; never compared here
         self.policy = ArchState(space, mode, name=name, seed=seed)
         _check_mode(space.template, self.policy)
-        self.passes = check_passes(passes)
+        # the passes rewrite mixtures; path and gated supernets stay bit-exact with discrete models
+        self.passes = check_passes(passes) if self.policy.mixes else frozenset()
         self.checkpoint = checkpoint
         self.net = _Builder(self.policy, self.passes, checkpoint).module(space.template)
         self.arch = nn.ParameterDict({_key(label): p for label, p in self.policy.alphas.items()})

@@ -22,7 +22,7 @@ Example::
     ('Graph', ('x',), ['stem.0', 'stem.1', 'cells.0'])
     >>> stem = root.modules["stem.0"]
     >>> stem.name, stem.args["out_channels"], stem.source.loc.line
-    ('Conv2d', 8, 42)
+    ('Conv2d', 8, 44)
 """
 from __future__ import annotations
 

@@ -142,5 +142,5 @@ def test_imports_bring_blocks_and_namespaces(tmp_path):
 
 def test_params_are_overridable():
     space = nasdsl.load("nasbench201", {"C": 8, "num_classes": 100})
-    assert space.params == {"C": 8, "N": 5, "num_classes": 100}
+    assert space.params == {"C": 8, "N": 5, "num_classes": 100, "in_channels": 3, "resolution": 32}
     assert space.fingerprint() != nasdsl.load("nasbench201").fingerprint()

@@ -156,8 +156,8 @@ class ArchState:
     def export(self) -> dict[str, Any]:
         """The architecture the parameters prefer (argmax per active decision; if that breaks a
         constraint, the most probable of 200 valid draws), or the current path without alpha."""
-        if not self.alphas:
-            if not self.chosen:
+        if self.mode == "path":
+            if not self.chosen and self.space.decisions:
                 raise NasError("no path to export: call resample() or fix(arch) first")
             return dict(self.chosen)
 

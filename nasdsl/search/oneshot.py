@@ -53,7 +53,7 @@ def add_arguments(group) -> None:
     group.add_argument("--penalty-beta", type=float, default=0.6, help="exponent of the mul form (default 0.6)")
     group.add_argument("--penalty-weight", type=float, default=0.1, help="weight of the add form (default 0.1)")
     group.add_argument("--task", metavar="pkg.module:factory",
-                       help="a LightningModule of your own (its model is the supernet; see nasdsl.strategy.base)")
+                       help="a LightningModule of your own (its model is the supernet; see nasdsl.strategy.oneshot)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -216,7 +216,7 @@ def _options(items, parse_literal) -> dict[str, Any]:
 
 
 def _accepted(cls) -> set[str]:
-    from ..strategy.base import OneShot
+    from ..strategy.oneshot import OneShot
     names = set()
     for klass in cls.__mro__[: cls.__mro__.index(OneShot) + 1]:
         if "__init__" in vars(klass):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import NasError
-from .base import OneShot
+from .oneshot import OneShot
 
 MODE = "mixture"
 

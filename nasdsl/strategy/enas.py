@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import OneShot, accuracy
+from .oneshot import OneShot, accuracy
 
 MODE = "path"
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import OneShot
+from .oneshot import OneShot
 
 MODE = "gated"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .base import OneShot, uniform_chooser, uniform_probs
+from .oneshot import OneShot, uniform_chooser, uniform_probs
 
 MODE = "path"
 

@@ -32,7 +32,7 @@ from torch import nn
 
 from ..arch import arch_key
 from ..errors import ArchitectureError, NasError
-from .base import OneShot, _show, uniform_chooser, uniform_probs
+from .oneshot import OneShot, _show, uniform_chooser, uniform_probs
 
 MODE = "path"
 

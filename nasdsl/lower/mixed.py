@@ -42,7 +42,7 @@ from ..errors import NasError
 from ..ops import catalog
 from ..ops.modules import build_op
 from ..values import evaluate, free_labels, possible_values
-from .policy import ArchState, BinaryGate
+from .policy import ArchState, BinaryGate, norm_buffers
 
 MAX_ASSIGNMENTS = 4096
 
@@ -127,7 +127,7 @@ class MixedOp(nn.Module, metaclass=abc.ABCMeta):
                 return self.forward_fixed(xd, self.resolve({**assignment, label: values[j]}))
 
             index = self.policy.index(label, assignment[label])
-            out = BinaryGate.apply(out, self.policy.alphas[label], index, others, self.policy)
+            out = BinaryGate.apply(out, self.policy.alphas[label], index, others, norm_buffers(self))
         return out
 
     @abc.abstractmethod

@@ -71,6 +71,7 @@ class ArchState:
         self.chosen: dict[str, Any] = {}    # the current architecture (active decisions only)
         self._index: dict[str, dict[Any, int]] = {d.label: _index_of(d.values) for d in space.decisions}
         self._cache: dict[str, torch.Tensor] = {}
+        self.shared: dict = {}   # results shared between mixtures within one forward pass (lower.passes)
         self.fixed = False
         self.statistics: list[torch.Tensor] = []  # running statistics, kept across gate recomputation
 
@@ -145,15 +146,10 @@ class ArchState:
                         alpha[0] = 1e4  # inactive: any value, its paths carry no weight
         self._cache.clear()
 
-    @contextlib.contextmanager
     def statistics_kept(self):
-        """Run paths for gate gradients without touching batch-norm running statistics."""
-        saved = [(b, b.clone()) for b in self.statistics]
-        try:
-            yield
-        finally:
-            for buffer, value in saved:
-                buffer.data.copy_(value)  # .data: restoring is not an autograd-visible change
+        """Run extra forward passes (second-order steps, controller rewards) without touching
+        any batch-norm running statistic of the network."""
+        return keep_statistics(self.statistics)
 
     # -- reading the result
 
@@ -192,6 +188,32 @@ class ArchState:
         return out
 
 
+@contextlib.contextmanager
+def keep_statistics(buffers: list[torch.Tensor]):
+    """Restore `buffers` (running statistics) when the block ends."""
+    saved = [(b, b.clone()) for b in buffers]
+    try:
+        yield
+    finally:
+        for buffer, value in saved:
+            buffer.data.copy_(value)  # .data: restoring is not an autograd-visible change
+
+
+def norm_buffers(*modules: nn.Module) -> list[torch.Tensor]:
+    """The running statistics of every normalisation layer inside `modules`: what running
+    other paths for a binary gate may change, hence all it has to restore."""
+    seen: set[int] = set()
+    out = []
+    for module in modules:
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._NormBase):
+                for b in m.buffers(recurse=False):
+                    if id(b) not in seen:
+                        seen.add(id(b))
+                        out.append(b)
+    return out
+
+
 def softmax(alpha: torch.Tensor) -> torch.Tensor:
     """The default mixture weights."""
     return F.softmax(alpha, dim=-1)
@@ -200,16 +222,19 @@ def softmax(alpha: torch.Tensor) -> torch.Tensor:
 class BinaryGate(torch.autograd.Function):
     """Identity on the sampled path's output; in backward, ProxylessNAS's gradient for alpha.
 
-    `others(j)` computes path j's output (without gradient) only when backward needs it.
+    `others(j)` computes path j's output (without gradient) only when backward needs it;
+    `statistics` are the running statistics those paths can reach (`norm_buffers` of the
+    gate's own candidates), restored afterwards so that the gates leave them as the sampled
+    path's forward left them.
     """
 
     @staticmethod
     def forward(ctx, out: torch.Tensor, alpha: torch.Tensor, index: int,
-                others: Callable[[int], torch.Tensor], state: ArchState) -> torch.Tensor:
+                others: Callable[[int], torch.Tensor], statistics: list[torch.Tensor]) -> torch.Tensor:
         ctx.save_for_backward(out.detach(), alpha.detach())
         ctx.index = index
         ctx.others = others
-        ctx.state = state
+        ctx.statistics = statistics
         return out.view_as(out)
 
     @staticmethod
@@ -217,7 +242,7 @@ class BinaryGate(torch.autograd.Function):
         out, alpha = ctx.saved_tensors
         p = F.softmax(alpha, dim=-1)
         g = torch.zeros_like(p)
-        with torch.no_grad(), ctx.state.statistics_kept():
+        with torch.no_grad(), keep_statistics(ctx.statistics):
             for j in range(len(p)):
                 o = out if j == ctx.index else ctx.others(j)
                 g[j] = inner(grad, o)

@@ -32,7 +32,7 @@ Example::
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -45,18 +45,22 @@ from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, picked, reduce_inputs
 from .mixed import MixedOp, mixed_op
-from .policy import MODES, ArchState, BinaryGate
+from .passes import PASSES, MixPlan, check_passes, faster
+from .policy import MODES, ArchState, BinaryGate, norm_buffers
 
 
 def build_supernet(space: Space, mode: str, **options) -> Supernet:
-    """A supernet of `space` whose choices execute in `mode` (mixture, path or gated)."""
+    """A supernet of `space` whose choices execute in `mode` (mixture, path or gated).
+    Options: `seed`, `name`, `passes` (the rewrite passes to run, default all of
+    `passes.PASSES`; `()` for none) and `checkpoint` (recompute mixtures in backward)."""
     return Supernet(space, mode, **options)
 
 
 class Supernet(nn.Module):
     """The supernet of a space: weights, architecture parameters and the common API."""
 
-    def __init__(self, space: Space, mode: str, *, name: str | None = None, seed: int | None = None):
+    def __init__(self, space: Space, mode: str, *, name: str | None = None, seed: int | None = None,
+                 passes: Iterable[str] = PASSES, checkpoint: bool = False):
         super().__init__()
         if mode not in MODES:
             raise NasError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)} "
@@ -66,7 +70,10 @@ class Supernet(nn.Module):
         self.strategy = name or mode   # recorded for checkpoints; never compared here
         self.policy = ArchState(space, mode, name=name, seed=seed)
         _check_mode(space.template, self.policy)
-        self.net = _Builder(self.policy).module(space.template)
+        # the passes rewrite mixtures; path and gated supernets stay bit-exact with discrete models
+        self.passes = check_passes(passes) if self.policy.mixes else frozenset()
+        self.checkpoint = checkpoint
+        self.net = _Builder(self.policy, self.passes, checkpoint).module(space.template)
         self.arch = nn.ParameterDict({_key(label): p for label, p in self.policy.alphas.items()})
         self.policy.statistics = [b for m in self.modules() if isinstance(m, nn.modules.batchnorm._NormBase)
                                   for b in m.buffers()]
@@ -93,7 +100,10 @@ class Supernet(nn.Module):
 
     def forward(self, *inputs: torch.Tensor):
         self.policy.begin()
-        return self.net(*inputs)
+        try:
+            return self.net(*inputs)
+        finally:
+            self.policy.shared.clear()   # prefixes shared within this pass only
 
     def resample(self, choose=None) -> dict[str, Any]:
         """Set the path of the next steps (path and gated modes; honours shared labels and
@@ -134,15 +144,20 @@ def _key(label: str) -> str:
 class SuperChoice(nn.Module):
     """A layer choice: all candidates, mixed or sampled."""
 
-    def __init__(self, label: str, candidates: dict[str, nn.Module], policy: ArchState):
+    def __init__(self, label: str, candidates: dict[str, nn.Module], policy: ArchState,
+                 plan: MixPlan | None = None, recompute: bool = False):
         super().__init__()
         self.label = label
         self.names = list(candidates)
         self.candidates = nn.ModuleDict(candidates)
         self.policy = policy
+        self.plan = plan
+        self.recompute = recompute
 
     def forward(self, *xs):
         policy = self.policy
+        if policy.mixes and self.plan is not None and len(xs) == 1:
+            return self.plan.run(xs[0], policy.probs(self.label), policy.shared, self.recompute)
         if policy.mixes:
             weights = policy.probs(self.label)
             total = None
@@ -155,7 +170,7 @@ class SuperChoice(nn.Module):
         if policy.gated and torch.is_grad_enabled() and not isinstance(out, tuple):
             detached = tuple(x.detach() for x in xs)
             out = BinaryGate.apply(out, policy.alphas[self.label], policy.index(self.label, name),
-                                   lambda j: self.candidates[self.names[j]](*detached), self.policy)
+                                   lambda j: self.candidates[self.names[j]](*detached), norm_buffers(self.candidates))
         return out
 
 
@@ -226,7 +241,7 @@ class SuperRepeat(nn.Module):
                 return y
 
             result = BinaryGate.apply(result, self.policy.alphas[label], self.policy.index(label, d), others,
-                                      self.policy)
+                                      norm_buffers(self.blocks))
         return result
 
 
@@ -284,7 +299,7 @@ class SuperGraph(nn.Module):
             def others(j: int) -> torch.Tensor:
                 return reduce_inputs([detached[name] for name in picked(n, domain[j])], n.reduce, like=tensors[0])
 
-            out = BinaryGate.apply(out, policy.alphas[n.label], policy.index(n.label, value), others, policy)
+            out = BinaryGate.apply(out, policy.alphas[n.label], policy.index(n.label, value), others, [])
         return out
 
 
@@ -300,9 +315,11 @@ class SuperCell(nn.Module):
         self.preprocess = nn.ModuleList([nn.Identity() if p is None else builder.module(p) for p in cell.preprocess])
         self.postprocess = nn.Identity() if cell.postprocess is None else builder.module(cell.postprocess)
         edges: dict[str, nn.Module] = {}
+        self.plans: dict[str, tuple[int, MixPlan]] = {}   # edge -> (input index, its mixture)
+        self.recompute = builder.checkpoint
         self.layout: list[list[tuple[ir.CellOp, list[str], list[str]]]] = []
         for ni, node in enumerate(cell.nodes, start=npred):
-            shared = all(_candidates(op.candidates) == _candidates(node[0].candidates) for op in node)
+            shared = all(_per_input(op) == _per_input(node[0]) for op in node)
             slots = []
             for k, op in enumerate(node):
                 keys = []
@@ -310,6 +327,9 @@ class SuperCell(nn.Module):
                     key = f"{ni}_{j}" if shared else f"{ni}_{k}_{j}"
                     if key not in edges:
                         edges[key] = nn.ModuleDict({name: builder.module(m) for name, m in _candidates(candidate)})
+                        if policy.mixes and builder.passes and all(_single(m) for _, m in _candidates(candidate)):
+                            self.plans[key] = (j, MixPlan([(m, edges[key][name]) for name, m in _candidates(candidate)],
+                                                          builder.passes))
                     keys.append(key)
                 names = [name for name, _ in _candidates(op.candidates[0])]
                 slots.append((op, keys, names))
@@ -321,7 +341,9 @@ class SuperCell(nn.Module):
         policy = self.policy
         for slots in self.layout:
             out = None
-            if policy.mixes:
+            if policy.mixes and self.plans and all(key in self.plans for _, keys, _ in slots for key in keys):
+                out = self._mix_edges(slots, states)
+            elif policy.mixes:
                 cache: dict[tuple[str, str], torch.Tensor] = {}
                 for op, keys, names in slots:
                     p_in = policy.probs(op.input_label)
@@ -352,15 +374,46 @@ class SuperCell(nn.Module):
         merged = [states[i] for i in merge]
         return self.postprocess(merged[0] if len(merged) == 1 else torch.cat(merged, dim=self.cell.concat_dim))
 
+    def _mix_edges(self, slots, states) -> torch.Tensor:
+        """A node in the mixture mode, one mixture per edge: the slots that share an edge add
+        up their weights for it, sum_k p_k(j) q_k(o), so each candidate runs and is weighed once."""
+        policy = self.policy
+        weights: dict[str, torch.Tensor] = {}
+        for op, keys, _ in slots:
+            p_in = policy.probs(op.input_label)
+            q_op = policy.probs(op.op_label) if op.op_label else p_in.new_ones(1)
+            for j, key in enumerate(keys):
+                w = p_in[j] * q_op
+                weights[key] = w if key not in weights else weights[key] + w
+        out = None
+        for key, w in weights.items():
+            j, plan = self.plans[key]
+            y = plan.run(states[j], w, policy.shared, self.recompute)
+            out = y if out is None else out + y
+        return out
+
     def _gates(self, op, keys, names, states, j, name, y):
         policy = self.policy
         detached = [s.detach() for s in states]
         y = BinaryGate.apply(y, policy.alphas[op.input_label], j,
-                             lambda jj: self.edges[keys[jj]][name](detached[jj]), self.policy)
+                             lambda jj: self.edges[keys[jj]][name](detached[jj]),
+                             norm_buffers(*(self.edges[key][name] for key in keys)))
         if op.op_label:
             y = BinaryGate.apply(y, policy.alphas[op.op_label], names.index(name),
-                                 lambda o: self.edges[keys[j]][names[o]](detached[j]), self.policy)
+                                 lambda o: self.edges[keys[j]][names[o]](detached[j]), norm_buffers(self.edges[keys[j]]))
         return y
+
+
+def _single(module: ir.Module) -> bool:
+    """Whether a candidate maps one tensor to one tensor (what `MixPlan` mixes)."""
+    return not any(isinstance(n, ir.Graph) and (len(n.inputs) != 1 or len(n.outputs) != 1) for n in ir.walk(module))
+
+
+def _per_input(op: ir.CellOp) -> tuple:
+    """What an op slot offers on each input: its candidates' (name, module) pairs per input
+    index. Slots of one node that offer the same share one set of weights per edge (the
+    DARTS mixed op); their choice labels differ and do not matter here."""
+    return tuple(_candidates(c) for c in op.candidates)
 
 
 def _candidates(module: ir.Module) -> tuple:
@@ -373,8 +426,10 @@ def _candidates(module: ir.Module) -> tuple:
 # --- building ------------------------------------------------------------------------------------
 
 class _Builder:
-    def __init__(self, policy: ArchState):
+    def __init__(self, policy: ArchState, passes: frozenset[str] = frozenset(), checkpoint: bool = False):
         self.policy = policy
+        self.passes = passes
+        self.checkpoint = checkpoint
         self.memo: dict[int, nn.Module] = {}
 
     def module(self, m: ir.Module) -> nn.Module:
@@ -389,13 +444,18 @@ class _Builder:
             if any(free_labels(v) for _, v in m.args):
                 return mixed_op(m, self.policy)
             try:
-                return build_op(m.name, {k: v for k, v in m.args})
+                built = build_op(m.name, {k: v for k, v in m.args})
+                return faster(built) if "fast_avgpool" in self.passes else built
             except (TypeError, ValueError, RuntimeError) as err:
                 raise NasError(f"{m.name}: {err}", m.loc) from None
         if isinstance(m, ir.Sequential):
             return Chain(*(self.module(i) for i in m.items))
         if isinstance(m, ir.LayerChoice):
-            return SuperChoice(m.label, {name: self.module(c) for name, c in m.candidates}, self.policy)
+            built = {name: self.module(c) for name, c in m.candidates}
+            plan = None
+            if self.policy.mixes and self.passes and all(_single(c) for _, c in m.candidates):
+                plan = MixPlan([(c, built[name]) for name, c in m.candidates], self.passes)
+            return SuperChoice(m.label, built, self.policy, plan, self.checkpoint)
         if isinstance(m, ir.Repeat):
             return SuperRepeat(m.depth, [self.module(b) for b in m.blocks], self.policy, m.loc)
         if isinstance(m, ir.Cell):
@@ -411,35 +471,11 @@ def _check_mode(template: ir.Module, policy: ArchState) -> None:
     """Refuse, at build time, the combinations that are mathematically impossible."""
     if not (policy.mixes or policy.gated):
         return
-    for node in _walk(template):
+    for node in ir.walk(template):
         if isinstance(node, ir.Cell) and node.merge == "loose_end":
             raise NasError(f"cell {node.label!r}: merge=\"loose_end\" concatenates the nodes no op reads, so the "
                            f"cell's output width depends on its input choices; {policy.name} must compare paths "
                            "of one shape. Use merge=\"all\" or a sampling strategy (spos, enas, random_oneshot)", node.loc)
-
-
-def _walk(m: Any) -> Iterator[Any]:
-    yield m
-    if isinstance(m, ir.Sequential):
-        for i in m.items:
-            yield from _walk(i)
-    elif isinstance(m, ir.LayerChoice):
-        for _, c in m.candidates:
-            yield from _walk(c)
-    elif isinstance(m, ir.Repeat):
-        for b in m.blocks:
-            yield from _walk(b)
-    elif isinstance(m, ir.Graph):
-        for _, sub in m.modules:
-            yield from _walk(sub)
-    elif isinstance(m, ir.Cell):
-        for p in list(m.preprocess) + [m.postprocess]:
-            if p is not None:
-                yield from _walk(p)
-        for node in m.nodes:
-            for op in node:
-                for c in op.candidates:
-                    yield from _walk(c)
 
 
 # --- weights of one architecture -----------------------------------------------------------------

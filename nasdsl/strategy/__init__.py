@@ -49,9 +49,10 @@ def module(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def build_supernet(space, name: str, *, seed: int | None = None, **options):
+def build_supernet(space, name: str, *, seed: int | None = None, passes=None, checkpoint: bool = False, **options):
     """The supernet one-shot strategy `name` drives: built in its execution mode, with the
-    strategy's own weighting installed (e.g. Gumbel-softmax for `gumbel`).
+    strategy's own weighting installed (e.g. Gumbel-softmax for `gumbel`). `passes` (default:
+    all of `nasdsl.lower.passes.PASSES`) and `checkpoint` are the supernet's rewrite options.
 
     Example::
 
@@ -64,7 +65,8 @@ def build_supernet(space, name: str, *, seed: int | None = None, **options):
         raise NasError(f"strategy {name!r} is multi-trial: it trains discrete models, not a supernet; "
                        f"one-shot: {', '.join(ONE_SHOT)}")
     from ..lower.supernet import build_supernet as lower
-    net = lower(space, MODES[name], name=name, seed=seed)
+    rewrites = {} if passes is None else {"passes": passes}
+    net = lower(space, MODES[name], name=name, seed=seed, checkpoint=checkpoint, **rewrites)
     configure = getattr(module(name), "configure", None)
     if configure is not None:
         configure(net, **options)

@@ -1,0 +1,244 @@
+"""One-shot supernet steps, nasdsl vs NNI 3.0, side by side (nothing asserted).
+
+Each workload runs in fresh processes, the two sides alternating round by round (nasdsl, NNI,
+nasdsl, NNI, ...), with the same torch threads, the same batch and the same step:
+
+* darts / gumbel / proxyless: one search step = resample (proxyless: a path drawn from alpha) ->
+  architecture step (cross-entropy on a validation batch, backward, Adam on alpha) -> resample ->
+  weight step (cross-entropy on a training batch, backward, SGD on the weights), as NNI's
+  DartsLightningModule.training_step does; first-order DARTS;
+* spos: resample a uniform path -> weight step; and `spos-fixed`: nasdsl's path supernet fixed
+  to one sampled architecture vs the discrete model of that architecture (no NNI side).
+
+Per process: `warmup` steps, then `steps` timed steps (median per process); the figure is the
+median over rounds with the range over rounds. Memory per process: peak RSS (whole process),
+step RSS (peak RSS minus the RSS after building the model), and the activations autograd saves
+in one step (distinct tensors, bytes; measured on an extra, untimed step).
+
+    python bench/bench_supernet.py --nni-python /tmp/nni-venv/bin/python [--threads 1] [--rounds 3]
+        [--steps 3] [--only nb201-darts-8,...] [--checkpoint] [--compile] [--passes none]
+
+`--checkpoint` adds nasdsl with activation checkpointing of mixtures; `--compile` adds nasdsl
+under `torch.compile` (its compile time is the first steps' time, reported apart); `--passes
+none` runs nasdsl's supernets without the rewrite passes (what they buy). The NNI venv:
+`bash ../shared/baselines/nni-venv.sh /tmp/nni-venv`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# name: (space, strategy, batch)
+WORKLOADS = {
+    "nb201-darts-8": ("nasbench201", "darts", 8),
+    "nb201-darts-64": ("nasbench201", "darts", 64),
+    "nb201-gumbel-8": ("nasbench201", "gumbel", 8),
+    "nb201-gumbel-64": ("nasbench201", "gumbel", 64),
+    "darts-darts-8": ("darts", "darts", 8),
+    "nb201-proxyless-8": ("nasbench201", "proxyless", 8),
+    "nb201-spos-8": ("nasbench201", "spos", 8),
+    "nb201-spos-fixed-32": ("nasbench201", "spos-fixed", 32),
+}
+
+
+# --- the worker (runs under either python; imports only torch and its own side) -------------------
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        import os
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _saved_bytes(step) -> int:
+    import torch
+    seen: dict[tuple, int] = {}
+
+    def pack(t):
+        seen[(t.data_ptr(), t.numel(), t.dtype)] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step()
+    return sum(seen.values())
+
+
+def _ours(space_name: str, strategy: str, batch: int, opts: dict):
+    sys.path.insert(0, str(ROOT))
+
+    import nasdsl
+    from nasdsl.lower.discrete import build
+    from nasdsl.strategy import build_supernet
+    params = {"C": 16, "layers": 8} if space_name == "darts" else {}
+    space = nasdsl.load(space_name, params)
+    build_opts = {"checkpoint": opts.get("checkpoint", False)}
+    if opts.get("passes") == "none":
+        build_opts["passes"] = ()
+    if strategy == "spos-fixed":
+        arch = space.sample(0)
+        if opts.get("side") == "discrete":
+            net = build(space, arch)
+        else:
+            net = build_supernet(space, "spos", seed=0, **build_opts)
+            net.fix(arch)
+        alphas = []
+    else:
+        net = build_supernet(space, strategy, seed=0, **build_opts)
+        alphas = net.arch_parameters()
+    resample = net.resample if strategy in ("spos", "proxyless") else None
+    return net, list(net.parameters()), alphas, resample
+
+
+def _nni(space_name: str, strategy: str, batch: int, opts: dict):
+    import warnings
+    warnings.filterwarnings("ignore")
+    from nni.nas.hub.pytorch import DARTS as DartsSpace
+    from nni.nas.hub.pytorch import NasBench201
+    from nni.nas.oneshot.pytorch import strategy as strategies
+    from nni.nas.oneshot.pytorch.supermodule.base import BaseSuperNetModule
+    model = DartsSpace(width=16, num_cells=8) if space_name == "darts" else NasBench201()
+    cls = {"darts": strategies.DARTS, "gumbel": strategies.GumbelDARTS, "proxyless": strategies.Proxyless,
+           "spos": strategies.RandomOneShot}[strategy]
+    net = cls().mutate_model(model)
+    alphas = [p for n, p in net.named_parameters() if "_arch_alpha" in n]
+    weights = [p for n, p in net.named_parameters() if "_arch_alpha" not in n]
+    supers = [m for m in net.modules() if isinstance(m, BaseSuperNetModule)]
+
+    def resample():
+        memo: dict = {}
+        for m in supers:
+            memo.update(m.resample(memo=memo))
+
+    return net, weights, alphas, (resample if strategy in ("spos", "proxyless") else None)
+
+
+def worker(side: str, workload: str, threads: int, warmup: int, steps: int, opts: dict) -> dict:
+    import resource
+
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    space_name, strategy, batch = WORKLOADS[workload]
+    make = _nni if side == "nni" else _ours
+    net, weights, alphas, resample = make(space_name, strategy, batch, {**opts, "side": side})
+    net.train()
+    gen = torch.Generator().manual_seed(1)
+    x, xv = torch.randn(batch, 3, 32, 32, generator=gen), torch.randn(batch, 3, 32, 32, generator=gen)
+    y, yv = torch.randint(0, 10, (batch,), generator=gen), torch.randint(0, 10, (batch,), generator=gen)
+    w_opt = torch.optim.SGD(weights, lr=0.025, momentum=0.9)
+    a_opt = torch.optim.Adam(alphas, lr=3e-4) if alphas else None
+    model = torch.compile(net) if opts.get("compile") else net
+    ce = torch.nn.functional.cross_entropy
+
+    def step():
+        if a_opt is not None:
+            if resample:
+                resample()
+            a_opt.zero_grad()
+            ce(model(xv), yv).backward()
+            a_opt.step()
+        if resample:
+            resample()
+        w_opt.zero_grad()
+        ce(model(x), y).backward()
+        w_opt.step()
+
+    base = _rss_mb()
+    start = time.perf_counter()
+    for _ in range(warmup):
+        step()
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    saved = _saved_bytes(step)
+    return {"step_s": statistics.median(times), "warmup_s": first, "peak_rss_mb": peak, "step_rss_mb": peak - base,
+            "saved_mb": saved / 2**20, "weights": sum(p.numel() for p in weights),
+            "arch_params": sum(p.numel() for p in alphas)}
+
+
+# --- the driver --------------------------------------------------------------------------------------
+
+def run_side(python: str, side: str, workload: str, args, extra: dict) -> dict:
+    cmd = [python, str(Path(__file__).resolve()), "--worker", side, workload, "--threads", str(args.threads),
+           "--warmup", str(args.warmup), "--steps", str(args.steps), "--opts", json.dumps(extra)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def summary(values: list[float]) -> str:
+    return f"{statistics.median(values):.3g} [{min(values):.3g}-{max(values):.3g}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nni-python", help="python of a venv with NNI 3.0 (the baseline side)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--only", help="comma-separated workloads (default: all): " + ", ".join(WORKLOADS))
+    parser.add_argument("--checkpoint", action="store_true", help="add nasdsl with activation checkpointing")
+    parser.add_argument("--compile", action="store_true", help="add nasdsl under torch.compile")
+    parser.add_argument("--passes", choices=["all", "none"], default="all", help="nasdsl's rewrite passes")
+    parser.add_argument("--worker", nargs=2, metavar=("SIDE", "WORKLOAD"), help=argparse.SUPPRESS)
+    parser.add_argument("--opts", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(*args.worker, args.threads, args.warmup, args.steps, json.loads(args.opts))))
+        return
+
+    names = args.only.split(",") if args.only else list(WORKLOADS)
+    print(f"threads {args.threads}, rounds {args.rounds} (alternating), per process {args.warmup} warm-up + "
+          f"{args.steps} timed steps; figures: median [range] over rounds")
+    for name in names:
+        _, strategy, batch = WORKLOADS[name]
+        sides: list[tuple[str, str, str, dict]] = [("nasdsl", sys.executable, "ours", {"passes": args.passes})]
+        if strategy == "spos-fixed":
+            sides.append(("discrete", sys.executable, "discrete", {}))
+        elif args.nni_python:
+            sides.append(("NNI 3.0", args.nni_python, "nni", {}))
+        if args.checkpoint and strategy in ("darts", "gumbel"):
+            sides.append(("nasdsl+ckpt", sys.executable, "ours", {"passes": args.passes, "checkpoint": True}))
+        if args.compile:
+            sides.append(("nasdsl+compile", sys.executable, "ours", {"passes": args.passes, "compile": True}))
+        results: dict[str, list[dict]] = {label: [] for label, *_ in sides}
+        for _ in range(args.rounds):
+            for label, python, side, extra in sides:
+                results[label].append(run_side(python, side, name, args, extra))
+        base = results[sides[1][0]] if len(sides) > 1 else None
+        print(f"\n{name} (batch {batch})")
+        for label, rows in results.items():
+            line = (f"  {label:15s} step {summary([r['step_s'] * 1e3 for r in rows])} ms, "
+                    f"peak RSS {summary([r['peak_rss_mb'] for r in rows])} MB, "
+                    f"step RSS {summary([r['step_rss_mb'] for r in rows])} MB, "
+                    f"saved activations {summary([r['saved_mb'] for r in rows])} MiB, "
+                    f"weights {rows[0]['weights']:,}")
+            if label.endswith("compile"):
+                line += f", first {args.warmup} step(s) incl. compile {summary([r['warmup_s'] for r in rows])} s"
+            print(line)
+        if base is not None:
+            ref = sides[1][0]
+            for label, rows in results.items():
+                if label == ref:
+                    continue
+                t = [r["step_s"] / b["step_s"] for r, b in zip(rows, base)]
+                m = [r["peak_rss_mb"] / b["peak_rss_mb"] for r, b in zip(rows, base)]
+                s = [r["step_rss_mb"] / b["step_rss_mb"] for r, b in zip(rows, base)]
+                a = [r["saved_mb"] / b["saved_mb"] for r, b in zip(rows, base)]
+                print(f"  {label} / {ref}: time {summary(t)}x, peak RSS {summary(m)}x, step RSS {summary(s)}x, "
+                      f"saved activations {summary(a)}x")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""One DARTS search epoch on mnist5k: nasdsl vs NNI 3.0, side by side (nothing asserted).
+
+The same workload on both sides, in separate processes run alternately (nasdsl, NNI, nasdsl,
+...), each with `torch.set_num_threads(THREADS)`:
+
+* space: NAS-Bench-201, nasdsl's `spaces/nasbench201.nas` with C=8, N=1, in_channels=3,
+  resolution=28 and NNI's hub `NasBench201(stem_out_channels=8, num_modules_per_stack=1,
+  num_labels=10)` turned into a DARTS supernet by `nni.nas.oneshot.pytorch.strategy.DARTS
+  ().mutate_model`; the two supernets' weight counts and architecture-parameter counts are
+  asserted equal before anything is timed;
+* data: mnist5k (nasdsl's split, seed 0), images repeated to 3 channels (NNI's hub space
+  has a 3-channel stem), split in two halves as `nasdsl search --strategy darts` does
+  (`--arch-data half`): the weight half and the architecture half, shuffled by the seed,
+  cut into batches of 64 in memory before any timing; one epoch = len(train) // 2 // 64
+  pairs (27 on mnist5k);
+* one step (first-order DARTS, as nasdsl's `Darts.search_step`): architecture step
+  (cross-entropy on the architecture batch, `backward()`, Adam lr 3e-4, betas (0.5, 0.999),
+  weight decay 1e-3 on the architecture parameters), then weight step (cross-entropy on the
+  weight batch, `backward()`, gradient-norm clip 5, SGD lr 0.025, momentum 0.9, weight decay
+  3e-4 on the weights).
+
+Two modes (`--mode both`, the default, runs one then the other):
+
+* `loop`: both supernets driven by one shared hand-written loop (the step above; the same
+  code string runs in both processes, only the supernet differs). Timed: the wall time of the
+  epoch's 27 steps, after two untimed warm-up steps on the first pair. This is the cost of
+  the supernets' own forward and backward passes.
+* `lightning`: each side's own DARTS strategy in its own Lightning loop, as a search runs it:
+  nasdsl's `Darts` LightningModule (`order=1`, its defaults, which include a cosine learning-
+  rate schedule) under pytorch-lightning 2.6 on `PairedDataset` batches, as `nasdsl search`
+  builds them; NNI's `DARTS(gradient_clip_val=5.0)` strategy (`mutate_model` +
+  `mutate_evaluator`, then `evaluate`) on a `Classification` evaluator (SGD lr 0.025,
+  momentum 0.9, weight decay 3e-4) under NNI's pinned pytorch-lightning 2.0.9, with the weight
+  half as its train loader and the architecture half as its val loader (the strategy pairs
+  them in a CombinedLoader). Timed: a callback's wall time from `on_train_epoch_start` to
+  `on_train_epoch_end` of the single epoch (no warm-up: both sides' first steps are in it);
+  no validation, logger, checkpoint or progress bar on either side; the callback checks that
+  both ran the same 27 batches.
+
+Excluded on both sides, in both modes: process start, imports, data loading, supernet and
+optimizer construction.
+
+    bash ../shared/baselines/nni-venv.sh /tmp/nni-venv       # once, ~4 min
+    python bench/bench_oneshot_nni.py --nni-python /tmp/nni-venv/bin/python [--repeats 5] [--mode both]
+
+Results (17:52 UTC, 2-core shared CPU busy with other helpers' runs, load average ~3;
+torch 2.13.0 CPU, 1 thread, 5 alternating repeats of one epoch = 27 steps of batch 64 per side;
+both supernets 100,722 weights, 30 architecture parameters):
+
+    loop:      nasdsl median 10.52 s (9.83-12.79), NNI median 10.38 s (9.43-13.61)
+               nasdsl / NNI 1.014x (ratio of medians; per pair 0.722-1.219x, median 1.042x)
+    lightning: nasdsl median  9.73 s (9.47-9.82),  NNI median  9.91 s (9.78-11.00)
+               nasdsl / NNI 0.981x (ratio of medians; per pair 0.873-0.994x, median 0.990x)
+
+An earlier loop-only run on the same machine gave nasdsl 9.84 s (9.74-10.21) vs NNI 9.77 s
+(9.48-9.85), 1.008x. So one DARTS search epoch costs the same on both sides to within this
+machine's noise (a few percent): the mixture supernet nasdsl lowers from the .nas file runs at
+the speed of NNI's hand-written hub space, and nasdsl's Lightning loop adds no more than NNI's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Builds the supernet; sets `net`, `weights`, `alphas` (run in the side's own venv).
+NASDSL_NET = """
+sys.path.insert(0, {root!r})
+import nasdsl
+from nasdsl.strategy import build_supernet
+space = nasdsl.load('nasbench201', {{'C': {C}, 'N': {N}, 'in_channels': 3, 'resolution': 28, 'num_classes': 10}})
+net = build_supernet(space, 'darts', seed=0)
+weights = list(net.parameters())
+alphas = list(net.arch_parameters())
+"""
+
+NNI_NET = """
+import os, warnings
+warnings.filterwarnings('ignore')
+os.dup2(2, 1)  # NNI logs to stdout: keep it for the JSON reply
+from nni.nas.hub.pytorch import NasBench201
+from nni.nas.oneshot.pytorch.strategy import DARTS
+net = DARTS().mutate_model(NasBench201(stem_out_channels={C}, num_modules_per_stack={N}, num_labels=10))
+alphas = [p for n, p in net.named_parameters() if '_arch_alpha' in n]
+weights = [p for n, p in net.named_parameters() if '_arch_alpha' not in n]
+"""
+
+# One side's run: the same code in both processes, after its NET block.
+WORKER = """
+import json, os, sys, time
+import torch
+reply = os.fdopen(os.dup(1), 'w')
+torch.set_num_threads({threads}); torch.manual_seed(0)
+{net}
+data = torch.load({data!r}, weights_only=True)
+xw, yw, xa, ya = data['xw'], data['yw'], data['xa'], data['ya']
+w_opt = torch.optim.SGD(weights, lr=0.025, momentum=0.9, weight_decay=3e-4)
+a_opt = torch.optim.Adam(alphas, lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
+ce = torch.nn.functional.cross_entropy
+net.train()
+def step(i):
+    a_opt.zero_grad()
+    ce(net(xa[i]), ya[i]).backward()
+    a_opt.step()
+    w_opt.zero_grad()
+    ce(net(xw[i]), yw[i]).backward()
+    torch.nn.utils.clip_grad_norm_(weights, 5.0)
+    w_opt.step()
+for _ in range(2):
+    step(0)
+start = time.perf_counter()
+for i in range(len(xw)):
+    step(i)
+seconds = time.perf_counter() - start
+json.dump({{'seconds': seconds, 'steps': len(xw), 'weights': sum(p.numel() for p in weights),
+           'alphas': sum(p.numel() for p in alphas), 'loss': float(ce(net(xw[0]), yw[0]))}}, reply)
+"""
+
+
+# Mode "lightning": each side's own DARTS strategy in its own Lightning loop, one epoch over the
+# same batches (weight half and architecture half, in order, no shuffling), timed by a callback
+# from on_train_epoch_start to on_train_epoch_end (no validation, logger, checkpoint or bar).
+LIGHTNING = """
+import json, os, sys, time, warnings
+warnings.filterwarnings('ignore')
+reply = os.fdopen(os.dup(1), 'w')
+os.dup2(2, 1)  # NNI and Lightning log to stdout: keep it for the JSON reply
+import torch
+torch.set_num_threads({threads}); torch.manual_seed(0)
+import pytorch_lightning as pl
+data = torch.load({data!r}, weights_only=True)
+batch = data['xw'].shape[1]
+weight_half = torch.utils.data.TensorDataset(data['xw'].flatten(0, 1), data['yw'].flatten(0, 1))
+arch_half = torch.utils.data.TensorDataset(data['xa'].flatten(0, 1), data['ya'].flatten(0, 1))
+class Clock(pl.Callback):
+    def on_train_epoch_start(self, trainer, module):
+        self.start = time.perf_counter()
+    def on_train_epoch_end(self, trainer, module):
+        self.seconds = time.perf_counter() - self.start
+        self.steps = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+clock = Clock()
+quiet = dict(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+             enable_model_summary=False, num_sanity_val_steps=0, callbacks=[clock])
+{fit}
+json.dump({{'seconds': clock.seconds, 'steps': clock.steps, 'weights': sum(p.numel() for p in weights),
+           'alphas': sum(p.numel() for p in alphas)}}, reply)
+"""
+
+# nasdsl: its Darts LightningModule (first order, its defaults: SGD 0.025/0.9/3e-4 with cosine
+# schedule, clip 5, Adam 3e-4 for the architecture) on PairedDataset batches, as `nasdsl search`.
+NASDSL_FIT = """
+sys.path.insert(0, {root!r})
+import nasdsl
+from nasdsl.data import PairedDataset
+from nasdsl.strategy import build_supernet
+from nasdsl.strategy.darts import Darts
+space = nasdsl.load('nasbench201', {{'C': {C}, 'N': {N}, 'in_channels': 3, 'resolution': 28, 'num_classes': 10}})
+net = build_supernet(space, 'darts', seed=0)
+weights, alphas = list(net.parameters()), list(net.arch_parameters())
+trainer = pl.Trainer(accelerator='cpu', devices=1, **quiet)
+trainer.fit(Darts(net, order=1), train_dataloaders=torch.utils.data.DataLoader(PairedDataset(weight_half, arch_half),
+                                                                              batch_size=batch))
+"""
+
+# NNI: the DARTS strategy (gradient_clip_val=5) mutating the hub space and the Classification
+# evaluator (SGD lr 0.025, momentum 0.9, weight decay 3e-4); the strategy pairs the evaluator's
+# train loader (weights) with its val loader (architecture) in a CombinedLoader.
+NNI_FIT = """
+import functools
+from nni.nas.evaluator.pytorch import Classification, DataLoader
+from nni.nas.hub.pytorch import NasBench201
+from nni.nas.oneshot.pytorch.strategy import DARTS
+evaluator = Classification(train_dataloaders=DataLoader(weight_half, batch_size=batch),
+                           val_dataloaders=DataLoader(arch_half, batch_size=batch), learning_rate=0.025,
+                           weight_decay=3e-4, optimizer=functools.partial(torch.optim.SGD, momentum=0.9),
+                           num_classes=10, **quiet)
+strategy = DARTS(gradient_clip_val=5.0)
+net = strategy.mutate_model(NasBench201(stem_out_channels={C}, num_modules_per_stack={N}, num_labels=10))
+alphas = [p for n, p in net.named_parameters() if '_arch_alpha' in n]
+weights = [p for n, p in net.named_parameters() if '_arch_alpha' not in n]
+strategy.mutate_evaluator(evaluator).evaluate(net)
+"""
+
+def prepare(path: Path, batch_size: int, seed: int = 0) -> int:
+    """Writes the epoch's batches (weight half, architecture half) to `path`; returns their number."""
+    import torch
+
+    from nasdsl.data import load_data
+    data = load_data("mnist5k", seed)
+    x = torch.stack([data.train[i][0] for i in range(len(data.train))]).float()
+    y = torch.tensor([int(data.train[i][1]) for i in range(len(data.train))])
+    x = x.expand(-1, 3, -1, -1).contiguous()  # 1 -> 3 channels: NNI's stem takes RGB
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    half = len(order) // 2
+    n = half // batch_size
+    w_idx, a_idx = order[:half][: n * batch_size], order[half: 2 * half][: n * batch_size]
+    shape = (n, batch_size)
+    torch.save({"xw": x[w_idx].reshape(*shape, *x.shape[1:]), "yw": y[w_idx].reshape(shape),
+                "xa": x[a_idx].reshape(*shape, *x.shape[1:]), "ya": y[a_idx].reshape(shape)}, path)
+    return n
+
+
+def run_side(python: str, template: str, side_code: str, data: Path, threads: int) -> dict:
+    code = template.format(threads=threads, net=side_code, fit=side_code, data=str(data))
+    out = subprocess.run([python, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def compare(mode: str, sides: dict, data: Path, opts) -> None:
+    """Alternating runs of both sides in one mode; prints each run, then median, range, ratio."""
+    template = WORKER if mode == "loop" else LIGHTNING
+    times: dict[str, list[float]] = {"nasdsl": [], "nni": []}
+    seen: dict[str, dict] = {}
+    print(f"-- mode {mode}", flush=True)
+    for r in range(opts.repeats):
+        for name in (("nasdsl", "nni") if r % 2 == 0 else ("nni", "nasdsl")):
+            python, code = sides[name][mode]
+            result = run_side(python, template, code, data, opts.threads)
+            seen[name] = result
+            times[name].append(result["seconds"])
+            print(f"repeat {r + 1} {name:6s}: {result['seconds']:.2f} s ({result['steps']} steps)", flush=True)
+        if r == 0:
+            a, b = seen["nasdsl"], seen["nni"]
+            assert (a["weights"], a["alphas"], a["steps"]) == (b["weights"], b["alphas"], b["steps"]), (a, b)
+            print(f"same supernet size: {a['weights']} weights, {a['alphas']} architecture parameters")
+    steps = seen["nasdsl"]["steps"]
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"{mode}: NB201 C={opts.C} N={opts.N}, mnist5k as 3x28x28, batch {opts.batch_size}, {steps} DARTS steps "
+          f"(one epoch), threads {opts.threads}, {opts.repeats} alternating repeats")
+    for name in ("nasdsl", "nni"):
+        print(f"  {name:6s}: median {med[name]:.2f} s, range {min(times[name]):.2f}-{max(times[name]):.2f} s "
+              f"({med[name] / steps * 1e3:.0f} ms/step)")
+    ratios = sorted(a / b for a, b in zip(times["nasdsl"], times["nni"]))
+    print(f"  nasdsl / nni: {med['nasdsl'] / med['nni']:.3f}x (ratio of medians); per repeat pair "
+          f"{ratios[0]:.3f}-{ratios[-1]:.3f}x, median {statistics.median(ratios):.3f}x", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nni-python", required=True, help="python of a venv with NNI 3.0 (nni-venv.sh)")
+    parser.add_argument("--mode", choices=("loop", "lightning", "both"), default="both",
+                        help="loop: one shared hand-written loop; lightning: each side's DARTS strategy (default both)")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating runs per side (default 5)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads on both sides (default 1)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--C", type=int, default=8, help="NB201 channels of the first stage (default 8)")
+    parser.add_argument("--N", type=int, default=1, help="NB201 cells per stage (default 1)")
+    opts = parser.parse_args()
+
+    fmt = {"root": str(ROOT), "C": opts.C, "N": opts.N}
+    sides = {"nasdsl": {"loop": (sys.executable, NASDSL_NET.format(**fmt)),
+                        "lightning": (sys.executable, NASDSL_FIT.format(**fmt))},
+             "nni": {"loop": (opts.nni_python, NNI_NET.format(**fmt)),
+                     "lightning": (opts.nni_python, NNI_FIT.format(**fmt))}}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "mnist5k_epoch.pt"
+        prepare(data, opts.batch_size)
+        for mode in (("loop", "lightning") if opts.mode == "both" else (opts.mode,)):
+            compare(mode, sides, data, opts)
+
+
+if __name__ == "__main__":
+    main()

@@ -227,3 +227,21 @@ def test_spos_evolution_stays_within_the_space_budget():
     scores = [g["best"] for g in module.evolution_log if "best" in g]
     assert scores == sorted(scores)   # elitist: the best never gets worse
     assert module.evolution_log[-1]["best_val_acc"] == scores[-1]
+
+
+@pytest.mark.parametrize("strategy", ["darts", "gumbel", "proxyless"])
+def test_cell_export_takes_distinct_inputs_as_darts_derives_a_genotype(strategy):
+    """Every op slot prefers input 0 most and input 1 next: argmax alone would give each node
+    two ops on input 0; the export takes the node's two best *different* inputs."""
+    space = nasdsl.load("darts", {"C": 4, "layers": 3})
+    net = build_supernet(space, strategy, seed=0)
+    with torch.no_grad():
+        for d in space.decisions:
+            alpha = net.policy.alphas[d.label]
+            alpha.copy_(-torch.arange(len(d.values), dtype=alpha.dtype))
+    arch = net.export()
+    assert space.validate(arch) == arch
+    for cell in ("normal", "reduce"):
+        for node in range(2, 6):
+            assert (arch[f"{cell}.input_{node}_0"], arch[f"{cell}.input_{node}_1"]) == (0, 1)
+            assert arch[f"{cell}.op_{node}_0"] == space.decision(f"{cell}.op_{node}_0").values[0]

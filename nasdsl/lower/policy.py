@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import ir
 from ..errors import ArchitectureError, NasError
 from ..space import Space
 
@@ -154,21 +155,37 @@ class ArchState:
     # -- reading the result
 
     def export(self) -> dict[str, Any]:
-        """The architecture the parameters prefer (argmax per active decision; if that breaks a
-        constraint, the most probable of 200 valid draws), or the current path without alpha."""
+        """The architecture the parameters prefer (argmax per active decision, a cell node's ops
+        reading distinct inputs where they can; if that breaks a constraint, the most probable
+        of 200 valid draws), or the current path without alpha."""
         if self.mode == "path":
             if not self.chosen and self.space.decisions:
                 raise NasError("no path to export: call resample() or fix(arch) first")
             return dict(self.chosen)
-
-        def argmax(d):
-            return d.values[int(torch.argmax(self.alphas[d.label].detach()))]
-
         try:
-            return self.space.sample(choose=argmax, attempts=1)
+            return self.space.sample(choose=self._argmax_chooser(), attempts=1)
         except ArchitectureError:
             draws = [self.space.sample(choose=self.draw_from_alpha) for _ in range(200)]
             return max(draws, key=self.log_prob)
+
+    def _argmax_chooser(self) -> Callable[[Any], Any]:
+        """Each decision's most probable value, except that the ops of one cell node take their
+        best *distinct* inputs, as DARTS derives a genotype (a node reads its two strongest
+        different predecessors): an op slot takes an input another slot of its node already
+        took only when no other input is left."""
+        node_of = {op.input_label: (cell.label, i) for cell in ir.walk(self.space.template)
+                   if isinstance(cell, ir.Cell) for i, node in enumerate(cell.nodes) for op in node}
+        taken: dict[tuple[str, int], set] = {}
+
+        def choose(d):
+            ranked = [d.values[i] for i in torch.argsort(self.alphas[d.label].detach(), descending=True).tolist()]
+            if d.label not in node_of:
+                return ranked[0]
+            used = taken.setdefault(node_of[d.label], set())
+            value = next((v for v in ranked if v not in used), ranked[0])
+            used.add(value)
+            return value
+        return choose
 
     def log_prob(self, arch: Mapping[str, Any]) -> float:
         """log P(arch) under softmax(alpha), over its active decisions."""

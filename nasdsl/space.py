@@ -378,21 +378,13 @@ class Space:
         """One draw where `choose` sees, per active decision, only the values with completions."""
         from dataclasses import replace
         try:
-            suffix = self._suffix
+            _ = self._suffix  # builds the counting tables (or refuses)
         except NasError:  # too entangled to count: fall back to drawing and rejecting
             return self._draw(None, 1, choose)
-        plan = self.plan
         view: dict[str, Any] = {}
-        for t, d in enumerate(plan.order):
+        for t, d in enumerate(self.plan.order):
             opts = self._options(t, view)
-            allowed = []
-            for value in opts:
-                view[d.label] = value
-                sums = self._dp_holds(t, view)
-                if sums is not None:
-                    key = tuple(sums.get(lab, view.get(lab, INACTIVE)) for lab in plan.frontier[t])
-                    if suffix[t + 1].get(key, 0):
-                        allowed.append(value)
+            allowed = [value for value, n in zip(opts, self._completions(t, view, opts)) if n > 0]
             if not allowed:
                 self.check_not_empty()
             if allowed[0] is INACTIVE:
@@ -591,15 +583,8 @@ class Space:
                 view[d.label] = self._member(d, partial[d.label]) if active else INACTIVE
                 view.update(self._dp_holds(t, view) or {})  # running sums of sum constraints
                 continue
-            values = []
-            for value in d.values:
-                view[d.label] = value
-                sums = self._dp_holds(t, view)
-                if sums is not None:
-                    key = tuple(sums.get(lab, view.get(lab, INACTIVE)) for lab in plan.frontier[t])
-                    if self._suffix[t + 1].get(key, 0) > 0:
-                        values.append(value)
-            return d, values
+            counts = self._completions(t, view, d.values)
+            return d, [value for value, n in zip(d.values, counts) if n > 0]
         return None
 
     @cached_property
@@ -626,20 +611,27 @@ class Space:
             suffix[t] = table
         return suffix
 
+    def _completions(self, t: int, view: dict[str, Any], values) -> list[int]:
+        """For each value of step t (set into `view` in turn), how many ways the later steps
+        complete it, by the counting DP (0: it breaks a constraint or leads nowhere)."""
+        plan, counts = self.plan, []
+        label = plan.order[t].label
+        for value in values:
+            view[label] = value
+            sums = self._dp_holds(t, view)
+            if sums is None:
+                counts.append(0)
+                continue
+            key = tuple(sums.get(lab, view.get(lab, INACTIVE)) for lab in plan.frontier[t])
+            counts.append(self._suffix[t + 1].get(key, 0))
+        return counts
+
     def _sample_uniform(self, rng: _random.Random) -> dict[str, Any]:
         plan = self.plan
         view: dict[str, Any] = {}
         for t, d in enumerate(plan.order):
             opts = self._options(t, view)
-            weights = []
-            for value in opts:
-                view[d.label] = value
-                sums = self._dp_holds(t, view)
-                if sums is not None:
-                    key = tuple(sums.get(lab, view.get(lab, INACTIVE)) for lab in plan.frontier[t])
-                    weights.append(self._suffix[t + 1].get(key, 0))
-                else:
-                    weights.append(0)
+            weights = self._completions(t, view, opts)
             r = rng.randrange(sum(weights))
             for value, w in zip(opts, weights):
                 if r < w:

@@ -133,8 +133,18 @@ def loads(text: str, file: str = "<string>", params: Mapping[str, Any] | None = 
     """Compile `.nas` source text into a `Space`; `params` override its `param` defaults;
     `sources` maps file names to texts for imports (as stored in a checkpoint);
     `import_paths` admits more directories to import from (see `_loader` for the rule)."""
+    return _compile(text, file, params, _loader(file, sources, import_paths))
+
+
+def _compile(text: str, file: str, params: Mapping[str, Any] | None, loader) -> Space:
+    from .cache import paused_gc
+    with paused_gc():
+        return _compile_now(text, file, params, loader)
+
+
+def _compile_now(text: str, file: str, params: Mapping[str, Any] | None, loader) -> Space:
     from .elaborate import Elaborator
-    elaborator = Elaborator(_loader(file, sources, import_paths), dict(params or {}))
+    elaborator = Elaborator(loader, dict(params or {}))
     try:
         root = elaborator.load_unit(file, text, None)
         template, resolved = elaborator.elaborate(root)
@@ -165,6 +175,21 @@ def load_library(path: str | Path, import_paths: Sequence[str | Path] = ()) -> l
 
 def load(path: str | Path, params: Mapping[str, Any] | None = None,
          import_paths: Sequence[str | Path] = ()) -> Space:
-    """Compile a `.nas` file (or a built-in space by name) into a `Space`."""
+    """Compile a `.nas` file (or a built-in space by name) into a `Space`, through the per-user
+    cache of compiled spaces (`nasdsl.cache`: JSON data, keyed by the source texts, imports,
+    parameters and nasdsl's own code; `NASDSL_NO_CACHE=1` turns it off)."""
     resolved = resolve_space(path)
-    return loads(read_source(resolved), str(resolved), params, import_paths=import_paths)
+    text, file = read_source(resolved), str(resolved)
+    loader = _loader(file, None, import_paths)
+    from . import cache
+    directory = None if cache.custom_ops_registered() else cache.cache_dir()
+    key = None if directory is None else cache.entry_key(text, file, params or {}, import_paths)
+    if key is None:
+        return _compile(text, file, params, loader)
+    store = cache.SpaceCache(directory)
+    space = store.get(key, loader)
+    if space is None:
+        imports: list[tuple[str, str, str, str]] = []
+        space = _compile(text, file, params, cache.recording(loader, imports))
+        store.put(key, space, imports)
+    return space

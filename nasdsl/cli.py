@@ -356,7 +356,9 @@ def cmd_trials(args) -> int:
     return show_trials(args.storage, top=args.top, as_json=args.json, study=args.study)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; given the `command` about to run, only that command's options that
+    need heavy imports are added (`search`'s come from every strategy driver)."""
     parser = argparse.ArgumentParser(prog="nasdsl", description="Declarative neural-architecture search spaces.")
     parser.add_argument("--version", action="version", version=f"nasdsl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -415,9 +417,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="import a Python module that registers custom ops (repeatable)")
     p.set_defaults(func=cmd_export)
 
-    from . import search
     p = sub.add_parser("search", help="search a space: one-shot (a supernet, Lightning) or multi-trial")
-    search.add_arguments(p)
+    if command in (None, "search"):
+        from . import search
+        search.add_arguments(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("trials", help="the best trials of a multi-trial search's store")
@@ -486,6 +489,7 @@ def cmd_train(args) -> int:
     return 0
 
 
+_COMMANDS = ("check", "info", "sample", "fmt", "compile", "export", "search", "trials", "train")
 INTERNAL_ERROR = 70  # EX_SOFTWARE: nasdsl itself failed, not the input
 
 
@@ -493,8 +497,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. A `NasError` prints its located message and exits 1; anything else is
     a bug in nasdsl, reported as an internal error with a request to report it (exit 70); the
     traceback is printed only when the environment sets NASDSL_DEBUG=1."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    command = given[0] if given and given[0] in _COMMANDS else None
+    parser = build_parser(command)
+    args = parser.parse_args(given)
     try:
         return args.func(args)
     except NasError as err:

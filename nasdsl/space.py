@@ -33,12 +33,12 @@ Example::
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import random as _random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 from . import ir
@@ -178,6 +178,14 @@ class Space:
         self.plan = _plan(self.decisions, self.constraints)
         self._memo = _Memo()  # per space: nothing of it outlives the space
         self._within: list[dict[str, Any]] | None = None  # architectures within budgets (small spaces)
+        self._facts: dict[str, Any] = {}  # size and fingerprint: computed once, or known from the cache
+        self._facts_sink: Callable[[dict[str, Any]], None] | None = None  # told when a fact is computed
+
+    def _learn(self, name: str, value: Any) -> Any:
+        self._facts[name] = value
+        if self._facts_sink is not None:
+            self._facts_sink(dict(self._facts))
+        return value
 
     # -- looking up
 
@@ -201,34 +209,81 @@ class Space:
 
     @cached_property
     def _dp(self) -> list[dict[tuple, int]]:
-        """Forward DP: states[t] maps frontier values after step t to the number of prefixes."""
+        """Forward DP: states[t] maps frontier values after step t to the number of prefixes.
+
+        A step reads a state by position: the decision's condition, each closing constraint
+        and each sum term is evaluated once per distinct tuple of the values it reads (a
+        `_Projection`), not once per state; `_dp_holds` is the same step on a view."""
         plan = self.plan
         states: list[dict[tuple, int]] = []
         current: dict[tuple, int] = {(): 1}
         prev_frontier: tuple[str, ...] = ()
         for t, d in enumerate(plan.order):
-            nxt: dict[tuple, int] = {}
             frontier = plan.frontier[t]
             if len(current) * (len(d.values) if plan.needed[t] or plan.closing[t] else 1) > MAX_STEPS:
                 raise NasError(f"counting would branch {len(current):,} partial states over the {len(d.values):,} values "
                                f"of {d.label!r}: constraints or conditions tie too many decisions together "
                                "to count exactly", d.loc)
-            for state, count in current.items():
-                view = dict(zip(prev_frontier, state))
-                for value, mult in self._step_options(t, d, view):
-                    view[d.label] = value
-                    sums = self._dp_holds(t, view)
-                    if sums is None:
-                        continue
-                    key = tuple(sums.get(lab, view.get(lab, INACTIVE)) for lab in frontier)
-                    nxt[key] = nxt.get(key, 0) + count * mult
-                view.pop(d.label, None)
+            nxt = self._dp_step(t, d, prev_frontier, frontier, current)
             if len(nxt) > MAX_STATES:
                 raise NasError(f"counting needs more than {MAX_STATES:,} partial states at decision {d.label!r}: "
                                "constraints or conditions tie too many decisions together to count exactly", d.loc)
             states.append(nxt)
             current, prev_frontier = nxt, frontier
         return states
+
+    def _dp_step(self, t: int, d: ir.Decision, prev_frontier: tuple[str, ...], frontier: tuple[str, ...],
+                 current: dict[tuple, int]) -> dict[tuple, int]:
+        """One step of the forward DP over tuples: an extended state is the state, then the
+        decision's value, then the running sums this step updates, in the order of `plan.sums[t]`."""
+        plan, memo = self.plan, self._memo
+        ext = list(prev_frontier) + [d.label]
+        cond = _Projection(self, d.condition, prev_frontier, lambda view: _truthy(memo.eval(d.condition, view)))
+        checks = [_Projection(self, c.expr, ext, lambda view, c=c: memo.holds(c, view))
+                  for c in (plan.dp_closing[t] if plan.dp_closing else plan.closing[t])]
+        sums = []  # (where its running total is read, term projection, or None)
+        for acc, term in plan.sums[t] if plan.sums else ():
+            before = max((i for i, lab in enumerate(ext) if lab == acc), default=None)
+            labels = memo.labels_of(term)
+            sums.append((before, _Projection(self, term, ext, lambda view, term=term, labels=labels: (
+                INACTIVE if any(view.get(lab, INACTIVE) is INACTIVE for lab in labels) else memo.eval(term, view)))))
+            ext.append(acc)
+        sum_checks = [(max(i for i, lab in enumerate(ext) if lab == acc), c) for acc, c in
+                      (plan.sum_checks[t] if plan.sum_checks else ())]
+        last = {lab: i for i, lab in enumerate(ext)}  # a sum updated here is read at its newest place
+        pick = [last[lab] for lab in frontier]
+        take = itemgetter(*pick) if len(pick) > 1 else (lambda row: tuple([row[i] for i in pick]))
+        branch = plan.needed[t] or plan.closing[t] or (plan.sums and plan.sums[t])
+        nxt: dict[tuple, int] = {}
+        for state, count in current.items():
+            if not cond(state):
+                options = ((INACTIVE, 1),)
+            elif branch:
+                options = [(v, 1) for v in d.values]
+            else:
+                options = ((d.values[0], len(d.values)),)  # nothing later reads it: count, don't branch
+            for value, mult in options:
+                row = [*state, value]
+                if checks:
+                    for check in checks:
+                        if not check(row):
+                            break
+                    else:
+                        check = None
+                    if check is not None:
+                        continue
+                for before, term in sums:
+                    total = 0 if before is None else row[before]
+                    if total is not INACTIVE:
+                        added = term(row)
+                        total = INACTIVE if added is INACTIVE else total + added
+                    row.append(total)
+                if sum_checks and any(row[i] is not INACTIVE and bool(apply_binary(c.expr.op, row[i], c.expr.right))
+                                      != (c.kind == "require") for i, c in sum_checks):
+                    continue
+                key = take(row)
+                nxt[key] = nxt.get(key, 0) + count * mult
+        return nxt
 
     def _dp_holds(self, t: int, view: Mapping[str, Any]) -> dict[str, Any] | None:
         """Check step t on a frontier view: None if a constraint fails, else the running sums."""
@@ -256,9 +311,10 @@ class Space:
 
     def size(self) -> int:
         """The exact number of distinct architectures (constraints over decisions applied)."""
-        if not self.decisions:
-            return 1
-        return sum(self._dp[-1].values())
+        known = self._facts.get("size")
+        if known is not None:
+            return known
+        return self._learn("size", sum(self._dp[-1].values()) if self.decisions else 1)
 
     def check_not_empty(self) -> None:
         """Every load checks this: a witness drawn at random settles it without counting (an
@@ -744,9 +800,12 @@ class Space:
     def fingerprint(self) -> str:
         """A hash of what the space is (decisions, constraints, template, input shapes), blind
         to formatting, comments and source positions."""
+        known = self._facts.get("fingerprint")
+        if known is not None:
+            return known
         # IR reprs leave out source locations (`field(repr=False)`), so this is structure only.
         payload = repr((self.decisions, self.constraints, self.budgets, self.template))
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return self._learn("fingerprint", hashlib.sha256(payload.encode()).hexdigest()[:16])
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON description that `nasdsl info --json` prints."""
@@ -765,6 +824,42 @@ class Space:
             "constraints": [{"kind": c.kind, "expr": to_text(c.expr), "where": str(c.loc)}
                             for c in self.constraints + self.budgets],
         }
+
+
+class _Projection:
+    """A function of some decisions' values (a condition, a constraint, a sum term), called on a
+    row of values in a fixed label order and remembered by the values at the positions it
+    reads. Values of a label whose domain mixes types that compare equal (1 and True) are
+    remembered with their type, so they are never confused."""
+
+    def __init__(self, space: Space, expr: Any, order: list[str] | tuple[str, ...], fn: Callable[[dict], Any]):
+        labels = sorted(space._memo.labels_of(expr)) if is_expr(expr) else []
+        where = {lab: i for i, lab in enumerate(order)}  # the last place of a label (sums are updated in place)
+        self.labels = labels
+        self.positions = [where[lab] for lab in labels]
+        self.typed = any(lab in space._by_label and len({v.__class__ for v in space._by_label[lab].values}) > 1
+                         or lab not in space._by_label for lab in labels)
+        self.fn = fn
+        self.cache: dict[Any, Any] = {}
+        positions = self.positions
+        if self.typed:
+            self.key = lambda row: tuple([(row[i].__class__, row[i]) for i in positions])
+        elif len(positions) > 1:
+            self.key = itemgetter(*positions)  # a tuple of those values
+        elif positions:
+            self.key = itemgetter(positions[0])
+        else:
+            self.key = lambda row: ()
+
+    def __call__(self, row: list) -> Any:
+        key = self.key(row)
+        try:
+            return self.cache[key]
+        except KeyError:
+            value = self.cache[key] = self.fn(dict(zip(self.labels, [row[i] for i in self.positions])))
+            return value
+        except TypeError:  # an unhashable value
+            return self.fn(dict(zip(self.labels, [row[i] for i in self.positions])))
 
 
 MEMO_CAP = 65_536  # values remembered per expression
@@ -834,6 +929,7 @@ def _domain(d: ir.Decision) -> str:
 
 
 def _did_you_mean(label: str, known) -> str | None:
+    import difflib  # only for this message: not on the import path of every command
     match = difflib.get_close_matches(label, list(known), n=1, cutoff=0.6)
     return f"did you mean {match[0]!r}?" if match else None
 

@@ -11,24 +11,14 @@ Example::
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..errors import Loc, NasError, NasSyntaxError
 from ..limits import MAX_NUMBER_CHARS, ValueTooLarge, check_number, check_source
-from . import ast
+from . import ast, grammar_path
 from .tables import build, load_tables
-
-
-def grammar_path() -> Path:
-    """The grammar file: inside the installed package, or `grammar/` of a source checkout."""
-    here = Path(__file__).resolve().parent.parent   # the nasdsl package
-    for candidate in (here / "grammar" / "nas.lark", here.parent / "grammar" / "nas.lark"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("nas.lark not found next to the nasdsl package")
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,444 @@
+"""A per-user cache of compiled spaces, stored as data (JSON), never as code.
+
+Compiling a space (parse, elaborate, shape check) and counting it takes from 0.1 s to
+seconds; `nasdsl.load` therefore keeps what it built in a cache directory and reuses it
+while nothing it depends on has changed. An entry is keyed by a SHA-256 of
+
+* the root file's name and text, the `param` overrides and the import paths given,
+* nasdsl's version and a digest of its own source files and grammar (a code change that
+  alters compilation invalidates every entry);
+
+and it lists the files the space imported, with a SHA-256 of each text: a hit replays every
+import through the loader (the import rule of `nasdsl.load`) and is used only when each
+resolves to the same file with the same text. Spaces compiled while custom ops are
+registered (`nasdsl.register_op`) are neither stored nor looked up: the registry is program
+state, not data.
+
+Safety. The directory is `$NASDSL_CACHE_DIR`, else `$XDG_CACHE_HOME/nasdsl`, else
+`~/.cache/nasdsl`; `NASDSL_NO_CACHE=1` turns the cache off. It is created with mode 0700,
+and a directory or entry owned by another user, or writable by group or others, is ignored
+(never read, never written). Entries are JSON read through a size bound: loading one builds
+only the IR's own frozen dataclasses from a fixed list, so no entry, however crafted, can make
+nasdsl import a module or run code (there is no pickle or marshal here). Writes go to a new
+file in the directory that is then renamed over the entry, so a reader sees the old entry or
+the new one, never half of one. An entry that is truncated, corrupt (its SHA-256 line does not
+match) or of another format is ignored and rebuilt: a cache never causes an error.
+
+Source locations survive the round trip: every `Loc` keeps its file, line, column and the
+file's text, so an error raised from a cached space quotes its line as a fresh one does.
+
+Example::
+
+    >>> import tempfile
+    >>> store = SpaceCache(Path(tempfile.mkdtemp()))
+    >>> space = nasdsl.load("nasbench201")
+    >>> store.put("0" * 64, space, imports=[])       # what `nasdsl.load` does after compiling
+    >>> again = store.get("0" * 64, loader=None)      # ... and before, on the next load
+    >>> again.fingerprint() == space.fingerprint(), again.size()
+    (True, 15625)
+"""
+from __future__ import annotations
+
+import dataclasses
+import gc
+import hashlib
+import json
+import os
+import stat
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+FORMAT = "nasdsl-space-cache/1"
+MAX_ENTRY_BYTES = 256 * 2**20   # an entry larger than this is not read
+
+
+@contextmanager
+def paused_gc():
+    """The cyclic garbage collector paused for a burst of allocation (compiling a space,
+    reading or writing an entry: tens of thousands of small objects that live on, none of
+    them garbage). Collection passes over a growing heap cost 20-40% of compiling a large
+    space; cycles made meanwhile are collected once it resumes."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+class Uncacheable(Exception):
+    """The space holds something the entry format does not store (it is then not cached)."""
+
+
+# --- where -----------------------------------------------------------------------------------
+
+def cache_dir() -> Path | None:
+    """The cache directory, created 0700 if missing; None when the cache is off
+    (`NASDSL_NO_CACHE`), cannot be created, or is not safe to use (another owner, or
+    writable by group or others)."""
+    if os.environ.get("NASDSL_NO_CACHE", "") not in ("", "0"):
+        return None
+    given = os.environ.get("NASDSL_CACHE_DIR")
+    if given:
+        path = Path(given)
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = Path(base) / "nasdsl"
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISDIR(info.st_mode) or not _ours(info):
+        return None
+    return path
+
+
+def _ours(info: os.stat_result) -> bool:
+    """Owned by this user and writable by nobody else."""
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    getuid = getattr(os, "getuid", None)
+    return getuid is None or info.st_uid == getuid()
+
+
+def custom_ops_registered() -> bool:
+    """Whether the op registry differs from the built-in catalog (custom ops, custom rules)."""
+    catalog = sys.modules.get("nasdsl.ops.catalog")
+    if catalog is None:
+        return False
+    ops, builtin = catalog.OPS, catalog._CATALOG
+    return len(ops) != len(builtin) or any(ops.get(name) is not record for name, record in builtin.items())
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """SHA-256 over nasdsl's own source files and grammar: what compilation depends on."""
+    package = Path(__file__).resolve().parent
+    files = sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    from .syntax import grammar_path
+    h = hashlib.sha256()
+    for path in [*files, grammar_path()]:
+        h.update(str(path.relative_to(path.parents[1])).encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def entry_key(text: str, file: str, params: Mapping[str, Any], import_paths: Sequence[str | Path]) -> str | None:
+    """The key of a space compiled from `text` (None if the parameters are not JSON data)."""
+    from . import __version__
+    try:
+        described = json.dumps([FORMAT, __version__, code_digest(), file, _sha(text), _typed(params),
+                                [str(Path(p).resolve()) for p in import_paths]], sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError, OSError):
+        return None
+    return hashlib.sha256(described.encode()).hexdigest()
+
+
+def _typed(value: Any) -> Any:
+    """JSON that keeps 1, 1.0 and true apart, and tuples apart from lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _typed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [type(value).__name__, [_typed(v) for v in value]]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return [type(value).__name__, value]
+    raise TypeError(type(value).__name__)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# --- reading and writing entries -------------------------------------------------------------
+
+def _read(path: Path) -> dict | None:
+    """An entry's JSON object, or None if it is missing, not ours, too big or damaged."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or not _ours(info) or info.st_size > MAX_ENTRY_BYTES:
+            return None
+        chunks, left = [], info.st_size + 1  # one byte more than stat says: a file that grew is damaged
+        while left > 0:
+            chunk = os.read(fd, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    digest, sep, payload = data.partition(b"\n")
+    if not sep or hashlib.sha256(payload).hexdigest().encode() != digest:
+        return None
+    try:
+        record = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) and record.get("format") == FORMAT else None
+
+
+def _write(path: Path, record: dict) -> None:
+    """Write `record` to `path` atomically (a new 0600 file renamed over it); failures are
+    silent: the cache is an optimisation."""
+    payload = json.dumps(record, separators=(",", ":"), allow_nan=False).encode()
+    data = hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+# --- the cache as `nasdsl.load` uses it ---------------------------------------------------------
+
+Loader = Callable[[str, Any], tuple[str, str]]
+
+
+class SpaceCache:
+    """The entries of one cache directory.
+
+    Example::
+
+        >>> import tempfile
+        >>> SpaceCache(Path(tempfile.mkdtemp())).get("0" * 64, None) is None
+        True
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def _path(self, key: str, kind: str = "space") -> Path:
+        return self.directory / f"{key}.{kind}.json"
+
+    def get(self, key: str, loader: Loader | None):
+        """The cached `Space` under `key`, or None (no entry, a damaged one, or an import that
+        now resolves to another file or text). `loader` resolves imports as the compile did."""
+        try:
+            with paused_gc():
+                record = _read(self._path(key))
+                if record is None or record.get("key") != key or not _imports_unchanged(record["imports"], loader):
+                    return None
+                space = decode_space(record["space"])
+        except Exception:  # noqa: BLE001 - a damaged or foreign entry is a miss, never an error
+            return None
+        facts = _read(self._path(key, "facts"))
+        if facts is not None and facts.get("key") == key:
+            known = {k: facts[k] for k in ("size", "fingerprint") if k in facts}
+            if isinstance(known.get("size", 0), int) and isinstance(known.get("fingerprint", ""), str):
+                space._facts.update(known)
+        self.watch(key, space)
+        return space
+
+    def put(self, key: str, space, imports: Sequence[tuple[str, str, str, str]]) -> None:
+        """Store a freshly compiled space (if its IR is of the kinds an entry holds)."""
+        try:
+            encoded = encode_space(space)
+        except (Uncacheable, RecursionError):
+            return
+        _write(self._path(key), {"format": FORMAT, "key": key, "imports": [list(i) for i in imports],
+                                 "space": encoded})
+        self.watch(key, space)
+
+    def watch(self, key: str, space) -> None:
+        """Record the space's size and fingerprint under `key` once it has computed them."""
+        def record(facts: dict) -> None:
+            _write(self._path(key, "facts"), {"format": FORMAT, "key": key, **facts})
+        space._facts_sink = record
+
+
+def _imports_unchanged(imports: list, loader: Loader | None) -> bool:
+    if imports and loader is None:
+        return False
+    from .errors import Loc, NasError
+    for path, importer, name, digest in imports:
+        try:
+            found, text = loader(path, Loc(importer, 1, 1))
+        except NasError:
+            return False
+        if found != name or _sha(text) != digest:
+            return False
+    return True
+
+
+def recording(loader: Loader, imports: list) -> Loader:
+    """`loader`, noting each import it resolves as (path, importing file, file found, SHA-256)."""
+    def load_import(path: str, loc) -> tuple[str, str]:
+        found, text = loader(path, loc)
+        imports.append((path, loc.file, found, _sha(text)))
+        return found, text
+    return load_import
+
+
+# --- the IR as JSON ------------------------------------------------------------------------------
+#
+# An encoded space is a flat table of nodes, children before parents, plus the index of the
+# root. A field is a JSON scalar (str, int, float, bool, null) or `[i]`, a reference to node i.
+# Nodes: ["t", f...] a tuple, ["l", f...] a list, ["d", k, f, k, f...] a dict with str keys,
+# ["f", "inf"|"-inf"|"nan"] a float JSON cannot spell, ["L", file, line, col, text] a Loc
+# (text: an index into "texts" or null), and [class, f...] an IR dataclass built from its
+# init fields. Modules keep their identity (a module used twice is one node: shared weights
+# stay shared, distinct modules stay distinct); values, tuples and locations equal in type and
+# content become one node.
+
+def _classes() -> dict[str, type]:
+    from . import ir, values
+    out = {cls.__name__: cls for cls in (ir.Decision, ir.Constraint, ir.Op, ir.Sequential, ir.TensorIn, ir.Apply,
+                                         ir.Combine, ir.Pick, ir.Graph, ir.LayerChoice, ir.Repeat, ir.CellOp,
+                                         ir.Cell, values.Ref, values.Binary, values.Unary, values.IfElse,
+                                         values.Func)}
+    assert not {"t", "l", "d", "f", "L"} & set(out)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _schema() -> tuple[dict[str, type], dict[type, tuple[str, tuple[str, ...]]], frozenset]:
+    from . import ir
+    classes = _classes()
+    fields = {cls: (name, tuple(f.name for f in dataclasses.fields(cls) if f.init)) for name, cls in classes.items()}
+    modules = frozenset({ir.Op, ir.Sequential, ir.Graph, ir.LayerChoice, ir.Repeat, ir.Cell})
+    return classes, fields, modules
+
+
+class _Encoder:
+    def __init__(self):
+        from .errors import Loc
+        _, self.fields, self.modules = _schema()
+        self.loc = Loc
+        self.nodes: list[list] = []
+        self.by_id: dict[int, list] = {}
+        self.by_value: dict[tuple, list] = {}
+        self.texts: dict[str, int] = {}
+        self.keep: list = []  # keeps encoded objects alive, so their ids stay theirs
+
+    def field(self, x: Any) -> Any:
+        cls = x.__class__
+        if cls is str or cls is int or cls is bool or x is None:
+            return x
+        hit = self.by_id.get(id(x))
+        if hit is not None:
+            return hit
+        field = self.field
+        if cls is tuple:
+            node = ["t"]
+            for v in x:
+                node.append(field(v))
+        elif cls is float:
+            if x == x and x not in (float("inf"), float("-inf")):
+                return x
+            node = ["f", repr(x)]
+        elif cls in self.fields:
+            name, names = self.fields[cls]
+            node = [name]
+            for f in names:
+                node.append(field(getattr(x, f)))
+            if cls in self.modules:  # identity is meaning here: never merged with an equal module
+                self.nodes.append(node)
+                ref = self.by_id[id(x)] = [len(self.nodes) - 1]
+                self.keep.append(x)
+                return ref
+        elif cls is self.loc:
+            text = None if x.text is None else self.texts.setdefault(x.text, len(self.texts))
+            node = ["L", x.file, x.line, x.col, text]
+        elif cls is list:
+            node = ["l", *map(field, x)]
+        elif cls is dict:
+            node = ["d"]
+            for k, v in x.items():
+                if k.__class__ is not str:
+                    raise Uncacheable(f"a dict key of type {type(k).__name__}")
+                node += [k, field(v)]
+        else:
+            raise Uncacheable(f"a value of type {cls.__name__}")
+        # equal values become one node: the key keeps 1, 1.0 and True apart
+        key = tuple([v if v.__class__ is str else (v.__class__, v[0] if v.__class__ is list else v) for v in node])
+        ref = self.by_value.get(key)
+        if ref is None:
+            self.nodes.append(node)
+            ref = self.by_value[key] = [len(self.nodes) - 1]
+        self.by_id[id(x)] = ref
+        self.keep.append(x)
+        return ref
+
+
+def encode_space(space) -> dict:
+    """The JSON form of a space's IR (decisions, constraints, template, parameters, sources)."""
+    enc = _Encoder()
+    with paused_gc():
+        root = enc.field((space.decisions, space.constraints + space.budgets, space.template, space.params,
+                          space.sources, space.root_file))
+    return {"nodes": enc.nodes, "root": root, "texts": list(enc.texts)}
+
+
+def decode_space(data: dict):
+    """A `Space` from `encode_space`'s form; raises on anything malformed (the caller treats
+    that as a miss). Builds only the IR dataclasses of a fixed list, with data as fields."""
+    from .errors import Loc
+    from .space import Space
+    classes, fields, _ = _schema()
+    texts = data["texts"]
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise ValueError("texts")
+    objs: list[Any] = []
+    append = objs.append
+
+    def field(v: Any) -> Any:
+        if v.__class__ is list:
+            (i,) = v
+            if i.__class__ is not int or not 0 <= i < len(objs):
+                raise ValueError("reference")
+            return objs[i]
+        if v is None or v.__class__ in (str, int, float, bool):
+            return v
+        raise ValueError("field")
+
+    for node in data["nodes"]:
+        tag = node[0]
+        if tag == "t":
+            append(tuple([field(v) for v in node[1:]]))
+        elif tag == "L":
+            _, file, line, col, text = node
+            if not (isinstance(file, str) and isinstance(line, int) and isinstance(col, int)):
+                raise ValueError("loc")
+            append(Loc(file, line, col, None if text is None else texts[text]))
+        elif tag == "l":
+            append([field(v) for v in node[1:]])
+        elif tag == "d":
+            keys = node[1::2]
+            if not all(isinstance(k, str) for k in keys):
+                raise ValueError("dict")
+            append(dict(zip(keys, map(field, node[2::2]))))
+        elif tag == "f":
+            if node[1] not in ("inf", "-inf", "nan"):
+                raise ValueError("float")
+            append(float(node[1]))
+        else:
+            cls = classes[tag]
+            args = [field(v) for v in node[1:]]
+            if len(args) != len(fields[cls][1]):
+                raise ValueError("arity")
+            append(cls(*args))
+    decisions, constraints, template, params, sources, root_file = field(data["root"])
+    return Space(decisions, constraints, template, params, sources, root_file)

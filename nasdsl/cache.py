@@ -383,20 +383,42 @@ class _Encoder:
         return ref
 
 
-def encode_space(space) -> dict:
-    """The JSON form of a space's IR (decisions, constraints, template, parameters, sources)."""
+def encode(value: Any) -> dict:
+    """The JSON form of IR data: a space's parts, or any value made of constants, tuples,
+    lists, dicts, locations and IR dataclasses (`decode` inverts it)."""
     enc = _Encoder()
     with paused_gc():
-        root = enc.field((space.decisions, space.constraints + space.budgets, space.template, space.params,
-                          space.sources, space.root_file))
+        root = enc.field(value)
     return {"nodes": enc.nodes, "root": root, "texts": list(enc.texts)}
+
+
+def encode_space(space) -> dict:
+    """The JSON form of a space's IR (decisions, constraints, template, parameters, sources)."""
+    return encode((space.decisions, space.constraints + space.budgets, space.template, space.params,
+                   space.sources, space.root_file))
 
 
 def decode_space(data: dict):
     """A `Space` from `encode_space`'s form; raises on anything malformed (the caller treats
-    that as a miss). Builds only the IR dataclasses of a fixed list, with data as fields."""
-    from .errors import Loc
+    that as a miss)."""
     from .space import Space
+    decisions, constraints, template, params, sources, root_file = decode(data)
+    return Space(decisions, constraints, template, params, sources, root_file)
+
+
+def decode(data: dict) -> Any:
+    """The value `encode` wrote; raises on anything malformed. Builds only tuples, lists,
+    dicts, floats, locations and the IR dataclasses of a fixed list, with data as fields:
+    nothing in `data` names a module to import or a function to call.
+
+    Example::
+
+        >>> from nasdsl.values import Ref, binary
+        >>> value = (binary("*", Ref("k"), 2), [1, 1.0, True], float("inf"))
+        >>> decode(json.loads(json.dumps(encode(value)))) == value
+        True
+    """
+    from .errors import Loc
     classes, fields, _ = _schema()
     texts = data["texts"]
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -440,5 +462,4 @@ def decode_space(data: dict):
             if len(args) != len(fields[cls][1]):
                 raise ValueError("arity")
             append(cls(*args))
-    decisions, constraints, template, params, sources, root_file = field(data["root"])
-    return Space(decisions, constraints, template, params, sources, root_file)
+    return field(data["root"])

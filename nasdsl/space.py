@@ -238,19 +238,18 @@ class Space:
         decision's value, then the running sums this step updates, in the order of `plan.sums[t]`."""
         plan, memo = self.plan, self._memo
         ext = list(prev_frontier) + [d.label]
-        cond = _Projection(self, d.condition, prev_frontier, lambda view: _truthy(memo.eval(d.condition, view)))
-        checks = [_Projection(self, c.expr, ext, lambda view, c=c: memo.holds(c, view))
+        last = {lab: i for i, lab in enumerate(ext)}  # where each label is read: a sum updated here, at its newest place
+        cond = _Projection(self, d.condition, last, lambda view: _truthy(memo.eval(d.condition, view)))
+        checks = [_Projection(self, c.expr, last, lambda view, c=c: memo.holds(c, view))
                   for c in (plan.dp_closing[t] if plan.dp_closing else plan.closing[t])]
-        sums = []  # (where its running total is read, term projection, or None)
+        sums = []  # (where its running total is read, or None: it starts at 0; the term's projection)
         for acc, term in plan.sums[t] if plan.sums else ():
-            before = max((i for i, lab in enumerate(ext) if lab == acc), default=None)
             labels = memo.labels_of(term)
-            sums.append((before, _Projection(self, term, ext, lambda view, term=term, labels=labels: (
+            sums.append((last.get(acc), _Projection(self, term, last, lambda view, term=term, labels=labels: (
                 INACTIVE if any(view.get(lab, INACTIVE) is INACTIVE for lab in labels) else memo.eval(term, view)))))
+            last[acc] = len(ext)
             ext.append(acc)
-        sum_checks = [(max(i for i, lab in enumerate(ext) if lab == acc), c) for acc, c in
-                      (plan.sum_checks[t] if plan.sum_checks else ())]
-        last = {lab: i for i, lab in enumerate(ext)}  # a sum updated here is read at its newest place
+        sum_checks = [(last[acc], c) for acc, c in (plan.sum_checks[t] if plan.sum_checks else ())]
         pick = [last[lab] for lab in frontier]
         take = itemgetter(*pick) if len(pick) > 1 else (lambda row: tuple([row[i] for i in pick]))
         branch = plan.needed[t] or plan.closing[t] or (plan.sums and plan.sums[t])
@@ -832,9 +831,8 @@ class _Projection:
     reads. Values of a label whose domain mixes types that compare equal (1 and True) are
     remembered with their type, so they are never confused."""
 
-    def __init__(self, space: Space, expr: Any, order: list[str] | tuple[str, ...], fn: Callable[[dict], Any]):
+    def __init__(self, space: Space, expr: Any, where: Mapping[str, int], fn: Callable[[dict], Any]):
         labels = sorted(space._memo.labels_of(expr)) if is_expr(expr) else []
-        where = {lab: i for i, lab in enumerate(order)}  # the last place of a label (sums are updated in place)
         self.labels = labels
         self.positions = [where[lab] for lab in labels]
         self.typed = any(lab in space._by_label and len({v.__class__ for v in space._by_label[lab].values}) > 1

@@ -153,6 +153,7 @@ def _compile_now(text: str, file: str, params: Mapping[str, Any] | None, loader)
     decisions, constraints = elaborator.finish()
     texts = {u.file: u.text for u in elaborator.units.values()}
     space = Space(decisions, constraints, template, resolved, texts, file)
+    space._fresh_copies = elaborator.fresh_copies
     space.check_not_empty()
     from .analysis.shapes import check_shapes
     check_shapes(space)

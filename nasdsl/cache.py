@@ -292,14 +292,22 @@ def recording(loader: Loader, imports: list) -> Loader:
     return load_import
 
 
+def _fresh(module: Any) -> Any:
+    """`module` rebuilt from new IR objects, as the elaborator copies a cell op's candidates
+    (`nasdsl.elaborate._fresh`): sharing inside the copy as inside `module`, none with it."""
+    from . import ir
+    return ir.transform(module, lambda node, children: node.with_children(children))
+
+
 # --- the IR as JSON ------------------------------------------------------------------------------
 #
 # An encoded space is a flat table of nodes, children before parents, plus the index of the
 # root. A field is a JSON scalar (str, int, float, bool, null) or `[i]`, a reference to node i.
 # Nodes: ["t", f...] a tuple, ["l", f...] a list, ["d", k, f, k, f...] a dict with str keys,
 # ["f", "inf"|"-inf"|"nan"] a float JSON cannot spell, ["L", file, line, col, text] a Loc
-# (text: an index into "texts" or null), and [class, f...] an IR dataclass built from its
-# init fields. Modules keep their identity (a module used twice is one node: shared weights
+# (text: an index into "texts" or null), [class, f...] an IR dataclass built from its
+# init fields, and ["CellOp*", op_label, input_label, first, n] a cell op whose n candidates
+# are `first` and n - 1 fresh copies of it (as the elaborator built them). Modules keep their identity (a module used twice is one node: shared weights
 # stay shared, distinct modules stay distinct); values, tuples and locations equal in type and
 # content become one node.
 
@@ -323,7 +331,8 @@ def _schema() -> tuple[dict[str, type], dict[type, tuple[str, tuple[str, ...]]],
 
 
 class _Encoder:
-    def __init__(self):
+    def __init__(self, copies: Mapping[int, Any] | None = None):
+        self.copies = copies or {}
         from .errors import Loc
         _, self.fields, self.modules = _schema()
         self.loc = Loc
@@ -331,7 +340,8 @@ class _Encoder:
         self.by_id: dict[int, list] = {}
         self.by_value: dict[tuple, list] = {}
         self.texts: dict[str, int] = {}
-        self.keep: list = []  # keeps encoded objects alive, so their ids stay theirs
+        from .ir import Op
+        self.op = Op
 
     def field(self, x: Any) -> Any:
         cls = x.__class__
@@ -341,14 +351,23 @@ class _Encoder:
         if hit is not None:
             return hit
         field = self.field
+        if cls is self.op:  # the commonest node, spelled out
+            args = x.args
+            node = ["Op", x.name, self.by_id.get(id(args)) or field(args), field(x.loc)]
+            self.nodes.append(node)
+            ref = self.by_id[id(x)] = [len(self.nodes) - 1]
+            return ref
         if cls is tuple:
             node = ["t"]
             for v in x:
-                node.append(field(v))
+                c = v.__class__
+                node.append(v if c is str or c is int else field(v))
         elif cls is float:
             if x == x and x not in (float("inf"), float("-inf")):
                 return x
             node = ["f", repr(x)]
+        elif id(x) in self.copies and self.copies[id(x)] is x:  # a cell op whose later candidates copy the first
+            node = ["CellOp*", x.op_label, x.input_label, field(x.candidates[0]), len(x.candidates)]
         elif cls in self.fields:
             name, names = self.fields[cls]
             node = [name]
@@ -357,7 +376,6 @@ class _Encoder:
             if cls in self.modules:  # identity is meaning here: never merged with an equal module
                 self.nodes.append(node)
                 ref = self.by_id[id(x)] = [len(self.nodes) - 1]
-                self.keep.append(x)
                 return ref
         elif cls is self.loc:
             text = None if x.text is None else self.texts.setdefault(x.text, len(self.texts))
@@ -378,15 +396,15 @@ class _Encoder:
         if ref is None:
             self.nodes.append(node)
             ref = self.by_value[key] = [len(self.nodes) - 1]
-        self.by_id[id(x)] = ref
-        self.keep.append(x)
+        self.by_id[id(x)] = ref  # (every object encoded stays alive: the value holds it)
         return ref
 
 
-def encode(value: Any) -> dict:
+def encode(value: Any, copies: Mapping[int, Any] | None = None) -> dict:
     """The JSON form of IR data: a space's parts, or any value made of constants, tuples,
-    lists, dicts, locations and IR dataclasses (`decode` inverts it)."""
-    enc = _Encoder()
+    lists, dicts, locations and IR dataclasses (`decode` inverts it). `copies` holds cell ops
+    (by id) whose candidates after the first are fresh copies of it: those are written once."""
+    enc = _Encoder(copies)
     with paused_gc():
         root = enc.field(value)
     return {"nodes": enc.nodes, "root": root, "texts": list(enc.texts)}
@@ -395,18 +413,21 @@ def encode(value: Any) -> dict:
 def encode_space(space) -> dict:
     """The JSON form of a space's IR (decisions, constraints, template, parameters, sources)."""
     return encode((space.decisions, space.constraints + space.budgets, space.template, space.params,
-                   space.sources, space.root_file))
+                   space.sources, space.root_file), space._fresh_copies)
 
 
 def decode_space(data: dict):
     """A `Space` from `encode_space`'s form; raises on anything malformed (the caller treats
     that as a miss)."""
     from .space import Space
-    decisions, constraints, template, params, sources, root_file = decode(data)
-    return Space(decisions, constraints, template, params, sources, root_file)
+    copies: dict[int, Any] = {}
+    decisions, constraints, template, params, sources, root_file = decode(data, copies)
+    space = Space(decisions, constraints, template, params, sources, root_file)
+    space._fresh_copies = copies
+    return space
 
 
-def decode(data: dict) -> Any:
+def decode(data: dict, copies: dict[int, Any] | None = None) -> Any:
     """The value `encode` wrote; raises on anything malformed. Builds only tuples, lists,
     dicts, floats, locations and the IR dataclasses of a fixed list, with data as fields:
     nothing in `data` names a module to import or a function to call.
@@ -419,7 +440,7 @@ def decode(data: dict) -> Any:
         True
     """
     from .errors import Loc
-    classes, fields, _ = _schema()
+    classes, fields, modules = _schema()
     texts = data["texts"]
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
         raise ValueError("texts")
@@ -452,6 +473,16 @@ def decode(data: dict) -> Any:
             if not all(isinstance(k, str) for k in keys):
                 raise ValueError("dict")
             append(dict(zip(keys, map(field, node[2::2]))))
+        elif tag == "CellOp*":
+            _, op_label, input_label, first, count = node
+            first = field(first)
+            if first.__class__ not in modules or count.__class__ is not int or not 1 <= count <= 64:
+                raise ValueError("cell op")
+            op = classes["CellOp"](field(op_label), field(input_label),
+                                   (first, *[_fresh(first) for _ in range(count - 1)]))
+            if copies is not None:
+                copies[id(op)] = op
+            append(op)
         elif tag == "f":
             if node[1] not in ("inf", "-inf", "nan"):
                 raise ValueError("float")

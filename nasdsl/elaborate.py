@@ -255,6 +255,9 @@ class Elaborator:
         self.references: list[tuple[str, Loc]] = []  # decision("label") uses, checked in finish()
         self.work = 0                                  # expansion steps, bounded by MAX_WORK
         self.declared: list[str] = []                  # labels in declaration order (a statement's own: naming)
+        # Cell ops whose candidates for inputs 1.. are `_fresh` copies of the one for input 0, by
+        # id (the object kept alive): the cache stores the first and rebuilds the copies.
+        self.fresh_copies: dict[int, ir.CellOp] = {}
 
     # -- files and top level
 
@@ -507,6 +510,8 @@ class Elaborator:
     # -- site counting (syntactic; decides between `y` and `y.0`, `y.1`)
 
     def count_sites(self, node: Any, env: dict, ctx: Ctx) -> int:
+        if node.__class__ in _NO_SITES:  # the commonest arguments: literals and names
+            return 0
         if isinstance(node, (ast.ValueChoice, ast.LayerChoice)):
             return 1
         if isinstance(node, ast.Call):
@@ -833,6 +838,8 @@ class Elaborator:
         return bound, extra
 
     def eval_arg(self, expr: Any, site: tuple[str, ...], param: str, env: dict, ctx: Ctx) -> Any:
+        if expr.__class__ in _NO_SITES:  # names nothing: no namer needed
+            return self.eval(expr, env, ctx)
         namer = Namer(site + (param,), self.count_sites(expr, env, ctx))
         return self.eval(expr, env, ctx.with_namer(namer))
 
@@ -1198,7 +1205,10 @@ class Elaborator:
                     reuse = "input" not in factory.node.params and len(self.decisions) <= known
                 if names is not None:  # declared once per input index; together they always apply
                     self.decisions[op_label].conditions = [self.condition()]
-                ops.append(ir.CellOp(op_label if names is not None else None, input_label, tuple(candidates)))
+                op = ir.CellOp(op_label if names is not None else None, input_label, tuple(candidates))
+                if reuse and len(candidates) > 1:
+                    self.fresh_copies[id(op)] = op
+                ops.append(op)
             cell_nodes.append(tuple(ops))
         return LayerVal(ir.Cell(tuple(cell_nodes), npred, opts["merge"], opts["concat_dim"], preprocess, postprocess,
                                 prefix, node.loc), site)
@@ -1207,6 +1217,11 @@ class Elaborator:
 _EVAL = {cls: getattr(Elaborator, "eval_" + cls.__name__) for cls in (
     ast.Number, ast.String, ast.Bool, ast.Name, ast.Attr, ast.ListLit, ast.TupleLit, ast.Lambda, ast.Cond,
     ast.UnaryOp, ast.BinOp, ast.Index, ast.Slice, ast.Pipe, ast.ValueChoice, ast.LayerChoice, ast.Call)}
+
+
+# Expressions that open no choice site and name nothing: a literal, or a name (its value is
+# looked up, never called here).
+_NO_SITES = frozenset({ast.Number, ast.String, ast.Bool, ast.Name})
 
 
 def _fresh(m: ir.Module) -> ir.Module:

@@ -180,6 +180,7 @@ class Space:
         self._within: list[dict[str, Any]] | None = None  # architectures within budgets (small spaces)
         self._facts: dict[str, Any] = {}  # size and fingerprint: computed once, or known from the cache
         self._facts_sink: Callable[[dict[str, Any]], None] | None = None  # told when a fact is computed
+        self._fresh_copies: dict[int, ir.CellOp] = {}  # cell ops with copied candidates (`Elaborator.fresh_copies`)
 
     def _learn(self, name: str, value: Any) -> Any:
         self._facts[name] = value

@@ -276,19 +276,24 @@ def _evaluate(value: Value, arch: Mapping[str, Any], memo: dict[int, Any]) -> An
     return out
 
 
-def possible_values(value: Value, domains: Mapping[str, Any], cap: int = 4096) -> set | None:
+def possible_values(value: Value, domains: Mapping[str, Any], cap: int = 4096,
+                    memo: dict[int, tuple[Any, set | None]] | None = None) -> set | None:
     """A superset of the values `value` takes when each label ranges over its domain, worked
     out node by node (so labels shared between subexpressions are treated as independent):
-    instant where enumerating joint assignments is not. None when a set outgrows `cap`."""
-    memo: dict[int, set | None] = {}
+    instant where enumerating joint assignments is not. None when a set outgrows `cap`.
+    `memo` may be kept across calls with the same `domains` and `cap`: subexpressions shared
+    between calls are then worked out once (it holds each node it describes, so a node's
+    identity cannot pass to another while the memo lives)."""
+    memo = {} if memo is None else memo
 
     def values(v: Value) -> set | None:
         if isinstance(v, Ref):
             return set(domains[v.label])
         if not is_expr(v):
             return {v}
-        if id(v) in memo:
-            return memo[id(v)]
+        hit = memo.get(id(v))
+        if hit is not None:
+            return hit[1]
         if isinstance(v, IfElse):
             tests = values(v.test)
             parts = [] if tests is None else [v.then] * any(tests) + [v.other] * (not all(tests))
@@ -310,8 +315,9 @@ def possible_values(value: Value, domains: Mapping[str, Any], cap: int = 4096) -
                         out.add(fn(*combo))
                     except (ArithmeticError, TypeError, ValueError):
                         continue
-        memo[id(v)] = out if out is None or len(out) <= cap else None
-        return memo[id(v)]
+        out = out if out is None or len(out) <= cap else None
+        memo[id(v)] = (v, out)
+        return out
 
     return values(value)
 

@@ -183,6 +183,7 @@ class _Solver:
 
     def __init__(self, space):
         self.domains = {d.label: d.values for d in space.decisions}
+        self.possible: dict[int, tuple] = {}  # `possible_values` of subexpressions, kept for the whole check
         self.constraints = [(c, free_labels(c.expr)) for c in space.constraints]
         self.notes: list[str] = []
         self.work_left = WORK_LIMIT
@@ -284,10 +285,11 @@ def _all_within(value: Any, ok: Callable[[Any], bool], call: _Call) -> bool | No
     True, False (then the solver looks for a real counterexample), or None when the superset
     is too large to list and the joint assignments too many to enumerate (the argument is then
     left to the build, which reports it too)."""
-    domains = getattr(getattr(call.walker, "solver", None), "domains", None)
+    solver = getattr(call.walker, "solver", None)
+    domains = getattr(solver, "domains", None)
     if not domains or any(label not in domains for label in free_labels(value)):
         return False
-    values = possible_values(value, domains)
+    values = possible_values(value, domains, memo=solver.possible)
     if values is not None:
         return all(ok(v) for v in values)
     # many values, but from few joint assignments: the solver enumerates them cheaply

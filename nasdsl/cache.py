@@ -258,6 +258,8 @@ class SpaceCache:
             encoded = encode_space(space)
         except (Uncacheable, RecursionError):
             return
+        if "fingerprint" not in space._facts:  # cheaper from the entry's table than from the objects
+            space._facts["fingerprint"] = fingerprint_of(encoded, len(space.constraints))
         _write(self._path(key), {"format": FORMAT, "key": key, "imports": [list(i) for i in imports],
                                  "space": encoded})
         self.watch(key, space)
@@ -391,7 +393,8 @@ class _Encoder:
         else:
             raise Uncacheable(f"a value of type {cls.__name__}")
         # equal values become one node: the key keeps 1, 1.0 and True apart
-        key = tuple([v if v.__class__ is str else (v.__class__, v[0] if v.__class__ is list else v) for v in node])
+        key = tuple([v if v.__class__ is str else (v.__class__, v[0] if v.__class__ is list else
+                                                   repr(v) if v.__class__ is float else v) for v in node])  # 0.0, -0.0
         ref = self.by_value.get(key)
         if ref is None:
             self.nodes.append(node)
@@ -414,6 +417,60 @@ def encode_space(space) -> dict:
     """The JSON form of a space's IR (decisions, constraints, template, parameters, sources)."""
     return encode((space.decisions, space.constraints + space.budgets, space.template, space.params,
                    space.sources, space.root_file), space._fresh_copies)
+
+
+def fingerprint_of(data: dict, constraints: int) -> str:
+    """`Space.fingerprint()` of the space `encode_space` wrote as `data` (of whose constraints
+    the first `constraints` are not budgets), worked out from the entry's node table: the text
+    hashed is `repr((decisions, constraints, budgets, template))`, written once per node, so a
+    node met many times (a cell op's copied candidates, shared values) costs one `repr`.
+
+    Example::
+
+        >>> space = nasdsl.load("darts")
+        >>> fingerprint_of(encode_space(space), len(space.constraints)) == space.fingerprint()
+        True
+    """
+    _, fields, _ = _schema()
+    shown = {name: tuple(f.name for f in dataclasses.fields(cls) if f.init and f.repr)
+             for cls, (name, _) in fields.items()}
+    positions = {name: [i for i, f in enumerate(names) if f in shown[name]] for _, (name, names) in fields.items()}
+    qualname = {name: cls.__qualname__ for cls, (name, _) in fields.items()}
+    texts: list[str] = []
+
+    def text(v: Any) -> str:
+        return texts[v[0]] if v.__class__ is list else repr(v)
+
+    def tuple_text(items: list[str]) -> str:
+        return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
+
+    for node in data["nodes"]:
+        tag = node[0]
+        if tag == "t":
+            texts.append(tuple_text([text(v) for v in node[1:]]))
+        elif tag == "l":
+            texts.append("[" + ", ".join([text(v) for v in node[1:]]) + "]")
+        elif tag == "d":
+            texts.append("{" + ", ".join([f"{k!r}: {text(v)}" for k, v in zip(node[1::2], node[2::2])]) + "}")
+        elif tag == "f":
+            texts.append(repr(float(node[1])))
+        elif tag == "L":
+            texts.append(f"Loc(file={node[1]!r}, line={node[2]!r}, col={node[3]!r})")
+        elif tag == "CellOp*":
+            _, op_label, input_label, first, count = node
+            texts.append(f"CellOp(op_label={text(op_label)}, input_label={text(input_label)}, "
+                         f"candidates={tuple_text([text(first)] * count)})")
+        else:
+            values = node[1:]
+            texts.append(qualname[tag] + "(" + ", ".join(
+                [f"{shown[tag][k]}={text(values[i])}" for k, i in enumerate(positions[tag])]) + ")")
+    root = data["root"]
+    decisions, everything, template = (data["nodes"][root[0]][i] for i in (1, 2, 3))
+    rules = [text(v) for v in data["nodes"][everything[0]][1:]]
+    payload = "(" + ", ".join([text(decisions), tuple_text(rules[:constraints]) if constraints else "()",
+                               tuple_text(rules[constraints:]) if len(rules) > constraints else "()",
+                               text(template)]) + ")"
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def decode_space(data: dict):

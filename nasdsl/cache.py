@@ -309,9 +309,9 @@ def _fresh(module: Any) -> Any:
 # ["f", "inf"|"-inf"|"nan"] a float JSON cannot spell, ["L", file, line, col, text] a Loc
 # (text: an index into "texts" or null), [class, f...] an IR dataclass built from its
 # init fields, and ["CellOp*", op_label, input_label, first, n] a cell op whose n candidates
-# are `first` and n - 1 fresh copies of it (as the elaborator built them). Modules keep their identity (a module used twice is one node: shared weights
-# stay shared, distinct modules stay distinct); values, tuples and locations equal in type and
-# content become one node.
+# are `first` and n - 1 fresh copies of it (as the elaborator built them). Modules keep their
+# identity (a module used twice is one node: shared weights stay shared, distinct modules stay
+# distinct); values, tuples and locations equal in type and content become one node.
 
 def _classes() -> dict[str, type]:
     from . import ir, values

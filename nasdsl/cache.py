@@ -247,7 +247,8 @@ class SpaceCache:
         facts = _read(self._path(key, "facts"))
         if facts is not None and facts.get("key") == key:
             known = {k: facts[k] for k in ("size", "fingerprint") if k in facts}
-            if isinstance(known.get("size", 0), int) and isinstance(known.get("fingerprint", ""), str):
+            size = known.get("size", 0)
+            if size.__class__ is int and size >= 0 and isinstance(known.get("fingerprint", ""), str):
                 space._facts.update(known)
         self.watch(key, space)
         return space
@@ -263,6 +264,7 @@ class SpaceCache:
         _write(self._path(key), {"format": FORMAT, "key": key, "imports": [list(i) for i in imports],
                                  "space": encoded})
         self.watch(key, space)
+        space._facts_sink(dict(space._facts))
 
     def watch(self, key: str, space) -> None:
         """Record the space's size and fingerprint under `key` once it has computed them."""

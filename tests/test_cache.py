@@ -127,11 +127,13 @@ def test_round_trip_keeps_distinct_equal_modules_distinct():
 
 def test_load_stores_then_reads_back(cache_dir, no_compile):
     space = nasdsl.load("nasbench201")
-    assert [p.name.split(".", 1)[1] for p in cache_dir.iterdir()] == ["space.json"]
-    assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
-    assert stat.S_IMODE(next(cache_dir.iterdir()).stat().st_mode) == 0o600
-    fingerprint, size = space.fingerprint(), space.size()  # the facts entry is written now
     assert sorted(p.name.split(".", 1)[1] for p in cache_dir.iterdir()) == ["facts.json", "space.json"]
+    assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in cache_dir.iterdir()} == {0o600}
+    assert json.loads(next(cache_dir.glob("*.facts.json")).read_bytes().partition(b"\n")[2]).keys() == \
+        {"format", "key", "fingerprint"}
+    fingerprint, size = space.fingerprint(), space.size()  # the facts entry gains the size now
+    assert json.loads(next(cache_dir.glob("*.facts.json")).read_bytes().partition(b"\n")[2])["size"] == size
     no_compile()
     again = nasdsl.load("nasbench201")
     assert again._facts == {"size": size, "fingerprint": fingerprint}

@@ -356,18 +356,17 @@ def test_cli_output_is_the_same_cold_and_warm(cache_dir):
 constants = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.text(max_size=8),
                       st.floats(allow_nan=False), st.sampled_from([float("inf"), float("-inf"), -0.0, 0.0, 1.0, 1]))
 labels = st.sampled_from(["a", "b", "c.d"])
-values = st.recursive(
-    st.one_of(constants, labels.map(Ref)),
-    lambda inner: st.one_of(
-        st.tuples(st.sampled_from(["+", "*", "==", "and"]), inner, inner).map(lambda t: Binary(*t)),
-        inner.map(lambda v: Unary("-", v)),
-        st.tuples(inner, inner, inner).map(lambda t: IfElse(*t)),
-        st.lists(inner, max_size=3).map(lambda xs: Func("max", tuple(xs))),
-        st.lists(inner, max_size=4).map(tuple),
-        st.lists(inner, max_size=4),
-        st.dictionaries(st.text(max_size=4), inner, max_size=3),
-    ),
-    max_leaves=20)
+def compound(inner: st.SearchStrategy) -> st.SearchStrategy:
+    """Expressions and containers over `inner`."""
+    binaries = st.tuples(st.sampled_from(["+", "*", "==", "and"]), inner, inner)
+    return st.one_of(binaries.map(lambda t: Binary(*t)), inner.map(lambda v: Unary("-", v)),
+                     st.tuples(inner, inner, inner).map(lambda t: IfElse(*t)),
+                     st.lists(inner, max_size=3).map(lambda xs: Func("max", tuple(xs))),
+                     st.lists(inner, max_size=4).map(tuple), st.lists(inner, max_size=4),
+                     st.dictionaries(st.text(max_size=4), inner, max_size=3))
+
+
+values = st.recursive(st.one_of(constants, labels.map(Ref)), compound, max_leaves=20)
 
 
 def typed(x):

@@ -5,8 +5,9 @@ seconds; `nasdsl.load` therefore keeps what it built in a cache directory and re
 while nothing it depends on has changed. An entry is keyed by a SHA-256 of
 
 * the root file's name and text, the `param` overrides and the import paths given,
-* nasdsl's version and a digest of its own source files and grammar (a code change that
-  alters compilation invalidates every entry);
+* nasdsl's version and a digest of its own source files and grammar (their sizes and
+  modification times, as Python's bytecode cache judges staleness: an edit of nasdsl
+  invalidates every entry);
 
 and it lists the files the space imported, with a SHA-256 of each text: a hit replays every
 import through the loader (the import rule of `nasdsl.load`) and is used only when each
@@ -120,15 +121,25 @@ def custom_ops_registered() -> bool:
 
 @lru_cache(maxsize=1)
 def code_digest() -> str:
-    """SHA-256 over nasdsl's own source files and grammar: what compilation depends on."""
-    package = Path(__file__).resolve().parent
-    files = sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    """A digest of nasdsl's own source files and grammar, what compilation depends on: each
+    file's path, size and modification time in nanoseconds (as Python's own bytecode cache
+    decides staleness; reading and hashing every file would cost a cold load 8 ms)."""
     from .syntax import grammar_path
-    h = hashlib.sha256()
-    for path in [*files, grammar_path()]:
-        h.update(str(path.relative_to(path.parents[1])).encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()
+    package = Path(__file__).resolve().parent
+    found: list[str] = []
+    stack = [package]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        stack.append(Path(entry.path))
+                elif entry.name.endswith(".py"):
+                    info = entry.stat()
+                    found.append(f"{os.path.relpath(entry.path, package)}\0{info.st_size}\0{info.st_mtime_ns}")
+    grammar = grammar_path().stat()
+    found.append(f"grammar\0{grammar.st_size}\0{grammar.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()
 
 
 def entry_key(text: str, file: str, params: Mapping[str, Any], import_paths: Sequence[str | Path]) -> str | None:

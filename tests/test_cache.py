@@ -204,6 +204,22 @@ def test_a_changed_source_or_nasdsl_misses(cache_dir, tmp_path, monkeypatch):
     assert cache.entry_key(main.read_text(), str(main), {}, ()) != key
 
 
+def test_an_edited_nasdsl_file_changes_the_code_digest():
+    """An edit changes a file's modification time (and mostly its size): the digest follows."""
+    path = ROOT / "nasdsl" / "values.py"
+    before = path.stat()
+    cache.code_digest.cache_clear()
+    digest = cache.code_digest()
+    try:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
+        cache.code_digest.cache_clear()
+        assert cache.code_digest() != digest
+    finally:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        cache.code_digest.cache_clear()
+    assert cache.code_digest() == digest
+
+
 def damage(path: Path, how: str) -> None:
     data = path.read_bytes()
     if how == "truncated":

@@ -188,7 +188,7 @@ def load(path: str | Path, params: Mapping[str, Any] | None = None,
     if key is None:
         return _compile(text, file, params, loader)
     store = cache.SpaceCache(directory)
-    space = store.get(key, loader)
+    space = store.get(key, loader, rebuild=lambda: _compile(text, file, params, loader))
     if space is None:
         imports: list[tuple[str, str, str, str]] = []
         space = _compile(text, file, params, cache.recording(loader, imports))

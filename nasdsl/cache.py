@@ -244,15 +244,16 @@ class SpaceCache:
     def _path(self, key: str, kind: str = "space") -> Path:
         return self.directory / f"{key}.{kind}.json"
 
-    def get(self, key: str, loader: Loader | None):
+    def get(self, key: str, loader: Loader | None, rebuild: Callable[[], Any] | None = None):
         """The cached `Space` under `key`, or None (no entry, a damaged one, or an import that
-        now resolves to another file or text). `loader` resolves imports as the compile did."""
+        now resolves to another file or text). `loader` resolves imports as the compile did;
+        `rebuild` compiles the space, should its template turn out damaged when first used."""
         try:
             with paused_gc():
                 record = _read(self._path(key))
                 if record is None or record.get("key") != key or not _imports_unchanged(record["imports"], loader):
                     return None
-                space = decode_space(record["space"])
+                space = decode_space(record["space"], rebuild)
         except Exception:  # noqa: BLE001 - a damaged or foreign entry is a miss, never an error
             return None
         facts = _read(self._path(key, "facts"))
@@ -427,9 +428,17 @@ def encode(value: Any, copies: Mapping[int, Any] | None = None) -> dict:
 
 
 def encode_space(space) -> dict:
-    """The JSON form of a space's IR (decisions, constraints, template, parameters, sources)."""
-    return encode((space.decisions, space.constraints + space.budgets, space.template, space.params,
-                   space.sources, space.root_file), space._fresh_copies)
+    """The JSON form of a space's IR: first (`"root"`, nodes up to `"head"`) the decisions,
+    constraints, network inputs, parameters and sources, then (`"template"`) the template,
+    which a reader can build later, on first use."""
+    enc = _Encoder(space._fresh_copies)
+    template = space.template
+    with paused_gc():
+        root = enc.field((space.decisions, space.constraints + space.budgets, template.inputs, space.params,
+                          space.sources, space.root_file))
+        head = len(enc.nodes)
+        built = enc.field(template)
+    return {"nodes": enc.nodes, "root": root, "head": head, "template": built, "texts": list(enc.texts)}
 
 
 def fingerprint_of(data: dict, constraints: int) -> str:
@@ -477,8 +486,8 @@ def fingerprint_of(data: dict, constraints: int) -> str:
             values = node[1:]
             texts.append(qualname[tag] + "(" + ", ".join(
                 [f"{shown[tag][k]}={text(values[i])}" for k, i in enumerate(positions[tag])]) + ")")
-    root = data["root"]
-    decisions, everything, template = (data["nodes"][root[0]][i] for i in (1, 2, 3))
+    decisions, everything = (data["nodes"][data["root"][0]][i] for i in (1, 2))
+    template = data["template"]
     rules = [text(v) for v in data["nodes"][everything[0]][1:]]
     payload = "(" + ", ".join([text(decisions), tuple_text(rules[:constraints]) if constraints else "()",
                                tuple_text(rules[constraints:]) if len(rules) > constraints else "()",
@@ -486,18 +495,33 @@ def fingerprint_of(data: dict, constraints: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def decode_space(data: dict):
-    """A `Space` from `encode_space`'s form; raises on anything malformed (the caller treats
-    that as a miss)."""
-    from .space import Space
+def decode_space(data: dict, rebuild: Callable[[], Any] | None = None):
+    """A `Space` from `encode_space`'s form; raises on anything malformed in the decisions and
+    constraints (the caller treats that as a miss). The template is decoded on first use; if it
+    is malformed then, `rebuild()` (compiling the space again) supplies it."""
+    from .space import LazyTemplate, Space
     copies: dict[int, Any] = {}
-    decisions, constraints, template, params, sources, root_file = decode(data, copies)
-    space = Space(decisions, constraints, template, params, sources, root_file)
+    head, objs = data["head"], []
+    if head.__class__ is not int or data["template"].__class__ is not list:
+        raise ValueError("entry")
+    decisions, constraints, inputs, params, sources, root_file = decode(data, copies, objs, stop=head)
+
+    def build():
+        try:
+            with paused_gc():
+                return decode(data, copies, objs, root=data["template"])
+        except Exception:  # noqa: BLE001 - a template that does not decode: compile it again
+            if rebuild is None:
+                raise
+            return rebuild().template
+
+    space = Space(decisions, constraints, LazyTemplate(inputs, build), params, sources, root_file)
     space._fresh_copies = copies
     return space
 
 
-def decode(data: dict, copies: dict[int, Any] | None = None) -> Any:
+def decode(data: dict, copies: dict[int, Any] | None = None, objs: list | None = None, stop: int | None = None,
+           root: Any = None) -> Any:
     """The value `encode` wrote; raises on anything malformed. Builds only tuples, lists,
     dicts, floats, locations and the IR dataclasses of a fixed list, with data as fields:
     nothing in `data` names a module to import or a function to call.
@@ -508,13 +532,16 @@ def decode(data: dict, copies: dict[int, Any] | None = None) -> Any:
         >>> value = (binary("*", Ref("k"), 2), [1, 1.0, True], float("inf"))
         >>> decode(json.loads(json.dumps(encode(value)))) == value
         True
+
+    With `objs` (the nodes built so far) and `stop`, it builds the nodes up to `stop` only;
+    called again with the same `objs`, it goes on from there (`root`: the field to return).
     """
     from .errors import Loc
     classes, fields, modules = _schema()
     texts = data["texts"]
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
         raise ValueError("texts")
-    objs: list[Any] = []
+    objs = [] if objs is None else objs
     append = objs.append
 
     def field(v: Any) -> Any:
@@ -527,7 +554,8 @@ def decode(data: dict, copies: dict[int, Any] | None = None) -> Any:
             return v
         raise ValueError("field")
 
-    for node in data["nodes"]:
+    nodes = data["nodes"]
+    for node in nodes[len(objs):len(nodes) if stop is None else stop]:
         tag = node[0]
         if tag == "t":
             append(tuple([field(v) for v in node[1:]]))
@@ -563,4 +591,4 @@ def decode(data: dict, copies: dict[int, Any] | None = None) -> Any:
             if len(args) != len(fields[cls][1]):
                 raise ValueError("arity")
             append(cls(*args))
-    return field(data["root"])
+    return field(data["root"] if root is None else root)

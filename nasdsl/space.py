@@ -46,6 +46,14 @@ from .errors import ArchitectureError, EmptySpaceError, Loc, NasError, NasTypeEr
 from .values import FUNCS, Binary, Func, IfElse, Ref, Unary, apply_binary, free_labels, is_expr, literal, to_text
 
 
+@dataclass(frozen=True)
+class LazyTemplate:
+    """A module template not built yet: its network inputs, and how to build it (`nasdsl.cache`
+    reads a space's decisions at once and its template only when something walks it)."""
+    inputs: tuple[ir.TensorIn, ...]
+    build: Callable[[], ir.Graph]
+
+
 class _Inactive:
     """The value of a decision that does not exist under the other choices."""
     _instance = None
@@ -166,8 +174,8 @@ class Space:
     """
 
     def __init__(self, decisions: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...],
-                 template: ir.Graph, params: dict[str, Any], sources: dict[str, str], root_file: str):
-        self.template = template
+                 template: ir.Graph | LazyTemplate, params: dict[str, Any], sources: dict[str, str], root_file: str):
+        self._template = template
         self.params = dict(params)
         self.sources = dict(sources)
         self.root_file = root_file
@@ -200,8 +208,15 @@ class Space:
             raise ArchitectureError(f"unknown label {label!r}", hint=_did_you_mean(label, self._by_label)) from None
 
     @property
+    def template(self) -> ir.Graph:
+        """The module template (built on first use when the space came from the cache)."""
+        if isinstance(self._template, LazyTemplate):
+            self._template = self._template.build()
+        return self._template
+
+    @property
     def input_shapes(self) -> dict[str, tuple | None]:
-        return {t.name: t.shape for t in self.template.inputs}
+        return {t.name: t.shape for t in self._template.inputs}
 
     def __repr__(self) -> str:
         return f"<Space {self.root_file}: {len(self.decisions)} decisions, size {self.size()}>"

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import nasdsl
 from nasdsl import cache, ir
 from nasdsl.errors import ArchitectureError, Loc
+from nasdsl.space import LazyTemplate
 from nasdsl.values import Binary, Func, IfElse, Ref, Unary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -273,6 +274,35 @@ def test_a_forged_entry_builds_nothing_but_ir_data(cache_dir, nodes):
     assert again.fingerprint() == space.fingerprint()
     with pytest.raises(Exception):  # noqa: B017 - any refusal will do; what matters is that nothing ran
         cache.decode({"nodes": nodes, "root": [0], "texts": []})
+
+
+def test_the_template_is_built_only_when_used(cache_dir, no_compile):
+    """What `nasdsl info` needs (decisions, size, fingerprint, input shapes) comes without
+    building the module template; walking the template builds it, once."""
+    fresh = nasdsl.load("nasnet")
+    fresh.size()
+    no_compile()
+    cached = nasdsl.load("nasnet")
+    data = cached.to_json()
+    assert isinstance(cached._template, LazyTemplate)
+    assert data == fresh.to_json() and cached.input_shapes == fresh.input_shapes
+    template = cached.template
+    assert not isinstance(cached._template, LazyTemplate) and cached.template is template
+    assert template == fresh.template and sharing(template) == sharing(fresh.template)
+
+
+def test_a_template_forged_past_the_head_is_compiled_again(cache_dir):
+    fresh = nasdsl.load("nasbench201")
+    entry = next(cache_dir.glob("*.space.json"))
+    record = json.loads(entry.read_bytes().partition(b"\n")[2])
+    space = record["space"]
+    space["nodes"] = space["nodes"][:space["head"]] + [["__import__", "os"]]
+    space["template"] = [space["head"]]
+    forge(entry, record)
+    cached = nasdsl.load("nasbench201")
+    assert isinstance(cached._template, LazyTemplate)  # the decisions decoded; the template waits
+    assert cached.template == fresh.template  # ... and is compiled afresh: the forged node built nothing
+    assert cached.fingerprint() == fresh.fingerprint()
 
 
 def test_entries_build_only_listed_types():

@@ -205,7 +205,10 @@ def _read(path: Path) -> dict | None:
 def _write(path: Path, record: dict) -> None:
     """Write `record` to `path` atomically (a new 0600 file renamed over it); failures are
     silent: the cache is an optimisation."""
-    payload = json.dumps(record, separators=(",", ":"), allow_nan=False).encode()
+    try:
+        payload = json.dumps(record, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError):  # a fact that is not JSON data is not kept
+        return
     data = hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
     try:
@@ -258,7 +261,7 @@ class SpaceCache:
             return None
         facts = _read(self._path(key, "facts"))
         if facts is not None and facts.get("key") == key:
-            known = {k: facts[k] for k in ("size", "fingerprint") if k in facts}
+            known = {k: v for k, v in facts.items() if k not in ("format", "key")}
             size = known.get("size", 0)
             if size.__class__ is int and size >= 0 and isinstance(known.get("fingerprint", ""), str):
                 space._facts.update(known)
@@ -279,10 +282,20 @@ class SpaceCache:
         space._facts_sink(dict(space._facts))
 
     def watch(self, key: str, space) -> None:
-        """Record the space's size and fingerprint under `key` once it has computed them."""
+        """Record the space's facts (size, fingerprint, `Space.remembered` values) under `key`
+        as it computes them."""
         def record(facts: dict) -> None:
-            _write(self._path(key, "facts"), {"format": FORMAT, "key": key, **facts})
+            _write(self._path(key, "facts"), {"format": FORMAT, "key": key,
+                                              **{k: v for k, v in facts.items() if _is_json(v)}})
         space._facts_sink = record
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _imports_unchanged(imports: list, loader: Loader | None) -> bool:

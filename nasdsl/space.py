@@ -190,6 +190,21 @@ class Space:
         self._facts_sink: Callable[[dict[str, Any]], None] | None = None  # told when a fact is computed
         self._fresh_copies: dict[int, ir.CellOp] = {}  # cell ops with copied candidates (`Elaborator.fresh_copies`)
 
+    def remembered(self, name: str, compute: Callable[[], Any]) -> Any:
+        """`compute()`, a fact of this space alone given as JSON data, worked out once and kept
+        with the space's cache entry (`nasdsl.cache`), so the next load of the same space
+        knows it: for what `nasdsl info` shows that takes long to work out (cost bounds, say).
+
+        Example::
+
+            >>> space = nasdsl.load("nasbench201")
+            >>> space.remembered("decisions", lambda: len(space.decisions))
+            6
+        """
+        if name not in self._facts:
+            self._learn(name, compute())
+        return self._facts[name]
+
     def _learn(self, name: str, value: Any) -> Any:
         self._facts[name] = value
         if self._facts_sink is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import os
 import stat
 import subprocess
@@ -140,6 +141,20 @@ def test_load_stores_then_reads_back(cache_dir, no_compile):
     assert again._facts == {"size": size, "fingerprint": fingerprint}
     assert again.size() == 15625 and round_trip(again).fingerprint() == fingerprint
     assert not [p for p in cache_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_remembered_facts_come_back_with_the_space(cache_dir, no_compile):
+    space = nasdsl.load("nasbench201")
+    calls = []
+    bounds = {"params": {"min": 1, "max": 2}}
+    assert space.remembered("cost_bounds", lambda: calls.append(1) or bounds) == bounds
+    assert space.remembered("cost_bounds", lambda: calls.append(1) or bounds) == bounds and calls == [1]
+    assert math.isnan(space.remembered("not json", lambda: float("nan")))
+    assert space.size() == 15625  # learnt after the NaN: still written
+    no_compile()
+    again = nasdsl.load("nasbench201")
+    assert again.remembered("cost_bounds", lambda: calls.append(1)) == bounds and calls == [1]
+    assert "not json" not in again._facts and again._facts["size"] == 15625  # NaN is not JSON: never written
 
 
 def test_errors_from_a_cached_space_point_into_the_source(cache_dir, no_compile):

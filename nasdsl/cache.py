@@ -359,6 +359,26 @@ def _schema() -> tuple[dict[str, type], dict[type, tuple[str, tuple[str, ...]]],
     return classes, fields, modules
 
 
+_PLAIN = frozenset({int, str, bool, type(None)})
+
+
+def _plain_args_key(args: tuple) -> tuple | None:
+    """An op's `(name, value)` arguments as a key that keeps 1, 1.0, True and 0.0, -0.0 apart,
+    when every value is a constant or a tuple of constants; None otherwise."""
+    key = []
+    for name, v in args:
+        cls = v.__class__
+        if cls in _PLAIN:
+            key.append((name, cls, v))
+        elif cls is float:
+            key.append((name, cls, repr(v)))
+        elif cls is tuple and all(i.__class__ in _PLAIN for i in v):
+            key.append((name, cls, tuple([(i.__class__, i) for i in v])))
+        else:
+            return None
+    return tuple(key)
+
+
 class _Encoder:
     def __init__(self, copies: Mapping[int, Any] | None = None):
         self.copies = copies or {}
@@ -368,9 +388,10 @@ class _Encoder:
         self.nodes: list[list] = []
         self.by_id: dict[int, list] = {}
         self.by_value: dict[tuple, list] = {}
+        self.by_args: dict[tuple, list] = {}
         self.texts: dict[str, int] = {}
-        from .ir import Op
-        self.op = Op
+        from .ir import LayerChoice, Op, Sequential
+        self.op, self.sequential, self.choice = Op, Sequential, LayerChoice
 
     def field(self, x: Any) -> Any:
         cls = x.__class__
@@ -382,7 +403,24 @@ class _Encoder:
         field = self.field
         if cls is self.op:  # the commonest node, spelled out
             args = x.args
-            node = ["Op", x.name, self.by_id.get(id(args)) or field(args), field(x.loc)]
+            ref = self.by_id.get(id(args))
+            if ref is None:  # arguments of constants: found by a key made at once, not item by item
+                key = _plain_args_key(args)
+                ref = None if key is None else self.by_args.get(key)
+                if ref is None:
+                    ref = field(args)
+                    if key is not None:
+                        self.by_args[key] = ref
+                self.by_id[id(args)] = ref
+            node = ["Op", x.name, ref, field(x.loc)]
+            self.nodes.append(node)
+            ref = self.by_id[id(x)] = [len(self.nodes) - 1]
+            return ref
+        if cls is self.sequential or cls is self.choice:  # their tuples hold modules: never equal to another
+            node = [cls.__name__, x.label] if cls is self.choice else [cls.__name__]
+            members = x.candidates if cls is self.choice else x.items
+            node.append(self.unshared(members, cls is self.choice))
+            node.append(field(x.loc))
             self.nodes.append(node)
             ref = self.by_id[id(x)] = [len(self.nodes) - 1]
             return ref
@@ -427,6 +465,26 @@ class _Encoder:
             self.nodes.append(node)
             ref = self.by_value[key] = [len(self.nodes) - 1]
         self.by_id[id(x)] = ref  # (every object encoded stays alive: the value holds it)
+        return ref
+
+    def unshared(self, members: tuple, named: bool) -> list:
+        """A tuple of modules (or of (name, module) pairs), written without looking for an
+        equal one: it holds modules, each of which is only itself."""
+        hit = self.by_id.get(id(members))
+        if hit is not None:
+            return hit
+        field, node = self.field, ["t"]
+        for m in members:
+            if named:
+                pair = self.by_id.get(id(m))
+                if pair is None:
+                    self.nodes.append(["t", m[0], field(m[1])])
+                    pair = self.by_id[id(m)] = [len(self.nodes) - 1]
+                node.append(pair)
+            else:
+                node.append(field(m))
+        self.nodes.append(node)
+        ref = self.by_id[id(members)] = [len(self.nodes) - 1]
         return ref
 
 

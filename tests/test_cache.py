@@ -104,6 +104,16 @@ def test_round_trip_is_the_same_space(name):
     assert [again.sample(seed=s) for s in range(5)] == [space.sample(seed=s) for s in range(5)]
 
 
+def test_op_arguments_keep_their_types():
+    """Ops whose arguments are equal in Python but not in type (1, 1.0, True; 0.0, -0.0;
+    (1, 1) and (True, 1)) each keep their own."""
+    loc = Loc("f.nas", 1, 1)
+    values = [1, 1.0, True, 0.0, -0.0, (1, 1), (True, 1), (1.0, 1), None, "1"]
+    template = ir.Sequential(tuple(ir.Op("Dropout", (("p", v),), loc) for v in values), loc)
+    again = cache.decode(json.loads(json.dumps(cache.encode(template))))
+    assert [typed(op.args) for op in again.items] == [typed(op.args) for op in template.items]
+
+
 def test_zero_and_negative_zero_stay_apart():
     value = (0.0, -0.0, (0.0,), (-0.0,), 0, False)
     assert typed(cache.decode(json.loads(json.dumps(cache.encode(value))))) == typed(value)

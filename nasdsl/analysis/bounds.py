@@ -157,7 +157,7 @@ class _CostWalker(_SpaceWalker):
         if entry is None:
             self.keep.append(m)
             entry = self.params[id(m)] = [m.name, m.args, {}]
-        entry[2][ctx] = None
+        entry[2][id(ctx)] = ctx  # by identity: one ctx object serves all ops of a candidate
         return y
 
 
@@ -174,22 +174,49 @@ def _terms(space) -> tuple[dict[tuple, int], str]:
         key = ("macs", name, args, x, y, (ctx,))
         counts[key] = counts.get(key, 0) + 1
     for name, args, ctxs in walker.params.values():
-        key = ("params", name, args, None, None, tuple(ctxs))
+        key = ("params", name, args, None, None, tuple(dict.fromkeys(ctxs.values())))
         counts[key] = counts.get(key, 0) + 1
     return counts, ""
 
 
-def _term_cost(key: tuple, view: Mapping[str, Any], memo: dict) -> int:
-    """One term's cost under `view`; `memo` holds the subexpressions evaluated under this view
-    (shapes share theirs: a depth's `if_else` chain is read by every op after it)."""
+class _Values:
+    """Expressions evaluated once per distinct value of their own decisions (not of the whole
+    view): a shape after a repeat reads the depth and widths, not the kernels of every block
+    whose terms enumerate it, so it is computed a handful of times, not once per entry."""
+
+    def __init__(self):
+        self.labels = _LabelMemo()
+        self.cache: dict[int, tuple[Any, tuple[str, ...], dict]] = {}
+
+    def __call__(self, value: Any, view: Mapping[str, Any]) -> Any:
+        if isinstance(value, tuple):
+            return tuple(self(v, view) for v in value)
+        if not is_expr(value):
+            return value
+        hit = self.cache.get(id(value))
+        if hit is None:
+            hit = self.cache[id(value)] = (value, tuple(sorted(self.labels(value))), {})
+        _, labels, known = hit
+        key = tuple(view[label] for label in labels)
+        try:
+            return known[key]
+        except KeyError:
+            out = known[key] = _evaluate(value, view, {})
+            return out
+        except TypeError:  # an unhashable value
+            return _evaluate(value, view, {})
+
+
+def _term_cost(key: tuple, view: Mapping[str, Any], ev: _Values) -> int:
+    """One term's cost under `view` (a value for every decision it reads)."""
     kind, name, args, x, y, ctxs = key
-    if not any(all(_evaluate(c, view, memo) for c in ctx) for ctx in ctxs):
+    if not any(all(ev(c, view) for c in ctx) for ctx in ctxs):
         return 0
     rule = _rule(name)
-    resolved = {k: _evaluate(v, view, memo) for k, v in args}
+    resolved = {k: ev(v, view) for k, v in args}
     if kind == "params":
         return rule.params(resolved)
-    return rule.macs(resolved, _evaluate(x, view, memo), _evaluate(y, view, memo))
+    return rule.macs(resolved, ev(x, view), ev(y, view))
 
 
 # --- factors and their elimination --------------------------------------------------------------
@@ -200,7 +227,8 @@ _METRICS = ("params", "flops")
 def _factors(space, counts: dict[tuple, int], domains: dict[str, tuple]):
     """Terms grouped by the decisions they read: (scope, {value indices: (params, flops) or
     None where a term cannot be evaluated, which no architecture of the space reaches})."""
-    labels_of = _LabelMemo()
+    ev = _Values()
+    labels_of = ev.labels
     by_scope: dict[tuple[str, ...], list] = {}
     for key, n in counts.items():
         scope = tuple(sorted(labels_of(key[2]) | labels_of(key[3]) | labels_of(key[4]) | labels_of(key[5])))
@@ -221,9 +249,8 @@ def _factors(space, counts: dict[tuple, int], domains: dict[str, tuple]):
             continue
         table: dict[tuple, list | None] = {
             idx: [0, 0] for idx in itertools.product(*(range(len(domains[label])) for label in scope))}
-        memos: dict[tuple, dict] = {}  # per entry: the subexpressions evaluated there (shapes share them)
         for key, n in terms:
-            _add_term(table, scope, key, n, domains, memos)
+            _add_term(table, scope, key, n, domains, ev)
         factors.append((scope, {idx: None if v is None else tuple(v) for idx, v in table.items()}))
     if loose != [[0, 0], [0, 0]]:
         factors.append(((), {(): tuple(loose[0])}, {(): tuple(loose[1])}))
@@ -279,7 +306,7 @@ class _LabelMemo:
 
 
 def _add_term(table: dict, scope: tuple[str, ...], key: tuple, n: int, domains: dict[str, tuple],
-              memos: dict[tuple, dict]) -> None:
+              ev: _Values) -> None:
     """Add one term's cost (times `n`) to every entry of `table` where it is on. A term built
     under `label == value` conditions (a candidate, a cell input) is on only where they hold:
     those labels are fixed, not enumerated."""
@@ -304,7 +331,7 @@ def _add_term(table: dict, scope: tuple[str, ...], key: tuple, n: int, domains: 
             continue
         view = {label: domains[label][i] for label, i in where.items()}
         try:
-            entry[slot] += _term_cost(key, view, memos.setdefault(idx, {})) * n
+            entry[slot] += _term_cost(key, view, ev) * n
         except Exception:  # noqa: BLE001 - values no architecture combines (ruled out by its conditions)
             table[idx] = None
 
@@ -420,10 +447,10 @@ def _bounds(space) -> CostBounds:
         return CostBounds(None, None, note)
 
     def model_cost(arch) -> tuple[int, int]:
-        view, memo = _full_view(space, arch), {}
+        view, ev = _full_view(space, arch), _Values()
         totals = [0, 0]
         for key, n in counts.items():
-            totals[0 if key[0] == "params" else 1] += _term_cost(key, view, memo) * n
+            totals[0 if key[0] == "params" else 1] += _term_cost(key, view, ev) * n
         return totals[0], totals[1]
 
     # the cost model must price architectures as `costs` does; where it cannot, say nothing

@@ -42,7 +42,7 @@ from typing import Any
 
 from .. import ir
 from ..errors import NasError
-from ..values import Binary, Ref, Unary, _evaluate, free_labels, is_expr, possible_values
+from ..values import Binary, Ref, Unary, _evaluate, apply_binary, free_labels, is_expr, possible_values
 from .shapes import _bounded, _Call, _Dead, _rule, _SpaceWalker, costs
 
 __all__ = ["cost_bounds", "budget_verdict", "CostBounds", "Extreme", "TABLE_CAP", "ELIMINATION_CAP"]
@@ -308,32 +308,42 @@ class _LabelMemo:
 def _add_term(table: dict, scope: tuple[str, ...], key: tuple, n: int, domains: dict[str, tuple],
               ev: _Values) -> None:
     """Add one term's cost (times `n`) to every entry of `table` where it is on. A term built
-    under `label == value` conditions (a candidate, a cell input) is on only where they hold:
-    those labels are fixed, not enumerated."""
-    fixed: dict[str, int] = {}
+    under conditions comparing a decision with a constant (`op == "conv"` for a candidate,
+    `input == 2` for a cell input, `depth > 1` for a repeated block) is on only where they
+    hold: only those values of the decision are enumerated."""
+    allowed = {label: range(len(domains[label])) for label in scope}
     ctxs = key[5]
     if len(ctxs) == 1:
         for cond in ctxs[0]:
-            if isinstance(cond, Binary) and cond.op == "==" and isinstance(cond.left, Ref) and not is_expr(cond.right):
+            if isinstance(cond, Binary) and cond.op in _TESTS and isinstance(cond.left, Ref) \
+                    and not is_expr(cond.right) and cond.left.label in allowed:
                 values = domains[cond.left.label]
-                j = next((i for i, v in enumerate(values) if type(v) is type(cond.right) and v == cond.right), None)
-                if j is None or fixed.get(cond.left.label, j) != j:
-                    return  # never on
-                fixed[cond.left.label] = j
+                allowed[cond.left.label] = [i for i in allowed[cond.left.label] if _passes(cond.op, values[i], cond.right)]
     slot = 0 if key[0] == "params" else 1
-    free = [label for label in scope if label not in fixed]
-    for combo in itertools.product(*(range(len(domains[label])) for label in free)):
-        where = dict(zip(free, combo))
-        where.update(fixed)
-        idx = tuple(where[label] for label in scope)
-        entry = table[idx]
+    for combo in itertools.product(*(allowed[label] for label in scope)):
+        entry = table[combo]
         if entry is None:
             continue
-        view = {label: domains[label][i] for label, i in where.items()}
+        view = {label: domains[label][i] for label, i in zip(scope, combo)}
         try:
             entry[slot] += _term_cost(key, view, ev) * n
         except Exception:  # noqa: BLE001 - values no architecture combines (ruled out by its conditions)
-            table[idx] = None
+            table[combo] = None
+
+
+_TESTS = ("==", "!=", "<", "<=", ">", ">=")
+
+
+def _passes(op: str, value: Any, const: Any) -> bool:
+    """Whether `value op const` holds (equality as domains define it: 1 is not True); True
+    when it cannot be told (the value is then enumerated and its condition evaluated)."""
+    if op in ("==", "!="):
+        same = type(value) is type(const) and value == const
+        return same if op == "==" else not same
+    try:
+        return bool(apply_binary(op, value, const))
+    except Exception:  # noqa: BLE001
+        return True
 
 
 def _joined_size(live: list, label: str, domains: dict[str, tuple]) -> int:

@@ -218,6 +218,26 @@ def test_decisions_are_optuna_parameters_the_dashboard_plots(tmp_path):
     assert set(importances) <= set(space.labels()) and importances and abs(sum(importances.values()) - 1) < 1e-9
 
 
+def test_a_worker_on_another_machine_is_reaped_only_once_its_heartbeat_stops(tmp_path):
+    """Another host's process cannot be probed by pid: its trial stays running while it beats
+    and is marked interrupted (to be re-run) once no beat came for `grace_period` seconds."""
+    url = f"sqlite:///{tmp_path / 'exp.db'}"
+    elsewhere = Store(url, heartbeat_interval=1, grace_period=2)
+    elsewhere.worker = "another-host:4242"
+    elsewhere.open("f", {})
+    rec = elsewhere.start({"a": 1})
+    elsewhere.heartbeat(rec.trial_id)
+    here = Store(url, heartbeat_interval=1, grace_period=2)
+    here.open("f", {})
+    for _ in range(3):   # beating for longer than the grace period: never reaped
+        assert here.reap() == [] and [t.state for t in here.trials()] == ["running"]
+        time.sleep(1.0)
+        elsewhere.heartbeat(rec.trial_id)
+    time.sleep(2.5)      # silent for longer than the grace period
+    assert here.reap() == [0]   # its trial number (the writer on a shared store does not read it back)
+    assert [(t.state, t.worker) for t in here.trials()] == [("interrupted", "another-host:4242")]
+
+
 def test_journal_store_resumes(tmp_path):
     space = nasdsl.load("nasbench201")
     url = f"journal:{tmp_path / 'exp.log'}"

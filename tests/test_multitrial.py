@@ -233,7 +233,7 @@ def test_a_worker_on_another_machine_is_reaped_only_once_its_heartbeat_stops(tmp
         assert here.reap() == [] and [t.state for t in here.trials()] == ["running"]
         time.sleep(1.0)
         elsewhere.heartbeat(rec.trial_id)
-    time.sleep(2.5)      # silent for longer than the grace period
+    time.sleep(3.5)      # silent for longer than the grace period (SQLite's clock has whole seconds)
     assert here.reap() == [0]   # its trial number (the writer on a shared store does not read it back)
     assert [(t.state, t.worker) for t in here.trials()] == [("interrupted", "another-host:4242")]
 

@@ -9,6 +9,8 @@ import gzip
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from nb201 import TABLE
 
 import nasdsl
@@ -183,3 +185,43 @@ def test_a_budget_over_every_architecture_is_an_error_at_the_budget_with_the_che
     out = capsys.readouterr().out
     assert "cheapest .. dearest: params 73,306 .. 1,531,546, flops 7,783,040 .. 220,119,680 (multiply-adds per " \
            "sample)" in out
+
+
+def _check_against_enumeration(text: str) -> None:
+    """Each end bounds the true extreme; an end marked exact is it, and its architecture costs it."""
+    space = nasdsl.loads(text, "generated.nas")
+    b = cost_bounds(space)
+    assert b.params is not None, b.note
+    archs = list(space.enumerate()) if space.size() <= 300 else [space.sample(seed) for seed in range(40)]
+    found = [costs(space, a, validate=False) for a in archs]
+    for metric in ("params", "flops"):
+        low, high = getattr(b, metric)
+        values = [c[metric] for c in found]
+        assert low.cost <= min(values) and max(values) <= high.cost
+        if space.size() <= 300:
+            assert not low.exact or low.cost == min(values)
+            assert not high.exact or high.cost == max(values)
+        for end in (low, high):
+            if end.exact:
+                assert costs(space, end.arch)[metric] == end.cost
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.deferred(lambda: _programs()))
+def test_generated_spaces_are_bounded_soundly(text):
+    _check_against_enumeration(text)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.deferred(lambda: _programs()))
+def test_generated_spaces_are_bounded_soundly_many(text):
+    _check_against_enumeration(text)
+
+
+def _programs():
+    """Shape-valid spaces with layer, value and input choices, repeats and cells (the
+    equivalence tests' generator)."""
+    pytest.importorskip("torch")  # that module checks supernets too
+    from test_equivalence import lowerable_program
+    return lowerable_program()

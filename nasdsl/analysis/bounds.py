@@ -165,7 +165,10 @@ def _terms(space) -> tuple[dict[tuple, int], str]:
     """Each distinct cost term with how often it occurs; or a note on why there are none."""
     walker = _CostWalker(space)
     template = space.template
-    walker.module(template, tuple(tuple(t.shape) if t.shape is not None else None for t in template.inputs), ())
+    try:
+        walker.module(template, tuple(tuple(t.shape) if t.shape is not None else None for t in template.inputs), ())
+    except _Dead:
+        return {}, "the shapes of the space could not be followed to every op"
     if walker.unknown is not None:
         m = walker.unknown
         return {}, f"the cost of {m.name} ({m.loc}) is not known for every architecture"

@@ -128,7 +128,8 @@ def test_loose_end_cells_get_a_sound_lower_bound_and_an_exact_upper_one():
 
 
 @pytest.mark.parametrize("name", ["darts", "proxylessnas", "mobilenetv3", "shufflenet", "autoformer", "pnas",
-                                  "enas_macro", "examples/mobile.nas", "examples/cell.nas"])
+                                  "enas_macro", "nasnet", "examples/mobile.nas", "examples/cell.nas",
+                                  pytest.param("nasbench101", marks=pytest.mark.slow)])
 def test_library_spaces_are_bounded_soundly(name):
     space = nasdsl.load(name)
     b = cost_bounds(space)
@@ -144,11 +145,26 @@ def test_library_spaces_are_bounded_soundly(name):
                 assert costs(space, end.arch)[metric] == end.cost
 
 
-def test_spaces_without_bounds_say_why():
-    b = cost_bounds(nasdsl.load("nasbench101"))
-    assert b.params is None and b.flops is None
-    assert b.note.startswith("a cost term depends on 16 decisions")
-    assert b.text("params") == f"params not bounded ({b.note})"
+def test_a_space_with_an_op_without_a_cost_rule_is_not_bounded_and_says_why():
+    torch = pytest.importorskip("torch")
+    from nasdsl.ops import catalog
+    from nasdsl.ops.modules import register_op
+
+    class Scale(torch.nn.Module):
+        def __init__(self, channels):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(channels))
+
+    register_op("BoundsScale", Scale)
+    try:
+        space = nasdsl.loads("network(x: [4]) =\n  x -> Linear(4, choice[2, 8]) -> BoundsScale(2)")
+        b = cost_bounds(space)
+        assert (b.params, b.flops) == (None, None)
+        assert b.note == "the cost of BoundsScale (<string>:2:35) is not known for every architecture"
+        assert b.text("params") == f"params not bounded ({b.note})"
+        assert b.to_json() == {"params": None, "flops": None, "note": b.note}
+    finally:
+        catalog.unregister("BoundsScale")
 
 
 @pytest.mark.parametrize(("budget", "verdict", "size", "text"), [

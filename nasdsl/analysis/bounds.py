@@ -42,6 +42,7 @@ from typing import Any
 
 from .. import ir
 from ..errors import NasError
+from ..ops.rules import Rule
 from ..values import Binary, Ref, Unary, _evaluate, apply_binary, free_labels, is_expr, possible_values
 from .shapes import _bounded, _Call, _Dead, _rule, _SpaceWalker, costs
 
@@ -105,6 +106,10 @@ def cost_bounds(space) -> CostBounds:
     return hit
 
 
+_FREE_PARAMS = Rule.__dataclass_fields__["params"].default  # a rule's costs when it states none
+_FREE_MACS = Rule.__dataclass_fields__["macs"].default
+
+
 # --- the terms of the cost --------------------------------------------------------------------
 
 class _CostWalker(_SpaceWalker):
@@ -152,12 +157,15 @@ class _CostWalker(_SpaceWalker):
             if self.unknown is None:
                 self.unknown = m
             return y
-        self.macs.append((m.name, m.args, x, y, ctx))
-        entry = self.params.get(id(m))
-        if entry is None:
-            self.keep.append(m)
-            entry = self.params[id(m)] = [m.name, m.args, {}]
-        entry[2][id(ctx)] = ctx  # by identity: one ctx object serves all ops of a candidate
+        rule = _rule(m.name)
+        if rule.macs is not _FREE_MACS:  # ops that cost nothing (activations, pools, reshapes) add no term
+            self.macs.append((m.name, m.args, x, y, ctx))
+        if rule.params is not _FREE_PARAMS:
+            entry = self.params.get(id(m))
+            if entry is None:
+                self.keep.append(m)
+                entry = self.params[id(m)] = [m.name, m.args, {}]
+            entry[2][id(ctx)] = ctx  # by identity: one ctx object serves all ops of a candidate
         return y
 
 
@@ -261,15 +269,19 @@ def _factors(space, counts: dict[tuple, int], domains: dict[str, tuple]):
 
 
 def _interval(key: tuple, domains: dict[str, tuple]) -> tuple[int, int] | None:
-    """(lowest, highest) cost of a term over a superset of what it can take: each argument and
-    each dimension ranging over its own possible values independently (`possible_values`), and
-    0 where its conditions may be off (a term over too many joint values to enumerate: the
-    width of a loose-end cell's output reads every input choice of the cell). None: too many."""
+    """(lowest, highest) cost of a term over a superset of what it can take: each distinct
+    expression among its arguments and dimensions ranging over its own possible values
+    independently (`possible_values`; one expression read twice, as a conv's `in_channels` and
+    its input's channels, takes one value), and 0 where its conditions may be off. For a term
+    over too many joint values to enumerate: the width of a loose-end cell's output reads every
+    input choice of the cell. None: too many values even so."""
     kind, name, args, x, y, ctxs = key
     parts = [v for _, v in args] + list(x or ()) + list(y or ())
+    distinct: dict[Any, int] = {}
+    slots = [distinct.setdefault(part, len(distinct)) if is_expr(part) else None for part in parts]
     sets = []
-    for part in parts:
-        found = possible_values(part, domains, 256) if is_expr(part) else {part}
+    for expr in distinct:
+        found = possible_values(expr, domains, 256)
         if found is None:
             return None
         sets.append(sorted(found, key=repr))
@@ -277,16 +289,15 @@ def _interval(key: tuple, domains: dict[str, tuple]) -> tuple[int, int] | None:
         return None
     rule = _rule(name)
     names = [k for k, _ in args]
-    nx, ny = len(x or ()), len(y or ())
+    nx = len(x or ())
     seen = []
     for combo in itertools.product(*sets):
-        resolved = dict(zip(names, combo[: len(names)]))
+        values = [part if slot is None else combo[slot] for part, slot in zip(parts, slots)]
+        resolved = dict(zip(names, values[: len(names)]))
+        rest = values[len(names):]
         try:
-            if kind == "params":
-                seen.append(rule.params(resolved))
-            else:
-                rest = combo[len(names):]
-                seen.append(rule.macs(resolved, tuple(rest[:nx]), tuple(rest[nx: nx + ny])))
+            seen.append(rule.params(resolved) if kind == "params" else
+                        rule.macs(resolved, tuple(rest[:nx]), tuple(rest[nx:])))
         except Exception:  # noqa: BLE001 - a combination no architecture has
             continue
     if not seen:

@@ -48,7 +48,7 @@ from .shapes import _bounded, _Call, _Dead, _rule, _SpaceWalker, costs
 
 __all__ = ["cost_bounds", "budget_verdict", "CostBounds", "Extreme", "TABLE_CAP", "ELIMINATION_CAP"]
 
-TABLE_CAP = 4096           # joint values of the decisions one term of the cost depends on
+TABLE_CAP = 1024           # joint values of the decisions one term of the cost depends on
 ELIMINATION_CAP = 65_536   # evaluations one elimination step takes; beyond, it splits (a looser bound)
 CHECKS = 3                 # architectures drawn to confirm the cost model against `costs`
 

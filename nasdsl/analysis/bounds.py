@@ -198,6 +198,18 @@ class _Values:
     def __init__(self):
         self.labels = _LabelMemo()
         self.cache: dict[int, tuple[Any, tuple[str, ...], dict]] = {}
+        self.plans: dict[int, tuple[Any, dict, list]] = {}
+
+    def arguments(self, args: tuple, view: Mapping[str, Any]) -> dict[str, Any]:
+        """An op's arguments under `view`: its constant ones copied, only expressions evaluated."""
+        plan = self.plans.get(id(args))
+        if plan is None:
+            plan = self.plans[id(args)] = (args, {k: v for k, v in args if not is_expr(v)},
+                                           [(k, v) for k, v in args if is_expr(v)])
+        resolved = dict(plan[1])
+        for k, v in plan[2]:
+            resolved[k] = self(v, view)
+        return resolved
 
     def __call__(self, value: Any, view: Mapping[str, Any]) -> Any:
         if isinstance(value, tuple):
@@ -224,7 +236,7 @@ def _term_cost(key: tuple, view: Mapping[str, Any], ev: _Values) -> int:
     if not any(all(ev(c, view) for c in ctx) for ctx in ctxs):
         return 0
     rule = _rule(name)
-    resolved = {k: ev(v, view) for k, v in args}
+    resolved = ev.arguments(args, view)
     if kind == "params":
         return rule.params(resolved)
     return rule.macs(resolved, ev(x, view), ev(y, view))

@@ -146,9 +146,10 @@ def cmd_info(args) -> int:
     data = space.to_json()
     data["budgets_counted"] = report.budgets_counted
     data["size_report"] = report.to_json()
-    from .analysis.bounds import cost_bounds
-    bounds = cost_bounds(space)
-    data["cost_bounds"] = bounds.to_json()  # the cheapest and dearest params and flops (MACs per sample)
+    # the cheapest and dearest params and flops (MACs per sample): worked out once per space and
+    # kept with its cache entry (`Space.remembered`), so a cached space does not redo it
+    bounds = space.remembered("cost_bounds", lambda: _cost_bounds_json(space))
+    data["cost_bounds"] = bounds
     if args.arch is not None:
         from .analysis.shapes import costs
         data["arch"] = load_arch(space, args.arch)
@@ -172,14 +173,31 @@ def cmd_info(args) -> int:
     for c in data["constraints"]:
         print(f"{c['kind']} {c['expr']}   ({c['where']})")
     print(f"\n{_count(len(rows), 'decision')}, size {report} ({report.size:.3e})")
-    if bounds.params is None:
-        print(f"cheapest .. dearest: not known ({bounds.note})")
+    if bounds["params"] is None:
+        print(f"cheapest .. dearest: not known ({bounds.get('note', '')})")
     else:
-        print(f"cheapest .. dearest: {bounds.text('params')}, {bounds.text('flops')} (multiply-adds per sample)")
+        print(f"cheapest .. dearest: {_bound_text(bounds, 'params')}, {_bound_text(bounds, 'flops')} "
+              f"(multiply-adds per sample)")
     if "arch" in data:
         print("\narchitecture: " + json.dumps(data["arch"]))
         print(f"params {data['params']:,}, flops (multiply-adds per sample) {data['flops']:,}")
     return 0
+
+
+def _cost_bounds_json(space) -> dict[str, Any]:
+    from .analysis.bounds import cost_bounds
+    return cost_bounds(space).to_json()
+
+
+def _bound_text(bounds: dict[str, Any], metric: str) -> str:
+    """`CostBounds.text` from its JSON form (`info` shows bounds a cached space remembers
+    without importing the cost analysis): `params 73,306 .. 1,531,546`, an inexact end
+    marked `>=` / `<=`."""
+    pair = bounds[metric]
+    if pair is None:
+        return f"{metric} not bounded ({bounds.get('note', '')})"
+    return (f"{metric} {'' if pair['min_exact'] else '>= '}{pair['min']:,} .. "
+            f"{'' if pair['max_exact'] else '<= '}{pair['max']:,}")
 
 
 def _count(n: int, noun: str) -> str:

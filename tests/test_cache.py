@@ -418,8 +418,24 @@ def test_cli_output_is_the_same_cold_and_warm(cache_dir):
     warm = subprocess.run(run, env=env, capture_output=True, text=True, check=True).stdout
     off = subprocess.run(run, env=dict(env, NASDSL_NO_CACHE="1"), capture_output=True, text=True, check=True).stdout
     assert cold == warm == off
-    assert json.loads(warm)["size"] == 1824025
+    assert json.loads(warm)["size"] == 1824025 and json.loads(warm)["cost_bounds"]["params"] is not None
     assert len(list(cache_dir.glob("*.facts.json"))) == 1
+    text = run[:-1]
+    assert subprocess.run(text, env=env, capture_output=True, text=True, check=True).stdout == \
+        subprocess.run(text, env=dict(env, NASDSL_NO_CACHE="1"), capture_output=True, text=True, check=True).stdout
+
+
+def test_info_on_a_cached_space_compiles_nothing(cache_dir):
+    """A warm `nasdsl info` imports neither the parser, the elaborator, the shape check nor the
+    cost analysis: everything it shows comes from the entry."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    probe = ("import sys, io, contextlib\nfrom nasdsl.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()): main(['info', 'darts'])\n"
+             "print(sorted(m for m in ('lark', 'nasdsl.elaborate', 'nasdsl.analysis.shapes', 'nasdsl.analysis.bounds',"
+             " 'nasdsl.search.multitrial') if m in sys.modules))")
+    first = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
+    again = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
+    assert "nasdsl.elaborate" in first and again.strip() == "[]"
 
 
 # --- the encoding, as a property ---------------------------------------------------------------

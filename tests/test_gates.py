@@ -320,6 +320,39 @@ def test_export_is_the_best_valid_architecture_for_any_weights(values):
     assert net.policy.log_prob(arch) == pytest.approx(net.policy.log_prob(_best_by_enumeration(space, net)))
 
 
+def test_export_under_a_tight_budget_on_the_darts_space():
+    """The argmax of random weights is far over a budget on a 32-decision space: too many
+    architectures to search best-first, so budgets get a price (`best._lagrangian`). The result
+    keeps the budget and beats the most probable of the few architectures among 300 uniform draws
+    that keep it; under a budget so tight that no uniform draw keeps it, export still finds one."""
+    from nasdsl.analysis.shapes import costs
+    source = (nasdsl.spaces_dir() / "darts.nas").read_text()
+    small = {"C": 4, "layers": 3}
+    free = build_supernet(nasdsl.load("darts", small), "darts", seed=0)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for alpha in free.arch_parameters():
+            alpha.normal_(0, 1)
+    top = costs(free.space, free.export())["params"]
+    drawn = [free.space.sample(seed=i) for i in range(300)]
+    for fraction in (0.9, 0.7):
+        limit = int(fraction * top)
+        space = nasdsl.loads(source + f"\nrequire params <= {limit}\n", params=small)
+        net = build_supernet(space, "darts", seed=0)
+        with torch.no_grad():
+            for label, alpha in net.policy.alphas.items():
+                alpha.copy_(free.policy.alphas[label])
+        arch = net.export()
+        assert space.validate(arch) == arch and costs(space, arch)["params"] <= limit
+        assert net.export() == arch   # deterministic
+        within = [a for a in drawn if costs(space, a)["params"] <= limit]
+        if fraction == 0.9:
+            assert len(within) >= 3
+            assert net.policy.log_prob(arch) > max(net.policy.log_prob(a) for a in within)
+        else:
+            assert not within
+
+
 # --- one-shot search end to end ------------------------------------------------------------------
 
 @pytest.mark.parametrize("strategy", ["darts", "gumbel"])
@@ -333,3 +366,23 @@ def test_darts_searches_the_macro_space_with_gates(tmp_path, strategy, capsys):
     probs = json.loads((out / "probs.json").read_text())
     assert list(probs["skip.2"]) == ["0", "1"] and all(0 < p < 1 for p in probs["skip.2"].values())
     assert arch["skip.2"] == [i for i in (0, 1) if probs["skip.2"][str(i)] > 0.5]
+
+
+def test_a_latency_penalty_sees_the_subset_distribution_of_the_gates():
+    """The hardware penalty's E[cost] over a gated choice: sum over subsets of P(S) cost(S), P from
+    the gates (conditioned on min), and its gradient reaches every gate."""
+    from nasdsl.strategy.penalty import CostPenalty
+    space = skips(1, "sum")
+    d = space.decision("skip.2")
+    table = {"skip.2": {",".join(map(str, v)): float(len(v)) for v in d.values}}   # cost: skips taken
+    penalty = CostPenalty(space, table, target=1.0, form="add", weight=1.0)
+    net = build_supernet(space, "darts", seed=0)
+    with torch.no_grad():
+        net.policy.alphas["skip.2"].copy_(torch.tensor([1.0, -2.0, 0.5]))
+    net.policy.begin()
+    cost = penalty.expected(net.policy.probs)
+    logits = [1.0, -2.0, 0.5]
+    expected = sum(brute_weights(logits, 1, "sum"))   # E[|S| given |S| >= 1] = sum_i P(i chosen given ...)
+    assert float(cost.detach()) == pytest.approx(expected, rel=1e-5)
+    cost.backward()
+    assert bool((net.policy.alphas["skip.2"].grad != 0).all())

@@ -20,10 +20,13 @@ the argmax is the result whenever it validates, and the common case costs one pa
 
 `penalty(decision, partial, value)` (>= 0) lowers a value's score in context; the DARTS
 genotype rule (a cell node's ops read distinct inputs) is one. Budgets over params/FLOPs are
-checked on complete architectures; should `max_checks` complete architectures all break
-them, the result is the most probable of `draws` architectures drawn from the scores'
-distribution within the budgets (seeded, so `export()` stays deterministic), and a space
-whose budgets leave nothing is the `EmptySpaceError` that names the budget.
+checked on complete architectures. Should the search give up (`max_pops` partial or
+`max_checks` complete architectures), budgets get a price: greedy passes maximise
+`score - lam * cost` under a first-order cost model, with `lam` found by bisection, and the
+best pass within the budgets is the result (not proven optimal). Only if that fails too is the
+result the most probable of `draws` architectures drawn from the scores' distribution within
+the budgets (seeded, so `export()` stays deterministic); a space whose budgets leave (almost)
+nothing is the `EmptySpaceError` that names the budget.
 
 Example::
 
@@ -53,7 +56,7 @@ Penalty = Callable[[ir.Decision, Mapping[str, Any], Any], float]
 
 
 def most_probable(space, log_probs: Mapping[str, Sequence[float]], penalty: Penalty | None = None,
-                  max_pops: int = 100_000, max_checks: int = 200, draws: int = 32) -> dict[str, Any]:
+                  max_pops: int = 20_000, max_checks: int = 100, draws: int = 32) -> dict[str, Any]:
     """The architecture of `space` with the highest total score that validates (see the module
     docstring); `log_probs` holds a score per value of every decision."""
     index = {d.label: {_key(v): i for i, v in enumerate(d.values)} for d in space.decisions}
@@ -83,9 +86,10 @@ def most_probable(space, log_probs: Mapping[str, Sequence[float]], penalty: Pena
         return _best_of_draws(space, log_probs, index, draws)
     if first is None:
         return space.validate({})   # no decision at all (or none active)
-    greedy = _greedy(space, first, frame, score)
-    if greedy is not None:
-        return greedy
+    greedy, demoted = _walk(space, score)
+    arch = _valid(space, greedy)
+    if arch is not None and not demoted:
+        return arch
     tie = itertools.count()
     heap: list = []
 
@@ -109,22 +113,80 @@ def most_probable(space, log_probs: Mapping[str, Sequence[float]], penalty: Pena
         arch = _valid(space, child)
         if arch is not None:
             return arch
+    if space.budgets and heap:   # the search gave up: trade score for cost instead
+        arch = _lagrangian(space, score, greedy)
+        if arch is not None:
+            return arch
     return _best_of_draws(space, log_probs, index, draws)
 
 
-def _greedy(space, first, frame, score) -> dict[str, Any] | None:
-    """Each decision in order takes its best value: the result when no constraint demoted a
-    value and the budgets hold (then it is the argmax), else None."""
+def _walk(space, score) -> tuple[dict[str, Any], bool]:
+    """One greedy pass: each decision in order takes its best value among those that still
+    complete under the constraints. Returns the architecture (budgets unchecked) and whether a
+    constraint removed some decision's best value (then it need not be the argmax)."""
     partial: dict[str, Any] = {}
-    nxt = first
-    while nxt is not None:
-        d, ranked = nxt
-        best = max(score(d, partial, v) for v in d.values)
-        if ranked[0][0] < best:   # a constraint removed the best value: search instead
+    demoted = False
+    while (nxt := space.next_choice(partial)) is not None:
+        d, values = nxt
+        scores = [score(d, partial, v) for v in values]
+        top = max(range(len(values)), key=lambda i: (scores[i], -i))
+        demoted = demoted or scores[top] < max(score(d, partial, v) for v in d.values)
+        partial[d.label] = values[top]
+    return partial, demoted
+
+
+def _lagrangian(space, score, start: Mapping[str, Any], steps: int = 16) -> dict[str, Any] | None:
+    """Budgets as a price: greedy passes that maximise `score - lam * cost`, with the cost of
+    each value a first-order model around `start` (the cost of `start` with that one decision
+    changed, in units of `start`'s cost, summed over the metrics the budgets mention), `lam`
+    found by doubling and bisection; the best-scoring pass that keeps the budgets, or None."""
+    from ..analysis.shapes import costs
+    from ..values import free_labels
+    metrics = sorted({label[1:] for c in space.budgets for label in free_labels(c.expr) if label.startswith("@")})
+    base = costs(space, start, validate=False)
+    delta: dict[tuple[str, Any], float] = {}
+    for d in space.order:
+        if d.label not in start or d.condition is not True:
+            continue   # conditional decisions: no estimate (their cost counts as their parent's)
+        for v in d.values:
+            try:
+                found = costs(space, {**start, d.label: v}, validate=False)
+            except (NasError, KeyError, ValueError):
+                continue
+            delta[(d.label, _key(v))] = sum((found[m] - base[m]) / max(base[m], 1) for m in metrics)
+
+    def priced(lam: float):
+        return lambda d, partial, v: score(d, partial, v) - lam * delta.get((d.label, _key(v)), 0.0)
+
+    best: tuple[float, dict] | None = None
+
+    def attempt(lam: float) -> bool:
+        nonlocal best
+        arch = _valid(space, _walk(space, priced(lam))[0])
+        if arch is None:
+            return False
+        total, partial = 0.0, {}
+        for d in space.order:
+            if d.label in arch:
+                value = space.decision(d.label).values[[_key(v) for v in d.values].index(_key(arch[d.label]))]
+                total += score(d, partial, value)
+                partial[d.label] = value
+        if best is None or total > best[0]:
+            best = (total, arch)
+        return True
+
+    low, high = 0.0, 1.0
+    while not attempt(high):
+        low, high = high, high * 4
+        if high > 1e8:
             return None
-        partial[d.label] = ranked[0][2]
-        nxt = frame(partial)
-    return _valid(space, partial)
+    for _ in range(steps):
+        mid = (low + high) / 2
+        if attempt(mid):
+            high = mid
+        else:
+            low = mid
+    return best[1]
 
 
 def _valid(space, arch: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -21,7 +21,8 @@ the argmax is the result whenever it validates, and the common case costs one pa
 `penalty(decision, partial, value)` (>= 0) lowers a value's score in context; the DARTS
 genotype rule (a cell node's ops read distinct inputs) is one. Budgets over params/FLOPs are
 checked on complete architectures. Should the search give up (`max_pops` partial or
-`max_checks` complete architectures), budgets get a price: greedy passes maximise
+`max_checks` complete architectures), the result is the better of the greedy pass (where it
+keeps the budgets) and, with budgets, a pass where budgets get a price: greedy passes maximise
 `score - lam * cost` under a first-order cost model, with `lam` found by bisection, and the
 best pass within the budgets is the result (not proven optimal). Only if that fails too is the
 result the most probable of `draws` architectures drawn from the scores' distribution within
@@ -87,9 +88,9 @@ def most_probable(space, log_probs: Mapping[str, Sequence[float]], penalty: Pena
     if first is None:
         return space.validate({})   # no decision at all (or none active)
     greedy, demoted = _walk(space, score)
-    arch = _valid(space, greedy)
-    if arch is not None and not demoted:
-        return arch
+    kept = _valid(space, greedy)
+    if kept is not None and not demoted:
+        return kept
     tie = itertools.count()
     heap: list = []
 
@@ -113,10 +114,11 @@ def most_probable(space, log_probs: Mapping[str, Sequence[float]], penalty: Pena
         arch = _valid(space, child)
         if arch is not None:
             return arch
-    if space.budgets and heap:   # the search gave up: trade score for cost instead
-        arch = _lagrangian(space, score, greedy)
-        if arch is not None:
-            return arch
+    # the search gave up: the greedy pass where it keeps the budgets, or budgets at a price
+    priced = _lagrangian(space, score, greedy) if space.budgets and heap else None
+    found = [a for a in (kept, priced) if a is not None]
+    if found:
+        return max(found, key=lambda a: _total(space, score, a))
     return _best_of_draws(space, log_probs, index, draws)
 
 
@@ -165,12 +167,7 @@ def _lagrangian(space, score, start: Mapping[str, Any], steps: int = 16) -> dict
         arch = _valid(space, _walk(space, priced(lam))[0])
         if arch is None:
             return False
-        total, partial = 0.0, {}
-        for d in space.order:
-            if d.label in arch:
-                value = space.decision(d.label).values[[_key(v) for v in d.values].index(_key(arch[d.label]))]
-                total += score(d, partial, value)
-                partial[d.label] = value
+        total = _total(space, score, arch)
         if best is None or total > best[0]:
             best = (total, arch)
         return True
@@ -187,6 +184,17 @@ def _lagrangian(space, score, start: Mapping[str, Any], steps: int = 16) -> dict
         else:
             low = mid
     return best[1]
+
+
+def _total(space, score, arch: Mapping[str, Any]) -> float:
+    """The score of a complete architecture (its values as the domains hold them, in order)."""
+    total, partial = 0.0, {}
+    for d in space.order:
+        if d.label in arch:
+            value = d.values[[_key(v) for v in d.values].index(_key(arch[d.label]))]
+            total += score(d, partial, value)
+            partial[d.label] = value
+    return total
 
 
 def _valid(space, arch: Mapping[str, Any]) -> dict[str, Any] | None:

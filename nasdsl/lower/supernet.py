@@ -28,7 +28,7 @@ Example::
     >>> import nasdsl, torch
     >>> net = build_supernet(nasdsl.load("nasbench201", {"C": 4, "N": 1}), "mixture", seed=0)
     >>> net(torch.randn(2, 3, 32, 32)).sum().backward()
-    >>> sorted(net.export())[:2]                   # argmax architecture
+    >>> sorted(net.export())[:2]                   # the most probable valid architecture
     ['Cell.e1_0', 'Cell.e2_0']
 """
 from __future__ import annotations
@@ -118,7 +118,8 @@ class Supernet(nn.Module):
         self.policy.fix(arch)
 
     def export(self) -> dict[str, Any]:
-        """The chosen architecture: argmax of alpha, or the current path without alpha."""
+        """The chosen architecture: the most probable one under alpha that keeps the space's
+        constraints and budgets (the argmax wherever it does), or the current path without alpha."""
         return self.policy.export()
 
     def export_probs(self) -> dict[str, dict[str, float]]:

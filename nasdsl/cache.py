@@ -22,7 +22,8 @@ and a directory or entry owned by another user, or writable by group or others, 
 only the IR's own frozen dataclasses from a fixed list, so no entry, however crafted, can make
 nasdsl import a module or run code (there is no pickle or marshal here). Writes go to a new
 file in the directory that is then renamed over the entry, so a reader sees the old entry or
-the new one, never half of one. An entry that is truncated, corrupt (its SHA-256 line does not
+the new one, never half of one. The cache keeps the 256 most recently written entries (a
+write deletes older ones, and temporary files a killed write left). An entry that is truncated, corrupt (its SHA-256 line does not
 match) or of another format is ignored and rebuilt: a cache never causes an error.
 
 Source locations survive the round trip: every `Loc` keeps its file, line, column and the
@@ -47,6 +48,7 @@ import json
 import os
 import stat
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -55,6 +57,7 @@ from typing import Any
 
 FORMAT = "nasdsl-space-cache/1"
 MAX_ENTRY_BYTES = 256 * 2**20   # an entry larger than this is not read
+MAX_ENTRIES = 256               # compiled spaces kept; writing one more deletes the oldest
 
 
 @contextmanager
@@ -278,6 +281,7 @@ class SpaceCache:
             space._facts["fingerprint"] = fingerprint_of(encoded, len(space.constraints))
         _write(self._path(key), {"format": FORMAT, "key": key, "imports": [list(i) for i in imports],
                                  "space": encoded})
+        prune(self.directory)
         self.watch(key, space)
         space._facts_sink(dict(space._facts))
 
@@ -288,6 +292,49 @@ class SpaceCache:
             _write(self._path(key, "facts"), {"format": FORMAT, "key": key,
                                               **{k: v for k, v in facts.items() if _is_json(v)}})
         space._facts_sink = record
+
+
+def prune(directory: Path, keep: int | None = None, stale_after: float = 3600.0) -> list[str]:
+    """Bound the cache: keep the `keep` most recently written entries (each with its facts),
+    delete the older ones and any temporary file a killed write left behind `stale_after`
+    seconds ago. Only this cache's own file names are touched. Returns the names deleted.
+
+    Example::
+
+        >>> import tempfile, time
+        >>> d = Path(tempfile.mkdtemp())
+        >>> for i in range(3):
+        ...     _ = (d / f"{i:064x}.space.json").write_text("{}"); os.utime(d / f"{i:064x}.space.json", (i, i))
+        >>> [name[62:] for name in prune(d, keep=1)]
+        ['00.space.json', '01.space.json']
+    """
+    keep = MAX_ENTRIES if keep is None else keep
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    entries, removed, now = [], [], time.time()
+    for name in names:
+        path = directory / name
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if name.endswith(".space.json"):
+            entries.append((info.st_mtime, name))
+        elif name.startswith(".") and name.endswith(".tmp") and now - info.st_mtime > stale_after:
+            removed.append(name)
+    entries.sort(reverse=True)
+    for _, name in entries[keep:]:
+        removed += [name, name[: -len(".space.json")] + ".facts.json"]
+    done = []
+    for name in sorted(removed):
+        try:
+            os.unlink(directory / name)
+            done.append(name)
+        except OSError:
+            pass
+    return done
 
 
 def _is_json(value: Any) -> bool:

@@ -490,3 +490,21 @@ def test_shared_and_equal_modules_keep_their_identities(plan):
     template = ir.Sequential(tuple(made), loc)
     again = cache.decode(json.loads(json.dumps(cache.encode(template))))
     assert sharing(again) == sharing(template)
+
+
+def test_the_cache_keeps_the_newest_entries_and_clears_stale_temporary_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 2)
+    store = cache.SpaceCache(tmp_path)
+    stale = tmp_path / ".x.space.json.1.abc.tmp"
+    fresh = tmp_path / ".y.space.json.2.def.tmp"
+    stale.write_text("")
+    fresh.write_text("")
+    os.utime(stale, (0, 0))
+    space = nasdsl.load("nasbench201")
+    for i in range(3):
+        store.put(f"{i:064x}", space, imports=[])
+        os.utime(tmp_path / f"{i:064x}.space.json", (1000 + i, 1000 + i))
+    store.put(f"{3:064x}", space, imports=[])
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == [fresh.name] + [f"{i:064x}.{kind}.json" for i in (2, 3) for kind in ("facts", "space")]
+    assert store.get(f"{3:064x}", loader=None).size() == 15625

@@ -11,15 +11,22 @@ nasdsl, NNI, ...), with the same torch threads, the same batch and the same step
   to one sampled architecture vs the discrete model of that architecture (no NNI side).
 
 Per process: `warmup` steps, then `steps` timed steps (median per process); the figure is the
-median over rounds with the range over rounds. Memory per process: peak RSS (whole process),
-step RSS (peak RSS minus the RSS after building the model), and the activations autograd saves
-in one step (distinct tensors, bytes; measured on an extra, untimed step).
+median over rounds with the range over rounds. Memory per process, the same way on both sides:
+
+* step peak alloc: the peak of torch's CPU allocator during one step, above what it holds when
+  the step starts (every tensor the step allocates: activations, temporaries, gradients; no
+  libraries, no malloc caching), from the profiler's allocation events on extra untimed steps;
+* held after forward: the same peak within the forward passes only (what autograd keeps for
+  backward, however it keeps it, plus outputs);
+* peak RSS (whole process: ~480 MB of libraries on both sides, and whatever glibc's malloc
+  keeps), and step RSS (peak RSS minus the RSS after building the model).
 
     python bench/bench_supernet.py --nni-python /tmp/nni-venv/bin/python [--threads 1] [--rounds 3]
         [--steps 3] [--only nb201-darts-8,...] [--checkpoint] [--compile] [--passes none]
 
 `--checkpoint` adds nasdsl with activation checkpointing of mixtures; `--compile` adds nasdsl
-under `torch.compile` (its compile time is the first steps' time, reported apart); `--passes
+built with `compile=True` (`torch.compile`; its compile time is the warm-up steps' time,
+reported apart; NNI stays eager); `--passes
 none` runs nasdsl's supernets without the rewrite passes (what they buy). The NNI venv:
 `bash ../shared/baselines/nni-venv.sh /tmp/nni-venv`.
 """
@@ -56,17 +63,38 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _saved_bytes(step) -> int:
-    import torch
-    seen: dict[tuple, int] = {}
-
-    def pack(t):
-        seen[(t.data_ptr(), t.numel(), t.dtype)] = t.numel() * t.element_size()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+def _allocator_bytes(step) -> tuple[int, int]:
+    """(peak, held after forward) of torch's CPU allocator in one step, in bytes above what is
+    allocated when the step starts: every tensor the step allocates (activations kept for
+    backward, temporaries, gradients, optimizer updates), nothing of the libraries or the
+    allocator's caches. Read from the profiler's allocation events (`profile_memory`) on a
+    second profiled step, so that every block freed in it was allocated under the profiler.
+    "Held after forward" is the peak of the forward passes alone: the activations that autograd
+    keeps (however it keeps them) plus the forward's output."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step()
-    return sum(seen.values())
+        with record_function("measured-step"):
+            step()
+    events = prof.profiler.kineto_results.events()
+    window = next(e for e in events if e.name() == "measured-step")
+    lo, hi = window.start_ns(), window.start_ns() + window.duration_ns()
+    forwards = [(e.start_ns(), e.start_ns() + e.duration_ns()) for e in events
+                if e.name() == "forward-pass" and lo <= e.start_ns() <= hi]
+    allocations = sorted((e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]")
+    live = base = peak = held = 0
+    started = False
+    for t, n in allocations:
+        if t > hi:
+            break
+        if t >= lo and not started:
+            started, base, peak = True, live, live
+        live += n
+        if started:
+            peak = max(peak, live)
+            if any(a <= t <= b for a, b in forwards):
+                held = max(held, live)
+    return peak - base, max(held - base, 0)
 
 
 def _ours(space_name: str, strategy: str, batch: int, opts: dict):
@@ -77,7 +105,7 @@ def _ours(space_name: str, strategy: str, batch: int, opts: dict):
     from nasdsl.strategy import build_supernet
     params = {"C": 16, "layers": 8} if space_name == "darts" else {}
     space = nasdsl.load(space_name, params)
-    build_opts = {"checkpoint": opts.get("checkpoint", False)}
+    build_opts = {"checkpoint": opts.get("checkpoint", False), "compile": opts.get("compile", False)}
     if opts.get("passes") == "none":
         build_opts["passes"] = ()
     if strategy == "spos-fixed":
@@ -133,20 +161,26 @@ def worker(side: str, workload: str, threads: int, warmup: int, steps: int, opts
     y, yv = torch.randint(0, 10, (batch,), generator=gen), torch.randint(0, 10, (batch,), generator=gen)
     w_opt = torch.optim.SGD(weights, lr=0.025, momentum=0.9)
     a_opt = torch.optim.Adam(alphas, lr=3e-4) if alphas else None
-    model = torch.compile(net) if opts.get("compile") else net
+    model = net   # nasdsl compiles inside (build_supernet(..., compile=True)); NNI is run eager
     ce = torch.nn.functional.cross_entropy
+
+    from torch.profiler import record_function
+
+    def forward(inputs):
+        with record_function("forward-pass"):   # a marker for _allocator_bytes (no cost unprofiled)
+            return model(inputs)
 
     def step():
         if a_opt is not None:
             if resample:
                 resample()
             a_opt.zero_grad()
-            ce(model(xv), yv).backward()
+            ce(forward(xv), yv).backward()
             a_opt.step()
         if resample:
             resample()
         w_opt.zero_grad()
-        ce(model(x), y).backward()
+        ce(forward(x), y).backward()
         w_opt.step()
 
     base = _rss_mb()
@@ -160,9 +194,9 @@ def worker(side: str, workload: str, threads: int, warmup: int, steps: int, opts
         step()
         times.append(time.perf_counter() - t)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    saved = _saved_bytes(step)
+    alloc_peak, held = _allocator_bytes(step)
     return {"step_s": statistics.median(times), "warmup_s": first, "peak_rss_mb": peak, "step_rss_mb": peak - base,
-            "saved_mb": saved / 2**20, "weights": sum(p.numel() for p in weights),
+            "alloc_peak_mb": alloc_peak / 2**20, "held_mb": held / 2**20, "weights": sum(p.numel() for p in weights),
             "arch_params": sum(p.numel() for p in alphas)}
 
 
@@ -173,6 +207,11 @@ def run_side(python: str, side: str, workload: str, args, extra: dict) -> dict:
            "--warmup", str(args.warmup), "--steps", str(args.steps), "--opts", json.dumps(extra)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def _load() -> str:
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
 
 
 def summary(values: list[float]) -> str:
@@ -212,16 +251,18 @@ def main() -> None:
         if args.compile:
             sides.append(("nasdsl+compile", sys.executable, "ours", {"passes": args.passes, "compile": True}))
         results: dict[str, list[dict]] = {label: [] for label, *_ in sides}
+        load0 = _load()
         for _ in range(args.rounds):
             for label, python, side, extra in sides:
                 results[label].append(run_side(python, side, name, args, extra))
         base = results[sides[1][0]] if len(sides) > 1 else None
-        print(f"\n{name} (batch {batch})")
+        print(f"\n{name} (batch {batch}); load average before {load0}, after {_load()}")
         for label, rows in results.items():
             line = (f"  {label:15s} step {summary([r['step_s'] * 1e3 for r in rows])} ms, "
                     f"peak RSS {summary([r['peak_rss_mb'] for r in rows])} MB, "
                     f"step RSS {summary([r['step_rss_mb'] for r in rows])} MB, "
-                    f"saved activations {summary([r['saved_mb'] for r in rows])} MiB, "
+                    f"step peak alloc {summary([r['alloc_peak_mb'] for r in rows])} MiB, "
+                    f"held after forward {summary([r['held_mb'] for r in rows])} MiB, "
                     f"weights {rows[0]['weights']:,}")
             if label.endswith("compile"):
                 line += f", first {args.warmup} step(s) incl. compile {summary([r['warmup_s'] for r in rows])} s"
@@ -234,9 +275,10 @@ def main() -> None:
                 t = [r["step_s"] / b["step_s"] for r, b in zip(rows, base)]
                 m = [r["peak_rss_mb"] / b["peak_rss_mb"] for r, b in zip(rows, base)]
                 s = [r["step_rss_mb"] / b["step_rss_mb"] for r, b in zip(rows, base)]
-                a = [r["saved_mb"] / b["saved_mb"] for r, b in zip(rows, base)]
-                print(f"  {label} / {ref}: time {summary(t)}x, peak RSS {summary(m)}x, step RSS {summary(s)}x, "
-                      f"saved activations {summary(a)}x")
+                a = [r["alloc_peak_mb"] / b["alloc_peak_mb"] for r, b in zip(rows, base)]
+                h = [r["held_mb"] / b["held_mb"] for r, b in zip(rows, base)]
+                print(f"  {label} / {ref}: time {summary(t)}x, step peak alloc {summary(a)}x, "
+                      f"held after forward {summary(h)}x, peak RSS {summary(m)}x, step RSS {summary(s)}x")
         sys.stdout.flush()
 
 

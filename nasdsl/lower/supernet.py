@@ -45,14 +45,16 @@ from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, picked, reduce_inputs
 from .mixed import MixedOp, mixed_op
-from .passes import PASSES, MixPlan, check_passes, faster
+from .passes import PASSES, InputMix, MixPlan, check_passes, faster
 from .policy import MODES, ArchState, BinaryGate, norm_buffers
 
 
 def build_supernet(space: Space, mode: str, **options) -> Supernet:
     """A supernet of `space` whose choices execute in `mode` (mixture, path or gated).
     Options: `seed`, `name`, `passes` (the rewrite passes to run, default all of
-    `passes.PASSES`; `()` for none) and `checkpoint` (recompute mixtures in backward)."""
+    `passes.PASSES`; `()` for none), `checkpoint` (recompute mixtures in backward) and
+    `compile` (run the network under `torch.compile`: the first steps compile it, minutes
+    on a CPU; later ones run faster; state dicts and the API are unchanged)."""
     return Supernet(space, mode, **options)
 
 
@@ -60,7 +62,7 @@ class Supernet(nn.Module):
     """The supernet of a space: weights, architecture parameters and the common API."""
 
     def __init__(self, space: Space, mode: str, *, name: str | None = None, seed: int | None = None,
-                 passes: Iterable[str] = PASSES, checkpoint: bool = False):
+                 passes: Iterable[str] = PASSES, checkpoint: bool = False, compile: bool = False):
         super().__init__()
         if mode not in MODES:
             raise NasError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)} "
@@ -74,6 +76,9 @@ class Supernet(nn.Module):
         self.passes = check_passes(passes) if self.policy.mixes else frozenset()
         self.checkpoint = checkpoint
         self.net = _Builder(self.policy, self.passes, checkpoint).module(space.template)
+        # kept out of _modules: the compiled wrapper shares self.net's weights and adds no state
+        self.__dict__["_run"] = torch.compile(self.net) if compile else self.net
+        self.compiled = compile
         self.arch = nn.ParameterDict({_key(label): p for label, p in self.policy.alphas.items()})
         self.policy.statistics = [b for m in self.modules() if isinstance(m, nn.modules.batchnorm._NormBase)
                                   for b in m.buffers()]
@@ -101,7 +106,7 @@ class Supernet(nn.Module):
     def forward(self, *inputs: torch.Tensor):
         self.policy.begin()
         try:
-            return self.net(*inputs)
+            return self._run(*inputs)
         finally:
             self.policy.shared.clear()   # prefixes shared within this pass only
 
@@ -248,12 +253,19 @@ class SuperRepeat(nn.Module):
 class SuperGraph(nn.Module):
     """Named dataflow with input choices resolved by the policy."""
 
-    def __init__(self, graph: ir.Graph, modules: dict[str, nn.Module], policy: ArchState):
+    def __init__(self, graph: ir.Graph, modules: dict[str, nn.Module], policy: ArchState,
+                 passes: frozenset[str] = frozenset()):
         super().__init__()
         self._paths = {name: attach(self, name, module) for name, module in modules.items()}
         self._names = dict(modules)
         self.policy = policy
         self._graph = graph
+        self._mixes: dict[str, InputMix] = {}   # input_mix pass: pick output -> its linear form
+        if policy.mixes and "input_mix" in passes:
+            for n in graph.nodes:
+                if isinstance(n, ir.Pick) and n.reduce in ("sum", "mean"):
+                    subsets = [(v,) if isinstance(v, int) else tuple(v) for v in policy.space.decision(n.label).values]
+                    self._mixes[n.out] = InputMix(subsets, n.reduce, len(n.inputs))
 
     def forward(self, *inputs):
         values: dict[str, Any] = {t.name: x for t, x in zip(self._graph.inputs, inputs)}
@@ -282,7 +294,10 @@ class SuperGraph(nn.Module):
 
         if policy.mixes:
             weights = policy.probs(n.label)
-            total = None
+            mix = self._mixes.get(n.out)
+            if mix is not None and all(t.shape == tensors[0].shape for t in tensors):
+                return mix(tensors, weights)
+            total = None   # the plain sum over subsets (it names the shapes that cannot be averaged)
             for i, value in enumerate(domain):
                 y = reduced(value) * weights[i]
                 if total is not None and y.shape != total.shape:
@@ -463,7 +478,7 @@ class _Builder:
         if isinstance(m, ir.Graph):
             used = {n.module for n in m.nodes if isinstance(n, ir.Apply)}
             modules = {name: self.module(sub) for name, sub in m.modules if name in used}
-            return SuperGraph(m, modules, self.policy)
+            return SuperGraph(m, modules, self.policy, self.passes)
         raise TypeError(f"unknown template node {type(m).__name__}")
 
 

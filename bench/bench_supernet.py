@@ -11,7 +11,8 @@ nasdsl, NNI, ...), with the same torch threads, the same batch and the same step
   to one sampled architecture vs the discrete model of that architecture (no NNI side).
 
 Per process: `warmup` steps, then `steps` timed steps (median per process); the figure is the
-median over rounds with the range over rounds. Memory per process, the same way on both sides:
+median over rounds with the range over rounds. Time is wall-clock and the process's CPU time
+(with one thread the two agree on an idle machine; on a shared one CPU time is the steadier). Memory per process, the same way on both sides:
 
 * step peak alloc: the peak of torch's CPU allocator during one step, above what it holds when
   the step starts (every tensor the step allocates: activations, temporaries, gradients; no
@@ -188,14 +189,15 @@ def worker(side: str, workload: str, threads: int, warmup: int, steps: int, opts
     for _ in range(warmup):
         step()
     first = time.perf_counter() - start
-    times = []
+    times, cpu = [], []
     for _ in range(steps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     alloc_peak, held = _allocator_bytes(step)
-    return {"step_s": statistics.median(times), "warmup_s": first, "peak_rss_mb": peak, "step_rss_mb": peak - base,
+    return {"step_s": statistics.median(times), "cpu_s": statistics.median(cpu), "warmup_s": first, "peak_rss_mb": peak, "step_rss_mb": peak - base,
             "alloc_peak_mb": alloc_peak / 2**20, "held_mb": held / 2**20, "weights": sum(p.numel() for p in weights),
             "arch_params": sum(p.numel() for p in alphas)}
 
@@ -258,7 +260,8 @@ def main() -> None:
         base = results[sides[1][0]] if len(sides) > 1 else None
         print(f"\n{name} (batch {batch}); load average before {load0}, after {_load()}")
         for label, rows in results.items():
-            line = (f"  {label:15s} step {summary([r['step_s'] * 1e3 for r in rows])} ms, "
+            line = (f"  {label:15s} step {summary([r['step_s'] * 1e3 for r in rows])} ms "
+                    f"(CPU {summary([r['cpu_s'] * 1e3 for r in rows])} ms), "
                     f"peak RSS {summary([r['peak_rss_mb'] for r in rows])} MB, "
                     f"step RSS {summary([r['step_rss_mb'] for r in rows])} MB, "
                     f"step peak alloc {summary([r['alloc_peak_mb'] for r in rows])} MiB, "
@@ -273,11 +276,12 @@ def main() -> None:
                 if label == ref:
                     continue
                 t = [r["step_s"] / b["step_s"] for r, b in zip(rows, base)]
+                c = [r["cpu_s"] / b["cpu_s"] for r, b in zip(rows, base)]
                 m = [r["peak_rss_mb"] / b["peak_rss_mb"] for r, b in zip(rows, base)]
                 s = [r["step_rss_mb"] / b["step_rss_mb"] for r, b in zip(rows, base)]
                 a = [r["alloc_peak_mb"] / b["alloc_peak_mb"] for r, b in zip(rows, base)]
                 h = [r["held_mb"] / b["held_mb"] for r, b in zip(rows, base)]
-                print(f"  {label} / {ref}: time {summary(t)}x, step peak alloc {summary(a)}x, "
+                print(f"  {label} / {ref}: time {summary(t)}x, CPU time {summary(c)}x, step peak alloc {summary(a)}x, "
                       f"held after forward {summary(h)}x, peak RSS {summary(m)}x, step RSS {summary(s)}x")
         sys.stdout.flush()
 

@@ -45,7 +45,7 @@ from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, picked, reduce_inputs
 from .mixed import MixedOp, mixed_op
-from .passes import PASSES, InputMix, MixPlan, check_passes, faster
+from .passes import PASSES, InputMix, MixPlan, channels_last, check_passes, faster
 from .policy import MODES, ArchState, BinaryGate, norm_buffers
 
 
@@ -105,6 +105,8 @@ class Supernet(nn.Module):
 
     def forward(self, *inputs: torch.Tensor):
         self.policy.begin()
+        if "channels_last" in self.passes:
+            inputs = tuple(channels_last(x) for x in inputs)
         try:
             return self._run(*inputs)
         finally:

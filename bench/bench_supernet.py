@@ -12,7 +12,8 @@ nasdsl, NNI, ...), with the same torch threads, the same batch and the same step
 
 Per process: `warmup` steps, then `steps` timed steps (median per process); the figure is the
 median over rounds with the range over rounds. Time is wall-clock and the process's CPU time
-(with one thread the two agree on an idle machine; on a shared one CPU time is the steadier). Memory per process, the same way on both sides:
+(with one thread the two agree on an idle machine; on a shared one CPU time is the steadier).
+Memory per process, the same way on both sides:
 
 * step peak alloc: the peak of torch's CPU allocator during one step, above what it holds when
   the step starts (every tensor the step allocates: activations, temporaries, gradients; no
@@ -23,7 +24,7 @@ median over rounds with the range over rounds. Time is wall-clock and the proces
   keeps), and step RSS (peak RSS minus the RSS after building the model).
 
     python bench/bench_supernet.py --nni-python /tmp/nni-venv/bin/python [--threads 1] [--rounds 3]
-        [--steps 3] [--only nb201-darts-8,...] [--checkpoint] [--compile] [--passes none]
+        [--steps 3] [--only nb201-darts-8,...] [--checkpoint] [--compile] [--passes none] [--env K=V]
 
 `--checkpoint` adds nasdsl with activation checkpointing of mixtures; `--compile` adds nasdsl
 built with `compile=True` (`torch.compile`; its compile time is the warm-up steps' time,
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -197,7 +199,8 @@ def worker(side: str, workload: str, threads: int, warmup: int, steps: int, opts
         cpu.append(time.process_time() - c)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     alloc_peak, held = _allocator_bytes(step)
-    return {"step_s": statistics.median(times), "cpu_s": statistics.median(cpu), "warmup_s": first, "peak_rss_mb": peak, "step_rss_mb": peak - base,
+    return {"step_s": statistics.median(times), "cpu_s": statistics.median(cpu), "warmup_s": first,
+            "peak_rss_mb": peak, "step_rss_mb": peak - base,
             "alloc_peak_mb": alloc_peak / 2**20, "held_mb": held / 2**20, "weights": sum(p.numel() for p in weights),
             "arch_params": sum(p.numel() for p in alphas)}
 
@@ -207,7 +210,8 @@ def worker(side: str, workload: str, threads: int, warmup: int, steps: int, opts
 def run_side(python: str, side: str, workload: str, args, extra: dict) -> dict:
     cmd = [python, str(Path(__file__).resolve()), "--worker", side, workload, "--threads", str(args.threads),
            "--warmup", str(args.warmup), "--steps", str(args.steps), "--opts", json.dumps(extra)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    env = {**os.environ, **dict(kv.split("=", 1) for kv in args.env)}
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -231,6 +235,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", action="store_true", help="add nasdsl with activation checkpointing")
     parser.add_argument("--compile", action="store_true", help="add nasdsl under torch.compile")
     parser.add_argument("--passes", choices=["all", "none"], default="all", help="nasdsl's rewrite passes")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="environment of both sides' processes, e.g. MALLOC_MMAP_THRESHOLD_=131072 (glibc "
+                             "then returns every large freed block to the system, so RSS follows live memory)")
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "WORKLOAD"), help=argparse.SUPPRESS)
     parser.add_argument("--opts", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -240,7 +247,7 @@ def main() -> None:
 
     names = args.only.split(",") if args.only else list(WORKLOADS)
     print(f"threads {args.threads}, rounds {args.rounds} (alternating), per process {args.warmup} warm-up + "
-          f"{args.steps} timed steps; figures: median [range] over rounds")
+          f"{args.steps} timed steps; figures: median [range] over rounds" + (f"; env {' '.join(args.env)}" if args.env else ""))
     for name in names:
         _, strategy, batch = WORKLOADS[name]
         sides: list[tuple[str, str, str, dict]] = [("nasdsl", sys.executable, "ours", {"passes": args.passes})]

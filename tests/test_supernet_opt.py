@@ -252,7 +252,7 @@ def test_input_mix_weighs_each_input_once():
         net = build_supernet(space, "mixture", seed=0, passes=passes)
         seen = []
 
-        def pack(t):
+        def pack(t, seen=seen):
             seen.append(t)
             return t
 
@@ -303,7 +303,7 @@ def test_recompute_pure_frees_the_shared_relus_and_keeps_the_step():
         for choice in (m for m in net.modules() if type(m).__name__ == "SuperChoice"):
             for m in choice.modules():
                 if isinstance(m, torch.nn.ReLU):
-                    m.register_forward_hook(lambda _m, _i, out: refs.append(weakref.ref(out)))
+                    m.register_forward_hook(lambda _m, _i, out, refs=refs: refs.append(weakref.ref(out)))
         out = net(x)
         gc.collect()
         alive[passes] = sum(r() is not None for r in refs)

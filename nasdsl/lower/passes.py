@@ -15,7 +15,7 @@ pass below rewrites how it is computed, never what (weights keep their names, so
                     without affine): no multiply, no extra saved activation.
 * `fused_mix`     — the remaining terms accumulate with one fused multiply-add (`addcmul`).
 * `fast_avgpool`  — `AvgPool2d(count_include_pad=False)` as a depthwise ones-kernel convolution
-                    times a cached 1/count map (every mode; same result to rounding).
+                    times a cached 1/count map (same result to rounding).
 * `recompute_pure` — an elementwise parameter-free prefix that `shared_prefix` computes (the
                     ReLU of ReLU-Conv-BN), when every op reading it saves only its inputs (a
                     convolution or linear layer), is not kept for backward: autograd keeps
@@ -25,7 +25,8 @@ pass below rewrites how it is computed, never what (weights keep their names, so
 * `channels_last` — 4-d inputs enter the network in the channels-last memory layout, which
                     every op then keeps: the same values, but CPU convolutions (depthwise and
                     dilated ones most: 2x on DARTS's separable convolutions) and pools run
-                    faster on it. Logical shapes and state dicts are unchanged.
+                    faster on it. Logical shapes and state dicts are unchanged. The one
+                    pass that applies in every mode (path and gated supernets too).
 * `input_mix`     — an input choice reducing by sum or mean, `sum_v w_v reduce(x_v)` over the
                     subsets v it may pick, is linear in its inputs: `sum_i c_i x_i` with
                     `c_i = sum_{v containing i} w_v` (`/|v|` for mean). One fused multiply-add

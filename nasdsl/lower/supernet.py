@@ -72,8 +72,10 @@ class Supernet(nn.Module):
         self.strategy = name or mode   # recorded for checkpoints; never compared here
         self.policy = ArchState(space, mode, name=name, seed=seed)
         _check_mode(space.template, self.policy)
-        # the passes rewrite mixtures; path and gated supernets stay bit-exact with discrete models
-        self.passes = check_passes(passes) if self.policy.mixes else frozenset()
+        # the passes rewrite mixtures; path and gated supernets run the discrete model's ops, equal to it
+        # given the same input layout (channels_last, the one pass that applies in every mode)
+        chosen = check_passes(passes)
+        self.passes = chosen if self.policy.mixes else chosen & {"channels_last"}
         self.checkpoint = checkpoint
         self.net = _Builder(self.policy, self.passes, checkpoint).module(space.template)
         # kept out of _modules: the compiled wrapper shares self.net's weights and adds no state

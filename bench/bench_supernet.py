@@ -9,6 +9,9 @@ nasdsl, NNI, ...), with the same torch threads, the same batch and the same step
   DartsLightningModule.training_step does; first-order DARTS;
 * spos: resample a uniform path -> weight step; and `spos-fixed`: nasdsl's path supernet fixed
   to one sampled architecture vs the discrete model of that architecture (no NNI side).
+  spos and proxyless run the same sequence of NB201 paths on both sides (`_paths`: drawn
+  uniformly from a fixed seed, passed to NNI as its resample memo): a path's cost depends on
+  its ops, so paths drawn by each side would time different work.
 
 Per process: `warmup` steps, then `steps` timed steps (median per process); the figure is the
 median over rounds with the range over rounds. Time is wall-clock and the process's CPU time
@@ -100,6 +103,17 @@ def _allocator_bytes(step) -> tuple[int, int]:
     return peak - base, max(held - base, 0)
 
 
+def _paths():
+    """The NB201 paths the sampling workloads run, step by step, the same on both sides (a
+    path's cost depends on its ops, so each side drawing its own would time different work):
+    edge "e{i}_{j}" (node j -> node i) -> op, drawn uniformly from a fixed seed."""
+    import random
+    rng = random.Random(2024)
+    ops = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+    while True:
+        yield {f"e{i}_{j}": rng.choice(ops) for i in range(1, 4) for j in range(i)}
+
+
 def _ours(space_name: str, strategy: str, batch: int, opts: dict):
     sys.path.insert(0, str(ROOT))
 
@@ -122,7 +136,14 @@ def _ours(space_name: str, strategy: str, batch: int, opts: dict):
     else:
         net = build_supernet(space, strategy, seed=0, **build_opts)
         alphas = net.arch_parameters()
-    resample = net.resample if strategy in ("spos", "proxyless") else None
+    resample = None
+    if strategy in ("spos", "proxyless"):
+        paths = _paths()
+
+        def resample():
+            path = next(paths)
+            net.resample(lambda d: path[d.label.rsplit(".", 1)[1]])
+
     return net, list(net.parameters()), alphas, resample
 
 
@@ -141,8 +162,11 @@ def _nni(space_name: str, strategy: str, batch: int, opts: dict):
     weights = [p for n, p in net.named_parameters() if "_arch_alpha" not in n]
     supers = [m for m in net.modules() if isinstance(m, BaseSuperNetModule)]
 
+    paths = _paths()
+    names = {"nor_conv_1x1": "conv_1x1", "nor_conv_3x3": "conv_3x3"}
+
     def resample():
-        memo: dict = {}
+        memo = {f"cell/{edge[3]}_{edge[1]}": names.get(op, op) for edge, op in next(paths).items()}
         for m in supers:
             memo.update(m.resample(memo=memo))
 

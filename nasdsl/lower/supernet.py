@@ -75,6 +75,8 @@ class Supernet(nn.Module):
         # the passes rewrite mixtures; path and gated supernets run the discrete model's ops, equal to it
         # given the same input layout (channels_last, the one pass that applies in every mode)
         chosen = check_passes(passes)
+        if compile:   # its saved-tensor hooks split the compiled graph; the compiler picks what to recompute
+            chosen -= {"recompute_pure"}
         self.passes = chosen if self.policy.mixes else chosen & {"channels_last"}
         self.checkpoint = checkpoint
         self.net = _Builder(self.policy, self.passes, checkpoint).module(space.template)

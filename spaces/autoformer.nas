@@ -18,6 +18,7 @@ param search_num_heads = [3, 4]
 param search_depth = [12, 13, 14]
 param head_dim = 64
 param img_size = 224
+param in_channels = 3  # image channels
 param patch_size = 16
 param num_classes = 1000
 param rpe = true  # relative position encoding in every attention
@@ -31,10 +32,11 @@ block Layer(e, num_heads, mlp_ratio)(x) {
   return h + ffn
 }
 
-network(x: [3, img_size, img_size]) {
+network(x: [in_channels, img_size, img_size]) {
   embed_dim = choice[search_embed_dim]
   n = (img_size // patch_size) ** 2  # patches
-  patch_embed = x -> Conv2d(3, embed_dim, patch_size, patch_size) -> Flatten(2) -> Transpose(1, 2)
+  patch_embed = x -> Conv2d(in_channels, embed_dim, patch_size, patch_size) -> Flatten(2)
+    -> Transpose(1, 2)
   tokens = patch_embed -> ClassToken(embed_dim) -> PositionEmbedding(n + 1, embed_dim)
   blocks = tokens -> repeat(
     choice[search_depth],

@@ -12,6 +12,8 @@
 param C = 36       # initial channels
 param layers = 20  # cells; reduction cells at layers // 3 and 2 * layers // 3
 param num_classes = 10
+param in_channels = 3    # image channels
+param resolution = 32    # image height and width
 param auxiliary = false  # auxiliary head after the second reduction (training only)
 # "loose_end" as the paper; "all" concatenates every node, a fixed width that darts, gumbel and
 # proxyless need (they refuse loose ends: NNI's one-shot strategies silently use "all" instead)
@@ -27,6 +29,6 @@ block ENASOp(c, stride) = choice {
   max_pool_3x3: MaxPool(3, stride),
 }
 
-network(x: [3, 32, 32]) {
-  return NetworkCIFAR(ENASOp, 5, merge, C, layers, num_classes, auxiliary)(x)
+network(x: [in_channels, resolution, resolution]) {
+  return NetworkCIFAR(ENASOp, 5, merge, C, layers, num_classes, auxiliary, in_channels)(x)
 }

@@ -14,6 +14,8 @@
 param C = 24  # out_filters
 param layers = 12
 param num_classes = 10
+param in_channels = 3  # image channels
+param resolution = 32  # image height and width
 
 block Conv1x1BNReLU(c) = Conv2d(c, c, 1, bias=false) -> BatchNorm2d(c) -> ReLU()
 
@@ -35,8 +37,8 @@ block ENASMacroOp(c) = choice {
 
 block SkipEdge() = choice { off: Zero(), on: Identity() }
 
-network(x: [3, 32, 32]) {
-  stem = x -> Conv2d(3, C, 3, padding=1, bias=false) -> BatchNorm2d(C)
+network(x: [in_channels, resolution, resolution]) {
+  stem = x -> Conv2d(in_channels, C, 3, padding=1, bias=false) -> BatchNorm2d(C)
   outs = [stem]  # outs[j]: output j (0: the stem, i + 1: layer i)
   for i in range(layers) {
     op = outs[i] -> ENASMacroOp(C)

@@ -8,10 +8,11 @@ import "mobile_ops.nas"
 
 param num_classes = 1000
 param resolution = 224  # input height and width
+param in_channels = 3   # image channels
 param width_mult = 1.0
 param dropout = 0.2
 
-network(image: [3, resolution, resolution]) {
+network(image: [in_channels, resolution, resolution]) {
   # torchvision's _make_divisible: the nearest multiple of 8, at least 8, not 10% below v
   div8 = lambda v: max(8, int(v + 4) // 8 * 8)
   make_div = lambda v: div8(v) + 8 if div8(v) < 0.9 * v else div8(v)
@@ -22,7 +23,7 @@ network(image: [3, resolution, resolution]) {
   n = [2, 3, 4, 3, 3, 1]
   s = [2, 2, 2, 1, 2, 1]
   c_in = make_div(16 * width_mult)
-  stem = image -> ConvBNAct(3, make_div(32 * width_mult), 3, 2, eps=1e-5)
+  stem = image -> ConvBNAct(in_channels, make_div(32 * width_mult), 3, 2, eps=1e-5)
   h = stem -> DepthwiseSeparable(make_div(32 * width_mult), c_in, eps=1e-5)
   for row in range(6) {
     c_out = make_div(c[row] * width_mult)

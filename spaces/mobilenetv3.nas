@@ -20,6 +20,7 @@ import "mobile_ops.nas"
 
 param num_classes = 1000
 param resolution = 224                                         # input height and width
+param in_channels = 3                                          # image channels
 param base_widths = [16, 16, 16, 32, 64, 128, 256, 512, 1024]  # stem, stages 0-5, head (2)
 param width_mults = [0.5, 0.625, 0.75, 1.0, 1.25, 1.5, 2.0]
 param expand_ratios = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
@@ -47,7 +48,7 @@ block Stage(c_in, c_out, stride, act, se) = repeat(
   lambda i: Block(i, c_in, c_out, stride, act, se),
 )
 
-network(image: [3, resolution, resolution]) {
+network(image: [in_channels, resolution, resolution]) {
   div8 = lambda v: max(8, round(v + 4) // 8 * 8)
   make_div = lambda v: div8(v) + 8 if div8(v) < 0.9 * v else div8(v)
   act = lambda a: Hardswish if a == "hswish" else SiLU if a == "swish" else ReLU
@@ -57,7 +58,7 @@ network(image: [3, resolution, resolution]) {
     stem_width = [make_div(width_mult * base_widths[0])] if s == 0 else []
     w = w + stem_width + [make_div(width_mult * base_widths[s + 1])]
   }
-  stem = image -> ConvBNAct(3, w[0], choice[3, 5], stride[0], act=act(acts[0]))
+  stem = image -> ConvBNAct(in_channels, w[0], choice[3, 5], stride[0], act=act(acts[0]))
   s0 = stem -> DepthwiseSeparable(w[0], w[1], choice[3, 5, 7], stride[1], act(acts[1]), se[0])
   s1 = s0 -> Stage(w[1], w[2], stride[2], act(acts[2]), se[1])
   s2 = s1 -> Stage(w[2], w[3], stride[3], act(acts[3]), se[2])

@@ -13,6 +13,8 @@ param C = 128  # stem channels; each stack after the first halves the resolution
 param stacks = 3
 param cells = 3  # cells per stack
 param num_classes = 10
+param in_channels = 3  # image channels
+param resolution = 32  # image height and width
 
 block ConvBNReLU(c_in, c_out, k) =
   Conv2d(c_in, c_out, k, padding=k // 2, bias=false) -> BatchNorm2d(c_out, momentum=0.003) -> ReLU()
@@ -73,8 +75,8 @@ shared block Cell(c_in, c_out)(x) {
   return out
 }
 
-network(x: [3, 32, 32]) {
-  stem = x -> ConvBNReLU(3, C, 3)
+network(x: [in_channels, resolution, resolution]) {
+  stem = x -> ConvBNReLU(in_channels, C, 3)
   h, c = stem, C
   for s in range(stacks) {
     pool = h -> MaxPool2d(2, 2) if s > 0 else h

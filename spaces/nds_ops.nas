@@ -59,8 +59,8 @@ block AuxiliaryHead(c, num_classes) =
 # width doubling at the reduction cells layers // 3 and 2 * layers // 3. A cell outputs
 # c * merged_nodes(cell) channels: every node, or (merge="loose_end") the nodes no op reads.
 # With `auxiliary`, a second head reads the second reduction cell (training only).
-block NetworkCIFAR(op, nodes, merge, C, layers, num_classes, auxiliary)(x) {
-  stem = x -> Conv2d(3, 3 * C, 3, padding=1, bias=false) -> BatchNorm2d(3 * C)
+block NetworkCIFAR(op, nodes, merge, C, layers, num_classes, auxiliary, in_channels)(x) {
+  stem = x -> Conv2d(in_channels, 3 * C, 3, padding=1, bias=false) -> BatchNorm2d(3 * C)
   s0, s1 = stem, stem
   c_pp, c_p, c = 3 * C, 3 * C, C
   reduction_prev = false

@@ -12,6 +12,8 @@
 param C = 36       # initial channels
 param layers = 20  # cells; reduction cells at layers // 3 and 2 * layers // 3
 param num_classes = 10
+param in_channels = 3    # image channels
+param resolution = 32    # image height and width
 param auxiliary = false  # auxiliary head after the second reduction (training only)
 
 import "nds_ops.nas"
@@ -27,6 +29,6 @@ block PNASOp(c, stride) = choice {
   dil_conv_3x3: DilConv(c, c, 3, stride, 2, 2),
 }
 
-network(x: [3, 32, 32]) {
-  return NetworkCIFAR(PNASOp, 5, "all", C, layers, num_classes, auxiliary)(x)
+network(x: [in_channels, resolution, resolution]) {
+  return NetworkCIFAR(PNASOp, 5, "all", C, layers, num_classes, auxiliary, in_channels)(x)
 }

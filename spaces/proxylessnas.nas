@@ -19,6 +19,7 @@ import "mobile_ops.nas"
 
 param num_classes = 1000
 param resolution = 224  # input height and width
+param in_channels = 3   # image channels
 param width_mult = 1.0
 param base_widths = [32, 16, 32, 40, 80, 96, 192, 320, 1280]  # stem, blocks 1-7, feature mix
 param dropout = 0.0
@@ -44,12 +45,12 @@ block Stage(c_in, c_out, stride, depth=choice[1, 2, 3, 4]) = repeat(
   lambda i: MBConv(c_out if i > 0 else c_in, c_out, stride if i == 0 else 1),
 )
 
-network(image: [3, resolution, resolution]) {
+network(image: [in_channels, resolution, resolution]) {
   div8 = lambda v: max(8, int(v + 4) // 8 * 8)
   make_div = lambda v: div8(v) + 8 if div8(v) < 0.9 * v else div8(v)
   w = lambda i: make_div(base_widths[i] * width_mult)
   c_last = w(8) if width_mult > 1.0 else base_widths[8]
-  stem = image -> ConvBNAct(3, w(0), 3, 2)
+  stem = image -> ConvBNAct(in_channels, w(0), 3, 2)
   s1 = stem -> DepthwiseSeparable(w(0), w(1))
   s2 = s1 -> Stage(w(1), w(2), 2)
   s3 = s2 -> Stage(w(2), w(3), 2)

@@ -15,6 +15,7 @@ param repeats = [4, 4, 8, 4]        # choice blocks per stage
 param last = 1024                   # channels of the last 1x1 conv
 param num_classes = 1000
 param resolution = 224
+param in_channels = 3  # image channels
 param channel_search = false
 param affine = true
 
@@ -52,8 +53,8 @@ block ChoiceBlock(c_in, c_out, mid, stride) = choice {
   xcep: Unit(c_in, c_out, mid, 3, stride, true),
 }
 
-network(x: [3, resolution, resolution]) {
-  first_conv = x -> Conv2d(3, stem, 3, 2, 1, bias=false) -> BatchNorm2d(stem) -> ReLU()
+network(x: [in_channels, resolution, resolution]) {
+  first_conv = x -> Conv2d(in_channels, stem, 3, 2, 1, bias=false) -> BatchNorm2d(stem) -> ReLU()
   h, c_in = first_conv, stem
   for s in range(4) {
     base = widths[s] // 2  # mid channels at 1.0x

@@ -45,7 +45,7 @@ def test_info_json_contract(capsys):
 def test_info_table_and_set(capsys):
     code, out, _ = run(capsys, "info", "darts", "--set", "C=16", "--set", "layers=8")
     assert code == 0
-    assert "parameters: C=16, layers=8, num_classes=10, auxiliary=false" in out
+    assert "parameters: C=16, layers=8, num_classes=10, in_channels=3, resolution=32, auxiliary=false" in out
     assert "32 decisions, size 6,891,180,482,912,463,360,000" in out
 
 

@@ -90,4 +90,20 @@ def test_fit_space_sets_channels_resolution_and_classes():
         fit_space(lambda p: nasdsl.load("nasbench201", {**p}), data, {"in_channels": 3})
     with pytest.raises(NasError, match=r"declare `param in_channels = 3` and use it in the network's input shape "
                                        r"and declare `param resolution = 32`"):
-        fit_space(lambda p: nasdsl.load("darts", p), data)
+        fit_space(lambda p: nasdsl.loads(FIXED_INPUT, "fixed.nas", p), data)
+
+
+FIXED_INPUT = """
+param num_classes = 10
+network(x: [3, 32, 32]) = x -> Conv2d(3, 8, 3) -> AdaptiveAvgPool2d(1) -> Flatten() -> Linear(8, num_classes)
+"""
+
+
+@pytest.mark.parametrize("name", [n for n in nasdsl.builtin_spaces() if nasdsl.load(n).input_shapes])
+def test_every_library_space_fits_mnist_images(name):
+    """Every library network declares its input channels and resolution, so `--data mnist5k`
+    (1 x 28 x 28, 10 classes) adapts it without editing the file; the whole space shape-checks."""
+    data = load_data("mnist5k")
+    space = fit_space(lambda p: nasdsl.load(name, p), data)
+    assert list(space.input_shapes.values()) == [(1, 28, 28)]
+    assert space.params.get("num_classes", 10) == 10

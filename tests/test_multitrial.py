@@ -124,6 +124,11 @@ def test_a_changed_space_is_refused_naming_both_fingerprints(tmp_path, evalmod, 
         assert sorted(t.key for t in kept) == sorted(json.dumps(a, separators=(",", ":")) for a in space.enumerate())
         assert len([t for t in trials if t.state == "complete"]) - len(kept) == sum(
             1 for t in trials if t.state == "complete" and t.arch["out.0.out_features"] == 32)
+        # the width's domain changed, so new trials record only the unchanged decision as an Optuna parameter
+        import optuna
+        params = [t.params for t in optuna.load_study(study_name="nasdsl", storage=f"sqlite:///{out / 'exp.db'}").trials]
+        assert all(set(p) == {"out.0.out_features", "out.1"} for p in params[:4])
+        assert all(set(p) == {"out.1"} for p in params[4:]) and len(params) > 4
     finally:
         sys.path.pop(0)
 
@@ -193,6 +198,44 @@ def test_the_default_store_is_sqlite_in_wal_mode(tmp_path):
     assert len(result.trials) == 5
     with sqlite3.connect(tmp_path / "exp.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_decisions_are_optuna_parameters_the_dashboard_plots(tmp_path):
+    """What optuna-dashboard reads: each trial's active decisions as categorical parameters over
+    their domains (an input subset as its JSON list), and parameter importances from them."""
+    import optuna
+    space = nasdsl.load("examples/macro.nas")
+    url = f"sqlite:///{tmp_path / 'exp.db'}"
+    result = search(space, "random", lambda a: float(len(json.dumps(a))), 12, storage=url, seed=1)
+    study = optuna.load_study(study_name="nasdsl", storage=url)
+    assert len(study.trials) == 12
+    for rec, trial in zip(result.trials, study.trials):
+        assert trial.params == {k: json.dumps(list(v)) if isinstance(v, list) else v for k, v in rec.arch.items()}
+        for label, dist in trial.distributions.items():
+            values = space.decision(label).values
+            assert dist.choices == tuple(json.dumps(list(v)) if isinstance(v, tuple) else v for v in values)
+    importances = optuna.importance.get_param_importances(study)
+    assert set(importances) <= set(space.labels()) and importances and abs(sum(importances.values()) - 1) < 1e-9
+
+
+def test_a_worker_on_another_machine_is_reaped_only_once_its_heartbeat_stops(tmp_path):
+    """Another host's process cannot be probed by pid: its trial stays running while it beats
+    and is marked interrupted (to be re-run) once no beat came for `grace_period` seconds."""
+    url = f"sqlite:///{tmp_path / 'exp.db'}"
+    elsewhere = Store(url, heartbeat_interval=1, grace_period=2)
+    elsewhere.worker = "another-host:4242"
+    elsewhere.open("f", {})
+    rec = elsewhere.start({"a": 1})
+    elsewhere.heartbeat(rec.trial_id)
+    here = Store(url, heartbeat_interval=1, grace_period=2)
+    here.open("f", {})
+    for _ in range(3):   # beating for longer than the grace period: never reaped
+        assert here.reap() == [] and [t.state for t in here.trials()] == ["running"]
+        time.sleep(1.0)
+        elsewhere.heartbeat(rec.trial_id)
+    time.sleep(3.5)      # silent for longer than the grace period (SQLite's clock has whole seconds)
+    assert here.reap() == [0]   # its trial number (the writer on a shared store does not read it back)
+    assert [(t.state, t.worker) for t in here.trials()] == [("interrupted", "another-host:4242")]
 
 
 def test_journal_store_resumes(tmp_path):

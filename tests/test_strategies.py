@@ -3,6 +3,7 @@ grid exactness, options, and state rebuilt by replaying the trial table."""
 from __future__ import annotations
 
 import hashlib
+import math
 import subprocess
 import sys
 
@@ -119,8 +120,8 @@ def test_options_are_checked_with_their_names(spaces):
     assert create("tpe", space, options=["n_startup_trials=5"]).study.sampler._n_startup_trials == 5
 
 
-def replay(name, space, history, seed=0):
-    s = create(name, space, seed=seed, budget=100)
+def replay(name, space, history, seed=0, options=None):
+    s = create(name, space, seed=seed, budget=100, options=options)
     for arch, value in history:
         s.tell(arch, value)
     return s
@@ -155,6 +156,29 @@ def test_rl_policy_is_rebuilt_from_the_trial_table_and_learns():
     rebuilt = replay("rl", space, s.history, seed=99)
     assert rebuilt.logits == s.logits
     assert all(p["nor_conv_3x3"] > 0.5 for p in s.probabilities().values())
+
+
+def test_rl_ppo_learns_and_its_clip_bounds_how_far_one_collect_moves_the_policy():
+    space = nasdsl.load("nasbench201")
+    ppo = {"algorithm": "ppo", "trial_per_collect": 5, "learning_rate": 0.1}
+    s = create("rl", space, seed=0, options=ppo)
+    for _ in range(100):
+        arch = s.ask()
+        s.tell(arch, float(sum(v == "nor_conv_3x3" for v in arch.values())))
+    assert all(p["nor_conv_3x3"] > 0.5 for p in s.probabilities().values())
+    assert replay("rl", space, s.history, seed=99, options=ppo).logits == s.logits
+
+    collect = [(space.sample(i), float(i == 4)) for i in range(5)]   # the last of five is the good one
+    good = collect[4][0]
+    ratios = {}
+    for clip in (0.2, 0.9):
+        policy = create("rl", space, options={"algorithm": "ppo", "trial_per_collect": 5, "update_epochs": 40,
+                                              "learning_rate": 0.02, "clip": clip})
+        before = policy.log_prob(good)
+        for arch, value in collect:   # the first sets the baseline (0): only the good one has an advantage
+            policy.tell(arch, value)
+        ratios[clip] = math.exp(policy.log_prob(good) - before)
+    assert 1.0 < ratios[0.2] < ratios[0.9]
 
 
 def test_local_search_walks_neighbours_and_restarts():

@@ -239,7 +239,8 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     store = Store(storage, study)
     store.open(space.fingerprint(), {"space": space.root_file, "sources": space.sources,
                                      "params": _jsonable(space.params), "objective": objective,
-                                     "strategy": strategy, **(meta or {})}, allow_changed_space)
+                                     "strategy": strategy, **(meta or {})}, allow_changed_space,
+               domains=_domains(space))
     store.reap()
     if workers == 1:
         def on_trial(rec: TrialRecord) -> None:
@@ -258,6 +259,11 @@ def _as_metrics(func: Callable, objective: str) -> Callable[[Mapping[str, Any]],
             return {str(k): float(v) for k, v in out.items()}
         return {objective: float(out)}
     return evaluate
+
+
+def _domains(space: Space) -> dict[str, tuple]:
+    """Each decision's values, for the store's Optuna parameters."""
+    return {d.label: d.values for d in space.decisions}
 
 
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -298,7 +304,7 @@ def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
 def _worker_main(job: Job, index: int, parent: int) -> None:
     try:
         store = Store(job.url, job.study)
-        store.open(job.space.fingerprint(), {}, allow_changed_space=True, create=False)
+        store.open(job.space.fingerprint(), {}, allow_changed_space=True, create=False, domains=_domains(job.space))
         work(job, store, index, parent=parent)
     except NasError as err:
         print(err.render(), file=sys.stderr)

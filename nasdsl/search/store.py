@@ -5,8 +5,10 @@ attributes, `nasdsl` = the architecture (`arch`, JSON), its key (`key`), the spa
 fingerprint, the worker that ran it (and `retry_of`), and once finished `result` = every metric
 (`metrics`: the objective, params, FLOPs, ...) and its duration; the objective is the trial's
 value. (One attribute each, not one per field: Optuna's RDB storage writes every attribute
-with its own queries.) So `optuna-dashboard URL` shows our
-experiments, and nothing in the store is ever executed (JSON only, no pickle).
+with its own queries.) Each active decision is also an Optuna parameter, a categorical over its
+domain (an input subset shown as its JSON list), so `optuna-dashboard URL` shows our
+experiments with their parameter plots and importances, and nothing in the store is ever
+executed (JSON only, no pickle).
 
 URLs (`--storage`):
 
@@ -42,13 +44,14 @@ Example::
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import socket
 import sqlite3
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,16 +181,19 @@ class Store:
         self.study = None
         self.attrs: dict[str, Any] = {}
         self._finished: dict[int, TrialRecord] = {}
+        self.distributions: dict[str, Any] = {}
         self.worker = worker_id()
 
     # -- the experiment
 
     def open(self, fingerprint: str | None, meta: Mapping[str, Any], allow_changed_space: bool = False,
-             create: bool = True) -> None:
+             create: bool = True, domains: Mapping[str, Sequence[Any]] | None = None) -> None:
         """Create the experiment or open the one stored; a stored experiment on a different
         space (fingerprint) is refused unless `allow_changed_space`; `fingerprint=None` opens
-        it to read."""
+        it to read. `domains` (decision label -> values) makes each trial's decisions Optuna
+        parameters."""
         import optuna
+        self.distributions = _distributions(domains or {})
         try:
             if create:
                 self.study = optuna.create_study(storage=self.storage, study_name=self.study_name,
@@ -215,6 +221,13 @@ class Store:
                 self.study.set_user_attr(k, v)
         self.attrs = dict(self.study.user_attrs)
         self.study_id = self.storage.get_study_id_from_name(self.study_name)
+        if self.distributions and old is not None and (old != fingerprint or self.attrs.get("previous_fingerprints")):
+            # Optuna fixes a parameter's domain for the whole study: a decision whose domain the
+            # changed space altered is not recorded as a parameter any more (its value stays in `arch`).
+            for t in self.study.get_trials(deepcopy=False):
+                for label, dist in t.distributions.items():
+                    if self.distributions.get(label, dist) != dist:
+                        del self.distributions[label]
 
     @staticmethod
     def studies(url: str) -> list[str]:
@@ -269,9 +282,12 @@ class Store:
                "worker": self.worker}
         if retry_of is not None:
             own["retry_of"] = retry_of
+        params = {label: _choice(v) for label, v in arch.items()
+                  if label in self.distributions and _choice(v) in self.distributions[label].choices}
         template = FrozenTrial(number=-1, state=TrialState.RUNNING, value=None,
-                               datetime_start=datetime.datetime.now(), datetime_complete=None, params={},
-                               distributions={}, user_attrs={"nasdsl": own}, system_attrs={},
+                               datetime_start=datetime.datetime.now(), datetime_complete=None, params=params,
+                               distributions={k: self.distributions[k] for k in params},
+                               user_attrs={"nasdsl": own}, system_attrs={},
                                intermediate_values={}, trial_id=-1)
         trial_id = self.storage.create_new_trial(self.study_id, template_trial=template)
         number = -1 if self.shared else self.storage.get_trial_number_from_id(trial_id)
@@ -374,6 +390,18 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _choice(value: Any) -> Any:
+    """A decision value as an Optuna categorical choice: an input subset as its JSON list."""
+    return json.dumps(list(value)) if isinstance(value, (list, tuple)) else value
+
+
+def _distributions(domains: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+    if not domains:
+        return {}
+    from optuna.distributions import CategoricalDistribution
+    return {label: CategoricalDistribution([_choice(v) for v in values]) for label, values in domains.items()}
 
 
 def elapsed(start: float) -> float:

@@ -42,8 +42,7 @@ class Darts(OneShot):
         self.unrolled_eps = unrolled_eps
 
     def arch_optimizers(self):
-        return [torch.optim.Adam(self.supernet.arch_parameters(), lr=self.arch_lr, betas=self.arch_betas,
-                                 weight_decay=self.arch_weight_decay)]
+        return self.alpha_adam()
 
     def search_step(self, weight_batch, arch_batch, batch_idx: int) -> None:
         opt = self.arch_optimizer()

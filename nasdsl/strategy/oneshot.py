@@ -82,6 +82,13 @@ class OneShot(pl.LightningModule):
     def arch_optimizers(self) -> list[torch.optim.Optimizer]:
         return []
 
+    def alpha_adam(self) -> list[torch.optim.Optimizer]:
+        """Adam on the supernet's architecture parameters with the strategy's `arch_lr`,
+        `arch_betas` and `arch_weight_decay`: the alpha optimizer of DARTS, GumbelDARTS and
+        ProxylessNAS."""
+        return [torch.optim.Adam(self.supernet.arch_parameters(), lr=self.arch_lr, betas=self.arch_betas,
+                                 weight_decay=self.arch_weight_decay)]
+
     def validation_arch(self) -> dict[str, Any] | None:
         """The architecture validation runs (None: the supernet as it is, e.g. a mixture)."""
         return None

@@ -21,8 +21,6 @@ Example::
 """
 from __future__ import annotations
 
-import torch
-
 from .oneshot import OneShot
 
 MODE = "gated"
@@ -37,8 +35,7 @@ class Proxyless(OneShot):
         self.arch_lr, self.arch_betas, self.arch_weight_decay = arch_lr, tuple(arch_betas), arch_weight_decay
 
     def arch_optimizers(self):
-        return [torch.optim.Adam(self.supernet.arch_parameters(), lr=self.arch_lr, betas=self.arch_betas,
-                                 weight_decay=self.arch_weight_decay)]
+        return self.alpha_adam()
 
     def search_step(self, weight_batch, arch_batch, batch_idx: int) -> None:
         opt = self.arch_optimizer()

@@ -1,20 +1,28 @@
-"""Policy-based reinforcement learning: a policy over the decisions trained by REINFORCE.
+"""Policy-based reinforcement learning: a policy over the decisions trained by REINFORCE or PPO.
 
 The policy holds one vector of logits per decision. An architecture is drawn decision by
 decision in the space's order (`Space.sample(choose=...)`), so a conditional decision is drawn
 only when the decisions before it make it active, and its log-probability counts only then.
-After each evaluated architecture the policy takes a REINFORCE step: the gradient of the
-sampled decisions' log-probability scaled by the advantage (reward minus a moving-average
-baseline, divided by a moving standard deviation), with Adam on the logits and an entropy
-bonus that keeps it exploring. Failed trials give no reward.
+After every `trial_per_collect` evaluated architectures the policy is updated from their
+advantages (reward minus a moving-average baseline, divided by a moving standard deviation),
+with Adam on the logits and an entropy bonus that keeps it exploring:
+
+* `algorithm="reinforce"` (default): one ascent step on advantage * log P(arch);
+* `algorithm="ppo"`: `update_epochs` steps on PPO's clipped surrogate, so one collect cannot
+  move the policy far from the one that drew it (NNI's default algorithm).
+
+Failed trials give no reward.
 
 NNI's `PolicyBasedRL(max_collect=100, trial_per_collect=20, policy_fn=None)` runs tianshou's
-PPO over an LSTM; this policy is small enough to learn in the tens of trials that a NAS budget
-allows, and it is pure Python (no RL framework, no torch).
+PPO over an LSTM; this policy is a factorised softmax, small enough to learn in the tens of
+trials that a NAS budget allows, and pure Python (no RL framework, no torch). On the
+NAS-Bench-201 table at 100 queries (mean best CIFAR-10 test accuracy over 30 seeds; random
+93.81): REINFORCE 94.08, PPO with `trial_per_collect=5` 94.20 (tests/test_search_quality.py).
 
 Options: `learning_rate` (default 0.2), `baseline_decay` (0.9; NNI's ENAS default 0.999 is for
 thousands of steps), `entropy_weight` (0.0), `trial_per_collect` (trials per update, default 1:
-update after every trial; NNI collects 20).
+update after every trial; NNI collects 20), `algorithm` (`reinforce` or `ppo`), and for PPO
+`update_epochs` (4) and `clip` (0.2, tianshou's default).
 
 The policy is a deterministic function of the ordered trial table (updates replay in order).
 
@@ -43,14 +51,19 @@ class PolicyBasedRL(Strategy):
     name = "rl"
 
     def __init__(self, space, seed: int = 0, budget: int | None = None, *, learning_rate: float = 0.2,
-                 baseline_decay: float = 0.9, entropy_weight: float = 0.0, trial_per_collect: int = 1):
+                 baseline_decay: float = 0.9, entropy_weight: float = 0.0, trial_per_collect: int = 1,
+                 algorithm: str = "reinforce", update_epochs: int = 4, clip: float = 0.2):
         super().__init__(space, seed, budget)
         check(learning_rate > 0, f"`learning_rate` must be positive, got {learning_rate}")
         check(0.0 <= baseline_decay < 1.0, f"`baseline_decay` must be in [0, 1), got {baseline_decay}")
         check(entropy_weight >= 0, f"`entropy_weight` must be at least 0, got {entropy_weight}")
         check(trial_per_collect >= 1, f"`trial_per_collect` must be at least 1, got {trial_per_collect}")
+        check(algorithm in ("reinforce", "ppo"), f"`algorithm` must be 'reinforce' or 'ppo', got {algorithm!r}")
+        check(update_epochs >= 1, f"`update_epochs` must be at least 1, got {update_epochs}")
+        check(0 < clip < 1, f"`clip` must be in (0, 1), got {clip}")
         self.learning_rate, self.baseline_decay = learning_rate, baseline_decay
         self.entropy_weight, self.trial_per_collect = entropy_weight, trial_per_collect
+        self.algorithm, self.update_epochs, self.clip = algorithm, update_epochs, clip
         self.logits = {d.label: [0.0] * len(d.values) for d in space.order}
         self._index = {d.label: {_key(v): i for i, v in enumerate(d.values)} for d in space.order}
         self._adam = {label: ([0.0] * len(v), [0.0] * len(v)) for label, v in self.logits.items()}
@@ -90,24 +103,52 @@ class PolicyBasedRL(Strategy):
         if len(self._batch) >= self.trial_per_collect:
             self._update()
 
+    def log_prob(self, arch: Mapping[str, Any]) -> float:
+        """log P(arch) under the policy, over the decisions `arch` sets."""
+        total = 0.0
+        for label, chosen in arch.items():
+            logits = self.logits[label]
+            top = max(logits)
+            total += logits[self._index[label][_key(chosen)]] - top - math.log(sum(math.exp(x - top) for x in logits))
+        return total
+
     def _update(self) -> None:
-        grads = {label: [0.0] * len(v) for label, v in self.logits.items()}
-        for arch, reward in self._batch:
-            advantage = (reward - self.baseline) / self.scale
+        """One collect's update. The advantage of each trial is its reward minus the moving
+        baseline, over the moving standard deviation. REINFORCE takes one ascent step on
+        advantage * log P(arch); PPO takes `update_epochs` steps on the clipped surrogate
+        min(r A, clip(r, 1 - clip, 1 + clip) A), r = P(arch) / P_collect(arch): a trial whose
+        ratio left the clip range in its advantage's direction stops pushing."""
+        n = len(self._batch)
+        advantages = []
+        for _, reward in self._batch:
+            advantages.append((reward - self.baseline) / self.scale)
             d2 = (reward - self.baseline) ** 2
             self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
             self.scale = math.sqrt(self.baseline_decay * self.scale ** 2 + (1 - self.baseline_decay) * d2) or 1.0
-            for label, chosen in arch.items():
-                probs = _softmax(self.logits[label])
-                i = self._index[label][_key(chosen)]
-                g = grads[label]
-                entropy = -sum(p * math.log(p) for p in probs if p > 0)
-                for j, p in enumerate(probs):
-                    # ascent direction: advantage * d log p(i) + entropy_weight * d H
-                    g[j] += advantage * ((1.0 if j == i else 0.0) - p) / len(self._batch)
-                    if self.entropy_weight and p > 0:
-                        g[j] += self.entropy_weight * (-p * (math.log(p) + entropy)) / len(self._batch)
+        ppo = self.algorithm == "ppo"
+        collected = [self.log_prob(arch) for arch, _ in self._batch] if ppo else []
+        for _ in range(self.update_epochs if ppo else 1):
+            grads = {label: [0.0] * len(v) for label, v in self.logits.items()}
+            for k, ((arch, _), advantage) in enumerate(zip(self._batch, advantages)):
+                weight = advantage
+                if ppo:
+                    ratio = math.exp(self.log_prob(arch) - collected[k])
+                    clipped = ratio > 1 + self.clip if advantage > 0 else ratio < 1 - self.clip
+                    weight = 0.0 if clipped else advantage * ratio
+                for label, chosen in arch.items():
+                    probs = _softmax(self.logits[label])
+                    i = self._index[label][_key(chosen)]
+                    g = grads[label]
+                    entropy = -sum(p * math.log(p) for p in probs if p > 0)
+                    for j, p in enumerate(probs):
+                        # ascent direction: weight * d log p(i) + entropy_weight * d H
+                        g[j] += weight * ((1.0 if j == i else 0.0) - p) / n
+                        if self.entropy_weight and p > 0:
+                            g[j] += self.entropy_weight * (-p * (math.log(p) + entropy)) / n
+            self._adam_step(grads)
         self._batch = []
+
+    def _adam_step(self, grads: dict[str, list[float]]) -> None:
         self._steps += 1
         b1, b2, eps, t = 0.9, 0.999, 1e-8, self._steps
         for label, g in grads.items():

@@ -3,6 +3,8 @@
 # layer on an input choice over every earlier output that may also choose none (min=0).
 param C = 8
 param layers = 4
+param in_channels = 3  # `nasdsl search --data digits` sets 1 and 8
+param resolution = 16
 
 block Op(c) = choice {
   conv_3x3: Conv2d(c, c, 3, padding=1, bias=false) -> BatchNorm2d(c) -> ReLU(),
@@ -10,8 +12,8 @@ block Op(c) = choice {
   max_pool: MaxPool2d(3, 1, 1),
 }
 
-network(x: [3, 16, 16]) {
-  stem = x -> Conv2d(3, C, 3, padding=1, bias=false) -> BatchNorm2d(C)
+network(x: [in_channels, resolution, resolution]) {
+  stem = x -> Conv2d(in_channels, C, 3, padding=1, bias=false) -> BatchNorm2d(C)
   outs = [stem]  # outs[i]: output i (0: the stem)
   for i in range(layers) {
     y = outs[i] -> Op(C)  # labels y.0, y.1, ...

@@ -146,6 +146,9 @@ def cmd_info(args) -> int:
     data = space.to_json()
     data["budgets_counted"] = report.budgets_counted
     data["size_report"] = report.to_json()
+    from .analysis.bounds import cost_bounds
+    bounds = cost_bounds(space)
+    data["cost_bounds"] = bounds.to_json()  # the cheapest and dearest params and flops (MACs per sample)
     if args.arch is not None:
         from .analysis.shapes import costs
         data["arch"] = load_arch(space, args.arch)
@@ -169,6 +172,10 @@ def cmd_info(args) -> int:
     for c in data["constraints"]:
         print(f"{c['kind']} {c['expr']}   ({c['where']})")
     print(f"\n{_count(len(rows), 'decision')}, size {report} ({report.size:.3e})")
+    if bounds.params is None:
+        print(f"cheapest .. dearest: not known ({bounds.note})")
+    else:
+        print(f"cheapest .. dearest: {bounds.text('params')}, {bounds.text('flops')} (multiply-adds per sample)")
     if "arch" in data:
         print("\narchitecture: " + json.dumps(data["arch"]))
         print(f"params {data['params']:,}, flops (multiply-adds per sample) {data['flops']:,}")

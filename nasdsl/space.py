@@ -37,7 +37,7 @@ import difflib
 import hashlib
 import random as _random
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -134,17 +134,26 @@ EXACT_BUDGET_CAP = 1000  # spaces this small have the architectures within their
 @dataclass(frozen=True)
 class SizeReport:
     """What `Space.size_report()` counted: `size` architectures, exactly or (`exact` false) at
-    most; `budgets_counted` says whether the budgets were applied; `before_budgets` is `size()`."""
+    most; `budgets_counted` says whether the budgets were applied, `counted_by` how
+    ("enumeration", or "bounds": the dearest architecture keeps every budget, or the cheapest
+    breaks `broken`); `before_budgets` is `size()`."""
     size: int
     exact: bool
     budgets_counted: bool
     before_budgets: int
     budgets: int = 0
     cap: int = 0
+    counted_by: str | None = None
+    broken: ir.Constraint | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         if not self.budgets:
             return f"{self.size:,}"
+        if self.counted_by == "bounds":
+            if self.size:
+                return f"exactly {self.size:,} within the budgets (the dearest architecture keeps them)"
+            return (f"none of {self.before_budgets:,} within the budgets (the cheapest architecture breaks "
+                    f"`{self.broken.kind} {to_text(self.broken.expr)}`)")
         if self.budgets_counted:
             return f"exactly {self.size:,} within the budgets ({self.before_budgets:,} without them)"
         n = f"{self.budgets} budget{'s' if self.budgets != 1 else ''}"
@@ -152,7 +161,7 @@ class SizeReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"size": self.size, "exact": self.exact, "budgets_counted": self.budgets_counted,
-                "before_budgets": self.before_budgets, "text": str(self)}
+                "before_budgets": self.before_budgets, "counted_by": self.counted_by, "text": str(self)}
 
 
 class Space:
@@ -483,9 +492,16 @@ class Space:
         total = self.size()
         if not self.budgets:
             return SizeReport(total, True, False, total, 0)
+        n = len(self.budgets)
         if total <= cap:
-            return SizeReport(len(self._within_budgets_list()), True, True, total, len(self.budgets), cap)
-        return SizeReport(total, False, False, total, len(self.budgets), cap)
+            return SizeReport(len(self._within_budgets_list()), True, True, total, n, cap, "enumeration")
+        from .analysis.bounds import budget_verdict
+        verdicts = [budget_verdict(self, c) for c in self.budgets]
+        if "none" in verdicts:
+            return SizeReport(0, True, True, total, n, cap, "bounds", self.budgets[verdicts.index("none")])
+        if all(v == "all" for v in verdicts):
+            return SizeReport(total, True, True, total, n, cap, "bounds")
+        return SizeReport(total, False, False, total, n, cap)
 
     def check_budgets_feasible(self, attempts: int = 1000) -> SizeReport:
         """Raise `EmptySpaceError` at the budget's location when the budgets leave nothing of the
@@ -505,7 +521,17 @@ class Space:
         report = self.size_report()
         if not self.budgets:
             return report
+        from .analysis.bounds import cost_bounds
         if report.exact:
+            if report.size == 0 and report.broken is not None:
+                c = report.broken
+                costs = cost_bounds(self)
+                cheapest = " and ".join(f"{getattr(costs, m)[0].cost:,} {'FLOPs (MACs)' if m == 'flops' else 'params'}"
+                                        for m in ("params", "flops") if "@" + m in free_labels(c.expr))
+                raise EmptySpaceError(f"the budgets leave none of the {report.before_budgets:,} architectures: the "
+                                      f"cheapest has {cheapest}, which breaks `{c.kind} {to_text(c.expr)}`", c.loc,
+                                      hint="loosen the budget, or check its unit (params count weights; "
+                                           "flops count multiply-adds per sample)")
             if report.size == 0:
                 budget = self._tightest_budget()
                 most = f" (`{budget.kind} {to_text(budget.expr)}` fails most often)" if len(self.budgets) > 1 else ""

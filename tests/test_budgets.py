@@ -119,16 +119,28 @@ def test_an_empty_small_budgeted_space_is_an_error_at_the_budget():
                                  "(`require params <= 50` fails most often)")
 
 
-def test_a_near_empty_large_budgeted_space_is_an_error_at_the_budget():
-    # All-`none` NAS-Bench-201 has 73,306 parameters, the fewest: one below leaves nothing, and
-    # 15,625 architectures are too many to count with costs, so the bounded probe decides.
+def test_a_budget_under_the_cheapest_architecture_is_an_exact_error_at_the_budget():
+    # All-`none` NAS-Bench-201 has 73,306 parameters, the fewest: one below leaves nothing. The
+    # 15,625 architectures are too many to price one by one; the cost bounds decide it exactly.
     space = budgeted("nasbench201", "require params <= 73305")
+    report = space.size_report()
+    assert (report.size, report.exact, report.budgets_counted, report.counted_by) == (0, True, True, "bounds")
+    with pytest.raises(EmptySpaceError) as err:
+        space.check_budgets_feasible(attempts=30)
+    assert err.value.message == ("the budgets leave none of the 15,625 architectures: the cheapest has 73,306 "
+                                 "params, which breaks `require params <= 73305`")
+    assert err.value.loc.line == space.sources[space.root_file].count("\n")  # the last line
+    assert err.value.render().splitlines()[1].strip() == "require params <= 73305"
+
+
+def test_a_near_empty_budget_the_bounds_cannot_decide_is_caught_by_the_sampling_probe():
+    # not linear in params and FLOPs, so the bounds do not judge it: the bounded probe does
+    space = budgeted("nasbench201", "require params * params <= 73305 * 73305")
+    assert space.size_report().counted_by is None
     with pytest.raises(EmptySpaceError) as err:
         space.check_budgets_feasible(attempts=30)
     assert err.value.message == ("the budgets leave nothing or almost nothing of the space: "
                                  "no architecture within them in 30 draws")
-    assert err.value.loc.line == space.sources[space.root_file].count("\n")  # the last line
-    assert err.value.render().splitlines()[1].strip() == "require params <= 73305"
 
 
 def test_sampling_a_small_space_with_few_architectures_within_budget_falls_back_to_enumeration():
@@ -154,9 +166,16 @@ def test_check_and_info_report_budgets(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["size"] == 16 and data["budgets_counted"] is True
     assert data["size_report"] == {"size": 9, "exact": True, "budgets_counted": True, "before_budgets": 16,
-                                   "text": "exactly 9 within the budgets (16 without them)"}
+                                   "counted_by": "enumeration", "text": "exactly 9 within the budgets (16 without them)"}
+    # 9a + ab + 3b + 2 over a, b in 4..32: 66 (4, 4) to 1,410 (32, 32); MACs equal params less the biases
+    assert data["cost_bounds"] == {"params": {"min": 66, "min_exact": True, "max": 1410, "max_exact": True},
+                                   "flops": {"min": 56, "min_exact": True, "max": 1344, "max_exact": True}}
     assert main(["info", str(small)]) == 0
-    assert "2 decisions, size exactly 9 within the budgets (16 without them)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 decisions, size exactly 9 within the budgets (16 without them)" in out
+    assert "cheapest .. dearest: params 66 .. 1,410, flops 56 .. 1,344 (multiply-adds per sample)" in out
     assert main(["info", "examples/mobile.nas", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["budgets_counted"] is False and data["size_report"]["text"].startswith("at most 59,724")
+    # its budget (params <= 200,000) is above the dearest architecture's bound: all 59,724 keep it
+    assert data["budgets_counted"] is True
+    assert data["size_report"]["text"] == "exactly 59,724 within the budgets (the dearest architecture keeps them)"

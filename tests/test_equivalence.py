@@ -46,7 +46,8 @@ def mapped_grads(net, arch, model) -> dict[str, torch.Tensor]:
     return result
 
 
-def assert_equivalent(space, strategy: str, arch, batch: int = 2, grads: bool = True, **options) -> None:
+def assert_equivalent(space, strategy: str, arch, batch: int = 2, grads: bool = True, x=None, **options) -> None:
+    """`x`: the input batch (default: normal noise of the declared shape; indices for an Embedding)."""
     torch.manual_seed(0)
     net = build_supernet(space, strategy, seed=0, **options)
     net.fix(arch)
@@ -54,7 +55,7 @@ def assert_equivalent(space, strategy: str, arch, batch: int = 2, grads: bool = 
     if "fast_avgpool" in net.passes:   # the same op substitution (its own equality: test_supernet_opt)
         fast_avgpool(model)
     model.load_state_dict(net.sub_state_dict(arch), strict=True)
-    x = torch.randn(batch, *space.template.inputs[0].shape)
+    x = torch.randn(batch, *space.template.inputs[0].shape) if x is None else x
     for train in (True, False):
         net.train(train)
         model.train(train)

@@ -222,9 +222,32 @@ def test_every_catalog_op_has_one_complete_record():
         cls = record.entangled_module()
         assert cls is None or issubclass(cls, MixedOp)
     assert {r.name for r in records if r.entangled} == {
-        "Conv1d", "Conv2d", "Linear", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "MultiheadAttention",
-        "ClassToken", "PositionEmbedding", "RelPosSelfAttention"}
-    assert [r.lacks() for r in records if r.entangled] == [()] * 10
+        "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Linear",
+        "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+        "GroupNorm", "LayerNorm", "Embedding", "PReLU", "MultiheadAttention", "ClassToken", "PositionEmbedding",
+        "RelPosSelfAttention"}
+    assert [r.lacks() for r in records if r.entangled] == [()] * 21
+    # every op with weights has a weight-entangled version; the others have nothing to share
+    import torch
+
+    from nasdsl.ops.modules import build_op
+    weighted = set()
+    for record in records:
+        args = {name: default for name, default in record.params}
+        required = {"in_channels": 4, "out_channels": 4, "kernel_size": 1, "num_features": 4, "in_features": 4,
+                    "out_features": 4, "normalized_shape": 4, "num_groups": 2, "num_channels": 4, "embed_dim": 4,
+                    "num_heads": 2, "length": 3, "num_embeddings": 5, "embedding_dim": 4}
+        args.update({k: required[k] for k, v in args.items() if v is catalog.REQUIRED and k in required})
+        if any(v is catalog.REQUIRED for v in args.values()):
+            continue  # weightless ops with required shapes (Reshape, Softmax's dim, ...)
+        if record.name.startswith("InstanceNorm"):
+            args["affine"] = True
+        module = build_op(record.name, args)
+        if any(isinstance(p, torch.nn.Parameter) for p in module.parameters()):
+            weighted.add(record.name)
+    # but FactorizedReduce: two half-width convolutions concatenated, so a narrower one's output is
+    # not a channel prefix of the wider one's (a supernet keeps one per width, as for a custom op)
+    assert weighted - {"FactorizedReduce"} == {r.name for r in records if r.entangled}
 
 
 def test_a_custom_op_registered_with_a_rule_is_shape_checked_and_costed():

@@ -11,11 +11,16 @@ centre-cropped kernels), so all architectures share weights as in OFA / AutoForm
   op (its extra output channels are zero);
 * the gated mode runs the sampled slice and learns alpha through binary gates.
 
-Entangled: Conv1d/Conv2d (in/out channels, kernel size, depthwise groups; stride, dilation
-and padding in sampling mode), Linear (features), BatchNorm1d/2d (features), LayerNorm
-(normalized size), MultiheadAttention (embed dim; heads), ClassToken and PositionEmbedding
-(embed dim), RelPosSelfAttention (embed dim; heads). Any other op with choices in its
-arguments keeps one module per distinct argument combination (`SeparateOps`).
+Entangled: Conv1d/2d/3d and ConvTranspose1d/2d/3d (in/out channels, kernel size, depthwise
+groups; stride, dilation, padding and output_padding in sampling mode), Linear (features),
+BatchNorm1d/2d/3d and InstanceNorm1d/2d/3d (features), GroupNorm (channels, groups),
+LayerNorm (normalized size), Embedding (vocabulary, dim), PReLU (num_parameters),
+MultiheadAttention (embed dim; heads), ClassToken and PositionEmbedding (embed dim),
+RelPosSelfAttention (embed dim; heads). An argument these cannot share (a bias switched by a
+decision, a momentum) is refused in one line naming it, its decisions and the op's location.
+Every other op with choices in its arguments has no weights to share (pools, activations,
+reshapes, Upsample, PixelShuffle ...) and keeps one module per distinct argument combination
+(`SeparateOps`); under darts/gumbel its values must give one output shape.
 
 Example::
 
@@ -190,28 +195,34 @@ def _window(k: int, kmax: int, like: torch.Tensor, dims: int) -> torch.Tensor:
 
 
 class MixedConv(MixedOp):
-    """Conv1d / Conv2d with choices in channels, kernel size, depthwise groups, stride,
-    dilation and padding (the last three in sampling mode only)."""
+    """Conv1d/2d/3d and ConvTranspose1d/2d/3d with choices in channels, kernel size, depthwise
+    groups, stride, dilation, padding and output_padding (the last four in sampling mode only).
+    One weight of the largest shape: a convolution's is [out, in, k...], a transposed one's
+    [in, out, k...]; every architecture uses channel prefixes and a centre-cropped kernel."""
 
     def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
-        self.dims = 2 if op.name == "Conv2d" else 1
+        self.transposed = op.name.startswith("ConvTranspose")
+        self.dims = int(op.name[-2])
         self.depthwise = any(r["groups"] != 1 for r in self.resolved)
         for name in ("bias", "padding_mode"):
             if len({repr(r[name]) for r in self.resolved}) > 1:
                 raise _unsupported(op, name)
         self.in_max, self.out_max = self.maximum("in_channels"), self.maximum("out_channels")
         self.k_max = self.maximum("kernel_size")
-        template = build_op(op.name, {**self.resolved[0], "in_channels": self.in_max, "out_channels": self.out_max,
-                                      "kernel_size": self.k_max, "groups": self.in_max if self.depthwise else 1,
-                                      "stride": 1, "padding": 0, "dilation": 1})
+        largest = {**self.resolved[0], "in_channels": self.in_max, "out_channels": self.out_max,
+                   "kernel_size": self.k_max, "groups": self.in_max if self.depthwise else 1,
+                   "stride": 1, "padding": 0, "dilation": 1}
+        if self.transposed:
+            largest["output_padding"] = 0
+        template = build_op(op.name, largest)
         self.weight = template.weight
         self.bias = template.bias
         if policy.mixes:
             self._check_differentiable()
 
     def _check_differentiable(self) -> None:
-        for name in ("stride", "dilation"):
+        for name in ("stride", "dilation") + (("output_padding",) if self.transposed else ()):
             if len({repr(r[name]) for r in self.resolved}) > 1:
                 raise NasError(f"{self.op.name} {name} depends on {', '.join(self.labels)}: darts and gumbel average "
                                f"the outputs of all values, which differ in shape; search {name} with spos, enas, "
@@ -226,35 +237,48 @@ class MixedConv(MixedOp):
             raise _kernel_padding(self.op)
         self.pad_max = offsets.pop()
 
+    def _channel_dims(self, r: dict[str, Any]) -> tuple[int, int]:
+        """The widths of the weight's first two dimensions for resolved arguments `r`."""
+        if self.depthwise:  # [channels, 1, k...] in either layout
+            return r["out_channels"], 1
+        if self.transposed:
+            return r["in_channels"], r["out_channels"]
+        return r["out_channels"], r["in_channels"]
+
     def weight_slice(self, r: dict[str, Any]) -> torch.Tensor:
         k, start = r["kernel_size"], (self.k_max - r["kernel_size"]) // 2
-        in_width = 1 if self.depthwise else r["in_channels"]
-        w = self.weight[: r["out_channels"], :in_width]
+        first, second = self._channel_dims(r)
+        w = self.weight[:first, :second]
         return w[(Ellipsis,) + (slice(start, start + k),) * self.dims]
 
+    def _conv(self, x, weight, bias, r, padding, groups):
+        if self.transposed:
+            fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self.dims - 1]
+            return fn(x, weight, bias, r["stride"], padding, r["output_padding"], groups, r["dilation"])
+        fn = (F.conv1d, F.conv2d, F.conv3d)[self.dims - 1]
+        return fn(x, weight, bias, r["stride"], padding, r["dilation"], groups)
+
     def forward_fixed(self, x, r):
-        conv = F.conv2d if self.dims == 2 else F.conv1d
         bias = None if self.bias is None else self.bias[: r["out_channels"]]
         groups = r["in_channels"] if self.depthwise else 1
         x = fit(x, r["in_channels"], 1)
-        return conv(x, self.weight_slice(r), bias, r["stride"], r["padding"], r["dilation"], groups)
+        return self._conv(x, self.weight_slice(r), bias, r, r["padding"], groups)
 
     def forward_mixed(self, x, groups):
         mask = None
         bias_mask = None
+        size = self.weight.shape
         for r, w in groups:
-            m_out = _mask(r["out_channels"], self.out_max, self.weight)
-            m_in = self.weight.new_ones(1) if self.depthwise else _mask(r["in_channels"], self.in_max, self.weight)
+            first, second = self._channel_dims(r)
             window = _window(r["kernel_size"], self.k_max, self.weight, self.dims)
-            m = m_out.view(-1, *([1] * (self.dims + 1))) * m_in.view(1, -1, *([1] * self.dims)) * window * w
+            m = (_mask(first, size[0], self.weight).view(-1, *([1] * (self.dims + 1)))
+                 * _mask(second, size[1], self.weight).view(1, -1, *([1] * self.dims)) * window * w)
             mask = m if mask is None else mask + m
-            bm = m_out * w
+            bm = _mask(r["out_channels"], self.out_max, self.weight) * w
             bias_mask = bm if bias_mask is None else bias_mask + bm
-        r0 = groups[0][0]
-        conv = F.conv2d if self.dims == 2 else F.conv1d
         bias = None if self.bias is None else self.bias * bias_mask
-        groups_n = self.in_max if self.depthwise else 1
-        return conv(x, self.weight * mask, bias, r0["stride"], self.pad_max, r0["dilation"], groups_n)
+        return self._conv(x, self.weight * mask, bias, groups[0][0], self.pad_max,
+                          self.in_max if self.depthwise else 1)
 
     def state_for(self, assignment):
         r = self.resolve(assignment)
@@ -298,8 +322,8 @@ class MixedLinear(MixedOp):
 
 
 class MixedBatchNorm(MixedOp):
-    """BatchNorm1d / BatchNorm2d with a choice of num_features (statistics are per channel,
-    so every width uses a prefix of the running statistics)."""
+    """BatchNorm1d/2d/3d with a choice of num_features (statistics are per channel, so every
+    width uses a prefix of the affine weights and of the running statistics)."""
 
     def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
@@ -309,7 +333,7 @@ class MixedBatchNorm(MixedOp):
         self.c_max = self.maximum("num_features")
         self.bn = build_op(op.name, {**self.resolved[0], "num_features": self.c_max})
 
-    def _bn(self, x: torch.Tensor, c: int) -> torch.Tensor:
+    def _norm(self, x: torch.Tensor, c: int) -> torch.Tensor:
         bn = self.bn
         factor = 0.0 if bn.momentum is None else bn.momentum
         if bn.training and bn.track_running_stats:
@@ -324,14 +348,14 @@ class MixedBatchNorm(MixedOp):
                             weight, bias, use_batch, factor, bn.eps)
 
     def forward_fixed(self, x, r):
-        return self._bn(fit(x, r["num_features"], 1), r["num_features"])
+        return self._norm(fit(x, r["num_features"], 1), r["num_features"])
 
     def forward_mixed(self, x, groups):
         mask = None
         for r, w in groups:
             m = _mask(r["num_features"], self.c_max, x) * w
             mask = m if mask is None else mask + m
-        return self._bn(x, self.c_max) * mask.view(1, -1, *([1] * (x.dim() - 2)))
+        return self._norm(x, self.c_max) * mask.view(1, -1, *([1] * (x.dim() - 2)))
 
     def state_for(self, assignment):
         c = self.resolve(assignment)["num_features"]
@@ -341,6 +365,95 @@ class MixedBatchNorm(MixedOp):
         return out
 
 
+class MixedInstanceNorm(MixedBatchNorm):
+    """InstanceNorm1d/2d/3d with a choice of num_features: the same prefixes as BatchNorm
+    (affine weights, running statistics when tracked); each channel is normalised alone."""
+
+    def _norm(self, x: torch.Tensor, c: int) -> torch.Tensor:
+        n = self.bn
+        tracked = n.running_mean is not None
+        return F.instance_norm(x, n.running_mean[:c] if tracked else None, n.running_var[:c] if tracked else None,
+                               None if n.weight is None else n.weight[:c], None if n.bias is None else n.bias[:c],
+                               n.training or not n.track_running_stats, 0.0 if n.momentum is None else n.momentum,
+                               n.eps)
+
+
+class MixedGroupNorm(MixedOp):
+    """GroupNorm with choices of num_channels and num_groups: the affine weight and bias are
+    prefixes of the widest. Under darts/gumbel each distinct (groups, channels) runs on the
+    input's first channels and the zero-padded results are weighed."""
+
+    def __init__(self, op: ir.Op, policy: ArchState):
+        super().__init__(op, policy)
+        for name in ("eps", "affine"):
+            if len({repr(r[name]) for r in self.resolved}) > 1:
+                raise _unsupported(op, name)
+        self.c_max = self.maximum("num_channels")
+        self.gn = build_op("GroupNorm", {**self.resolved[0], "num_channels": self.c_max, "num_groups": 1})
+
+    def forward_fixed(self, x, r):
+        c, gn = r["num_channels"], self.gn
+        return F.group_norm(fit(x, c, 1), r["num_groups"], None if gn.weight is None else gn.weight[:c],
+                            None if gn.bias is None else gn.bias[:c], gn.eps)
+
+    def state_for(self, assignment):
+        c = self.resolve(assignment)["num_channels"]
+        return {name: t[:c] for name, t in self.gn.named_parameters()}
+
+
+class MixedPReLU(MixedOp):
+    """PReLU with a choice of num_parameters (1, or one slope per channel): a prefix of the
+    widest slope vector, so the single slope is the first channel's."""
+
+    def __init__(self, op: ir.Op, policy: ArchState):
+        super().__init__(op, policy)
+        if len({repr(r["init"]) for r in self.resolved}) > 1:
+            raise _unsupported(op, "init")
+        self.prelu = build_op("PReLU", {"num_parameters": self.maximum("num_parameters"),
+                                        "init": self.resolved[0]["init"]})
+
+    def forward_fixed(self, x, r):
+        n = r["num_parameters"]
+        return F.prelu(x if n == 1 else fit(x, n, 1), self.prelu.weight[:n])
+
+    def state_for(self, assignment):
+        return {"weight": self.prelu.weight[: self.resolve(assignment)["num_parameters"]]}
+
+
+class MixedEmbedding(MixedOp):
+    """Embedding with choices of num_embeddings and embedding_dim: rows and columns are
+    prefixes of the largest table (a smaller vocabulary is its first rows)."""
+
+    def __init__(self, op: ir.Op, policy: ArchState):
+        super().__init__(op, policy)
+        for name in ("max_norm", "norm_type", "scale_grad_by_freq", "sparse"):
+            if len({repr(r[name]) for r in self.resolved}) > 1:
+                raise _unsupported(op, name)
+        if self.resolved[0]["sparse"]:
+            raise NasError(f"Embedding: sparse=true is not weight-entangled (a sparse gradient cannot flow "
+                           f"through slices of one table; it depends on {', '.join(map(repr, self.labels))})", op.loc)
+        pads = {self._padding_idx(r) for r in self.resolved}
+        if len(pads) > 1:
+            raise _unsupported(op, "padding_idx", "a negative index counts from a vocabulary size that varies")
+        self.n_max, self.d_max = self.maximum("num_embeddings"), self.maximum("embedding_dim")
+        self.embedding = build_op("Embedding", {**self.resolved[0], "num_embeddings": self.n_max,
+                                                "embedding_dim": self.d_max, "padding_idx": pads.pop()})
+
+    @staticmethod
+    def _padding_idx(r: dict[str, Any]) -> int | None:
+        p = r["padding_idx"]
+        return p + r["num_embeddings"] if p is not None and p < 0 else p
+
+    def forward_fixed(self, x, r):
+        e = self.embedding
+        return F.embedding(x, e.weight[: r["num_embeddings"], : r["embedding_dim"]], self._padding_idx(r),
+                           e.max_norm, e.norm_type, e.scale_grad_by_freq, False)
+
+    def state_for(self, assignment):
+        r = self.resolve(assignment)
+        return {"weight": self.embedding.weight[: r["num_embeddings"], : r["embedding_dim"]]}
+
+
 class MixedLayerNorm(MixedOp):
     """LayerNorm over the last dimension with a choice of its size."""
 
@@ -348,7 +461,7 @@ class MixedLayerNorm(MixedOp):
         super().__init__(op, policy)
         for r in self.resolved:
             if not isinstance(r["normalized_shape"], int):
-                raise _unsupported(op, "normalized_shape (only a single last dimension is entangled)")
+                raise _unsupported(op, "normalized_shape", "only a single last dimension is entangled")
         for name in ("eps", "elementwise_affine", "bias"):
             if len({repr(r[name]) for r in self.resolved}) > 1:
                 raise _unsupported(op, name)
@@ -571,8 +684,12 @@ def _possible_args(op: ir.Op, policy: ArchState) -> list[dict[str, Any]] | None:
     return [dict(zip(names, combo)) for combo in itertools.product(*sets)]
 
 
-def _unsupported(op: ir.Op, name: str) -> NasError:
-    return NasError(f"{op.name}: {name} must not depend on a decision (only sizes are shared between choices)", op.loc)
+def _unsupported(op: ir.Op, name: str, why: str = "only sizes are shared between choices") -> NasError:
+    """One line naming the argument, the decisions it depends on and where the op is."""
+    labels = sorted(free_labels(dict(op.args).get(name)))
+    on = f" (it depends on {', '.join(repr(lab) for lab in labels)})" if labels else ""
+    return NasError(f"{op.name}: {name} must not depend on a decision{on} for a weight-entangled supernet: {why}",
+                    op.loc)
 
 
 def _kernel_padding(op: ir.Op) -> NasError:

@@ -12,6 +12,20 @@ executes; the strategy in `nasdsl.strategy` decides *which* weights or path and 
               dL/dalpha_i = sum_j dL/dg_j p_j (delta_ij - p_i), with dL/dg_j the inner product of
               the output gradient with path j's output (ProxylessNAS, Cai et al. 2019).
 
+An input choice of any subset (`pick(..., n="any", min=m)`) gets, in the mixture mode, one
+parameter per *candidate*, not one per subset: independent gates `b_i ~ Bernoulli(sigmoid(a_i))`
+(as ENAS's controller decides each skip connection), and the mixture is the expected reduced
+output over those gates restricted to subsets of at least `m` candidates:
+`sum_i w_i x_i`, `w_i = E[b_i g(|S|) | |S| >= m]`, `g = 1` for `sum` and `1/|S|` for `mean`
+(`subset_weights`; for `sum` with `m = 0` simply `w_i = sigmoid(a_i)`). A strategy may install
+another map from `a` to gate logits (`weigh_gates`, e.g. a binary concrete with temperature).
+The path and gated modes keep drawing a subset, with one parameter per subset in the gated mode.
+
+`export()` returns the most probable architecture that satisfies the space's constraints and
+budgets (`best.most_probable`): the decision-wise argmax whenever that validates. A gated
+subset's most probable value is its gates above one half, topped up by the strongest others
+to `min`.
+
 Randomness comes only from the state's own seeded `random.Random` and `torch.Generator`.
 
 Example::
@@ -20,6 +34,10 @@ Example::
     >>> state = ArchState(nasdsl.load("nasbench201"), "mixture", seed=0)
     >>> [round(w, 2) for w in state.probs("Cell.e1_0").tolist()]
     [0.2, 0.2, 0.2, 0.2, 0.2]
+    >>> space = nasdsl.loads('network(x: [4]) = pick(x -> ReLU(), x -> Tanh(), x, n="any", min=0, label="p")')
+    >>> state = ArchState(space, "mixture", seed=0)
+    >>> state.alphas["p"].numel(), len(space.decision("p").values)   # a gate per candidate, not per subset
+    (3, 8)
     >>> state = ArchState(nasdsl.load("nasbench201"), "path", seed=0)
     >>> state.resample(choose=lambda d: d.values[1])["Cell.e1_0"]
     'skip_connect'
@@ -36,8 +54,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import ir
-from ..errors import ArchitectureError, NasError
+from ..errors import NasError
 from ..space import Space
+from .best import most_probable
 
 MODES = ("mixture", "path", "gated")
 
@@ -63,15 +82,22 @@ class ArchState:
         self.rng = random.Random(seed)
         self.generator = torch.Generator().manual_seed(seed if seed is not None else 0)
         self.weigh: Callable[[torch.Tensor], torch.Tensor] = softmax
+        self.weigh_gates: Callable[[torch.Tensor], torch.Tensor] = gate_logits
+        self.hard_gates = False   # straight-through: the forward pass uses the hard subset
+        # any-subset input choices, mixture mode: one gate per candidate (label -> fewest chosen)
+        self.gates: dict[str, int] = {d.label: len(d.values[0]) for d in space.decisions
+                                      if self.mixes and d.kind == ir.INPUT and d.n_chosen is None}
         self.alphas: dict[str, nn.Parameter] = {}
         if mode != "path":
             init = torch.Generator().manual_seed(seed if seed is not None else 0)
             for d in space.decisions:
-                self.alphas[d.label] = nn.Parameter(torch.randn(len(d.values), generator=init) * init_std)
+                size = d.n_candidates if d.label in self.gates else len(d.values)
+                self.alphas[d.label] = nn.Parameter(torch.randn(size, generator=init) * init_std)
         self.current: dict[str, Any] = {}   # every label's value on the current path
         self.chosen: dict[str, Any] = {}    # the current architecture (active decisions only)
         self._index: dict[str, dict[Any, int]] = {d.label: _index_of(d.values) for d in space.decisions}
-        self._cache: dict[str, torch.Tensor] = {}
+        self._cache: dict = {}
+        self._members: dict[str, torch.Tensor] = {}   # gate labels: [subset, candidate] 0/1 matrix
         self.shared: dict = {}   # results shared between mixtures within one forward pass (lower.passes)
         self.fixed = False
         self.statistics: list[torch.Tensor] = []  # running statistics, kept across gate recomputation
@@ -84,14 +110,57 @@ class ArchState:
 
     def probs(self, label: str) -> torch.Tensor:
         """Weights over the domain of `label` (mixture mode): `weigh(alpha)` while training a
-        free architecture, `softmax(alpha)` when fixed or without gradient."""
+        free architecture, `softmax(alpha)` when fixed or without gradient. For a gated subset
+        choice, the probability of each subset under its gates (conditioned on `min`)."""
         cached = self._cache.get(label)
         if cached is None:
-            alpha = self.alphas[label]
-            free = torch.is_grad_enabled() and not self.fixed
-            cached = self.weigh(alpha) if free else softmax(alpha)
+            if label in self.gates:
+                cached = F.softmax(self._subset_scores(label, self._logits(label)), dim=-1)
+            else:
+                alpha = self.alphas[label]
+                cached = self.weigh(alpha) if self._free() else softmax(alpha)
             self._cache[label] = cached
         return cached
+
+    def input_weights(self, label: str, reduce: str) -> torch.Tensor:
+        """A gated subset choice's weight per candidate for `reduce` ("sum" or "mean"): the
+        input choice computes `sum_i w_i x_i` (see the module docstring)."""
+        key = (label, reduce)
+        cached = self._cache.get(key)
+        if cached is None:
+            logits = self._logits(label)
+            least = self.gates[label]
+            cached = subset_weights(logits, least, reduce)
+            if self.hard_gates and self._free():
+                cached = hard_weights(logits.detach(), least, reduce) - cached.detach() + cached
+            self._cache[key] = cached
+        return cached
+
+    def _free(self) -> bool:
+        return torch.is_grad_enabled() and not self.fixed
+
+    def _logits(self, label: str) -> torch.Tensor:
+        """A gated choice's gate logits for this pass: `weigh_gates(alpha)` (drawn once per
+        pass) while training a free architecture, `alpha` otherwise."""
+        key = (label, "logits")
+        cached = self._cache.get(key)
+        if cached is None:
+            alpha = self.alphas[label]
+            cached = self.weigh_gates(alpha) if self._free() else alpha
+            self._cache[key] = cached
+        return cached
+
+    def _subset_scores(self, label: str, logits: torch.Tensor) -> torch.Tensor:
+        """log P(subset) up to a constant, for each value of a gated choice's domain."""
+        members = self._members.get(label)
+        if members is None:
+            d = self.space.decision(label)
+            members = torch.zeros(len(d.values), d.n_candidates)
+            for row, subset in enumerate(d.values):
+                members[row, list(subset)] = 1.0
+            self._members[label] = members
+        members = members.to(logits)
+        return members @ F.logsigmoid(logits) + (1 - members) @ F.logsigmoid(-logits)
 
     def value(self, label: str) -> Any:
         """The value of `label` on the current path (path and gated modes)."""
@@ -141,7 +210,9 @@ class ArchState:
                 for d in self.space.decisions:
                     alpha = self.alphas[d.label]
                     alpha.fill_(-1e4)
-                    if d.label in arch:
+                    if d.label in self.gates:   # gates on for the chosen subset (inactive: the first)
+                        alpha[list(arch.get(d.label, d.values[0]))] = 1e4
+                    elif d.label in arch:
                         alpha[self.index(d.label, arch[d.label])] = 1e4
                     else:
                         alpha[0] = 1e4  # inactive: any value, its paths carry no weight
@@ -155,51 +226,57 @@ class ArchState:
     # -- reading the result
 
     def export(self) -> dict[str, Any]:
-        """The architecture the parameters prefer (argmax per active decision, a cell node's ops
-        reading distinct inputs where they can; if that breaks a constraint, the most probable
-        of 200 valid draws), or the current path without alpha."""
+        """The most probable architecture under the parameters that satisfies the space's
+        constraints and budgets (`best.most_probable`; the argmax wherever that validates), a
+        cell node's ops reading distinct inputs where they can; or the current path without alpha."""
         if self.mode == "path":
             if not self.chosen and self.space.decisions:
                 raise NasError("no path to export: call resample() or fix(arch) first")
             return dict(self.chosen)
-        try:
-            return self.space.sample(choose=self._argmax_chooser(), attempts=1)
-        except ArchitectureError:
-            draws = [self.space.sample(choose=self.draw_from_alpha) for _ in range(200)]
-            return max(draws, key=self.log_prob)
+        return most_probable(self.space, self.log_probs(), self._distinct_inputs())
 
-    def _argmax_chooser(self) -> Callable[[Any], Any]:
-        """Each decision's most probable value, except that the ops of one cell node take their
-        best *distinct* inputs, as DARTS derives a genotype (a node reads its two strongest
-        different predecessors): an op slot takes an input another slot of its node already
-        took only when no other input is left."""
+    def log_probs(self) -> dict[str, list[float]]:
+        """log P(value) of every value of every decision: `log_softmax(alpha)`, or for a gated
+        subset choice the log-probability of each subset under its gates, given `min`."""
+        out = {}
+        with torch.no_grad():
+            for d in self.space.decisions:
+                alpha = self.alphas[d.label].detach()
+                scores = self._subset_scores(d.label, alpha) if d.label in self.gates else alpha
+                out[d.label] = F.log_softmax(scores.double(), dim=-1).tolist()
+        return out
+
+    def _distinct_inputs(self):
+        """The DARTS genotype rule as a penalty for `most_probable`: an op slot of a cell node
+        that reads an input another slot of its node already reads loses (in effect) every
+        tie, so a node reads its strongest *different* inputs where the space allows."""
         node_of = {op.input_label: (cell.label, i) for cell in ir.walk(self.space.template)
                    if isinstance(cell, ir.Cell) for i, node in enumerate(cell.nodes) for op in node}
-        taken: dict[tuple[str, int], set] = {}
+        if not node_of:
+            return None
 
-        def choose(d):
-            ranked = [d.values[i] for i in torch.argsort(self.alphas[d.label].detach(), descending=True).tolist()]
-            if d.label not in node_of:
-                return ranked[0]
-            used = taken.setdefault(node_of[d.label], set())
-            value = next((v for v in ranked if v not in used), ranked[0])
-            used.add(value)
-            return value
-        return choose
+        def penalty(d, partial, value) -> float:
+            node = node_of.get(d.label)
+            if node is None:
+                return 0.0
+            taken = any(node_of.get(label) == node and v == value for label, v in partial.items())
+            return DUPLICATE if taken else 0.0
+        return penalty
 
     def log_prob(self, arch: Mapping[str, Any]) -> float:
-        """log P(arch) under softmax(alpha), over its active decisions."""
-        total = 0.0
-        for label, value in arch.items():
-            p = F.log_softmax(self.alphas[label].detach(), dim=-1)
-            total += float(p[self.index(label, value)])
-        return total
+        """log P(arch) under the parameters, over its active decisions."""
+        table = self.log_probs()
+        return sum(table[label][self.index(label, value)] for label, value in arch.items())
 
     def export_probs(self) -> dict[str, dict[str, float]]:
-        """Softmax of every decision's parameters, by label and value."""
+        """Softmax of every decision's parameters, by label and value; for a gated subset
+        choice, each candidate's probability of being chosen, `sigmoid(a_i)`, by its index."""
         out = {}
         for d in self.space.decisions:
-            if d.label in self.alphas:
+            if d.label in self.gates:
+                p = torch.sigmoid(self.alphas[d.label].detach()).tolist()
+                out[d.label] = {str(i): w for i, w in enumerate(p)}
+            elif d.label in self.alphas:
                 p = softmax(self.alphas[d.label].detach()).tolist()
                 out[d.label] = {_show(v): w for v, w in zip(d.values, p)}
         return out
@@ -234,6 +311,63 @@ def norm_buffers(*modules: nn.Module) -> list[torch.Tensor]:
 def softmax(alpha: torch.Tensor) -> torch.Tensor:
     """The default mixture weights."""
     return F.softmax(alpha, dim=-1)
+
+
+def gate_logits(alpha: torch.Tensor) -> torch.Tensor:
+    """The default gate logits of a gated subset choice: the parameters themselves."""
+    return alpha
+
+
+DUPLICATE = 1e9   # score lost by a cell op slot that repeats its node's input (`_distinct_inputs`)
+_NEVER = -1e30    # log of probability zero, finite so that logaddexp keeps finite gradients
+
+
+def subset_weights(logits: torch.Tensor, least: int, reduce: str) -> torch.Tensor:
+    """Each candidate's weight in the expected output of an any-subset input choice whose
+    candidates are chosen independently with probability `sigmoid(logits)`, given that at
+    least `least` are: `w_i = E[b_i g(|S|) | |S| >= least]`, `g = 1` (sum) or `1/|S|` (mean).
+    Computed in log space over the distribution of how many *other* candidates are chosen
+    (a Poisson-binomial, O(k^2)), so extreme logits stay finite. With logits of +-1e4 (a fixed
+    subset S) the weights are those of the discrete reduction: 1 (sum) or 1/|S| (mean) on S.
+
+    Example::
+
+        >>> [round(w, 3) for w in subset_weights(torch.tensor([0.0, 0.0]), 0, "mean").tolist()]
+        [0.375, 0.375]
+        >>> [round(w, 3) for w in subset_weights(torch.tensor([-20.0, -30.0]), 1, "sum").tolist()]
+        [1.0, 0.0]
+    """
+    if reduce == "sum" and least == 0:
+        return torch.sigmoid(logits)
+    k, like = logits.shape[0], {"dtype": logits.dtype, "device": logits.device}
+    on, off = F.logsigmoid(logits), F.logsigmoid(-logits)
+    never = torch.full((k, 1), _NEVER, **like)
+    # others[i, j] = log P(exactly j of the candidates other than i are chosen), j = 0..k-1
+    others = torch.cat([torch.zeros(k, 1, **like), never.expand(k, k - 1)], dim=1)
+    skip = torch.eye(k, dtype=torch.bool, device=logits.device)
+    for t in range(k):
+        step = torch.logaddexp(others + off[t], torch.cat([never, others[:, :-1]], dim=1) + on[t])
+        others = torch.where(skip[:, t:t + 1], others, step)
+    counts = torch.arange(k, device=logits.device)   # j others chosen: |S| = j + 1 when i is
+    size_term = -torch.log1p(counts.to(logits.dtype)) if reduce == "mean" else torch.zeros(k, **like)
+    kept = counts + 1 >= least
+    numerator = torch.logsumexp(torch.where(kept, others + size_term, _NEVER), dim=1)
+    row = others[0]                               # all k: candidate 0 added to the others of 0
+    total = torch.logaddexp(torch.cat([row, never[0]]) + off[0], torch.cat([never[0], row]) + on[0])
+    allowed = torch.logsumexp(total[least:], dim=0)
+    return torch.exp(on + numerator - allowed)
+
+
+def hard_weights(logits: torch.Tensor, least: int, reduce: str) -> torch.Tensor:
+    """The discrete weights of the most probable subset under `logits`: the candidates with a
+    positive logit, topped up by the largest others to `least`; 1 (sum) or 1/|S| (mean) on it."""
+    chosen = logits > 0
+    missing = least - int(chosen.sum())
+    if missing > 0:
+        rest = torch.where(chosen, torch.full_like(logits, float("-inf")), logits)
+        chosen[torch.topk(rest, missing).indices] = True
+    w = chosen.to(logits.dtype)
+    return w / w.sum().clamp_min(1) if reduce == "mean" else w
 
 
 class BinaryGate(torch.autograd.Function):

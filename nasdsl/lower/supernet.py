@@ -11,7 +11,8 @@ name)` builds the supernet a strategy needs). Every choice primitive works in ev
 |---|---|---|
 | layer choice | sum_i w_i cand_i(x) | the sampled candidate |
 | value choice in op args | one op at the largest size, weighted masks (`mixed.py`) | the sampled slice |
-| input choice (n of k, any subset) | sum over subsets v of w_v reduce(x_v) | the sampled subset |
+| input choice (n of k) | sum over subsets v of w_v reduce(x_v) | the sampled subset |
+| input choice (any subset, sum/mean) | sum_i w_i x_i, one gate per candidate (`subset_weights`) | the sampled subset |
 | repeat depth | sum_d w_d (output after d blocks) | the first d blocks |
 | cell | per node: sum over op slots k, inputs j, ops o of p_k(j) q_k(o) op(x_j) | the sampled ops and inputs |
 
@@ -27,7 +28,7 @@ Example::
     >>> import nasdsl, torch
     >>> net = build_supernet(nasdsl.load("nasbench201", {"C": 4, "N": 1}), "mixture", seed=0)
     >>> net(torch.randn(2, 3, 32, 32)).sum().backward()
-    >>> sorted(net.export())[:2]                   # argmax architecture
+    >>> sorted(net.export())[:2]                   # the most probable valid architecture
     ['Cell.e1_0', 'Cell.e2_0']
 """
 from __future__ import annotations
@@ -128,7 +129,8 @@ class Supernet(nn.Module):
         self.policy.fix(arch)
 
     def export(self) -> dict[str, Any]:
-        """The chosen architecture: argmax of alpha, or the current path without alpha."""
+        """The chosen architecture: the most probable one under alpha that keeps the space's
+        constraints and budgets (the argmax wherever it does), or the current path without alpha."""
         return self.policy.export()
 
     def export_probs(self) -> dict[str, dict[str, float]]:
@@ -298,6 +300,8 @@ class SuperGraph(nn.Module):
         def reduced(value) -> torch.Tensor:
             return reduce_inputs([by_name[name] for name in picked(n, value)], n.reduce, like=tensors[0])
 
+        if policy.mixes and n.label in policy.gates and n.reduce in ("sum", "mean"):
+            return self.gated_mixture(n, tensors)
         if policy.mixes:
             weights = policy.probs(n.label)
             mix = self._mixes.get(n.out)
@@ -322,6 +326,19 @@ class SuperGraph(nn.Module):
 
             out = BinaryGate.apply(out, policy.alphas[n.label], policy.index(n.label, value), others, [])
         return out
+
+
+    def gated_mixture(self, n: ir.Pick, tensors: list[torch.Tensor]) -> torch.Tensor:
+        """An any-subset choice in the mixture mode: `sum_i w_i x_i`, one gate per candidate."""
+        weights = self.policy.input_weights(n.label, n.reduce)
+        total = torch.zeros_like(tensors[0])
+        for i, x in enumerate(tensors):
+            if x.shape != total.shape:
+                raise NasError(f"input choice {n.label!r}: candidates differ in shape ({tuple(total.shape)} vs "
+                               f"{tuple(x.shape)}), which the mixture mode (darts, gumbel) cannot average; "
+                               "use a sampling strategy", n.loc)
+            total = total + weights[i] * x
+        return total
 
 
 class SuperCell(nn.Module):

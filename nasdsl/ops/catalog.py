@@ -141,9 +141,13 @@ _OURS = {"Zero": "Zero", "FactorizedReduce": "FactorizedReduce", "MultiheadAtten
          "PadChannels": "PadChannels", "Narrow": "Narrow", "Transpose": "Transpose", "ClassToken": "ClassToken",
          "PositionEmbedding": "PositionEmbedding", "RelPosSelfAttention": "RelPosSelfAttention",
          "Reshape": "Reshape", "Permute": "Permute"}
-_ENTANGLED = {"Conv1d": "MixedConv", "Conv2d": "MixedConv", "Linear": "MixedLinear",
-              "BatchNorm1d": "MixedBatchNorm", "BatchNorm2d": "MixedBatchNorm", "LayerNorm": "MixedLayerNorm",
-              "MultiheadAttention": "MixedAttention", "ClassToken": "MixedClassToken",
+_ENTANGLED = {"Conv1d": "MixedConv", "Conv2d": "MixedConv", "Conv3d": "MixedConv",
+              "ConvTranspose1d": "MixedConv", "ConvTranspose2d": "MixedConv", "ConvTranspose3d": "MixedConv",
+              "Linear": "MixedLinear", "BatchNorm1d": "MixedBatchNorm", "BatchNorm2d": "MixedBatchNorm",
+              "BatchNorm3d": "MixedBatchNorm", "InstanceNorm1d": "MixedInstanceNorm",
+              "InstanceNorm2d": "MixedInstanceNorm", "InstanceNorm3d": "MixedInstanceNorm",
+              "GroupNorm": "MixedGroupNorm", "LayerNorm": "MixedLayerNorm", "Embedding": "MixedEmbedding",
+              "PReLU": "MixedPReLU", "MultiheadAttention": "MixedAttention", "ClassToken": "MixedClassToken",
               "PositionEmbedding": "MixedPositionEmbedding", "RelPosSelfAttention": "MixedRelPosAttention"}
 
 

@@ -4,7 +4,11 @@ Each forward pass while training the architecture weighs the candidates by
 `softmax((alpha + g) / tau)`, `g` Gumbel noise drawn from the supernet's seeded generator (every
 candidate runs, as in NNI); `hard=True` makes the forward weights one-hot with the soft
 gradient (straight-through). `tau` goes linearly from `tau_max` at the first epoch to
-`tau_min` at the last (NNI's GumbelDARTS: 1.0 and 0.33). The rest is DARTS (`darts.py`).
+`tau_min` at the last (NNI's GumbelDARTS: 1.0 and 0.33). An any-subset input choice has one
+gate per candidate (`nasdsl.lower.policy`); its gates are relaxed Bernoulli (binary concrete,
+Maddison et al. 2017) with the same temperature: logits `(a_i + log u - log(1 - u)) / tau`,
+and with `hard=True` the forward pass uses the hard subset (gates above one half, topped up to
+`min` by the strongest) with the relaxed gradient. The rest is DARTS (`darts.py`).
 
 Example::
 
@@ -12,6 +16,8 @@ Example::
     >>> weigh = GumbelWeights(tau=0.5, hard=True, generator=torch.Generator().manual_seed(0))
     >>> weigh(torch.zeros(4)).tolist().count(1.0)
     1
+    >>> weigh.gates(torch.zeros(3)).shape   # binary-concrete gate logits, one per candidate
+    torch.Size([3])
 """
 from __future__ import annotations
 
@@ -38,10 +44,17 @@ class GumbelWeights:
         hard = torch.zeros_like(soft).scatter_(-1, soft.argmax(-1, keepdim=True), 1.0)
         return hard - soft.detach() + soft
 
+    def gates(self, alpha: torch.Tensor) -> torch.Tensor:
+        """alpha -> logits of relaxed Bernoulli gates (binary concrete) at this temperature."""
+        u = torch.rand(alpha.shape, generator=self.generator).clamp_(1e-10, 1 - 1e-10)
+        return (alpha + torch.log(u) - torch.log1p(-u)) / self.tau
+
 
 def configure(net, *, tau: float = 1.0, hard: bool = False) -> None:
-    """Install Gumbel-softmax weighting on a mixture supernet (noise from its own generator)."""
-    net.policy.weigh = GumbelWeights(tau, hard, net.policy.generator)
+    """Install Gumbel-softmax weighting and binary-concrete gates on a mixture supernet (noise
+    from its own generator)."""
+    weigh = GumbelWeights(tau, hard, net.policy.generator)
+    net.policy.weigh, net.policy.weigh_gates, net.policy.hard_gates = weigh, weigh.gates, hard
 
 
 class Gumbel(Darts):

@@ -133,7 +133,7 @@ class OneShot(pl.LightningModule):
         probs = self.export_probs()
         self.history.append(probs)
         if probs:
-            self.log("arch_entropy", mean_entropy(probs))
+            self.log("arch_entropy", mean_entropy(probs, self.supernet.policy.gates))
 
     def on_train_start(self) -> None:
         if not self.history:  # the starting point of the plot: the weights before any step
@@ -288,11 +288,23 @@ def accuracy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (out.detach().argmax(-1) == y).float().mean()
 
 
-def mean_entropy(probs: dict[str, dict[str, float]]) -> float:
-    """Mean entropy (nats) of the decisions' distributions."""
+def mean_entropy(probs: dict[str, dict[str, float]], gates: Iterable[str] = ()) -> float:
+    """Mean entropy (nats) of the decisions' distributions; the rows of `gates` (gated subset
+    choices) hold independent Bernoulli probabilities, whose entropies add up.
+
+    Example::
+
+        >>> round(mean_entropy({"a": {"x": 0.5, "y": 0.5}, "g": {"0": 0.5, "1": 0.5}}, gates={"g"}), 4)
+        1.0397
+    """
+    gates = set(gates)
     total = 0.0
-    for row in probs.values():
-        total -= sum(p * math.log(p) for p in row.values() if p > 0)
+    for label, row in probs.items():
+        for p in row.values():
+            if label in gates:
+                total -= sum(q * math.log(q) for q in (p, 1 - p) if q > 0)
+            elif p > 0:
+                total -= p * math.log(p)
     return total / max(len(probs), 1)
 
 

@@ -241,15 +241,34 @@ def test_unknown_pass_is_named():
         build_supernet(nasdsl.load("nasbench201", {"C": 4, "N": 1}), "mixture", passes=("fold",))
 
 
-def test_input_mix_weighs_each_input_once():
-    # macro.nas's skip choices pick any subset (min=0) of the earlier outputs: 2, 4, 8 subsets
-    # for layers 1-3. The plain mixture reduces and multiplies every subset and saves each
-    # product's operand; the linear form multiplies each input once and saves only inputs.
-    space = nasdsl.load("examples/macro.nas", {"C": 4, "layers": 4})
-    x = torch.randn(2, 3, 16, 16)
-    counts = {}
+PICK2 = """
+param C = 4
+
+network(x: [3, 8, 8]) {
+  a = x -> Conv2d(3, C, 3, padding=1)
+  b = x -> Conv2d(3, C, 1)
+  c = x -> Conv2d(3, C, 3, padding=1, bias=false)
+  d = x -> Conv2d(3, C, 1, bias=false)
+  m = pick(a, b, c, d, n=2, reduce="mean")
+  head = m -> AdaptiveAvgPool2d(1) -> Flatten() -> Linear(C, 10)
+  return head
+}
+"""
+
+
+def test_input_mix_weighs_each_input_once(tmp_path):
+    # a pick of 2 of 4 inputs has 6 subsets: the plain mixture averages and multiplies each
+    # (saving 6 means for the weights' gradients); the linear form multiplies each input once
+    # (saving the 4 inputs), with the same outputs and gradients
+    path = tmp_path / "pick2.nas"
+    path.write_text(PICK2)
+    space = nasdsl.load(str(path))
+    assert len(space.decision("m").values) == 6
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    counts, results = {}, {}
     for passes in ((), ("input_mix",)):
-        net = build_supernet(space, "mixture", seed=0, passes=passes)
+        torch.manual_seed(0)
+        net = build_supernet(space, "mixture", seed=0, passes=passes).double()
         seen = []
 
         def pack(t, seen=seen):
@@ -257,12 +276,15 @@ def test_input_mix_weighs_each_input_once():
             return t
 
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            net(x).sum().backward()
-        counts[passes] = len({(t.data_ptr(), t.shape) for t in seen if t.dim() == 4})   # activations
-    # plainly, the skip mixtures save one new activation per subset that is not a single input:
-    # the empty subset's zeros in each of the 3 (3) and the multi-input sums, 1 of 2 inputs and
-    # 4 of 3 (5); with input_mix they save only the inputs, which are saved anyway
-    assert counts[()] - counts[("input_mix",)] == 3 + 5
+            out = net(x)
+        out.square().sum().backward()
+        counts[passes] = len({(t.data_ptr(), t.shape) for t in seen if t.dim() == 4 and t.shape[0] == 2})
+        results[passes] = (out.detach(), net.arch_parameters()[0].grad.clone(),
+                           {n: p.grad for n, p in net.named_parameters()})
+    assert counts[()] - counts[("input_mix",)] == 6 - 4
+    (o1, a1, w1), (o2, a2, w2) = results[()], results[("input_mix",)]
+    assert torch.allclose(o1, o2, atol=1e-12) and torch.allclose(a1, a2, atol=1e-12)
+    assert all(torch.allclose(w1[k], w2[k], atol=1e-12) for k in w1)
 
 
 @pytest.mark.parametrize("reduce", ["sum", "mean"])

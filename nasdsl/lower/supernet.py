@@ -46,7 +46,7 @@ from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, picked, reduce_inputs
 from .mixed import MixedOp, mixed_op
-from .passes import PASSES, InputMix, MixPlan, channels_last, check_passes, faster
+from .passes import PASSES, InputMix, MixPlan, channels_last, check_passes, faster, weighted_sum
 from .policy import MODES, ArchState, BinaryGate, norm_buffers
 
 
@@ -269,9 +269,10 @@ class SuperGraph(nn.Module):
         self.policy = policy
         self._graph = graph
         self._mixes: dict[str, InputMix] = {}   # input_mix pass: pick output -> its linear form
-        if policy.mixes and "input_mix" in passes:
+        self._fused = policy.mixes and "input_mix" in passes
+        if self._fused:   # per-subset weights (a gated any-subset choice has per-input weights already)
             for n in graph.nodes:
-                if isinstance(n, ir.Pick) and n.reduce in ("sum", "mean"):
+                if isinstance(n, ir.Pick) and n.reduce in ("sum", "mean") and n.label not in policy.gates:
                     subsets = [(v,) if isinstance(v, int) else tuple(v) for v in policy.space.decision(n.label).values]
                     self._mixes[n.out] = InputMix(subsets, n.reduce, len(n.inputs))
 
@@ -331,12 +332,15 @@ class SuperGraph(nn.Module):
     def gated_mixture(self, n: ir.Pick, tensors: list[torch.Tensor]) -> torch.Tensor:
         """An any-subset choice in the mixture mode: `sum_i w_i x_i`, one gate per candidate."""
         weights = self.policy.input_weights(n.label, n.reduce)
-        total = torch.zeros_like(tensors[0])
-        for i, x in enumerate(tensors):
-            if x.shape != total.shape:
-                raise NasError(f"input choice {n.label!r}: candidates differ in shape ({tuple(total.shape)} vs "
+        for x in tensors:
+            if x.shape != tensors[0].shape:
+                raise NasError(f"input choice {n.label!r}: candidates differ in shape ({tuple(tensors[0].shape)} vs "
                                f"{tuple(x.shape)}), which the mixture mode (darts, gumbel) cannot average; "
                                "use a sampling strategy", n.loc)
+        if self._fused:   # input_mix: one fused multiply-add per input
+            return weighted_sum(tensors, weights)
+        total = torch.zeros_like(tensors[0])
+        for i, x in enumerate(tensors):
             total = total + weights[i] * x
         return total
 

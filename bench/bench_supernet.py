@@ -125,6 +125,8 @@ def _ours(space_name: str, strategy: str, batch: int, opts: dict):
     build_opts = {"checkpoint": opts.get("checkpoint", False), "compile": opts.get("compile", False)}
     if opts.get("passes") == "none":
         build_opts["passes"] = ()
+    elif opts.get("passes") == "channels_last":
+        build_opts["passes"] = ("channels_last",)
     if strategy == "spos-fixed":
         arch = space.sample(0)
         if opts.get("side") == "discrete":
@@ -281,6 +283,8 @@ def main() -> None:
             sides.append(("NNI 3.0", args.nni_python, "nni", {}))
         if args.checkpoint and strategy in ("darts", "gumbel"):
             sides.append(("nasdsl+ckpt", sys.executable, "ours", {"passes": args.passes, "checkpoint": True}))
+        if strategy in ("spos", "proxyless", "spos-fixed"):   # sampling supernets: the layout only when asked
+            sides.append(("nasdsl+chlast", sys.executable, "ours", {"passes": "channels_last"}))
         if args.compile:
             sides.append(("nasdsl+compile", sys.executable, "ours", {"passes": args.passes, "compile": True}))
         results: dict[str, list[dict]] = {label: [] for label, *_ in sides}

@@ -26,7 +26,9 @@ pass below rewrites how it is computed, never what (weights keep their names, so
                     every op then keeps: the same values, but CPU convolutions (depthwise and
                     dilated ones most: 2x on DARTS's separable convolutions) and pools run
                     faster on it. Logical shapes and state dicts are unchanged. The one
-                    pass that applies in every mode (path and gated supernets too).
+                    pass that also applies to path and gated supernets, when named
+                    (`passes=("channels_last",)`): by default they stay bit-exact with
+                    the discrete model, which this layout's rounding is not.
 * `input_mix`     — an input choice reducing by sum or mean, `sum_v w_v reduce(x_v)` over the
                     subsets v it may pick, is linear in its inputs: `sum_i c_i x_i` with
                     `c_i = sum_{v containing i} w_v` (`/|v|` for mean). One fused multiply-add

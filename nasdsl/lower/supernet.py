@@ -52,8 +52,9 @@ from .policy import MODES, ArchState, BinaryGate, norm_buffers
 
 def build_supernet(space: Space, mode: str, **options) -> Supernet:
     """A supernet of `space` whose choices execute in `mode` (mixture, path or gated).
-    Options: `seed`, `name`, `passes` (the rewrite passes to run, default all of
-    `passes.PASSES`; `()` for none), `checkpoint` (recompute mixtures in backward) and
+    Options: `seed`, `name`, `passes` (the rewrite passes to run; default all of
+    `passes.PASSES` in the mixture mode, none in the path and gated modes, where only
+    `channels_last` applies; `()` for none), `checkpoint` (recompute mixtures in backward) and
     `compile` (run the network under `torch.compile`: the first steps compile it, minutes
     on a CPU; later ones run faster; state dicts and the API are unchanged)."""
     return Supernet(space, mode, **options)
@@ -63,7 +64,7 @@ class Supernet(nn.Module):
     """The supernet of a space: weights, architecture parameters and the common API."""
 
     def __init__(self, space: Space, mode: str, *, name: str | None = None, seed: int | None = None,
-                 passes: Iterable[str] = PASSES, checkpoint: bool = False, compile: bool = False):
+                 passes: Iterable[str] | None = None, checkpoint: bool = False, compile: bool = False):
         super().__init__()
         if mode not in MODES:
             raise NasError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)} "
@@ -73,8 +74,10 @@ class Supernet(nn.Module):
         self.strategy = name or mode   # recorded for checkpoints; never compared here
         self.policy = ArchState(space, mode, name=name, seed=seed)
         _check_mode(space.template, self.policy)
-        # the passes rewrite mixtures; path and gated supernets run the discrete model's ops, equal to it
-        # given the same input layout (channels_last, the one pass that applies in every mode)
+        # the passes rewrite mixtures. Path and gated supernets run the discrete model's ops, bit-exact with
+        # it; channels_last, the one pass that applies to them too, only when named (it changes rounding)
+        if passes is None:
+            passes = PASSES if self.policy.mixes else ()
         chosen = check_passes(passes)
         if compile:   # its saved-tensor hooks split the compiled graph; the compiler picks what to recompute
             chosen -= {"recompute_pure"}

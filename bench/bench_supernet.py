@@ -32,7 +32,8 @@ Memory per process, the same way on both sides:
 `--checkpoint` adds nasdsl with activation checkpointing of mixtures; `--compile` adds nasdsl
 built with `compile=True` (`torch.compile`; its compile time is the warm-up steps' time,
 reported apart; NNI stays eager); `--passes
-none` runs nasdsl's supernets without the rewrite passes (what they buy). The NNI venv:
+none` runs nasdsl's supernets without the rewrite passes (what they buy); otherwise a
+`nasdsl+chlast` side runs them with every pass, `channels_last` included (off by default). The NNI venv:
 `bash ../shared/baselines/nni-venv.sh /tmp/nni-venv`.
 """
 from __future__ import annotations
@@ -125,8 +126,9 @@ def _ours(space_name: str, strategy: str, batch: int, opts: dict):
     build_opts = {"checkpoint": opts.get("checkpoint", False), "compile": opts.get("compile", False)}
     if opts.get("passes") == "none":
         build_opts["passes"] = ()
-    elif opts.get("passes") == "channels_last":
-        build_opts["passes"] = ("channels_last",)
+    elif opts.get("passes") == "channels_last":   # every pass, the layout included
+        from nasdsl.lower.passes import PASSES
+        build_opts["passes"] = PASSES
     if strategy == "spos-fixed":
         arch = space.sample(0)
         if opts.get("side") == "discrete":
@@ -283,7 +285,7 @@ def main() -> None:
             sides.append(("NNI 3.0", args.nni_python, "nni", {}))
         if args.checkpoint and strategy in ("darts", "gumbel"):
             sides.append(("nasdsl+ckpt", sys.executable, "ours", {"passes": args.passes, "checkpoint": True}))
-        if strategy in ("spos", "proxyless", "spos-fixed"):   # sampling supernets: the layout only when asked
+        if args.passes == "all":   # the channels-last layout is a pass run only when named
             sides.append(("nasdsl+chlast", sys.executable, "ours", {"passes": "channels_last"}))
         if args.compile:
             sides.append(("nasdsl+compile", sys.executable, "ours", {"passes": args.passes, "compile": True}))

@@ -25,10 +25,10 @@ pass below rewrites how it is computed, never what (weights keep their names, so
 * `channels_last` — 4-d inputs enter the network in the channels-last memory layout, which
                     every op then keeps: the same values, but CPU convolutions (depthwise and
                     dilated ones most: 2x on DARTS's separable convolutions) and pools run
-                    faster on it. Logical shapes and state dicts are unchanged. The one
-                    pass that also applies to path and gated supernets, when named
-                    (`passes=("channels_last",)`): by default they stay bit-exact with
-                    the discrete model, which this layout's rounding is not.
+                    faster on it. Logical shapes and state dicts are unchanged. Off by
+                    default (its float32 rounding differs from the discrete model's in the
+                    contiguous layout); name it to use it (`passes=PASSES`), in any mode:
+                    the one pass that also applies to path and gated supernets.
 * `input_mix`     — an input choice reducing by sum or mean, `sum_v w_v reduce(x_v)` over the
                     subsets v it may pick, is linear in its inputs: `sum_i c_i x_i` with
                     `c_i = sum_{v containing i} w_v` (`/|v|` for mean). One fused multiply-add
@@ -67,6 +67,9 @@ from .policy import keep_statistics, norm_buffers
 
 PASSES = ("drop_zero", "shared_prefix", "fold_bn", "fused_mix", "fast_avgpool", "recompute_pure", "input_mix",
           "channels_last")
+# run unless told otherwise (mixture mode); channels_last only when named: its rounding differs
+# from the discrete model's contiguous layout, which equivalence checks compare against
+DEFAULT_PASSES = tuple(p for p in PASSES if p != "channels_last")
 
 # parameter-free, state-free, deterministic ops (with inplace=False): safe to compute once
 ELEMENTWISE = frozenset({"ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Hardswish",

@@ -9,24 +9,38 @@ nasdsl, NNI, ...), with the same torch threads, the same batch and the same step
   DartsLightningModule.training_step does; first-order DARTS;
 * spos: resample a uniform path -> weight step; and `spos-fixed`: nasdsl's path supernet fixed
   to one sampled architecture vs the discrete model of that architecture (no NNI side).
+  spos and proxyless run the same sequence of NB201 paths on both sides (`_paths`: drawn
+  uniformly from a fixed seed, passed to NNI as its resample memo): a path's cost depends on
+  its ops, so paths drawn by each side would time different work.
 
 Per process: `warmup` steps, then `steps` timed steps (median per process); the figure is the
-median over rounds with the range over rounds. Memory per process: peak RSS (whole process),
-step RSS (peak RSS minus the RSS after building the model), and the activations autograd saves
-in one step (distinct tensors, bytes; measured on an extra, untimed step).
+median over rounds with the range over rounds. Time is wall-clock and the process's CPU time
+(with one thread the two agree on an idle machine; on a shared one CPU time is the steadier).
+Memory per process, the same way on both sides:
+
+* step peak alloc: the peak of torch's CPU allocator during one step, above what it holds when
+  the step starts (every tensor the step allocates: activations, temporaries, gradients; no
+  libraries, no malloc caching), from the profiler's allocation events on extra untimed steps;
+* held after forward: the same peak within the forward passes only (what autograd keeps for
+  backward, however it keeps it, plus outputs);
+* peak RSS (whole process: ~480 MB of libraries on both sides, and whatever glibc's malloc
+  keeps), and step RSS (peak RSS minus the RSS after building the model).
 
     python bench/bench_supernet.py --nni-python /tmp/nni-venv/bin/python [--threads 1] [--rounds 3]
-        [--steps 3] [--only nb201-darts-8,...] [--checkpoint] [--compile] [--passes none]
+        [--steps 3] [--only nb201-darts-8,...] [--checkpoint] [--compile] [--passes none] [--env K=V]
 
 `--checkpoint` adds nasdsl with activation checkpointing of mixtures; `--compile` adds nasdsl
-under `torch.compile` (its compile time is the first steps' time, reported apart); `--passes
-none` runs nasdsl's supernets without the rewrite passes (what they buy). The NNI venv:
+built with `compile=True` (`torch.compile`; its compile time is the warm-up steps' time,
+reported apart; NNI stays eager); `--passes
+none` runs nasdsl's supernets without the rewrite passes (what they buy); otherwise a
+`nasdsl+chlast` side runs them with every pass, `channels_last` included (off by default). The NNI venv:
 `bash ../shared/baselines/nni-venv.sh /tmp/nni-venv`.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -56,17 +70,49 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _saved_bytes(step) -> int:
-    import torch
-    seen: dict[tuple, int] = {}
-
-    def pack(t):
-        seen[(t.data_ptr(), t.numel(), t.dtype)] = t.numel() * t.element_size()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+def _allocator_bytes(step) -> tuple[int, int]:
+    """(peak, held after forward) of torch's CPU allocator in one step, in bytes above what is
+    allocated when the step starts: every tensor the step allocates (activations kept for
+    backward, temporaries, gradients, optimizer updates), nothing of the libraries or the
+    allocator's caches. Read from the profiler's allocation events (`profile_memory`) on a
+    second profiled step, so that every block freed in it was allocated under the profiler.
+    "Held after forward" is the peak of the forward passes alone: the activations that autograd
+    keeps (however it keeps them) plus the forward's output."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step()
-    return sum(seen.values())
+        with record_function("measured-step"):
+            step()
+    events = prof.profiler.kineto_results.events()
+    window = next(e for e in events if e.name() == "measured-step")
+    lo, hi = window.start_ns(), window.start_ns() + window.duration_ns()
+    forwards = [(e.start_ns(), e.start_ns() + e.duration_ns()) for e in events
+                if e.name() == "forward-pass" and lo <= e.start_ns() <= hi]
+    allocations = sorted((e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]")
+    live = base = peak = held = 0
+    started = False
+    for t, n in allocations:
+        if t > hi:
+            break
+        if t >= lo and not started:
+            started, base, peak = True, live, live
+        live += n
+        if started:
+            peak = max(peak, live)
+            if any(a <= t <= b for a, b in forwards):
+                held = max(held, live)
+    return peak - base, max(held - base, 0)
+
+
+def _paths():
+    """The NB201 paths the sampling workloads run, step by step, the same on both sides (a
+    path's cost depends on its ops, so each side drawing its own would time different work):
+    edge "e{i}_{j}" (node j -> node i) -> op, drawn uniformly from a fixed seed."""
+    import random
+    rng = random.Random(2024)
+    ops = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+    while True:
+        yield {f"e{i}_{j}": rng.choice(ops) for i in range(1, 4) for j in range(i)}
 
 
 def _ours(space_name: str, strategy: str, batch: int, opts: dict):
@@ -77,9 +123,12 @@ def _ours(space_name: str, strategy: str, batch: int, opts: dict):
     from nasdsl.strategy import build_supernet
     params = {"C": 16, "layers": 8} if space_name == "darts" else {}
     space = nasdsl.load(space_name, params)
-    build_opts = {"checkpoint": opts.get("checkpoint", False)}
+    build_opts = {"checkpoint": opts.get("checkpoint", False), "compile": opts.get("compile", False)}
     if opts.get("passes") == "none":
         build_opts["passes"] = ()
+    elif opts.get("passes") == "channels_last":   # every pass, the layout included
+        from nasdsl.lower.passes import PASSES
+        build_opts["passes"] = PASSES
     if strategy == "spos-fixed":
         arch = space.sample(0)
         if opts.get("side") == "discrete":
@@ -91,7 +140,14 @@ def _ours(space_name: str, strategy: str, batch: int, opts: dict):
     else:
         net = build_supernet(space, strategy, seed=0, **build_opts)
         alphas = net.arch_parameters()
-    resample = net.resample if strategy in ("spos", "proxyless") else None
+    resample = None
+    if strategy in ("spos", "proxyless"):
+        paths = _paths()
+
+        def resample():
+            path = next(paths)
+            net.resample(lambda d: path[d.label.rsplit(".", 1)[1]])
+
     return net, list(net.parameters()), alphas, resample
 
 
@@ -110,8 +166,11 @@ def _nni(space_name: str, strategy: str, batch: int, opts: dict):
     weights = [p for n, p in net.named_parameters() if "_arch_alpha" not in n]
     supers = [m for m in net.modules() if isinstance(m, BaseSuperNetModule)]
 
+    paths = _paths()
+    names = {"nor_conv_1x1": "conv_1x1", "nor_conv_3x3": "conv_3x3"}
+
     def resample():
-        memo: dict = {}
+        memo = {f"cell/{edge[3]}_{edge[1]}": names.get(op, op) for edge, op in next(paths).items()}
         for m in supers:
             memo.update(m.resample(memo=memo))
 
@@ -133,20 +192,26 @@ def worker(side: str, workload: str, threads: int, warmup: int, steps: int, opts
     y, yv = torch.randint(0, 10, (batch,), generator=gen), torch.randint(0, 10, (batch,), generator=gen)
     w_opt = torch.optim.SGD(weights, lr=0.025, momentum=0.9)
     a_opt = torch.optim.Adam(alphas, lr=3e-4) if alphas else None
-    model = torch.compile(net) if opts.get("compile") else net
+    model = net   # nasdsl compiles inside (build_supernet(..., compile=True)); NNI is run eager
     ce = torch.nn.functional.cross_entropy
+
+    from torch.profiler import record_function
+
+    def forward(inputs):
+        with record_function("forward-pass"):   # a marker for _allocator_bytes (no cost unprofiled)
+            return model(inputs)
 
     def step():
         if a_opt is not None:
             if resample:
                 resample()
             a_opt.zero_grad()
-            ce(model(xv), yv).backward()
+            ce(forward(xv), yv).backward()
             a_opt.step()
         if resample:
             resample()
         w_opt.zero_grad()
-        ce(model(x), y).backward()
+        ce(forward(x), y).backward()
         w_opt.step()
 
     base = _rss_mb()
@@ -154,15 +219,17 @@ def worker(side: str, workload: str, threads: int, warmup: int, steps: int, opts
     for _ in range(warmup):
         step()
     first = time.perf_counter() - start
-    times = []
+    times, cpu = [], []
     for _ in range(steps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    saved = _saved_bytes(step)
-    return {"step_s": statistics.median(times), "warmup_s": first, "peak_rss_mb": peak, "step_rss_mb": peak - base,
-            "saved_mb": saved / 2**20, "weights": sum(p.numel() for p in weights),
+    alloc_peak, held = _allocator_bytes(step)
+    return {"step_s": statistics.median(times), "cpu_s": statistics.median(cpu), "warmup_s": first,
+            "peak_rss_mb": peak, "step_rss_mb": peak - base,
+            "alloc_peak_mb": alloc_peak / 2**20, "held_mb": held / 2**20, "weights": sum(p.numel() for p in weights),
             "arch_params": sum(p.numel() for p in alphas)}
 
 
@@ -171,8 +238,14 @@ def worker(side: str, workload: str, threads: int, warmup: int, steps: int, opts
 def run_side(python: str, side: str, workload: str, args, extra: dict) -> dict:
     cmd = [python, str(Path(__file__).resolve()), "--worker", side, workload, "--threads", str(args.threads),
            "--warmup", str(args.warmup), "--steps", str(args.steps), "--opts", json.dumps(extra)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    env = {**os.environ, **dict(kv.split("=", 1) for kv in args.env)}
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def _load() -> str:
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
 
 
 def summary(values: list[float]) -> str:
@@ -190,6 +263,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", action="store_true", help="add nasdsl with activation checkpointing")
     parser.add_argument("--compile", action="store_true", help="add nasdsl under torch.compile")
     parser.add_argument("--passes", choices=["all", "none"], default="all", help="nasdsl's rewrite passes")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="environment of both sides' processes, e.g. MALLOC_MMAP_THRESHOLD_=131072 (glibc "
+                             "then returns every large freed block to the system, so RSS follows live memory)")
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "WORKLOAD"), help=argparse.SUPPRESS)
     parser.add_argument("--opts", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -199,7 +275,7 @@ def main() -> None:
 
     names = args.only.split(",") if args.only else list(WORKLOADS)
     print(f"threads {args.threads}, rounds {args.rounds} (alternating), per process {args.warmup} warm-up + "
-          f"{args.steps} timed steps; figures: median [range] over rounds")
+          f"{args.steps} timed steps; figures: median [range] over rounds" + (f"; env {' '.join(args.env)}" if args.env else ""))
     for name in names:
         _, strategy, batch = WORKLOADS[name]
         sides: list[tuple[str, str, str, dict]] = [("nasdsl", sys.executable, "ours", {"passes": args.passes})]
@@ -209,19 +285,24 @@ def main() -> None:
             sides.append(("NNI 3.0", args.nni_python, "nni", {}))
         if args.checkpoint and strategy in ("darts", "gumbel"):
             sides.append(("nasdsl+ckpt", sys.executable, "ours", {"passes": args.passes, "checkpoint": True}))
+        if args.passes == "all":   # the channels-last layout is a pass run only when named
+            sides.append(("nasdsl+chlast", sys.executable, "ours", {"passes": "channels_last"}))
         if args.compile:
             sides.append(("nasdsl+compile", sys.executable, "ours", {"passes": args.passes, "compile": True}))
         results: dict[str, list[dict]] = {label: [] for label, *_ in sides}
+        load0 = _load()
         for _ in range(args.rounds):
             for label, python, side, extra in sides:
                 results[label].append(run_side(python, side, name, args, extra))
         base = results[sides[1][0]] if len(sides) > 1 else None
-        print(f"\n{name} (batch {batch})")
+        print(f"\n{name} (batch {batch}); load average before {load0}, after {_load()}")
         for label, rows in results.items():
-            line = (f"  {label:15s} step {summary([r['step_s'] * 1e3 for r in rows])} ms, "
+            line = (f"  {label:15s} step {summary([r['step_s'] * 1e3 for r in rows])} ms "
+                    f"(CPU {summary([r['cpu_s'] * 1e3 for r in rows])} ms), "
                     f"peak RSS {summary([r['peak_rss_mb'] for r in rows])} MB, "
                     f"step RSS {summary([r['step_rss_mb'] for r in rows])} MB, "
-                    f"saved activations {summary([r['saved_mb'] for r in rows])} MiB, "
+                    f"step peak alloc {summary([r['alloc_peak_mb'] for r in rows])} MiB, "
+                    f"held after forward {summary([r['held_mb'] for r in rows])} MiB, "
                     f"weights {rows[0]['weights']:,}")
             if label.endswith("compile"):
                 line += f", first {args.warmup} step(s) incl. compile {summary([r['warmup_s'] for r in rows])} s"
@@ -232,11 +313,13 @@ def main() -> None:
                 if label == ref:
                     continue
                 t = [r["step_s"] / b["step_s"] for r, b in zip(rows, base)]
+                c = [r["cpu_s"] / b["cpu_s"] for r, b in zip(rows, base)]
                 m = [r["peak_rss_mb"] / b["peak_rss_mb"] for r, b in zip(rows, base)]
                 s = [r["step_rss_mb"] / b["step_rss_mb"] for r, b in zip(rows, base)]
-                a = [r["saved_mb"] / b["saved_mb"] for r, b in zip(rows, base)]
-                print(f"  {label} / {ref}: time {summary(t)}x, peak RSS {summary(m)}x, step RSS {summary(s)}x, "
-                      f"saved activations {summary(a)}x")
+                a = [r["alloc_peak_mb"] / b["alloc_peak_mb"] for r, b in zip(rows, base)]
+                h = [r["held_mb"] / b["held_mb"] for r, b in zip(rows, base)]
+                print(f"  {label} / {ref}: time {summary(t)}x, CPU time {summary(c)}x, step peak alloc {summary(a)}x, "
+                      f"held after forward {summary(h)}x, peak RSS {summary(m)}x, step RSS {summary(s)}x")
         sys.stdout.flush()
 
 

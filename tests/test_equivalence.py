@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import nasdsl
 from nasdsl.arch import arch_values
 from nasdsl.lower.discrete import build
-from nasdsl.lower.passes import fast_avgpool
+from nasdsl.lower.passes import channels_last, fast_avgpool
 from nasdsl.lower.supernet import _sub_state  # noqa: E402
 from nasdsl.strategy import ONE_SHOT, build_supernet
 
@@ -61,7 +61,8 @@ def assert_equivalent(space, strategy: str, arch, batch: int = 2, grads: bool = 
         model.train(train)
         net.zero_grad()
         model.zero_grad()
-        a, b = outputs(net(x)), outputs(model(x))
+        # the same layout on both sides (channels_last: the same values, other rounding)
+        a, b = outputs(net(x)), outputs(model(channels_last(x) if "channels_last" in net.passes else x))
         assert len(a) == len(b)
         for p, q in zip(a, b):
             assert p.shape == q.shape
@@ -70,9 +71,13 @@ def assert_equivalent(space, strategy: str, arch, batch: int = 2, grads: bool = 
             sum(t.sum() for t in a).backward()
             sum(t.sum() for t in b).backward()
             expected = mapped_grads(net, arch, model)
+            # channels_last reorders float32 sums (batch norm at batch 2 amplifies it): gradients
+            # are then equal to rounding at their tensor's scale, not element by element
+            layout = "channels_last" in net.passes
             for name, p in net.named_parameters():
                 got = p.grad if p.grad is not None else torch.zeros_like(p)
-                assert torch.allclose(got, expected[name], atol=1e-4, rtol=1e-3), (strategy, name)
+                atol = 1e-4 * max(1.0, float(expected[name].abs().max())) if layout else 1e-4
+                assert torch.allclose(got, expected[name], atol=atol, rtol=1e-3), (strategy, name)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

@@ -91,7 +91,7 @@ def test_binary_gates_restore_only_their_candidates_statistics(name, monkeypatch
 # --- rewrite passes: optimised and plain supernets agree ----------------------------------------
 
 SPACES = {"nasbench201": {"C": 4, "N": 1}, "darts": {"C": 4, "layers": 3, "auxiliary": True},
-          "examples/cell.nas": {}, "examples/mobile.nas": {}}
+          "examples/cell.nas": {}, "examples/mobile.nas": {}, "examples/macro.nas": {"C": 4, "layers": 4}}
 SETTINGS = [(), *((p,) for p in PASSES), PASSES]
 
 
@@ -135,7 +135,7 @@ def test_optimised_and_plain_supernets_agree(name, strategy):
 
 
 @pytest.mark.parametrize("passes", SETTINGS[1:])
-@pytest.mark.parametrize("name", ["nasbench201", "darts"])
+@pytest.mark.parametrize("name", ["nasbench201", "darts", "examples/macro.nas"])
 def test_each_pass_keeps_the_fixed_supernet_equal_to_the_discrete_model(name, passes):
     space = nasdsl.load(name, SPACES[name])
     assert_equivalent(space, "darts", space.sample(0), passes=passes)
@@ -166,13 +166,20 @@ def test_passes_do_less_work_on_nasbench201():
                                       (torch.nn.BatchNorm2d, norms)):
                     if isinstance(m, kind):
                         m.register_forward_hook(lambda *_, c=counter: c.__setitem__(0, c[0] + 1))
-        net(x).sum().backward()
+        out = net(x)
         ncells = len(cells) // 6   # 6 edges per cell, every cell is its own choice set
         per_cell[passes] = (relus[0] / ncells, zeros[0] / ncells, pools[0] / ncells, norms[0] / ncells)
+        before = relus[0]
+        out.sum().backward()
+        per_cell[passes, "backward relus"] = (relus[0] - before) / ncells
     assert per_cell[()] == (12, 6, 6, 12)
+    assert per_cell[(), "backward relus"] == 0
     # n0, n1, n2 are each read by several edges: one ReLU and one pool per tensor, no zeros,
     # batch norms run folded (as F.batch_norm with scaled affine parameters, not the module)
     assert per_cell[PASSES] == (3, 0, 3, 0)
+    # recompute_pure: a ReLU is recomputed for each backward step that reads it: its own (3)
+    # and the 1x1 and 3x3 convolution of each of the 6 edges (12)
+    assert per_cell[PASSES, "backward relus"] == 3 + 12
 
 
 def saved_bytes(net, x) -> int:
@@ -232,3 +239,136 @@ def test_ones_kernel_average_pool_equals_avgpool2d(k, stride, h, w, pad_frac, c)
 def test_unknown_pass_is_named():
     with pytest.raises(NasError, match="unknown supernet pass 'fold'.*drop_zero, shared_prefix"):
         build_supernet(nasdsl.load("nasbench201", {"C": 4, "N": 1}), "mixture", passes=("fold",))
+
+
+PICK2 = """
+param C = 4
+
+network(x: [3, 8, 8]) {
+  a = x -> Conv2d(3, C, 3, padding=1)
+  b = x -> Conv2d(3, C, 1)
+  c = x -> Conv2d(3, C, 3, padding=1, bias=false)
+  d = x -> Conv2d(3, C, 1, bias=false)
+  m = pick(a, b, c, d, n=2, reduce="mean")
+  head = m -> AdaptiveAvgPool2d(1) -> Flatten() -> Linear(C, 10)
+  return head
+}
+"""
+
+
+def test_input_mix_weighs_each_input_once(tmp_path):
+    # a pick of 2 of 4 inputs has 6 subsets: the plain mixture averages and multiplies each
+    # (saving 6 means for the weights' gradients); the linear form multiplies each input once
+    # (saving the 4 inputs), with the same outputs and gradients
+    path = tmp_path / "pick2.nas"
+    path.write_text(PICK2)
+    space = nasdsl.load(str(path))
+    assert len(space.decision("m").values) == 6
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    counts, results = {}, {}
+    for passes in ((), ("input_mix",)):
+        torch.manual_seed(0)
+        net = build_supernet(space, "mixture", seed=0, passes=passes).double()
+        seen = []
+
+        def pack(t, seen=seen):
+            seen.append(t)
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = net(x)
+        out.square().sum().backward()
+        counts[passes] = len({(t.data_ptr(), t.shape) for t in seen if t.dim() == 4 and t.shape[0] == 2})
+        results[passes] = (out.detach(), net.arch_parameters()[0].grad.clone(),
+                           {n: p.grad for n, p in net.named_parameters()})
+    assert counts[()] - counts[("input_mix",)] == 6 - 4
+    (o1, a1, w1), (o2, a2, w2) = results[()], results[("input_mix",)]
+    assert torch.allclose(o1, o2, atol=1e-12) and torch.allclose(a1, a2, atol=1e-12)
+    assert all(torch.allclose(w1[k], w2[k], atol=1e-12) for k in w1)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+@settings(max_examples=30, deadline=None)
+@given(k=st.integers(1, 4), n=st.sampled_from([None, 1, 2]), seed=st.integers(0, 2**16))
+def test_input_mix_equals_the_sum_over_subsets(reduce, k, n, seed):
+    import itertools
+
+    from nasdsl.lower.discrete import reduce_inputs
+    from nasdsl.lower.passes import InputMix
+    sizes = range(0, k + 1) if n is None else [min(n, k)]
+    subsets = [v for r in sizes for v in itertools.combinations(range(k), r)]
+    g = torch.Generator().manual_seed(seed)
+    xs = [torch.randn(3, 2, dtype=torch.float64, generator=g, requires_grad=True) for _ in range(k)]
+    w = torch.randn(len(subsets), dtype=torch.float64, generator=g).softmax(0).requires_grad_()
+    plain = sum(reduce_inputs([xs[i] for i in v], reduce, like=xs[0]) * w[j] for j, v in enumerate(subsets))
+    fast = InputMix(subsets, reduce, k)(xs, w)
+    assert torch.allclose(plain, fast, atol=1e-12)
+    up = torch.randn(3, 2, dtype=torch.float64, generator=g)
+    for a, b in zip(torch.autograd.grad(plain, [w, *xs], up), torch.autograd.grad(fast, [w, *xs], up)):
+        assert torch.allclose(a, b, atol=1e-12)
+
+
+def test_recompute_pure_frees_the_shared_relus_and_keeps_the_step():
+    # NB201: shared_prefix computes one ReLU per tensor read by ReLU-Conv-BN edges (3 per cell).
+    # Autograd keeps each for its convolutions' backward; recompute_pure keeps the ReLU's input
+    # instead (kept anyway) and recomputes the ReLU in backward, so none survives the forward.
+    import gc
+    import weakref
+    space = nasdsl.load("nasbench201", {"C": 4, "N": 1})
+    x = torch.randn(2, 3, 32, 32)
+    keep = tuple(p for p in PASSES if p != "recompute_pure")
+    results, alive = {}, {}
+    for passes in (keep, PASSES):
+        torch.manual_seed(0)
+        net = build_supernet(space, "mixture", seed=0, passes=passes)
+        refs = []
+        for choice in (m for m in net.modules() if type(m).__name__ == "SuperChoice"):
+            for m in choice.modules():
+                if isinstance(m, torch.nn.ReLU):
+                    m.register_forward_hook(lambda _m, _i, out, refs=refs: refs.append(weakref.ref(out)))
+        out = net(x)
+        gc.collect()
+        alive[passes] = sum(r() is not None for r in refs)
+        ncells = sum(type(m).__name__ == "SuperChoice" for m in net.modules()) // 6
+        assert len(refs) == 3 * ncells == 9
+        out.square().mean().backward()
+        results[passes] = (out.detach(), {n: p.grad for n, p in net.named_parameters()},
+                           {n: a.grad for n, a in net.arch.items()})
+    assert alive == {keep: 9, PASSES: 0}
+    (o1, w1, a1), (o2, w2, a2) = results[keep], results[PASSES]
+    assert torch.equal(o1, o2)
+    for g1, g2 in ((w1, w2), (a1, a2)):
+        assert g1.keys() == g2.keys()
+        for key in g1:
+            assert torch.equal(g1[key], g2[key]), key   # the recomputed ReLU is the same tensor
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["darts", "proxyless"])
+def test_compiled_supernet_equals_eager(strategy):
+    # build_supernet(..., compile=True) runs the network under torch.compile: the same outputs,
+    # weight and architecture gradients as eager (float32 rounding), the same state dict keys
+    space = nasdsl.load("nasbench201", {"C": 4, "N": 1})
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    results = []
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        net = strategy_supernet(space, strategy, seed=0, compile=compiled)
+        # saved-tensor hooks would split the compiled graph: compile leaves recomputation to torch
+        assert ("recompute_pure" in net.passes) == (strategy == "darts" and not compiled)
+        net.train()
+        got = []
+        for _ in range(2):
+            if strategy == "proxyless":
+                net.resample()
+            got.append(step(net, x, True))
+        results.append((sorted(net.state_dict()), got))
+    (keys1, eager), (keys2, compiled) = results
+    assert keys1 == keys2
+    for (o1, w1, a1, b1), (o2, w2, a2, b2) in zip(eager, compiled):
+        assert torch.allclose(o1[0], o2[0], atol=1e-5, rtol=1e-4)
+        for g1, g2 in ((w1, w2), (a1, a2), (b1, b2)):
+            assert g1.keys() == g2.keys()
+            for key in g1:
+                assert torch.allclose(g1[key].float(), g2[key].float(), atol=1e-4, rtol=1e-3), key
+    assert eager[0][2]   # architecture gradients flow

@@ -15,7 +15,25 @@ pass below rewrites how it is computed, never what (weights keep their names, so
                     without affine): no multiply, no extra saved activation.
 * `fused_mix`     — the remaining terms accumulate with one fused multiply-add (`addcmul`).
 * `fast_avgpool`  — `AvgPool2d(count_include_pad=False)` as a depthwise ones-kernel convolution
-                    times a cached 1/count map (every mode; same result to rounding).
+                    times a cached 1/count map (same result to rounding).
+* `recompute_pure` — an elementwise parameter-free prefix that `shared_prefix` computes (the
+                    ReLU of ReLU-Conv-BN), when every op reading it saves only its inputs (a
+                    convolution or linear layer), is not kept for backward: autograd keeps
+                    the prefix's input instead (kept anyway) and backward recomputes the
+                    prefix (a ReLU costs next to nothing; its output, one activation per input
+                    tensor and mixture, is freed after the forward pass).
+* `channels_last` — 4-d inputs enter the network in the channels-last memory layout, which
+                    every op then keeps: the same values, but CPU convolutions (depthwise and
+                    dilated ones most: 2x on DARTS's separable convolutions) and pools run
+                    faster on it. Logical shapes and state dicts are unchanged. Off by
+                    default (its float32 rounding differs from the discrete model's in the
+                    contiguous layout); name it to use it (`passes=PASSES`), in any mode:
+                    the one pass that also applies to path and gated supernets.
+* `input_mix`     — an input choice reducing by sum or mean, `sum_v w_v reduce(x_v)` over the
+                    subsets v it may pick, is linear in its inputs: `sum_i c_i x_i` with
+                    `c_i = sum_{v containing i} w_v` (`/|v|` for mean). One fused multiply-add
+                    per input instead of one reduction and one product per subset (2^k of them
+                    for `n="any"`), and nothing saved but the inputs themselves.
 
 `checkpoint=True` (a supernet option, off by default) recomputes each mixture in the backward
 pass instead of keeping its candidates' activations (time for memory); running statistics are
@@ -47,12 +65,17 @@ from ..errors import NasError
 from ..values import free_labels
 from .policy import keep_statistics, norm_buffers
 
-PASSES = ("drop_zero", "shared_prefix", "fold_bn", "fused_mix", "fast_avgpool")
+PASSES = ("drop_zero", "shared_prefix", "fold_bn", "fused_mix", "fast_avgpool", "recompute_pure", "input_mix",
+          "channels_last")
+# run unless told otherwise (mixture mode); channels_last only when named: its rounding differs
+# from the discrete model's contiguous layout, which equivalence checks compare against
+DEFAULT_PASSES = tuple(p for p in PASSES if p != "channels_last")
 
 # parameter-free, state-free, deterministic ops (with inplace=False): safe to compute once
-PURE = frozenset({"ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid",
-                  "Identity", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-                  "AdaptiveAvgPool2d", "Flatten"})
+ELEMENTWISE = frozenset({"ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Hardswish",
+                         "Hardsigmoid", "Identity"})
+PURE = ELEMENTWISE | {"MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+                      "Flatten"}
 
 
 def check_passes(passes: Iterable[str]) -> frozenset[str]:
@@ -83,10 +106,11 @@ def _foldable(module: nn.Module) -> bool:
 class _Term:
     """One candidate of a mixture after the passes: prefix (shared), body, folded batch norm."""
 
-    __slots__ = ("index", "prefix_key", "prefix", "body", "bn")
+    __slots__ = ("index", "prefix_key", "prefix", "body", "bn", "cheap")
 
-    def __init__(self, index, prefix_key, prefix, body, bn):
+    def __init__(self, index, prefix_key, prefix, body, bn, cheap=False):
         self.index, self.prefix_key, self.prefix, self.body, self.bn = index, prefix_key, prefix, body, bn
+        self.cheap = cheap   # the prefix is recomputed in backward rather than saved
 
 
 class MixPlan:
@@ -107,7 +131,9 @@ class MixPlan:
             prefix = [m for _, m in steps[:n]]
             body = [m for _, m in steps[n:]]
             bn = body.pop() if "fold_bn" in passes and body and _foldable(body[-1]) else None
-            terms.append(_Term(i, key, prefix, body, bn))
+            cheap = ("recompute_pure" in passes and n > 0 and all(item.name in ELEMENTWISE for item, _ in steps[:n])
+                     and bool(body) and type(body[0]) in SAVE_INPUTS_ONLY)
+            terms.append(_Term(i, key, prefix, body, bn, cheap))
         if not terms:   # every candidate is zero: the plain sum gives the right shape
             terms = [_Term(i, None, [], [m], None) for i, m in enumerate(self.modules)]
         self.terms = terms
@@ -118,9 +144,14 @@ class MixPlan:
         for t in self.terms:
             w = weights[t.index]
             y = x
+            body = t.body
             if t.prefix:
-                y = _shared(cache, x, t.prefix_key, t.prefix)
-            for m in t.body:
+                y = _shared(cache, x, t.prefix_key, t.prefix, t.cheap)
+                if t.cheap and y is not x and torch.is_grad_enabled():   # its first op keeps x, not y
+                    with _recomputing(x, y, t.prefix):
+                        y = body[0](y)
+                    body = body[1:]
+            for m in body:
                 y = m(y)
             if t.bn is not None:
                 y = _scaled_batch_norm(t.bn, y, w)
@@ -149,18 +180,72 @@ class MixPlan:
         return checkpoint(mixture, x, weights, use_reentrant=False)
 
 
-def _shared(cache: dict | None, x: torch.Tensor, key: str, prefix: list[nn.Module]) -> torch.Tensor:
-    """`prefix(x)`, computed once per forward pass for each input tensor and op sequence."""
+def _shared(cache: dict | None, x: torch.Tensor, key: str, prefix: list[nn.Module], cheap: bool = False) -> torch.Tensor:
+    """`prefix(x)`, computed once per forward pass for each input tensor and op sequence; a
+    `cheap` (elementwise) one keeps nothing for backward but `x` (`_recomputing`)."""
     if cache is not None:
         hit = cache.get((id(x), key))
         if hit is not None and hit[0] is x:
             return hit[1]
     y = x
-    for m in prefix:
-        y = m(y)
+    for i, m in enumerate(prefix):
+        if cheap and torch.is_grad_enabled():
+            with _recomputing(x, y, prefix[:i], prefix[: i + 1]):
+                y = m(y)
+        else:
+            y = m(y)
     if cache is not None:
         cache[(id(x), key)] = (x, y)   # holding x keeps its id from being reused this pass
     return y
+
+
+# modules whose backward reads only their inputs and parameters (never their own output)
+SAVE_INPUTS_ONLY = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+
+
+class _Recompute:
+    """What autograd keeps of a recomputable tensor: the source it is computed from and the
+    elementwise, stateless ops that compute it (so the rebuilt tensor is the same)."""
+
+    __slots__ = ("source", "ops")
+
+    def __init__(self, source: torch.Tensor, ops: list[nn.Module]):
+        self.source, self.ops = source, ops
+
+
+def _recomputing(x: torch.Tensor, y: torch.Tensor, y_ops: list[nn.Module], out_ops: list[nn.Module] | None = None):
+    """Saved-tensor hooks for one op applied to `y = y_ops(x)`: autograd keeps `x` as is, and
+    `y`, or (with `out_ops`) the op's own output `out_ops(x)`, as a recipe recomputed in backward.
+    Only around ops that save nothing else but parameters: a saved tensor other than these is
+    the op's own output (`out_ops`) or a parameter, kept as usual."""
+    source = x.detach()
+    x_ident, y_ident = _identity(x), _identity(y)
+
+    def pack(t: torch.Tensor):
+        ident = _identity(t)
+        if ident == x_ident:
+            return t
+        if ident == y_ident:
+            return _Recompute(source, y_ops)
+        if out_ops is not None and t.grad_fn is not None and not isinstance(t, nn.Parameter):
+            return _Recompute(source, out_ops)   # the op's own output (ReLU keeps its result)
+        return t
+
+    return torch.autograd.graph.saved_tensors_hooks(pack, _rebuild)
+
+
+def _rebuild(packed):
+    if isinstance(packed, _Recompute):
+        y = packed.source
+        with torch.no_grad():
+            for m in packed.ops:
+                y = m(y)
+        return y
+    return packed
+
+
+def _identity(t: torch.Tensor) -> tuple:
+    return (t.data_ptr(), t.shape, t.stride(), t.dtype)
 
 
 def _scaled_batch_norm(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -179,6 +264,67 @@ def _scaled_batch_norm(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor, w: 
         weight, bias = w.expand(x.shape[1]), None
     return F.batch_norm(x, bn.running_mean if keep else None, bn.running_var if keep else None,
                         weight, bias, use_batch, factor, bn.eps)
+
+
+def channels_last(x):
+    """`x` in the channels-last layout when it is a 4-d floating-point tensor, else `x`."""
+    if isinstance(x, torch.Tensor) and x.dim() == 4 and x.is_floating_point():
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+# --- input_mix ------------------------------------------------------------------------------------
+
+class InputMix:
+    """`sum_v w_v reduce(x_v)` over the subsets `v` (tuples of input indices) an input choice
+    may pick, for `reduce` "sum" or "mean", as `sum_i c_i x_i` with `c = M @ w`: `M[i, v]` is
+    1 (sum) or 1/|v| (mean) where `v` holds `i`. Whatever computes `w` (softmax, Gumbel noise,
+    one gate per subset) is unchanged; an empty subset contributes zero, as its zeros do.
+
+    Example::
+
+        >>> mix = InputMix([(0,), (1,), (0, 1)], "mean", 2)
+        >>> x = [torch.ones(2), torch.full((2,), 3.0)]
+        >>> mix(x, torch.tensor([0.5, 0.25, 0.25])).tolist()   # .5*1 + .25*3 + .25*2
+        [1.75, 1.75]
+    """
+
+    def __init__(self, subsets: list[tuple[int, ...]], reduce: str, k: int):
+        if reduce not in ("sum", "mean"):
+            raise ValueError(f"input_mix needs reduce sum or mean, not {reduce!r}")
+        matrix = [[0.0] * len(subsets) for _ in range(k)]
+        for v, subset in enumerate(subsets):
+            for i in subset:
+                matrix[i][v] += 1.0 if reduce == "sum" else 1.0 / len(subset)
+        self.used = [i for i in range(k) if any(matrix[i])]   # inputs some subset reads
+        self.matrix = torch.tensor([matrix[i] for i in self.used], dtype=torch.float64)
+        self._cast: dict = {}
+
+    def coefficients(self, weights: torch.Tensor) -> torch.Tensor:
+        """`c_i` for each input some subset reads (in `self.used` order)."""
+        key = (weights.dtype, weights.device)
+        if key not in self._cast:
+            self._cast[key] = self.matrix.to(weights.dtype).to(weights.device)
+        return self._cast[key] @ weights
+
+    def __call__(self, tensors: list[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:
+        if not self.used:   # every subset is empty: zeros shaped like an input
+            return torch.zeros_like(tensors[0])
+        return weighted_sum([tensors[i] for i in self.used], self.coefficients(weights))
+
+
+def weighted_sum(tensors: list[torch.Tensor], coefficients: torch.Tensor) -> torch.Tensor:
+    """`sum_i c_i x_i` with one fused multiply-add per term (saves only the `x_i` and the `c_i`).
+
+    Example::
+
+        >>> weighted_sum([torch.ones(2), torch.ones(2)], torch.tensor([0.25, 0.5])).tolist()
+        [0.75, 0.75]
+    """
+    total = tensors[0] * coefficients[0]
+    for i in range(1, len(tensors)):
+        total = torch.addcmul(total, tensors[i], coefficients[i])
+    return total
 
 
 # --- fast_avgpool ---------------------------------------------------------------------------------

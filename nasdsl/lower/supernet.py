@@ -46,14 +46,17 @@ from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, picked, reduce_inputs
 from .mixed import MixedOp, mixed_op
-from .passes import PASSES, MixPlan, check_passes, faster
+from .passes import DEFAULT_PASSES, InputMix, MixPlan, channels_last, check_passes, faster, weighted_sum
 from .policy import MODES, ArchState, BinaryGate, norm_buffers
 
 
 def build_supernet(space: Space, mode: str, **options) -> Supernet:
     """A supernet of `space` whose choices execute in `mode` (mixture, path or gated).
-    Options: `seed`, `name`, `passes` (the rewrite passes to run, default all of
-    `passes.PASSES`; `()` for none) and `checkpoint` (recompute mixtures in backward)."""
+    Options: `seed`, `name`, `passes` (the rewrite passes to run; default
+    `passes.DEFAULT_PASSES` in the mixture mode, none in the path and gated modes, where only
+    `channels_last` applies; `passes.PASSES` for all, `()` for none), `checkpoint` (recompute mixtures in backward) and
+    `compile` (run the network under `torch.compile`: the first steps compile it, minutes
+    on a CPU; later ones run faster; state dicts and the API are unchanged)."""
     return Supernet(space, mode, **options)
 
 
@@ -61,7 +64,7 @@ class Supernet(nn.Module):
     """The supernet of a space: weights, architecture parameters and the common API."""
 
     def __init__(self, space: Space, mode: str, *, name: str | None = None, seed: int | None = None,
-                 passes: Iterable[str] = PASSES, checkpoint: bool = False):
+                 passes: Iterable[str] | None = None, checkpoint: bool = False, compile: bool = False):
         super().__init__()
         if mode not in MODES:
             raise NasError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)} "
@@ -71,10 +74,19 @@ class Supernet(nn.Module):
         self.strategy = name or mode   # recorded for checkpoints; never compared here
         self.policy = ArchState(space, mode, name=name, seed=seed)
         _check_mode(space.template, self.policy)
-        # the passes rewrite mixtures; path and gated supernets stay bit-exact with discrete models
-        self.passes = check_passes(passes) if self.policy.mixes else frozenset()
+        # the passes rewrite mixtures. Path and gated supernets run the discrete model's ops, bit-exact with
+        # it; channels_last, the one pass that applies to them too, only when named (it changes rounding)
+        if passes is None:
+            passes = DEFAULT_PASSES if self.policy.mixes else ()
+        chosen = check_passes(passes)
+        if compile:   # its saved-tensor hooks split the compiled graph; the compiler picks what to recompute
+            chosen -= {"recompute_pure"}
+        self.passes = chosen if self.policy.mixes else chosen & {"channels_last"}
         self.checkpoint = checkpoint
         self.net = _Builder(self.policy, self.passes, checkpoint).module(space.template)
+        # kept out of _modules: the compiled wrapper shares self.net's weights and adds no state
+        self.__dict__["_run"] = torch.compile(self.net) if compile else self.net
+        self.compiled = compile
         self.arch = nn.ParameterDict({_key(label): p for label, p in self.policy.alphas.items()})
         self.policy.statistics = [b for m in self.modules() if isinstance(m, nn.modules.batchnorm._NormBase)
                                   for b in m.buffers()]
@@ -101,8 +113,10 @@ class Supernet(nn.Module):
 
     def forward(self, *inputs: torch.Tensor):
         self.policy.begin()
+        if "channels_last" in self.passes:
+            inputs = tuple(channels_last(x) for x in inputs)
         try:
-            return self.net(*inputs)
+            return self._run(*inputs)
         finally:
             self.policy.shared.clear()   # prefixes shared within this pass only
 
@@ -250,12 +264,20 @@ class SuperRepeat(nn.Module):
 class SuperGraph(nn.Module):
     """Named dataflow with input choices resolved by the policy."""
 
-    def __init__(self, graph: ir.Graph, modules: dict[str, nn.Module], policy: ArchState):
+    def __init__(self, graph: ir.Graph, modules: dict[str, nn.Module], policy: ArchState,
+                 passes: frozenset[str] = frozenset()):
         super().__init__()
         self._paths = {name: attach(self, name, module) for name, module in modules.items()}
         self._names = dict(modules)
         self.policy = policy
         self._graph = graph
+        self._mixes: dict[str, InputMix] = {}   # input_mix pass: pick output -> its linear form
+        self._fused = policy.mixes and "input_mix" in passes
+        if self._fused:   # per-subset weights (a gated any-subset choice has per-input weights already)
+            for n in graph.nodes:
+                if isinstance(n, ir.Pick) and n.reduce in ("sum", "mean") and n.label not in policy.gates:
+                    subsets = [(v,) if isinstance(v, int) else tuple(v) for v in policy.space.decision(n.label).values]
+                    self._mixes[n.out] = InputMix(subsets, n.reduce, len(n.inputs))
 
     def forward(self, *inputs):
         values: dict[str, Any] = {t.name: x for t, x in zip(self._graph.inputs, inputs)}
@@ -286,7 +308,10 @@ class SuperGraph(nn.Module):
             return self.gated_mixture(n, tensors)
         if policy.mixes:
             weights = policy.probs(n.label)
-            total = None
+            mix = self._mixes.get(n.out)
+            if mix is not None and all(t.shape == tensors[0].shape for t in tensors):
+                return mix(tensors, weights)
+            total = None   # the plain sum over subsets (it names the shapes that cannot be averaged)
             for i, value in enumerate(domain):
                 y = reduced(value) * weights[i]
                 if total is not None and y.shape != total.shape:
@@ -310,12 +335,15 @@ class SuperGraph(nn.Module):
     def gated_mixture(self, n: ir.Pick, tensors: list[torch.Tensor]) -> torch.Tensor:
         """An any-subset choice in the mixture mode: `sum_i w_i x_i`, one gate per candidate."""
         weights = self.policy.input_weights(n.label, n.reduce)
-        total = torch.zeros_like(tensors[0])
-        for i, x in enumerate(tensors):
-            if x.shape != total.shape:
-                raise NasError(f"input choice {n.label!r}: candidates differ in shape ({tuple(total.shape)} vs "
+        for x in tensors:
+            if x.shape != tensors[0].shape:
+                raise NasError(f"input choice {n.label!r}: candidates differ in shape ({tuple(tensors[0].shape)} vs "
                                f"{tuple(x.shape)}), which the mixture mode (darts, gumbel) cannot average; "
                                "use a sampling strategy", n.loc)
+        if self._fused:   # input_mix: one fused multiply-add per input
+            return weighted_sum(tensors, weights)
+        total = torch.zeros_like(tensors[0])
+        for i, x in enumerate(tensors):
             total = total + weights[i] * x
         return total
 
@@ -480,7 +508,7 @@ class _Builder:
         if isinstance(m, ir.Graph):
             used = {n.module for n in m.nodes if isinstance(n, ir.Apply)}
             modules = {name: self.module(sub) for name, sub in m.modules if name in used}
-            return SuperGraph(m, modules, self.policy)
+            return SuperGraph(m, modules, self.policy, self.passes)
         raise TypeError(f"unknown template node {type(m).__name__}")
 
 

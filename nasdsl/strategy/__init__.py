@@ -49,10 +49,12 @@ def module(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def build_supernet(space, name: str, *, seed: int | None = None, passes=None, checkpoint: bool = False, **options):
+def build_supernet(space, name: str, *, seed: int | None = None, passes=None, checkpoint: bool = False,
+                   compile: bool = False, **options):
     """The supernet one-shot strategy `name` drives: built in its execution mode, with the
     strategy's own weighting installed (e.g. Gumbel-softmax for `gumbel`). `passes` (default:
-    all of `nasdsl.lower.passes.PASSES`) and `checkpoint` are the supernet's rewrite options.
+    all of `nasdsl.lower.passes.PASSES`), `checkpoint` and `compile` are the supernet's
+    execution options (`nasdsl.lower.supernet.build_supernet`).
 
     Example::
 
@@ -66,7 +68,7 @@ def build_supernet(space, name: str, *, seed: int | None = None, passes=None, ch
                        f"one-shot: {', '.join(ONE_SHOT)}")
     from ..lower.supernet import build_supernet as lower
     rewrites = {} if passes is None else {"passes": passes}
-    net = lower(space, MODES[name], name=name, seed=seed, checkpoint=checkpoint, **rewrites)
+    net = lower(space, MODES[name], name=name, seed=seed, checkpoint=checkpoint, compile=compile, **rewrites)
     configure = getattr(module(name), "configure", None)
     if configure is not None:
         configure(net, **options)

@@ -52,8 +52,24 @@ def add_arguments(group) -> None:
                        help="mul: loss * (cost/target)^beta (ProxylessNAS); add: loss + weight * cost/target")
     group.add_argument("--penalty-beta", type=float, default=0.6, help="exponent of the mul form (default 0.6)")
     group.add_argument("--penalty-weight", type=float, default=0.1, help="weight of the add form (default 0.1)")
+    group.add_argument("--passes", metavar="NAME,...|default|all|none", default="default",
+                       help="the supernet's rewrite passes (nasdsl.lower.passes): default (all but channels_last in "
+                            "darts/gumbel mixtures, none elsewhere), all, none, or names, e.g. "
+                            "drop_zero,fold_bn,channels_last")
+    group.add_argument("--recompute", action="store_true",
+                       help="recompute each mixture in backward (activation checkpointing): less memory, more time")
     group.add_argument("--task", metavar="pkg.module:factory",
                        help="a LightningModule of your own (its model is the supernet; see nasdsl.strategy.oneshot)")
+
+
+def _passes(text: str) -> tuple[str, ...] | None:
+    """`--passes`: None for the default, else the names (checked when the supernet builds)."""
+    from ..lower.passes import PASSES
+    if text == "default":
+        return None
+    if text == "all":
+        return PASSES
+    return () if text == "none" else tuple(p.strip() for p in text.split(",") if p.strip())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     data = load_data(args.data, args.seed)
     space = fit_space(lambda params: load(args.file, params), data, parse_set(args.set))
-    supernet = registry.build_supernet(space, name, seed=args.seed)
+    supernet = registry.build_supernet(space, name, seed=args.seed, passes=_passes(args.passes),
+                                       checkpoint=args.recompute)
     penalty = _penalty(args, space, name)
     task = _task(args.task) if args.task else None
     strategy_cls = registry.module(name).Strategy
@@ -110,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
             raise NasError(f"cannot create {out}: {err.strerror}") from None
         _write_json(out / "search.json", {**meta, "params": space.params, "options": {**options, **extra},
                                           "data": args.data, "seed": args.seed, "epochs": args.epochs,
-                                          "batch_size": args.batch_size, "devices": args.devices})
+                                          "batch_size": args.batch_size, "devices": args.devices,
+                                          "passes": sorted(supernet.passes), "recompute": args.recompute})
 
     # -- data: pairs (weight batch, architecture batch)
     generator = torch.Generator().manual_seed(args.seed)

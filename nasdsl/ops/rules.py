@@ -134,6 +134,8 @@ def _kernel_area(k: Any, nd: int) -> int:
 
 
 def _conv_params(nd: int) -> Callable[[dict], int]:
+    """Weights of a (transposed) convolution: out * in / groups per kernel position, the same
+    count whichever of the two the weight's first axis holds, plus the bias."""
     def params(a: dict) -> int:
         weight = a["out_channels"] * (a["in_channels"] // a["groups"]) * _kernel_area(a["kernel_size"], nd)
         return weight + (a["out_channels"] if a["bias"] else 0)
@@ -235,13 +237,6 @@ def _conv_transpose_shape(nd: int) -> Callable:
             out.append(n)
         return (cout, *out)
     return shape
-
-
-def _conv_transpose_params(nd: int) -> Callable[[dict], int]:
-    def params(a: dict) -> int:
-        weight = a["in_channels"] * (a["out_channels"] // a["groups"]) * _kernel_area(a["kernel_size"], nd)
-        return weight + (a["out_channels"] if a["bias"] else 0)
-    return params
 
 
 def _conv_transpose_macs(a: dict, x: tuple, y: tuple) -> int:
@@ -574,7 +569,7 @@ RULES: dict[str, Rule] = {
                                     "Tanh", "LeakyReLU", "Dropout", "Dropout2d", "Identity")},
     # more of torch.nn
     "Conv3d": Rule(_conv_shape(3), _conv_params(3), _conv_macs),
-    **{f"ConvTranspose{nd}d": Rule(_conv_transpose_shape(nd), _conv_transpose_params(nd), _conv_transpose_macs)
+    **{f"ConvTranspose{nd}d": Rule(_conv_transpose_shape(nd), _conv_params(nd), _conv_transpose_macs)
        for nd in (1, 2, 3)},
     "BatchNorm3d": Rule(_channels_shape("num_features", (4,), "[C, D, H, W]"), _norm_params),
     "InstanceNorm1d": Rule(_channels_shape("num_features", (2,), "[C, L]"), _norm_params),

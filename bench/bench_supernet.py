@@ -27,13 +27,17 @@ Memory per process, the same way on both sides:
   keeps), and step RSS (peak RSS minus the RSS after building the model).
 
     python bench/bench_supernet.py --nni-python /tmp/nni-venv/bin/python [--threads 1] [--rounds 3]
-        [--steps 3] [--only nb201-darts-8,...] [--checkpoint] [--compile] [--passes none] [--env K=V]
+        [--steps 3] [--only nb201-darts-8,...] [--contiguous] [--checkpoint] [--compile] [--passes none]
+        [--env K=V]
 
-`--checkpoint` adds nasdsl with activation checkpointing of mixtures; `--compile` adds nasdsl
-built with `compile=True` (`torch.compile`; its compile time is the warm-up steps' time,
-reported apart; NNI stays eager); `--passes
-none` runs nasdsl's supernets without the rewrite passes (what they buy); otherwise a
-`nasdsl+chlast` side runs them with every pass, `channels_last` included (off by default). The NNI venv:
+The nasdsl side runs its default passes (`nasdsl.lower.passes.DEFAULT_PASSES`), which put the
+input batch in the channels-last memory layout (on the CPU); NNI's side takes the same batch in
+the default contiguous layout, as NNI does: the same values, the same ops, each side in its own
+layout. `--contiguous` adds a `nasdsl contig` side with every default pass but `channels_last`
+(what the layout buys); `--passes none` runs nasdsl without any pass (what the passes buy),
+`--passes all` with `recompute_pure` too; `--checkpoint` adds nasdsl with activation
+checkpointing of mixtures; `--compile` adds nasdsl built with `compile=True` (`torch.compile`;
+its compile time is the warm-up steps' time, reported apart; NNI stays eager). The NNI venv:
 `bash ../shared/baselines/nni-venv.sh /tmp/nni-venv`.
 """
 from __future__ import annotations
@@ -124,15 +128,14 @@ def _ours(space_name: str, strategy: str, batch: int, opts: dict):
     params = {"C": 16, "layers": 8} if space_name == "darts" else {}
     space = nasdsl.load(space_name, params)
     build_opts = {"checkpoint": opts.get("checkpoint", False), "compile": opts.get("compile", False)}
-    if opts.get("passes") == "none":
-        build_opts["passes"] = ()
-    elif opts.get("passes") == "channels_last":   # every pass, the layout included
-        from nasdsl.lower.passes import PASSES
-        build_opts["passes"] = PASSES
+    from nasdsl.lower.passes import DEFAULT_PASSES, PASSES
+    chosen = {"none": (), "all": PASSES, "default": DEFAULT_PASSES,
+              "contiguous": tuple(p for p in DEFAULT_PASSES if p != "channels_last")}[opts.get("passes", "default")]
+    build_opts["passes"] = chosen
     if strategy == "spos-fixed":
         arch = space.sample(0)
         if opts.get("side") == "discrete":
-            net = build(space, arch)
+            net = build(space, arch, channels_last="channels_last" in chosen)   # the supernet's input layout
         else:
             net = build_supernet(space, "spos", seed=0, **build_opts)
             net.fix(arch)
@@ -262,7 +265,10 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated workloads (default: all): " + ", ".join(WORKLOADS))
     parser.add_argument("--checkpoint", action="store_true", help="add nasdsl with activation checkpointing")
     parser.add_argument("--compile", action="store_true", help="add nasdsl under torch.compile")
-    parser.add_argument("--passes", choices=["all", "none"], default="all", help="nasdsl's rewrite passes")
+    parser.add_argument("--passes", choices=["default", "all", "none"], default="default",
+                        help="nasdsl's rewrite passes: DEFAULT_PASSES, PASSES or none")
+    parser.add_argument("--contiguous", action="store_true",
+                        help="add nasdsl with its default passes but channels_last (inputs in the contiguous layout)")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="environment of both sides' processes, e.g. MALLOC_MMAP_THRESHOLD_=131072 (glibc "
                              "then returns every large freed block to the system, so RSS follows live memory)")
@@ -285,8 +291,8 @@ def main() -> None:
             sides.append(("NNI 3.0", args.nni_python, "nni", {}))
         if args.checkpoint and strategy in ("darts", "gumbel"):
             sides.append(("nasdsl+ckpt", sys.executable, "ours", {"passes": args.passes, "checkpoint": True}))
-        if args.passes == "all":   # the channels-last layout is a pass run only when named
-            sides.append(("nasdsl+chlast", sys.executable, "ours", {"passes": "channels_last"}))
+        if args.contiguous:
+            sides.append(("nasdsl contig", sys.executable, "ours", {"passes": "contiguous"}))
         if args.compile:
             sides.append(("nasdsl+compile", sys.executable, "ours", {"passes": args.passes, "compile": True}))
         results: dict[str, list[dict]] = {label: [] for label, *_ in sides}

@@ -146,15 +146,17 @@ def test_supernet_passes_and_recompute_through_the_cli(tmp_path, capsys):
     """`--passes` picks the rewrite passes and `--recompute` checkpoints each mixture: the same
     search (same seed) then exports the same architecture as the default one, and search.json
     records what ran; an unknown pass is one message naming the known ones."""
-    runs = {"default": [], "plain": ["--passes", "none", "--recompute"], "layout": ["--passes", "all"]}
+    runs = {"default": [], "plain": ["--passes", "none", "--recompute"],
+            "contiguous": ["--passes", "drop_zero,shared_prefix,fold_bn,fused_mix,fast_avgpool,input_mix"]}
     for name, extra in runs.items():
         assert search(tmp_path / name, "gumbel", "--epochs", "1", *extra) == 0
     recorded = {name: json.loads((tmp_path / name / "search.json").read_text()) for name in runs}
     assert recorded["plain"]["passes"] == [] and recorded["plain"]["recompute"] is True
-    assert "channels_last" in recorded["layout"]["passes"] and "channels_last" not in recorded["default"]["passes"]
+    assert "channels_last" in recorded["default"]["passes"] and "channels_last" not in recorded["contiguous"]["passes"]
+    assert "recompute_pure" not in recorded["default"]["passes"]
     assert recorded["default"]["recompute"] is False and "fold_bn" in recorded["default"]["passes"]
     arch = {name: json.loads((tmp_path / name / "arch.json").read_text()) for name in runs}
-    assert arch["plain"] == arch["default"]
+    assert arch["plain"] == arch["default"] == arch["contiguous"]
     capsys.readouterr()
     assert search(tmp_path / "bad", "darts", "--passes", "drop_zero,fold") == 1
     err = capsys.readouterr().err

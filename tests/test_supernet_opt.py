@@ -13,6 +13,8 @@ from test_equivalence import assert_equivalent
 
 import nasdsl
 from nasdsl.errors import NasError
+from nasdsl.lower.discrete import build
+from nasdsl.lower.export import export_source
 from nasdsl.lower.passes import PASSES, OnesAvgPool2d
 from nasdsl.lower.supernet import SuperCell, build_supernet
 from nasdsl.strategy import build_supernet as strategy_supernet
@@ -373,3 +375,64 @@ def test_compiled_supernet_equals_eager(strategy):
             for key in g1:
                 assert torch.allclose(g1[key].float(), g2[key].float(), atol=1e-4, rtol=1e-3), key
     assert eager[0][2]   # architecture gradients flow
+
+
+# --- channels_last: the layout of the inputs, the same in the supernet and the discrete model -----
+
+def test_channels_last_is_the_default_layout_of_supernets_and_discrete_models():
+    # CPU image batches enter both networks channels-last (the first convolution sees that
+    # layout); the values are those of the model fed the same layout by hand
+    space = nasdsl.load("nasbench201", {"C": 4, "N": 1})
+    arch = space.sample(0)
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    seen = []
+
+    def record(module, inputs):
+        seen.append(inputs[0].is_contiguous(memory_format=torch.channels_last))
+
+    for strategy in ("darts", "spos", "proxyless"):
+        net = strategy_supernet(space, strategy, seed=0)
+        assert "channels_last" in net.passes
+        stem = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+        handle = stem.register_forward_pre_hook(record)
+        net(x)
+        handle.remove()
+    model = build(space, arch)
+    stem = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    stem.register_forward_pre_hook(record)
+    out = model(x)
+    assert seen == [True] * 4
+    plain = build(space, arch, channels_last=False)
+    plain.load_state_dict(model.state_dict())
+    assert torch.equal(out, plain(x.contiguous(memory_format=torch.channels_last)))
+    net = strategy_supernet(space, "darts", seed=0, passes=())
+    assert not net.passes
+
+
+class Flat(torch.nn.Module):
+    """A custom op as hand-written code has them: `view` needs a contiguous input."""
+
+    def forward(self, x):
+        return x.view(x.shape[0], -1)
+
+
+def test_a_space_with_a_custom_op_keeps_its_inputs_layout_unless_named():
+    # a custom op may `view` its input, which the channels-last layout breaks: such a space
+    # runs every default pass but channels_last, in the supernet and the discrete model alike
+    from nasdsl.ops import catalog
+    nasdsl.register_op("LayoutTestFlat", Flat)
+    try:
+        space = nasdsl.loads("network(x: [3, 4, 4]) = x -> choice { a: Conv2d(3, 2, 1), b: Conv2d(3, 2, 3, padding=1) }"
+                             " -> LayoutTestFlat() -> Linear(32, 5)", "flat.nas")
+        x = torch.randn(2, 3, 4, 4)
+        for strategy in ("darts", "spos"):
+            net = strategy_supernet(space, strategy, seed=0)
+            assert "channels_last" not in net.passes
+            assert net(x).shape == (2, 5)
+        assert build(space, space.sample(0))(x).shape == (2, 5)
+        assert "channels_last" not in export_source(space, space.sample(0), check=False)
+        named = strategy_supernet(space, "darts", seed=0, passes=("channels_last",))
+        with pytest.raises(RuntimeError, match="view"):
+            named(x)
+    finally:
+        catalog.unregister("LayoutTestFlat")

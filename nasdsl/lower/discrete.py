@@ -25,6 +25,7 @@ from .. import resolve
 from ..errors import UNKNOWN, NasError
 from ..ops.modules import build_op
 from ..space import Space
+from .passes import channels_last_inputs, layout_safe
 
 
 class Chain(nn.Sequential):
@@ -184,11 +185,20 @@ class _Builder:
 picked = resolve.picked  # the supernet reads input choices with the same rule
 
 
-def build(space: Space, arch: Mapping[str, Any]) -> nn.Module:
-    """The plain `nn.Module` of one architecture of `space` (validated first)."""
-    return build_resolved(resolve.resolve(space, arch))
+def build(space: Space, arch: Mapping[str, Any], *, channels_last: bool | None = None) -> nn.Module:
+    """The plain `nn.Module` of one architecture of `space` (validated first). With
+    `channels_last` 4-d CPU inputs enter it in the channels-last memory layout, as they enter
+    a supernet (`nasdsl.lower.passes`): the same values, faster CPU convolutions. The default
+    is the supernet's: on unless the space uses a custom op (`passes.layout_safe`);
+    `channels_last=False` keeps the inputs' layout."""
+    if channels_last is None:
+        channels_last = layout_safe(space.template)
+    return build_resolved(resolve.resolve(space, arch), channels_last=channels_last)
 
 
-def build_resolved(root: resolve.Node) -> nn.Module:
+def build_resolved(root: resolve.Node, *, channels_last: bool = False) -> nn.Module:
     """The plain `nn.Module` of an architecture already resolved (`nasdsl.resolve.resolve`)."""
-    return _Builder().module(root)
+    model = _Builder().module(root)
+    if channels_last:
+        model.register_forward_pre_hook(channels_last_inputs)
+    return model

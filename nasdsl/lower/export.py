@@ -52,22 +52,28 @@ from ..ops.modules import builder_arguments
 from ..space import Space
 from ..values import evaluate
 from . import discrete
+from .passes import layout_safe
 
 WIDTH = 100  # lines of generated code are wrapped to stay within this many characters
 
 
-def export_source(space: Space, arch: Mapping[str, Any], check: bool = True) -> str:
+def export_source(space: Space, arch: Mapping[str, Any], check: bool = True,
+                  channels_last: bool | None = None) -> str:
     """Standalone PyTorch source for one architecture of `space`.
 
     The architecture is validated first. With `check` the discrete model is also built once,
     so that op arguments torch rejects surface here as a `NasError` naming the place in the
-    `.nas` file, not later as a traceback from the generated file.
+    `.nas` file, not later as a traceback from the generated file. `channels_last`: the
+    network's forward puts image (4-d) CPU inputs in the channels-last layout first (default:
+    where `discrete.build` does, `passes.layout_safe`).
     """
+    if channels_last is None:
+        channels_last = layout_safe(space.template)
     arch = space.validate(arch)
     root = resolve.resolve(space, arch, validate=False)
     if check:
         discrete.build_resolved(root)
-    return _Writer(space, arch, root).source()
+    return _Writer(space, arch, root, channels_last).source()
 
 
 # --- what the discrete model holds, as data -------------------------------------------------
@@ -458,8 +464,9 @@ class _Class:
 class _Writer:
     """Turns the records of one architecture into the text of a module."""
 
-    def __init__(self, space: Space, arch: Mapping[str, Any], root: _Graph):
+    def __init__(self, space: Space, arch: Mapping[str, Any], root: _Graph, channels_last: bool = True):
         self.space, self.arch, self.root = space, arch, root
+        self.channels_last = channels_last
         self.names = _Names({"torch", "nn", "Network", "build"})
         self.lib = _Library(self.names)
         self.layouts: dict[int, _Box] = {}
@@ -475,6 +482,7 @@ class _Writer:
         self._find_ties()
         classes = self._make_classes()
         network = self._draft(self.root, "Network", self._network_doc())
+        network.forward[:0] = self._layout_lines(network.args)
         network_class = _Class("Network", [network], [], [("const", s.value) for s in network.slots])
         head = self._header() + "\nimport torch\nfrom torch import nn\n"
         for module, top, alias, _ in self.lib.imports:
@@ -682,6 +690,18 @@ class _Writer:
             if isinstance(how, str):
                 values.setdefault(how, slot.value)
         return _Call(cls.name, [(p, _Slot(values[p], p)) for p in cls.params])
+
+    def _layout_lines(self, args: list[str]) -> list[str]:
+        """The network's first lines: image inputs into the layout `discrete.build` gives them."""
+        shapes = list(self.space.input_shapes.values())
+        images = [a for a, shape in zip(args, shapes) if shape is not None and len(shape) == 3]
+        if not self.channels_last or not images:
+            return []
+        lines = ["# CPU images in the channels-last layout, as in nasdsl: same values, faster convolutions"]
+        for a in images:
+            lines += [f'if {a}.is_floating_point() and {a}.device.type == "cpu":',
+                      f"    {a} = {a}.contiguous(memory_format=torch.channels_last)"]
+        return lines
 
     # -- forward of a block
 

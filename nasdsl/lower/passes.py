@@ -23,13 +23,16 @@ pass below rewrites how it is computed, never what (weights keep their names, so
                     prefix (a ReLU costs next to nothing; its output, one activation per input
                     tensor and mixture, is freed after the forward pass). Off by default: on
                     NB201 it saves ~5% of a step's memory for ~8% more time; name it to use it.
-* `channels_last` — 4-d inputs enter the network in the channels-last memory layout, which
-                    every op then keeps: the same values, but CPU convolutions (depthwise and
-                    dilated ones most: 2x on DARTS's separable convolutions) and pools run
-                    faster on it. Logical shapes and state dicts are unchanged. Off by
-                    default (its float32 rounding differs from the discrete model's in the
-                    contiguous layout); name it to use it (`passes=PASSES`), in any mode:
-                    the one pass that also applies to path and gated supernets.
+* `channels_last` — 4-d CPU inputs enter the network in the channels-last memory layout,
+                    which every op then keeps: the same values, but CPU convolutions
+                    (depthwise and dilated ones most: 2x on DARTS's separable convolutions)
+                    and pools run faster on it. Logical shapes and state dicts are
+                    unchanged. The discrete model takes its inputs in the same layout
+                    (`discrete.build(..., channels_last=True)`, the default), so a fixed
+                    supernet and the model of its architecture round alike. Inputs on
+                    other devices keep their layout (no GPU here to measure it on). The one
+                    pass that also applies to path and gated supernets. Off by default in
+                    a space with custom ops (`layout_safe`), which may `view` their input.
 * `input_mix`     — an input choice reducing by sum or mean, `sum_v w_v reduce(x_v)` over the
                     subsets v it may pick, is linear in its inputs: `sum_i c_i x_i` with
                     `c_i = sum_{v containing i} w_v` (`/|v|` for mean). One fused multiply-add
@@ -63,16 +66,15 @@ from torch.utils.checkpoint import checkpoint
 
 from .. import ir
 from ..errors import NasError
+from ..ops import catalog
 from ..values import free_labels
 from .policy import keep_statistics, norm_buffers
 
 PASSES = ("drop_zero", "shared_prefix", "fold_bn", "fused_mix", "fast_avgpool", "recompute_pure", "input_mix",
           "channels_last")
-# run unless told otherwise (mixture mode). Only when named: channels_last, whose rounding differs
-# from the discrete model's contiguous layout, which equivalence checks compare against; and
-# recompute_pure, a trade of time for memory (NB201 darts, batch 64: ~8% more CPU time per step
-# for ~5% less step memory), like `checkpoint=True`
-DEFAULT_PASSES = tuple(p for p in PASSES if p not in ("channels_last", "recompute_pure"))
+# run unless told otherwise. Only when named: recompute_pure, a trade of time for memory (NB201
+# darts, batch 64: ~8% more CPU time per step for ~5% less step memory), like `checkpoint=True`
+DEFAULT_PASSES = tuple(p for p in PASSES if p != "recompute_pure")
 
 # parameter-free, state-free, deterministic ops (with inplace=False): safe to compute once
 ELEMENTWISE = frozenset({"ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Hardswish",
@@ -269,11 +271,36 @@ def _scaled_batch_norm(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor, w: 
                         weight, bias, use_batch, factor, bn.eps)
 
 
+def layout_safe(template: ir.Module) -> bool:
+    """Whether `channels_last` is on by default for a space: when every op of its template is one
+    of nasdsl's own (each runs in either layout); a custom op (`register_op`) may `view` its
+    input, which the channels-last layout breaks, so such a space keeps its inputs' layout
+    unless `passes` names the pass.
+
+    Example::
+
+        >>> import nasdsl
+        >>> layout_safe(nasdsl.load("nasbench201", {"C": 4, "N": 1}).template)
+        True
+    """
+    for m in ir.walk(template):
+        if isinstance(m, ir.Op):
+            record = catalog.spec(m.name)
+            if record is None or record.custom:
+                return False
+    return True
+
+
 def channels_last(x):
-    """`x` in the channels-last layout when it is a 4-d floating-point tensor, else `x`."""
-    if isinstance(x, torch.Tensor) and x.dim() == 4 and x.is_floating_point():
+    """`x` in the channels-last layout when it is a 4-d floating-point CPU tensor, else `x`."""
+    if isinstance(x, torch.Tensor) and x.dim() == 4 and x.is_floating_point() and x.device.type == "cpu":
         return x.contiguous(memory_format=torch.channels_last)
     return x
+
+
+def channels_last_inputs(module: nn.Module, inputs: tuple) -> tuple:
+    """A forward pre-hook: the module's inputs through `channels_last`."""
+    return tuple(channels_last(x) for x in inputs)
 
 
 # --- input_mix ------------------------------------------------------------------------------------

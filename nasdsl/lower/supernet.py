@@ -46,15 +46,16 @@ from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, picked, reduce_inputs
 from .mixed import MixedOp, mixed_op
-from .passes import DEFAULT_PASSES, InputMix, MixPlan, channels_last, check_passes, faster, weighted_sum
+from .passes import DEFAULT_PASSES, InputMix, MixPlan, channels_last, check_passes, faster, layout_safe, weighted_sum
 from .policy import MODES, ArchState, BinaryGate, norm_buffers
 
 
 def build_supernet(space: Space, mode: str, **options) -> Supernet:
     """A supernet of `space` whose choices execute in `mode` (mixture, path or gated).
     Options: `seed`, `name`, `passes` (the rewrite passes to run; default
-    `passes.DEFAULT_PASSES` in the mixture mode, none in the path and gated modes, where only
-    `channels_last` applies; `passes.PASSES` for all, `()` for none), `checkpoint` (recompute mixtures in backward) and
+    `passes.DEFAULT_PASSES`, of which the path and gated modes run `channels_last` only, and
+    a space with custom ops runs all but `channels_last` (`passes.layout_safe`);
+    `passes.PASSES` for all, `()` for none), `checkpoint` (recompute mixtures in backward) and
     `compile` (run the network under `torch.compile`: the first steps compile it, minutes
     on a CPU; later ones run faster; state dicts and the API are unchanged)."""
     return Supernet(space, mode, **options)
@@ -75,9 +76,10 @@ class Supernet(nn.Module):
         self.policy = ArchState(space, mode, name=name, seed=seed)
         _check_mode(space.template, self.policy)
         # the passes rewrite mixtures. Path and gated supernets run the discrete model's ops, bit-exact with
-        # it; channels_last, the one pass that applies to them too, only when named (it changes rounding)
+        # it; channels_last, the layout the discrete model also takes its inputs in, is the one pass for them
         if passes is None:
-            passes = DEFAULT_PASSES if self.policy.mixes else ()
+            passes = DEFAULT_PASSES if layout_safe(space.template) else tuple(p for p in DEFAULT_PASSES
+                                                                               if p != "channels_last")
         chosen = check_passes(passes)
         if compile:   # its saved-tensor hooks split the compiled graph; the compiler picks what to recompute
             chosen -= {"recompute_pure"}

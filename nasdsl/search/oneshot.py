@@ -53,8 +53,8 @@ def add_arguments(group) -> None:
     group.add_argument("--penalty-beta", type=float, default=0.6, help="exponent of the mul form (default 0.6)")
     group.add_argument("--penalty-weight", type=float, default=0.1, help="weight of the add form (default 0.1)")
     group.add_argument("--passes", metavar="NAME,...|default|all|none", default="default",
-                       help="the supernet's rewrite passes (nasdsl.lower.passes): default (all but channels_last in "
-                            "darts/gumbel mixtures, none elsewhere), all, none, or names, e.g. "
+                       help="the supernet's rewrite passes (nasdsl.lower.passes): default (all but recompute_pure; "
+                            "channels_last alone in path and gated supernets), all, none, or names, e.g. "
                             "drop_zero,fold_bn,channels_last")
     group.add_argument("--recompute", action="store_true",
                        help="recompute each mixture in backward (activation checkpointing): less memory, more time")

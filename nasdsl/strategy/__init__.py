@@ -53,7 +53,7 @@ def build_supernet(space, name: str, *, seed: int | None = None, passes=None, ch
                    compile: bool = False, **options):
     """The supernet one-shot strategy `name` drives: built in its execution mode, with the
     strategy's own weighting installed (e.g. Gumbel-softmax for `gumbel`). `passes` (default:
-    all of `nasdsl.lower.passes.PASSES`), `checkpoint` and `compile` are the supernet's
+    `nasdsl.lower.passes.DEFAULT_PASSES`), `checkpoint` and `compile` are the supernet's
     execution options (`nasdsl.lower.supernet.build_supernet`).
 
     Example::

@@ -291,7 +291,7 @@ def main() -> None:
             sides.append(("NNI 3.0", args.nni_python, "nni", {}))
         if args.checkpoint and strategy in ("darts", "gumbel"):
             sides.append(("nasdsl+ckpt", sys.executable, "ours", {"passes": args.passes, "checkpoint": True}))
-        if args.contiguous:
+        if args.contiguous and strategy != "spos-fixed":   # its reference, the discrete model, runs channels-last
             sides.append(("nasdsl contig", sys.executable, "ours", {"passes": "contiguous"}))
         if args.compile:
             sides.append(("nasdsl+compile", sys.executable, "ours", {"passes": args.passes, "compile": True}))

@@ -464,7 +464,7 @@ class _Class:
 class _Writer:
     """Turns the records of one architecture into the text of a module."""
 
-    def __init__(self, space: Space, arch: Mapping[str, Any], root: _Graph, channels_last: bool = True):
+    def __init__(self, space: Space, arch: Mapping[str, Any], root: _Graph, channels_last: bool):
         self.space, self.arch, self.root = space, arch, root
         self.channels_last = channels_last
         self.names = _Names({"torch", "nn", "Network", "build"})

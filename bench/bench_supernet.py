@@ -23,6 +23,8 @@ Memory per process, the same way on both sides:
   libraries, no malloc caching), from the profiler's allocation events on extra untimed steps;
 * held after forward: the same peak within the forward passes only (what autograd keeps for
   backward, however it keeps it, plus outputs);
+* eval forward peak: the allocator's peak over one forward pass in eval mode under
+  `torch.no_grad()` (a validation batch: only the tensors the forward pass still holds);
 * peak RSS (whole process: ~480 MB of libraries on both sides, and whatever glibc's malloc
   keeps), and step RSS (peak RSS minus the RSS after building the model).
 
@@ -106,6 +108,25 @@ def _allocator_bytes(step) -> tuple[int, int]:
             if any(a <= t <= b for a, b in forwards):
                 held = max(held, live)
     return peak - base, max(held - base, 0)
+
+
+def _eval_peak(net, x, resample) -> int:
+    """The allocator's peak over one forward pass in eval mode without autograd (what a
+    validation batch costs), in bytes above what is allocated when it starts."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    net.eval()
+    if resample:
+        resample()
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof, torch.no_grad():
+        net(x)
+    live = peak = 0
+    for _, n in sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                       if e.name() == "[memory]"):
+        live += n
+        peak = max(peak, live)
+    net.train()
+    return peak
 
 
 def _paths():
@@ -230,9 +251,12 @@ def worker(side: str, workload: str, threads: int, warmup: int, steps: int, opts
         cpu.append(time.process_time() - c)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     alloc_peak, held = _allocator_bytes(step)
+    # (not under compile: a no-grad pass would compile the network once more, minutes on a CPU)
+    eval_peak = float("nan") if opts.get("compile") else _eval_peak(net, x, resample)
     return {"step_s": statistics.median(times), "cpu_s": statistics.median(cpu), "warmup_s": first,
             "peak_rss_mb": peak, "step_rss_mb": peak - base,
-            "alloc_peak_mb": alloc_peak / 2**20, "held_mb": held / 2**20, "weights": sum(p.numel() for p in weights),
+            "alloc_peak_mb": alloc_peak / 2**20, "held_mb": held / 2**20, "eval_mb": eval_peak / 2**20,
+            "weights": sum(p.numel() for p in weights),
             "arch_params": sum(p.numel() for p in alphas)}
 
 
@@ -309,6 +333,7 @@ def main() -> None:
                     f"step RSS {summary([r['step_rss_mb'] for r in rows])} MB, "
                     f"step peak alloc {summary([r['alloc_peak_mb'] for r in rows])} MiB, "
                     f"held after forward {summary([r['held_mb'] for r in rows])} MiB, "
+                    f"eval forward peak {summary([r['eval_mb'] for r in rows])} MiB, "
                     f"weights {rows[0]['weights']:,}")
             if label.endswith("compile"):
                 line += f", first {args.warmup} step(s) incl. compile {summary([r['warmup_s'] for r in rows])} s"
@@ -324,8 +349,10 @@ def main() -> None:
                 s = [r["step_rss_mb"] / b["step_rss_mb"] for r, b in zip(rows, base)]
                 a = [r["alloc_peak_mb"] / b["alloc_peak_mb"] for r, b in zip(rows, base)]
                 h = [r["held_mb"] / b["held_mb"] for r, b in zip(rows, base)]
+                e = [r["eval_mb"] / b["eval_mb"] for r, b in zip(rows, base)]
                 print(f"  {label} / {ref}: time {summary(t)}x, CPU time {summary(c)}x, step peak alloc {summary(a)}x, "
-                      f"held after forward {summary(h)}x, peak RSS {summary(m)}x, step RSS {summary(s)}x")
+                      f"held after forward {summary(h)}x, eval forward peak {summary(e)}x, peak RSS {summary(m)}x, "
+                      f"step RSS {summary(s)}x")
         sys.stdout.flush()
 
 

@@ -436,3 +436,45 @@ def test_a_space_with_a_custom_op_keeps_its_inputs_layout_unless_named():
             named(x)
     finally:
         catalog.unregister("LayoutTestFlat")
+
+
+# --- liveness: a graph's interpreter drops each tensor after its last read -----------------------
+
+LIVENESS = """
+network(x: [4]) {
+  a = Linear(4, 4)
+  b = choice { p: Linear(4, 4), q: Tanh(), r: Identity() }
+  c = Linear(4, 4)
+  d = Linear(4, 4)
+  t = a(x)
+  u = b(t)
+  return d(c(u)) + u
+}
+"""
+
+
+@pytest.mark.parametrize("build_net", ["discrete", "spos", "darts"])
+def test_graph_interpreters_free_each_tensor_after_its_last_read(build_net):
+    # `t` is read by `b` only: once `b` ran nothing holds it (no autograd here; the prefixes that
+    # `shared_prefix` shares, Tanh(t) and t itself, hold it no longer than it lives), so by the time
+    # `c` runs it is gone, as in straight-line code; `u`, read again by the sum, is still alive
+    import weakref
+    space = nasdsl.loads(LIVENESS, "liveness.nas")
+    net = build(space, {"b": "p"}) if build_net == "discrete" else strategy_supernet(space, build_net, seed=0)
+    modules = dict(net.named_modules())
+    kept: dict[str, weakref.ref] = {}
+    alive: dict[str, bool] = {}
+
+    def keep(name):
+        return lambda module, inputs, output: kept.__setitem__(name, weakref.ref(output))
+
+    def probe(module, inputs):
+        alive.update({name: ref() is not None for name, ref in kept.items()})
+
+    prefix = "net." if build_net != "discrete" else ""
+    modules[prefix + "a"].register_forward_hook(keep("t"))
+    modules[prefix + "c"].register_forward_hook(keep("c"))
+    modules[prefix + "d"].register_forward_pre_hook(probe)
+    with torch.no_grad():
+        net(torch.randn(2, 4))
+    assert alive == {"t": False, "c": True}

@@ -15,7 +15,7 @@ Example::
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 import torch
@@ -62,11 +62,37 @@ def combine(fn: str, tensors: list[torch.Tensor], dim: int) -> torch.Tensor:
     return out / len(tensors) if fn == "mean" else out
 
 
+def last_reads(reads: list[tuple[Hashable, ...]], writes: list[tuple[Hashable, ...]],
+               keep: Iterable[Hashable]) -> list[tuple[Hashable, ...]]:
+    """Liveness of a straight-line plan: per step, the values (names or slots) that no later
+    step reads and `keep` (the outputs) does not hold, read last or written unread there. An
+    interpreter drops them after that step, so a tensor lives as long as straight-line code
+    would keep it, not until the end of the forward pass (autograd keeps what backward needs
+    either way).
+
+    Example::
+
+        >>> last_reads([("x",), ("a",), ("x", "b")], [("a",), ("b", "unused"), ("y",)], ["y"])
+        [(), ('a', 'unused'), ('x', 'b')]
+    """
+    last: dict[Hashable, int] = {}
+    for i, (ins, outs) in enumerate(zip(reads, writes)):
+        for v in (*ins, *outs):
+            last[v] = i
+    keep = set(keep)
+    dead: list[list[Hashable]] = [[] for _ in reads]
+    for v, i in last.items():
+        if v not in keep:
+            dead[i].append(v)
+    return [tuple(d) for d in dead]
+
+
 class GraphModule(nn.Module):
     """Named dataflow: submodules registered under their source names, and a fixed plan.
 
     Each step is `(kind, target, input slots, output slots, extra)`; tensors live in a list
-    indexed by slot, so the forward pass is a straight loop over the steps.
+    indexed by slot, so the forward pass is a straight loop over the steps, which drops each
+    tensor after its last read (`last_reads`).
     """
 
     def __init__(self, inputs: tuple[str, ...], modules: dict[str, nn.Module], steps: list[tuple],
@@ -82,14 +108,15 @@ class GraphModule(nn.Module):
                 slots.setdefault(o, len(slots))
             plan.append((kind, len(self._calls), tuple(slots[i] for i in ins), tuple(slots[o] for o in outs), extra))
             self._calls.append(modules.get(target) if kind == "apply" else None)
-        self._plan = plan
+        self._outputs = tuple(slots[o] for o in outputs)
+        dead = last_reads([p[2] for p in plan], [p[3] for p in plan], self._outputs)
+        self._plan = [(*step, frees) for step, frees in zip(plan, dead)]
         self._n_slots = len(slots)
         self._n_inputs = len(inputs)
-        self._outputs = tuple(slots[o] for o in outputs)
 
     def forward(self, *inputs: torch.Tensor):
         values: list[Any] = list(inputs) + [None] * (self._n_slots - self._n_inputs)
-        for kind, call, ins, outs, extra in self._plan:
+        for kind, call, ins, outs, extra, frees in self._plan:
             args = [values[i] for i in ins]
             if kind == "apply":
                 out = self._calls[call](*args)
@@ -102,6 +129,8 @@ class GraphModule(nn.Module):
                 values[outs[0]] = reduce_inputs(args, extra)
             else:
                 values[outs[0]] = combine(kind, args, extra)
+            for slot in frees:
+                values[slot] = None
         if len(self._outputs) == 1:
             return values[self._outputs[0]]
         return tuple(values[o] for o in self._outputs)

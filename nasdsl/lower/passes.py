@@ -56,6 +56,7 @@ Example::
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -187,10 +188,12 @@ class MixPlan:
 
 def _shared(cache: dict | None, x: torch.Tensor, key: str, prefix: list[nn.Module], cheap: bool = False) -> torch.Tensor:
     """`prefix(x)`, computed once per forward pass for each input tensor and op sequence; a
-    `cheap` (elementwise) one keeps nothing for backward but `x` (`_recomputing`)."""
+    `cheap` (elementwise) one keeps nothing for backward but `x` (`_recomputing`). An entry
+    lives as long as `x` does (a finalizer drops it), so sharing lengthens no tensor's life;
+    under `torch.compile` it holds `x` until the pass ends instead."""
     if cache is not None:
         hit = cache.get((id(x), key))
-        if hit is not None and hit[0] is x:
+        if hit is not None and (hit[0] is x or isinstance(hit[0], weakref.ref) and hit[0]() is x):
             return hit[1]
     y = x
     for i, m in enumerate(prefix):
@@ -199,8 +202,13 @@ def _shared(cache: dict | None, x: torch.Tensor, key: str, prefix: list[nn.Modul
                 y = m(y)
         else:
             y = m(y)
-    if cache is not None:
-        cache[(id(x), key)] = (x, y)   # holding x keeps its id from being reused this pass
+    # x itself or a view of it (Identity, Flatten) is free to recompute, and an entry holding it keeps x alive
+    if cache is not None and y is not x and y._base is not x:
+        if torch.compiler.is_compiling():   # holding x keeps its id from being reused this pass
+            cache[(id(x), key)] = (x, y)
+        else:
+            cache[(id(x), key)] = (weakref.ref(x), y)
+            weakref.finalize(x, cache.pop, (id(x), key), None)
     return y
 
 

@@ -44,7 +44,7 @@ from ..errors import NasError
 from ..ops.modules import build_op
 from ..space import Space
 from ..values import evaluate, free_labels
-from .discrete import attach, combine, picked, reduce_inputs
+from .discrete import attach, combine, last_reads, picked, reduce_inputs
 from .mixed import MixedOp, mixed_op
 from .passes import DEFAULT_PASSES, InputMix, MixPlan, channels_last, check_passes, faster, layout_safe, weighted_sum
 from .policy import MODES, ArchState, BinaryGate, norm_buffers
@@ -263,8 +263,13 @@ class SuperRepeat(nn.Module):
         return result
 
 
+def _writes(node: ir.Apply | ir.Combine | ir.Pick) -> tuple[str, ...]:
+    return node.outs if isinstance(node, ir.Apply) else (node.out,)
+
+
 class SuperGraph(nn.Module):
-    """Named dataflow with input choices resolved by the policy."""
+    """Named dataflow with input choices resolved by the policy; each tensor is dropped after
+    its last read (`discrete.last_reads`)."""
 
     def __init__(self, graph: ir.Graph, modules: dict[str, nn.Module], policy: ArchState,
                  passes: frozenset[str] = frozenset()):
@@ -273,6 +278,8 @@ class SuperGraph(nn.Module):
         self._names = dict(modules)
         self.policy = policy
         self._graph = graph
+        self._frees = last_reads([tuple(n.inputs) for n in graph.nodes], [_writes(n) for n in graph.nodes],
+                                 graph.outputs)
         self._mixes: dict[str, InputMix] = {}   # input_mix pass: pick output -> its linear form
         self._fused = policy.mixes and "input_mix" in passes
         if self._fused:   # per-subset weights (a gated any-subset choice has per-input weights already)
@@ -283,7 +290,7 @@ class SuperGraph(nn.Module):
 
     def forward(self, *inputs):
         values: dict[str, Any] = {t.name: x for t, x in zip(self._graph.inputs, inputs)}
-        for n in self._graph.nodes:
+        for n, frees in zip(self._graph.nodes, self._frees):
             if isinstance(n, ir.Apply):
                 out = self._names[n.module](*(values[i] for i in n.inputs))
                 if len(n.outs) == 1:
@@ -294,6 +301,8 @@ class SuperGraph(nn.Module):
                 values[n.out] = combine(n.fn, [values[i] for i in n.inputs], n.dim)
             else:
                 values[n.out] = self.pick(n, [values[i] for i in n.inputs])
+            for name in frees:
+                del values[name]
         outs = tuple(values[o] for o in self._graph.outputs)
         return outs[0] if len(outs) == 1 else outs
 

@@ -83,6 +83,13 @@ class MixedOp(nn.Module, metaclass=abc.ABCMeta):
     def resolve(self, assignment: dict[str, Any]) -> dict[str, Any]:
         return {k: evaluate(v, assignment) for k, v in self.op.args}
 
+    def require_shared(self, *names: str) -> None:
+        """Refuse (one line naming it and its decisions) an argument whose value varies between
+        the choices: only sizes are shared through one weight of the largest shape."""
+        for name in names:
+            if len({repr(r[name]) for r in self.resolved}) > 1:
+                raise _unsupported(self.op, name)
+
     def maximum(self, name: str) -> Any:
         return max(r[name] for r in self.resolved)
 
@@ -205,9 +212,7 @@ class MixedConv(MixedOp):
         self.transposed = op.name.startswith("ConvTranspose")
         self.dims = int(op.name[-2])
         self.depthwise = any(r["groups"] != 1 for r in self.resolved)
-        for name in ("bias", "padding_mode"):
-            if len({repr(r[name]) for r in self.resolved}) > 1:
-                raise _unsupported(op, name)
+        self.require_shared("bias", "padding_mode")
         self.in_max, self.out_max = self.maximum("in_channels"), self.maximum("out_channels")
         self.k_max = self.maximum("kernel_size")
         largest = {**self.resolved[0], "in_channels": self.in_max, "out_channels": self.out_max,
@@ -293,8 +298,7 @@ class MixedLinear(MixedOp):
 
     def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
-        if len({r["bias"] for r in self.resolved}) > 1:
-            raise _unsupported(op, "bias")
+        self.require_shared("bias")
         self.in_max, self.out_max = self.maximum("in_features"), self.maximum("out_features")
         template = nn.Linear(self.in_max, self.out_max, bias=self.resolved[0]["bias"])
         self.weight, self.bias = template.weight, template.bias
@@ -327,9 +331,7 @@ class MixedBatchNorm(MixedOp):
 
     def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
-        for name in ("eps", "momentum", "affine", "track_running_stats"):
-            if len({repr(r[name]) for r in self.resolved}) > 1:
-                raise _unsupported(op, name)
+        self.require_shared("eps", "momentum", "affine", "track_running_stats")
         self.c_max = self.maximum("num_features")
         self.bn = build_op(op.name, {**self.resolved[0], "num_features": self.c_max})
 
@@ -385,9 +387,7 @@ class MixedGroupNorm(MixedOp):
 
     def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
-        for name in ("eps", "affine"):
-            if len({repr(r[name]) for r in self.resolved}) > 1:
-                raise _unsupported(op, name)
+        self.require_shared("eps", "affine")
         self.c_max = self.maximum("num_channels")
         self.gn = build_op("GroupNorm", {**self.resolved[0], "num_channels": self.c_max, "num_groups": 1})
 
@@ -407,8 +407,7 @@ class MixedPReLU(MixedOp):
 
     def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
-        if len({repr(r["init"]) for r in self.resolved}) > 1:
-            raise _unsupported(op, "init")
+        self.require_shared("init")
         self.prelu = build_op("PReLU", {"num_parameters": self.maximum("num_parameters"),
                                         "init": self.resolved[0]["init"]})
 
@@ -426,9 +425,7 @@ class MixedEmbedding(MixedOp):
 
     def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
-        for name in ("max_norm", "norm_type", "scale_grad_by_freq", "sparse"):
-            if len({repr(r[name]) for r in self.resolved}) > 1:
-                raise _unsupported(op, name)
+        self.require_shared("max_norm", "norm_type", "scale_grad_by_freq", "sparse")
         if self.resolved[0]["sparse"]:
             raise NasError(f"Embedding: sparse=true is not weight-entangled (a sparse gradient cannot flow "
                            f"through slices of one table; it depends on {', '.join(map(repr, self.labels))})", op.loc)
@@ -462,9 +459,7 @@ class MixedLayerNorm(MixedOp):
         for r in self.resolved:
             if not isinstance(r["normalized_shape"], int):
                 raise _unsupported(op, "normalized_shape", "only a single last dimension is entangled")
-        for name in ("eps", "elementwise_affine", "bias"):
-            if len({repr(r[name]) for r in self.resolved}) > 1:
-                raise _unsupported(op, name)
+        self.require_shared("eps", "elementwise_affine", "bias")
         self.c_max = self.maximum("normalized_shape")
         self.ln = build_op("LayerNorm", {**self.resolved[0], "normalized_shape": self.c_max})
 
@@ -484,9 +479,7 @@ class MixedAttention(MixedOp):
 
     def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
-        for name in ("dropout", "bias", "batch_first"):
-            if len({repr(r[name]) for r in self.resolved}) > 1:
-                raise _unsupported(op, name)
+        self.require_shared("dropout", "bias", "batch_first")
         self.e_max = self.maximum("embed_dim")
         heads = [r["num_heads"] for r in self.resolved if r["embed_dim"] == self.e_max]
         self.mha = build_op("MultiheadAttention", {**self.resolved[0], "embed_dim": self.e_max,
@@ -566,9 +559,7 @@ class MixedRelPosAttention(MixedOp):
 
     def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
-        for name in ("head_dim", "qkv_bias", "rpe", "rpe_length"):
-            if len({repr(r[name]) for r in self.resolved}) > 1:
-                raise _unsupported(op, name)
+        self.require_shared("head_dim", "qkv_bias", "rpe", "rpe_length")
         self.attn = build_op("RelPosSelfAttention", {**self.resolved[0], "embed_dim": self.maximum("embed_dim"),
                                                      "num_heads": self.maximum("num_heads")})
 

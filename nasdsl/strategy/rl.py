@@ -129,6 +129,9 @@ class PolicyBasedRL(Strategy):
         collected = [self.log_prob(arch) for arch, _ in self._batch] if ppo else []
         for _ in range(self.update_epochs if ppo else 1):
             grads = {label: [0.0] * len(v) for label, v in self.logits.items()}
+            # the policy is fixed within an epoch: each label's probabilities and entropy once
+            softmax = {label: _softmax(v) for label, v in self.logits.items()}
+            entropies = {label: -sum(p * math.log(p) for p in probs if p > 0) for label, probs in softmax.items()}
             for k, ((arch, _), advantage) in enumerate(zip(self._batch, advantages)):
                 weight = advantage
                 if ppo:
@@ -136,10 +139,9 @@ class PolicyBasedRL(Strategy):
                     clipped = ratio > 1 + self.clip if advantage > 0 else ratio < 1 - self.clip
                     weight = 0.0 if clipped else advantage * ratio
                 for label, chosen in arch.items():
-                    probs = _softmax(self.logits[label])
+                    probs, entropy = softmax[label], entropies[label]
                     i = self._index[label][_key(chosen)]
                     g = grads[label]
-                    entropy = -sum(p * math.log(p) for p in probs if p > 0)
                     for j, p in enumerate(probs):
                         # ascent direction: weight * d log p(i) + entropy_weight * d H
                         g[j] += weight * ((1.0 if j == i else 0.0) - p) / n

@@ -100,7 +100,7 @@ def cost_bounds(space) -> CostBounds:
         try:
             hit = _bounds(space)
         except (NasError, RecursionError, ArithmeticError) as err:  # a space costs() cannot price either
-            text = err.message if isinstance(err, NasError) else type(err).__name__
+            text = err.render().split("\n")[0] if isinstance(err, NasError) else type(err).__name__  # located
             hit = CostBounds(None, None, f"the cost model failed: {text}")
         _CACHE[space] = hit
     return hit

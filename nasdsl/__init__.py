@@ -188,9 +188,12 @@ def load(path: str | Path, params: Mapping[str, Any] | None = None,
     if key is None:
         return _compile(text, file, params, loader)
     store = cache.SpaceCache(directory)
-    space = store.get(key, loader, rebuild=lambda: _compile(text, file, params, loader))
-    if space is None:
+
+    def compile_and_store() -> Space:   # on a miss, and when a hit's template turns out damaged
         imports: list[tuple[str, str, str, str]] = []
-        space = _compile(text, file, params, cache.recording(loader, imports))
-        store.put(key, space, imports)
-    return space
+        fresh = _compile(text, file, params, cache.recording(loader, imports))
+        store.put(key, fresh, imports)
+        return fresh
+
+    space = store.get(key, loader, rebuild=compile_and_store)
+    return compile_and_store() if space is None else space

@@ -12,17 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nb201 import TABLE
+from test_budgets import SMALL, budgeted
 
 import nasdsl
 from nasdsl.analysis.bounds import budget_verdict, cost_bounds
 from nasdsl.analysis.shapes import costs
 from nasdsl.errors import EmptySpaceError
 from nasdsl.formats import arch_to_nb201, nb201_to_arch
-
-
-def budgeted(name: str, budget: str) -> nasdsl.Space:
-    path = nasdsl.resolve_space(name)
-    return nasdsl.loads(path.read_text() + f"\n{budget}\n", str(path))
 
 
 def ends(space) -> tuple[int, int, int, int]:
@@ -96,14 +92,6 @@ def test_interacting_decisions_are_eliminated_together_and_exact():
     space = nasdsl.loads(REPEAT)
     assert space.size() == 2 * (3 + 9 + 27) * 3
     assert_exact_against_enumeration(space)
-
-
-SMALL = """network(x: [8]) {
-  a = choice[4, 8, 16, 32]
-  b = choice[4, 8, 16, 32]
-  return x -> Linear(8, a) -> ReLU() -> Linear(a, b) -> Linear(b, 2)
-}
-"""
 
 
 def test_a_forbidden_optimum_leaves_a_sound_inexact_bound():

@@ -17,6 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from test_equivalence import assert_equivalent  # noqa: E402
 
 import nasdsl  # noqa: E402
 from nasdsl.cli import main  # noqa: E402
@@ -24,9 +25,6 @@ from nasdsl.lower.discrete import reduce_inputs  # noqa: E402
 from nasdsl.lower.policy import hard_weights, subset_weights  # noqa: E402
 from nasdsl.strategy import build_supernet  # noqa: E402
 from nasdsl.strategy.gumbel import GumbelWeights  # noqa: E402
-from tests.test_equivalence import assert_equivalent  # noqa: E402
-
-torch.set_num_threads(1)
 
 SKIPS = """param layers = 4
 block Op(c) = choice { conv3: Conv2d(c, c, 3, padding=1), pool: MaxPool2d(3, 1, 1), id: Identity() }
@@ -356,7 +354,7 @@ def test_export_under_a_tight_budget_on_the_darts_space():
 # --- one-shot search end to end ------------------------------------------------------------------
 
 @pytest.mark.parametrize("strategy", ["darts", "gumbel"])
-def test_darts_searches_the_macro_space_with_gates(tmp_path, strategy, capsys):
+def test_darts_searches_the_macro_space_with_gates(tmp_path, strategy):
     out = tmp_path / strategy
     assert main(["search", "examples/macro.nas", "--set", "C=4", "--set", "layers=3", "--strategy", strategy,
                  "--data", "digits", "--batch-size", "256", "--epochs", "1", "--out", str(out)]) == 0

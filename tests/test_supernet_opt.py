@@ -258,13 +258,11 @@ network(x: [3, 8, 8]) {
 """
 
 
-def test_input_mix_weighs_each_input_once(tmp_path):
+def test_input_mix_weighs_each_input_once():
     # a pick of 2 of 4 inputs has 6 subsets: the plain mixture averages and multiplies each
     # (saving 6 means for the weights' gradients); the linear form multiplies each input once
     # (saving the 4 inputs), with the same outputs and gradients
-    path = tmp_path / "pick2.nas"
-    path.write_text(PICK2)
-    space = nasdsl.load(str(path))
+    space = nasdsl.loads(PICK2, "pick2.nas")
     assert len(space.decision("m").values) == 6
     x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
     counts, results = {}, {}

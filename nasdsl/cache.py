@@ -368,13 +368,6 @@ def recording(loader: Loader, imports: list) -> Loader:
     return load_import
 
 
-def _fresh(module: Any) -> Any:
-    """`module` rebuilt from new IR objects, as the elaborator copies a cell op's candidates
-    (`nasdsl.elaborate._fresh`): sharing inside the copy as inside `module`, none with it."""
-    from . import ir
-    return ir.transform(module, lambda node, children: node.with_children(children))
-
-
 # --- the IR as JSON ------------------------------------------------------------------------------
 #
 # An encoded space is a flat table of nodes, children before parents, plus the index of the
@@ -654,6 +647,7 @@ def decode(data: dict, copies: dict[int, Any] | None = None, objs: list | None =
     With `objs` (the nodes built so far) and `stop`, it builds the nodes up to `stop` only;
     called again with the same `objs`, it goes on from there (`root`: the field to return).
     """
+    from . import ir
     from .errors import Loc
     classes, fields, modules = _schema()
     texts = data["texts"]
@@ -695,7 +689,7 @@ def decode(data: dict, copies: dict[int, Any] | None = None, objs: list | None =
             if first.__class__ not in modules or count.__class__ is not int or not 1 <= count <= 64:
                 raise ValueError("cell op")
             op = classes["CellOp"](field(op_label), field(input_label),
-                                   (first, *[_fresh(first) for _ in range(count - 1)]))
+                                   (first, *[ir.fresh(first) for _ in range(count - 1)]))
             if copies is not None:
                 copies[id(op)] = op
             append(op)

@@ -1179,7 +1179,7 @@ class Elaborator:
                 known = len(self.decisions) + (op_label not in self.decisions)
                 for j in range(ni):
                     if j and reuse:
-                        candidates.append(_fresh(candidates[0]))
+                        candidates.append(ir.fresh(candidates[0]))
                         continue
                     self.conditions.append(binary("==", Ref(input_label), j))
                     try:
@@ -1222,12 +1222,6 @@ _EVAL = {cls: getattr(Elaborator, "eval_" + cls.__name__) for cls in (
 # Expressions that open no choice site and name nothing: a literal, or a name (its value is
 # looked up, never called here).
 _NO_SITES = frozenset({ast.Number, ast.String, ast.Bool, ast.Name})
-
-
-def _fresh(m: ir.Module) -> ir.Module:
-    """Module `m` rebuilt from new IR objects. Lowering builds one torch module per IR object,
-    so a fresh copy gets weights of its own (shared within the copy as within `m`)."""
-    return ir.transform(m, lambda node, children: node.with_children(children))
 
 
 def input_domain(k: int, n: int | None, least: int = 1) -> tuple:

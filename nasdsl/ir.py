@@ -270,6 +270,13 @@ def transform(root: Module, fn: Callable[[Module, tuple[Module, ...]], Module]) 
     return go(root)
 
 
+def fresh(m: Module) -> Module:
+    """Module `m` rebuilt from new IR objects (`transform`'s deep copy). Lowering builds one
+    torch module per IR object, so a fresh copy gets weights of its own (shared within the
+    copy as within `m`): how the elaborator gives each op of a cell its own candidates."""
+    return transform(m, lambda node, children: node.with_children(children))
+
+
 def merged_nodes(cell: Cell, read: Callable[[str], int]) -> list[int]:
     """The states a cell concatenates, given what each op's input decision took (`read(label)`):
     every node (`merge="all"`), or the loose ends, the nodes no op reads. The one statement of

@@ -4,7 +4,10 @@ n="any", min=0)`) in this checkout against a baseline checkout, at several depth
 runs a fresh process per tree, alternating, same Python, one thread; a process times `--steps`
 steps after one warm-up step and reports their median. Prints the median and range (min-max)
 over rounds of each tree, the ratio of medians (baseline / this: above 1 is faster), the
-architecture parameters and the peak RSS. Asserts nothing.
+architecture parameters and the peak RSS. Asserts nothing. Each tree builds the supernet with
+its own defaults (`build_supernet(space, "darts", seed=0)`), so the ratio is the whole difference
+between the two checkouts on this workload; to isolate the gates, take a baseline that differs
+from this checkout in them alone.
 
     git worktree add /tmp/nasdsl-base main              # the baseline, any checkout
     python bench/bench_gates.py --baseline /tmp/nasdsl-base [--rounds 5] [--layers 6 9 12]

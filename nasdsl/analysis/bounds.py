@@ -247,7 +247,7 @@ def _term_cost(key: tuple, view: Mapping[str, Any], ev: _Values) -> int:
 _METRICS = ("params", "flops")
 
 
-def _factors(space, counts: dict[tuple, int], domains: dict[str, tuple]):
+def _factors(counts: dict[tuple, int], domains: dict[str, tuple]):
     """Terms grouped by the decisions they read: (scope, {value indices: (params, flops) or
     None where a term cannot be evaluated, which no architecture of the space reaches})."""
     ev = _Values()
@@ -478,7 +478,7 @@ def _bounds(space) -> CostBounds:
     if note:
         return CostBounds(None, None, note)
     domains = {d.label: tuple(d.values) for d in space.decisions}
-    factors, note = _factors(space, counts, domains)
+    factors, note = _factors(counts, domains)
     if factors is None:
         return CostBounds(None, None, note)
 

@@ -1,4 +1,6 @@
-"""One-shot supernet steps, nasdsl vs NNI 3.0, side by side (nothing asserted).
+"""One-shot supernet steps, nasdsl vs NNI 3.0, side by side (asserted: only that both sides
+build the same supernet, the same weight and architecture-parameter counts; the DARTS space's
+224 architecture parameters are DARTS's edge relaxation, `nasdsl/lower/edges.py`).
 
 Each workload runs in fresh processes, the two sides alternating round by round (nasdsl, NNI,
 nasdsl, NNI, ...), with the same torch threads, the same batch and the same step:
@@ -325,6 +327,10 @@ def main() -> None:
             for label, python, side, extra in sides:
                 results[label].append(run_side(python, side, name, args, extra))
         base = results[sides[1][0]] if len(sides) > 1 else None
+        if base is not None and strategy != "spos-fixed":   # the same supernet on both sides, or no ratio
+            for label, rows in results.items():
+                for what in ("weights", "arch_params"):
+                    assert rows[0][what] == base[0][what], (name, label, what, rows[0][what], base[0][what])
         print(f"\n{name} (batch {batch}); load average before {load0}, after {_load()}")
         for label, rows in results.items():
             line = (f"  {label:15s} step {summary([r['step_s'] * 1e3 for r in rows])} ms "

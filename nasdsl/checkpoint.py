@@ -84,6 +84,8 @@ class Checkpoint:
             module = build(space, self.arch or {})
         else:
             from .strategy import build_supernet
+            if isinstance(self.metadata.get("cells"), str):   # how its mixture relaxed cells
+                options = {"cells": self.metadata["cells"], **options}
             module = build_supernet(space, self.strategy, **options)
         try:
             module.load_state_dict(self.state_dict, strict=True)

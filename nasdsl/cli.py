@@ -349,7 +349,8 @@ def cmd_compile(args) -> int:
     arch_params = sum(p.numel() for p in getattr(model, "arch_parameters", lambda: [])())
     output = Path(args.output) if args.output else Path(f"{Path(space.root_file).stem}-{args.strategy}.pt")
     save_checkpoint(output, space, args.strategy, model, arch=arch,
-                    metadata={"batch": args.batch, "seed": args.seed})
+                    metadata={"batch": args.batch, "seed": args.seed,
+                              **({"cells": model.cells} if hasattr(model, "cells") else {})})
     summary = {
         "file": space.root_file, "fingerprint": space.fingerprint(), "strategy": args.strategy,
         "weights": weights, "arch_parameters": arch_params, "decisions": len(space.decisions),

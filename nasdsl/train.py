@@ -121,7 +121,7 @@ def inherited_weights(space, arch: Mapping[str, Any], checkpoint: str | Path) ->
     if meta["fingerprint"] != space.fingerprint():
         raise NasError(f"{checkpoint}: its supernet was searched on another space (fingerprint "
                        f"{meta['fingerprint']}, this space {space.fingerprint()}); use the same space and --set")
-    net = build_supernet(space, meta["strategy"], seed=0)
+    net = build_supernet(space, meta["strategy"], seed=0, cells=meta.get("cells", "slot"))
     prefix = "supernet."
     state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     net.load_state_dict(state, strict=True)

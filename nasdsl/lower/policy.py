@@ -57,6 +57,7 @@ from .. import ir
 from ..errors import NasError
 from ..space import Space
 from .best import most_probable
+from .edges import RELAXATIONS, CellEdges, fixed_alphas, genotype, relaxed_cells, slot_probs
 
 MODES = ("mixture", "path", "gated")
 
@@ -71,9 +72,11 @@ class ArchState:
     """
 
     def __init__(self, space: Space, mode: str, *, name: str | None = None, seed: int | None = None,
-                 init_std: float = 1e-3):
+                 init_std: float = 1e-3, cells: str = "edge"):
         if mode not in MODES:
             raise NasError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)}")
+        if cells not in RELAXATIONS:
+            raise NasError(f"unknown cell relaxation {cells!r}; choose one of {', '.join(RELAXATIONS)}")
         self.space = space
         self.mode = mode
         self.name = name or mode
@@ -87,12 +90,20 @@ class ArchState:
         # any-subset input choices, mixture mode: one gate per candidate (label -> fewest chosen)
         self.gates: dict[str, int] = {d.label: len(d.values[0]) for d in space.decisions
                                       if self.mixes and d.kind == ir.INPUT and d.n_chosen is None}
+        # mixture mode, cells relaxed by edges (`edges`): their decisions get no parameter of their own
+        self.cells = cells if self.mixes else "slot"
+        self.cell_edges: dict[str, CellEdges] = relaxed_cells(space) if self.cells == "edge" else {}
+        self.relaxed: dict[str, CellEdges] = {lab: c for c in self.cell_edges.values() for lab in c.decision_labels()}
         self.alphas: dict[str, nn.Parameter] = {}
         if mode != "path":
             init = torch.Generator().manual_seed(seed if seed is not None else 0)
             for d in space.decisions:
-                size = d.n_candidates if d.label in self.gates else len(d.values)
-                self.alphas[d.label] = nn.Parameter(torch.randn(size, generator=init) * init_std)
+                if d.label not in self.relaxed:
+                    size = d.n_candidates if d.label in self.gates else len(d.values)
+                    self.alphas[d.label] = nn.Parameter(torch.randn(size, generator=init) * init_std)
+            for cell in self.cell_edges.values():
+                for edge in cell.edge_labels():
+                    self.alphas[edge] = nn.Parameter(torch.randn(len(cell.names), generator=init) * init_std)
         self.current: dict[str, Any] = {}   # every label's value on the current path
         self.chosen: dict[str, Any] = {}    # the current architecture (active decisions only)
         self._index: dict[str, dict[Any, int]] = {d.label: _index_of(d.values) for d in space.decisions}
@@ -114,6 +125,9 @@ class ArchState:
         choice, the probability of each subset under its gates (conditioned on `min`)."""
         cached = self._cache.get(label)
         if cached is None:
+            if label in self.relaxed:   # a relaxed cell's slot: its marginal under the edges
+                self._cache.update(slot_probs(self.relaxed[label], self.probs))
+                return self._cache[label]
             if label in self.gates:
                 cached = F.softmax(self._subset_scores(label, self._logits(label)), dim=-1)
             else:
@@ -207,7 +221,12 @@ class ArchState:
         self.fixed = True
         if self.mixes:
             with torch.no_grad():
+                for cell in self.cell_edges.values():
+                    for edge, row in fixed_alphas(cell, arch).items():
+                        self.alphas[edge].copy_(torch.tensor(row))
                 for d in self.space.decisions:
+                    if d.label in self.relaxed:
+                        continue
                     alpha = self.alphas[d.label]
                     alpha.fill_(-1e4)
                     if d.label in self.gates:   # gates on for the chosen subset (inactive: the first)
@@ -233,14 +252,30 @@ class ArchState:
             if not self.chosen and self.space.decisions:
                 raise NasError("no path to export: call resample() or fix(arch) first")
             return dict(self.chosen)
-        return most_probable(self.space, self.log_probs(), self._distinct_inputs())
+        if not self.cell_edges:
+            return most_probable(self.space, self.log_probs(), self._distinct_inputs())
+        if self.fixed:   # one vector per edge cannot encode every architecture: the fixed one is the answer
+            return dict(self.chosen)
+        # relaxed cells: DARTS's genotype, pinned; the other decisions at their most probable
+        table = self.log_probs()
+        with torch.no_grad():
+            for cell in self.cell_edges.values():
+                for label, value in genotype(cell, lambda e: softmax(self.alphas[e].detach().double()).tolist()).items():
+                    values = self.space.decision(label).values
+                    table[label] = [0.0 if v == value else -PINNED for v in values]
+        return most_probable(self.space, table, self._distinct_inputs())
 
     def log_probs(self) -> dict[str, list[float]]:
         """log P(value) of every value of every decision: `log_softmax(alpha)`, or for a gated
         subset choice the log-probability of each subset under its gates, given `min`."""
         out = {}
         with torch.no_grad():
+            for cell in self.cell_edges.values():   # a relaxed cell's slots: their marginals under the edges
+                marginals = slot_probs(cell, lambda e: softmax(self.alphas[e].detach().double()))
+                out.update({lab: p.clamp_min(1e-300).log().tolist() for lab, p in marginals.items()})
             for d in self.space.decisions:
+                if d.label in self.relaxed:
+                    continue
                 alpha = self.alphas[d.label].detach()
                 scores = self._subset_scores(d.label, alpha) if d.label in self.gates else alpha
                 out[d.label] = F.log_softmax(scores.double(), dim=-1).tolist()
@@ -257,7 +292,7 @@ class ArchState:
 
         def penalty(d, partial, value) -> float:
             node = node_of.get(d.label)
-            if node is None:
+            if node is None or d.label in self.relaxed:   # a relaxed cell's genotype chose its inputs
                 return 0.0
             taken = any(node_of.get(label) == node and v == value for label, v in partial.items())
             return DUPLICATE if taken else 0.0
@@ -272,7 +307,12 @@ class ArchState:
         """Softmax of every decision's parameters, by label and value; for a gated subset
         choice, each candidate's probability of being chosen, `sigmoid(a_i)`, by its index."""
         out = {}
+        for cell in self.cell_edges.values():
+            for edge in cell.edge_labels():
+                out[edge] = dict(zip(cell.names, softmax(self.alphas[edge].detach()).tolist()))
         for d in self.space.decisions:
+            if d.label in self.relaxed:
+                continue
             if d.label in self.gates:
                 p = torch.sigmoid(self.alphas[d.label].detach()).tolist()
                 out[d.label] = {str(i): w for i, w in enumerate(p)}
@@ -318,6 +358,7 @@ def gate_logits(alpha: torch.Tensor) -> torch.Tensor:
     return alpha
 
 
+PINNED = 1e12     # score lost by a relaxed cell's decision off its genotype (`export`)
 DUPLICATE = 1e9   # score lost by a cell op slot that repeats its node's input (`_distinct_inputs`)
 _NEVER = -1e30    # log of probability zero, finite so that logaddexp keeps finite gradients
 

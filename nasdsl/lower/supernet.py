@@ -14,7 +14,8 @@ name)` builds the supernet a strategy needs). Every choice primitive works in ev
 | input choice (n of k) | sum over subsets v of w_v reduce(x_v) | the sampled subset |
 | input choice (any subset, sum/mean) | sum_i w_i x_i, one gate per candidate (`subset_weights`) | the sampled subset |
 | repeat depth | sum_d w_d (output after d blocks) | the first d blocks |
-| cell | per node: sum over op slots k, inputs j, ops o of p_k(j) q_k(o) op(x_j) | the sampled ops and inputs |
+| cell (`cells="edge"`) | per node: sum over edges j, ops o of w_j(o) op_o(x_j) (`edges.py`) | the sampled ops, inputs |
+| cell (`cells="slot"`) | per node: sum over slots k, inputs j, ops o of p_k(j) q_k(o) op(x_j) | the sampled ops, inputs |
 
 The gated mode runs one path and learns alpha through binary gates (`policy.BinaryGate`).
 Two combinations are impossible, not unimplemented, and are refused when the supernet is
@@ -55,9 +56,11 @@ def build_supernet(space: Space, mode: str, **options) -> Supernet:
     Options: `seed`, `name`, `passes` (the rewrite passes to run; default
     `passes.DEFAULT_PASSES`, of which the path and gated modes run `channels_last` only, and
     a space with custom ops runs all but `channels_last` (`passes.layout_safe`);
-    `passes.PASSES` for all, `()` for none), `checkpoint` (recompute mixtures in backward) and
+    `passes.PASSES` for all, `()` for none), `checkpoint` (recompute mixtures in backward),
     `compile` (run the network under `torch.compile`: the first steps compile it, minutes
-    on a CPU; later ones run faster; state dicts and the API are unchanged)."""
+    on a CPU; later ones run faster; state dicts and the API are unchanged) and `cells`
+    (the mixture mode's relaxation of `cell(...)`: `"edge"`, DARTS's, by default; `"slot"`
+    mixes each op slot's input and op choices; see `edges.py`)."""
     return Supernet(space, mode, **options)
 
 
@@ -65,7 +68,8 @@ class Supernet(nn.Module):
     """The supernet of a space: weights, architecture parameters and the common API."""
 
     def __init__(self, space: Space, mode: str, *, name: str | None = None, seed: int | None = None,
-                 passes: Iterable[str] | None = None, checkpoint: bool = False, compile: bool = False):
+                 passes: Iterable[str] | None = None, checkpoint: bool = False, compile: bool = False,
+                 cells: str = "edge"):
         super().__init__()
         if mode not in MODES:
             raise NasError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)} "
@@ -73,7 +77,8 @@ class Supernet(nn.Module):
         self.space = space
         self.mode = mode
         self.strategy = name or mode   # recorded for checkpoints; never compared here
-        self.policy = ArchState(space, mode, name=name, seed=seed)
+        self.policy = ArchState(space, mode, name=name, seed=seed, cells=cells)
+        self.cells = self.policy.cells   # how the mixture mode relaxes cells: "edge" or "slot"
         _check_mode(space.template, self.policy)
         # the passes rewrite mixtures. Path and gated supernets run the discrete model's ops, bit-exact with
         # it; channels_last, the layout the discrete model also takes its inputs in, is the one pass for them
@@ -361,12 +366,16 @@ class SuperGraph(nn.Module):
 
 class SuperCell(nn.Module):
     """A DARTS / NNI cell. Candidate ops are kept per edge (node, input) when every op slot of
-    a node offers the same candidates (as in DARTS), else per (node, slot, input)."""
+    a node offers the same candidates (as in DARTS), else per (node, slot, input). In the
+    mixture mode a cell the policy relaxes by edges (`edges.py`) sums, per node, every
+    incoming edge's softmax-weighted ops; other cells mix slot by slot; a fixed architecture
+    runs its own path (one vector per edge cannot encode two ops on one edge)."""
 
     def __init__(self, cell: ir.Cell, policy: ArchState, builder: _Builder):
         super().__init__()
         self.policy = policy
         self.cell = cell
+        self.relaxed = policy.cell_edges.get(cell.label)
         npred = cell.num_predecessors
         self.preprocess = nn.ModuleList([nn.Identity() if p is None else builder.module(p) for p in cell.preprocess])
         self.postprocess = nn.Identity() if cell.postprocess is None else builder.module(cell.postprocess)
@@ -395,11 +404,15 @@ class SuperCell(nn.Module):
     def forward(self, *inputs):
         states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
         policy = self.policy
-        for slots in self.layout:
+        by_edges = self.relaxed is not None and not policy.fixed
+        mixes = policy.mixes and (by_edges or self.relaxed is None)
+        for n, slots in enumerate(self.layout):
             out = None
-            if policy.mixes and self.plans and all(key in self.plans for _, keys, _ in slots for key in keys):
+            if mixes and by_edges:
+                out = self._edge_sum(self.relaxed.nodes[n].edges, slots[0], states)
+            elif mixes and self.plans and all(key in self.plans for _, keys, _ in slots for key in keys):
                 out = self._mix_edges(slots, states)
-            elif policy.mixes:
+            elif mixes:
                 cache: dict[tuple[str, str], torch.Tensor] = {}
                 for op, keys, names in slots:
                     p_in = policy.probs(op.input_label)
@@ -429,6 +442,23 @@ class SuperCell(nn.Module):
             merge = [i for i in range(npred, total) if i not in used]
         merged = [states[i] for i in merge]
         return self.postprocess(merged[0] if len(merged) == 1 else torch.cat(merged, dim=self.cell.concat_dim))
+
+    def _edge_sum(self, edges: tuple[str, ...], slot, states) -> torch.Tensor:
+        """A node relaxed by edges: sum over its incoming edges j of sum_o w_jo op_o(x_j), w_j
+        the edge's weights without its zero op."""
+        _, keys, names = slot
+        out = None
+        for j, (edge, key) in enumerate(zip(edges, keys)):
+            w = self.policy.probs(edge)[:-1]
+            if key in self.plans:
+                y = self.plans[key][1].run(states[j], w, self.policy.shared, self.recompute)
+            else:
+                y = None
+                for o, name in enumerate(names):
+                    term = self.edges[key][name](states[j]) * w[o]
+                    y = term if y is None else y + term
+            out = y if out is None else out + y
+        return out
 
     def _mix_edges(self, slots, states) -> torch.Tensor:
         """A node in the mixture mode, one mixture per edge: the slots that share an edge add

@@ -56,6 +56,10 @@ def add_arguments(group) -> None:
                        help="the supernet's rewrite passes (nasdsl.lower.passes): default (all but recompute_pure; "
                             "channels_last alone in path and gated supernets), all, none, or names, e.g. "
                             "drop_zero,fold_bn,channels_last")
+    group.add_argument("--cells", choices=("edge", "slot"), default=None,
+                       help="darts, gumbel: how a cell(...) is relaxed: edge (default; DARTS's softmax over each "
+                            "edge's ops and a zero op, DARTS's genotype on export) or slot (each op slot's input "
+                            "choice times its op choice)")
     group.add_argument("--recompute", action="store_true",
                        help="recompute each mixture in backward (activation checkpointing): less memory, more time")
     group.add_argument("--task", metavar="pkg.module:factory",
@@ -93,11 +97,13 @@ def run(args: argparse.Namespace) -> int:
     if args.order == 2 and name != "darts":
         raise NasError(f"--order 2 is darts's second-order gradient; {name} has no order")
     options = _options(args.option, parse_literal)
+    if args.cells is not None and registry.MODES[name] != "mixture":
+        raise NasError(f"--cells is how darts and gumbel relax a cell; {name} runs one path at a time")
     torch.manual_seed(args.seed)
     data = load_data(args.data, args.seed)
     space = fit_space(lambda params: load(args.file, params), data, parse_set(args.set))
     supernet = registry.build_supernet(space, name, seed=args.seed, passes=_passes(args.passes),
-                                       checkpoint=args.recompute)
+                                       checkpoint=args.recompute, cells=args.cells or "edge")
     penalty = _penalty(args, space, name)
     task = _task(args.task) if args.task else None
     strategy_cls = registry.module(name).Strategy
@@ -113,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     meta = {"space": space.root_file, "params": json.dumps(space.params, sort_keys=True, default=str),
             "fingerprint": space.fingerprint(), "strategy": name,
             "options": json.dumps({**options, **extra}, sort_keys=True)}
+    if supernet.policy.cell_edges or args.cells == "slot":   # a space with cells: their relaxation shapes alpha
+        meta["cells"] = supernet.cells
     ckpt_path = out / "last.ckpt"
     if args.resume:
         ckpt = load_search_checkpoint(ckpt_path)
@@ -219,6 +227,9 @@ def _same_search(stored: dict, meta: dict, path: Path) -> None:
                        f"this space {meta['fingerprint']}); use the same space, --set and --data, or another --out")
     if stored.get("strategy") != meta["strategy"]:
         raise NasError(f"--resume: {path} is a {stored.get('strategy')} search, not {meta['strategy']}")
+    if stored.get("cells", "slot") != meta.get("cells", "slot"):   # before edges, cells mixed by slot
+        raise NasError(f"--resume: {path} relaxed its cells by {stored.get('cells', 'slot')}, now by "
+                       f"{meta.get('cells', 'slot')}; pass --cells {stored.get('cells', 'slot')}")
     if stored.get("options") != meta["options"]:
         raise NasError(f"--resume: {path} was searched with options {stored.get('options')}, now {meta['options']}")
 

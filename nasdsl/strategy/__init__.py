@@ -50,11 +50,12 @@ def module(name: str) -> ModuleType:
 
 
 def build_supernet(space, name: str, *, seed: int | None = None, passes=None, checkpoint: bool = False,
-                   compile: bool = False, **options):
+                   compile: bool = False, cells: str = "edge", **options):
     """The supernet one-shot strategy `name` drives: built in its execution mode, with the
     strategy's own weighting installed (e.g. Gumbel-softmax for `gumbel`). `passes` (default:
-    `nasdsl.lower.passes.DEFAULT_PASSES`), `checkpoint` and `compile` are the supernet's
-    execution options (`nasdsl.lower.supernet.build_supernet`).
+    `nasdsl.lower.passes.DEFAULT_PASSES`), `checkpoint`, `compile` and `cells` (how darts and
+    gumbel relax a `cell(...)`: `"edge"`, DARTS's, or `"slot"`) are the supernet's execution
+    options (`nasdsl.lower.supernet.build_supernet`).
 
     Example::
 
@@ -68,7 +69,8 @@ def build_supernet(space, name: str, *, seed: int | None = None, passes=None, ch
                        f"one-shot: {', '.join(ONE_SHOT)}")
     from ..lower.supernet import build_supernet as lower
     rewrites = {} if passes is None else {"passes": passes}
-    net = lower(space, MODES[name], name=name, seed=seed, checkpoint=checkpoint, compile=compile, **rewrites)
+    net = lower(space, MODES[name], name=name, seed=seed, checkpoint=checkpoint, compile=compile, cells=cells,
+                **rewrites)
     configure = getattr(module(name), "configure", None)
     if configure is not None:
         configure(net, **options)

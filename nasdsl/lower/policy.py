@@ -246,22 +246,12 @@ class ArchState:
                 out[d.label] = F.log_softmax(scores.double(), dim=-1).tolist()
         return out
 
-    def _distinct_inputs(self):
-        """The DARTS genotype rule as a penalty for `most_probable`: an op slot of a cell node
-        that reads an input another slot of its node already reads loses (in effect) every
-        tie, so a node reads its strongest *different* inputs where the space allows."""
-        node_of = {op.input_label: (cell.label, i) for cell in ir.walk(self.space.template)
-                   if isinstance(cell, ir.Cell) for i, node in enumerate(cell.nodes) for op in node}
-        if not node_of:
-            return None
-
-        def penalty(d, partial, value) -> float:
-            node = node_of.get(d.label)
-            if node is None:
-                return 0.0
-            taken = any(node_of.get(label) == node and v == value for label, v in partial.items())
-            return DUPLICATE if taken else 0.0
-        return penalty
+    def _distinct_inputs(self) -> list[tuple[str, ...]]:
+        """The DARTS genotype rule for `most_probable`: the input decisions of each cell node's
+        op slots, one group per node, whose values (the inputs read) should differ; the export
+        has the fewest repeated inputs any valid architecture has (none where the space allows)."""
+        return [tuple(op.input_label for op in node) for cell in ir.walk(self.space.template)
+                if isinstance(cell, ir.Cell) for node in cell.nodes]
 
     def log_prob(self, arch: Mapping[str, Any]) -> float:
         """log P(arch) under the parameters, over its active decisions."""
@@ -318,7 +308,6 @@ def gate_logits(alpha: torch.Tensor) -> torch.Tensor:
     return alpha
 
 
-DUPLICATE = 1e9   # score lost by a cell op slot that repeats its node's input (`_distinct_inputs`)
 _NEVER = -1e30    # log of probability zero, finite so that logaddexp keeps finite gradients
 
 

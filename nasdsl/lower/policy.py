@@ -22,9 +22,10 @@ another map from `a` to gate logits (`weigh_gates`, e.g. a binary concrete with 
 The path and gated modes keep drawing a subset, with one parameter per subset in the gated mode.
 
 `export()` returns the most probable architecture that satisfies the space's constraints and
-budgets (`best.most_probable`): the decision-wise argmax whenever that validates. A gated
-subset's most probable value is its gates above one half, topped up by the strongest others
-to `min`.
+budgets, a cell node's op slots reading distinct inputs where any valid architecture lets them
+(`best.most_probable`): the decision-wise argmax whenever that validates and repeats no input.
+A gated subset's most probable value is its gates above one half, topped up by the strongest
+others to `min`.
 
 Randomness comes only from the state's own seeded `random.Random` and `torch.Generator`.
 

@@ -9,10 +9,11 @@ every constraint and budget of `space`, the objective
 where `distinct` lists groups of decisions that should take distinct values (the input
 decisions of a cell node's op slots: DARTS's genotype rule, a node reads distinct inputs) and
 `duplicates(arch)` counts, per group, its active members less the distinct values they take.
-`DUPLICATE` (1e9) exceeds any difference of log-probability totals that parameters produce, so
-the result has the fewest duplicates that any valid architecture has (none wherever the space
-allows it, a node reading one input twice only where every valid architecture must) and is,
-among those, the most probable. It is a best-first (A*) search over the decisions in
+`DUPLICATE` (1e9) exceeds by far any difference of log-probability totals that parameters
+produce (one-hot parameters of +-1e4 give about -2e4 per decision), so the result has the
+fewest duplicates that any valid architecture has (none wherever the space allows it, a node
+reading one input twice only where every valid architecture must) and is, among those, the
+most probable. It is a best-first (A*) search over the decisions in
 `Space.order`:
 
 * a partial architecture sets the first decisions in order; its next decision offers only the
@@ -20,8 +21,8 @@ among those, the most probable. It is a best-first (A*) search over the decision
   (`Space.next_choice`, the counting DP), so no branch dead-ends on a `forbid`;
 * its priority is the score so far plus an optimistic bound on the rest: every later
   always-active decision's best score (an inactive decision scores 0, at least any value),
-  except that a group of always-active decisions counts its best completion *with* its
-  duplicates (exact for the group alone, constraints aside, by a small memoised search), so
+  except that a group of always-active decisions (in no other group) counts its best
+  completion *with* its duplicates (exact for the group alone, constraints aside, by a small memoised search), so
   the first complete architecture popped that keeps the budgets is an optimum, and a cell's
   search goes straight to it when no constraint interferes;
 * children are generated lazily, best first (by their score plus the bound on the rest, which

@@ -9,6 +9,7 @@ from itertools import product
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("pytorch_lightning")
 
 import nasdsl  # noqa: E402
 from nasdsl.analysis.shapes import costs  # noqa: E402

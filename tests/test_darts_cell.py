@@ -250,3 +250,32 @@ def test_supernet_checkpoint_keeps_its_cell_relaxation(tmp_path):
                  "--output", str(path)]) == 0
     net = load_checkpoint(path).model()
     assert net.cells == "edge" and sum(p.numel() for p in net.arch_parameters()) == 108
+
+
+def test_export_under_a_budget_keeps_the_genotype_where_it_can():
+    """A params budget that the DARTS genotype of the edges breaks: the export keeps the budget
+    and changes as few of the cell's decisions as it must; a budget the genotype keeps leaves
+    the genotype as it is."""
+    from nasdsl.analysis.shapes import costs
+    source = (nasdsl.spaces_dir() / "darts.nas").read_text()
+    small = {"C": 4, "layers": 3}
+    free = build_supernet(nasdsl.load("darts", small), "darts", seed=0)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for alpha in free.arch_parameters():
+            alpha.normal_(0, 1)
+    top = free.export()
+    limit = int(0.9 * costs(free.space, top)["params"])
+    for budget, keeps in ((f"require params <= {limit}", False), ("require params <= 1e9", True)):
+        space = nasdsl.loads(source + f"\n{budget}\n", params=small)
+        net = build_supernet(space, "darts", seed=0)
+        with torch.no_grad():
+            for label, alpha in net.policy.alphas.items():
+                alpha.copy_(free.policy.alphas[label])
+        arch = net.export()
+        assert space.validate(arch) == arch
+        changed = [label for label in top if arch[label] != top[label]]
+        if keeps:
+            assert changed == []
+        else:
+            assert costs(space, arch)["params"] <= limit and 0 < len(changed) < len(top) // 2

@@ -134,7 +134,7 @@ def genotype(cell: CellEdges, weights: Callable[[str], Sequence[float]]) -> dict
         >>> cell = CellEdges("c", ("conv", "skip", "none"), (True, True, False), (node,))
         >>> w = {"e0": [0.2, 0.1, 0.7], "e1": [0.3, 0.6, 0.1]}   # e0 is mostly unused, but
         >>> genotype(cell, w.__getitem__)                         # its best op still ranks
-        {'op_2_0': 'skip', 'input_2_0': 1, 'op_2_1': 'conv', 'input_2_1': 0}
+        {'input_2_0': 1, 'op_2_0': 'skip', 'input_2_1': 0, 'op_2_1': 'conv'}
     """
     out: dict[str, Any] = {}
     for node in cell.nodes:

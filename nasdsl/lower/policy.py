@@ -22,9 +22,10 @@ another map from `a` to gate logits (`weigh_gates`, e.g. a binary concrete with 
 The path and gated modes keep drawing a subset, with one parameter per subset in the gated mode.
 
 `export()` returns the most probable architecture that satisfies the space's constraints and
-budgets (`best.most_probable`): the decision-wise argmax whenever that validates. A gated
-subset's most probable value is its gates above one half, topped up by the strongest others
-to `min`.
+budgets, a cell node's op slots reading distinct inputs where any valid architecture lets them
+(`best.most_probable`): the decision-wise argmax whenever that validates and repeats no input.
+A gated subset's most probable value is its gates above one half, topped up by the strongest
+others to `min`.
 
 Randomness comes only from the state's own seeded `random.Random` and `torch.Generator`.
 
@@ -256,13 +257,15 @@ class ArchState:
             return most_probable(self.space, self.log_probs(), self._distinct_inputs())
         if self.fixed:   # one vector per edge cannot encode every architecture: the fixed one is the answer
             return dict(self.chosen)
-        # relaxed cells: DARTS's genotype, pinned; the other decisions at their most probable
+        # relaxed cells: DARTS's genotype, each value off it at a price far above any log-probability
+        # (so a constraint or budget that rules the genotype out keeps as much of it as it can, the rest
+        # by the slots' marginals); the other decisions at their most probable
         table = self.log_probs()
         with torch.no_grad():
             for cell in self.cell_edges.values():
                 for label, value in genotype(cell, lambda e: softmax(self.alphas[e].detach().double()).tolist()).items():
                     values = self.space.decision(label).values
-                    table[label] = [0.0 if v == value else -PINNED for v in values]
+                    table[label] = [0.0 if v == value else score - PINNED for v, score in zip(values, table[label])]
         return most_probable(self.space, table, self._distinct_inputs())
 
     def log_probs(self) -> dict[str, list[float]]:
@@ -281,22 +284,13 @@ class ArchState:
                 out[d.label] = F.log_softmax(scores.double(), dim=-1).tolist()
         return out
 
-    def _distinct_inputs(self):
-        """The DARTS genotype rule as a penalty for `most_probable`: an op slot of a cell node
-        that reads an input another slot of its node already reads loses (in effect) every
-        tie, so a node reads its strongest *different* inputs where the space allows."""
-        node_of = {op.input_label: (cell.label, i) for cell in ir.walk(self.space.template)
-                   if isinstance(cell, ir.Cell) for i, node in enumerate(cell.nodes) for op in node}
-        if not node_of:
-            return None
-
-        def penalty(d, partial, value) -> float:
-            node = node_of.get(d.label)
-            if node is None or d.label in self.relaxed:   # a relaxed cell's genotype chose its inputs
-                return 0.0
-            taken = any(node_of.get(label) == node and v == value for label, v in partial.items())
-            return DUPLICATE if taken else 0.0
-        return penalty
+    def _distinct_inputs(self) -> list[tuple[str, ...]]:
+        """The DARTS genotype rule for `most_probable`: the input decisions of each cell node's
+        op slots, one group per node, whose values (the inputs read) should differ; the export
+        has the fewest repeated inputs any valid architecture has (none where the space allows).
+        Cells relaxed by edges are left out: their genotype chose their inputs."""
+        return [tuple(op.input_label for op in node) for cell in ir.walk(self.space.template)
+                if isinstance(cell, ir.Cell) and cell.label not in self.cell_edges for node in cell.nodes]
 
     def log_prob(self, arch: Mapping[str, Any]) -> float:
         """log P(arch) under the parameters, over its active decisions."""
@@ -358,8 +352,7 @@ def gate_logits(alpha: torch.Tensor) -> torch.Tensor:
     return alpha
 
 
-PINNED = 1e12     # score lost by a relaxed cell's decision off its genotype (`export`)
-DUPLICATE = 1e9   # score lost by a cell op slot that repeats its node's input (`_distinct_inputs`)
+PINNED = 1e12     # score lost by a relaxed cell's decision off its genotype (`export`), far above best.DUPLICATE
 _NEVER = -1e30    # log of probability zero, finite so that logaddexp keeps finite gradients
 
 

@@ -7,9 +7,10 @@ and any-subset ones (one sigmoid per candidate, NNI's form) — a conditional de
 it is active, and only among the values that still complete to an architecture satisfying the
 space's constraints (its distribution restricted to them and renormalised: an any-subset
 choice draws from the product of its sigmoids conditioned on an offered, non-empty subset), so
-every sample is valid and its log-probability exact. Each step feeds the embedding of the previous
-choice to the LSTM; logits are divided by `temperature` (when set) and squashed as
-`tanh_constant * tanh(logits)`.
+every draw keeps the constraints over decisions. Budgets over params/FLOPs are checked on the
+whole draw and a draw that breaks one is drawn again (`Controller.rollout`). Each step feeds the
+embedding of the previous choice to the LSTM; logits are divided by `temperature` (when set)
+and squashed as `tanh_constant * tanh(logits)`.
 
 Per training step: the weights train on the path the controller samples (no gradient into
 the controller); then the controller samples a path with gradient, its reward is the
@@ -17,10 +18,25 @@ supernet's accuracy on an architecture batch (plus `entropy_weight` times the sa
 entropy), the baseline moves as `baseline_decay * baseline + (1 - baseline_decay) * reward`,
 and the loss `-log p(path) * (reward - baseline) + skip_weight * KL(skip rate || skip_target)`
 accumulates over `ctrl_steps_aggregate` steps before an Adam step (lr 3.5e-4, gradient norm
-clipped at `ctrl_grad_clip` when positive). Defaults are the documented ones NNI deleted
-upstream (#5466): lstm_size 64, one layer, tanh_constant 1.5, skip_target 0.4, temperature
-none, entropy_weight 1e-4, skip_weight 0.8, baseline_decay 0.999, ctrl_steps_aggregate 20,
-ctrl_grad_clip 0. The exported architecture is the controller's greedy path.
+clipped at `ctrl_grad_clip` when positive).
+
+Defaults are the documented ones NNI deleted upstream (#5466): lstm_size 64, one layer,
+tanh_constant 1.5, skip_target 0.4, temperature none, entropy_weight 1e-4, skip_weight 0.8,
+baseline_decay 0.999, ctrl_steps_aggregate 20, ctrl_grad_clip 0. The exported architecture is
+the controller's greedy path; where that breaks a budget, the most probable under the
+controller of 64 seeded draws within the budgets.
+
+Under budgets, `log p(path)` is the log-probability of the rollout's whole sequence of draws,
+`sum_i log q(a_i)`: the draws a_1 .. a_{N-1} that broke a budget, then the path a_N (without
+budgets N = 1). The path's own probability, `q(a_N) / Z` with `Z` the probability that a draw
+keeps the budgets, has no tractable `Z`; the sequence's is exact, and REINFORCE with it is
+unbiased for the expected reward of the paths returned, `J = E[R(a_N)]`: the sequence has
+probability `prod_{i<N} q(a_i) * q(a_N)` and its reward depends on a_N alone, so
+`grad J = E[(R(a_N) - b) grad sum_i log q(a_i)]` for a baseline b fixed before the draws (the
+moving average before this step's reward; updating it with the reward first, as the step does,
+scales the estimate by `baseline_decay`). The rejected draws' term has expectation
+`-grad log Z`: leaving them out, as `log q(a_N)` alone would, biases the update by
+`-(J - b) grad log Z`.
 
 Example::
 
@@ -74,24 +90,55 @@ class Controller(nn.Module):
             logits = self.tanh_constant * torch.tanh(logits)
         return logits
 
-    def rollout(self, generator: torch.Generator, greedy: bool = False):
-        """One architecture (label -> value), its log-probability, its entropy and the skip
-        penalty; with `greedy`, each decision's most probable value. The space offers, per
-        decision, only the values that still complete to an architecture satisfying its
-        constraints (`Space.sample(feasible=True)`): the controller's distribution is restricted
-        to them and renormalised, so every draw is valid and its log-probability exact."""
+    def rollout(self, generator: torch.Generator, greedy: bool = False, draws: int = 64):
+        """One architecture (label -> value), a log-probability, its entropy and the skip
+        penalty. The space offers, per decision, only the values that still complete to an
+        architecture satisfying its constraints (`Space.sample(feasible=True)`): the controller's
+        distribution q is restricted to them and renormalised, so a draw keeps every constraint.
+        Budgets over params/FLOPs are checked on the whole draw, and a draw that breaks one is
+        drawn again, so the architecture returned has the distribution q conditioned on the
+        budgets, `q(a) / Z` with `Z` the probability that a draw keeps them (a sum over the
+        space: not tractable). The log-probability returned is that of everything the rollout
+        drew: `log q(a_1) + ... + log q(a_N)`, the draws that broke a budget and then the one
+        returned (`last_draws` lists them, `last_log_q` is `log q(a_N)`; N = 1 without budgets).
+        In a space too entangled to count completions, the space draws without restricting the
+        values and a draw that breaks a constraint is abandoned where it breaks it and drawn
+        again: it counts in the sum as far as it went (`last_draws` holds it that far).
+        Its gradient is what REINFORCE needs for the expected reward of the returned
+        architecture (see `Enas.search_step`). Entropy and skip penalty are the returned draw's.
+
+        With `greedy`: each decision's most probable value, and the log-probability is
+        `log q(a)`; where that path breaks a budget, the architecture is the most probable
+        under q of `draws` rollouts (drawn with `generator`)."""
+        if not greedy:
+            return self._rollout(generator, greedy=False)
+        try:
+            return self._rollout(generator, greedy=True)
+        except _Redraw:
+            pass
+        found = [(self._rollout(generator, greedy=False), self.last_log_q, self.last_probs) for _ in range(draws)]
+        (arch, _, entropy, skip), log_q, probs = max(found, key=lambda f: float(f[1].detach()))
+        self.last_probs, self.last_log_q, self.last_draws = probs, log_q, [arch]
+        return arch, log_q, entropy, skip
+
+    def _rollout(self, generator: torch.Generator, greedy: bool):
+        """One rollout as `rollout` describes it; a greedy path that breaks a budget raises `_Redraw`."""
         state: dict[str, Any] = {}
         probs: dict[str, list[float]] = {}
+        rejected: list[dict[str, Any]] = []
 
         def reset() -> None:
-            state.update(seen=set(), log_prob=torch.zeros(()), entropy=torch.zeros(()), skip=torch.zeros(()),
+            state.update(seen={}, log_q=torch.zeros(()), entropy=torch.zeros(()), skip=torch.zeros(()),
                          hidden=None, x=self.g_emb)
             probs.clear()
 
         def choose(offered):
-            if offered.label in state["seen"]:  # a redraw (a budget failed): start afresh
+            if offered.label in state["seen"]:  # a redraw (the last draw broke a budget): start afresh
+                if greedy:
+                    raise _Redraw()
+                rejected.append(dict(state["seen"]))
+                state["log_prob"] = state["log_prob"] + state["log_q"]
                 reset()
-            state["seen"].add(offered.label)
             d = self.space.decision(offered.label)
             allowed = list(offered.values)
             out, state["hidden"] = self.lstm(state["x"], state["hidden"])
@@ -122,15 +169,23 @@ class Controller(nn.Module):
                 ent = -(p * torch.log(p + 1e-10)).sum()
                 feed = F.one_hot(torch.tensor(index), len(d.values)).float()
                 probs[d.label] = p.tolist()
-            state["log_prob"] = state["log_prob"] + log_p
+            state["seen"][d.label] = list(value) if isinstance(value, tuple) else value
+            state["log_q"] = state["log_q"] + log_p
             state["entropy"] = state["entropy"] + ent
             state["x"] = self.embeddings[_key(d.label)](feed).view(1, 1, -1)
             return value
 
         reset()
+        state["log_prob"] = torch.zeros(())   # the draws that broke a budget, summed
         arch = self.space.sample(choose=choose, feasible=True)
         self.last_probs = probs
-        return arch, state["log_prob"], state["entropy"], state["skip"]
+        self.last_log_q = state["log_q"]
+        self.last_draws = [*rejected, arch]
+        return arch, state["log_prob"] + state["log_q"], state["entropy"], state["skip"]
+
+
+class _Redraw(Exception):
+    """A greedy path broke a budget (drawing it again would give the same path)."""
 
 
 def _any_subset(d) -> bool:

@@ -16,8 +16,9 @@ by `nasdsl search` (one-shot and multi-trial) into the same directory:
 `find_run(path)` finds the record of a run directory or of a file in one (`RUN/arch.json`).
 `RunRecord.params_for(sets)` is the parameters to build the space with: the run's `--set`
 and fitted values, then the user's, where a user's value that contradicts the run's is one
-NasError naming both; `RunRecord.check(space)` refuses a space of another fingerprint. This
-module imports no torch.
+NasError naming both; `RunRecord.space_from(load, ...)` builds a space the user names with
+them and refuses one of another fingerprint; `RunRecord.space()` builds the run's own copy.
+This module imports no torch.
 
 Example::
 
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ __all__ = ["RUN_FILE", "RunRecord", "write_run", "find_run", "read_run"]
 
 RUN_FILE = "run.json"
 FORMAT = "nasdsl-run/1"
+_INDICES = "<test indices>"  # stands for the list while the rest is indented (sorted first: "data" < "space")
 MAX_RUN_BYTES = 64 << 20  # sources and a test split of a few thousand indices fit with room to spare
 
 
@@ -73,18 +75,20 @@ class RunRecord:
         """The parameters the search built its space with: its `--set` values and what it fitted."""
         return {**self.sets, **self.fitted}
 
-    def params_for(self, sets: Mapping[str, Any] | None = None, refit: bool = False) -> dict[str, Any]:
+    def params_for(self, sets: Mapping[str, Any] | None = None, refit: bool = False,
+                   override: bool = False) -> dict[str, Any]:
         """The run's parameters with the user's `sets` added; a user's value that differs from
-        the one the run used (set, fitted or the space's default) is one NasError naming both.
-        `refit` leaves out what the search fitted to its data (to fit the space to other data)."""
+        the one the run used (set, fitted or the space's default) is one NasError naming both,
+        unless `override` (a deliberate change: a wider network for the cell a narrow search
+        found). `refit` leaves out what the search fitted to its data (to fit other data)."""
         sets = dict(sets or {})
         for name, value in sets.items():
-            if refit and name in self.fitted:
+            if override or (refit and name in self.fitted):
                 continue
             if name in self.params and not _same(self.params[name], value):
                 raise NasError(f"--set {name}={_show(value)} contradicts the run: {self.path} used "
-                               f"{name}={_show(self.params[name])} ({self._origin(name)}); drop the --set, "
-                               f"or build the space without the run")
+                               f"{name}={_show(self.params[name])} ({self._origin(name)}); drop the --set, or add "
+                               f"--override to build another network of the space for this architecture")
         base = dict(self.sets) if refit else self.applied
         return {**base, **sets}
 
@@ -100,21 +104,46 @@ class RunRecord:
         if space.fingerprint() != self.fingerprint:
             raise NasError(f"{given} is not the space of the run: its fingerprint is {space.fingerprint()}, "
                            f"{self.path} searched {self.space_file} with fingerprint {self.fingerprint} "
-                           f"(parameters {_show_params(self.applied)}); pass that space, or leave it out "
-                           f"to use the run's own copy")
+                           f"(parameters {_show_params(self.applied)}); pass that space, or the run directory "
+                           f"alone to use the run's own copy of it")
 
-    def space(self, sets: Mapping[str, Any] | None = None):
-        """The run's space, compiled from the sources it stored, with the user's `sets` checked."""
-        from . import loads
-        space = loads(self.sources[self.space_file], self.space_file, self.params_for(sets), sources=self.sources)
-        self.check(space, f"{self.space_file} as {self.path} stores it")
+    def space_from(self, load: Callable[[Mapping[str, Any]], Any], given: str,
+                   sets: Mapping[str, Any] | None = None, override: bool = False):
+        """`load(params)` with the run's parameters and the user's `sets`, checked to be the run's
+        space; a space that does not even take the run's parameters is the same NasError. With
+        `override` the user's `sets` may change the run's values: the space `given` is checked
+        with the run's own parameters, then built with the user's."""
+        if override and sets:
+            self.space_from(load, given)
+            return load(self.params_for(sets, override=True))
+        params = self.params_for(sets)
+        try:
+            space = load(params)
+        except NasError as err:
+            if not set(self.applied) - set(sets or {}):
+                raise  # the user's own parameters failed, as they would without the run
+            raise NasError(f"{given} is not the space of the run: with the run's parameters "
+                           f"({_show_params(self.applied)}) it does not compile ({err.message}); {self.path} "
+                           f"searched {self.space_file} with fingerprint {self.fingerprint}") from None
+        self.check(space, given)
         return space
+
+    def load(self, params: Mapping[str, Any]):
+        """The run's own copy of its space (the sources it stored) compiled with `params`."""
+        from . import loads
+        return loads(self.sources[self.space_file], self.space_file, params, sources=self.sources)
+
+    def space(self, sets: Mapping[str, Any] | None = None, override: bool = False):
+        """The run's space, from the sources it stored, with the user's `sets` (see `space_from`)."""
+        return self.space_from(self.load, f"{self.space_file} as {self.path} stores it", sets, override)
 
 
 def write_run(out: str | Path, space, sets: Mapping[str, Any] | None = None,
-              fitted: Mapping[str, Any] | None = None, data=None, seed: int | None = None) -> Path:
+              fitted: Mapping[str, Any] | None = None, data=None, seed: int | None = None,
+              data_spec: str | None = None) -> Path:
     """Write `out/run.json` for a search of `space` (built with `sets` and `fitted`) on `data`
-    (a `nasdsl.data.Data`, or None where the search used none)."""
+    (a `nasdsl.data.Data`, or None where the search used none; `data_spec` is how the user
+    named it, `--data`, default its name)."""
     shapes = list(space.input_shapes.values())
     if data is not None and data.preprocessing is not None:
         pre = data.preprocessing.to_json()
@@ -126,15 +155,17 @@ def write_run(out: str | Path, space, sets: Mapping[str, Any] | None = None,
         "format": FORMAT,
         "space": {"file": space.root_file, "fingerprint": space.fingerprint(), "params": _jsonable(space.params),
                   "sets": _jsonable(sets or {}), "fitted": _jsonable(fitted or {}), "sources": dict(space.sources)},
-        "data": None if data is None else {"spec": data.name, "seed": seed, "num_classes": data.num_classes,
-                                           "test_indices": None if data.test_indices is None
-                                           else list(data.test_indices)},
+        "data": None if data is None else {"spec": data_spec or data.name, "seed": seed, "num_classes": data.num_classes,
+                                           "test_indices": None if data.test_indices is None else _INDICES},
         "preprocessing": pre,
     }
     path = Path(out) / RUN_FILE
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n")
+        text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False)
+        if data is not None and data.test_indices is not None:  # one line, not one line per index
+            text = text.replace(json.dumps(_INDICES), json.dumps(list(data.test_indices)), 1)
+        tmp.write_text(text + "\n")
         os.replace(tmp, path)
     except OSError as err:
         raise NasError(f"cannot write {path}: {err.strerror}") from None

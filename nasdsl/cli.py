@@ -559,8 +559,7 @@ def cmd_train(args) -> int:
         given = f"{args.file} as {run.path} stores it" if _is_dir(args.file) else args.file
         load = run.load if _is_dir(args.file) else (lambda params: _load(args.file, params, args.import_path))
         if data_spec == run.data and not args.override:
-            space = fit_space(load, data, run.params_for(sets))
-            run.check(space, given)
+            space = run.space_from(lambda params: fit_space(load, data, params), given, sets)
         else:  # other data, or --override: the run's space, built with other parameters
             run.space_from(load, given)
             refit = data_spec != run.data

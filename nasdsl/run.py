@@ -123,7 +123,7 @@ class RunRecord:
             if not set(self.applied) - set(sets or {}):
                 raise  # the user's own parameters failed, as they would without the run
             raise NasError(f"{given} is not the space of the run: with the run's parameters "
-                           f"({_show_params(self.applied)}) it does not compile ({err.message}); {self.path} "
+                           f"({_show_params(self.applied)}) it does not build ({err.message}); {self.path} "
                            f"searched {self.space_file} with fingerprint {self.fingerprint}") from None
         self.check(space, given)
         return space

@@ -538,7 +538,7 @@ class _Writer:
         if not p.normalises:
             lines.insert(1, "# The network takes them as given: the run recorded no normalisation.")
             return ["\n".join(lines) + "\n"]
-        lines[1:1] = ["# Network normalises them itself (`Normalize`, its first step), with the constants the run",
+        lines[1:1] = [f"# Network normalises them itself (`{names['class']}`, its first step), with the constants the run",
                       "# computed on its training split: feed raw images, as the data set ships them. To feed",
                       f"# images already standardised, set `model.{attr} = nn.Identity()`."]
         lines += [f"{names['divisor']} = {_literal(float(p.divisor))}  # raw values are divided by this first",

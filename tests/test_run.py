@@ -148,6 +148,20 @@ def test_space_with_arch_in_the_run_exports_what_the_run_directory_exports(run_d
     assert code == 0 and "INPUT_MEAN" not in plain and "class Normalize" not in plain
 
 
+def test_multi_trial_search_writes_the_same_record(tmp_path, capsys):
+    out = tmp_path / "mt"
+    code, _, err = run_cli(capsys, "search", "nasbench201", "--set", "C=4", "--set", "N=1", "--strategy", "random",
+                           "--trials", "1", "--evaluator", "train", "--data", "digits", "--epochs", "1", "--out", str(out))
+    assert code == 0, err
+    run = find_run(out / "arch.json")
+    assert run.sets == {"C": 4, "N": 1} and run.fitted == {"in_channels": 1, "resolution": 8}
+    from nasdsl.data import load_data
+    assert run.data == "digits" and run.preprocessing == load_data("digits", 0).preprocessing
+    code, source, err = run_cli(capsys, "export", str(out))
+    assert code == 0, err
+    assert "INPUT_DIVISOR = 16.0" in source and "self.normalize = Normalize()" in source
+
+
 def test_train_picks_up_the_run(run_dir, tmp_path, capsys):
     code, out, err = run_cli(capsys, "train", "nasbench201", "--arch", str(run_dir / "arch.json"), "--epochs", "0",
                              "--out", str(tmp_path / "t"), "--json")

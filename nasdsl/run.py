@@ -120,8 +120,8 @@ class RunRecord:
         try:
             space = load(params)
         except NasError as err:
-            if not set(self.applied) - set(sets or {}):
-                raise  # the user's own parameters failed, as they would without the run
+            if any(name not in self.params for name in sets or {}) or not set(self.applied) - set(sets or {}):
+                raise  # the user's own parameters failed (a name the run's space lacks), as without the run
             raise NasError(f"{given} is not the space of the run: with the run's parameters "
                            f"({_show_params(self.applied)}) it does not build ({err.message}); {self.path} "
                            f"searched {self.space_file} with fingerprint {self.fingerprint}") from None

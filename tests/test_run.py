@@ -219,6 +219,10 @@ def test_a_contradicting_set_names_both_values(run_dir, tmp_path, capsys, comman
     assert "used in_channels=1 (fitted by the search to its data digits)" in err
     code, _, err = run_cli(capsys, command, str(run_dir), "--set", "C=8", *extra)
     assert code == 1 and "--set C=8 contradicts the run" in err and "used C=4 (its --set)" in err
+    # a parameter the space does not have is the user's own mistake, said as without a run
+    code, _, err = run_cli(capsys, command, "nasbench201", "--arch", str(run_dir), "--set", "widht=3", *extra)
+    assert code == 1 and "--set widht: " in err and "has no parameter 'widht'" in err
+    assert "not the space of the run" not in err
 
 
 @pytest.mark.parametrize("command", ["export", "train"])

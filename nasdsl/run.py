@@ -16,8 +16,9 @@ by `nasdsl search` (one-shot and multi-trial) into the same directory:
 `find_run(path)` finds the record of a run directory or of a file in one (`RUN/arch.json`).
 `RunRecord.params_for(sets)` is the parameters to build the space with: the run's `--set`
 and fitted values, then the user's, where a user's value that contradicts the run's is one
-NasError naming both; `RunRecord.space_from(load, ...)` builds a space the user names with
-them and refuses one of another fingerprint; `RunRecord.space()` builds the run's own copy.
+NasError naming both (unless `override`: another network of the same space, e.g. wider);
+`RunRecord.space_from(load, ...)` builds a space the user names with them and refuses one of
+another fingerprint; `RunRecord.space()` builds the run's own copy from its stored sources.
 This module imports no torch.
 
 Example::
@@ -39,7 +40,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,6 @@ class RunRecord:
     seed: int | None = None
     test_indices: list[int] | None = None
     preprocessing: Preprocessing | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def applied(self) -> dict[str, Any]:

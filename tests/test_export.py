@@ -519,3 +519,66 @@ def test_discrete_model_exports_to_onnx(name, tmp_path):
         expected = as_tuple(model(*inputs))
     for got, want in zip(session.run(None, feeds), expected):
         assert torch.allclose(torch.from_numpy(got), want, atol=1e-4)
+
+
+# --- input preprocessing (a run's `run.json`): the network takes raw images ------------------------
+
+def test_preprocessing_normalises_raw_images_then_computes_the_discrete_model(tmp_path):
+    from nasdsl.preprocessing import Preprocessing
+    space = nasdsl.load("nasbench201", {"C": 4, "N": 1})
+    arch = space.validate(nb201_to_arch(space, NB201_ARCHS[0]))
+    pre = Preprocessing((3, 32, 32), 255.0, (0.49, 0.48, 0.45), (0.25, 0.24, 0.26), "uint8 images 0..255")
+    ref = build(space, arch)
+    randomize(ref)
+    path = tmp_path / "model.py"
+    path.write_text(export_source(space, arch, preprocessing=pre))
+    module = import_file(path)
+    assert module.INPUT_SHAPE == (3, 32, 32) and module.INPUT_DIVISOR == 255.0
+    assert module.INPUT_MEAN == pre.mean and module.INPUT_STD == pre.std
+    net = module.build()
+    assert list(net.state_dict()) == list(ref.state_dict())  # the constants are not weights
+    net.load_state_dict(ref.state_dict(), strict=True)
+    raw = torch.randint(0, 256, (2, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    mean, std = torch.tensor(pre.mean).view(1, 3, 1, 1), torch.tensor(pre.std).view(1, 3, 1, 1)
+    net.eval(), ref.eval()
+    with torch.no_grad():
+        assert torch.equal(net(raw), ref((raw.float() / 255.0 - mean) / std))
+        net.normalize = torch.nn.Identity()  # as the file says: for inputs already standardised
+        standardised = torch.randn(2, 3, 32, 32)
+        assert torch.equal(net(standardised), ref(standardised))
+    with pytest.raises(ValueError, match=r"expected a batch of inputs of shape \[3, 32, 32\], got \[2, 1, 32, 32\]"):
+        module.build()(torch.zeros(2, 1, 32, 32))
+
+
+def test_preprocessing_names_avoid_the_spaces_own(tmp_path):
+    from nasdsl.preprocessing import Preprocessing
+    space = nasdsl.loads("block Normalize(c)(t) {\n  y = t -> Linear(c, c)\n  return y\n}\n"
+                         "network(x: [4]) {\n  normalize = Normalize(4)(x)\n  return normalize\n}\n")
+    arch = {}
+    pre = Preprocessing((4,), 2.0, (1.0,) * 4, (2.0,) * 4)
+    ref = build(space, arch)
+    source = export_source(space, arch, preprocessing=pre)
+    path = tmp_path / "model.py"
+    path.write_text(source)
+    net = import_file(path).build()
+    net.load_state_dict(ref.state_dict(), strict=True)
+    x = torch.randn(3, 4)
+    with torch.no_grad():
+        assert torch.equal(net(x), ref((x / 2.0 - 1.0) / 2.0))
+    # the input's class and attribute take names the space's block and layer leave free
+    assert "class Normalize2(nn.Module):\n    \"\"\"Block `Normalize`" in source
+    assert "self.normalize_2 = Normalize()" in source and "`model.normalize_2 = nn.Identity()`" in source
+
+
+def test_preprocessing_without_normalisation_and_of_another_shape(tmp_path):
+    from nasdsl.errors import NasError
+    from nasdsl.preprocessing import Preprocessing
+    space = nasdsl.load("nasbench201", {"C": 4, "N": 1})
+    arch = nb201_to_arch(space, NB201_ARCHS[0])
+    source = export_source(space, arch, preprocessing=Preprocessing((3, 32, 32), raw="a factory's tensors"))
+    block = ("\n\n# The input: a factory's tensors.\n# The network takes them as given: the run recorded no "
+             "normalisation.\nINPUT_SHAPE = (3, 32, 32)  # one sample, as the network takes it\n")
+    assert block in source and "Normalize" not in source
+    assert source.replace(block, "") == export_source(space, arch)  # the shape, and nothing else changes
+    with pytest.raises(NasError, match=r"takes input \[\[3, 32, 32\]\], its preprocessing gives \[1, 8, 8\]"):
+        export_source(space, arch, preprocessing=Preprocessing((1, 8, 8), 16.0, (0.3,), (0.4,)))

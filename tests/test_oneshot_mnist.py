@@ -20,8 +20,10 @@ def test_darts_on_mnist5k_retrains_to_97_percent(tmp_path, capsys):
     assert main(["search", "examples/small_cell.nas", "--strategy", "darts", "--data", "mnist5k", "--set", "C=8",
                  "--set", "stem_stride=2", "--epochs", "4", "--option", "arch_lr=0.003", "--out", str(out)]) == 0
     capsys.readouterr()
-    assert main(["train", "examples/small_cell.nas", "--set", "C=16", "--arch", str(out / "arch.json"),
-                 "--data", "mnist5k", "--epochs", "15", "--out", str(tmp_path / "train"), "--json"]) == 0
+    # a wider network (C=16, full resolution) for the cell the narrow search found: --override
+    assert main(["train", "examples/small_cell.nas", "--set", "C=16", "--set", "stem_stride=1", "--override",
+                 "--arch", str(out / "arch.json"), "--data", "mnist5k", "--epochs", "15", "--out", str(tmp_path / "train"),
+                 "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     print(f"\nmnist5k: darts search + retrain: {result}")
     assert result["test_acc"] >= 0.97, result

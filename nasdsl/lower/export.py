@@ -14,7 +14,12 @@ names (so the same `state_dict()` keys, shapes and order, and weights load with
   structure share one class, and the arguments that differ between them (a stage's channel
   count, say) become its constructor parameters;
 * nasdsl's own ops (`Zero`, `FactorizedReduce`, `SelfAttention`) are copied in only when
-  used; custom ops (`register_op`) are imported from the module that defines them.
+  used; custom ops (`register_op`) are imported from the module that defines them;
+* given the run's input `preprocessing` (`nasdsl.preprocessing`, from a run directory's
+  `run.json`), the file states the input shape and the normalisation constants, and the
+  network's first step is a generated `Normalize` module: the network takes the data set's
+  raw images. Its constants are non-persistent buffers, outside the `state_dict`, so the
+  run's `model.pt` still loads strictly, and the file stays the one place they are written.
 
 Example::
 
@@ -49,6 +54,7 @@ from .. import resolve
 from ..errors import NasError
 from ..ops import catalog
 from ..ops.modules import builder_arguments
+from ..preprocessing import Preprocessing
 from ..space import Space
 from ..values import evaluate
 from . import discrete
@@ -58,22 +64,29 @@ WIDTH = 100  # lines of generated code are wrapped to stay within this many char
 
 
 def export_source(space: Space, arch: Mapping[str, Any], check: bool = True,
-                  channels_last: bool | None = None) -> str:
+                  channels_last: bool | None = None, preprocessing: Preprocessing | None = None) -> str:
     """Standalone PyTorch source for one architecture of `space`.
 
     The architecture is validated first. With `check` the discrete model is also built once,
     so that op arguments torch rejects surface here as a `NasError` naming the place in the
     `.nas` file, not later as a traceback from the generated file. `channels_last`: the
     network's forward puts image (4-d) CPU inputs in the channels-last layout first (default:
-    where `discrete.build` does, `passes.layout_safe`).
+    where `discrete.build` does, `passes.layout_safe`). `preprocessing`: the network takes raw
+    images and normalises them first (`Network(raw) == discrete model((raw / divisor - mean)
+    / std)`); without it, it takes what the discrete model takes.
     """
     if channels_last is None:
         channels_last = layout_safe(space.template)
     arch = space.validate(arch)
+    if preprocessing is not None:
+        shapes = list(space.input_shapes.values())
+        if len(shapes) != 1 or shapes[0] is None or tuple(shapes[0]) != tuple(preprocessing.shape):
+            raise NasError(f"{space.root_file}: the network takes input {[list(s) if s else s for s in shapes]}, "
+                           f"its preprocessing gives {list(preprocessing.shape)}")
     root = resolve.resolve(space, arch, validate=False)
     if check:
         discrete.build_resolved(root)
-    return _Writer(space, arch, root, channels_last).source()
+    return _Writer(space, arch, root, channels_last, preprocessing).source()
 
 
 # --- what the discrete model holds, as data -------------------------------------------------
@@ -464,9 +477,11 @@ class _Class:
 class _Writer:
     """Turns the records of one architecture into the text of a module."""
 
-    def __init__(self, space: Space, arch: Mapping[str, Any], root: _Graph, channels_last: bool):
+    def __init__(self, space: Space, arch: Mapping[str, Any], root: _Graph, channels_last: bool,
+                 preprocessing: Preprocessing | None = None):
         self.space, self.arch, self.root = space, arch, root
         self.channels_last = channels_last
+        self.preprocessing = preprocessing
         self.names = _Names({"torch", "nn", "Network", "build"})
         self.lib = _Library(self.names)
         self.layouts: dict[int, _Box] = {}
@@ -478,18 +493,73 @@ class _Writer:
 
     def source(self) -> str:
         self._lay_out(self.root)
+        inputs = self._input_names() if self.preprocessing is not None else None
         self._reserve_library(self.root, set())
         self._find_ties()
         classes = self._make_classes()
         network = self._draft(self.root, "Network", self._network_doc())
         network.forward[:0] = self._layout_lines(network.args)
+        preamble = []
+        if inputs is not None:
+            attr = self._free_attr("normalize")
+            preamble = self._input_blocks(inputs, attr)
+            if self.preprocessing.normalises:
+                network.init.insert(0, ("set", (("attr", attr),), _Call(inputs["class"], [])))
+                network.forward[:0] = [f"{network.args[0]} = self.{attr}({network.args[0]})  # raw images in"]
         network_class = _Class("Network", [network], [], [("const", s.value) for s in network.slots])
         head = self._header() + "\nimport torch\nfrom torch import nn\n"
         for module, top, alias, _ in self.lib.imports:
             head += f"from {module} import {top}" + (f" as {alias}\n" if alias != top else "\n")
-        blocks = [*self.lib.copied.values(), *(self._render_class(c) for c in classes + [network_class]),
-                  self._footer()]
+        blocks = [*preamble, *self.lib.copied.values(),
+                  *(self._render_class(c) for c in classes + [network_class]), self._footer()]
         return head + "".join("\n\n" + b.rstrip("\n") + "\n" for b in blocks)
+
+    # -- the input: shape and normalisation of raw images
+
+    def _input_names(self) -> dict[str, str]:
+        """Module-level names of the input constants and the Normalize class, taken first."""
+        names = {"shape": self.names.fresh("INPUT_SHAPE")}
+        if self.preprocessing.normalises:
+            names.update(divisor=self.names.fresh("INPUT_DIVISOR"), mean=self.names.fresh("INPUT_MEAN"),
+                         std=self.names.fresh("INPUT_STD"), **{"class": self.names.fresh("Normalize")})
+        return names
+
+    def _free_attr(self, hint: str) -> str:
+        """An attribute name of the network that no submodule of it uses."""
+        taken = _Names(self.layouts[id(self.root)].children)
+        return taken.fresh(hint)
+
+    def _input_blocks(self, names: dict[str, str], attr: str) -> list[str]:
+        """The input constants and, where the run normalised its data, the Normalize class."""
+        p = self.preprocessing
+        shape = tuple(p.shape)
+        lines = [f"# The input: {_inert(p.raw) or 'images'}.",
+                 f"{names['shape']} = {_literal(shape)}  # one sample, as the network takes it"]
+        if not p.normalises:
+            lines.insert(1, "# The network takes them as given: the run recorded no normalisation.")
+            return ["\n".join(lines) + "\n"]
+        lines[1:1] = [f"# Network normalises them itself (`{names['class']}`, its first step), with the constants the run",
+                      "# computed on its training split: feed raw images, as the data set ships them. To feed",
+                      f"# images already standardised, set `model.{attr} = nn.Identity()`."]
+        lines += [f"{names['divisor']} = {_literal(float(p.divisor))}  # raw values are divided by this first",
+                  f"{names['mean']} = {_literal(tuple(p.mean))}  # then, per channel, minus this",
+                  f"{names['std']} = {_literal(tuple(p.std))}  # and over this"]
+        cls = (f"class {names['class']}(nn.Module):\n"
+               '    """Raw images to the network\'s input: (x / divisor - mean) / std per channel, in float32 as\n'
+               "    nasdsl's data pipeline computed it in training. The constants are buffers outside the\n"
+               '    state_dict, so the weights of the network (nasdsl\'s model.pt) load with strict=True."""\n\n'
+               f"    def __init__(self, divisor={names['divisor']}, mean={names['mean']}, std={names['std']}):\n"
+               "        super().__init__()\n"
+               "        self.divisor = divisor\n"
+               f"        view = (1, len(mean)) + (1,) * (len({names['shape']}) - 1)\n"
+               '        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(view), persistent=False)\n'
+               '        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(view), persistent=False)\n\n'
+               "    def forward(self, x):\n"
+               f"        if tuple(x.shape[1:]) != {names['shape']}:\n"
+               f'            raise ValueError(f"expected a batch of inputs of shape {{list({names["shape"]})}}, '
+               'got {list(x.shape)}")\n'
+               "        return (x.to(self.mean.dtype) / self.divisor - self.mean) / self.std\n")
+        return ["\n".join(lines) + "\n", cls]
 
     def _lay_out(self, spec: Any, seen: set | None = None) -> None:
         """Compute every class record's member layout (once per record)."""

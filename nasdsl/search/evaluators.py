@@ -254,14 +254,16 @@ def _train_module():
 
 
 def load_train_space(load: Callable[[Mapping[str, Any]], Space], data_spec: str | None, seed: int = 0,
-                     sets: Mapping[str, Any] | None = None) -> tuple[Space, Any]:
-    """The space fitted to `--data` (channels, resolution, classes) and the data itself."""
+                     sets: Mapping[str, Any] | None = None) -> tuple[Space, Any, dict[str, Any]]:
+    """The space fitted to `--data` (channels, resolution, classes), the data itself and the
+    parameters set to fit it (`nasdsl.data.fit_space_params`)."""
     if not data_spec:
         raise NasError("--evaluator train needs --data (digits | mnist5k | cifar10:DIR | pkg.module:factory)")
     _train_module()
-    from ..data import fit_space, load_data
+    from ..data import fit_space_params, load_data
     data = load_data(data_spec, seed)
-    return fit_space(load, data, sets), data
+    space, fitted = fit_space_params(load, data, sets)
+    return space, data, fitted
 
 
 def make_evaluator(spec: str, space: Space, metric: str | None = None, constraints=(), data: Any = None,

@@ -39,6 +39,7 @@ from typing import Any
 from .. import strategy as strategies
 from ..arch import arch_key, arch_to_json
 from ..errors import NasError
+from ..run import write_run
 from ..space import Space
 from ..strategy.base import create
 from .evaluators import Evaluator, Infeasible, objective_value
@@ -342,7 +343,8 @@ def add_arguments(group) -> None:
 
 
 def run(args) -> int:
-    """`nasdsl search ... --strategy <multi-trial>`: search, then `arch.json`, `result.json` and
+    """`nasdsl search ... --strategy <multi-trial>`: search, then `arch.json`, `run.json`
+    (`nasdsl.run`: the space, its parameters and the data's preprocessing), `result.json` and
     `best_so_far.png` in `--out DIR`."""
     import nasdsl
 
@@ -350,9 +352,9 @@ def run(args) -> int:
     if not args.evaluator:
         raise NasError("multi-trial search needs --evaluator (train | table:PATH | python:MODULE:FUNCTION)")
     sets = _sets(getattr(args, "set", None))
-    data = None
+    data, fitted = None, {}
     if args.evaluator == "train":
-        space, data = load_train_space(lambda p: nasdsl.load(args.file, {**sets, **p}), args.data, args.seed, sets)
+        space, data, fitted = load_train_space(lambda p: nasdsl.load(args.file, {**sets, **p}), args.data, args.seed, sets)
     else:
         space = nasdsl.load(args.file, sets)
     out = Path(args.out or f"runs/{Path(args.file).stem}-{args.strategy}")
@@ -367,13 +369,15 @@ def run(args) -> int:
     finally:
         bar.close()
     write_outputs(out, space, result)
+    write_run(out, space, sets, fitted, data, args.seed, args.data)
     best = result.best
     if best is None:
         print(f"no trial completed ({len(result.trials)} failed); see `nasdsl trials {url}`")
         return 1
     print(f"best of {len(result.trials)} trials: {result.objective} = {best.value:g} (trial {best.number})")
     print(f"  {_arch_text(space, best.arch)}")
-    print(f"wrote {out / 'arch.json'}, {out / 'result.json'}, {out / 'best_so_far.png'}; store {url}")
+    print(f"wrote {out / 'arch.json'}, {out / 'run.json'}, {out / 'result.json'}, {out / 'best_so_far.png'}; "
+          f"store {url}")
     return 0
 
 

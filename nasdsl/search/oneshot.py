@@ -7,6 +7,9 @@ of the same space and strategy. Then Lightning trains with its progress bar and 
 `--out DIR`:
 
 * `search.json` — space, parameters, fingerprint, strategy and options of this search;
+* `run.json` — what `arch.json` needs to be rebuilt and deployed (`nasdsl.run`): the space's
+  sources, fingerprint and parameters (`--set` and fitted to the data), the data's split and
+  input preprocessing; `nasdsl export DIR` and `nasdsl train SPACE --arch DIR/arch.json` read it;
 * `logs/metrics.csv` — Lightning's CSV log: loss, accuracy, architecture entropy per epoch;
 * `last.ckpt` — weights, optimizer and loop states and the search state (tensors and plain
   data: `torch.load(weights_only=True)` reads it); `--resume` continues from it;
@@ -84,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     from .. import strategy as registry
     from ..arch import arch_to_json
     from ..cli import parse_literal, parse_set
-    from ..data import PairedDataset, check_classes, fit_space, load_data
+    from ..data import PairedDataset, check_classes, fit_space_params, load_data
+    from ..run import write_run
 
     rank = int(os.environ.get("LOCAL_RANK", "0"))
     name = args.strategy
@@ -101,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         raise NasError(f"--cells is how darts and gumbel relax a cell; {name} runs one path at a time")
     torch.manual_seed(args.seed)
     data = load_data(args.data, args.seed)
-    space = fit_space(lambda params: load(args.file, params), data, parse_set(args.set))
+    sets = parse_set(args.set)
+    space, fitted = fit_space_params(lambda params: load(args.file, params), data, sets)
     supernet = registry.build_supernet(space, name, seed=args.seed, passes=_passes(args.passes),
                                        checkpoint=args.recompute, cells=args.cells or "edge")
     penalty = _penalty(args, space, name)
@@ -137,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
                                           "data": args.data, "seed": args.seed, "epochs": args.epochs,
                                           "batch_size": args.batch_size, "devices": args.devices,
                                           "passes": sorted(supernet.passes), "recompute": args.recompute})
+        write_run(out, space, sets, fitted, data, args.seed, args.data)
 
     # -- data: pairs (weight batch, architecture batch)
     generator = torch.Generator().manual_seed(args.seed)

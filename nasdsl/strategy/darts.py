@@ -8,9 +8,10 @@ weights' current learning rate, with their momentum and weight decay), whose sec
 term `xi * d2L_train/(dalpha dw) . dL_val/dw'` is the finite-difference Hessian-vector product
 `(dL_train(w+)/dalpha - dL_train(w-)/dalpha) / (2 eps)`, `w+- = w +- eps * dL_val/dw'`,
 `eps = 0.01 / |dL_val/dw'|`. Architecture optimizer as NNI and DARTS: Adam, betas (0.5, 0.999),
-weight decay 1e-3, and DARTS's lr 3e-4 scaled to the data (`arch_lr=None`, the default: each
-epoch moves alpha as far as one of DARTS's 391-step CIFAR-10 epochs, so 3e-4 there and 4.3e-3 on
-mnist5k's 27 steps; `nasdsl.strategy.oneshot.default_arch_lr`); `arch_lr=` sets it outright.
+weight decay 1e-3, and DARTS's lr 3e-4 scaled to the search's length (`arch_lr=None`, the
+default: the search can move alpha as far as DARTS's 19,550-step CIFAR-10 search, so 3e-4 there
+and 0.0217 for 10 epochs of mnist5k's 27 steps; `nasdsl.strategy.oneshot.default_arch_lr`);
+`arch_lr=` sets it outright.
 
 Example::
 

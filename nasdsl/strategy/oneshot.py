@@ -7,7 +7,7 @@ optional hardware penalty, per-epoch logging (loss, accuracy, architecture entro
 history of architecture weights, and search state in checkpoints as tensors and plain data
 only (so Lightning's `weights_only=True` loading reads them). It also holds the architecture
 optimizer of the alpha strategies (`alpha_adam`, with `default_arch_lr` scaling DARTS's rate to
-the data's steps per epoch) and the test of a search that left its distribution near uniform
+the search's length) and the test of a search that left its distribution near uniform
 (`near_uniform`, which `nasdsl search` reports at the end).
 
 Each training batch is a pair `(weight_batch, arch_batch)`: one half of the training data
@@ -93,17 +93,18 @@ class OneShot(pl.LightningModule):
         """Adam on the supernet's architecture parameters with the strategy's `arch_lr`,
         `arch_betas` and `arch_weight_decay`: the alpha optimizer of DARTS, GumbelDARTS and
         ProxylessNAS. `arch_lr=None` (their default) is `default_arch_lr` of this search's
-        architecture steps per epoch; the rate used is `self.arch_lr_used`."""
-        lr = self.arch_lr if self.arch_lr is not None else default_arch_lr(self.steps_per_epoch())
+        architecture steps; the rate used is `self.arch_lr_used`."""
+        lr = self.arch_lr if self.arch_lr is not None else default_arch_lr(self.arch_steps())
         self.arch_lr_used = lr
         return [torch.optim.Adam(self.supernet.arch_parameters(), lr=lr, betas=self.arch_betas,
                                  weight_decay=self.arch_weight_decay)]
 
-    def steps_per_epoch(self) -> int | None:
-        """Training steps (architecture steps) per epoch in this process; None outside a trainer."""
+    def arch_steps(self) -> int | None:
+        """Training steps (one architecture step each) of the whole search in this process; None
+        outside a trainer."""
         if self._trainer is None:
             return None
-        steps = self.trainer.estimated_stepping_batches / max(self.trainer.max_epochs or 1, 1)
+        steps = self.trainer.estimated_stepping_batches
         return int(steps) if math.isfinite(steps) else None
 
     def stall_advice(self) -> str:
@@ -380,27 +381,30 @@ def near_uniform(probs: dict[str, dict[str, float]], gates: Iterable[str] = ()) 
     return None
 
 
-def default_arch_lr(steps_per_epoch: int | None) -> float:
-    """The architecture learning rate of darts, gumbel and proxyless when none is given: DARTS's
-    Adam rate, 3e-4, was set for its CIFAR-10 search, 391 architecture steps an epoch (25,000
-    images a half, batch 64). Adam moves a parameter at most about `lr` a step, so an epoch
-    there moves each alpha up to 3e-4 * 391 = 0.117; this rate gives an epoch of
-    `steps_per_epoch` steps that same reach (on mnist5k, 27 steps: 4.3e-3), so as in DARTS the
-    number of epochs sets how far the distribution can go, whatever the data's size. Outside a
-    trainer (`steps_per_epoch` None): 3e-4.
+def default_arch_lr(steps: int | None) -> float:
+    """The architecture learning rate of darts, gumbel and proxyless when none is given, for a
+    search of `steps` architecture steps in all. DARTS's Adam rate, 3e-4, was set for its CIFAR-10
+    search: 50 epochs of 391 architecture steps (25,000 images a half, batch 64), 19,550 steps.
+    Adam moves a parameter at most about `lr` a step, so that search can move each alpha up to
+    3e-4 * 19,550 = 5.9; this rate gives a search of `steps` steps the same reach, so a short
+    search on small data can decide as much as DARTS's (on mnist5k, 10 epochs of 27 steps:
+    0.0217), and DARTS's own setting keeps 3e-4. No step moves further than one of DARTS's epochs,
+    3e-4 * 391 = 0.117 (searches under 50 steps: less reach, and the warning says so). Outside a
+    trainer (`steps` None): 3e-4.
 
     Example::
 
-        >>> default_arch_lr(391), round(default_arch_lr(27), 5)
-        (0.0003, 0.00434)
+        >>> default_arch_lr(50 * 391), round(default_arch_lr(270), 4), round(default_arch_lr(2), 4)
+        (0.0003, 0.0217, 0.1173)
     """
-    if not steps_per_epoch:
+    if not steps:
         return DARTS_ARCH_LR
-    return DARTS_ARCH_LR * DARTS_STEPS_PER_EPOCH / steps_per_epoch
+    return DARTS_ARCH_LR * min(DARTS_ARCH_STEPS / steps, DARTS_STEPS_PER_EPOCH)
 
 
 DARTS_ARCH_LR = 3e-4
 DARTS_STEPS_PER_EPOCH = 391
+DARTS_ARCH_STEPS = 50 * DARTS_STEPS_PER_EPOCH
 
 
 def uniform_probs(space) -> dict[str, dict[str, float]]:

@@ -98,9 +98,11 @@ def run(args: argparse.Namespace) -> int:
         raise NasError(f"--epochs must be at least 1, got {args.epochs}")
     if args.devices < 1:
         raise NasError(f"--devices must be at least 1, got {args.devices}")
-    if args.control is not None and (args.control < 0 or (args.control and not args.retrain)):
+    if args.control is not None and args.control < 0:
+        raise NasError(f"--control must be at least 0, got {args.control}")
+    if args.control and not args.retrain:
         raise NasError(f"--control {args.control}: the control needs --retrain EPOCHS (it is retrained with the "
-                       "found architecture's recipe) and a count of at least 0")
+                       "found architecture's recipe)")
     if args.order == 2 and name != "darts":
         raise NasError(f"--order 2 is darts's second-order gradient; {name} has no order")
     options = _options(args.option, parse_literal)

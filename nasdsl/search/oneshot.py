@@ -16,11 +16,16 @@ of the same space and strategy. Then Lightning trains with its progress bar and 
 * `arch.json`, `probs.json` — the architecture found and its probabilities, plus
   `arch.nb201` / `arch.genotype` where the space has that text form;
 * `arch_weights.png` — every decision's probabilities over the epochs;
-* `evolution.json` (spos) and `retrain.json` (with `--retrain N`).
+* `evolution.json` (spos), `retrain.json` (with `--retrain N`) and `control.json` (with
+  `--retrain N`: `--control` random architectures retrained the same way, `nasdsl.search.control`).
+
+At the end it prints the architecture found, one warning line when the strategy's distribution
+is still near uniform (`nasdsl.strategy.oneshot.near_uniform`), and with `--retrain` the found
+architecture's test accuracy beside its control's.
 
 Example::
 
-    $ nasdsl search examples/small_cell.nas --strategy darts --data digits --epochs 5 --retrain 10
+    $ nasdsl search nasbench201 --set C=8 --set N=1 --strategy darts --data mnist5k --epochs 10 --retrain 2
 """
 from __future__ import annotations
 
@@ -45,6 +50,9 @@ def add_arguments(group) -> None:
     group.add_argument("--resume", action="store_true", help="continue the search in --out from its last.ckpt")
     group.add_argument("--retrain", type=int, default=0, metavar="EPOCHS",
                        help="after the search, train the architecture found from scratch and report test accuracy")
+    group.add_argument("--control", type=int, default=None, metavar="N",
+                       help="with --retrain: also retrain N random architectures of the space the same way and "
+                            "report their median beside the found one (default 3; 0: none)")
     group.add_argument("--arch-data", choices=("half", "val"), default="half",
                        help="architecture batches from the other half of the training data (DARTS) or the val split")
     group.add_argument("--penalty", metavar="params|flops|TABLE.json",
@@ -98,6 +106,11 @@ def run(args: argparse.Namespace) -> int:
         raise NasError(f"--epochs must be at least 1, got {args.epochs}")
     if args.devices < 1:
         raise NasError(f"--devices must be at least 1, got {args.devices}")
+    if args.control is not None and args.control < 0:
+        raise NasError(f"--control must be at least 0, got {args.control}")
+    if args.control and not args.retrain:
+        raise NasError(f"--control {args.control}: the control needs --retrain EPOCHS (it is retrained with the "
+                       "found architecture's recipe)")
     if args.order == 2 and name != "darts":
         raise NasError(f"--order 2 is darts's second-order gradient; {name} has no order")
     options = _options(args.option, parse_literal)
@@ -187,16 +200,43 @@ def run(args: argparse.Namespace) -> int:
     print(f"architecture ({name}): {json.dumps(arch)}")
     for suffix, text in texts.items():
         print(f"  {suffix}: {text}")
+    stall = stall_line(module, probs)
+    if stall:
+        print(stall)
     if args.retrain:
-        from ..train import train_architecture
-        result = train_architecture(space, arch, data, args.retrain, args.seed, batch_size=args.batch_size,
-                                    out=out / "retrain")
-        _write_json(out / "retrain.json", result)
-        print(f"retrained {args.retrain} epochs from scratch: test accuracy {100 * result['test_acc']:.2f}% "
-              f"(val {100 * result['val_acc']:.2f}%), {result['params']:,} parameters, "
-              f"{result['flops']:,} multiply-adds per sample, {result['seconds']:.0f} s")
+        _retrain(args, space, arch, data, out)
     print(f"wrote {out}/: arch.json, probs.json, arch_weights.png, last.ckpt, logs/")
     return 0
+
+
+def stall_line(module, probs: dict[str, dict[str, float]]) -> str | None:
+    """The one line that says a search left its distribution near uniform, with what to change
+    (None when it moved, or when the strategy learns no distribution)."""
+    from ..strategy.oneshot import near_uniform
+    if not module.learns_distribution:
+        return None
+    why = near_uniform(probs, module.gate_labels())
+    if why is None:
+        return None
+    return (f"warning: the architecture distribution stayed near uniform ({why}), so the architecture found is "
+            f"close to a random draw; {module.stall_advice()}")
+
+
+def _retrain(args, space, arch, data, out: Path) -> None:
+    """`--retrain`: the found architecture from scratch, then `--control` random ones the same way."""
+    from ..train import train_architecture
+    from .control import run_control, summary
+    result = train_architecture(space, arch, data, args.retrain, args.seed, batch_size=args.batch_size,
+                                out=out / "retrain")
+    _write_json(out / "retrain.json", result)
+    print(f"retrained {args.retrain} epochs from scratch: test accuracy {100 * result['test_acc']:.2f}% "
+          f"(val {100 * result['val_acc']:.2f}%), {result['params']:,} parameters, "
+          f"{result['flops']:,} multiply-adds per sample, {result['seconds']:.0f} s")
+    n = 3 if args.control is None else args.control
+    if n:
+        control = run_control(space, data, result, n, args.retrain, args.seed, args.batch_size)
+        _write_json(out / "control.json", control)
+        print(summary(control))
 
 
 # --- checks --------------------------------------------------------------------------------------

@@ -7,8 +7,11 @@ of the validation loss after one virtual SGD step of the weights, `w' = w - xi *
 weights' current learning rate, with their momentum and weight decay), whose second-order
 term `xi * d2L_train/(dalpha dw) . dL_val/dw'` is the finite-difference Hessian-vector product
 `(dL_train(w+)/dalpha - dL_train(w-)/dalpha) / (2 eps)`, `w+- = w +- eps * dL_val/dw'`,
-`eps = 0.01 / |dL_val/dw'|`. Architecture optimizer as NNI and DARTS: Adam, lr 3e-4, betas
-(0.5, 0.999), weight decay 1e-3.
+`eps = 0.01 / |dL_val/dw'|`. Architecture optimizer as NNI and DARTS: Adam, betas (0.5, 0.999),
+weight decay 1e-3, and DARTS's lr 3e-4 scaled to the search's length (`arch_lr=None`, the
+default: the search can move alpha as far as DARTS's 19,550-step CIFAR-10 search, so 3e-4 there
+and 0.0217 for 10 epochs of mnist5k's 27 steps; `nasdsl.strategy.oneshot.default_arch_lr`);
+`arch_lr=` sets it outright.
 
 Example::
 
@@ -16,8 +19,8 @@ Example::
     >>> from nasdsl.strategy import build_supernet
     >>> space = nasdsl.load("nasbench201", {"C": 4, "N": 1, "in_channels": 1, "resolution": 8})
     >>> module = Darts(build_supernet(space, "darts"), order=2)
-    >>> module.order, module.arch_lr
-    (2, 0.0003)
+    >>> module.order, module.arch_lr, module.alpha_adam()[0].defaults["lr"]   # outside a trainer: 3e-4
+    (2, None, 0.0003)
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ MODE = "mixture"
 class Darts(OneShot):
     """DARTS, first or second order (see the module docstring)."""
 
-    def __init__(self, supernet, *, order: int = 1, arch_lr: float = 3e-4, arch_betas=(0.5, 0.999),
+    def __init__(self, supernet, *, order: int = 1, arch_lr: float | None = None, arch_betas=(0.5, 0.999),
                  arch_weight_decay: float = 1e-3, unrolled_eps: float = 0.01, **options):
         super().__init__(supernet, **options)
         if order not in (1, 2):

@@ -260,6 +260,14 @@ class Enas(OneShot):
     def validation_arch(self):
         return self.export()
 
+    def gate_labels(self) -> set[str]:
+        return {d.label for d in self.supernet.space.decisions if _any_subset(d)}
+
+    def stall_advice(self) -> str:
+        return (f"search more epochs (--epochs), raise --option ctrl_lr (now {self.ctrl_lr:.3g}) or lower "
+                f"--option ctrl_steps_aggregate (now {self.ctrl_steps_aggregate}: "
+                f"{self.ctrl_step // self.ctrl_steps_aggregate} controller updates in this search)")
+
     def strategy_state(self):
         return {"generator": self.generator.get_state(), "baseline": self.baseline, "ctrl_step": self.ctrl_step}
 

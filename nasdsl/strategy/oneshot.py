@@ -5,7 +5,10 @@ cosine to 0.001, gradient norm clipped at 5 with `self.clip_gradients`, since Li
 clips under manual optimization), the image-classification task (cross-entropy, accuracy), the
 optional hardware penalty, per-epoch logging (loss, accuracy, architecture entropy), the
 history of architecture weights, and search state in checkpoints as tensors and plain data
-only (so Lightning's `weights_only=True` loading reads them).
+only (so Lightning's `weights_only=True` loading reads them). It also holds the architecture
+optimizer of the alpha strategies (`alpha_adam`, with `default_arch_lr` scaling DARTS's rate to
+the search's length) and the test of a search that left its distribution near uniform
+(`near_uniform`, which `nasdsl search` reports at the end).
 
 Each training batch is a pair `(weight_batch, arch_batch)`: one half of the training data
 trains the weights, the other the architecture (the DARTS protocol; `nasdsl.data.PairedDataset`).
@@ -53,6 +56,10 @@ from ..errors import NasError
 class OneShot(pl.LightningModule):
     """Base of the one-shot strategies (see the module docstring)."""
 
+    #: Whether the search learns a distribution over architectures (architecture weights or a
+    #: controller) that should move away from uniform; uniform path sampling does not.
+    learns_distribution = True
+
     def __init__(self, supernet, *, lr: float = 0.025, momentum: float = 0.9, weight_decay: float = 3e-4,
                  lr_min: float = 1e-3, grad_clip: float | None = 5.0, penalty=None, task=None, seed: int = 0):
         super().__init__()
@@ -85,9 +92,32 @@ class OneShot(pl.LightningModule):
     def alpha_adam(self) -> list[torch.optim.Optimizer]:
         """Adam on the supernet's architecture parameters with the strategy's `arch_lr`,
         `arch_betas` and `arch_weight_decay`: the alpha optimizer of DARTS, GumbelDARTS and
-        ProxylessNAS."""
-        return [torch.optim.Adam(self.supernet.arch_parameters(), lr=self.arch_lr, betas=self.arch_betas,
+        ProxylessNAS. `arch_lr=None` (their default) is `default_arch_lr` of this search's
+        architecture steps; the rate used is `self.arch_lr_used`."""
+        lr = self.arch_lr if self.arch_lr is not None else default_arch_lr(self.arch_steps())
+        self.arch_lr_used = lr
+        return [torch.optim.Adam(self.supernet.arch_parameters(), lr=lr, betas=self.arch_betas,
                                  weight_decay=self.arch_weight_decay)]
+
+    def arch_steps(self) -> int | None:
+        """Training steps (one architecture step each) of the whole search in this process; None
+        outside a trainer."""
+        if self._trainer is None:
+            return None
+        steps = self.trainer.estimated_stepping_batches
+        return int(steps) if math.isfinite(steps) else None
+
+    def stall_advice(self) -> str:
+        """What to change when the distribution stays near uniform (see `near_uniform`)."""
+        lr = getattr(self, "arch_lr_used", None)
+        if lr is None:
+            return "search more epochs (--epochs)"
+        return f"search more epochs (--epochs) or raise the architecture learning rate (--option arch_lr=, " \
+               f"this search {lr:.3g})"
+
+    def gate_labels(self) -> set[str]:
+        """The decisions whose `export_probs()` rows are independent gate probabilities."""
+        return set(self.supernet.policy.gates)
 
     def validation_arch(self) -> dict[str, Any] | None:
         """The architecture validation runs (None: the supernet as it is, e.g. a mixture)."""
@@ -133,7 +163,7 @@ class OneShot(pl.LightningModule):
         probs = self.export_probs()
         self.history.append(probs)
         if probs:
-            self.log("arch_entropy", mean_entropy(probs, self.supernet.policy.gates))
+            self.log("arch_entropy", mean_entropy(probs, self.gate_labels()))
 
     def on_train_start(self) -> None:
         if not self.history:  # the starting point of the plot: the weights before any step
@@ -306,6 +336,75 @@ def mean_entropy(probs: dict[str, dict[str, float]], gates: Iterable[str] = ()) 
             elif p > 0:
                 total -= p * math.log(p)
     return total / max(len(probs), 1)
+
+
+def max_entropy(probs: dict[str, dict[str, float]], gates: Iterable[str] = ()) -> float:
+    """The largest `mean_entropy` rows of these shapes can have: every row uniform (a gate row:
+    every gate at one half)."""
+    gates = set(gates)
+    total = sum(len(row) * math.log(2) if label in gates else math.log(len(row)) if row else 0.0
+                for label, row in probs.items())
+    return total / max(len(probs), 1)
+
+
+#: A distribution whose mean entropy is at least this fraction of its maximum has not moved
+#: enough for its argmax to mean much: on a 5-way choice, 97% is a top probability of about 0.33
+#: (from 0.2); on a gate, about 0.6 (from 0.5).
+NEAR_UNIFORM = 0.97
+#: A gate this close to one half is a coin flip at export.
+GATE_HAIR = 0.02
+
+
+def near_uniform(probs: dict[str, dict[str, float]], gates: Iterable[str] = ()) -> str | None:
+    """Why the distribution `probs` is still close to uniform, or None when it has moved: its
+    mean entropy is at least `NEAR_UNIFORM` of the maximum, or every gate of `gates` is within
+    `GATE_HAIR` of one half (the threshold export cuts them at).
+
+    Example::
+
+        >>> near_uniform({"op": {"a": 0.21, "b": 0.19, "c": 0.2, "d": 0.2, "e": 0.2}})
+        'mean entropy 99.97% of its maximum'
+        >>> near_uniform({"op": {"a": 0.6, "b": 0.1, "c": 0.1, "d": 0.1, "e": 0.1}}) is None
+        True
+        >>> near_uniform({"op": {"a": 0.9, "b": 0.1}, "g": {"0": 0.505, "1": 0.49}}, gates={"g"})
+        'all 2 gates within 0.02 of 0.5'
+    """
+    gates = set(gates)
+    top = max_entropy(probs, gates)
+    if top > 0:
+        ratio = mean_entropy(probs, gates) / top
+        if ratio >= NEAR_UNIFORM:
+            return f"mean entropy {100 * ratio:.2f}% of its maximum"
+    values = [p for label, row in probs.items() if label in gates for p in row.values()]
+    if values and all(abs(p - 0.5) < GATE_HAIR for p in values):
+        return f"all {len(values)} gates within {GATE_HAIR} of 0.5"
+    return None
+
+
+def default_arch_lr(steps: int | None) -> float:
+    """The architecture learning rate of darts, gumbel and proxyless when none is given, for a
+    search of `steps` architecture steps in all. DARTS's Adam rate, 3e-4, was set for its CIFAR-10
+    search: 50 epochs of 391 architecture steps (25,000 images a half, batch 64), 19,550 steps.
+    Adam moves a parameter at most about `lr` a step, so that search can move each alpha up to
+    3e-4 * 19,550 = 5.9; this rate gives a search of `steps` steps the same reach, so a short
+    search on small data can decide as much as DARTS's (on mnist5k, 10 epochs of 27 steps:
+    0.0217), and DARTS's own setting keeps 3e-4. No step moves further than one of DARTS's epochs,
+    3e-4 * 391 = 0.117 (searches under 50 steps: less reach, and the warning says so). Outside a
+    trainer (`steps` None): 3e-4.
+
+    Example::
+
+        >>> default_arch_lr(50 * 391), round(default_arch_lr(270), 4), round(default_arch_lr(2), 4)
+        (0.0003, 0.0217, 0.1173)
+    """
+    if not steps:
+        return DARTS_ARCH_LR
+    return DARTS_ARCH_LR * min(DARTS_ARCH_STEPS / steps, DARTS_STEPS_PER_EPOCH)
+
+
+DARTS_ARCH_LR = 3e-4
+DARTS_STEPS_PER_EPOCH = 391
+DARTS_ARCH_STEPS = 50 * DARTS_STEPS_PER_EPOCH
 
 
 def uniform_probs(space) -> dict[str, dict[str, float]]:

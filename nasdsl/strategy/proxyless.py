@@ -8,7 +8,9 @@ updates the weights on a weight batch. With a hardware penalty (`nasdsl.strategy
 the architecture loss is `CE * (E[latency] / target) ** beta` or its additive form, with the
 expectation under `softmax(alpha)` (ProxylessNAS's latency loss; NNI issue #4699). The
 exported architecture is the argmax of alpha (NNI's export returns a random draw).
-Architecture optimizer as NNI's: Adam, lr 3e-4, betas (0.5, 0.999), weight decay 1e-3.
+Architecture optimizer as NNI's: Adam, betas (0.5, 0.999), weight decay 1e-3, and its lr 3e-4
+scaled to the search's length as darts's (`arch_lr=None`, the default;
+`nasdsl.strategy.oneshot.default_arch_lr`); `arch_lr=` sets it outright.
 
 Example::
 
@@ -29,7 +31,7 @@ MODE = "gated"
 class Proxyless(OneShot):
     """ProxylessNAS (see the module docstring)."""
 
-    def __init__(self, supernet, *, arch_lr: float = 3e-4, arch_betas=(0.5, 0.999), arch_weight_decay: float = 1e-3,
+    def __init__(self, supernet, *, arch_lr: float | None = None, arch_betas=(0.5, 0.999), arch_weight_decay: float = 1e-3,
                  **options):
         super().__init__(supernet, **options)
         self.arch_lr, self.arch_betas, self.arch_weight_decay = arch_lr, tuple(arch_betas), arch_weight_decay

@@ -26,6 +26,8 @@ MODE = "path"
 class RandomOneShot(OneShot):
     """Uniform path training; a uniform architecture exported."""
 
+    learns_distribution = False   # it samples uniformly throughout (spos too): nothing to move
+
     def __init__(self, supernet, **options):
         super().__init__(supernet, **options)
         self.rng = random.Random(self.seed)

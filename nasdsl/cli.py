@@ -394,7 +394,7 @@ def cmd_compile(args) -> int:
     output = Path(args.output) if args.output else Path(f"{Path(space.root_file).stem}-{args.strategy}.pt")
     save_checkpoint(output, space, args.strategy, model, arch=arch,
                     metadata={"batch": args.batch, "seed": args.seed,
-                              **({"cells": model.cells} if hasattr(model, "cells") else {})})
+                              **({"cells": model.cells} if args.strategy != "discrete" else {})})
     summary = {
         "file": space.root_file, "fingerprint": space.fingerprint(), "strategy": args.strategy,
         "weights": weights, "arch_parameters": arch_params, "decisions": len(space.decisions),

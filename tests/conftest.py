@@ -11,9 +11,9 @@ try:  # the torch-free tests run without torch installed
 except ImportError:  # pragma: no cover
     torch = None
 
-# Runs inside NNI's own venv (a subprocess of test_nni_hub): not importable here, so not
+# Run inside NNI's own venv (subprocesses of test_nni_hub and test_darts_cell): not importable here, so not
 # collected for doctests.
-collect_ignore = ["nni_hub/_nni_side.py"]
+collect_ignore = ["nni_hub/_nni_side.py", "nni_hub/_nni_cell.py"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = ROOT / "spaces"

@@ -1,7 +1,7 @@
 """What each one-shot strategy finds: searches placed in the ground-truth table of `nb201_mnist5k.py`.
 
-    python bench/bench_oneshot_outcomes.py [--epochs 5] [--seeds 0,1,2,3,4] [--strategies darts,...]
-                                           [--results bench/results/oneshot_outcomes.jsonl] [--report]
+    python bench/bench_oneshot_outcomes.py [--epochs 3] [--seeds 0,1,2,3,4] [--strategies darts,...]
+                                           [--tau-archs 100] [--results FILE.jsonl] [--report]
 
 Every one-shot strategy searches the table's space (NB201 at `C=8, N=1`, fitted to mnist5k) with
 `nasdsl search` run as a user runs it, one process at a time, one torch thread, on the table's
@@ -10,16 +10,22 @@ search ever trains on, or selects by, an image that is in the table's test split
 `--seed` still draws its weights, batch order, halves and paths). The budget, every option
 spelled out so a later change of a default does not change the benchmark silently:
 
-* all: `--epochs E` (default 5), `--batch-size 64`, `--arch-data half`, `--passes default`, weight
+* all: `--epochs E` (default 3; 27 steps an epoch), `--batch-size 64`, `--arch-data half`, `--passes default`, weight
   SGD lr 0.025, momentum 0.9, weight decay 3e-4, cosine to 1e-3, gradient clip 5;
-* darts / darts2 (`--order 2`) / gumbel / proxyless: Adam on the architecture, `arch_lr=3e-3`
-  (ten times DARTS's 3e-4, which leaves the distribution uniform at this many steps), betas
+* darts / darts2 (`--order 2`) / gumbel / proxyless: Adam on the architecture, `arch_lr=1e-2`
+  (DARTS's 3e-4 leaves the distribution uniform at this many steps; Adam moves each alpha by
+  about `arch_lr` a step, so 81 steps at 1e-2 move it as far as the first measurement's 270
+  steps at 3e-3, and 3e-3 at 3 epochs still ended at 99% of the maximum entropy), betas
   (0.5, 0.999), weight decay 1e-3; darts2 `unrolled_eps=0.01`; gumbel tau 1.0 -> 0.33, soft;
+* darts_lr3e-3: darts at the first measurement's `arch_lr=3e-3`, run with `--epochs 10`;
 * enas: the documented defaults (lstm 64x1, tanh 1.5, skip target 0.4, entropy weight 1e-4,
   skip weight 0.8, baseline decay 0.999, controller Adam 3.5e-4 every 20 steps, no clip; the
   temperature stays unset, the default, which `--option` cannot spell);
 * spos: population 20, generations 5, topk 10, mutation 0.1, batch norm recalibrated on 10
   training batches; random_oneshot: no options (it exports a uniform draw).
+
+Tau is measured on the first `--tau-archs` (100) of the table's architectures, for the search
+seeds in `TAU_SEEDS` (spos 0 and 1, enas 0): about a minute of CPU per supernet.
 
 Each exported architecture is retrained with the table's `RECIPE` (seeds 0 and 1, mean) and placed
 as a percentile of the table's 2-seed mean test accuracies (the share of the table's
@@ -38,11 +44,13 @@ is reported.
 
 Results are appended, one JSON line per search (with its retraining and its tau), to `--results`;
 an interrupted run picks up where it stopped, and `--report` prints the table from the file.
-Cost on this machine (2 shared cores, one process at 1 thread, nice 5, beside other jobs), at the
-default 5 epochs, per seed: darts ~60 s, darts2 ~150 s, gumbel ~65 s, proxyless ~45 s, enas ~55 s,
-spos ~75 s (evolution ~40 s), random_oneshot ~35 s; retraining ~20 s per search; tau ~60 s per
-path supernet: about 20 minutes a seed, 1 h 40 for five seeds. `bench/results_oneshot.md` has
-the measured table and the exact command.
+Cost measured on this machine (2 shared cores, load 2-7, one process at 1 thread, nice 5), in CPU
+seconds per search at 3 epochs (start-up of ~6 s included): darts 39, darts2 74, gumbel 38,
+proxyless 33, enas 16, spos 61 (evolution ~45), random_oneshot 18; darts_lr3e-3 at 10 epochs
+111; one `RECIPE` retraining ~9 (two per search); tau ~57 per supernet (100 architectures). The
+default run (7 strategies x 5 seeds at 3 epochs) is ~2,200 CPU seconds, 55 minutes of wall
+clock under that load; darts_lr3e-3 x 5 seeds at 10 epochs ~650 CPU seconds, 11 minutes.
+`bench/results_oneshot.md` has the measured tables and the exact commands.
 
 Example::
 
@@ -74,7 +82,7 @@ RUNS = ROOT / "runs" / "oneshot_outcomes"
 DATA_SPEC = "bench_oneshot_outcomes:table_data"
 
 WEIGHTS = {"lr": 0.025, "momentum": 0.9, "weight_decay": 3e-4, "lr_min": 1e-3, "grad_clip": 5.0}
-ALPHA = {"arch_lr": 3e-3, "arch_betas": (0.5, 0.999), "arch_weight_decay": 1e-3}
+ALPHA = {"arch_lr": 1e-2, "arch_betas": (0.5, 0.999), "arch_weight_decay": 1e-3}
 # name -> (CLI strategy, extra CLI arguments, --option values)
 STRATEGIES = {
     "darts": ("darts", ["--order", "1"], {**WEIGHTS, **ALPHA, "unrolled_eps": 0.01}),
@@ -88,8 +96,10 @@ STRATEGIES = {
     "spos": ("spos", [], {**WEIGHTS, "population": 20, "generations": 5, "topk": 10, "mutation_prob": 0.1,
                           "bn_batches": 10}),
     "random_oneshot": ("random_oneshot", [], dict(WEIGHTS)),
+    # the first measurement's darts (issue 18): arch_lr 3e-3, run at --epochs 10
+    "darts_lr3e-3": ("darts", ["--order", "1"], {**WEIGHTS, **ALPHA, "arch_lr": 3e-3, "unrolled_eps": 0.01}),
 }
-TAU_SEEDS = {"spos": range(100), "enas": (0, 1)}  # strategy -> search seeds whose supernet is ranked
+TAU_SEEDS = {"spos": (0, 1), "enas": (0,)}  # strategy -> search seeds whose supernet is ranked
 TAU_BN_BATCHES = 10
 PARAMETER_FREE = ("none", "skip_connect", "avg_pool_3x3")
 
@@ -122,6 +132,16 @@ def kendall_tau(x, y) -> float:
                 discordant += 1
     denom = math.sqrt((concordant + discordant + ties_x) * (concordant + discordant + ties_y))
     return (concordant - discordant) / denom if denom else 0.0
+
+
+def seed_noise(rows: list[dict]) -> float:
+    """The standard deviation of one standalone run's test accuracy, from the table's seed pairs
+    (`sqrt(mean((a - b)^2) / 2)`); nan before any architecture has two seeds."""
+    by: dict[str, list[float]] = {}
+    for row in rows:
+        by.setdefault(row["arch"], []).append(row["test_acc"])
+    pairs = [v for v in by.values() if len(v) == 2]
+    return math.sqrt(sum((a - b) ** 2 for a, b in pairs) / (2 * len(pairs))) if pairs else float("nan")
 
 
 def percentile(acc: float, table: list[float]) -> float:
@@ -196,6 +216,7 @@ def run_search(name: str, seed: int, epochs: int, runs: Path) -> dict:
             if row.get("arch_entropy"):
                 entropy = float(row["arch_entropy"])
     return {"strategy": name, "seed": seed, "epochs": epochs, "arch": arch,
+            "command": " ".join(search_command(name, seed, epochs, out)[1:]),
             "nb201": (out / "arch.nb201").read_text().strip(), "entropy": entropy,
             "probs": json.loads((out / "probs.json").read_text()),
             "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 2),
@@ -275,15 +296,17 @@ def report(results: list[dict], table_path: Path, epochs: int | None = None) -> 
     # as the searches'); the table's own wall seconds where none were measured
     cpus = [t["cpu_s"] for r in results for t in r["retrain"].values() if "cpu_s" in t]
     seconds = sum(cpus) / len(cpus) if cpus else sum(r["seconds"] for r in rows) / len(rows)
-    seeds_of: dict[str, list[float]] = {}
-    for row in rows:
-        seeds_of.setdefault(row["arch"], []).append(row["test_acc"])
-    pairs = [v for v in seeds_of.values() if len(v) == 2]
-    noise = math.sqrt(sum((a - b) ** 2 for a, b in pairs) / (2 * len(pairs))) if pairs else float("nan")
+    noise = seed_noise(rows)
     median = table[len(table) // 2]
+    pairs = {}
+    for row in rows:
+        pairs.setdefault(row["arch"], {})[row["seed"]] = row["test_acc"]
+    both = [p for p in pairs.values() if len(p) == 2]
+    ceiling = kendall_tau([p[0] for p in both], [p[1] for p in both]) if both else float("nan")
     lines = [f"table: {len(mean)} architectures, {len(rows)} rows, median {median:.4f}, 90th percentile "
              f"{table[int(0.9 * len(table))]:.4f}, best {table[-1]:.4f}; seed noise (std of one run) {noise:.4f}; "
-             f"{seconds:.1f} s per standalone training", "",
+             f"{seconds:.1f} s per standalone training; Kendall tau between the table's two seeds {ceiling:.3f} "
+             f"({len(both)} architectures: the ceiling of any ranking against the table)", "",
              "| strategy | seeds | epochs | mean pct | mean acc | std acc | conv ops | entropy/max | cpu s "
              "| random@cpu: k | pct | acc | tau |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]

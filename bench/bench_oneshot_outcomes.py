@@ -17,7 +17,8 @@ spelled out so a later change of a default does not change the benchmark silentl
   about `arch_lr` a step, so 81 steps at 1e-2 move it as far as the first measurement's 270
   steps at 3e-3, and 3e-3 at 3 epochs still ended at 99% of the maximum entropy), betas
   (0.5, 0.999), weight decay 1e-3; darts2 `unrolled_eps=0.01`; gumbel tau 1.0 -> 0.33, soft;
-* darts_lr3e-3: darts at the first measurement's `arch_lr=3e-3`, run with `--epochs 10`;
+* darts_lr3e-3, gumbel_lr3e-3: darts and gumbel at the first measurement's `arch_lr=3e-3`, run
+  with `--epochs 10`;
 * enas: the documented defaults (lstm 64x1, tanh 1.5, skip target 0.4, entropy weight 1e-4,
   skip weight 0.8, baseline decay 0.999, controller Adam 3.5e-4 every 20 steps, no clip; the
   temperature stays unset, the default, which `--option` cannot spell);
@@ -98,6 +99,8 @@ STRATEGIES = {
     "random_oneshot": ("random_oneshot", [], dict(WEIGHTS)),
     # the first measurement's darts (issue 18): arch_lr 3e-3, run at --epochs 10
     "darts_lr3e-3": ("darts", ["--order", "1"], {**WEIGHTS, **ALPHA, "arch_lr": 3e-3, "unrolled_eps": 0.01}),
+    "gumbel_lr3e-3": ("gumbel", [], {**WEIGHTS, **ALPHA, "arch_lr": 3e-3, "tau_max": 1.0, "tau_min": 0.33,
+                                     "hard": False}),
 }
 TAU_SEEDS = {"spos": (0, 1), "enas": (0,)}  # strategy -> search seeds whose supernet is ranked
 TAU_BN_BATCHES = 10

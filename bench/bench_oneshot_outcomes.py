@@ -219,11 +219,11 @@ def run_search(name: str, seed: int, epochs: int, runs: Path) -> dict:
             if row.get("arch_entropy"):
                 entropy = float(row["arch_entropy"])
     return {"strategy": name, "seed": seed, "epochs": epochs, "arch": arch,
-            "command": " ".join(search_command(name, seed, epochs, out)[1:]),
+            "command": " ".join(search_command(name, seed, epochs, out)[1:]).replace(f"{ROOT}/", ""),
             "nb201": (out / "arch.nb201").read_text().strip(), "entropy": entropy,
             "probs": json.loads((out / "probs.json").read_text()),
             "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 2),
-            "wall_s": round(wall, 2), "run_dir": str(out)}
+            "wall_s": round(wall, 2), "run_dir": str(out)}   # absolute while running; stored relative (`run`)
 
 
 def inherited_accuracies(space, data, name: str, seed: int, run_dir: Path, archs: list[dict]) -> list[float]:
@@ -276,6 +276,7 @@ def run(args) -> None:
                 accs = inherited_accuracies(space, data, name, seed, Path(record["run_dir"]), tau_archs)
                 record["inherited"] = {arch_to_nb201(space, a): acc for a, acc in zip(tau_archs, accs)}
                 record["tau_cpu_s"] = round(time.process_time() - start, 2)
+            record["run_dir"] = os.path.relpath(record["run_dir"], ROOT)   # the repository's results name no machine
             with open(args.results, "a") as f:
                 f.write(json.dumps(record, sort_keys=True) + "\n")
             test = [record["retrain"][s]["test_acc"] for s in ("0", "1")]

@@ -99,6 +99,11 @@ STRATEGIES = {
     "random_oneshot": ("random_oneshot", [], dict(WEIGHTS)),
     # the first measurement's darts (issue 18): arch_lr 3e-3, run at --epochs 10
     "darts_lr3e-3": ("darts", ["--order", "1"], {**WEIGHTS, **ALPHA, "arch_lr": 3e-3, "unrolled_eps": 0.01}),
+    # the default arch_lr on this data (3e-4 * 391 / 27 steps an epoch) and the earlier default (the reach of
+    # DARTS's whole 50-epoch search in 270 steps: 3e-4 * 19,550 / 270), both at --epochs 10
+    "darts_lr4.3e-3": ("darts", ["--order", "1"], {**WEIGHTS, **ALPHA, "arch_lr": 3e-4 * 391 / 27, "unrolled_eps": 0.01}),
+    "darts_lr2.2e-2": ("darts", ["--order", "1"], {**WEIGHTS, **ALPHA, "arch_lr": 3e-4 * 19550 / 270,
+                                                   "unrolled_eps": 0.01}),
     "gumbel_lr3e-3": ("gumbel", [], {**WEIGHTS, **ALPHA, "arch_lr": 3e-3, "tau_max": 1.0, "tau_min": 0.33,
                                      "hard": False}),
 }

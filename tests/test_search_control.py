@@ -19,7 +19,7 @@ import nasdsl  # noqa: E402
 from nasdsl.cli import main  # noqa: E402
 from nasdsl.data import load_data  # noqa: E402
 from nasdsl.search.control import control_archs, ignores_input  # noqa: E402
-from nasdsl.strategy.oneshot import DARTS_ARCH_LR, DARTS_ARCH_STEPS, DARTS_STEPS_PER_EPOCH, near_uniform  # noqa: E402
+from nasdsl.strategy.oneshot import DARTS_ARCH_LR, DARTS_STEPS_PER_EPOCH, near_uniform  # noqa: E402
 
 SMALL = ["--set", "C=4", "--set", "N=1"]
 WARNING = "warning: the architecture distribution stayed near uniform"
@@ -65,15 +65,15 @@ def test_enas_with_no_controller_update_says_so(tmp_path, capsys):
     assert "lower --option ctrl_steps_aggregate (now 20: 0 controller updates in this search)" in out, out
 
 
-def test_default_arch_lr_gives_the_search_the_reach_of_darts_on_cifar(tmp_path, capsys):
+def test_default_arch_lr_gives_an_epoch_the_reach_of_a_darts_epoch_on_cifar(tmp_path, capsys):
     out = tmp_path / "lr"
-    assert search(out, "darts", "--batch-size", "64", "--epochs", "9") == 0
+    assert search(out, "darts", "--batch-size", "64", "--epochs", "3") == 0
     ckpt = torch.load(out / "last.ckpt", weights_only=True)
-    # digits: 628 images a half, batch 64, last partial batch dropped: 9 steps an epoch, 81 in all
-    assert ckpt["optimizer_states"][1]["param_groups"][0]["lr"] == DARTS_ARCH_LR * (DARTS_ARCH_STEPS / 81)
-    assert search(tmp_path / "short", "darts") == 0   # 2 steps: capped at one DARTS epoch's reach a step
+    # digits: 628 images a half, batch 64, last partial batch dropped: 9 steps an epoch
+    assert ckpt["optimizer_states"][1]["param_groups"][0]["lr"] == DARTS_ARCH_LR * DARTS_STEPS_PER_EPOCH / 9
+    assert search(tmp_path / "short", "darts") == 0   # batch 256: 2 steps an epoch
     ckpt = torch.load(tmp_path / "short" / "last.ckpt", weights_only=True)
-    assert ckpt["optimizer_states"][1]["param_groups"][0]["lr"] == DARTS_ARCH_LR * DARTS_STEPS_PER_EPOCH
+    assert ckpt["optimizer_states"][1]["param_groups"][0]["lr"] == DARTS_ARCH_LR * DARTS_STEPS_PER_EPOCH / 2
     assert search(tmp_path / "set", "darts", "--option", "arch_lr=0.01") == 0   # an explicit rate is kept
     ckpt = torch.load(tmp_path / "set" / "last.ckpt", weights_only=True)
     assert ckpt["optimizer_states"][1]["param_groups"][0]["lr"] == 0.01

@@ -8,9 +8,9 @@ weights' current learning rate, with their momentum and weight decay), whose sec
 term `xi * d2L_train/(dalpha dw) . dL_val/dw'` is the finite-difference Hessian-vector product
 `(dL_train(w+)/dalpha - dL_train(w-)/dalpha) / (2 eps)`, `w+- = w +- eps * dL_val/dw'`,
 `eps = 0.01 / |dL_val/dw'|`. Architecture optimizer as NNI and DARTS: Adam, betas (0.5, 0.999),
-weight decay 1e-3, and DARTS's lr 3e-4 scaled to the search's length (`arch_lr=None`, the
-default: the search can move alpha as far as DARTS's 19,550-step CIFAR-10 search, so 3e-4 there
-and 0.0217 for 10 epochs of mnist5k's 27 steps; `nasdsl.strategy.oneshot.default_arch_lr`);
+weight decay 1e-3, and DARTS's lr 3e-4 scaled to the epoch's length (`arch_lr=None`, the
+default: an epoch moves alpha as far as an epoch of DARTS's CIFAR-10 search, 391 steps, so 3e-4
+there and 0.0043 for mnist5k's 27 steps; `nasdsl.strategy.oneshot.default_arch_lr`);
 `arch_lr=` sets it outright.
 
 Example::

@@ -9,7 +9,7 @@ the architecture loss is `CE * (E[latency] / target) ** beta` or its additive fo
 expectation under `softmax(alpha)` (ProxylessNAS's latency loss; NNI issue #4699). The
 exported architecture is the argmax of alpha (NNI's export returns a random draw).
 Architecture optimizer as NNI's: Adam, betas (0.5, 0.999), weight decay 1e-3, and its lr 3e-4
-scaled to the search's length as darts's (`arch_lr=None`, the default;
+scaled to the epoch's length as darts's (`arch_lr=None`, the default;
 `nasdsl.strategy.oneshot.default_arch_lr`); `arch_lr=` sets it outright.
 
 Example::

@@ -9,8 +9,12 @@ architectures of the same space under the same recipe, and the control is the *m
 uniformly drawn architectures whose output depends on their input: one random draw decides
 nothing, since it may be lucky (the best of the 16 random cells measured in issue 18 was 0.959,
 near what darts finds) or disconnected (3 in 16 NB201 cells route every path through `none` and
-score chance, which any search beats). Measured there: darts 0.962-0.965 against a connected
-median of 0.945, with seed noise about 0.004; the margin asserted is that noise.
+score chance, which any search beats). The margin asserted is 3 test images (0.004). It is not
+the seed noise: one 2-epoch run of a cell varies by 0.0146 (11 images) between seeds
+(`bench/results/nb201_mnist5k.csv`), so one search at one seed shows that the default search
+moves and lands above the control here (measured: 0.9347 against a median of 0.9267), not how
+far above it a search lands on average; that is `bench/results_oneshot.md` over 5 seeds, and
+`tests/test_oneshot_outcomes.py` asserts the margin over the seed noise.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from nasdsl.cli import main  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-NOISE = 0.004   # seed-to-seed spread of one architecture's retrained accuracy under this recipe
+MARGIN = 3 / 750   # three of mnist5k's 750 test images (see the module docstring)
 
 
 def test_darts_on_mnist5k_beats_the_median_random_architecture(tmp_path, capsys):
@@ -38,4 +42,4 @@ def test_darts_on_mnist5k_beats_the_median_random_architecture(tmp_path, capsys)
           f"of {[round(r['test_acc'], 4) for r in control['controls']]}")
     assert "warning:" not in text, text   # the distribution moved at the default settings
     assert len(control["controls"]) == 5 and control["epochs"] == 2
-    assert control["found_test_acc"] > control["median_test_acc"] + NOISE, control
+    assert control["found_test_acc"] > control["median_test_acc"] + MARGIN, control

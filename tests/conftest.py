@@ -2,6 +2,7 @@
 thread for every test."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,19 @@ collect_ignore = ["nni_hub/_nni_side.py", "nni_hub/_nni_cell.py"]
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = ROOT / "spaces"
 SHARED = ROOT.parent / "shared"
+
+
+def pytest_runtest_setup(item):
+    """A test marked `needs_nb201_table` (tests/nb201.py) skips where the table is absent, as in
+    a user's fresh clone, and fails under CI, which runs beside ../shared."""
+    if item.get_closest_marker("needs_nb201_table") is None:
+        return
+    from nb201 import TABLE
+    if not TABLE.exists():
+        message = f"{TABLE} is absent (../shared beside the clone holds it)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message + "; CI must run beside ../shared")
+        pytest.skip(message)
 
 
 @pytest.fixture

@@ -3,17 +3,13 @@ from __future__ import annotations
 
 import csv
 import gzip
-from pathlib import Path
 
 import pytest
+from nb201 import TABLE, needs_table
 
 import nasdsl
 from nasdsl.errors import ArchitectureError
 from nasdsl.formats import arch_to_genotype, arch_to_nb201, genotype_to_arch, nb201_to_arch, parse_genotype
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-NB201_TABLE = SHARED / "data" / "nb201_table.csv.gz"
 
 DARTS_V1 = ("Genotype(normal=[('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 0), ('sep_conv_3x3', 1), "
             "('skip_connect', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 2)], normal_concat=[2, 3, 4, 5], "
@@ -35,9 +31,9 @@ def darts():
     return nasdsl.load("darts")
 
 
-@pytest.mark.skipif(not NB201_TABLE.exists(), reason="../shared/data/nb201_table.csv.gz not present")
+@needs_table
 def test_all_15625_nb201_strings_round_trip(nb201):
-    with gzip.open(NB201_TABLE, "rt") as f:
+    with gzip.open(TABLE, "rt") as f:
         strings = [row["arch"] for row in csv.DictReader(f)]
     assert len(strings) == len(set(strings)) == 15625
     archs = set()

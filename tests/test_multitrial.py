@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from nb201 import TABLE
+from nb201 import TABLE, needs_table
 
 import nasdsl
 from nasdsl.cli import main
@@ -152,6 +152,7 @@ def test_a_trial_that_raises_is_recorded_and_the_search_goes_on(tmp_path, evalmo
     assert data["counts"] == {"complete": 40 - len(failed), "failed": len(failed)}
 
 
+@needs_table
 def test_search_command_writes_arch_result_and_plot_and_trials_lists_nb201(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["search", "nasbench201", "--strategy", "local", "--trials", "50", "--evaluator", f"table:{TABLE}",
@@ -179,6 +180,7 @@ def test_search_command_writes_arch_result_and_plot_and_trials_lists_nb201(tmp_p
     assert json.loads((out / "arch.json").read_text()) == arch and len(stored(out)) == len(trials)
 
 
+@needs_table
 def test_two_workers_share_one_store_without_duplicates(tmp_path):
     out = tmp_path / "run"
     proc = nasdsl_cmd("search", "nasbench201", "--strategy", "evolution", "--trials", 80, "--workers", 2, "--evaluator",
@@ -259,6 +261,7 @@ def test_journal_store_resumes(tmp_path):
      "`sample_size` must be between 1 and population_size (10), got 500"),
     (["--evaluator", f"table:{TABLE}", "--metric", "cifar10_test", "--storage", "nosuchdb://x"], "--storage nosuchdb://x"),
 ])
+@needs_table
 def test_bad_input_is_one_message_and_exit_1(tmp_path, capsys, argv, message):
     code = main(["search", "nasbench201", "--strategy", "evolution", "--out", str(tmp_path / "o"), *argv])
     err = capsys.readouterr().err

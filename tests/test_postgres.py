@@ -12,10 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from nb201 import TABLE
+from nb201 import TABLE, needs_table
 
 from nasdsl.errors import NasError
 from nasdsl.search.store import Store
+
+pytestmark = needs_table
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = ROOT / "tests" / "pg.sh"

@@ -11,11 +11,13 @@ from __future__ import annotations
 import statistics
 
 import pytest
-from nb201 import OPTIMUM, TABLE
+from nb201 import OPTIMUM, TABLE, needs_table
 
 import nasdsl
 from nasdsl.search.evaluators import TableEvaluator
 from nasdsl.search.multitrial import search
+
+pytestmark = needs_table
 
 
 @pytest.fixture(scope="module")

@@ -102,7 +102,7 @@ def _relax(space, cell: ir.Cell) -> CellEdges | None:
     nodes = []
     for i, slots in enumerate(cell.nodes, start=cell.num_predecessors):
         first = slots[0]
-        if any(_offers(op) != _offers(first) for op in slots) or len(first.candidates) != i:
+        if any(offers(op) != offers(first) for op in slots) or len(first.candidates) != i:
             return None
         if len({op.op_label is None for op in slots}) != 1:
             return None
@@ -110,7 +110,7 @@ def _relax(space, cell: ir.Cell) -> CellEdges | None:
             if tuple(space.decision(op.input_label).values) != tuple(range(i)):
                 return None
         for candidate in first.candidates:
-            ops = _ops(candidate)
+            ops = cell_ops(candidate)
             if names is None:
                 names, zero = tuple(n for n, _ in ops), tuple(_is_zero(m) for _, m in ops)
             elif tuple(n for n, _ in ops) != names:
@@ -194,12 +194,15 @@ def fixed_alphas(cell: CellEdges, arch: Mapping[str, Any], large: float = 1e4) -
     return out
 
 
-def _offers(op: ir.CellOp) -> tuple:
-    """What an op slot offers on each input (the same test as the supernet's shared edges)."""
-    return tuple(_ops(c) for c in op.candidates)
+def offers(op: ir.CellOp) -> tuple:
+    """What an op slot offers on each input: its candidates' (name, module) pairs per input
+    index. Slots of one node that offer the same share one set of weights per edge (the DARTS
+    mixed op, `SuperCell`); their choice labels differ and do not matter here."""
+    return tuple(cell_ops(c) for c in op.candidates)
 
 
-def _ops(module: ir.Module) -> tuple:
+def cell_ops(module: ir.Module) -> tuple:
+    """(name, module) pairs of a cell op: a layer choice's candidates, or one fixed op."""
     if isinstance(module, ir.LayerChoice):
         return module.candidates
     return (("op", module),)

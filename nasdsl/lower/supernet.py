@@ -46,6 +46,7 @@ from ..ops.modules import build_op
 from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, last_reads, picked, reduce_inputs
+from .edges import cell_ops, offers
 from .mixed import MixedOp, mixed_op
 from .passes import DEFAULT_PASSES, InputMix, MixPlan, channels_last, check_passes, faster, layout_safe, weighted_sum
 from .policy import MODES, ArchState, BinaryGate, norm_buffers
@@ -384,19 +385,19 @@ class SuperCell(nn.Module):
         self.recompute = builder.checkpoint
         self.layout: list[list[tuple[ir.CellOp, list[str], list[str]]]] = []
         for ni, node in enumerate(cell.nodes, start=npred):
-            shared = all(_per_input(op) == _per_input(node[0]) for op in node)
+            shared = all(offers(op) == offers(node[0]) for op in node)
             slots = []
             for k, op in enumerate(node):
                 keys = []
                 for j, candidate in enumerate(op.candidates):
                     key = f"{ni}_{j}" if shared else f"{ni}_{k}_{j}"
                     if key not in edges:
-                        edges[key] = nn.ModuleDict({name: builder.module(m) for name, m in _candidates(candidate)})
-                        if policy.mixes and builder.passes and all(_single(m) for _, m in _candidates(candidate)):
-                            self.plans[key] = (j, MixPlan([(m, edges[key][name]) for name, m in _candidates(candidate)],
+                        edges[key] = nn.ModuleDict({name: builder.module(m) for name, m in cell_ops(candidate)})
+                        if policy.mixes and builder.passes and all(_single(m) for _, m in cell_ops(candidate)):
+                            self.plans[key] = (j, MixPlan([(m, edges[key][name]) for name, m in cell_ops(candidate)],
                                                           builder.passes))
                     keys.append(key)
-                names = [name for name, _ in _candidates(op.candidates[0])]
+                names = [name for name, _ in cell_ops(op.candidates[0])]
                 slots.append((op, keys, names))
             self.layout.append(slots)
         self.edges = nn.ModuleDict(edges)
@@ -493,20 +494,6 @@ class SuperCell(nn.Module):
 def _single(module: ir.Module) -> bool:
     """Whether a candidate maps one tensor to one tensor (what `MixPlan` mixes)."""
     return not any(isinstance(n, ir.Graph) and (len(n.inputs) != 1 or len(n.outputs) != 1) for n in ir.walk(module))
-
-
-def _per_input(op: ir.CellOp) -> tuple:
-    """What an op slot offers on each input: its candidates' (name, module) pairs per input
-    index. Slots of one node that offer the same share one set of weights per edge (the
-    DARTS mixed op); their choice labels differ and do not matter here."""
-    return tuple(_candidates(c) for c in op.candidates)
-
-
-def _candidates(module: ir.Module) -> tuple:
-    """(name, module) pairs of a cell op: a layer choice's candidates, or one fixed op."""
-    if isinstance(module, ir.LayerChoice):
-        return module.candidates
-    return (("op", module),)
 
 
 # --- building ------------------------------------------------------------------------------------

@@ -93,15 +93,12 @@ def test_mobilenetv2_is_an_architecture_of_proxylessnas():
 
 @pytest.mark.parametrize("width_mult, params", [(0.5, 1_968_680), (0.75, 2_636_424), (1.4, 6_108_776)])
 def test_mobilenetv2_width_multipliers(width_mult, params):
+    """The counts of torchvision's `mobilenet_v2(width_mult=...)` (1.0: 3,504,872 above),
+    pinned here: torchvision's PyPI wheel does not load against torch's CPU build (its
+    compiled ops do not register), so the suite does not import it."""
     space = nasdsl.load("mobilenetv2", params={"width_mult": width_mult})
     assert costs(space, {})["params"] == params
-
-
-def test_mobilenetv2_matches_torchvision_where_installed():
-    models = pytest.importorskip("torchvision.models")
-    for width_mult in (1.0, 0.5, 1.4):
-        space = nasdsl.load("mobilenetv2", params={"width_mult": width_mult})
-        assert costs(space, {})["params"] == torch_params(models.mobilenet_v2(width_mult=width_mult))
+    assert torch_params(build(space, {})) == params
 
 
 def test_mobilenetv3_large_is_an_architecture_of_the_space():

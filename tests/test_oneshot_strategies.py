@@ -246,3 +246,45 @@ def test_cell_export_takes_distinct_inputs_as_darts_derives_a_genotype(strategy)
         for node in range(2, 6):
             assert (arch[f"{cell}.input_{node}_0"], arch[f"{cell}.input_{node}_1"]) == (0, 1)
             assert arch[f"{cell}.op_{node}_0"] == space.decision(f"{cell}.op_{node}_0").values[0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_fair_paths_give_every_value_of_every_decision_exactly_one_path(seed):
+    """FairNAS's strict fairness: over one step's paths each candidate appears exactly once (a
+    decision with fewer values than the step has paths: each value once per full round)."""
+    from nasdsl.strategy.random_oneshot import fair_choosers
+    space = nasdsl.loads(TINY)
+    paths = [space.sample(choose=c) for c in fair_choosers(space, random.Random(seed))]
+    assert len(paths) == 3   # the most values a decision has
+    assert sorted(p["a"] for p in paths) == ["conv", "pool", "skip"]
+    b = [p["b.1"] for p in paths]
+    assert sorted(b[:2]) == ["conv", "skip"]   # the first full round of b's two values
+
+
+def test_fair_step_sums_the_gradients_of_its_paths_and_steps_once():
+    from nasdsl.strategy.random_oneshot import RandomOneShot, fair_choosers
+    space = nasdsl.loads(TINY)
+    torch.manual_seed(0)
+    net = build_supernet(space, "random_oneshot", seed=0)
+    module = RandomOneShot(net, fair=True, grad_clip=None, seed=0)
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    module.optimizers = lambda: opt
+    module.n_weight_optimizers = 1
+    batch = (torch.randn(4, 2, 5, 5), torch.tensor([0, 1, 2, 0]))
+    before = {k: v.clone() for k, v in net.named_parameters()}
+    # the expected step: the sum of each path's gradient, from the same draw of paths
+    expected = {k: torch.zeros_like(v) for k, v in net.named_parameters()}
+    for choose in fair_choosers(space, random.Random(7)):
+        net.resample(choose)
+        net.zero_grad()
+        torch.nn.functional.cross_entropy(net(batch[0]), batch[1]).backward()
+        for k, p in net.named_parameters():
+            if p.grad is not None:
+                expected[k] += p.grad
+    module.weight_step_paths(batch, fair_choosers(space, random.Random(7)), log=False)
+    for k, p in net.named_parameters():
+        assert torch.allclose(before[k] - p.detach(), expected[k], atol=1e-6), k
+    # every candidate with weights was trained: each of the three paths took a different one
+    trained = {k for k, p in net.named_parameters() if not torch.equal(before[k], p.detach())}
+    assert trained == set(before)

@@ -244,18 +244,26 @@ class OneShot(pl.LightningModule):
             self.log(f"expected_{self.penalty.name}", cost.detach(), on_step=False, on_epoch=True)
         return loss
 
-    def weight_step(self, loss: torch.Tensor) -> None:
-        """Backward, average across processes, clip, step the weight optimizer(s)."""
-        optimizers = self.optimizers()
-        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
-        weights = optimizers[: self.n_weight_optimizers]
-        for opt in weights:
-            opt.zero_grad()
+    def weight_step(self, loss: torch.Tensor, *, keep_grads: bool = False) -> None:
+        """Backward, average across processes, clip, step the weight optimizer(s). With
+        `keep_grads`, `loss`'s gradients add to those already there (`zero_weight_grads`, then
+        one `loss.backward()` per extra path: FairNAS's step over several paths)."""
+        if not keep_grads:
+            self.zero_weight_grads()
         self.backward_synced(loss, list(self.supernet.parameters()))
-        for opt in weights:
+        for opt in self.weight_optimizers():
             if self.grad_clip:
                 self.clip_gradients(opt, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
             opt.step()
+
+    def weight_optimizers(self) -> list:
+        optimizers = self.optimizers()
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        return optimizers[: self.n_weight_optimizers]
+
+    def zero_weight_grads(self) -> None:
+        for opt in self.weight_optimizers():
+            opt.zero_grad()
 
     def arch_optimizer(self, i: int = 0):
         optimizers = self.optimizers()

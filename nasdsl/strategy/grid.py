@@ -61,7 +61,7 @@ class GridSearch(Strategy):
         if self._order is None:
             self._order = self._walk()
         for arch in self._order:
-            if arch_key(arch) not in self.seen:
+            if arch_key(arch) not in self.seen and arch_key(arch) not in self.rejected:
                 return arch
         return None
 

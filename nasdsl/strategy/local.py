@@ -74,7 +74,7 @@ class LocalSearch(Strategy):
                 return self.random_unseen()
             while self.queue:
                 cand = self.queue.pop()
-                if arch_key(cand) not in self.seen:
+                if arch_key(cand) not in self.seen and arch_key(cand) not in self.rejected:
                     return cand
             if self.round_best is not None:          # best-improvement: the neighbourhood is done
                 self._move(self.round_best)

@@ -16,7 +16,8 @@ search maximises). Three kinds, named on the command line by `--evaluator`:
   (`nasdsl.train.train_architecture`): objective `val_acc`, also `test_acc`, `params`,
   `flops`, `train_loss`.
 
-`--constraint params<=N` / `flops<=N` (any evaluator) are checked before evaluation too; a
+`--constraint params<=N` / `flops<=N` / `LUT.json<=X` (a latency lookup table's prediction,
+`nasdsl.search.latency`; any evaluator) are checked before evaluation too; a
 constraint on another metric of a python or train evaluator is checked after it (the trial
 counts, and fails as infeasible).
 
@@ -44,7 +45,7 @@ from typing import Any
 
 from ..errors import NasError
 from ..space import Space
-from .feasibility import _OPS, COSTS, Bound, cost_bound, parse_constraint
+from .feasibility import _OPS, COSTS, Bound, cost_bound, lut_bound, parse_constraint
 
 
 class Infeasible(Exception):
@@ -287,8 +288,9 @@ def make_evaluator(spec: str, space: Space, metric: str | None = None, constrain
                    epochs: int = 1, seed: int = 0) -> Evaluator:
     """The evaluator `--evaluator SPEC` names (see the module docstring)."""
     parsed = [(text, parse_constraint(text)) for text in constraints]
-    costs = [cost_bound(space, text) for text, (name, _, _) in parsed if name in COSTS]
-    rest = [text for text, (name, _, _) in parsed if name not in COSTS]
+    costs = [cost_bound(space, text) if name in COSTS else lut_bound(space, text)
+             for text, (name, _, _) in parsed if name in COSTS or name.endswith(".json")]
+    rest = [text for text, (name, _, _) in parsed if name not in COSTS and not name.endswith(".json")]
     evaluator: Any
     if spec.startswith("table:"):
         evaluator = TableEvaluator(space, spec[len("table:"):], metric, rest)

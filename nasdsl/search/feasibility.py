@@ -101,6 +101,14 @@ def cost_bound(space, text: str) -> Bound:
     return Bound(name, op, bound, lambda arch: costs(space, arch)[name])
 
 
+def lut_bound(space, text: str) -> Bound:
+    """A bound on the latency a lookup table predicts (`nasdsl fit-latency`'s JSON,
+    `nasdsl.search.latency`), e.g. `lut.json<=10`."""
+    from .latency import LatencyModel
+    name, op, bound = parse_constraint(text)
+    return Bound(name, op, bound, LatencyModel.read(space, name).predict)
+
+
 class Screen:
     """Holds each proposal of a strategy to the cheap `checks` and records the rejected ones."""
 

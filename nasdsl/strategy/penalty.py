@@ -146,7 +146,7 @@ def _tabled(space, table: Mapping[str, Any]) -> tuple[float, dict[str, torch.Ten
     base = float(table.get("base", 0.0))
     deltas = {}
     for label, row in table.items():
-        if label == "base":
+        if label in ("base", "fit"):   # "fit": how `nasdsl fit-latency` fitted it
             continue
         try:
             d = space.decision(label)

@@ -21,6 +21,7 @@ from nasdsl.cli import main
 from nasdsl.errors import NasError
 from nasdsl.search.evaluators import make_evaluator
 from nasdsl.search.feasibility import Screen, cost_bound
+from nasdsl.search.feasibility import counts as feasibility_counts
 from nasdsl.search.multitrial import search
 from nasdsl.search.store import Store
 from nasdsl.strategy import MULTI_TRIAL
@@ -73,7 +74,7 @@ def test_trials_command_counts_the_rejections_of_each_constraint(tmp_path, nb201
     capsys.readouterr()
     assert main(["trials", str(out), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["rejected"] == dict(sorted(by.items(), key=lambda kv: -kv[1]))
+    assert shown["rejected"] == dict(sorted(by.items(), key=lambda kv: (-kv[1], kv[0])))
     assert shown["counts"]["complete"] == 30
     assert main(["trials", str(out)]) == 0
     text = capsys.readouterr().out
@@ -186,3 +187,18 @@ def test_no_strategy_is_worse_than_random_at_300_queries_under_10_ms(nb201):
         return sum(search(space, strategy, ev, 300, seed=s, costs=False).best.value for s in seeds) / len(seeds)
     rand = mean("random")
     assert mean("evolution") > rand + 0.05 and mean("local") > rand + 0.1
+
+
+@needs_table
+def test_two_workers_screen_their_proposals(tmp_path, nb201):
+    space, ev = nb201
+    url = f"sqlite:///{tmp_path / 'exp.db'}"
+    result = search(space, "tpe", ev, 30, storage=url, seed=0, costs=False, workers=2)
+    assert len(result.trials) == 30 and len({t.key for t in result.trials}) == 30
+    assert all(t.state == "complete" and t.metrics["latency_pixel3"] <= 10 for t in result.trials)
+    store = Store(url)
+    store.open(None, {}, create=False)
+    trials = store.trials()
+    assert {t.state for t in trials} <= {"complete", "infeasible", "yielded"}
+    rejected = {t.key for t in trials if t.state == "infeasible"}
+    assert rejected and feasibility_counts(trials) == {LIMIT: len(rejected)}

@@ -168,6 +168,8 @@ def tell(strategy, rec) -> None:
 
 
 def counts(records) -> dict[str, int]:
-    """Constraint text -> how many distinct proposals it rejected, from the store's records."""
-    out: Counter[str] = Counter(r.error for r in records if r.state == "infeasible")
-    return dict(out.most_common())
+    """Constraint text -> how many distinct proposals it rejected, from the store's records
+    (an architecture two workers both rejected counts once)."""
+    seen = {(r.error, r.key) for r in records if r.state == "infeasible"}
+    out: Counter[str] = Counter(error for error, _ in seen)
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -1,4 +1,4 @@
-"""Random search: each architecture drawn at random, none twice.
+"""Random search: each architecture drawn at random, none twice, none told infeasible.
 
 Options (NNI's `Random(variational=False, dedup=True, model_filter=None)`):
 

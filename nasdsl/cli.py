@@ -421,6 +421,11 @@ def cmd_compile(args) -> int:
 # --- parser ---------------------------------------------------------------------------------
 
 
+def cmd_fit_latency(args) -> int:
+    from .search.latency import fit_latency
+    return fit_latency(args.table, args.column, args.output, args.space)
+
+
 def cmd_trials(args) -> int:
     from .search.trials import show_trials
     return show_trials(args.storage, top=args.top, as_json=args.json, study=args.study)
@@ -509,6 +514,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--study", default="nasdsl", metavar="NAME", help="experiment name in the storage (default nasdsl)")
     p.set_defaults(func=cmd_trials)
 
+    p = sub.add_parser("fit-latency", help="fit an additive latency lookup table to a benchmark table's measurements")
+    p.add_argument("table", metavar="TABLE", help="a CSV (optionally .gz) keyed by NAS-Bench-201 string (`arch` column)")
+    p.add_argument("--column", required=True, metavar="NAME", help="the measured latency column, e.g. latency_pixel3")
+    p.add_argument("-o", "--output", required=True, metavar="LUT.json", help="where to write the lookup table")
+    p.add_argument("--space", default="nasbench201", metavar="SPACE", help="the space the table's rows belong to")
+    p.set_defaults(func=cmd_fit_latency)
+
     p = with_set(sub.add_parser("train", help="train one architecture on real data and report its test accuracy"))
     p.add_argument("file", metavar="SPACE|RUN_DIR", help="a .nas file, a built-in space name or a search's run directory")
     p.add_argument("--arch", metavar="ARCH",
@@ -594,7 +606,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-_COMMANDS = ("check", "info", "sample", "fmt", "compile", "export", "search", "trials", "train")
+_COMMANDS = ("check", "info", "sample", "fmt", "compile", "export", "search", "trials", "fit-latency", "train")
 INTERNAL_ERROR = 70  # EX_SOFTWARE: nasdsl itself failed, not the input
 
 

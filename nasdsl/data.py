@@ -281,7 +281,9 @@ def fit_space(load: Callable[[Mapping[str, Any]], Any], data: Data, sets: Mappin
 def fit_space_params(load: Callable[[Mapping[str, Any]], Any], data: Data,
                      sets: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
     """`fit_space`, and the parameters it set to fit the data (none of `sets`): the space is
-    `load({**sets, **fitted})`, what a run directory records (`nasdsl.run`).
+    `load({**sets, **fitted})`, what a run directory records (`nasdsl.run`). A budget that
+    the new input size turns vacuous or impossible is warned about on stderr
+    (`nasdsl.analysis.refit`).
 
     Example::
 
@@ -301,7 +303,10 @@ def fit_space_params(load: Callable[[Mapping[str, Any]], Any], data: Data,
     if name is not None and name not in sets and space.params[name] != data.num_classes:
         overrides[name] = data.num_classes
     if overrides:
-        space = load({**sets, **overrides})
+        written, space = space, load({**sets, **overrides})
+        if space.budgets and any(k in overrides for k in CHANNEL_PARAMS + RESOLUTION_PARAMS):
+            from .analysis.refit import budget_shifts, report
+            report(budget_shifts(written, space))   # a budget for 32x32 that 8x8 makes vacuous
     shape = _input_shape(space)
     if tuple(shape) != tuple(data.shape):
         raise NasError(f"{space.root_file}: the network takes input {list(shape)}, {data.name} gives "

@@ -422,7 +422,7 @@ class Space:
 
     def sample(self, seed: int | _random.Random | None = None, uniform: bool = False,
                choose: Callable[[ir.Decision], Any] | None = None, attempts: int = 1000,
-               feasible: bool = False) -> dict[str, Any]:
+               feasible: bool = False, budgets: bool = True) -> dict[str, Any]:
         """One architecture. By default each active decision is drawn uniformly (as NNI's random
         strategy does), redrawing when a constraint fails; `uniform=True` draws uniformly over
         all architectures of the space instead, exactly, using the counting DP.
@@ -434,7 +434,9 @@ class Space:
         `feasible=True` no draw is wasted: `choose` receives the decision with only the values
         that still complete to an architecture satisfying the constraints over decisions (the
         counting DP says which), so a policy samples from its own distribution restricted to
-        them (budgets over params/FLOPs are still checked after the draw).
+        them (budgets over params/FLOPs are still checked after the draw). `budgets=False`
+        does not hold the draw to the budgets at all: an architecture to price (a cost model's
+        probe), not one of the space's to train.
 
         Example::
 
@@ -451,13 +453,14 @@ class Space:
         else:
             rng = seed if isinstance(seed, _random.Random) else _random.Random(seed)
             draw = lambda: self._sample_ignoring_budgets(rng, uniform)  # noqa: E731
-        if not self.budgets and choose is None:
+        keep = bool(self.budgets) and budgets
+        if not keep and choose is None:
             return draw()
         for _ in range(attempts):
             arch = draw()
-            if arch is not None and self.within_budgets(arch):
+            if arch is not None and (not keep or self.within_budgets(arch)):
                 return arch
-        if not self.budgets:
+        if not keep:
             raise ArchitectureError(f"no architecture satisfying the space's constraints was chosen in "
                                     f"{attempts} attempts")
         if choose is None and self.size() <= EXACT_BUDGET_CAP:

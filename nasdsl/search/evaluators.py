@@ -6,14 +6,20 @@ search maximises). Three kinds, named on the command line by `--evaluator`:
 * `table:PATH` looks the architecture up in a benchmark table (CSV, optionally gzipped) keyed
   by NAS-Bench-201 string in its `arch` column, as `../shared/data/nb201_table.csv.gz`;
   `--metric COLUMN` is the objective and every numeric column is a metric. `--constraint
-  latency_pixel3<=20` makes an architecture outside the bound infeasible: its trial fails with
-  that message, so no strategy counts it as found.
+  latency_pixel3<=20` on another column is checked before the query
+  (`nasdsl.search.feasibility`): an architecture outside the bound is infeasible, recorded
+  and told to the strategy, and costs no trial.
 * `python:pkg.module:function` calls `function(arch)`, which returns a number (the metric
   `value`) or a mapping of metrics (`--metric` names the objective; a single metric needs no
   name).
 * `train` builds the discrete model and trains it on `--data` for `--epochs` epochs
   (`nasdsl.train.train_architecture`): objective `val_acc`, also `test_acc`, `params`,
   `flops`, `train_loss`.
+
+`--constraint params<=N` / `flops<=N` / `LUT.json<=X` (a latency lookup table's prediction,
+`nasdsl.search.latency`; any evaluator) are checked before evaluation too; a
+constraint on another metric of a python or train evaluator is checked after it (the trial
+counts, and fails as infeasible).
 
 Every evaluator's metrics also carry the architecture's `params` and `flops` (from the
 space's shape analysis, no torch) unless it reports them itself.
@@ -32,15 +38,14 @@ import csv
 import gzip
 import importlib
 import math
-import operator
-import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import NasError
 from ..space import Space
+from .feasibility import _OPS, COSTS, Bound, cost_bound, lut_bound, parse_constraint
 
 
 class Infeasible(Exception):
@@ -48,10 +53,13 @@ class Infeasible(Exception):
 
 
 class Evaluator(ABC):
-    """Base: `__call__(arch) -> metrics`, `objective` names the metric to maximise."""
+    """Base: `__call__(arch) -> metrics`, `objective` names the metric to maximise; `checks`
+    the constraints to hold each architecture to before evaluating it
+    (`nasdsl.search.feasibility.Bound`)."""
 
     objective = "value"
     name = "evaluator"
+    checks: list = []
 
     @abstractmethod
     def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
@@ -59,27 +67,6 @@ class Evaluator(ABC):
 
     def describe(self) -> str:
         return self.name
-
-
-_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>|==|!=)\s*([-+0-9.eE]+)\s*$")
-_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq, "!=": operator.ne}
-
-
-def parse_constraint(text: str) -> tuple[str, str, float]:
-    """`latency_pixel3<=20` as (column, operator, bound).
-
-    Example::
-
-        >>> parse_constraint("latency_pixel3<=20")
-        ('latency_pixel3', '<=', 20.0)
-    """
-    m = _CONSTRAINT.match(text)
-    if not m:
-        raise NasError(f"--constraint expects COLUMN<=NUMBER (or >=, <, >, ==, !=), got {text!r}")
-    try:
-        return m.group(1), m.group(2), float(m.group(3))
-    except ValueError:
-        raise NasError(f"--constraint bound is not a number in {text!r}") from None
 
 
 class TableEvaluator(Evaluator):
@@ -120,6 +107,13 @@ class TableEvaluator(Evaluator):
         except NasError as err:
             raise NasError(f"--evaluator table: the space {space.root_file} cannot be keyed by NAS-Bench-201 "
                            f"string ({err.message})") from None
+
+    def bounds(self) -> list[Bound]:
+        """The constraints as bounds checked before a query (the table's other columns are
+        the hardware's measurements, not the query)."""
+        def column(name):
+            return lambda arch: self.rows[self._to_key(arch)][name] if self._to_key(arch) in self.rows else math.nan
+        return [Bound(name, op, bound, column(name)) for name, op, bound in self.constraints]
 
     def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
         key = self._to_key(arch)
@@ -266,18 +260,51 @@ def load_train_space(load: Callable[[Mapping[str, Any]], Space], data_spec: str 
     return space, data, fitted
 
 
+class ExpensiveBounds(Evaluator):
+    """An evaluator whose metrics are held to bounds known only after the evaluation: an
+    architecture that breaks one fails its trial as infeasible (`Infeasible`)."""
+
+    def __init__(self, evaluator, bounds: Sequence[tuple[str, str, float]]):
+        self.evaluator, self.bounds = evaluator, list(bounds)
+        self.objective = evaluator.objective
+        self.name = evaluator.name
+
+    def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
+        metrics = self.evaluator(arch)
+        self.objective = self.evaluator.objective
+        for name, op, bound in self.bounds:
+            if name not in metrics:
+                raise KeyError(f"--constraint {name}{op}{bound:g}: the evaluator returned no metric {name!r} "
+                               f"(it returned {sorted(metrics)})")
+            if not _OPS[op](metrics[name], bound):
+                raise Infeasible(f"{name} = {metrics[name]:g} violates {name}{op}{bound:g}")
+        return metrics
+
+    def describe(self) -> str:
+        return self.evaluator.describe()
+
+
 def make_evaluator(spec: str, space: Space, metric: str | None = None, constraints=(), data: Any = None,
                    epochs: int = 1, seed: int = 0) -> Evaluator:
     """The evaluator `--evaluator SPEC` names (see the module docstring)."""
+    parsed = [(text, parse_constraint(text)) for text in constraints]
+    costs = [cost_bound(space, text) if name in COSTS else lut_bound(space, text)
+             for text, (name, _, _) in parsed if name in COSTS or name.endswith(".json")]
+    rest = [text for text, (name, _, _) in parsed if name not in COSTS and not name.endswith(".json")]
+    evaluator: Any
     if spec.startswith("table:"):
-        return TableEvaluator(space, spec[len("table:"):], metric, constraints)
-    if constraints:
-        raise NasError("--constraint applies to --evaluator table:PATH only")
-    if spec.startswith("python:"):
-        return PythonEvaluator(spec[len("python:"):], metric)
-    if spec == "train":
-        return TrainEvaluator(space, data, epochs, seed, metric)
-    raise NasError(f"unknown --evaluator {spec!r}: train | table:PATH | python:MODULE:FUNCTION")
+        evaluator = TableEvaluator(space, spec[len("table:"):], metric, rest)
+        rest = []
+    elif spec.startswith("python:"):
+        evaluator = PythonEvaluator(spec[len("python:"):], metric)
+    elif spec == "train":
+        evaluator = TrainEvaluator(space, data, epochs, seed, metric)
+    else:
+        raise NasError(f"unknown --evaluator {spec!r}: train | table:PATH | python:MODULE:FUNCTION")
+    if rest:
+        evaluator = ExpensiveBounds(evaluator, [parse_constraint(text) for text in rest])
+    evaluator.checks = costs + (evaluator.bounds() if isinstance(evaluator, TableEvaluator) else [])
+    return evaluator
 
 
 def objective_value(metrics: Mapping[str, float], objective: str) -> float:

@@ -43,6 +43,8 @@ from ..run import write_run
 from ..space import Space
 from ..strategy.base import create
 from .evaluators import Evaluator, Infeasible, objective_value
+from .feasibility import Screen
+from .feasibility import tell as tell_trial
 from .store import STUDY, Heartbeat, Store, TrialRecord, default_url
 
 MAX_INTERRUPTIONS = 3  # an architecture whose worker died this often is not run again
@@ -80,6 +82,7 @@ class Job:
     seed: int
     options: Any
     costs: bool = True
+    checks: tuple = ()   # constraints checked before a trial is spent (feasibility.Bound)
 
 
 # --- the worker loop -----------------------------------------------------------------------
@@ -106,6 +109,7 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
         seed += zlib.crc32(store.worker.encode())
     strat = create(job.strategy, space, seed=seed, budget=job.trials, options=job.options)
     told: set[int] = set()
+    screen = Screen(job.checks, store)
     heart = Heartbeat(store, parent)
     try:
         listing: list[TrialRecord] | None = None
@@ -122,8 +126,10 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
                     counted += 1
                     done.add(r.key)
                     if r.number not in told:
-                        strat.tell(r.arch, r.value if r.state == "complete" else None)
+                        tell_trial(strat, r)
                         told.add(r.number)
+                elif r.state == "infeasible":
+                    screen.replay(strat, r)
                 elif r.state == "running":
                     running[r.key] = r
                 elif r.state == "interrupted":
@@ -139,7 +145,7 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
             if retry is not None:
                 arch, retry_of = retry.arch, retry.number
             else:
-                arch, retry_of = strat.ask(avoid=set(running)), None
+                arch, retry_of = screen.ask(strat, avoid=set(running)), None
                 if arch is None:
                     if running and store.shared:
                         time.sleep(0.2)
@@ -156,7 +162,7 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
             heart.trial_id = rec.trial_id
             _evaluate(job, store, rec)
             heart.trial_id = None
-            strat.tell(rec.arch, rec.value if rec.state == "complete" else None)
+            tell_trial(strat, rec)
             told.add(rec.number)
             if listing is not None:
                 listing = [rec if r.trial_id == rec.trial_id else r for r in listing]
@@ -217,13 +223,16 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
            trials: int, storage: str | None = None, seed: int = 0, options: Any = None, workers: int = 1,
            objective: str | None = None, allow_changed_space: bool = False, study: str = STUDY,
            meta: Mapping[str, Any] | None = None, progress: Callable[[int, float | None], None] | None = None,
-           costs: bool = True) -> SearchResult:
+           costs: bool = True, checks: list | None = None) -> SearchResult:
     """Run (or resume) a multi-trial search and return its trials.
 
     `evaluator(arch)` returns a number or a mapping of metrics (`objective` names the one to
     maximise; an `Evaluator` says it itself). `storage` is a URL (`sqlite:///...`,
     `postgresql://...`, `journal:PATH`) or `None` for an in-memory store. A store that holds
     trials already continues them. `progress(done, best)` is called as trials finish.
+    `checks` (default: the evaluator's `checks`) are constraints held before a trial is spent
+    (`nasdsl.search.feasibility`): a proposal that breaks one is recorded as infeasible, told
+    to the strategy, and costs no trial.
     """
     if strategies.kind(strategy) != "multi-trial":
         raise NasError(f"{strategy!r} is a one-shot strategy; multi-trial: {', '.join(strategies.MULTI_TRIAL)}")
@@ -236,7 +245,8 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     create(strategy, space, seed=seed, budget=trials, options=options)   # options checked before anything runs
     objective = objective or getattr(evaluator, "objective", None) or "value"
     evaluate = evaluator if isinstance(evaluator, Evaluator) else _as_metrics(evaluator, objective)
-    job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs)
+    checks = getattr(evaluator, "checks", ()) if checks is None else checks
+    job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs, tuple(checks))
     store = Store(storage, study)
     store.open(space.fingerprint(), {"space": space.root_file, "sources": space.sources,
                                      "params": _jsonable(space.params), "objective": objective,
@@ -333,7 +343,8 @@ def add_arguments(group) -> None:
                        help="train | table:PATH | python:MODULE:FUNCTION (required for multi-trial)")
     group.add_argument("--metric", metavar="NAME", help="the metric to maximise (table column; python dict key)")
     group.add_argument("--constraint", action="append", metavar="COLUMN<=X",
-                       help="table evaluator: a bound on a column, e.g. latency_pixel3<=20 (repeatable)")
+                       help="a bound checked before a trial is spent (table column, params, flops), e.g. "
+                            "latency_pixel3<=20, or after it (a metric the evaluator returns); repeatable")
     group.add_argument("--storage", metavar="URL",
                        help="sqlite:///PATH (default: DIR/exp.db), postgresql://..., journal:PATH")
     group.add_argument("--study", default=STUDY, metavar="NAME", help=f"experiment name in the storage (default {STUDY})")

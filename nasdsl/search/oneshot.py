@@ -123,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
     supernet = registry.build_supernet(space, name, seed=args.seed, passes=_passes(args.passes),
                                        checkpoint=args.recompute, cells=args.cells or "edge")
     penalty = _penalty(args, space, name)
+    if penalty is not None and fitted and args.penalty_target is not None and args.penalty in ("params", "flops"):
+        from ..analysis.refit import report, target_shift
+        report([target_shift(load(args.file, sets), space, args.penalty, args.penalty_target)])
     task = _task(args.task) if args.task else None
     strategy_cls = registry.module(name).Strategy
     accepted = _accepted(strategy_cls)

@@ -23,10 +23,11 @@ URLs (`--storage`):
 Trial states as the search sees them (`TrialRecord.state`): `running`, `complete`, `failed`
 (the evaluator raised, or the architecture broke an evaluator's constraint: it counts as a
 trial and is never retried), `interrupted` (its worker died: the architecture is run again,
-recorded as a new trial with `retry_of`), and `yielded` (a worker found after starting it that
+recorded as a new trial with `retry_of`), `yielded` (a worker found after starting it that
 another worker holds the same architecture or that the budget was already full; never
-evaluated). Optuna's own states: running is RUNNING, complete COMPLETE, the rest FAIL with an
-attribute saying which.
+evaluated), and `infeasible` (a proposal that broke a constraint checked before evaluation,
+`nasdsl.search.feasibility`: never evaluated, no trial of the budget). Optuna's own states:
+running is RUNNING, complete COMPLETE, the rest FAIL with an attribute saying which.
 
 A worker that dies is found two ways: by process id on the same host (at once), and by
 Optuna's heartbeat for other machines (`heartbeat_interval`, `grace_period`): the worker
@@ -259,6 +260,8 @@ class Store:
             state = "running"
         elif "yielded" in a:
             state = "yielded"
+        elif "infeasible" in a:
+            state = "infeasible"
         elif "error" in a:
             state = "failed"
         else:
@@ -267,7 +270,8 @@ class Store:
         own = a.get("nasdsl") or {}
         return TrialRecord(number=t.number, trial_id=t._trial_id, state=state, arch=own.get("arch") or {},
                            key=own.get("key", ""), value=t.value if state == "complete" else None,
-                           metrics=result.get("metrics", {}), error=a.get("error") or a.get("yielded"),
+                           metrics=result.get("metrics", {}),
+                           error=a.get("error") or a.get("yielded") or a.get("infeasible"),
                            worker=own.get("worker", ""), fingerprint=own.get("fingerprint", ""),
                            retry_of=own.get("retry_of"), seconds=result.get("seconds"))
 
@@ -295,6 +299,21 @@ class Store:
             self.heartbeat(trial_id)
         return TrialRecord(number=number, trial_id=trial_id, state="running", arch=dict(arch), key=own["key"],
                            worker=self.worker, fingerprint=own["fingerprint"], retry_of=retry_of)
+
+    def infeasible(self, arch: Mapping[str, Any], constraint: str, metrics: Mapping[str, float],
+                   violation: float) -> None:
+        """Record a proposal that broke `constraint` (a cheap one, checked before evaluation):
+        one write, never evaluated, not a trial of the budget."""
+        from optuna.trial import FrozenTrial, TrialState
+        own = {"arch": dict(arch), "key": arch_key(arch), "fingerprint": self.attrs.get("fingerprint", ""),
+               "worker": self.worker}
+        now = datetime.datetime.now()
+        template = FrozenTrial(number=-1, state=TrialState.FAIL, value=None, datetime_start=now,
+                               datetime_complete=now, params={}, distributions={},
+                               user_attrs={"nasdsl": own, "infeasible": constraint,
+                                           "result": {"metrics": dict(metrics), "violation": violation}},
+                               system_attrs={}, intermediate_values={}, trial_id=-1)
+        self.storage.create_new_trial(self.study_id, template_trial=template)
 
     def complete(self, rec: TrialRecord, value: float, metrics: Mapping[str, float],
                  seconds: float | None = None) -> None:

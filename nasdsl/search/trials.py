@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NasError
+from .feasibility import counts as feasibility_counts
 from .store import Store, default_url
 
 
@@ -58,6 +59,7 @@ def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str =
     complete = sorted((t for t in trials if t.state == "complete"), key=lambda t: (-t.value, t.number))
     shown = complete if top <= 0 else complete[:top]
     objective = store.attrs.get("objective", "value")
+    rejected = feasibility_counts(trials)
     rows = []
     for rank, t in enumerate(shown, 1):
         row = {"rank": rank, **t.to_json()}
@@ -67,11 +69,16 @@ def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str =
     if as_json:
         print(json.dumps({"storage": url, "study": study, "objective": objective,
                           "fingerprint": store.attrs.get("fingerprint"), "space": store.attrs.get("space"),
-                          "strategy": store.attrs.get("strategy"), "counts": counts, "top": rows}, indent=2))
+                          "strategy": store.attrs.get("strategy"), "counts": counts, "rejected": rejected,
+                          "top": rows}, indent=2))
         return 0
     print(f"{url}  study {study}: {store.attrs.get('strategy', '?')} on {store.attrs.get('space', '?')} "
           f"(fingerprint {store.attrs.get('fingerprint', '?')})")
-    print("trials: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) if counts else "no trials")
+    counted = {state: n for state, n in counts.items() if state != "infeasible"}
+    print("trials: " + ", ".join(f"{n} {state}" for state, n in sorted(counted.items())) if counted else "no trials")
+    if rejected:
+        print(f"infeasible proposals (checked before evaluation, no trial): {sum(rejected.values())} ("
+              + ", ".join(f"{name} rejected {n}" for name, n in rejected.items()) + ")")
     if not rows:
         return 0
     header = ("rank", "trial", objective, "params", "flops", "architecture")

@@ -53,6 +53,7 @@ class Strategy(ABC):
         self.budget = budget
         self.rng = _random.Random(seed)
         self.seen: dict[str, Value] = {}
+        self.rejected: dict[str, float] = {}   # key of each architecture told infeasible: its violation
         self.history: list[tuple[dict[str, Any], Value]] = []
 
     # -- protocol
@@ -65,9 +66,10 @@ class Strategy(ABC):
         A proposal the space rejects (constraint or budget) is dropped (`reject`). A proposal
         already evaluated is not evaluated again: its stored value is told back at once (a
         tournament child or a TPE sample that repeats one still counts as an observation),
-        and the strategy asked again. `avoid` holds keys being evaluated elsewhere (other
-        workers): those are dropped too. After 100 such proposals in a row the strategy is
-        given a random architecture not evaluated yet.
+        and the strategy asked again; so is one told infeasible before (`infeasible`).
+        `avoid` holds keys being evaluated elsewhere (other workers): those are dropped too.
+        After 100 such proposals in a row the strategy is given a random architecture neither
+        evaluated nor told infeasible yet.
         """
         for _ in range(100):
             arch = self._ask()
@@ -83,6 +85,8 @@ class Strategy(ABC):
                 self.reject(arch)
             elif key in self.seen and not self.repeats:
                 self.tell(arch, self.seen[key])
+            elif key in self.rejected:   # known infeasible: told so again, not checked again
+                self.infeasible(arch, self.rejected[key])
             else:
                 return arch
         fallback = self.random_unseen(avoid=avoid)
@@ -93,6 +97,14 @@ class Strategy(ABC):
         arch = dict(arch)
         self.seen[arch_key(arch)] = value
         self.history.append((arch, value))
+
+    def infeasible(self, arch: Mapping[str, Any], violation: float = 1.0) -> None:
+        """`arch` breaks a constraint (`violation` > 0: by how much, relative to the bound),
+        found before evaluation or by it (`nasdsl.search.feasibility`). It is never proposed
+        again by `random_unseen`; a subclass learns from it (TPE: an infeasible trial; RL: a
+        negative reward). It never enters a population or a neighbourhood, which hold
+        evaluated architectures only. Called once per proposal that broke a constraint."""
+        self.rejected[arch_key(arch)] = violation
 
     def reject(self, arch: Mapping[str, Any]) -> None:
         """`arch` will not be evaluated here (it broke a constraint or budget, or another worker
@@ -106,17 +118,18 @@ class Strategy(ABC):
     # -- helpers
 
     def random_unseen(self, attempts: int = 1000, avoid=frozenset()) -> dict[str, Any] | None:
-        """A random architecture not evaluated yet (`None` when every one has been)."""
+        """A random architecture not evaluated yet nor told infeasible (`None` when every one
+        has been)."""
         for _ in range(attempts):
             arch = self.space.sample(self.rng)
             key = arch_key(arch)
-            if key not in self.seen and key not in avoid and self.space.contains(arch):
+            if key not in self.seen and key not in self.rejected and key not in avoid and self.space.contains(arch):
                 return arch
-        if len(self.seen) >= self.space.size():
+        if len(self.seen.keys() | self.rejected.keys()) >= self.space.size():
             return None
         for arch in self.space.enumerate():  # nearly exhausted: walk the rest
             key = arch_key(arch)
-            if key not in self.seen and key not in avoid and self.space.contains(arch):
+            if key not in self.seen and key not in self.rejected and key not in avoid and self.space.contains(arch):
                 return arch
         return None
 

@@ -5,8 +5,13 @@ when a child is born). Until the population is full, architectures are drawn at 
 each step picks `sample_size` members at random, mutates the best of them and proposes the
 child. Each active decision of the parent is redrawn with probability `mutation_prob`; a child
 equal to its parent is no child, so when no decision was drawn one random decision changes.
-A child that repeats an evaluated architecture is not evaluated again: the search driver tells
-the stored result back, and the child joins the population as the paper's child would.
+A child that repeats an evaluated architecture, or one told infeasible (`--constraint`), is
+mutated again, up to `WALK` times (a longer step from the parent): under a constraint the
+feasible children of the best members run out fast, and re-telling repeats filled the
+population with copies of a few architectures (on NAS-Bench-201 at latency_pixel3 <= 10 and 300
+queries: 0.48 below the constrained optimum, worse than random's 0.31; with the walk 0.10, 12
+seeds). One that still repeats after that is not evaluated again: the search driver tells the
+stored result back, and the child joins the population as the paper's child would.
 
 Options (NNI's `RegularizedEvolution` defaults in brackets):
 
@@ -38,6 +43,8 @@ from typing import Any
 
 from ..arch import arch_key
 from .base import Strategy, Value, check
+
+WALK = 10   # further mutations of a child that repeats an evaluated or infeasible architecture
 
 
 class RegularizedEvolution(Strategy):
@@ -75,6 +82,10 @@ class RegularizedEvolution(Strategy):
             contestants = self.rng.sample(list(self.population), self.sample_size)
             parent = max(contestants, key=lambda member: member[1])[0]
             child = self.mutate(parent)
+            for _ in range(WALK):
+                if child is None or (arch_key(child) not in self.seen and arch_key(child) not in self.rejected):
+                    break
+                child = self.mutate(child)
             if child is not None and arch_key(child) != arch_key(parent):
                 return child
         return self.random_unseen()

@@ -9,8 +9,8 @@ Options (NNI's `GridSearch(shuffle=True)`):
   (so the first window varies the last decisions only: grid search over a space that large
   is a walk, not a search; use random or evolution there).
 
-The search ends when every architecture has been evaluated. Architectures already in the store
-(a resumed search) are skipped.
+The search ends when every architecture has been evaluated or told infeasible (`--constraint`).
+Architectures already in the store (a resumed search) are skipped.
 
 Example::
 
@@ -61,7 +61,7 @@ class GridSearch(Strategy):
         if self._order is None:
             self._order = self._walk()
         for arch in self._order:
-            if arch_key(arch) not in self.seen:
+            if arch_key(arch) not in self.seen and arch_key(arch) not in self.rejected:
                 return arch
         return None
 

@@ -4,8 +4,9 @@ Start from the best of `num_init` random architectures; evaluate the neighbours 
 architecture (every architecture that differs in one active decision) in a random order and
 move to a neighbour as soon as it is better (`first_improvement`, default) or, with
 `first_improvement=false`, after the whole neighbourhood, to its best. At a local optimum
-(every neighbour evaluated, none better) restart from a fresh random architecture. NNI has no
-local search.
+(every neighbour evaluated, none better) restart from a fresh random architecture. A neighbour
+told infeasible (`--constraint`, checked before evaluation) is skipped at no cost, and never
+becomes the current architecture. NNI has no local search.
 
 Options: `num_init` (default 10), `first_improvement` (default true).
 
@@ -74,7 +75,7 @@ class LocalSearch(Strategy):
                 return self.random_unseen()
             while self.queue:
                 cand = self.queue.pop()
-                if arch_key(cand) not in self.seen:
+                if arch_key(cand) not in self.seen and arch_key(cand) not in self.rejected:
                     return cand
             if self.round_best is not None:          # best-improvement: the neighbourhood is done
                 self._move(self.round_best)

@@ -4,10 +4,11 @@ The expected cost is differentiable in the architecture weights: `E[cost] = base
 decisions d and values v of p_d(v) * delta_d(v)`, where `p_d = softmax(alpha_d)`. With a
 latency table (`{label: {value: cost}}`, optionally `"base"`: a constant) the deltas are the
 table's entries, as ProxylessNAS's per-block lookup table; with `params` or `flops` they are
-measured once with `nasdsl.analysis.shapes.costs`: the cost of a reference architecture with
-decision d set to v, minus the reference's cost (a first-order model: decisions are assumed
-to add their costs independently, exact for the edges of a cell, approximate where one width
-scales another).
+measured once with `nasdsl.analysis.shapes.costs`: the cost of a reference architecture (one
+that keeps the space's budgets) with decision d set to v, minus the reference's cost (a
+first-order model: decisions are assumed to add their costs independently, exact for the
+edges of a cell, approximate where one width scales another). The probes with one decision
+changed are priced whether or not they keep the budgets (`_delta`).
 
 Two forms: `mul`, ProxylessNAS's `loss * (E[cost] / target) ** beta`, and `add`,
 `loss + weight * E[cost] / target`.
@@ -25,13 +26,14 @@ Example::
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..errors import ArchitectureError, NasError
+from ..errors import ArchitectureError, EmptySpaceError, NasError
 
 FORMS = ("mul", "add")
 
@@ -79,26 +81,55 @@ def _measured(space, metric: str) -> tuple[float, dict[str, torch.Tensor]]:
     from ..analysis.shapes import costs
     ref = _reference(space)
     base = costs(space, ref)[metric]
+    rng = random.Random(0)
     deltas = {}
     for d in space.order:
         if d.label not in ref:
             continue
-        row = []
-        for v in d.values:
-            try:
-                arch = space.sample(choose=lambda x, v=v, d=d: v if x.label == d.label else
-                                    ref.get(x.label, x.values[0]), attempts=1)
-                row.append(float(costs(space, arch)[metric] - base))
-            except ArchitectureError:  # this value breaks a constraint with the reference: no estimate
-                row.append(0.0)
-        deltas[d.label] = torch.tensor(row)
+        deltas[d.label] = torch.tensor([_delta(space, metric, d, v, ref, base, rng) for v in d.values])
     return float(base), deltas
 
 
+def _delta(space, metric: str, d, v: Any, ref: Mapping[str, Any], base: int, rng: random.Random,
+           contexts: int = 20) -> float:
+    """The cost of setting decision `d` to `v`, minus the reference's value: measured on the
+    reference itself, or, where `v` breaks a constraint over decisions there, on the first of
+    `contexts` random architectures with `d = v` whose twin with the reference's value exists.
+    Probes are priced whether or not they keep the budgets: a value only over-budget
+    architectures take must cost what it costs, so the penalty pushes away from it."""
+    from ..analysis.shapes import costs
+
+    def probe(value, context):
+        return space.sample(choose=lambda x: value if x.label == d.label else
+                            _member(x, context.get(x.label), rng), attempts=1, budgets=False)
+    try:
+        return float(costs(space, probe(v, ref))[metric] - base)
+    except ArchitectureError:
+        pass
+    for _ in range(contexts):
+        try:
+            context = space.sample(choose=lambda x: v if x.label == d.label else
+                                   x.values[rng.randrange(len(x.values))], attempts=1, budgets=False)
+            twin = probe(ref[d.label], context)
+        except ArchitectureError:
+            continue
+        return float(costs(space, context)[metric] - costs(space, twin)[metric])
+    return 0.0   # no architecture of the space takes `v`: nothing to price
+
+
+def _member(decision, value: Any, rng: random.Random) -> Any:
+    """`value` (an architecture's JSON) as one of `decision.values`; a random one when unset."""
+    if value is None:
+        return decision.values[rng.randrange(len(decision.values))]
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _reference(space) -> dict[str, Any]:
+    """An architecture of the space, within its budgets: each decision's first value where
+    that keeps constraints and budgets, else a seeded draw."""
     try:
         return space.sample(choose=lambda d: d.values[0], attempts=1)
-    except ArchitectureError:
+    except (ArchitectureError, EmptySpaceError):
         return space.sample(0)
 
 
@@ -115,7 +146,7 @@ def _tabled(space, table: Mapping[str, Any]) -> tuple[float, dict[str, torch.Ten
     base = float(table.get("base", 0.0))
     deltas = {}
     for label, row in table.items():
-        if label == "base":
+        if label in ("base", "fit"):   # "fit": how `nasdsl fit-latency` fitted it
             continue
         try:
             d = space.decision(label)

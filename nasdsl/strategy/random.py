@@ -1,4 +1,4 @@
-"""Random search: each architecture drawn at random, none twice.
+"""Random search: each architecture drawn at random, none twice, none told infeasible.
 
 Options (NNI's `Random(variational=False, dedup=True, model_filter=None)`):
 
@@ -41,8 +41,9 @@ class RandomSearch(Strategy):
     def _ask(self) -> dict[str, Any] | None:
         for _ in range(10_000):
             arch = self.space.sample(self.rng, uniform=self.uniform)
-            if self.dedup and arch_key(arch) in self.seen:
-                if len(self.seen) >= self.space.size():
+            key = arch_key(arch)
+            if key in self.rejected or (self.dedup and key in self.seen):   # never an infeasible one
+                if len(self.seen.keys() | self.rejected.keys()) >= self.space.size():
                     return None
                 continue
             if self.filter is None or self.filter(arch):

@@ -11,7 +11,9 @@ with Adam on the logits and an entropy bonus that keeps it exploring:
 * `algorithm="ppo"`: `update_epochs` steps on PPO's clipped surrogate, so one collect cannot
   move the policy far from the one that drew it (NNI's default algorithm).
 
-Failed trials give no reward.
+Failed trials give no reward. An architecture that breaks a `--constraint` (`infeasible`)
+is a trial of the next collect whose advantage is `-infeasible_penalty` (in units of the
+reward's moving deviation; the baseline is not moved by it), so the policy learns to avoid it.
 
 NNI's `PolicyBasedRL(max_collect=100, trial_per_collect=20, policy_fn=None)` runs tianshou's
 PPO over an LSTM; this policy is a factorised softmax, small enough to learn in the tens of
@@ -21,7 +23,8 @@ NAS-Bench-201 table at 100 queries (mean best CIFAR-10 test accuracy over 30 see
 
 Options: `learning_rate` (default 0.2), `baseline_decay` (0.9; NNI's ENAS default 0.999 is for
 thousands of steps), `entropy_weight` (0.0), `trial_per_collect` (trials per update, default 1:
-update after every trial; NNI collects 20), `algorithm` (`reinforce` or `ppo`), and for PPO
+update after every trial; NNI collects 20), `infeasible_penalty` (1.0), `algorithm`
+(`reinforce` or `ppo`), and for PPO
 `update_epochs` (4) and `clip` (0.2, tianshou's default).
 
 The policy is a deterministic function of the ordered trial table (updates replay in order).
@@ -52,7 +55,8 @@ class PolicyBasedRL(Strategy):
 
     def __init__(self, space, seed: int = 0, budget: int | None = None, *, learning_rate: float = 0.2,
                  baseline_decay: float = 0.9, entropy_weight: float = 0.0, trial_per_collect: int = 1,
-                 algorithm: str = "reinforce", update_epochs: int = 4, clip: float = 0.2):
+                 algorithm: str = "reinforce", update_epochs: int = 4, clip: float = 0.2,
+                 infeasible_penalty: float = 1.0):
         super().__init__(space, seed, budget)
         check(learning_rate > 0, f"`learning_rate` must be positive, got {learning_rate}")
         check(0.0 <= baseline_decay < 1.0, f"`baseline_decay` must be in [0, 1), got {baseline_decay}")
@@ -61,6 +65,8 @@ class PolicyBasedRL(Strategy):
         check(algorithm in ("reinforce", "ppo"), f"`algorithm` must be 'reinforce' or 'ppo', got {algorithm!r}")
         check(update_epochs >= 1, f"`update_epochs` must be at least 1, got {update_epochs}")
         check(0 < clip < 1, f"`clip` must be in (0, 1), got {clip}")
+        check(infeasible_penalty >= 0, f"`infeasible_penalty` must be at least 0, got {infeasible_penalty}")
+        self.infeasible_penalty = infeasible_penalty
         self.learning_rate, self.baseline_decay = learning_rate, baseline_decay
         self.entropy_weight, self.trial_per_collect = entropy_weight, trial_per_collect
         self.algorithm, self.update_epochs, self.clip = algorithm, update_epochs, clip
@@ -70,7 +76,7 @@ class PolicyBasedRL(Strategy):
         self._steps = 0
         self.baseline: float | None = None
         self.scale = 1.0
-        self._batch: list[tuple[dict[str, Any], float]] = []
+        self._batch: list[tuple[dict[str, Any], float | None]] = []   # None: infeasible
 
     def probabilities(self) -> dict[str, dict[Any, float]]:
         """The policy's distribution over each decision's values."""
@@ -103,6 +109,14 @@ class PolicyBasedRL(Strategy):
         if len(self._batch) >= self.trial_per_collect:
             self._update()
 
+    def infeasible(self, arch: Mapping[str, Any], violation: float = 1.0) -> None:
+        super().infeasible(arch, violation)
+        if not self.infeasible_penalty:
+            return
+        self._batch.append((dict(arch), None))
+        if len(self._batch) >= self.trial_per_collect:
+            self._update()
+
     def log_prob(self, arch: Mapping[str, Any]) -> float:
         """log P(arch) under the policy, over the decisions `arch` sets."""
         total = 0.0
@@ -121,6 +135,9 @@ class PolicyBasedRL(Strategy):
         n = len(self._batch)
         advantages = []
         for _, reward in self._batch:
+            if reward is None or self.baseline is None:   # infeasible: a fixed penalty
+                advantages.append(-self.infeasible_penalty)
+                continue
             advantages.append((reward - self.baseline) / self.scale)
             d2 = (reward - self.baseline) ** 2
             self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward

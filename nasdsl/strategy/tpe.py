@@ -7,7 +7,9 @@ decision is asked only when it exists, and Optuna's grouped multivariate TPE
 Optuna cannot take as categorical choices (input-choice subsets) are encoded as JSON text.
 Results come back through `tell`: an architecture proposed here completes its Optuna trial, one
 from elsewhere (another worker, a resumed store, a repeat) is added as a finished trial, so the
-study is a function of the trial table.
+study is a function of the trial table. An architecture that breaks a `--constraint`
+(`infeasible`) completes its trial with an Optuna constraint value > 0 (Optuna's
+constrained TPE: infeasible trials rank below every feasible one, by how far they break it).
 
 Options (Optuna's `TPESampler` names; NNI's TPE wraps hyperopt with 20 startup trials and
 minimises by default):
@@ -37,6 +39,9 @@ from typing import Any
 from ..arch import arch_key
 from ..errors import ArchitectureError, EmptySpaceError
 from .base import Strategy, Value, check
+
+CONSTRAINT = "nasdsl"     # the Optuna constraint an infeasible proposal sets
+INFEASIBLE_VALUE = 0.0    # the value told with it (Optuna ranks infeasible trials by their constraint alone)
 
 
 class TPE(Strategy):
@@ -90,6 +95,21 @@ class TPE(Strategy):
         trial = self._pending.pop(arch_key(arch), None)
         if trial is not None:
             self._fail(trial)
+
+    def infeasible(self, arch: Mapping[str, Any], violation: float = 1.0) -> None:
+        """An infeasible Optuna trial (`Trial.set_constraint`, constraint value `violation` > 0):
+        TPE ranks it below every feasible trial, so its region is sampled less."""
+        super().infeasible(arch, violation)
+        trial = self._pending.pop(arch_key(arch), None)
+        if trial is not None:
+            trial.set_constraint(CONSTRAINT, violation)
+            self.study.tell(trial, INFEASIBLE_VALUE)
+            return
+        import optuna
+        params = {label: _encode(v) for label, v in arch.items()}
+        self.study.add_trial(optuna.trial.create_trial(
+            params=params, distributions={k: self._distributions[k] for k in params}, value=INFEASIBLE_VALUE,
+            constraints={CONSTRAINT: violation}))
 
     def tell(self, arch: Mapping[str, Any], value: Value) -> None:
         super().tell(arch, value)

@@ -1,0 +1,60 @@
+"""Search quality under a hardware constraint: NAS-Bench-201's table with latency_pixel3 <= L.
+
+The constrained optima are 91.080 / 93.625 / 94.063 / 94.307 at L = 5 / 10 / 15 / 20 ms (HELP's
+figures). Before infeasible proposals were screened (each one a failed trial, a spent query that
+taught nothing), the best strategy's mean best was 0.43 / 0.56 / ~0.30 / ~0.30 below them at 100
+queries and 0.10 / 0.17 / 0.13 / 0.13 at 300 (50 seeds, issue 21). These tests hold the
+screened search to fixed seeds; `bench/bench_constrained.py` reports every strategy.
+"""
+from __future__ import annotations
+
+import statistics
+
+import pytest
+from nb201 import TABLE, needs_table
+
+import nasdsl
+from nasdsl.search.evaluators import make_evaluator
+from nasdsl.search.multitrial import search
+
+pytestmark = needs_table
+OPTIMA = {5: 91.080, 10: 93.625, 15: 94.063, 20: 94.307}
+
+
+@pytest.fixture(scope="module")
+def space():
+    return nasdsl.load("nasbench201")
+
+
+def gap(space, limit: int, strategy: str, trials: int, seeds, **options) -> float:
+    """How far below the constrained optimum the mean best found lies."""
+    ev = make_evaluator(f"table:{TABLE}", space, "cifar10_test", [f"latency_pixel3<={limit}"])
+    found = []
+    for seed in seeds:
+        result = search(space, strategy, ev, trials, seed=seed, options=options, costs=False)
+        assert len(result.trials) == trials and all(t.metrics["latency_pixel3"] <= limit for t in result.trials)
+        found.append(result.best.value)
+    return OPTIMA[limit] - statistics.fmean(found)
+
+
+def test_the_optima_are_the_tables():
+    from nasdsl.search.evaluators import _read_table
+    rows, _ = _read_table(TABLE)
+    for limit, best in OPTIMA.items():
+        assert max(r["cifar10_test"] for r in rows.values() if r["latency_pixel3"] <= limit) == pytest.approx(best, abs=5e-4)
+
+
+def test_local_search_at_100_queries_under_10_ms(space):
+    """10 seeds: 0.171 below the optimum (the issue measured 0.56 for the best strategy);
+    random search 0.578."""
+    local, rand = gap(space, 10, "local", 100, range(10)), gap(space, 10, "random", 100, range(10))
+    assert local <= 0.2 and rand - local >= 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("limit", sorted(OPTIMA))
+def test_local_search_over_50_seeds(space, limit):
+    seeds = range(50)
+    at_100, rand_100 = gap(space, limit, "local", 100, seeds), gap(space, limit, "random", 100, seeds)
+    assert at_100 <= 0.30 and at_100 < rand_100
+    assert gap(space, limit, "local", 300, seeds) <= 0.16

@@ -194,7 +194,7 @@ def search_command(name: str, seed: int, epochs: int, out: Path) -> list[str]:
 
 
 def _literal(value) -> str:
-    """`value` as `nasdsl.cli.parse_literal` reads it back."""
+    """`value` as `nasdsl.options.parse_literal` reads it back."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):

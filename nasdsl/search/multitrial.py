@@ -382,7 +382,7 @@ def run(args) -> int:
 
 
 def _sets(items) -> dict[str, Any]:
-    from ..cli import parse_set
+    from ..options import parse_set
     return parse_set(items)
 
 

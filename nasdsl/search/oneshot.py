@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from .. import load
     from .. import strategy as registry
     from ..arch import arch_to_json
-    from ..cli import parse_literal, parse_set
     from ..data import PairedDataset, check_classes, fit_space_params, load_data
+    from ..options import parse_literal, parse_set
     from ..run import write_run
 
     rank = int(os.environ.get("LOCAL_RANK", "0"))

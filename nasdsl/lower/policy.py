@@ -23,7 +23,7 @@ The path and gated modes keep drawing a subset, with one parameter per subset in
 
 `export()` returns the most probable architecture that satisfies the space's constraints and
 budgets, a cell node's op slots reading distinct inputs where any valid architecture lets them
-(`best.most_probable`): the decision-wise argmax whenever that validates and repeats no input.
+(`nasdsl.analysis.best.most_probable`): the decision-wise argmax whenever that validates and repeats no input.
 A gated subset's most probable value is its gates above one half, topped up by the strongest
 others to `min`.
 
@@ -55,9 +55,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import ir
+from ..analysis.best import most_probable
 from ..errors import NasError
 from ..space import Space
-from .best import most_probable
 from .edges import RELAXATIONS, CellEdges, fixed_alphas, genotype, relaxed_cells, slot_probs
 
 MODES = ("mixture", "path", "gated")

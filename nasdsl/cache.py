@@ -116,8 +116,7 @@ def custom_ops_registered() -> bool:
     catalog = sys.modules.get("nasdsl.ops.catalog")
     if catalog is None:
         return False
-    ops, builtin = catalog.OPS, catalog._CATALOG
-    return len(ops) != len(builtin) or any(ops.get(name) is not record for name, record in builtin.items())
+    return catalog.customised()
 
 
 # --- keys ------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ for the *whole* space, at compile time:
   constant; one whose expression outgrows `EXPR_LIMIT` becomes unknown, and all symbolic
   checks together stop after `WORK_LIMIT` evaluated nodes (noted too), so inference stays
   within a fraction of a second on adversarial programs;
-* each rule of `RULES` (op name -> shape, parameter and MAC rules) states what its input
+* each op's rule (`OpSpec.rule`: shape, parameter and MAC rules) states what its input
   must look like; a misfit is one `ShapeError` at the op's `file:line:col`, naming the op,
   its arguments and, for symbolic shapes, an assignment that breaks it.
 
@@ -73,11 +73,11 @@ from ..arch import arch_values
 from ..errors import UNKNOWN as UNKNOWN_LOC
 from ..errors import ArchitectureError, Loc, NasError, ShapeError
 from ..ops import catalog
-from ..ops.domains import domain
-from ..ops.rules import RULES, Dim, Rule, _dims, _sum
+from ..ops.domains import ANY
+from ..ops.rules import Dim, Rule, dim_sum, dims_text
 from ..values import Ref, binary, children, evaluate, free_labels, func, if_else, is_expr, literal, possible_values, to_text
 
-__all__ = ["check_shapes", "costs", "check_budgets", "shape_text", "register_rule", "Rule", "RULES",
+__all__ = ["check_shapes", "costs", "check_budgets", "shape_text", "register_rule", "Rule",
            "ENUMERATION_CAP", "SAMPLES", "EXPR_LIMIT", "WORK_LIMIT"]
 
 Shape = tuple[Dim, ...] | None  # without the batch dimension; None: unknown (after a custom op)
@@ -109,14 +109,14 @@ def _rule(name: str) -> Rule | None:
 
 def shape_text(shape: Shape) -> str:
     """`[16, 32, 32]`; symbolic dimensions as `.nas` expressions over labels."""
-    return "[?]" if shape is None else _dims(shape)
+    return "[?]" if shape is None else dims_text(shape)
 
 
 
 
 def _show(value: Any) -> str:
     if isinstance(value, tuple):
-        return _dims(value)
+        return dims_text(value)
     return to_text(value) if is_expr(value) else literal(value)
 
 
@@ -262,11 +262,13 @@ class _Solver:
 # --- walking the template -------------------------------------------------------------------
 
 def _check_domains(call: _Call) -> None:
-    """Every argument within its domain (`ops.domains`): for an expression over choices,
-    every value its choices give it (a tuple such as a kernel size, item by item)."""
+    """Every argument within its domain (the op record's `domains`): for an expression over
+    choices, every value its choices give it (a tuple such as a kernel size, item by item)."""
+    record = catalog.spec(call.op.name)
+    domains = {} if record is None else record.domains
     for name, value in call.args.items():
-        dom = domain(call.op.name, name)
-        if dom is None:
+        dom = domains.get(name)
+        if dom is None or dom is ANY:
             continue
         if isinstance(value, (tuple, list)) and dom.items and value:
             items, ok = tuple(value), dom.ok_one
@@ -307,7 +309,7 @@ class _Call:
         if view is None and not self.walker.solver_satisfiable(self.ctx, self.op.loc):
             raise _Dead()
         args = {k: _at(v, view) for k, v in self.args.items()}
-        raise ShapeError(f"{_op_text(self.op, args)} on input {_dims(_at(self.x, view))}: {why}{_when(view or {})}",
+        raise ShapeError(f"{_op_text(self.op, args)} on input {dims_text(_at(self.x, view))}: {why}{_when(view or {})}",
                          self.op.loc)
 
     def require(self, ok: Callable[..., bool], values: tuple, why: Callable[..., str]) -> None:
@@ -401,8 +403,8 @@ class _Walker:
         for t, x in zip(g.inputs, xs):
             if t.shape is not None and x is not None:
                 self.equal_shapes([(t.name, x, t.loc), (f"{t.name} as declared", tuple(t.shape), t.loc)], ctx, t.loc,
-                                  lambda items, t=t: f"input {t.name!r} is declared {_dims(items[1][1])} "
-                                                f"but receives {_dims(items[0][1])}")
+                                  lambda items, t=t: f"input {t.name!r} is declared {dims_text(items[1][1])} "
+                                                f"but receives {dims_text(items[0][1])}")
             env[t.name] = x
         return env
 
@@ -434,7 +436,7 @@ class _Walker:
         out = shapes[0]
         for s in shapes[1:]:
             if len(s) != len(out):
-                self.shape_error(f"{what} of tensors with different ranks: {_dims(out)} and {_dims(s)}", loc, ctx)
+                self.shape_error(f"{what} of tensors with different ranks: {dims_text(out)} and {dims_text(s)}", loc, ctx)
             dims, pairs = [], []
             for a, b in zip(out, s):
                 if a == 1 and not is_expr(a):
@@ -458,12 +460,12 @@ class _Walker:
         rank = len(shapes[0])
         for s in shapes[1:]:
             if len(s) != rank:
-                self.shape_error(f"{what} of tensors with different ranks: {_dims(shapes[0])} and {_dims(s)}", loc, ctx)
+                self.shape_error(f"{what} of tensors with different ranks: {dims_text(shapes[0])} and {dims_text(s)}", loc, ctx)
         d = dim + rank + 1 if dim < 0 else dim
         if d == 0:
             self.shape_error(f"{what} concatenates along the batch dimension", loc, ctx)
         if not 1 <= d <= rank:
-            self.shape_error(f"{what}: dimension {dim} is out of range for {_dims(shapes[0])} "
+            self.shape_error(f"{what}: dimension {dim} is out of range for {dims_text(shapes[0])} "
                              f"(rank {rank + 1} with the batch dimension)", loc, ctx)
         u = d - 1
         first = shapes[0]
@@ -475,7 +477,7 @@ class _Walker:
                              f"{what} of tensors that differ outside dimension {d}: {_shown(f, view)} and "
                              f"{_shown(s, view)}{_when(view or {})}", loc, ctx if view is None else None),
                          ctx, loc)
-        return (*first[:u], _sum(s[u] for s in shapes), *first[u + 1:])
+        return (*first[:u], dim_sum(s[u] for s in shapes), *first[u + 1:])
 
     def shape_error(self, message: str, loc: Loc, ctx: tuple | None, related=()):
         """Raise a ShapeError, unless it was found under conditions no architecture meets."""
@@ -525,10 +527,10 @@ def _at(value: Any, view: Mapping[str, Any] | None) -> Any:
 def _shown(shape: tuple, view: Mapping[str, Any] | None) -> str:
     if view:
         try:
-            return _dims(evaluate(shape, view))
+            return dims_text(evaluate(shape, view))
         except Exception:  # noqa: BLE001
             pass
-    return _dims(shape)
+    return dims_text(shape)
 
 
 def _evaluated(items: list, view: Mapping[str, Any] | None) -> list:
@@ -725,7 +727,7 @@ class _SpaceWalker(_Walker):
         if len(domain) > CHAIN_LIMIT:
             return None
         def width(v):
-            return _sum(sizes[i] for i in ((v,) if isinstance(v, int) else v))
+            return dim_sum(sizes[i] for i in ((v,) if isinstance(v, int) else v))
         out = width(domain[-1])
         for v in reversed(domain[:-1]):
             out = if_else(binary("==", ref, v), width(v), out)
@@ -761,7 +763,7 @@ class _SpaceWalker(_Walker):
         if all(s == first for s in shapes):
             return first
         if any(len(s) != len(first) for s in shapes):
-            listing = ", ".join(f"depth {d} gives {_dims(s)}" for d, s in zip(depths, shapes))
+            listing = ", ".join(f"depth {d} gives {dims_text(s)}" for d, s in zip(depths, shapes))
             self.shape_error(f"repeat gives outputs of different rank for different depths: {listing}", m.loc, ctx)
         if len(depths) > CHAIN_LIMIT:
             return None
@@ -825,7 +827,7 @@ class _SpaceWalker(_Walker):
         widths = []
         for i, shape in enumerate(nodes, start=npred):
             widths.append(if_else(ir.is_loose_end(c, i), shape[u], 0))
-        return (*merged[:u], _sum(widths), *merged[u + 1:])
+        return (*merged[:u], dim_sum(widths), *merged[u + 1:])
 
 
 class _ArchWalker(_Walker):

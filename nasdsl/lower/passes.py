@@ -77,11 +77,6 @@ PASSES = ("drop_zero", "shared_prefix", "fold_bn", "fused_mix", "fast_avgpool", 
 # darts, batch 64: ~8% more CPU time per step for ~5% less step memory), like `checkpoint=True`
 DEFAULT_PASSES = tuple(p for p in PASSES if p != "recompute_pure")
 
-# parameter-free, state-free, deterministic ops (with inplace=False): safe to compute once
-ELEMENTWISE = frozenset({"ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Hardswish",
-                         "Hardsigmoid", "Identity"})
-PURE = ELEMENTWISE | {"MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-                      "Flatten"}
 
 
 def check_passes(passes: Iterable[str]) -> frozenset[str]:
@@ -101,8 +96,16 @@ def _items(candidate: ir.Module, module: nn.Module) -> list[tuple[Any, nn.Module
 
 
 def _pure(item: Any) -> bool:
-    return (isinstance(item, ir.Op) and item.name in PURE and dict(item.args).get("inplace") is not True
+    """An op the record calls pure (parameter-free, state-free, deterministic: `OpSpec.pure`),
+    not in place and with fixed arguments: safe to compute once for all candidates."""
+    record = catalog.spec(item.name) if isinstance(item, ir.Op) else None
+    return (record is not None and record.pure and dict(item.args).get("inplace") is not True
             and not any(free_labels(v) for _, v in item.args))
+
+
+def _elementwise(item: Any) -> bool:
+    record = catalog.spec(item.name)
+    return record is not None and record.elementwise
 
 
 def _foldable(module: nn.Module) -> bool:
@@ -137,7 +140,7 @@ class MixPlan:
             prefix = [m for _, m in steps[:n]]
             body = [m for _, m in steps[n:]]
             bn = body.pop() if "fold_bn" in passes and body and _foldable(body[-1]) else None
-            cheap = ("recompute_pure" in passes and n > 0 and all(item.name in ELEMENTWISE for item, _ in steps[:n])
+            cheap = ("recompute_pure" in passes and n > 0 and all(_elementwise(item) for item, _ in steps[:n])
                      and bool(body) and type(body[0]) in SAVE_INPUTS_ONLY)
             terms.append(_Term(i, key, prefix, body, bn, cheap))
         if not terms:   # every candidate is zero: the plain sum gives the right shape

@@ -236,7 +236,7 @@ def inherited_accuracies(space, data, name: str, seed: int, run_dir: Path, archs
     recalibrated on `TAU_BN_BATCHES` training batches (`Spos.score`)."""
     import torch
 
-    from nasdsl.search.oneshot import load_search_checkpoint
+    from nasdsl.checkpoint import load_search_checkpoint
     from nasdsl.strategy import build_supernet
     from nasdsl.strategy.spos import Spos
     torch.set_num_threads(1)

@@ -592,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def internal_error_message(err: BaseException, argv: Sequence[str]) -> str:
     """What the user sees when nasdsl fails on something that is not a user error."""
-    from .limits import printable
+    from .text import printable
     what = printable(f"{type(err).__name__}: {err}", one_line=True)
     if len(what) > 500:
         what = what[:500] + " ..."

@@ -18,13 +18,13 @@ from nasdsl.limits import (
     MAX_EXPR_NODES,
     MAX_INT,
     MAX_LINE_CHARS,
-    MAX_QUOTE_CHARS,
     MAX_SOURCE_BYTES,
     ValueTooLarge,
     check_model_fits,
     check_number,
     nesting_depth,
 )
+from nasdsl.text import MAX_QUOTE_CHARS
 
 NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 NET = "network(x: [4]) = x -> ReLU()\n"

@@ -70,6 +70,7 @@ from typing import Any
 
 from .. import ir, resolve
 from ..arch import arch_values
+from ..conditions import holds
 from ..errors import UNKNOWN as UNKNOWN_LOC
 from ..errors import ArchitectureError, Loc, NasError, ShapeError
 from ..ops import catalog
@@ -99,7 +100,7 @@ def register_rule(name: str, rule: Rule) -> None:
     catalog.register(replace(found, rule=rule))
 
 
-def _rule(name: str) -> Rule | None:
+def rule_of(name: str) -> Rule | None:
     """The op's rule, from its record (a custom op under a catalog name has its own record)."""
     found = catalog.spec(name)
     return None if found is None else found.rule
@@ -162,7 +163,7 @@ _MISSING = object()
 FOLD_CAP = 4_096  # assignments tried when folding a dimension to a constant
 
 
-def _bounded(shape: Shape) -> Shape:
+def bounded(shape: Shape) -> Shape:
     """A shape whose expressions grew past `EXPR_LIMIT` becomes unknown: checking it would cost
     more than it could find (and evaluating it would recurse too deep)."""
     if shape is None or not any(is_expr(d) for d in shape):
@@ -174,7 +175,7 @@ def _has_expr(value: Any) -> bool:
     return is_expr(value) or isinstance(value, tuple) and any(is_expr(v) for v in value)
 
 
-class _Dead(Exception):
+class Dead(Exception):
     """A check failed under conditions the constraints rule out: the subtree is never built."""
 
 
@@ -261,7 +262,7 @@ class _Solver:
 
 # --- walking the template -------------------------------------------------------------------
 
-def _check_domains(call: _Call) -> None:
+def _check_domains(call: OpCall) -> None:
     """Every argument within its domain (the op record's `domains`): for an expression over
     choices, every value its choices give it (a tuple such as a kernel size, item by item)."""
     record = catalog.spec(call.op.name)
@@ -282,7 +283,7 @@ def _check_domains(call: _Call) -> None:
             call.require(ok, (item,), lambda v, name=name, dom=dom: f"{name} must be {dom.what}, got {literal(v)}")
 
 
-def _all_within(value: Any, ok: Callable[[Any], bool], call: _Call) -> bool | None:
+def _all_within(value: Any, ok: Callable[[Any], bool], call: OpCall) -> bool | None:
     """Whether every value in a cheap superset of `value`'s values (`possible_values`) is ok:
     True, False (then the solver looks for a real counterexample), or None when the superset
     is too large to list and the joint assignments too many to enumerate (the argument is then
@@ -298,8 +299,9 @@ def _all_within(value: Any, ok: Callable[[Any], bool], call: _Call) -> bool | No
     return False if math.prod(len(domains[label]) for label in free_labels(value)) <= 1024 else None
 
 
-class _Call:
-    """One op applied to one input shape: what its rule checks through."""
+class OpCall:
+    """One op applied to one input shape: what its rule checks through (the `Call` of
+    `nasdsl.ops.rules`)."""
     __slots__ = ("walker", "op", "args", "x", "ctx")
 
     def __init__(self, walker: _Walker, op: ir.Op, args: dict, x: tuple, ctx: tuple):
@@ -307,7 +309,7 @@ class _Call:
 
     def fail(self, why: str, view: Mapping[str, Any] | None = None):
         if view is None and not self.walker.solver_satisfiable(self.ctx, self.op.loc):
-            raise _Dead()
+            raise Dead()
         args = {k: _at(v, view) for k, v in self.args.items()}
         raise ShapeError(f"{_op_text(self.op, args)} on input {dims_text(_at(self.x, view))}: {why}{_when(view or {})}",
                          self.op.loc)
@@ -369,27 +371,27 @@ class _Walker:
         return xs
 
     def repeat_outputs(self, m: ir.Repeat, xs: tuple, ctx: tuple) -> tuple:
-        return tuple(_bounded(y) for y in self.repeat(m, xs, ctx))
+        return tuple(bounded(y) for y in self.repeat(m, xs, ctx))
 
     def cell_outputs(self, m: ir.Cell, xs: tuple, ctx: tuple) -> tuple:
-        return (_bounded(self.cell(m, xs, ctx)),)
+        return (bounded(self.cell(m, xs, ctx)),)
 
     def op(self, m: ir.Op, x: Shape, ctx: tuple) -> Shape:
         return self.apply(m, {k: self.value(v, m) for k, v in m.args}, x, ctx)
 
     def apply(self, m: ir.Op, args: dict, x: Shape, ctx: tuple) -> Shape:
         """The op's output shape for input shape `x`, its arguments resolved to `args`."""
-        rule = _rule(m.name)
+        rule = rule_of(m.name)
         if rule is None or x is None:
             return self.unknown_op(m, args, x)
-        call = _Call(self, m, args, x, ctx)
+        call = OpCall(self, m, args, x, ctx)
         _check_domains(call)
         try:
             y = rule.shape(call, x)
         except (TypeError, ValueError, ArithmeticError, KeyError, IndexError) as err:
             call.fail(f"cannot compute its output shape ({type(err).__name__}: {err})")
         self.count(m, rule, args, x, y)
-        return _bounded(y)
+        return bounded(y)
 
     def unknown_op(self, m: ir.Op, args: dict, x: Shape) -> Shape:
         return None
@@ -416,9 +418,9 @@ class _Walker:
                 outs = self.module(modules[n.module], tuple(env[i] for i in n.inputs), ctx)
                 env.update(zip(n.outs, outs))
             elif isinstance(n, ir.Combine):
-                env[n.out] = _bounded(self.combine(n, [env[i] for i in n.inputs], ctx))
+                env[n.out] = bounded(self.combine(n, [env[i] for i in n.inputs], ctx))
             else:
-                env[n.out] = _bounded(self.pick(n, [env[i] for i in n.inputs], ctx))
+                env[n.out] = bounded(self.pick(n, [env[i] for i in n.inputs], ctx))
         return tuple(env[o] for o in g.outputs)
 
     # -- tensor arithmetic shared by both walkers
@@ -482,7 +484,7 @@ class _Walker:
     def shape_error(self, message: str, loc: Loc, ctx: tuple | None, related=()):
         """Raise a ShapeError, unless it was found under conditions no architecture meets."""
         if ctx is not None and not self.solver_satisfiable(ctx, loc):
-            raise _Dead()
+            raise Dead()
         raise ShapeError(message, loc, related=related)
 
     def equal_shapes(self, items: list, ctx: tuple, loc: Loc, describe) -> Shape:
@@ -577,7 +579,7 @@ def _listing(items: list, loc: Loc | None = None) -> str:
                      for name, shape, where in _offending(items))
 
 
-class _SpaceWalker(_Walker):
+class SpaceWalker(_Walker):
     """Every candidate of every decision, with symbolic dimensions."""
 
     def __init__(self, space):
@@ -591,7 +593,7 @@ class _SpaceWalker(_Walker):
         self.unchecked: set[str] = set()  # ops without a rule, said once each in the notes
 
     def unknown_op(self, m: ir.Op, args: dict, x: Shape) -> Shape:
-        if _rule(m.name) is None and m.name not in self.unchecked:
+        if rule_of(m.name) is None and m.name not in self.unchecked:
             self.unchecked.add(m.name)
             self.solver.notes.append(f"{m.name} ({m.loc}) has no shape rule: shapes after it are not checked "
                                      "(give it one: nasdsl.register_op(..., rule=...))")
@@ -672,7 +674,7 @@ class _SpaceWalker(_Walker):
         """Shapes of a candidate, or None when a misfit in it shows it is never built."""
         try:
             return self.module(m, xs, ctx)
-        except _Dead:
+        except Dead:
             return None
 
     def layer_choice(self, m: ir.LayerChoice, xs: tuple, ctx: tuple) -> tuple:
@@ -682,7 +684,7 @@ class _SpaceWalker(_Walker):
             results.append((name, ys, _start(cand)))
         live = [r for r in results if r[1] is not None]
         if not live:
-            raise _Dead()
+            raise Dead()
         if all(r[1] == live[0][1] for r in live):
             return live[0][1]
         # they disagree: candidates the constraints rule out do not count
@@ -736,7 +738,7 @@ class _SpaceWalker(_Walker):
     def repeat(self, m: ir.Repeat, xs: tuple, ctx: tuple) -> tuple:
         depths = self.solver.values_of(m.depth, m.loc)
         if not depths:
-            raise _Dead()
+            raise Dead()
         after = {0: xs}
         cur = xs
         for i, block in enumerate(m.blocks):
@@ -749,7 +751,7 @@ class _SpaceWalker(_Walker):
         if len(live) > 1 and any(after[d] != after[live[0]] for d in live):  # depths ruled out do not count
             live = [d for d in live if self.solver.satisfiable(ctx + (binary("==", m.depth, d),), m.loc)] or live
         if not live:
-            raise _Dead()
+            raise Dead()
         outs = []
         for k in range(len(xs)):
             shapes = [after[d][k] for d in live]
@@ -801,7 +803,7 @@ class _SpaceWalker(_Walker):
             if ys is not None:  # None: never built (the constraints rule this input out)
                 found.append((cond, (f"reading input {j}", ys[0], _start(op.candidates[j]))))
         if not found:
-            raise _Dead()
+            raise Dead()
         if any(item[1] != found[0][1][1] for _, item in found):  # inputs ruled out do not count
             found = [f for f in found if self.solver.satisfiable(ctx + (f[0],), c.loc)] or found
         return self.equal_shapes([item for _, item in found], ctx, c.loc,
@@ -894,7 +896,7 @@ class _ArchWalker(_Walker):
             elif step.kind == "zeros":
                 env[step.outputs[0]] = shapes[0]
             else:
-                env[step.outputs[0]] = _bounded(self.combine(step.source, shapes, ()))
+                env[step.outputs[0]] = bounded(self.combine(step.source, shapes, ()))
         return tuple(env[o] for o in g.outputs)
 
     def resolved_cell(self, c: resolve.Cell, xs: tuple) -> Shape:
@@ -929,12 +931,12 @@ def check_shapes(space) -> dict[str, Any]:
     shapes without the batch dimension, dimensions ints or expressions over decisions;
     `notes` lists checks that sampled assignments instead of enumerating them all; `work` is
     the expression nodes the symbolic checks evaluated (bounded by `WORK_LIMIT`)."""
-    walker = _SpaceWalker(space)
+    walker = SpaceWalker(space)
     template = space.template
     xs = tuple(tuple(t.shape) if t.shape is not None else None for t in template.inputs)
     try:
         outputs = walker.module(template, xs, ())
-    except _Dead:  # only if the network itself is unsatisfiable, which check_not_empty excludes
+    except Dead:  # only if the network itself is unsatisfiable, which check_not_empty excludes
         outputs = (None,) * len(template.outputs)
     except RecursionError:
         outputs = (None,) * len(template.outputs)
@@ -975,12 +977,11 @@ def check_budgets(space, arch: Mapping[str, Any]) -> None:
     raise `ArchitectureError` naming the constraint and the architecture's cost."""
     if not space.budgets or getattr(_LOCAL, "skip_budgets", 0):
         return
-    from ..space import _holds
     found = costs(space, arch, validate=False)
     view = arch_values(arch)
     view.update({"@params": found["params"], "@flops": found["flops"]})
     for c in space.budgets:
-        if _holds(c, view):
+        if holds(c, view):
             continue
         labels = free_labels(c.expr)
         has = " and ".join(f"{found[name]:,} {'FLOPs (MACs)' if name == 'flops' else 'params'}"

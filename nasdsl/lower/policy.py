@@ -56,6 +56,7 @@ from torch import nn
 
 from .. import ir
 from ..analysis.best import most_probable
+from ..arch import value_name
 from ..errors import NasError
 from ..space import Space
 from .edges import RELAXATIONS, CellEdges, fixed_alphas, genotype, relaxed_cells, slot_probs
@@ -312,7 +313,7 @@ class ArchState:
                 out[d.label] = {str(i): w for i, w in enumerate(p)}
             elif d.label in self.alphas:
                 p = softmax(self.alphas[d.label].detach()).tolist()
-                out[d.label] = {_show(v): w for v, w in zip(d.values, p)}
+                out[d.label] = {value_name(v): w for v, w in zip(d.values, p)}
         return out
 
 
@@ -450,9 +451,6 @@ def _index_of(values: tuple) -> dict:
 def _key(v: Any) -> Any:
     return (type(v).__name__, v)
 
-
-def _show(v: Any) -> str:
-    return ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
 
 
 def _internal(arch: Mapping[str, Any]) -> dict[str, Any]:

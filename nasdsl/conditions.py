@@ -49,32 +49,36 @@ def partial_eval(value: Any, view: Mapping[str, Any]) -> Any:
     if isinstance(value, Ref):
         return view.get(value.label, INACTIVE)
     if isinstance(value, Binary):
-        if value.op == "and":
-            a = partial_eval(value.left, view)
-            return a if (a is INACTIVE or not a) else partial_eval(value.right, view)
-        if value.op == "or":
-            a = partial_eval(value.left, view)
-            return a if (a is not INACTIVE and a) else partial_eval(value.right, view)
-        a, b = partial_eval(value.left, view), partial_eval(value.right, view)
-        if a is INACTIVE or b is INACTIVE:
-            return False if value.op in ("==", "<", "<=", ">", ">=") else (value.op == "!=" or INACTIVE)
-        return apply_binary(value.op, a, b)
-    if isinstance(value, Unary):
-        a = partial_eval(value.operand, view)
-        if a is INACTIVE:
-            return INACTIVE
-        return (not a) if value.op == "not" else -a
+        return _binary(value, view)
+    if isinstance(value, (Unary, IfElse, Func)):
+        return _inner(value, view)
+    return value
+
+
+def _binary(value: Binary, view: Mapping[str, Any]) -> Any:
+    """`and`/`or` short-circuit as Python's do; other operators with an absent operand are false
+    comparisons (`!=`: true), else absent."""
+    a = partial_eval(value.left, view)
+    if value.op == "and":
+        return a if (a is INACTIVE or not a) else partial_eval(value.right, view)
+    if value.op == "or":
+        return a if (a is not INACTIVE and a) else partial_eval(value.right, view)
+    b = partial_eval(value.right, view)
+    if a is INACTIVE or b is INACTIVE:
+        return False if value.op in ("==", "<", "<=", ">", ">=") else (value.op == "!=" or INACTIVE)
+    return apply_binary(value.op, a, b)
+
+
+def _inner(value: Unary | IfElse | Func, view: Mapping[str, Any]) -> Any:
+    """A negation, a conditional or a function call: absent wherever what it reads is absent."""
     if isinstance(value, IfElse):
         t = partial_eval(value.test, view)
-        if t is INACTIVE:
-            return INACTIVE
-        return partial_eval(value.then if t else value.other, view)
-    if isinstance(value, Func):
-        args = [partial_eval(a, view) for a in value.args]
-        if any(a is INACTIVE for a in args):
-            return INACTIVE
-        return FUNCS[value.name](*args)
-    return value
+        return INACTIVE if t is INACTIVE else partial_eval(value.then if t else value.other, view)
+    if isinstance(value, Unary):
+        a = partial_eval(value.operand, view)
+        return INACTIVE if a is INACTIVE else ((not a) if value.op == "not" else -a)
+    args = [partial_eval(a, view) for a in value.args]
+    return INACTIVE if any(a is INACTIVE for a in args) else FUNCS[value.name](*args)
 
 
 def truthy(v: Any) -> bool:

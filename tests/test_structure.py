@@ -269,6 +269,11 @@ def test_every_argument_of_every_op_has_a_domain_in_its_record():
     assert catalog.spec("ReLU").elementwise and catalog.spec("ReLU").pure
     assert catalog.spec("MaxPool2d").pure and not catalog.spec("MaxPool2d").elementwise
     assert not catalog.spec("Dropout").pure and not catalog.spec("Conv2d").pure
+    # and so does how the arguments reach the builder
+    assert catalog.spec("AvgPool3d").builder_arguments({"kernel_size": 2, "stride": None}) == {"kernel_size": 2}
+    assert catalog.spec("Unflatten").builder_arguments({"dim": 1, "unflattened_size": [2, -1]}) == {
+        "dim": 1, "unflattened_size": (2, -1)}
+    assert catalog.spec("Conv2d").builder_arguments({"stride": None}) == {"stride": None}
 
 
 @pytest.mark.parametrize(("shape", "call", "message"), [

@@ -13,6 +13,9 @@ A record holds everything the pipeline needs of an op, from the front end to the
   value choices in its arguments; without one a supernet keeps one module per combination;
 * `domains` — the domain of every argument (`nasdsl.ops.domains`), which the shape analysis
   checks, so `nasdsl check` refuses `Conv3d(4, 0, 3)` at its line and column;
+* `drop_none`, `as_tuple` — how its arguments reach the builder: those left out when none
+  (torch's own default then applies: a pool's stride is its kernel size) and those passed as a
+  tuple where a `.nas` list gives them (a LayerNorm shape);
 * `pure`, `elementwise` — the flags the supernet's passes read (`nasdsl.lower.passes`): a pure
   op is parameter-free, state-free and deterministic, so a prefix of them is computed once for
   all candidates; an elementwise one is also cheap enough to recompute instead of storing.
@@ -96,6 +99,24 @@ class OpSpec:
     domains: Mapping[str, Domain] = field(default_factory=dict, hash=False)
     pure: bool = False
     elementwise: bool = False
+    drop_none: tuple[str, ...] = ()
+    as_tuple: tuple[str, ...] = ()
+
+    def builder_arguments(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The keyword arguments its module is constructed with, from its resolved arguments.
+
+        Example::
+
+            >>> spec("MaxPool2d").builder_arguments({"kernel_size": 2, "stride": None})
+            {'kernel_size': 2}
+            >>> spec("LayerNorm").builder_arguments({"normalized_shape": [4, 4]})
+            {'normalized_shape': (4, 4)}
+        """
+        out = {k: v for k, v in args.items() if not (v is None and k in self.drop_none)}
+        for k in self.as_tuple:
+            if isinstance(out.get(k), list):
+                out[k] = tuple(out[k])
+        return out
 
     def torch_builder(self) -> Callable[..., Any] | None:
         """The callable that constructs the op's `nn.Module` (imports torch)."""
@@ -136,7 +157,8 @@ Arg = tuple[str, object, Domain]   # (parameter, default or REQUIRED, domain)
 
 
 def op(name: str, *args: Arg, rule: Rule, ours: str | None = None, entangled: str | None = None,
-       pure: bool = False, elementwise: bool = False) -> OpSpec:
+       pure: bool = False, elementwise: bool = False, drop_none: tuple[str, ...] = (),
+       as_tuple: tuple[str, ...] = ()) -> OpSpec:
     """One catalog record: `args` in order, each with its default and domain; `ours` names
     nasdsl's own module (`nasdsl.ops.modules`), else the op is `torch.nn`'s class of its name;
     `entangled` names its weight-entangled module (`nasdsl.lower.mixed`). An elementwise op is
@@ -145,7 +167,7 @@ def op(name: str, *args: Arg, rule: Rule, ours: str | None = None, entangled: st
                   f"nasdsl.ops.modules:{ours}" if ours else f"torch.nn:{name}",
                   f"nasdsl.lower.mixed:{entangled}" if entangled else None,
                   domains=MappingProxyType({a: domain for a, _, domain in args}),
-                  pure=pure or elementwise, elementwise=elementwise)
+                  pure=pure or elementwise, elementwise=elementwise, drop_none=drop_none, as_tuple=as_tuple)
 
 
 # --- families: one function each -------------------------------------------------------------
@@ -180,14 +202,14 @@ def _instance_norm(nd: int) -> OpSpec:
 def _max_pool(nd: int) -> OpSpec:
     return op(f"MaxPool{nd}d", ("kernel_size", _R, POSITIVE_INTS), ("stride", None, STRIDE_OR_NONE),
               ("padding", 0, NONNEGATIVE_INTS), ("dilation", 1, POSITIVE_INTS), ("return_indices", False, BOOL),
-              ("ceil_mode", False, BOOL), rule=rules.max_pool(nd), pure=True)
+              ("ceil_mode", False, BOOL), rule=rules.max_pool(nd), pure=True, drop_none=("stride",))
 
 
 def _avg_pool(nd: int) -> OpSpec:
     divisor = (("divisor_override", None, OPTIONAL_POSITIVE_INT),) if nd > 1 else ()
     return op(f"AvgPool{nd}d", ("kernel_size", _R, POSITIVE_INTS), ("stride", None, STRIDE_OR_NONE),
               ("padding", 0, NONNEGATIVE_INTS), ("ceil_mode", False, BOOL), ("count_include_pad", True, BOOL),
-              *divisor, rule=rules.avg_pool(nd), pure=True)
+              *divisor, rule=rules.avg_pool(nd), pure=True, drop_none=("stride",))
 
 
 def _adaptive_pool(kind: str, nd: int) -> OpSpec:
@@ -215,7 +237,8 @@ BUILTIN: Mapping[str, OpSpec] = MappingProxyType({record.name: record for record
     *(_batch_norm(nd) for nd in (1, 2, 3)),
     *(_instance_norm(nd) for nd in (1, 2, 3)),
     op("LayerNorm", ("normalized_shape", _R, POSITIVE_INTS), ("eps", 1e-5, POSITIVE),
-       ("elementwise_affine", True, BOOL), ("bias", True, BOOL), rule=rules.LAYER_NORM, entangled="MixedLayerNorm"),
+       ("elementwise_affine", True, BOOL), ("bias", True, BOOL), rule=rules.LAYER_NORM, entangled="MixedLayerNorm",
+       as_tuple=("normalized_shape",)),
     op("GroupNorm", ("num_groups", _R, POSITIVE_INT), ("num_channels", _R, POSITIVE_INT), ("eps", 1e-5, POSITIVE),
        ("affine", True, BOOL), rule=rules.GROUP_NORM, entangled="MixedGroupNorm"),
     op("MultiheadAttention", ("embed_dim", _R, POSITIVE_INT), ("num_heads", _R, POSITIVE_INT),
@@ -241,7 +264,8 @@ BUILTIN: Mapping[str, OpSpec] = MappingProxyType({record.name: record for record
     *(_avg_pool(nd) for nd in (1, 2, 3)),
     *(_adaptive_pool(kind, nd) for kind in ("Avg", "Max") for nd in (1, 2, 3)),
     op("Flatten", ("start_dim", 1, INT), ("end_dim", -1, INT), rule=rules.FLATTEN, pure=True),
-    op("Unflatten", ("dim", _R, INT), ("unflattened_size", _R, SIZES), rule=rules.UNFLATTEN),
+    op("Unflatten", ("dim", _R, INT), ("unflattened_size", _R, SIZES), rule=rules.UNFLATTEN,
+       as_tuple=("unflattened_size",)),
     op("Reshape", ("shape", _R, SIZES), rule=rules.RESHAPE, ours="Reshape"),
     op("Permute", ("dims", _R, NONNEGATIVE_INTS), rule=rules.PERMUTE, ours="Permute"),
     *(_dropout(name) for name in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout")),

@@ -307,13 +307,8 @@ def build_op(name: str, kwargs: dict[str, Any]) -> nn.Module:
 
 
 def builder_arguments(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments an op's module is constructed with: its resolved arguments, less a
-    pool's `stride=None` (torch's default is the kernel size), a LayerNorm shape as a tuple."""
-    args = dict(kwargs)
-    if name.startswith(("MaxPool", "AvgPool")) and args.get("stride") is None:
-        args.pop("stride", None)
-    if name == "LayerNorm" and isinstance(args.get("normalized_shape"), list):
-        args["normalized_shape"] = tuple(args["normalized_shape"])
-    if name == "Unflatten" and isinstance(args.get("unflattened_size"), list):
-        args["unflattened_size"] = tuple(args["unflattened_size"])
-    return args
+    """The keyword arguments an op's module is constructed with: as its record says
+    (`OpSpec.builder_arguments`: a pool's `stride=None` left to torch, a LayerNorm shape as a
+    tuple); a custom op's arguments as they are."""
+    record = catalog.spec(name)
+    return dict(kwargs) if record is None else record.builder_arguments(kwargs)

@@ -30,7 +30,6 @@ OVER = {
     "cli.py:cmd_compile": 24,
     "cache.py:fingerprint_of": 24,
     "space.py:_plan": 23,
-    "lower/passes.py:MixPlan.__init__": 23,
     "values.py:possible_values.values": 22,
     "testing.py:_ProgramWriter.write_cell": 22,
     "lower/edges.py:_relax": 22,

@@ -912,11 +912,10 @@ def _topological(decisions: tuple[ir.Decision, ...]) -> tuple[ir.Decision, ...]:
 
 def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]) -> Plan:
     position = {d.label: t for t, d in enumerate(order)}
-    last_use: dict[str, int] = {}
-    closing: list[list[ir.Constraint]] = [[] for _ in order]
+    last_use: dict[str, int] = {}   # label (or running sum) -> the last step that reads it
     for t, d in enumerate(order):
-        for label in free_labels(d.condition):
-            last_use[label] = max(last_use.get(label, -1), t)
+        _used(last_use, free_labels(d.condition), t)
+    closing: list[list[ir.Constraint]] = [[] for _ in order]
     sums: list[list[tuple[str, Any]]] = [[] for _ in order]
     sum_checks: list[list[tuple[str, ir.Constraint]]] = [[] for _ in order]
     dp_closing: list[list[ir.Constraint]] = [[] for _ in order]
@@ -928,8 +927,7 @@ def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]
         terms = _sum_terms(c.expr)
         if terms is None:
             dp_closing[close].append(c)
-            for label in labels:
-                last_use[label] = max(last_use.get(label, -1), close)
+            _used(last_use, labels, close)
             continue
         acc = f"#sum{sum(map(len, sum_checks))}"
         first = close
@@ -937,11 +935,24 @@ def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]
             at = max(position[lab] for lab in free_labels(term))
             sums[at].append((acc, term))
             first = min(first, at)
-            for label in free_labels(term):
-                last_use[label] = max(last_use.get(label, -1), at)
+            _used(last_use, free_labels(term), at)
         sum_checks[close].append((acc, c))
         last_use[acc] = close
         starts.setdefault(first, []).append(acc)
+    needed = tuple(last_use.get(d.label, -1) > t for t, d in enumerate(order))
+    return Plan(order, _frontier(order, last_use, starts), tuple(tuple(c) for c in closing), needed,
+                tuple(map(tuple, sums)), tuple(map(tuple, sum_checks)), tuple(map(tuple, dp_closing)))
+
+
+def _used(last_use: dict[str, int], labels, t: int) -> None:
+    """Step `t` reads `labels`."""
+    for label in labels:
+        last_use[label] = max(last_use.get(label, -1), t)
+
+
+def _frontier(order: tuple[ir.Decision, ...], last_use: Mapping[str, int],
+              starts: Mapping[int, list[str]]) -> tuple[tuple[str, ...], ...]:
+    """Per step, the labels and running sums still read after it (what the DP carries)."""
     frontier = []
     live: list[str] = []
     for t, d in enumerate(order):
@@ -950,9 +961,7 @@ def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]
             live.append(d.label)
         live += [acc for acc in starts.get(t, ()) if last_use[acc] > t]
         frontier.append(tuple(live))
-    needed = tuple(last_use.get(d.label, -1) > t for t, d in enumerate(order))
-    return Plan(order, tuple(frontier), tuple(tuple(c) for c in closing), needed,
-                tuple(map(tuple, sums)), tuple(map(tuple, sum_checks)), tuple(map(tuple, dp_closing)))
+    return tuple(frontier)
 
 
 _COMPARISONS = ("<=", "<", ">=", ">", "==", "!=")

@@ -29,7 +29,6 @@ OVER = {
     "lower/supernet.py:_Builder._module": 24,
     "cli.py:cmd_compile": 24,
     "cache.py:fingerprint_of": 24,
-    "space.py:_plan": 23,
     "values.py:possible_values.values": 22,
     "testing.py:_ProgramWriter.write_cell": 22,
     "lower/edges.py:_relax": 22,

@@ -17,7 +17,6 @@ CEILING = 20
 OVER = {
     "elaborate.py:Elaborator.builtin_cell": 40,
     "cache.py:_Encoder.field": 38,
-    "analysis/bounds.py:_optimise": 37,
     "search/oneshot.py:run": 35,
     "space.py:Space._dp_step": 34,
     "search/multitrial.py:work": 34,

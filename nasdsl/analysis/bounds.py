@@ -385,58 +385,88 @@ def _better(a, b, sense: int) -> bool:
 
 def _optimise(factors, domains: dict[str, tuple], metric: int, sense: int):
     """(best total, value index per decision, exact) of the sum of the factors' `metric`
-    entries; `sense` -1 minimises, +1 maximises. None when no combination is evaluable."""
-    live, exact = [], True
-    for factor in factors:
-        if len(factor) == 3:  # terms bounded one by one: their lowest or highest sum
-            live.append(((), {(): factor[1 if sense < 0 else 2][()][metric]}))
-            exact = False
-        else:
-            live.append((factor[0], {k: (None if v is None else v[metric]) for k, v in factor[1].items()}))
+    entries; `sense` -1 minimises, +1 maximises. None when no combination is evaluable.
+    Variable elimination: each step sums out (maximises over) the decision whose joined table
+    is smallest, in buckets of at most ELIMINATION_CAP entries (inexact when it needs two)."""
+    live, exact = _metric_tables(factors, metric, sense)
     trail: list[tuple[str, tuple[str, ...], dict]] = []
     while True:
         labels = {label for scope, _ in live for label in scope}
         if not labels:
             break
         v = min(sorted(labels), key=lambda label, live=live: _joined_size(live, label, domains))
-        involved = [f for f in live if v in f[0]]
+        buckets = _buckets([f for f in live if v in f[0]], domains)
         live = [f for f in live if v not in f[0]]
-        buckets: list[list] = []
-        for f in sorted(involved, key=lambda f: -len(f[0])):  # split only if one step would be too big
-            for bucket in buckets:
-                joined = set().union(f[0], *(s for s, _ in bucket))
-                if math.prod(len(domains[lab]) for lab in joined) <= ELIMINATION_CAP:
-                    bucket.append(f)
-                    break
-            else:
-                buckets.append([f])
         exact = exact and len(buckets) == 1
         for bucket in buckets:
-            new_scope = tuple(sorted(set().union(*(s for s, _ in bucket)) - {v}))
-            table, arg = {}, {}
-            for idx in itertools.product(*(range(len(domains[lab])) for lab in new_scope)):
-                where = dict(zip(new_scope, idx))
-                best, best_j = None, None
-                for j in range(len(domains[v])):
-                    where[v] = j
-                    total = 0
-                    for scope, t in bucket:
-                        value = t[tuple(where[lab] for lab in scope)]
-                        if value is None:
-                            total = None
-                            break
-                        total += value
-                    if total is not None and _better(total, best, sense):
-                        best, best_j = total, j
-                table[idx], arg[idx] = best, best_j
+            new_scope, table, arg = _eliminate(v, bucket, domains, sense)
             live.append((new_scope, table))
             trail.append((v, new_scope, arg))
+    return _backtrack(live, trail, exact)
+
+
+def _metric_tables(factors, metric: int, sense: int) -> tuple[list, bool]:
+    """Each factor as (scope, table of the metric); terms bounded one by one (3-tuples) as their
+    lowest or highest sum, which makes the result inexact."""
+    live, exact = [], True
+    for factor in factors:
+        if len(factor) == 3:
+            live.append(((), {(): factor[1 if sense < 0 else 2][()][metric]}))
+            exact = False
+        else:
+            live.append((factor[0], {k: (None if v is None else v[metric]) for k, v in factor[1].items()}))
+    return live, exact
+
+
+def _buckets(involved: list, domains: dict[str, tuple]) -> list[list]:
+    """The factors that read the decision being eliminated, joined into as few buckets as keep
+    each joined table within ELIMINATION_CAP entries (one, unless one step would be too big)."""
+    buckets: list[list] = []
+    for f in sorted(involved, key=lambda f: -len(f[0])):
+        for bucket in buckets:
+            joined = set().union(f[0], *(s for s, _ in bucket))
+            if math.prod(len(domains[lab]) for lab in joined) <= ELIMINATION_CAP:
+                bucket.append(f)
+                break
+        else:
+            buckets.append([f])
+    return buckets
+
+
+def _eliminate(v: str, bucket: list, domains: dict[str, tuple], sense: int) -> tuple[tuple[str, ...], dict, dict]:
+    """Decision `v` optimised out of the bucket's sum: the new factor's scope, its table, and the
+    best index of `v` for each entry (None where no value of `v` is evaluable)."""
+    new_scope = tuple(sorted(set().union(*(s for s, _ in bucket)) - {v}))
+    table, arg = {}, {}
+    for idx in itertools.product(*(range(len(domains[lab])) for lab in new_scope)):
+        where = dict(zip(new_scope, idx))
+        best, best_j = None, None
+        for j in range(len(domains[v])):
+            where[v] = j
+            total = _bucket_total(bucket, where)
+            if total is not None and _better(total, best, sense):
+                best, best_j = total, j
+        table[idx], arg[idx] = best, best_j
+    return new_scope, table, arg
+
+
+def _bucket_total(bucket: list, where: Mapping[str, int]) -> Any:
+    """The bucket's factors summed at one assignment (None if one of them is not evaluable)."""
     total = 0
-    for _, table in live:
-        value = table[()]
+    for scope, t in bucket:
+        value = t[tuple(where[lab] for lab in scope)]
         if value is None:
             return None
         total += value
+    return total
+
+
+def _backtrack(live: list, trail: list, exact: bool):
+    """The optimum (the remaining constant factors' sum) and the choices that reach it, read
+    back through the eliminations in reverse; None where something is not evaluable."""
+    total = _bucket_total(live, {})
+    if total is None:
+        return None
     chosen: dict[str, int] = {}
     for v, scope, arg in reversed(trail):
         if v not in chosen:

@@ -194,7 +194,7 @@ def search_command(name: str, seed: int, epochs: int, out: Path) -> list[str]:
 
 
 def _literal(value) -> str:
-    """`value` as `nasdsl.cli.parse_literal` reads it back."""
+    """`value` as `nasdsl.options.parse_literal` reads it back."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
@@ -236,7 +236,7 @@ def inherited_accuracies(space, data, name: str, seed: int, run_dir: Path, archs
     recalibrated on `TAU_BN_BATCHES` training batches (`Spos.score`)."""
     import torch
 
-    from nasdsl.search.oneshot import load_search_checkpoint
+    from nasdsl.checkpoint import load_search_checkpoint
     from nasdsl.strategy import build_supernet
     from nasdsl.strategy.spos import Spos
     torch.set_num_threads(1)

@@ -36,7 +36,7 @@ def scores(run_dir: Path, archs: list[dict], space, data) -> list[dict[str, floa
     import torch.nn.functional as F
     from torch import nn
 
-    from nasdsl.search.oneshot import load_search_checkpoint
+    from nasdsl.checkpoint import load_search_checkpoint
     from nasdsl.strategy import build_supernet
 
     torch.set_num_threads(1)

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArchitectureError, Loc, NasError, NasSyntaxError
-from .limits import MAX_SOURCE_BYTES, decode_utf8, printable, read_bounded
+from .limits import MAX_SOURCE_BYTES, decode_utf8, read_bounded
 from .space import Space
+from .text import printable
+from .version import __version__ as __version__
 
 __all__ = ["load", "loads", "Space", "NasError", "NasSyntaxError", "ArchitectureError",
            "builtin_spaces", "resolve_space", "register_op"]
@@ -31,7 +33,6 @@ def __getattr__(name: str):
         from .ops.modules import register_op
         return register_op
     raise AttributeError(f"module 'nasdsl' has no attribute {name!r}")
-__version__ = "0.1.0"
 
 
 def spaces_dir() -> Path:

@@ -37,7 +37,7 @@ from .limits import (
 )
 
 __all__ = ["arch_key", "arch_digest", "arch_to_json", "arch_from_json", "arch_json_value", "arch_values",
-           "read_arch_text"]
+           "read_arch_text", "value_name"]
 
 
 def arch_key(arch: Mapping[str, Any]) -> str:
@@ -150,3 +150,16 @@ def arch_values(arch: Mapping[str, Any]) -> dict[str, Any]:
         {'cell.input_2_0': (0, 1), 'op': 'conv'}
     """
     return {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
+
+
+def value_name(value: Any) -> str:
+    """The name under which a decision's value is listed where values are keys of text
+    (`export_probs()`, a strategy's probabilities, a cost table): a candidate's name, a number
+    as text, an input subset as its indices joined by commas.
+
+    Example::
+
+        >>> value_name("conv"), value_name(3), value_name((0, 2)), value_name([0, 2])
+        ('conv', '3', '0,2', '0,2')
+    """
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)

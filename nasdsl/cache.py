@@ -116,8 +116,7 @@ def custom_ops_registered() -> bool:
     catalog = sys.modules.get("nasdsl.ops.catalog")
     if catalog is None:
         return False
-    ops, builtin = catalog.OPS, catalog._CATALOG
-    return len(ops) != len(builtin) or any(ops.get(name) is not record for name, record in builtin.items())
+    return catalog.customised()
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -147,7 +146,7 @@ def code_digest() -> str:
 
 def entry_key(text: str, file: str, params: Mapping[str, Any], import_paths: Sequence[str | Path]) -> str | None:
     """The key of a space compiled from `text` (None if the parameters are not JSON data)."""
-    from . import __version__
+    from .version import __version__
     try:
         described = json.dumps([FORMAT, __version__, code_digest(), file, _sha(text), _typed(params),
                                 [str(Path(p).resolve()) for p in import_paths]], sort_keys=True, allow_nan=False)

@@ -39,12 +39,26 @@ from .space import Space
 FORMAT = "nasdsl-checkpoint/1"
 
 
+def load_search_checkpoint(path: Path) -> dict[str, Any]:
+    """A search's `last.ckpt`, read with `weights_only=True`; a missing, corrupt or foreign file
+    is one NasError."""
+    if not path.exists():
+        raise NasError(f"--resume: no checkpoint at {path} (a search writes last.ckpt after its first epoch)")
+    try:
+        ckpt = torch.load(str(path), weights_only=True, map_location="cpu")
+    except Exception as err:
+        raise NasError(f"{path} is a corrupt checkpoint: {type(err).__name__}: {str(err)[:160]}") from None
+    if not isinstance(ckpt, dict) or "nasdsl" not in ckpt or "state_dict" not in ckpt:
+        raise NasError(f"{path} is not a nasdsl search checkpoint")
+    return ckpt
+
+
 def save_checkpoint(path: str | Path, space: Space, strategy: str, model: nn.Module,
                     arch: Mapping[str, Any] | None = None, metadata: Mapping[str, Any] | None = None,
                     preprocessing: Preprocessing | None = None) -> None:
     """Write `model` (a discrete model or a supernet of `space`) with everything needed to rebuild
     it, and `preprocessing`: how raw images of its data become its input."""
-    from . import __version__
+    from .version import __version__
     payload = {
         "format": FORMAT,
         "space": {"file": space.root_file, "sources": dict(space.sources), "params": dict(space.params),

@@ -21,41 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, is_library, load_library, read_source, strategy
-from .arch import arch_from_json, arch_json_value, read_arch_text
+from .arch import arch_from_json, read_arch_text
 from .errors import ArchitectureError, NasError
-
-
-def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
-    """`--set NAME=VALUE` pairs; values are .nas literals (numbers, true/false, strings)."""
-    out: dict[str, Any] = {}
-    for item in items or ():
-        name, sep, raw = item.partition("=")
-        if not sep or not name.strip().isidentifier():
-            raise NasError(f"--set expects NAME=VALUE, got {item!r}")
-        out[name.strip()] = parse_literal(raw.strip())
-    return out
-
-
-def parse_literal(raw: str) -> Any:
-    """A `--set` value: true/false, a "string", a number, a JSON list (`[1, 2]`), else the text."""
-    if raw.startswith("["):
-        try:
-            value = arch_json_value(raw)
-        except NasError as err:
-            raise NasError(f"--set: {raw[:60]!r} is not a list: {err.message}") from None
-        if not isinstance(value, list):
-            raise NasError(f"--set: {raw[:60]!r} is not a list")
-        return value
-    if raw in ("true", "false"):
-        return raw == "true"
-    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-        return raw[1:-1]
-    for convert in (int, float):
-        try:
-            return convert(raw)
-        except ValueError:
-            pass
-    return raw
+from .options import parse_set
 
 
 def load_space(path: str, sets: Sequence[str] | None = None, import_paths: Sequence[str] | None = None):
@@ -636,7 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def internal_error_message(err: BaseException, argv: Sequence[str]) -> str:
     """What the user sees when nasdsl fails on something that is not a user error."""
-    from .limits import printable
+    from .text import printable
     what = printable(f"{type(err).__name__}: {err}", one_line=True)
     if len(what) > 500:
         what = what[:500] + " ..."

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .text import printable, quote_slice
+
 
 @dataclass(frozen=True, slots=True)
 class Loc:
@@ -59,7 +61,6 @@ class NasError(Exception):
     def render(self) -> str:
         """The message, located and quoted; text from files (names, labels, strings) has its
         control characters escaped, so printing an error never drives the terminal."""
-        from .limits import printable
         parts = [printable(f"{self.loc}: {self.message}" if self.loc != UNKNOWN else self.message)]
         parts += _quote(self.loc)
         for note, where in self.related:
@@ -72,7 +73,6 @@ class NasError(Exception):
 
 def _quote(loc: Loc) -> list[str]:
     """The source line (a bounded slice of it, control characters escaped) and a caret."""
-    from .limits import quote_slice
     line = source_line(loc)
     if line is None:
         return []

@@ -15,18 +15,16 @@ Example::
     nasdsl.errors.NasSyntaxError: <s>:1:12: control character U+001B is not allowed in source text
         param C = 1\\x1b[2J
                    ^
-    >>> printable("a\\x1b[31mb")
-    'a\\\\x1b[31mb'
 """
 from __future__ import annotations
 
 import math
 import os
-import re
 import stat
 from pathlib import Path
 
 from .errors import Loc, NasError, NasSyntaxError
+from .text import FORBIDDEN, printable
 
 MAX_SOURCE_BYTES = 1_000_000   # one .nas file (the largest built-in space is under 5 kB)
 MAX_LINE_CHARS = 10_000        # one source line
@@ -37,12 +35,7 @@ MAX_INT = 2 ** 63 - 1          # integers are 64-bit: anything larger is a typo 
 MAX_NUMBER_CHARS = 400         # digits in one numeric literal
 MAX_EXPR_NODES = 50_000        # an expression over choices, counted as a tree (the largest
                                # built-in one, NAS-Bench-101's edge budget, has about 2,100)
-MAX_QUOTE_CHARS = 160          # of a source line, quoted in an error
 
-# C0 and C1 control characters other than tab and newline (a carriage return is accepted as
-# part of a line ending), and the bidirectional overrides that make text display out of order.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_FORBIDDEN_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class ValueTooLarge(NasError, OverflowError):
@@ -87,7 +80,7 @@ def check_source(text: str, file: str) -> None:
     if len(text) > MAX_SOURCE_BYTES:
         raise NasSyntaxError(f"source file too large: {len(text):,} characters, the limit is {MAX_SOURCE_BYTES:,}",
                              Loc(file, 1, 1))  # not quoted: the text is what is refused
-    bad = _FORBIDDEN.search(text)
+    bad = FORBIDDEN.search(text)
     if bad is not None:
         line, col = _position(text, bad.start())
         raise NasSyntaxError(f"control character U+{ord(bad.group()):04X} is not allowed in source text",
@@ -102,28 +95,6 @@ def check_source(text: str, file: str) -> None:
 def _position(text: str, index: int) -> tuple[int, int]:
     line = text.count("\n", 0, index) + 1
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
-
-
-def printable(text: str, one_line: bool = False) -> str:
-    """`text` with control characters and bidirectional overrides written as escapes, so that
-    text from a file never drives the terminal it is printed on. Newlines and tabs stay,
-    unless `one_line` (then they are escaped too)."""
-    pattern = _FORBIDDEN_ONE_LINE if one_line else _FORBIDDEN
-    return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-
-
-def quote_slice(line: str, col: int) -> tuple[str, int]:
-    """At most `MAX_QUOTE_CHARS` of `line` around column `col` (1-based), made printable, and
-    the caret's column in that slice."""
-    line = line.replace("\r", "")
-    if len(line) <= MAX_QUOTE_CHARS:
-        return printable(line), col
-    half = MAX_QUOTE_CHARS // 2
-    start = max(0, min(col - 1 - half, len(line) - MAX_QUOTE_CHARS))
-    piece = line[start:start + MAX_QUOTE_CHARS]
-    prefix = "... " if start > 0 else ""
-    suffix = " ..." if start + MAX_QUOTE_CHARS < len(line) else ""
-    return prefix + printable(piece) + suffix, col - start + len(prefix)
 
 
 def read_bounded(path: str | Path, limit: int, what: str, loc: Loc | None = None) -> bytes:

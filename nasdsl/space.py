@@ -42,8 +42,9 @@ from operator import itemgetter
 from typing import Any
 
 from . import ir
-from .errors import ArchitectureError, EmptySpaceError, Loc, NasError, NasTypeError
-from .values import FUNCS, Binary, Func, IfElse, Ref, Unary, apply_binary, free_labels, is_expr, literal, to_text
+from .conditions import INACTIVE, Memo, holds, partial_eval, truthy
+from .errors import ArchitectureError, EmptySpaceError, Loc, NasError
+from .values import Binary, apply_binary, free_labels, is_expr, literal, to_text
 
 
 @dataclass(frozen=True)
@@ -54,65 +55,12 @@ class LazyTemplate:
     build: Callable[[], ir.Graph]
 
 
-class _Inactive:
-    """The value of a decision that does not exist under the other choices."""
-    _instance = None
-
-    def __repr__(self) -> str:
-        return "INACTIVE"
-
-    def __reduce__(self):
-        return (_inactive, ())
-
-
-def _inactive():
-    return INACTIVE
-
-
-INACTIVE = _Inactive()
 MAX_STATES = 200_000   # counting refuses spaces whose frontier grows past this
 MAX_STEPS = 2_000_000  # ... or whose branching at one decision exceeds this
 
 
-def partial_eval(value: Any, view: Mapping[str, Any]) -> Any:
-    """Evaluate a value where some decisions are INACTIVE: comparisons with them are false."""
-    if isinstance(value, Ref):
-        return view.get(value.label, INACTIVE)
-    if isinstance(value, Binary):
-        if value.op == "and":
-            a = partial_eval(value.left, view)
-            return a if (a is INACTIVE or not a) else partial_eval(value.right, view)
-        if value.op == "or":
-            a = partial_eval(value.left, view)
-            return a if (a is not INACTIVE and a) else partial_eval(value.right, view)
-        a, b = partial_eval(value.left, view), partial_eval(value.right, view)
-        if a is INACTIVE or b is INACTIVE:
-            return False if value.op in ("==", "<", "<=", ">", ">=") else (value.op == "!=" or INACTIVE)
-        return apply_binary(value.op, a, b)
-    if isinstance(value, Unary):
-        a = partial_eval(value.operand, view)
-        if a is INACTIVE:
-            return INACTIVE
-        return (not a) if value.op == "not" else -a
-    if isinstance(value, IfElse):
-        t = partial_eval(value.test, view)
-        if t is INACTIVE:
-            return INACTIVE
-        return partial_eval(value.then if t else value.other, view)
-    if isinstance(value, Func):
-        args = [partial_eval(a, view) for a in value.args]
-        if any(a is INACTIVE for a in args):
-            return INACTIVE
-        return FUNCS[value.name](*args)
-    return value
-
-
 class _OutOfBudget(Exception):
     """A bounded search ran out of steps before it found an architecture."""
-
-
-def _truthy(v: Any) -> bool:
-    return v is not INACTIVE and bool(v)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -193,7 +141,7 @@ class Space:
         self.decisions = _topological(decisions)
         self._by_label = {d.label: d for d in self.decisions}
         self.plan = _plan(self.decisions, self.constraints)
-        self._memo = _Memo()  # per space: nothing of it outlives the space
+        self._memo = Memo()  # per space: nothing of it outlives the space
         self._within: list[dict[str, Any]] | None = None  # architectures within budgets (small spaces)
         self._facts: dict[str, Any] = {}  # size and fingerprint: computed once, or known from the cache
         self._facts_sink: Callable[[dict[str, Any]], None] | None = None  # told when a fact is computed
@@ -279,7 +227,7 @@ class Space:
         plan, memo = self.plan, self._memo
         ext = list(prev_frontier) + [d.label]
         last = {lab: i for i, lab in enumerate(ext)}  # where each label is read: a sum updated here, at its newest place
-        cond = _Projection(self, d.condition, last, lambda view: _truthy(memo.eval(d.condition, view)))
+        cond = _Projection(self, d.condition, last, lambda view: truthy(memo.eval(d.condition, view)))
         checks = [_Projection(self, c.expr, last, lambda view, c=c: memo.holds(c, view))
                   for c in (plan.dp_closing[t] if plan.dp_closing else plan.closing[t])]
         sums = []  # (where its running total is read, or None: it starts at 0; the term's projection)
@@ -342,7 +290,7 @@ class Space:
         return sums
 
     def _step_options(self, t: int, d: ir.Decision, view: dict) -> list[tuple[Any, int]]:
-        if not _truthy(self._memo.eval(d.condition, view)):
+        if not truthy(self._memo.eval(d.condition, view)):
             return [(INACTIVE, 1)]
         if not self.plan.needed[t] and not self.plan.closing[t] and not (self.plan.sums and self.plan.sums[t]):
             return [(d.values[0], len(d.values))]  # nothing later reads it: count, don't branch
@@ -367,7 +315,7 @@ class Space:
 
     def _options(self, t: int, view: dict) -> list:
         d = self.plan.order[t]
-        if not _truthy(partial_eval(d.condition, view)):
+        if not truthy(partial_eval(d.condition, view)):
             return [INACTIVE]
         return list(d.values)
 
@@ -545,7 +493,7 @@ class Space:
         found = costs(self, arch, validate=False)
         view = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
         view.update({"@params": found["params"], "@flops": found["flops"]})
-        return [c for c in self.budgets if not _holds(c, view)]
+        return [c for c in self.budgets if not holds(c, view)]
 
     def _tightest_budget(self, draws: int = 50) -> ir.Constraint:
         """The budget that most architectures drawn at random break (where an error points)."""
@@ -693,7 +641,7 @@ class Space:
         """
         plan, view = self.plan, {}
         for t, d in enumerate(plan.order):
-            active = _truthy(self._memo.eval(d.condition, view))
+            active = truthy(self._memo.eval(d.condition, view))
             if not active or d.label in partial:
                 view[d.label] = self._member(d, partial[d.label]) if active else INACTIVE
                 view.update(self._dp_holds(t, view) or {})  # running sums of sum constraints
@@ -785,7 +733,7 @@ class Space:
                 raise ArchitectureError(f"unknown label {label!r}", hint=hint)
         view: dict[str, Any] = {}
         for d in self.plan.order:
-            active = _truthy(partial_eval(d.condition, view))
+            active = truthy(partial_eval(d.condition, view))
             if not active:
                 if d.label in arch:
                     raise ArchitectureError(f"decision {d.label!r} is inactive in this architecture "
@@ -920,63 +868,6 @@ class _Projection:
             return self.fn(dict(zip(self.labels, [row[i] for i in self.positions])))
 
 
-MEMO_CAP = 65_536  # values remembered per expression
-
-
-class _Memo:
-    """What one space remembers about its expressions (constraints, conditions, sum terms):
-    their labels, and their values by the values of those labels. The counting DP evaluates
-    the same constraint and condition on many states that differ elsewhere (NAS-Bench-101:
-    390,000 steps, a few hundred distinct views per constraint). Owned by its `Space` and
-    gone with it; keyed by the identity of expressions the space itself holds."""
-
-    def __init__(self):
-        self.labels: dict[int, frozenset[str]] = {}
-        self.values: dict[int, tuple[tuple[str, ...], dict]] = {}
-
-    def labels_of(self, expr: Any) -> frozenset[str]:
-        hit = self.labels.get(id(expr))
-        if hit is None:
-            hit = self.labels[id(expr)] = free_labels(expr)
-        return hit
-
-    def eval(self, expr: Any, view: Mapping[str, Any]) -> Any:
-        """`partial_eval`, remembered by the values of the expression's own labels."""
-        if not is_expr(expr):
-            return expr
-        hit = self.values.get(id(expr))
-        if hit is None:
-            hit = self.values[id(expr)] = (tuple(sorted(self.labels_of(expr))), {})
-        labels, cache = hit
-        key = tuple((v.__class__, v) for v in (view.get(lab, INACTIVE) for lab in labels))  # 1 and True differ
-        try:
-            return cache[key]
-        except KeyError:
-            value = partial_eval(expr, view)
-            if len(cache) < MEMO_CAP:
-                cache[key] = value
-            return value
-        except TypeError:  # an unhashable value
-            return partial_eval(expr, view)
-
-    def holds(self, c: ir.Constraint, view: Mapping[str, Any]) -> bool:
-        """Whether constraint `c` holds on `view` (one over an absent decision always does)."""
-        labels = self.labels_of(c.expr)
-        if any(view.get(lab, INACTIVE) is INACTIVE for lab in labels):
-            return True
-        try:
-            value = self.eval(c.expr, view)
-        except (ArithmeticError, TypeError, ValueError) as err:
-            where = ", ".join(f"{lab}={literal(view[lab])}" for lab in sorted(labels))
-            raise NasTypeError(f"`{c.kind} {to_text(c.expr)}` cannot be evaluated when {where}: {err}", c.loc) from None
-        return bool(value) if c.kind == "require" else not value
-
-
-def _holds(c: ir.Constraint, view: Mapping[str, Any]) -> bool:
-    """`Space.holds` for a caller without the space at hand (nothing is remembered)."""
-    return _Memo().holds(c, view)
-
-
 def _to_json(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
@@ -1024,11 +915,10 @@ def _topological(decisions: tuple[ir.Decision, ...]) -> tuple[ir.Decision, ...]:
 
 def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]) -> Plan:
     position = {d.label: t for t, d in enumerate(order)}
-    last_use: dict[str, int] = {}
-    closing: list[list[ir.Constraint]] = [[] for _ in order]
+    last_use: dict[str, int] = {}   # label (or running sum) -> the last step that reads it
     for t, d in enumerate(order):
-        for label in free_labels(d.condition):
-            last_use[label] = max(last_use.get(label, -1), t)
+        _used(last_use, free_labels(d.condition), t)
+    closing: list[list[ir.Constraint]] = [[] for _ in order]
     sums: list[list[tuple[str, Any]]] = [[] for _ in order]
     sum_checks: list[list[tuple[str, ir.Constraint]]] = [[] for _ in order]
     dp_closing: list[list[ir.Constraint]] = [[] for _ in order]
@@ -1040,8 +930,7 @@ def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]
         terms = _sum_terms(c.expr)
         if terms is None:
             dp_closing[close].append(c)
-            for label in labels:
-                last_use[label] = max(last_use.get(label, -1), close)
+            _used(last_use, labels, close)
             continue
         acc = f"#sum{sum(map(len, sum_checks))}"
         first = close
@@ -1049,11 +938,24 @@ def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]
             at = max(position[lab] for lab in free_labels(term))
             sums[at].append((acc, term))
             first = min(first, at)
-            for label in free_labels(term):
-                last_use[label] = max(last_use.get(label, -1), at)
+            _used(last_use, free_labels(term), at)
         sum_checks[close].append((acc, c))
         last_use[acc] = close
         starts.setdefault(first, []).append(acc)
+    needed = tuple(last_use.get(d.label, -1) > t for t, d in enumerate(order))
+    return Plan(order, _frontier(order, last_use, starts), tuple(tuple(c) for c in closing), needed,
+                tuple(map(tuple, sums)), tuple(map(tuple, sum_checks)), tuple(map(tuple, dp_closing)))
+
+
+def _used(last_use: dict[str, int], labels, t: int) -> None:
+    """Step `t` reads `labels`."""
+    for label in labels:
+        last_use[label] = max(last_use.get(label, -1), t)
+
+
+def _frontier(order: tuple[ir.Decision, ...], last_use: Mapping[str, int],
+              starts: Mapping[int, list[str]]) -> tuple[tuple[str, ...], ...]:
+    """Per step, the labels and running sums still read after it (what the DP carries)."""
     frontier = []
     live: list[str] = []
     for t, d in enumerate(order):
@@ -1062,9 +964,7 @@ def _plan(order: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...]
             live.append(d.label)
         live += [acc for acc in starts.get(t, ()) if last_use[acc] > t]
         frontier.append(tuple(live))
-    needed = tuple(last_use.get(d.label, -1) > t for t, d in enumerate(order))
-    return Plan(order, tuple(frontier), tuple(tuple(c) for c in closing), needed,
-                tuple(map(tuple, sums)), tuple(map(tuple, sum_checks)), tuple(map(tuple, dp_closing)))
+    return tuple(frontier)
 
 
 _COMPARISONS = ("<=", "<", ">=", ">", "==", "!=")

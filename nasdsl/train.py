@@ -115,7 +115,7 @@ def evaluate(model: torch.nn.Module, loader) -> float:
 
 def inherited_weights(space, arch: Mapping[str, Any], checkpoint: str | Path) -> dict[str, torch.Tensor]:
     """The weights of `arch` cut out of a search's supernet checkpoint (`DIR/last.ckpt`)."""
-    from .search.oneshot import load_search_checkpoint
+    from .checkpoint import load_search_checkpoint
     from .strategy import build_supernet
     ckpt = load_search_checkpoint(Path(checkpoint))
     meta = ckpt["nasdsl"]

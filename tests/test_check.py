@@ -67,7 +67,7 @@ def test_a_missing_arrow_is_named_with_the_caret_between_the_layers(text, where,
     assert err.value.message == f"'->' is missing before {name!r}: two layers stand side by side"
     assert (err.value.loc.line, err.value.loc.col) == where
     line = text.splitlines()[where[0] - 1]
-    assert line[where[1] - 2] == ")" or line[where[1] - 2].isalnum()  # the caret sits right after the first layer
+    assert line[where[1] - 2] == ")"  # the caret sits right after the first layer (and the space after it)
     assert line[where[1] - 1] == " "
 
 

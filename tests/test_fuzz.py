@@ -544,21 +544,47 @@ def test_hostile_and_invalid_utf8_files_are_bounded_through_load(tmp_path_factor
     assert time.perf_counter() - start < HARD_S
 
 
+# Runs `python -m nasdsl ARGV` and, as it exits, writes the process's own peak resident set
+# (VmHWM of its address space, which exec started afresh) to the file named first. Not
+# ru_maxrss: Linux carries the parent's high-water mark into a vforked child at exec, and
+# RUSAGE_CHILDREN is the largest of all children, so both can report pytest's own peak.
+_PEAK_WRAPPER = """\
+import atexit, runpy, sys
+out = sys.argv.pop(1)
+def report():
+    with open("/proc/self/status") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    with open(out, "w") as f:
+        f.write(str(kb * 1024))
+atexit.register(report)
+sys.argv[0] = "nasdsl"
+runpy.run_module("nasdsl", run_name="__main__", alter_sys=True)
+"""
+
+
 def run_cli_bounded(argv: list[str]) -> subprocess.CompletedProcess:
-    """`nasdsl ARGV` in a fresh process, abandoned (and failed) after CLI_TIME seconds."""
+    """`nasdsl ARGV` in a fresh process, abandoned (and failed) after CLI_TIME seconds; the
+    result's `peak_rss` is that process's own peak resident set in bytes."""
+    import tempfile
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     env.pop("NASDSL_DEBUG", None)
+    fd, peak_file = tempfile.mkstemp(prefix="nasdsl-peak-")
+    os.close(fd)
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "nasdsl", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen([sys.executable, "-c", _PEAK_WRAPPER, peak_file, *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
-        out, err = proc.communicate(timeout=CLI_TIME)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise AssertionError(f"nasdsl {' '.join(argv)[:300]!r} still running after {CLI_TIME} s") from None
-    result = subprocess.CompletedProcess(argv, proc.returncode, out, err)
-    result.elapsed = time.perf_counter() - start
+        try:
+            out, err = proc.communicate(timeout=CLI_TIME)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise AssertionError(f"nasdsl {' '.join(argv)[:300]!r} still running after {CLI_TIME} s") from None
+        result = subprocess.CompletedProcess(argv, proc.returncode, out, err)
+        result.elapsed = time.perf_counter() - start
+        result.peak_rss = int(Path(peak_file).read_text() or "0")
+    finally:
+        os.unlink(peak_file)
     return result
 
 
@@ -568,25 +594,27 @@ def _assert_cli_outcome(result, what: str) -> None:
     assert "\x1b" not in result.stderr and "\x00" not in result.stderr
 
 
-@pytest.fixture(scope="module")
-def cli_peak_rss():
-    """Peak RSS of the command-line children, read after each from RUSAGE_CHILDREN (a running
-    maximum over all of them: bounded as a whole)."""
-    import resource
-
-    def peak() -> int:
-        return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return peak
+def test_the_cli_memory_bound_measures_the_child_alone():
+    """With 512 MiB held (and touched) by this process, a child's measured peak is its own:
+    an `info` run stays far below what this process holds, though ru_maxrss would report
+    at least the 512 MiB here."""
+    ballast = bytearray(512 * 2**20)
+    ballast[::4096] = b"\x01" * len(ballast[::4096])
+    result = run_cli_bounded(["info", "nasbench201", "--json"])
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["size"] == 15625
+    assert 10 * 2**20 < result.peak_rss < 400 * 2**20, result.peak_rss
+    del ballast
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[*_HEALTH, HealthCheck.function_scoped_fixture])
 @given(hostile_mutants())
-def test_hostile_mutants_are_bounded_through_the_cli(tmp_path, cli_peak_rss, text):
+def test_hostile_mutants_are_bounded_through_the_cli(tmp_path, text):
     path = tmp_path / "hostile.nas"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     result = run_cli_bounded(["info", str(path), "--json"])
     _assert_cli_outcome(result, _show(text))
-    assert cli_peak_rss() < CLI_MEMORY
+    assert 0 < result.peak_rss < CLI_MEMORY, result.peak_rss
     if result.returncode == 0:
         json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"{c} in info --json"))
 
@@ -643,3 +671,4 @@ def test_hostile_architecture_files_are_bounded_through_the_cli(tmp_path):
         assert result.returncode == 1, result.stderr
         _assert_cli_outcome(result, name)
         assert result.elapsed < CLI_TIME
+        assert 0 < result.peak_rss < CLI_MEMORY, (name, result.peak_rss)

@@ -1,4 +1,4 @@
-"""A supernet's export is the most probable valid architecture (`nasdsl/lower/best.py`): among
+"""A supernet's export is the most probable valid architecture (`nasdsl/analysis/best.py`): among
 the architectures that keep the space's constraints and budgets, those whose cell nodes repeat
 the fewest inputs (none where the space allows, DARTS's genotype rule), and among them the one
 with the highest log-probability. Checked on the minimal case that the greedy pass got wrong,
@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import nasdsl  # noqa: E402
+from nasdsl.analysis.best import most_probable  # noqa: E402
 from nasdsl.errors import EmptySpaceError  # noqa: E402
-from nasdsl.lower.best import most_probable  # noqa: E402
 from nasdsl.lower.policy import ArchState  # noqa: E402
 from nasdsl.testing import small_programs  # noqa: E402
 

@@ -197,10 +197,14 @@ def test_local_search_walks_neighbours_and_restarts():
 def test_tpe_encodes_input_subsets_and_learns_from_foreign_trials(spaces):
     space = spaces["cond"]
     s = create("tpe", space, seed=0)
-    for arch in space.enumerate():          # results from elsewhere (a resumed store, another worker)
+    archs = list(space.enumerate())
+    assert len(archs) == 9 and archs[2]["z"] == [0, 1]   # an input subset of two
+    for arch in archs[:2] + archs[3:]:      # results from elsewhere (a resumed store, another worker)
         s.tell(arch, value_of(arch))
-    assert len(s.study.trials) == 9
-    assert s.ask() is None or space.validate(s.ask())
+    assert len(s.study.trials) == 8
+    assert s.ask() == archs[2]              # the one architecture not evaluated yet
+    s.tell(archs[2], value_of(archs[2]))
+    assert s.ask() is None                  # every architecture evaluated: the search is done
 
 
 def test_strategies_and_search_import_no_torch(tmp_path):

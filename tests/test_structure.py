@@ -215,7 +215,7 @@ def test_every_catalog_op_has_one_complete_record():
     from nasdsl.lower.mixed import MixedOp
     from nasdsl.ops import catalog
     records = [r for r in catalog.OPS.values() if not r.custom]
-    assert len(records) == len(catalog.SIGNATURES) == 77  # 36 + the 41 torch.nn layers of issue 12
+    assert len(records) == len(catalog.BUILTIN) == 77  # 36 + the 41 torch.nn layers of issue 12
     for record in records:
         assert record.rule is not None, record.name
         assert callable(record.torch_builder()), record.name
@@ -248,6 +248,80 @@ def test_every_catalog_op_has_one_complete_record():
     # but FactorizedReduce: two half-width convolutions concatenated, so a narrower one's output is
     # not a channel prefix of the wider one's (a supernet keeps one per width, as for a custom op)
     assert weighted - {"FactorizedReduce"} == {r.name for r in records if r.entangled}
+
+
+def test_every_argument_of_every_op_has_a_domain_in_its_record():
+    """One record per op: the domains sit in `OpSpec` beside the signature, argument for argument,
+    and every default but `REQUIRED` lies in its own domain."""
+    from nasdsl.ops import catalog
+    from nasdsl.ops.domains import ANY
+    for record in catalog.BUILTIN.values():
+        assert [name for name, _ in record.params] == list(record.domains), record.name
+        for name, default in record.params:
+            domain = record.domains[name]
+            assert domain is not ANY, (record.name, name)
+            assert default is catalog.REQUIRED or domain.ok(default), (record.name, name, default)
+    assert catalog.spec("Conv3d").domains["out_channels"].what == "a positive integer"
+    assert catalog.spec("ConvTranspose2d").domains["kernel_size"].what == "a positive integer (or a tuple of them)"
+    assert catalog.spec("Dropout1d").domains["p"].what == "a probability (0 <= p <= 1)"
+    assert catalog.spec("InstanceNorm2d").domains["eps"].what == "a positive finite number"
+    # the passes' flags live in the same record
+    assert catalog.spec("ReLU").elementwise and catalog.spec("ReLU").pure
+    assert catalog.spec("MaxPool2d").pure and not catalog.spec("MaxPool2d").elementwise
+    assert not catalog.spec("Dropout").pure and not catalog.spec("Conv2d").pure
+    # and so does how the arguments reach the builder
+    assert catalog.spec("AvgPool3d").builder_arguments({"kernel_size": 2, "stride": None}) == {"kernel_size": 2}
+    assert catalog.spec("Unflatten").builder_arguments({"dim": 1, "unflattened_size": [2, -1]}) == {
+        "dim": 1, "unflattened_size": (2, -1)}
+    assert catalog.spec("Conv2d").builder_arguments({"stride": None}) == {"stride": None}
+
+
+@pytest.mark.parametrize(("shape", "call", "message"), [
+    ("[4, 6, 6, 6]", "Conv3d(4, 0, 3)", "out_channels must be a positive integer, got 0"),
+    ("[4, 6, 6]", "ConvTranspose2d(4, 8, 0)", "kernel_size must be a positive integer (or a tuple of them), got 0"),
+    ("[4, 6]", "Dropout1d(p=1.5)", "p must be a probability (0 <= p <= 1), got 1.5"),
+    ("[4, 6, 6]", "InstanceNorm2d(4, eps=-1.0)", "eps must be a positive finite number, got -1.0"),
+    ("[4, 6]", "Dropout1d(p=choice[0.5, 1.5])", "p must be a probability (0 <= p <= 1), got 1.5 (when y.p=1.5)"),
+    ("[4, 6, 6]", 'Conv2d(4, 4, 3, padding_mode="bogus")',
+     'padding_mode must be one of "zeros", "reflect", "replicate", "circular", got "bogus"'),
+])
+def test_check_refuses_an_argument_outside_its_domain_at_its_line_and_column(tmp_path, capsys, shape, call, message):
+    from nasdsl.cli import main
+    path = tmp_path / "bad.nas"
+    path.write_text(f"network(x: {shape}) {{\n  y = x -> {call}\n  return y\n}}\n")
+    assert main(["check", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    first = err.splitlines()[0]
+    assert first.startswith(f"{path}:2:12: ") and first.endswith(f": {message}"), first
+    assert "Traceback" not in err
+
+
+def test_a_custom_op_declares_its_domains_in_the_same_record():
+    import torch
+
+    from nasdsl.ops import catalog
+    from nasdsl.ops.domains import ANY, POSITIVE_INT
+    from nasdsl.ops.modules import register_op
+    from nasdsl.ops.rules import IDENTITY
+
+    class Scale(torch.nn.Module):
+        def __init__(self, channels, factor=2.0):
+            super().__init__()
+
+        def forward(self, x):
+            return x
+
+    record = register_op("DomainScale", Scale, rule=IDENTITY, domains={"channels": POSITIVE_INT})
+    try:
+        assert record.domains == {"channels": POSITIVE_INT, "factor": ANY}
+        nasdsl.loads("network(x: [4]) = x -> DomainScale(4, factor=-1.0)")   # any factor
+        with pytest.raises(NasError, match=r"DomainScale\(channels=0\) on input \[4\]: channels must be a positive integer"):
+            nasdsl.loads("network(x: [4]) = x -> DomainScale(0)")
+        with pytest.raises(ValueError, match="domains name 'scale', which is not one of its parameters"):
+            register_op("DomainScale2", Scale, domains={"scale": POSITIVE_INT})
+    finally:
+        catalog.unregister("DomainScale")
 
 
 def test_a_custom_op_registered_with_a_rule_is_shape_checked_and_costed():

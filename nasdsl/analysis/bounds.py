@@ -41,10 +41,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import ir
+from ..conditions import INACTIVE, holds, partial_eval, truthy
 from ..errors import NasError
 from ..ops.rules import Rule
-from ..values import Binary, Ref, Unary, _evaluate, apply_binary, free_labels, is_expr, possible_values
-from .shapes import _bounded, _Call, _Dead, _rule, _SpaceWalker, costs
+from ..values import Binary, Ref, Unary, apply_binary, evaluate, free_labels, is_expr, possible_values
+from .shapes import Dead, OpCall, SpaceWalker, bounded, costs, rule_of
 
 __all__ = ["cost_bounds", "budget_verdict", "CostBounds", "Extreme", "TABLE_CAP", "ELIMINATION_CAP"]
 
@@ -112,7 +113,7 @@ _FREE_MACS = Rule.__dataclass_fields__["macs"].default
 
 # --- the terms of the cost --------------------------------------------------------------------
 
-class _CostWalker(_SpaceWalker):
+class _CostWalker(SpaceWalker):
     """The whole-space shape inference, noting each op application with its symbolic
     arguments, input and output shapes and the conditions it is built under."""
 
@@ -128,14 +129,14 @@ class _CostWalker(_SpaceWalker):
 
     def apply(self, m: ir.Op, args: dict, x, ctx: tuple):
         """`_Walker.apply` less its argument checks (done when the space was loaded)."""
-        rule = _rule(m.name)
+        rule = rule_of(m.name)
         if rule is None or x is None:
             return self.unknown_op(m, args, x)
         try:
-            y = rule.shape(_Call(self, m, args, x, ctx), x)
+            y = rule.shape(OpCall(self, m, args, x, ctx), x)
         except (TypeError, ValueError, ArithmeticError, KeyError, IndexError):
-            raise _Dead() from None  # only where the constraints rule the op out
-        return _bounded(y)
+            raise Dead() from None  # only where the constraints rule the op out
+        return bounded(y)
 
     def module(self, m: ir.Module, xs: tuple, ctx: tuple) -> tuple:
         """As `_Walker.module`, but a module inferred before still costs its MACs again."""
@@ -153,11 +154,11 @@ class _CostWalker(_SpaceWalker):
 
     def op(self, m: ir.Op, x, ctx: tuple):
         y = super().op(m, x, ctx)
-        if _rule(m.name) is None or x is None or y is None:
+        if rule_of(m.name) is None or x is None or y is None:
             if self.unknown is None:
                 self.unknown = m
             return y
-        rule = _rule(m.name)
+        rule = rule_of(m.name)
         if rule.macs is not _FREE_MACS:  # ops that cost nothing (activations, pools, reshapes) add no term
             self.macs.append((m.name, m.args, x, y, ctx))
         if rule.params is not _FREE_PARAMS:
@@ -175,7 +176,7 @@ def _terms(space) -> tuple[dict[tuple, int], str]:
     template = space.template
     try:
         walker.module(template, tuple(tuple(t.shape) if t.shape is not None else None for t in template.inputs), ())
-    except _Dead:
+    except Dead:
         return {}, "the shapes of the space could not be followed to every op"
     if walker.unknown is not None:
         m = walker.unknown
@@ -224,10 +225,10 @@ class _Values:
         try:
             return known[key]
         except KeyError:
-            out = known[key] = _evaluate(value, view, {})
+            out = known[key] = evaluate(value, view)
             return out
         except TypeError:  # an unhashable value
-            return _evaluate(value, view, {})
+            return evaluate(value, view)
 
 
 def _term_cost(key: tuple, view: Mapping[str, Any], ev: _Values) -> int:
@@ -235,7 +236,7 @@ def _term_cost(key: tuple, view: Mapping[str, Any], ev: _Values) -> int:
     kind, name, args, x, y, ctxs = key
     if not any(all(ev(c, view) for c in ctx) for ctx in ctxs):
         return 0
-    rule = _rule(name)
+    rule = rule_of(name)
     resolved = ev.arguments(args, view)
     if kind == "params":
         return rule.params(resolved)
@@ -299,7 +300,7 @@ def _interval(key: tuple, domains: dict[str, tuple]) -> tuple[int, int] | None:
         sets.append(sorted(found, key=repr))
     if math.prod(len(v) for v in sets) > TABLE_CAP:
         return None
-    rule = _rule(name)
+    rule = rule_of(name)
     names = [k for k, _ in args]
     nx = len(x or ())
     seen = []
@@ -384,58 +385,88 @@ def _better(a, b, sense: int) -> bool:
 
 def _optimise(factors, domains: dict[str, tuple], metric: int, sense: int):
     """(best total, value index per decision, exact) of the sum of the factors' `metric`
-    entries; `sense` -1 minimises, +1 maximises. None when no combination is evaluable."""
-    live, exact = [], True
-    for factor in factors:
-        if len(factor) == 3:  # terms bounded one by one: their lowest or highest sum
-            live.append(((), {(): factor[1 if sense < 0 else 2][()][metric]}))
-            exact = False
-        else:
-            live.append((factor[0], {k: (None if v is None else v[metric]) for k, v in factor[1].items()}))
+    entries; `sense` -1 minimises, +1 maximises. None when no combination is evaluable.
+    Variable elimination: each step sums out (maximises over) the decision whose joined table
+    is smallest, in buckets of at most ELIMINATION_CAP entries (inexact when it needs two)."""
+    live, exact = _metric_tables(factors, metric, sense)
     trail: list[tuple[str, tuple[str, ...], dict]] = []
     while True:
         labels = {label for scope, _ in live for label in scope}
         if not labels:
             break
         v = min(sorted(labels), key=lambda label, live=live: _joined_size(live, label, domains))
-        involved = [f for f in live if v in f[0]]
+        buckets = _buckets([f for f in live if v in f[0]], domains)
         live = [f for f in live if v not in f[0]]
-        buckets: list[list] = []
-        for f in sorted(involved, key=lambda f: -len(f[0])):  # split only if one step would be too big
-            for bucket in buckets:
-                joined = set().union(f[0], *(s for s, _ in bucket))
-                if math.prod(len(domains[lab]) for lab in joined) <= ELIMINATION_CAP:
-                    bucket.append(f)
-                    break
-            else:
-                buckets.append([f])
         exact = exact and len(buckets) == 1
         for bucket in buckets:
-            new_scope = tuple(sorted(set().union(*(s for s, _ in bucket)) - {v}))
-            table, arg = {}, {}
-            for idx in itertools.product(*(range(len(domains[lab])) for lab in new_scope)):
-                where = dict(zip(new_scope, idx))
-                best, best_j = None, None
-                for j in range(len(domains[v])):
-                    where[v] = j
-                    total = 0
-                    for scope, t in bucket:
-                        value = t[tuple(where[lab] for lab in scope)]
-                        if value is None:
-                            total = None
-                            break
-                        total += value
-                    if total is not None and _better(total, best, sense):
-                        best, best_j = total, j
-                table[idx], arg[idx] = best, best_j
+            new_scope, table, arg = _eliminate(v, bucket, domains, sense)
             live.append((new_scope, table))
             trail.append((v, new_scope, arg))
+    return _backtrack(live, trail, exact)
+
+
+def _metric_tables(factors, metric: int, sense: int) -> tuple[list, bool]:
+    """Each factor as (scope, table of the metric); terms bounded one by one (3-tuples) as their
+    lowest or highest sum, which makes the result inexact."""
+    live, exact = [], True
+    for factor in factors:
+        if len(factor) == 3:
+            live.append(((), {(): factor[1 if sense < 0 else 2][()][metric]}))
+            exact = False
+        else:
+            live.append((factor[0], {k: (None if v is None else v[metric]) for k, v in factor[1].items()}))
+    return live, exact
+
+
+def _buckets(involved: list, domains: dict[str, tuple]) -> list[list]:
+    """The factors that read the decision being eliminated, joined into as few buckets as keep
+    each joined table within ELIMINATION_CAP entries (one, unless one step would be too big)."""
+    buckets: list[list] = []
+    for f in sorted(involved, key=lambda f: -len(f[0])):
+        for bucket in buckets:
+            joined = set().union(f[0], *(s for s, _ in bucket))
+            if math.prod(len(domains[lab]) for lab in joined) <= ELIMINATION_CAP:
+                bucket.append(f)
+                break
+        else:
+            buckets.append([f])
+    return buckets
+
+
+def _eliminate(v: str, bucket: list, domains: dict[str, tuple], sense: int) -> tuple[tuple[str, ...], dict, dict]:
+    """Decision `v` optimised out of the bucket's sum: the new factor's scope, its table, and the
+    best index of `v` for each entry (None where no value of `v` is evaluable)."""
+    new_scope = tuple(sorted(set().union(*(s for s, _ in bucket)) - {v}))
+    table, arg = {}, {}
+    for idx in itertools.product(*(range(len(domains[lab])) for lab in new_scope)):
+        where = dict(zip(new_scope, idx))
+        best, best_j = None, None
+        for j in range(len(domains[v])):
+            where[v] = j
+            total = _bucket_total(bucket, where)
+            if total is not None and _better(total, best, sense):
+                best, best_j = total, j
+        table[idx], arg[idx] = best, best_j
+    return new_scope, table, arg
+
+
+def _bucket_total(bucket: list, where: Mapping[str, int]) -> Any:
+    """The bucket's factors summed at one assignment (None if one of them is not evaluable)."""
     total = 0
-    for _, table in live:
-        value = table[()]
+    for scope, t in bucket:
+        value = t[tuple(where[lab] for lab in scope)]
         if value is None:
             return None
         total += value
+    return total
+
+
+def _backtrack(live: list, trail: list, exact: bool):
+    """The optimum (the remaining constant factors' sum) and the choices that reach it, read
+    back through the eliminations in reverse; None where something is not evaluable."""
+    total = _bucket_total(live, {})
+    if total is None:
+        return None
     chosen: dict[str, int] = {}
     for v, scope, arg in reversed(trail):
         if v not in chosen:
@@ -451,10 +482,9 @@ def _optimise(factors, domains: dict[str, tuple], metric: int, sense: int):
 def _complete(space, values: Mapping[str, Any]) -> dict[str, Any] | None:
     """The architecture taking `values` where its decisions are active (other decisions their
     first value), if the space's forbids and requires allow it; budgets are not applied."""
-    from ..space import INACTIVE, _truthy, partial_eval
     view: dict[str, Any] = {}
     for d in space.plan.order:
-        if not _truthy(partial_eval(d.condition, view)):
+        if not truthy(partial_eval(d.condition, view)):
             view[d.label] = INACTIVE
             continue
         view[d.label] = values.get(d.label, d.values[0])
@@ -465,7 +495,6 @@ def _complete(space, values: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def _full_view(space, arch: Mapping[str, Any]) -> dict[str, Any]:
     """Every decision's value for evaluating terms: inactive ones (whose terms are off) their first."""
-    from ..space import INACTIVE
     view = {}
     for d in space.decisions:
         value = arch.get(d.label, INACTIVE)
@@ -549,7 +578,6 @@ def budget_verdict(space, c: ir.Constraint) -> str | None:
         >>> [budget_verdict(space, c) for c in space.budgets]
         ['all', 'none', None]
     """
-    from ..space import _holds
     labels = free_labels(c.expr)
     expr = c.expr
     if not labels or not labels <= {"@params", "@flops"}:
@@ -564,5 +592,5 @@ def budget_verdict(space, c: ir.Constraint) -> str | None:
             return None
         ends[label] = (pair[0].cost, pair[1].cost)
     names = sorted(ends)
-    kept = [_holds(c, dict(zip(names, corner))) for corner in itertools.product(*(ends[n] for n in names))]
+    kept = [holds(c, dict(zip(names, corner))) for corner in itertools.product(*(ends[n] for n in names))]
     return "all" if all(kept) else "none" if not any(kept) else None

@@ -20,7 +20,7 @@ for the *whole* space, at compile time:
   constant; one whose expression outgrows `EXPR_LIMIT` becomes unknown, and all symbolic
   checks together stop after `WORK_LIMIT` evaluated nodes (noted too), so inference stays
   within a fraction of a second on adversarial programs;
-* each rule of `RULES` (op name -> shape, parameter and MAC rules) states what its input
+* each op's rule (`OpSpec.rule`: shape, parameter and MAC rules) states what its input
   must look like; a misfit is one `ShapeError` at the op's `file:line:col`, naming the op,
   its arguments and, for symbolic shapes, an assignment that breaks it.
 
@@ -70,14 +70,15 @@ from typing import Any
 
 from .. import ir, resolve
 from ..arch import arch_values
+from ..conditions import holds
 from ..errors import UNKNOWN as UNKNOWN_LOC
 from ..errors import ArchitectureError, Loc, NasError, ShapeError
 from ..ops import catalog
-from ..ops.domains import domain
-from ..ops.rules import RULES, Dim, Rule, _dims, _sum
+from ..ops.domains import ANY
+from ..ops.rules import Dim, Rule, dim_sum, dims_text
 from ..values import Ref, binary, children, evaluate, free_labels, func, if_else, is_expr, literal, possible_values, to_text
 
-__all__ = ["check_shapes", "costs", "check_budgets", "shape_text", "register_rule", "Rule", "RULES",
+__all__ = ["check_shapes", "costs", "check_budgets", "shape_text", "register_rule", "Rule",
            "ENUMERATION_CAP", "SAMPLES", "EXPR_LIMIT", "WORK_LIMIT"]
 
 Shape = tuple[Dim, ...] | None  # without the batch dimension; None: unknown (after a custom op)
@@ -99,7 +100,7 @@ def register_rule(name: str, rule: Rule) -> None:
     catalog.register(replace(found, rule=rule))
 
 
-def _rule(name: str) -> Rule | None:
+def rule_of(name: str) -> Rule | None:
     """The op's rule, from its record (a custom op under a catalog name has its own record)."""
     found = catalog.spec(name)
     return None if found is None else found.rule
@@ -109,14 +110,14 @@ def _rule(name: str) -> Rule | None:
 
 def shape_text(shape: Shape) -> str:
     """`[16, 32, 32]`; symbolic dimensions as `.nas` expressions over labels."""
-    return "[?]" if shape is None else _dims(shape)
+    return "[?]" if shape is None else dims_text(shape)
 
 
 
 
 def _show(value: Any) -> str:
     if isinstance(value, tuple):
-        return _dims(value)
+        return dims_text(value)
     return to_text(value) if is_expr(value) else literal(value)
 
 
@@ -162,7 +163,7 @@ _MISSING = object()
 FOLD_CAP = 4_096  # assignments tried when folding a dimension to a constant
 
 
-def _bounded(shape: Shape) -> Shape:
+def bounded(shape: Shape) -> Shape:
     """A shape whose expressions grew past `EXPR_LIMIT` becomes unknown: checking it would cost
     more than it could find (and evaluating it would recurse too deep)."""
     if shape is None or not any(is_expr(d) for d in shape):
@@ -174,7 +175,7 @@ def _has_expr(value: Any) -> bool:
     return is_expr(value) or isinstance(value, tuple) and any(is_expr(v) for v in value)
 
 
-class _Dead(Exception):
+class Dead(Exception):
     """A check failed under conditions the constraints rule out: the subtree is never built."""
 
 
@@ -261,12 +262,14 @@ class _Solver:
 
 # --- walking the template -------------------------------------------------------------------
 
-def _check_domains(call: _Call) -> None:
-    """Every argument within its domain (`ops.domains`): for an expression over choices,
-    every value its choices give it (a tuple such as a kernel size, item by item)."""
+def _check_domains(call: OpCall) -> None:
+    """Every argument within its domain (the op record's `domains`): for an expression over
+    choices, every value its choices give it (a tuple such as a kernel size, item by item)."""
+    record = catalog.spec(call.op.name)
+    domains = {} if record is None else record.domains
     for name, value in call.args.items():
-        dom = domain(call.op.name, name)
-        if dom is None:
+        dom = domains.get(name)
+        if dom is None or dom is ANY:
             continue
         if isinstance(value, (tuple, list)) and dom.items and value:
             items, ok = tuple(value), dom.ok_one
@@ -280,7 +283,7 @@ def _check_domains(call: _Call) -> None:
             call.require(ok, (item,), lambda v, name=name, dom=dom: f"{name} must be {dom.what}, got {literal(v)}")
 
 
-def _all_within(value: Any, ok: Callable[[Any], bool], call: _Call) -> bool | None:
+def _all_within(value: Any, ok: Callable[[Any], bool], call: OpCall) -> bool | None:
     """Whether every value in a cheap superset of `value`'s values (`possible_values`) is ok:
     True, False (then the solver looks for a real counterexample), or None when the superset
     is too large to list and the joint assignments too many to enumerate (the argument is then
@@ -296,8 +299,9 @@ def _all_within(value: Any, ok: Callable[[Any], bool], call: _Call) -> bool | No
     return False if math.prod(len(domains[label]) for label in free_labels(value)) <= 1024 else None
 
 
-class _Call:
-    """One op applied to one input shape: what its rule checks through."""
+class OpCall:
+    """One op applied to one input shape: what its rule checks through (the `Call` of
+    `nasdsl.ops.rules`)."""
     __slots__ = ("walker", "op", "args", "x", "ctx")
 
     def __init__(self, walker: _Walker, op: ir.Op, args: dict, x: tuple, ctx: tuple):
@@ -305,9 +309,9 @@ class _Call:
 
     def fail(self, why: str, view: Mapping[str, Any] | None = None):
         if view is None and not self.walker.solver_satisfiable(self.ctx, self.op.loc):
-            raise _Dead()
+            raise Dead()
         args = {k: _at(v, view) for k, v in self.args.items()}
-        raise ShapeError(f"{_op_text(self.op, args)} on input {_dims(_at(self.x, view))}: {why}{_when(view or {})}",
+        raise ShapeError(f"{_op_text(self.op, args)} on input {dims_text(_at(self.x, view))}: {why}{_when(view or {})}",
                          self.op.loc)
 
     def require(self, ok: Callable[..., bool], values: tuple, why: Callable[..., str]) -> None:
@@ -367,27 +371,27 @@ class _Walker:
         return xs
 
     def repeat_outputs(self, m: ir.Repeat, xs: tuple, ctx: tuple) -> tuple:
-        return tuple(_bounded(y) for y in self.repeat(m, xs, ctx))
+        return tuple(bounded(y) for y in self.repeat(m, xs, ctx))
 
     def cell_outputs(self, m: ir.Cell, xs: tuple, ctx: tuple) -> tuple:
-        return (_bounded(self.cell(m, xs, ctx)),)
+        return (bounded(self.cell(m, xs, ctx)),)
 
     def op(self, m: ir.Op, x: Shape, ctx: tuple) -> Shape:
         return self.apply(m, {k: self.value(v, m) for k, v in m.args}, x, ctx)
 
     def apply(self, m: ir.Op, args: dict, x: Shape, ctx: tuple) -> Shape:
         """The op's output shape for input shape `x`, its arguments resolved to `args`."""
-        rule = _rule(m.name)
+        rule = rule_of(m.name)
         if rule is None or x is None:
             return self.unknown_op(m, args, x)
-        call = _Call(self, m, args, x, ctx)
+        call = OpCall(self, m, args, x, ctx)
         _check_domains(call)
         try:
             y = rule.shape(call, x)
         except (TypeError, ValueError, ArithmeticError, KeyError, IndexError) as err:
             call.fail(f"cannot compute its output shape ({type(err).__name__}: {err})")
         self.count(m, rule, args, x, y)
-        return _bounded(y)
+        return bounded(y)
 
     def unknown_op(self, m: ir.Op, args: dict, x: Shape) -> Shape:
         return None
@@ -401,8 +405,8 @@ class _Walker:
         for t, x in zip(g.inputs, xs):
             if t.shape is not None and x is not None:
                 self.equal_shapes([(t.name, x, t.loc), (f"{t.name} as declared", tuple(t.shape), t.loc)], ctx, t.loc,
-                                  lambda items, t=t: f"input {t.name!r} is declared {_dims(items[1][1])} "
-                                                f"but receives {_dims(items[0][1])}")
+                                  lambda items, t=t: f"input {t.name!r} is declared {dims_text(items[1][1])} "
+                                                f"but receives {dims_text(items[0][1])}")
             env[t.name] = x
         return env
 
@@ -414,9 +418,9 @@ class _Walker:
                 outs = self.module(modules[n.module], tuple(env[i] for i in n.inputs), ctx)
                 env.update(zip(n.outs, outs))
             elif isinstance(n, ir.Combine):
-                env[n.out] = _bounded(self.combine(n, [env[i] for i in n.inputs], ctx))
+                env[n.out] = bounded(self.combine(n, [env[i] for i in n.inputs], ctx))
             else:
-                env[n.out] = _bounded(self.pick(n, [env[i] for i in n.inputs], ctx))
+                env[n.out] = bounded(self.pick(n, [env[i] for i in n.inputs], ctx))
         return tuple(env[o] for o in g.outputs)
 
     # -- tensor arithmetic shared by both walkers
@@ -434,7 +438,7 @@ class _Walker:
         out = shapes[0]
         for s in shapes[1:]:
             if len(s) != len(out):
-                self.shape_error(f"{what} of tensors with different ranks: {_dims(out)} and {_dims(s)}", loc, ctx)
+                self.shape_error(f"{what} of tensors with different ranks: {dims_text(out)} and {dims_text(s)}", loc, ctx)
             dims, pairs = [], []
             for a, b in zip(out, s):
                 if a == 1 and not is_expr(a):
@@ -458,12 +462,12 @@ class _Walker:
         rank = len(shapes[0])
         for s in shapes[1:]:
             if len(s) != rank:
-                self.shape_error(f"{what} of tensors with different ranks: {_dims(shapes[0])} and {_dims(s)}", loc, ctx)
+                self.shape_error(f"{what} of tensors with different ranks: {dims_text(shapes[0])} and {dims_text(s)}", loc, ctx)
         d = dim + rank + 1 if dim < 0 else dim
         if d == 0:
             self.shape_error(f"{what} concatenates along the batch dimension", loc, ctx)
         if not 1 <= d <= rank:
-            self.shape_error(f"{what}: dimension {dim} is out of range for {_dims(shapes[0])} "
+            self.shape_error(f"{what}: dimension {dim} is out of range for {dims_text(shapes[0])} "
                              f"(rank {rank + 1} with the batch dimension)", loc, ctx)
         u = d - 1
         first = shapes[0]
@@ -475,12 +479,12 @@ class _Walker:
                              f"{what} of tensors that differ outside dimension {d}: {_shown(f, view)} and "
                              f"{_shown(s, view)}{_when(view or {})}", loc, ctx if view is None else None),
                          ctx, loc)
-        return (*first[:u], _sum(s[u] for s in shapes), *first[u + 1:])
+        return (*first[:u], dim_sum(s[u] for s in shapes), *first[u + 1:])
 
     def shape_error(self, message: str, loc: Loc, ctx: tuple | None, related=()):
         """Raise a ShapeError, unless it was found under conditions no architecture meets."""
         if ctx is not None and not self.solver_satisfiable(ctx, loc):
-            raise _Dead()
+            raise Dead()
         raise ShapeError(message, loc, related=related)
 
     def equal_shapes(self, items: list, ctx: tuple, loc: Loc, describe) -> Shape:
@@ -525,10 +529,10 @@ def _at(value: Any, view: Mapping[str, Any] | None) -> Any:
 def _shown(shape: tuple, view: Mapping[str, Any] | None) -> str:
     if view:
         try:
-            return _dims(evaluate(shape, view))
+            return dims_text(evaluate(shape, view))
         except Exception:  # noqa: BLE001
             pass
-    return _dims(shape)
+    return dims_text(shape)
 
 
 def _evaluated(items: list, view: Mapping[str, Any] | None) -> list:
@@ -575,7 +579,7 @@ def _listing(items: list, loc: Loc | None = None) -> str:
                      for name, shape, where in _offending(items))
 
 
-class _SpaceWalker(_Walker):
+class SpaceWalker(_Walker):
     """Every candidate of every decision, with symbolic dimensions."""
 
     def __init__(self, space):
@@ -589,7 +593,7 @@ class _SpaceWalker(_Walker):
         self.unchecked: set[str] = set()  # ops without a rule, said once each in the notes
 
     def unknown_op(self, m: ir.Op, args: dict, x: Shape) -> Shape:
-        if _rule(m.name) is None and m.name not in self.unchecked:
+        if rule_of(m.name) is None and m.name not in self.unchecked:
             self.unchecked.add(m.name)
             self.solver.notes.append(f"{m.name} ({m.loc}) has no shape rule: shapes after it are not checked "
                                      "(give it one: nasdsl.register_op(..., rule=...))")
@@ -670,7 +674,7 @@ class _SpaceWalker(_Walker):
         """Shapes of a candidate, or None when a misfit in it shows it is never built."""
         try:
             return self.module(m, xs, ctx)
-        except _Dead:
+        except Dead:
             return None
 
     def layer_choice(self, m: ir.LayerChoice, xs: tuple, ctx: tuple) -> tuple:
@@ -680,7 +684,7 @@ class _SpaceWalker(_Walker):
             results.append((name, ys, _start(cand)))
         live = [r for r in results if r[1] is not None]
         if not live:
-            raise _Dead()
+            raise Dead()
         if all(r[1] == live[0][1] for r in live):
             return live[0][1]
         # they disagree: candidates the constraints rule out do not count
@@ -725,7 +729,7 @@ class _SpaceWalker(_Walker):
         if len(domain) > CHAIN_LIMIT:
             return None
         def width(v):
-            return _sum(sizes[i] for i in ((v,) if isinstance(v, int) else v))
+            return dim_sum(sizes[i] for i in ((v,) if isinstance(v, int) else v))
         out = width(domain[-1])
         for v in reversed(domain[:-1]):
             out = if_else(binary("==", ref, v), width(v), out)
@@ -734,7 +738,7 @@ class _SpaceWalker(_Walker):
     def repeat(self, m: ir.Repeat, xs: tuple, ctx: tuple) -> tuple:
         depths = self.solver.values_of(m.depth, m.loc)
         if not depths:
-            raise _Dead()
+            raise Dead()
         after = {0: xs}
         cur = xs
         for i, block in enumerate(m.blocks):
@@ -747,7 +751,7 @@ class _SpaceWalker(_Walker):
         if len(live) > 1 and any(after[d] != after[live[0]] for d in live):  # depths ruled out do not count
             live = [d for d in live if self.solver.satisfiable(ctx + (binary("==", m.depth, d),), m.loc)] or live
         if not live:
-            raise _Dead()
+            raise Dead()
         outs = []
         for k in range(len(xs)):
             shapes = [after[d][k] for d in live]
@@ -761,7 +765,7 @@ class _SpaceWalker(_Walker):
         if all(s == first for s in shapes):
             return first
         if any(len(s) != len(first) for s in shapes):
-            listing = ", ".join(f"depth {d} gives {_dims(s)}" for d, s in zip(depths, shapes))
+            listing = ", ".join(f"depth {d} gives {dims_text(s)}" for d, s in zip(depths, shapes))
             self.shape_error(f"repeat gives outputs of different rank for different depths: {listing}", m.loc, ctx)
         if len(depths) > CHAIN_LIMIT:
             return None
@@ -799,7 +803,7 @@ class _SpaceWalker(_Walker):
             if ys is not None:  # None: never built (the constraints rule this input out)
                 found.append((cond, (f"reading input {j}", ys[0], _start(op.candidates[j]))))
         if not found:
-            raise _Dead()
+            raise Dead()
         if any(item[1] != found[0][1][1] for _, item in found):  # inputs ruled out do not count
             found = [f for f in found if self.solver.satisfiable(ctx + (f[0],), c.loc)] or found
         return self.equal_shapes([item for _, item in found], ctx, c.loc,
@@ -825,7 +829,7 @@ class _SpaceWalker(_Walker):
         widths = []
         for i, shape in enumerate(nodes, start=npred):
             widths.append(if_else(ir.is_loose_end(c, i), shape[u], 0))
-        return (*merged[:u], _sum(widths), *merged[u + 1:])
+        return (*merged[:u], dim_sum(widths), *merged[u + 1:])
 
 
 class _ArchWalker(_Walker):
@@ -892,7 +896,7 @@ class _ArchWalker(_Walker):
             elif step.kind == "zeros":
                 env[step.outputs[0]] = shapes[0]
             else:
-                env[step.outputs[0]] = _bounded(self.combine(step.source, shapes, ()))
+                env[step.outputs[0]] = bounded(self.combine(step.source, shapes, ()))
         return tuple(env[o] for o in g.outputs)
 
     def resolved_cell(self, c: resolve.Cell, xs: tuple) -> Shape:
@@ -927,12 +931,12 @@ def check_shapes(space) -> dict[str, Any]:
     shapes without the batch dimension, dimensions ints or expressions over decisions;
     `notes` lists checks that sampled assignments instead of enumerating them all; `work` is
     the expression nodes the symbolic checks evaluated (bounded by `WORK_LIMIT`)."""
-    walker = _SpaceWalker(space)
+    walker = SpaceWalker(space)
     template = space.template
     xs = tuple(tuple(t.shape) if t.shape is not None else None for t in template.inputs)
     try:
         outputs = walker.module(template, xs, ())
-    except _Dead:  # only if the network itself is unsatisfiable, which check_not_empty excludes
+    except Dead:  # only if the network itself is unsatisfiable, which check_not_empty excludes
         outputs = (None,) * len(template.outputs)
     except RecursionError:
         outputs = (None,) * len(template.outputs)
@@ -973,12 +977,11 @@ def check_budgets(space, arch: Mapping[str, Any]) -> None:
     raise `ArchitectureError` naming the constraint and the architecture's cost."""
     if not space.budgets or getattr(_LOCAL, "skip_budgets", 0):
         return
-    from ..space import _holds
     found = costs(space, arch, validate=False)
     view = arch_values(arch)
     view.update({"@params": found["params"], "@flops": found["flops"]})
     for c in space.budgets:
-        if _holds(c, view):
+        if holds(c, view):
             continue
         labels = free_labels(c.expr)
         has = " and ".join(f"{found[name]:,} {'FLOPs (MACs)' if name == 'flops' else 'params'}"

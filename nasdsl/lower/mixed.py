@@ -56,6 +56,12 @@ class MixedOp(nn.Module, metaclass=abc.ABCMeta):
     """Shared machinery: the joint values of the op's decisions and how to weigh them.
     Subclasses say how to run the op for one set of arguments and how to slice its weights."""
 
+    @classmethod
+    def entangles(cls, op: ir.Op, policy: ArchState) -> bool:
+        """Whether this module can hold every value `op`'s arguments take with one set of
+        weights (`mixed_op` keeps one module per combination where it cannot)."""
+        return True
+
     def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__()
         self.op = op
@@ -206,6 +212,14 @@ class MixedConv(MixedOp):
     groups, stride, dilation, padding and output_padding (the last four in sampling mode only).
     One weight of the largest shape: a convolution's is [out, in, k...], a transposed one's
     [in, out, k...]; every architecture uses channel prefixes and a centre-cropped kernel."""
+
+    @classmethod
+    def entangles(cls, op: ir.Op, policy: ArchState) -> bool:
+        """Square kernels, and groups 1 or depthwise (in = out = groups) for every value: other
+        groupings share no weight prefix, and a supernet keeps one module per combination."""
+        return not any(not isinstance(r["kernel_size"], int) or r["groups"] not in (1, r["in_channels"])
+                       or (r["groups"] != 1 and r["in_channels"] != r["out_channels"])
+                       for r in _resolved_args(op, policy))
 
     def __init__(self, op: ir.Op, policy: ArchState):
         super().__init__(op, policy)
@@ -633,13 +647,7 @@ def mixed_op(op: ir.Op, policy: ArchState) -> MixedOp:
     argument combination."""
     record = catalog.spec(op.name)
     cls = None if record is None else record.entangled_module()
-    if cls is MixedConv:
-        resolved = _resolved_args(op, policy)
-        if any(not isinstance(r["kernel_size"], int) for r in resolved) or any(
-                r["groups"] not in (1, r["in_channels"]) or (r["groups"] != 1 and r["in_channels"] != r["out_channels"])
-                for r in resolved):
-            cls = SeparateOps
-    if cls is None:
+    if cls is None or not cls.entangles(op, policy):
         cls = SeparateOps
     return cls(op, policy)
 

@@ -77,11 +77,6 @@ PASSES = ("drop_zero", "shared_prefix", "fold_bn", "fused_mix", "fast_avgpool", 
 # darts, batch 64: ~8% more CPU time per step for ~5% less step memory), like `checkpoint=True`
 DEFAULT_PASSES = tuple(p for p in PASSES if p != "recompute_pure")
 
-# parameter-free, state-free, deterministic ops (with inplace=False): safe to compute once
-ELEMENTWISE = frozenset({"ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Hardswish",
-                         "Hardsigmoid", "Identity"})
-PURE = ELEMENTWISE | {"MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-                      "Flatten"}
 
 
 def check_passes(passes: Iterable[str]) -> frozenset[str]:
@@ -101,8 +96,16 @@ def _items(candidate: ir.Module, module: nn.Module) -> list[tuple[Any, nn.Module
 
 
 def _pure(item: Any) -> bool:
-    return (isinstance(item, ir.Op) and item.name in PURE and dict(item.args).get("inplace") is not True
+    """An op the record calls pure (parameter-free, state-free, deterministic: `OpSpec.pure`),
+    not in place and with fixed arguments: safe to compute once for all candidates."""
+    record = catalog.spec(item.name) if isinstance(item, ir.Op) else None
+    return (record is not None and record.pure and dict(item.args).get("inplace") is not True
             and not any(free_labels(v) for _, v in item.args))
+
+
+def _elementwise(item: Any) -> bool:
+    record = catalog.spec(item.name)
+    return record is not None and record.elementwise
 
 
 def _foldable(module: nn.Module) -> bool:
@@ -119,27 +122,30 @@ class _Term:
         self.cheap = cheap   # the prefix is recomputed in backward rather than saved
 
 
+def _term(i: int, node: ir.Module, module: nn.Module, passes: frozenset[str]) -> _Term | None:
+    """Candidate `i` as a term of its mixture after the passes (None: `drop_zero` dropped it)."""
+    if "drop_zero" in passes and isinstance(node, ir.Op) and node.name == "Zero":
+        return None
+    steps = _items(node, module)
+    n = 0
+    if "shared_prefix" in passes:
+        while n < len(steps) and _pure(steps[n][0]):
+            n += 1
+    key = repr(tuple(item for item, _ in steps[:n])) if n else None   # equal ops, equal key
+    prefix = [m for _, m in steps[:n]]
+    body = [m for _, m in steps[n:]]
+    bn = body.pop() if "fold_bn" in passes and body and _foldable(body[-1]) else None
+    cheap = ("recompute_pure" in passes and n > 0 and all(_elementwise(item) for item, _ in steps[:n])
+             and bool(body) and type(body[0]) in SAVE_INPUTS_ONLY)
+    return _Term(i, key, prefix, body, bn, cheap)
+
+
 class MixPlan:
     """How one mixture `sum_i w_i c_i(x)` over built candidate modules is computed."""
 
     def __init__(self, candidates: list[tuple[ir.Module, nn.Module]], passes: frozenset[str]):
         self.modules = [m for _, m in candidates]
-        terms = []
-        for i, (node, module) in enumerate(candidates):
-            if "drop_zero" in passes and isinstance(node, ir.Op) and node.name == "Zero":
-                continue
-            steps = _items(node, module)
-            n = 0
-            if "shared_prefix" in passes:
-                while n < len(steps) and _pure(steps[n][0]):
-                    n += 1
-            key = repr(tuple(item for item, _ in steps[:n])) if n else None   # equal ops, equal key
-            prefix = [m for _, m in steps[:n]]
-            body = [m for _, m in steps[n:]]
-            bn = body.pop() if "fold_bn" in passes and body and _foldable(body[-1]) else None
-            cheap = ("recompute_pure" in passes and n > 0 and all(item.name in ELEMENTWISE for item, _ in steps[:n])
-                     and bool(body) and type(body[0]) in SAVE_INPUTS_ONLY)
-            terms.append(_Term(i, key, prefix, body, bn, cheap))
+        terms = [t for i, (node, module) in enumerate(candidates) if (t := _term(i, node, module, passes)) is not None]
         if not terms:   # every candidate is zero: the plain sum gives the right shape
             terms = [_Term(i, None, [], [m], None) for i, m in enumerate(self.modules)]
         self.terms = terms

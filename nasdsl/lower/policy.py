@@ -23,7 +23,7 @@ The path and gated modes keep drawing a subset, with one parameter per subset in
 
 `export()` returns the most probable architecture that satisfies the space's constraints and
 budgets, a cell node's op slots reading distinct inputs where any valid architecture lets them
-(`best.most_probable`): the decision-wise argmax whenever that validates and repeats no input.
+(`nasdsl.analysis.best.most_probable`): the decision-wise argmax whenever that validates and repeats no input.
 A gated subset's most probable value is its gates above one half, topped up by the strongest
 others to `min`.
 
@@ -55,9 +55,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import ir
+from ..analysis.best import most_probable
+from ..arch import value_name
 from ..errors import NasError
 from ..space import Space
-from .best import most_probable
 from .edges import RELAXATIONS, CellEdges, fixed_alphas, genotype, relaxed_cells, slot_probs
 
 MODES = ("mixture", "path", "gated")
@@ -312,7 +313,7 @@ class ArchState:
                 out[d.label] = {str(i): w for i, w in enumerate(p)}
             elif d.label in self.alphas:
                 p = softmax(self.alphas[d.label].detach()).tolist()
-                out[d.label] = {_show(v): w for v, w in zip(d.values, p)}
+                out[d.label] = {value_name(v): w for v, w in zip(d.values, p)}
         return out
 
 
@@ -450,9 +451,6 @@ def _index_of(values: tuple) -> dict:
 def _key(v: Any) -> Any:
     return (type(v).__name__, v)
 
-
-def _show(v: Any) -> str:
-    return ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
 
 
 def _internal(arch: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,18 @@ A record holds everything the pipeline needs of an op, from the front end to the
 * `builder` — the PyTorch module that builds it, by reference (`"torch.nn:Conv2d"`), so this
   record stays torch-free until a lowering asks for it;
 * `entangled` — its weight-entangled supernet module (`"nasdsl.lower.mixed:MixedConv"`), for
-  value choices in its arguments; without one a supernet keeps one module per combination.
+  value choices in its arguments; without one a supernet keeps one module per combination;
+* `domains` — the domain of every argument (`nasdsl.ops.domains`), which the shape analysis
+  checks, so `nasdsl check` refuses `Conv3d(4, 0, 3)` at its line and column;
+* `drop_none`, `as_tuple` — how its arguments reach the builder: those left out when none
+  (torch's own default then applies: a pool's stride is its kernel size) and those passed as a
+  tuple where a `.nas` list gives them (a LayerNorm shape);
+* `pure`, `elementwise` — the flags the supernet's passes read (`nasdsl.lower.passes`): a pure
+  op is parameter-free, state-free and deterministic, so a prefix of them is computed once for
+  all candidates; an elementwise one is also cheap enough to recompute instead of storing.
+
+Each catalog op is declared in one literal below (a family such as ConvNd by one function),
+and `nasdsl.register_op` fills the same record for a custom op.
 
 Names and keywords are torch's own; `Zero` and `FactorizedReduce` are nasdsl's (stride-aware,
 as DARTS and NAS-Bench-201 need). Custom ops come from `nasdsl.register_op` in Python, never
@@ -27,141 +38,85 @@ Example::
     ('torch.nn:Conv2d', 'nasdsl.lower.mixed:MixedConv')
     >>> conv.rule.params({"in_channels": 3, "out_channels": 8, "kernel_size": 3, "groups": 1, "bias": False})
     216
+    >>> conv.domains["out_channels"].what, spec("ReLU").elementwise
+    ('a positive integer', True)
 """
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
-from .rules import RULES, Rule
+from . import rules
+from .domains import (
+    BOOL,
+    FINITE,
+    GELU_APPROXIMATE,
+    INT,
+    INTS,
+    MOMENTUM,
+    NONNEGATIVE,
+    NONNEGATIVE_INT,
+    NONNEGATIVE_INTS,
+    NONZERO,
+    OPTIONAL_BOOL,
+    OPTIONAL_INT,
+    OPTIONAL_POSITIVE,
+    OPTIONAL_POSITIVE_INT,
+    OPTIONAL_POSITIVE_INTS,
+    PADDING,
+    PADDING_MODE,
+    POSITIVE,
+    POSITIVE_INT,
+    POSITIVE_INTS,
+    POSITIVES_OR_NONE,
+    PROBABILITY,
+    SIZES,
+    STRIDE_OR_NONE,
+    UPSAMPLE_MODE,
+    Domain,
+)
+from .rules import Rule
 
 REQUIRED = object()
 _R = REQUIRED
-
-_CONV = (("in_channels", _R), ("out_channels", _R), ("kernel_size", _R), ("stride", 1),
-         ("padding", 0), ("dilation", 1), ("groups", 1), ("bias", True), ("padding_mode", "zeros"))
-_BN = (("num_features", _R), ("eps", 1e-5), ("momentum", 0.1), ("affine", True),
-       ("track_running_stats", True))
-_INPLACE = (("inplace", False),)
-
-SIGNATURES: dict[str, tuple[tuple[str, object], ...]] = {
-    "Conv1d": _CONV,
-    "Conv2d": _CONV,
-    "Linear": (("in_features", _R), ("out_features", _R), ("bias", True)),
-    "BatchNorm1d": _BN,
-    "BatchNorm2d": _BN,
-    "LayerNorm": (("normalized_shape", _R), ("eps", 1e-5), ("elementwise_affine", True), ("bias", True)),
-    "GroupNorm": (("num_groups", _R), ("num_channels", _R), ("eps", 1e-5), ("affine", True)),
-    "MultiheadAttention": (("embed_dim", _R), ("num_heads", _R), ("dropout", 0.0), ("bias", True),
-                           ("batch_first", True)),
-    "ReLU": _INPLACE,
-    "ReLU6": _INPLACE,
-    "SiLU": _INPLACE,
-    "Hardswish": _INPLACE,
-    "Hardsigmoid": _INPLACE,
-    "GELU": (("approximate", "none"),),
-    "Sigmoid": (),
-    "Tanh": (),
-    "LeakyReLU": (("negative_slope", 0.01), ("inplace", False)),
-    "Softmax": (("dim", _R),),
-    "MaxPool2d": (("kernel_size", _R), ("stride", None), ("padding", 0), ("dilation", 1),
-                  ("return_indices", False), ("ceil_mode", False)),
-    "AvgPool2d": (("kernel_size", _R), ("stride", None), ("padding", 0), ("ceil_mode", False),
-                  ("count_include_pad", True), ("divisor_override", None)),
-    "AdaptiveAvgPool2d": (("output_size", _R),),
-    "AdaptiveMaxPool2d": (("output_size", _R),),
-    "AdaptiveAvgPool1d": (("output_size", _R),),
-    "Flatten": (("start_dim", 1), ("end_dim", -1)),
-    "Dropout": (("p", 0.5), ("inplace", False)),
-    "Dropout2d": (("p", 0.5), ("inplace", False)),
-    "Identity": (),
-    "Zero": (("stride", 1), ("out_channels", None)),
-    "FactorizedReduce": (("in_channels", _R), ("out_channels", _R), ("affine", True)),
-    "ChannelShuffle": (("groups", _R),),
-    "PadChannels": (("offset", _R), ("channels", _R)),
-    "Narrow": (("dim", _R), ("start", _R), ("length", _R)),
-    "Transpose": (("dim0", _R), ("dim1", _R)),
-    "ClassToken": (("embed_dim", _R),),
-    "PositionEmbedding": (("length", _R), ("embed_dim", _R)),
-    "RelPosSelfAttention": (("embed_dim", _R), ("num_heads", _R), ("head_dim", 64), ("qkv_bias", True),
-                            ("rpe", True), ("rpe_length", 14)),
-    # more of torch.nn (issue 12), torch's names, parameters and defaults (tests/test_ops_torch.py)
-    "Conv3d": _CONV,
-    **{f"ConvTranspose{nd}d": (("in_channels", _R), ("out_channels", _R), ("kernel_size", _R), ("stride", 1),
-                               ("padding", 0), ("output_padding", 0), ("groups", 1), ("bias", True), ("dilation", 1),
-                               ("padding_mode", "zeros")) for nd in (1, 2, 3)},
-    "BatchNorm3d": _BN,
-    **{f"InstanceNorm{nd}d": (("num_features", _R), ("eps", 1e-5), ("momentum", 0.1), ("affine", False),
-                              ("track_running_stats", False)) for nd in (1, 2, 3)},
-    "MaxPool1d": (("kernel_size", _R), ("stride", None), ("padding", 0), ("dilation", 1),
-                  ("return_indices", False), ("ceil_mode", False)),
-    "MaxPool3d": (("kernel_size", _R), ("stride", None), ("padding", 0), ("dilation", 1),
-                  ("return_indices", False), ("ceil_mode", False)),
-    "AvgPool1d": (("kernel_size", _R), ("stride", None), ("padding", 0), ("ceil_mode", False),
-                  ("count_include_pad", True)),
-    "AvgPool3d": (("kernel_size", _R), ("stride", None), ("padding", 0), ("ceil_mode", False),
-                  ("count_include_pad", True), ("divisor_override", None)),
-    "AdaptiveMaxPool1d": (("output_size", _R),),
-    "AdaptiveAvgPool3d": (("output_size", _R),),
-    "AdaptiveMaxPool3d": (("output_size", _R),),
-    "Upsample": (("size", None), ("scale_factor", None), ("mode", "nearest"), ("align_corners", None),
-                 ("recompute_scale_factor", None)),
-    "PixelShuffle": (("upscale_factor", _R),),
-    "PixelUnshuffle": (("downscale_factor", _R),),
-    "Unflatten": (("dim", _R), ("unflattened_size", _R)),
-    "Reshape": (("shape", _R),),
-    "Permute": (("dims", _R),),
-    "LogSoftmax": (("dim", _R),),
-    "Softmin": (("dim", _R),),
-    "Embedding": (("num_embeddings", _R), ("embedding_dim", _R), ("padding_idx", None), ("max_norm", None),
-                  ("norm_type", 2.0), ("scale_grad_by_freq", False), ("sparse", False)),
-    "ELU": (("alpha", 1.0), ("inplace", False)),
-    "CELU": (("alpha", 1.0), ("inplace", False)),
-    "SELU": _INPLACE,
-    "Mish": _INPLACE,
-    "PReLU": (("num_parameters", 1), ("init", 0.25)),
-    "Softplus": (("beta", 1.0), ("threshold", 20.0)),
-    "Hardtanh": (("min_val", -1.0), ("max_val", 1.0), ("inplace", False)),
-    "Tanhshrink": (),
-    "Softsign": (),
-    "LogSigmoid": (),
-    "Hardshrink": (("lambd", 0.5),),
-    "Softshrink": (("lambd", 0.5),),
-    "GLU": (("dim", -1),),
-    "Dropout1d": (("p", 0.5), ("inplace", False)),
-    "Dropout3d": (("p", 0.5), ("inplace", False)),
-    "AlphaDropout": (("p", 0.5), ("inplace", False)),
-    "ZeroPad2d": (("padding", _R),),
-}
-
-# nasdsl's own modules (nasdsl.ops.modules); every other op is torch.nn's class of its name
-_OURS = {"Zero": "Zero", "FactorizedReduce": "FactorizedReduce", "MultiheadAttention": "SelfAttention",
-         "PadChannels": "PadChannels", "Narrow": "Narrow", "Transpose": "Transpose", "ClassToken": "ClassToken",
-         "PositionEmbedding": "PositionEmbedding", "RelPosSelfAttention": "RelPosSelfAttention",
-         "Reshape": "Reshape", "Permute": "Permute"}
-_ENTANGLED = {"Conv1d": "MixedConv", "Conv2d": "MixedConv", "Conv3d": "MixedConv",
-              "ConvTranspose1d": "MixedConv", "ConvTranspose2d": "MixedConv", "ConvTranspose3d": "MixedConv",
-              "Linear": "MixedLinear", "BatchNorm1d": "MixedBatchNorm", "BatchNorm2d": "MixedBatchNorm",
-              "BatchNorm3d": "MixedBatchNorm", "InstanceNorm1d": "MixedInstanceNorm",
-              "InstanceNorm2d": "MixedInstanceNorm", "InstanceNorm3d": "MixedInstanceNorm",
-              "GroupNorm": "MixedGroupNorm", "LayerNorm": "MixedLayerNorm", "Embedding": "MixedEmbedding",
-              "PReLU": "MixedPReLU", "MultiheadAttention": "MixedAttention", "ClassToken": "MixedClassToken",
-              "PositionEmbedding": "MixedPositionEmbedding", "RelPosSelfAttention": "MixedRelPosAttention"}
 
 
 @dataclass(frozen=True)
 class OpSpec:
     """Everything nasdsl knows about one op (see the module docstring). `builder` and
     `entangled` are `"module:attribute"` references resolved on first use, or, for a custom
-    op, the constructor itself."""
+    op, the constructor itself. `domains` maps each argument to its domain (a custom op's
+    arguments take any value unless it says otherwise)."""
     name: str
     params: tuple[tuple[str, object], ...]
     rule: Rule | None = None
     builder: str | Callable[..., Any] | None = None
     entangled: str | None = None
     custom: bool = False
+    domains: Mapping[str, Domain] = field(default_factory=dict, hash=False)
+    pure: bool = False
+    elementwise: bool = False
+    drop_none: tuple[str, ...] = ()
+    as_tuple: tuple[str, ...] = ()
+
+    def builder_arguments(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The keyword arguments its module is constructed with, from its resolved arguments.
+
+        Example::
+
+            >>> spec("MaxPool2d").builder_arguments({"kernel_size": 2, "stride": None})
+            {'kernel_size': 2}
+            >>> spec("LayerNorm").builder_arguments({"normalized_shape": [4, 4]})
+            {'normalized_shape': (4, 4)}
+        """
+        out = {k: v for k, v in args.items() if not (v is None and k in self.drop_none)}
+        for k in self.as_tuple:
+            if isinstance(out.get(k), list):
+                out[k] = tuple(out[k])
+        return out
 
     def torch_builder(self) -> Callable[..., Any] | None:
         """The callable that constructs the op's `nn.Module` (imports torch)."""
@@ -198,12 +153,152 @@ def _deref(ref: str | Callable[..., Any] | None) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-OPS: dict[str, OpSpec] = {
-    name: OpSpec(name, params, RULES.get(name),
-                 f"nasdsl.ops.modules:{_OURS[name]}" if name in _OURS else f"torch.nn:{name}",
-                 f"nasdsl.lower.mixed:{_ENTANGLED[name]}" if name in _ENTANGLED else None)
-    for name, params in SIGNATURES.items()
-}
+Arg = tuple[str, object, Domain]   # (parameter, default or REQUIRED, domain)
+
+
+def op(name: str, *args: Arg, rule: Rule, ours: str | None = None, entangled: str | None = None,
+       pure: bool = False, elementwise: bool = False, drop_none: tuple[str, ...] = (),
+       as_tuple: tuple[str, ...] = ()) -> OpSpec:
+    """One catalog record: `args` in order, each with its default and domain; `ours` names
+    nasdsl's own module (`nasdsl.ops.modules`), else the op is `torch.nn`'s class of its name;
+    `entangled` names its weight-entangled module (`nasdsl.lower.mixed`). An elementwise op is
+    pure too."""
+    return OpSpec(name, tuple((a, default) for a, default, _ in args), rule,
+                  f"nasdsl.ops.modules:{ours}" if ours else f"torch.nn:{name}",
+                  f"nasdsl.lower.mixed:{entangled}" if entangled else None,
+                  domains=MappingProxyType({a: domain for a, _, domain in args}),
+                  pure=pure or elementwise, elementwise=elementwise, drop_none=drop_none, as_tuple=as_tuple)
+
+
+# --- families: one function each -------------------------------------------------------------
+
+def _conv(nd: int) -> OpSpec:
+    return op(f"Conv{nd}d", ("in_channels", _R, POSITIVE_INT), ("out_channels", _R, POSITIVE_INT),
+              ("kernel_size", _R, POSITIVE_INTS), ("stride", 1, POSITIVE_INTS), ("padding", 0, PADDING),
+              ("dilation", 1, POSITIVE_INTS), ("groups", 1, POSITIVE_INT), ("bias", True, BOOL),
+              ("padding_mode", "zeros", PADDING_MODE), rule=rules.conv(nd), entangled="MixedConv")
+
+
+def _conv_transpose(nd: int) -> OpSpec:
+    return op(f"ConvTranspose{nd}d", ("in_channels", _R, POSITIVE_INT), ("out_channels", _R, POSITIVE_INT),
+              ("kernel_size", _R, POSITIVE_INTS), ("stride", 1, POSITIVE_INTS), ("padding", 0, NONNEGATIVE_INTS),
+              ("output_padding", 0, NONNEGATIVE_INTS), ("groups", 1, POSITIVE_INT), ("bias", True, BOOL),
+              ("dilation", 1, POSITIVE_INTS), ("padding_mode", "zeros", PADDING_MODE),
+              rule=rules.conv_transpose(nd), entangled="MixedConv")
+
+
+def _batch_norm(nd: int) -> OpSpec:
+    return op(f"BatchNorm{nd}d", ("num_features", _R, POSITIVE_INT), ("eps", 1e-5, POSITIVE),
+              ("momentum", 0.1, MOMENTUM), ("affine", True, BOOL), ("track_running_stats", True, BOOL),
+              rule=rules.batch_norm(nd), entangled="MixedBatchNorm")
+
+
+def _instance_norm(nd: int) -> OpSpec:
+    return op(f"InstanceNorm{nd}d", ("num_features", _R, POSITIVE_INT), ("eps", 1e-5, POSITIVE),
+              ("momentum", 0.1, MOMENTUM), ("affine", False, BOOL), ("track_running_stats", False, BOOL),
+              rule=rules.instance_norm(nd), entangled="MixedInstanceNorm")
+
+
+def _max_pool(nd: int) -> OpSpec:
+    return op(f"MaxPool{nd}d", ("kernel_size", _R, POSITIVE_INTS), ("stride", None, STRIDE_OR_NONE),
+              ("padding", 0, NONNEGATIVE_INTS), ("dilation", 1, POSITIVE_INTS), ("return_indices", False, BOOL),
+              ("ceil_mode", False, BOOL), rule=rules.max_pool(nd), pure=True, drop_none=("stride",))
+
+
+def _avg_pool(nd: int) -> OpSpec:
+    divisor = (("divisor_override", None, OPTIONAL_POSITIVE_INT),) if nd > 1 else ()
+    return op(f"AvgPool{nd}d", ("kernel_size", _R, POSITIVE_INTS), ("stride", None, STRIDE_OR_NONE),
+              ("padding", 0, NONNEGATIVE_INTS), ("ceil_mode", False, BOOL), ("count_include_pad", True, BOOL),
+              *divisor, rule=rules.avg_pool(nd), pure=True, drop_none=("stride",))
+
+
+def _adaptive_pool(kind: str, nd: int) -> OpSpec:
+    return op(f"Adaptive{kind}Pool{nd}d", ("output_size", _R, POSITIVE_INTS), rule=rules.adaptive_pool(nd), pure=True)
+
+
+def _dropout(name: str) -> OpSpec:
+    return op(name, ("p", 0.5, PROBABILITY), ("inplace", False, BOOL), rule=rules.IDENTITY)
+
+
+def _activation(name: str, *args: Arg, elementwise: bool = False) -> OpSpec:
+    """A shape-preserving op without weights; `elementwise` where the passes may recompute it."""
+    return op(name, *args, rule=rules.IDENTITY, elementwise=elementwise)
+
+
+_INPLACE = ("inplace", False, BOOL)
+
+# --- the catalog ---------------------------------------------------------------------------
+
+BUILTIN: Mapping[str, OpSpec] = MappingProxyType({record.name: record for record in (
+    *(_conv(nd) for nd in (1, 2, 3)),
+    *(_conv_transpose(nd) for nd in (1, 2, 3)),
+    op("Linear", ("in_features", _R, POSITIVE_INT), ("out_features", _R, POSITIVE_INT), ("bias", True, BOOL),
+       rule=rules.LINEAR, entangled="MixedLinear"),
+    *(_batch_norm(nd) for nd in (1, 2, 3)),
+    *(_instance_norm(nd) for nd in (1, 2, 3)),
+    op("LayerNorm", ("normalized_shape", _R, POSITIVE_INTS), ("eps", 1e-5, POSITIVE),
+       ("elementwise_affine", True, BOOL), ("bias", True, BOOL), rule=rules.LAYER_NORM, entangled="MixedLayerNorm",
+       as_tuple=("normalized_shape",)),
+    op("GroupNorm", ("num_groups", _R, POSITIVE_INT), ("num_channels", _R, POSITIVE_INT), ("eps", 1e-5, POSITIVE),
+       ("affine", True, BOOL), rule=rules.GROUP_NORM, entangled="MixedGroupNorm"),
+    op("MultiheadAttention", ("embed_dim", _R, POSITIVE_INT), ("num_heads", _R, POSITIVE_INT),
+       ("dropout", 0.0, PROBABILITY), ("bias", True, BOOL), ("batch_first", True, BOOL),
+       rule=rules.ATTENTION, ours="SelfAttention", entangled="MixedAttention"),
+    *(_activation(name, _INPLACE, elementwise=True) for name in ("ReLU", "ReLU6", "SiLU", "Hardswish", "Hardsigmoid")),
+    _activation("GELU", ("approximate", "none", GELU_APPROXIMATE), elementwise=True),
+    _activation("Sigmoid", elementwise=True),
+    _activation("Tanh", elementwise=True),
+    _activation("Identity", elementwise=True),
+    _activation("LeakyReLU", ("negative_slope", 0.01, FINITE), _INPLACE, elementwise=True),
+    *(_activation(name, _INPLACE) for name in ("SELU", "Mish")),
+    *(_activation(name, ("alpha", 1.0, FINITE), _INPLACE) for name in ("ELU",)),
+    _activation("CELU", ("alpha", 1.0, NONZERO), _INPLACE),
+    _activation("Softplus", ("beta", 1.0, NONZERO), ("threshold", 20.0, FINITE)),
+    _activation("Hardtanh", ("min_val", -1.0, FINITE), ("max_val", 1.0, FINITE), _INPLACE),
+    *(_activation(name) for name in ("Tanhshrink", "Softsign", "LogSigmoid")),
+    *(_activation(name, ("lambd", 0.5, NONNEGATIVE)) for name in ("Hardshrink", "Softshrink")),
+    op("PReLU", ("num_parameters", 1, POSITIVE_INT), ("init", 0.25, FINITE), rule=rules.PRELU, entangled="MixedPReLU"),
+    *(op(name, ("dim", _R, INT), rule=rules.SOFTMAX) for name in ("Softmax", "LogSoftmax", "Softmin")),
+    op("GLU", ("dim", -1, INT), rule=rules.GLU),
+    *(_max_pool(nd) for nd in (1, 2, 3)),
+    *(_avg_pool(nd) for nd in (1, 2, 3)),
+    *(_adaptive_pool(kind, nd) for kind in ("Avg", "Max") for nd in (1, 2, 3)),
+    op("Flatten", ("start_dim", 1, INT), ("end_dim", -1, INT), rule=rules.FLATTEN, pure=True),
+    op("Unflatten", ("dim", _R, INT), ("unflattened_size", _R, SIZES), rule=rules.UNFLATTEN,
+       as_tuple=("unflattened_size",)),
+    op("Reshape", ("shape", _R, SIZES), rule=rules.RESHAPE, ours="Reshape"),
+    op("Permute", ("dims", _R, NONNEGATIVE_INTS), rule=rules.PERMUTE, ours="Permute"),
+    *(_dropout(name) for name in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout")),
+    op("Upsample", ("size", None, OPTIONAL_POSITIVE_INTS), ("scale_factor", None, POSITIVES_OR_NONE),
+       ("mode", "nearest", UPSAMPLE_MODE), ("align_corners", None, OPTIONAL_BOOL),
+       ("recompute_scale_factor", None, OPTIONAL_BOOL), rule=rules.UPSAMPLE),
+    op("PixelShuffle", ("upscale_factor", _R, POSITIVE_INT), rule=rules.PIXEL_SHUFFLE),
+    op("PixelUnshuffle", ("downscale_factor", _R, POSITIVE_INT), rule=rules.PIXEL_UNSHUFFLE),
+    op("ZeroPad2d", ("padding", _R, INTS), rule=rules.ZERO_PAD_2D),
+    op("Embedding", ("num_embeddings", _R, POSITIVE_INT), ("embedding_dim", _R, POSITIVE_INT),
+       ("padding_idx", None, OPTIONAL_INT), ("max_norm", None, OPTIONAL_POSITIVE), ("norm_type", 2.0, POSITIVE),
+       ("scale_grad_by_freq", False, BOOL), ("sparse", False, BOOL), rule=rules.EMBEDDING, entangled="MixedEmbedding"),
+    # nasdsl's own (nasdsl.ops.modules)
+    op("Zero", ("stride", 1, POSITIVE_INT), ("out_channels", None, OPTIONAL_POSITIVE_INT), rule=rules.ZERO,
+       ours="Zero"),
+    op("FactorizedReduce", ("in_channels", _R, POSITIVE_INT), ("out_channels", _R, POSITIVE_INT),
+       ("affine", True, BOOL), rule=rules.FACTORIZED_REDUCE, ours="FactorizedReduce"),
+    op("ChannelShuffle", ("groups", _R, POSITIVE_INT), rule=rules.CHANNEL_SHUFFLE),
+    op("PadChannels", ("offset", _R, NONNEGATIVE_INT), ("channels", _R, POSITIVE_INT), rule=rules.PAD_CHANNELS,
+       ours="PadChannels"),
+    op("Narrow", ("dim", _R, INT), ("start", _R, NONNEGATIVE_INT), ("length", _R, POSITIVE_INT), rule=rules.NARROW,
+       ours="Narrow"),
+    op("Transpose", ("dim0", _R, INT), ("dim1", _R, INT), rule=rules.TRANSPOSE, ours="Transpose"),
+    op("ClassToken", ("embed_dim", _R, POSITIVE_INT), rule=rules.CLASS_TOKEN, ours="ClassToken",
+       entangled="MixedClassToken"),
+    op("PositionEmbedding", ("length", _R, POSITIVE_INT), ("embed_dim", _R, POSITIVE_INT),
+       rule=rules.POSITION_EMBEDDING, ours="PositionEmbedding", entangled="MixedPositionEmbedding"),
+    op("RelPosSelfAttention", ("embed_dim", _R, POSITIVE_INT), ("num_heads", _R, POSITIVE_INT),
+       ("head_dim", 64, POSITIVE_INT), ("qkv_bias", True, BOOL), ("rpe", True, BOOL), ("rpe_length", 14, POSITIVE_INT),
+       rule=rules.REL_POS_ATTENTION, ours="RelPosSelfAttention", entangled="MixedRelPosAttention"),
+)})
+
+OPS: dict[str, OpSpec] = dict(BUILTIN)   # the catalog, plus custom ops (`register`)
 
 
 def spec(name: str) -> OpSpec | None:
@@ -231,10 +326,12 @@ def register(record: OpSpec) -> OpSpec:
 
 def unregister(name: str) -> None:
     """Forget a custom op, restoring the catalog's record of that name if there is one."""
-    if name in SIGNATURES:
-        OPS[name] = _CATALOG[name]
+    if name in BUILTIN:
+        OPS[name] = BUILTIN[name]
     else:
         OPS.pop(name, None)
 
 
-_CATALOG = dict(OPS)
+def customised() -> bool:
+    """Whether the op registry differs from the built-in catalog (custom ops, custom rules)."""
+    return len(OPS) != len(BUILTIN) or any(OPS.get(name) is not record for name, record in BUILTIN.items())

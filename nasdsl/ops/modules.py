@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import NasError
 from . import catalog
+from .domains import ANY, Domain
 from .rules import Rule
 
 
@@ -230,13 +231,17 @@ class RelPosSelfAttention(nn.Module):
 
 
 def register_op(name: str, module: type[nn.Module] | Callable[..., nn.Module],
-                params: tuple[tuple[str, Any], ...] | None = None, rule: Rule | None = None) -> catalog.OpSpec:
-    """Make `module` callable from `.nas` files as `name(...)`; return the op's record.
+                params: tuple[tuple[str, Any], ...] | None = None, rule: Rule | None = None,
+                domains: dict[str, Domain] | None = None) -> catalog.OpSpec:
+    """Make `module` callable from `.nas` files as `name(...)`; return the op's record, the
+    same `OpSpec` a catalog op has.
 
     `params` lists (parameter, default) pairs in order, `catalog.REQUIRED` marking required
     ones; by default they are read from the constructor's signature. `rule` (a
-    `nasdsl.ops.rules.Rule`) gives it shape checks, params and FLOPs; `record.lacks()` says
-    what it still goes without (a custom op has no weight-entangled supernet version).
+    `nasdsl.ops.rules.Rule`) gives it shape checks, params and FLOPs, and `domains` (argument
+    -> `nasdsl.ops.domains.Domain`) the values its arguments may take, checked with the
+    shapes; an argument not named there takes any value (`domains.ANY`). `record.lacks()`
+    says what it still goes without (a custom op has no weight-entangled supernet version).
 
     Example::
 
@@ -245,8 +250,8 @@ def register_op(name: str, module: type[nn.Module] | Callable[..., nn.Module],
         ...     def __init__(self, channels, ratio=4):
         ...         super().__init__()
         >>> record = register_op("SqueezeDoc", Squeeze)      # then: SqueezeDoc(c, ratio=choice[4, 8])
-        >>> record.params[1], len(record.lacks())
-        (('ratio', 4), 2)
+        >>> record.params[1], len(record.lacks()), record.domains["ratio"].what
+        (('ratio', 4), 2, 'any value')
         >>> catalog.unregister("SqueezeDoc")
     """
     if params is None:
@@ -254,7 +259,13 @@ def register_op(name: str, module: type[nn.Module] | Callable[..., nn.Module],
         params = tuple((p.name, catalog.REQUIRED if p.default is inspect.Parameter.empty else p.default)
                        for p in sig.parameters.values()
                        if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
-    return catalog.register(catalog.OpSpec(name, tuple(params), rule, module, None, custom=True))
+    params = tuple(params)
+    given = dict(domains or {})
+    unknown = sorted(set(given) - {p for p, _ in params})
+    if unknown:
+        raise ValueError(f"register_op({name!r}): domains name {unknown[0]!r}, which is not one of its parameters")
+    return catalog.register(catalog.OpSpec(name, params, rule, module, None, custom=True,
+                                           domains={p: given.get(p, ANY) for p, _ in params}))
 
 
 def import_ops(module_names: list[str] | tuple[str, ...]) -> None:
@@ -296,13 +307,8 @@ def build_op(name: str, kwargs: dict[str, Any]) -> nn.Module:
 
 
 def builder_arguments(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments an op's module is constructed with: its resolved arguments, less a
-    pool's `stride=None` (torch's default is the kernel size), a LayerNorm shape as a tuple."""
-    args = dict(kwargs)
-    if name.startswith(("MaxPool", "AvgPool")) and args.get("stride") is None:
-        args.pop("stride", None)
-    if name == "LayerNorm" and isinstance(args.get("normalized_shape"), list):
-        args["normalized_shape"] = tuple(args["normalized_shape"])
-    if name == "Unflatten" and isinstance(args.get("unflattened_size"), list):
-        args["unflattened_size"] = tuple(args["unflattened_size"])
-    return args
+    """The keyword arguments an op's module is constructed with: as its record says
+    (`OpSpec.builder_arguments`: a pool's `stride=None` left to torch, a LayerNorm shape as a
+    tuple); a custom op's arguments as they are."""
+    record = catalog.spec(name)
+    return dict(kwargs) if record is None else record.builder_arguments(kwargs)

@@ -1,4 +1,5 @@
-"""Shape and cost rules of the catalog's ops, torch-free: one `Rule` per op.
+"""Shape and cost rules of the catalog's ops, torch-free: one `Rule` per op or family of ops
+(`LINEAR`, `conv(nd)`), which the op's record names (`nasdsl.ops.catalog`).
 
 A rule is one part of an op's record (`nasdsl.ops.catalog.OpSpec`): `shape(call, x)` gives
 the output shape for input shape `x` (dimensions are ints or value expressions over
@@ -10,7 +11,7 @@ them to whole spaces (`check_shapes`) and to one architecture (`costs`).
 
 Example::
 
-    >>> RULES["Linear"].params({"in_features": 4, "out_features": 8, "bias": True})
+    >>> LINEAR.params({"in_features": 4, "out_features": 8, "bias": True})
     40
 """
 from __future__ import annotations
@@ -18,19 +19,35 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..values import binary, if_else, is_expr, literal, to_text
-
-if TYPE_CHECKING:
-    from ..analysis.shapes import _Call
 
 Dim = Any  # an int, or a value expression over decisions
 
 
-def _dims(dims) -> str:
+def dims_text(dims) -> str:
     """`[16, 32, 32]`, symbolic dimensions as `.nas` expressions over labels."""
     return "[" + ", ".join(to_text(d) if is_expr(d) else literal(d) for d in dims) + "]"
+
+
+class Call(Protocol):
+    """What a rule sees of one op application: the shape inference's view of it
+    (`nasdsl.analysis.shapes`), with the op's resolved arguments in `args`."""
+    args: dict
+
+    def fail(self, why: str, view: Any = None) -> Any:
+        """Report the op's input as wrong, with `why` (raises)."""
+
+    def require(self, ok: Callable[..., bool], values: tuple, why: Callable[..., str]) -> None:
+        """Hold `ok(*values)` for every value the (symbolic) `values` can take, else fail with `why`."""
+
+    def rank(self, n: int, layout: str, at_least: bool = False) -> None:
+        """Hold the input to rank `n` (or more), naming `layout` when it is not."""
+
+    def maybe_str(self, value: Any) -> bool:
+        """Whether `value` is, or can be, a string (padding="same")."""
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -41,12 +58,12 @@ class Rule:
     arguments; `macs(args, x, y)` counts multiply-accumulates of one sample (x, y: input
     and output shapes, ints only).
     """
-    shape: Callable[[_Call, tuple], tuple]
+    shape: Callable[[Call, tuple], tuple]
     params: Callable[[dict], int] = lambda a: 0
     macs: Callable[[dict, tuple, tuple], int] = lambda a, x, y: 0
 
 
-def _identity(call: _Call, x: tuple) -> tuple:
+def _identity(call: Call, x: tuple) -> tuple:
     return x
 
 
@@ -54,7 +71,8 @@ def _prod(dims) -> Any:
     return _fold_op("*", dims, 1)
 
 
-def _sum(dims) -> Any:
+def dim_sum(dims) -> Any:
+    """`a + b + ...` over dimensions (ints or expressions), constants folded."""
     return _fold_op("+", dims, 0)
 
 
@@ -72,7 +90,7 @@ def _fold_op(op: str, dims, unit: Any) -> Any:
     return out
 
 
-def _tuple(call: _Call, name: str, n: int) -> tuple:
+def _tuple(call: Call, name: str, n: int) -> tuple:
     """An argument that may be one value or one per spatial dimension (`kernel_size=[3, 1]`)."""
     v = call.args[name]
     if isinstance(v, (tuple, list)):
@@ -82,7 +100,7 @@ def _tuple(call: _Call, name: str, n: int) -> tuple:
     return (v,) * n
 
 
-def _window(call: _Call, size: Dim, k: Dim, s: Dim, p: Dim, d: Dim, axis: int, ceil: Any = False) -> Dim:
+def _window(call: Call, size: Dim, k: Dim, s: Dim, p: Dim, d: Dim, axis: int, ceil: Any = False) -> Dim:
     """torch's output length of a convolution or pooling window along one axis."""
     call.require(lambda k, s, d: k > 0 and s > 0 and d > 0, (k, s, d),
                  lambda k, s, d: f"kernel_size, stride and dilation must be positive, got {k}, {s}, {d}")
@@ -100,7 +118,7 @@ def _window(call: _Call, size: Dim, k: Dim, s: Dim, p: Dim, d: Dim, axis: int, c
 
 
 def _conv_shape(nd: int) -> Callable:
-    def shape(call: _Call, x: tuple) -> tuple:
+    def shape(call: Call, x: tuple) -> tuple:
         a = call.args
         call.rank(nd + 1, {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}[nd])
         cin, cout, groups = a["in_channels"], a["out_channels"], a["groups"]
@@ -146,7 +164,7 @@ def _conv_macs(a: dict, x: tuple, y: tuple) -> int:
     return math.prod(y) * (a["in_channels"] // a["groups"]) * _kernel_area(a["kernel_size"], len(x) - 1)
 
 
-def _linear_shape(call: _Call, x: tuple) -> tuple:
+def _linear_shape(call: Call, x: tuple) -> tuple:
     a = call.args
     call.rank(1, "[..., in_features]", at_least=True)
     call.require(lambda f, i: f == i, (x[-1], a["in_features"]),
@@ -156,7 +174,7 @@ def _linear_shape(call: _Call, x: tuple) -> tuple:
 
 def _channels_shape(count: str, ranks: tuple[int, ...], layout: str) -> Callable:
     """BatchNorm-like: a fixed channel count on dimension 0, and a rank from `ranks`."""
-    def shape(call: _Call, x: tuple) -> tuple:
+    def shape(call: Call, x: tuple) -> tuple:
         if len(x) not in ranks:
             call.fail(f"expects input {layout}, got rank {len(x)} (plus the batch dimension)")
         call.require(lambda c, n: c == n, (x[0], call.args[count]),
@@ -165,14 +183,14 @@ def _channels_shape(count: str, ranks: tuple[int, ...], layout: str) -> Callable
     return shape
 
 
-def _layer_norm_shape(call: _Call, x: tuple) -> tuple:
+def _layer_norm_shape(call: Call, x: tuple) -> tuple:
     norm = call.args["normalized_shape"]
     norm = tuple(norm) if isinstance(norm, (tuple, list)) else (norm,)
     if len(norm) > len(x):
-        call.fail(f"normalized_shape {_dims(norm)} has more dimensions than the input")
+        call.fail(f"normalized_shape {dims_text(norm)} has more dimensions than the input")
     call.require(lambda *v: v[:len(norm)] == v[len(norm):], (*x[len(x) - len(norm):], *norm),
-                 lambda *v: f"normalized_shape {_dims(v[len(norm):])} must equal the input's trailing "
-                            f"dimensions {_dims(v[:len(norm)])}")
+                 lambda *v: f"normalized_shape {dims_text(v[len(norm):])} must equal the input's trailing "
+                            f"dimensions {dims_text(v[:len(norm)])}")
     return x
 
 
@@ -182,7 +200,7 @@ def _layer_norm_params(a: dict) -> int:
     return (n + (n if a["bias"] else 0)) if a["elementwise_affine"] else 0
 
 
-def _group_norm_shape(call: _Call, x: tuple) -> tuple:
+def _group_norm_shape(call: Call, x: tuple) -> tuple:
     a = call.args
     call.rank(1, "[C, ...]", at_least=True)
     call.require(lambda c, n: c == n, (x[0], a["num_channels"]),
@@ -196,7 +214,7 @@ _LAYOUTS = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
 
 
 def _pool_shape(dilated: bool, nd: int = 2) -> Callable:
-    def shape(call: _Call, x: tuple) -> tuple:
+    def shape(call: Call, x: tuple) -> tuple:
         a = call.args
         call.rank(nd + 1, _LAYOUTS[nd])
         ks = _tuple(call, "kernel_size", nd)
@@ -216,7 +234,7 @@ def _pool_shape(dilated: bool, nd: int = 2) -> Callable:
 
 def _conv_transpose_shape(nd: int) -> Callable:
     """torch's ConvTranspose output: (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1."""
-    def shape(call: _Call, x: tuple) -> tuple:
+    def shape(call: Call, x: tuple) -> tuple:
         a = call.args
         call.rank(nd + 1, _LAYOUTS[nd])
         cin, cout, groups = a["in_channels"], a["out_channels"], a["groups"]
@@ -249,7 +267,7 @@ def _norm_params(a: dict) -> int:
     return a["num_features"] * (1 + bool(a.get("bias", True))) if a["affine"] else 0
 
 
-def _upsample_shape(call: _Call, x: tuple) -> tuple:
+def _upsample_shape(call: Call, x: tuple) -> tuple:
     a = call.args
     call.rank(2, "[C, L], [C, H, W] or [C, D, H, W]", at_least=True)
     nd = len(x) - 1
@@ -269,7 +287,7 @@ def _upsample_shape(call: _Call, x: tuple) -> tuple:
     return (x[0], *out)
 
 
-def _pixel_shuffle_shape(call: _Call, x: tuple) -> tuple:
+def _pixel_shuffle_shape(call: Call, x: tuple) -> tuple:
     r = call.args["upscale_factor"]
     call.rank(3, "[C, H, W]")
     call.require(lambda c, r: r >= 1 and c % (r * r) == 0, (x[0], r),
@@ -277,7 +295,7 @@ def _pixel_shuffle_shape(call: _Call, x: tuple) -> tuple:
     return (binary("//", x[0], binary("*", r, r)), binary("*", x[1], r), binary("*", x[2], r))
 
 
-def _pixel_unshuffle_shape(call: _Call, x: tuple) -> tuple:
+def _pixel_unshuffle_shape(call: Call, x: tuple) -> tuple:
     r = call.args["downscale_factor"]
     call.rank(3, "[C, H, W]")
     call.require(lambda h, w, r: r >= 1 and h % r == 0 and w % r == 0, (x[1], x[2], r),
@@ -285,7 +303,7 @@ def _pixel_unshuffle_shape(call: _Call, x: tuple) -> tuple:
     return (binary("*", x[0], binary("*", r, r)), binary("//", x[1], r), binary("//", x[2], r))
 
 
-def _constant_sizes(call: _Call, name: str) -> tuple:
+def _constant_sizes(call: Call, name: str) -> tuple:
     v = call.args[name]
     v = tuple(v) if isinstance(v, (tuple, list)) else (v,)
     if any(is_expr(d) or not isinstance(d, int) or isinstance(d, bool) for d in v):
@@ -295,7 +313,7 @@ def _constant_sizes(call: _Call, name: str) -> tuple:
     return v
 
 
-def _fill(call: _Call, sizes: tuple, total: Dim, what: str) -> tuple:
+def _fill(call: Call, sizes: tuple, total: Dim, what: str) -> tuple:
     """`sizes` with its -1 inferred so that their product is `total`."""
     known = math.prod(d for d in sizes if d != -1)
     if -1 in sizes:
@@ -306,41 +324,41 @@ def _fill(call: _Call, sizes: tuple, total: Dim, what: str) -> tuple:
     return sizes
 
 
-def _unflatten_shape(call: _Call, x: tuple) -> tuple:
+def _unflatten_shape(call: Call, x: tuple) -> tuple:
     i = _feature_dim(call, "dim", x)
     sizes = _fill(call, _constant_sizes(call, "unflattened_size"), x[i], "unflattened_size")
     return (*x[:i], *sizes, *x[i + 1:])
 
 
-def _reshape_shape(call: _Call, x: tuple) -> tuple:
+def _reshape_shape(call: Call, x: tuple) -> tuple:
     """`Reshape(shape)`: the features (all but the batch dimension) as `shape`."""
     return _fill(call, _constant_sizes(call, "shape"), _prod(x), "shape")
 
 
-def _permute_shape(call: _Call, x: tuple) -> tuple:
+def _permute_shape(call: Call, x: tuple) -> tuple:
     """`Permute(dims)`: dims of the whole tensor, batch first, as `torch.permute` takes them."""
     dims = call.args["dims"]
     dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
     rank = len(x) + 1
     if any(is_expr(d) for d in dims) or sorted(dims) != list(range(rank)):
-        call.fail(f"dims must order all {rank} dimensions of input {_dims(x)} (batch included), got {literal(dims)}")
+        call.fail(f"dims must order all {rank} dimensions of input {dims_text(x)} (batch included), got {literal(dims)}")
     if dims[0] != 0:
         call.fail("dims must keep the batch dimension first (dims[0] == 0)")
     return tuple(x[d - 1] for d in dims[1:])
 
 
-def _embedding_shape(call: _Call, x: tuple) -> tuple:
+def _embedding_shape(call: Call, x: tuple) -> tuple:
     """Integer indices of any shape -> one `embedding_dim` vector per index."""
     return (*x, call.args["embedding_dim"])
 
 
-def _glu_shape(call: _Call, x: tuple) -> tuple:
+def _glu_shape(call: Call, x: tuple) -> tuple:
     i = _feature_dim(call, "dim", x)
     call.require(lambda d: d % 2 == 0, (x[i],), lambda d: f"dimension {i + 1} must be even to be halved, got {d}")
     return (*x[:i], binary("//", x[i], 2), *x[i + 1:])
 
 
-def _zero_pad_shape(call: _Call, x: tuple) -> tuple:
+def _zero_pad_shape(call: Call, x: tuple) -> tuple:
     """ZeroPad2d(padding): an int, or (left, right, top, bottom)."""
     p = call.args["padding"]
     pads = tuple(p) if isinstance(p, (tuple, list)) else (p,) * 4
@@ -352,7 +370,7 @@ def _zero_pad_shape(call: _Call, x: tuple) -> tuple:
 
 
 def _adaptive_shape(nd: int) -> Callable:
-    def shape(call: _Call, x: tuple) -> tuple:
+    def shape(call: Call, x: tuple) -> tuple:
         call.rank(nd + 1, {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}[nd])
         size = _tuple(call, "output_size", nd)
         for s in size:
@@ -361,14 +379,14 @@ def _adaptive_shape(nd: int) -> Callable:
     return shape
 
 
-def _flatten_shape(call: _Call, x: tuple) -> tuple:
+def _flatten_shape(call: Call, x: tuple) -> tuple:
     """Flatten's dims count the batch dimension, as in torch: Flatten() is Flatten(1, -1)."""
     start, end, rank = call.args["start_dim"], call.args["end_dim"], len(x) + 1
     if is_expr(start) or is_expr(end):
         call.fail("start_dim and end_dim must be constants")
     s, e = start + rank if start < 0 else start, end + rank if end < 0 else end
     if not 0 <= s < rank or not 0 <= e < rank:
-        call.fail(f"dimension out of range for input {_dims(x)} (rank {rank} with the batch dimension)")
+        call.fail(f"dimension out of range for input {dims_text(x)} (rank {rank} with the batch dimension)")
     if s == 0:
         call.fail("start_dim 0 flattens the batch dimension into the features")
     if s > e:
@@ -376,14 +394,14 @@ def _flatten_shape(call: _Call, x: tuple) -> tuple:
     return (*x[:s - 1], _prod(x[s - 1:e]), *x[e:])
 
 
-def _softmax_shape(call: _Call, x: tuple) -> tuple:
+def _softmax_shape(call: Call, x: tuple) -> tuple:
     dim, rank = call.args["dim"], len(x) + 1
     if not is_expr(dim) and dim is not None and not -rank <= dim < rank:
-        call.fail(f"dim {dim} is out of range for input {_dims(x)} (rank {rank} with the batch dimension)")
+        call.fail(f"dim {dim} is out of range for input {dims_text(x)} (rank {rank} with the batch dimension)")
     return x
 
 
-def _attention_shape(call: _Call, x: tuple) -> tuple:
+def _attention_shape(call: Call, x: tuple) -> tuple:
     a = call.args
     call.rank(2, "[L, E] (a sequence of L embeddings; batch_first)")
     call.require(lambda e, d: e == d, (x[1], a["embed_dim"]),
@@ -406,7 +424,7 @@ def _attention_macs(a: dict, x: tuple, y: tuple) -> int:
     return 4 * length * e * e + 2 * length * length * e
 
 
-def _zero_shape(call: _Call, x: tuple) -> tuple:
+def _zero_shape(call: Call, x: tuple) -> tuple:
     stride, channels = call.args["stride"], call.args["out_channels"]
     out = x
     if stride != 1:
@@ -420,7 +438,7 @@ def _zero_shape(call: _Call, x: tuple) -> tuple:
     return out
 
 
-def _pad_channels_shape(call: _Call, x: tuple) -> tuple:
+def _pad_channels_shape(call: Call, x: tuple) -> tuple:
     call.rank(1, "[C, ...]", at_least=True)
     call.require(lambda c, o, n: o >= 0 and o + c <= n, (x[0], call.args["offset"], call.args["channels"]),
                  lambda c, o, n: f"{c} channels from offset {o} do not fit in {n}")
@@ -431,7 +449,7 @@ def _if_else_dims(test: Any, then: tuple, other: tuple) -> tuple:
     return tuple(if_else(test, a, b) for a, b in zip(then, other))
 
 
-def _factorized_reduce_shape(call: _Call, x: tuple) -> tuple:
+def _factorized_reduce_shape(call: Call, x: tuple) -> tuple:
     a = call.args
     call.rank(3, "[C, H, W]")
     call.require(lambda c, i: c == i, (x[0], a["in_channels"]),
@@ -453,27 +471,27 @@ def _factorized_reduce_macs(a: dict, x: tuple, y: tuple) -> int:
     return math.prod(y) * a["in_channels"]  # two 1x1 convs, each making half the channels
 
 
-def _channel_shuffle_shape(call: _Call, x: tuple) -> tuple:
+def _channel_shuffle_shape(call: Call, x: tuple) -> tuple:
     call.rank(2, "[C, ...] with at least one more dimension", at_least=True)
     call.require(lambda c, g: g > 0 and c % g == 0, (x[0], call.args["groups"]),
                  lambda c, g: f"the input's {c} channels must be divisible by groups ({g})")
     return x
 
 
-def _feature_dim(call: _Call, name: str, x: tuple) -> int:
+def _feature_dim(call: Call, name: str, x: tuple) -> int:
     """A dimension argument counting the batch dimension (as torch's); as an index into `x`."""
     d, rank = call.args[name], len(x) + 1
     if is_expr(d) or not isinstance(d, int):
         call.fail(f"{name} must be a constant integer")
     d = d + rank if d < 0 else d
     if not 0 <= d < rank:
-        call.fail(f"{name} is out of range for input {_dims(x)} (rank {rank} with the batch dimension)")
+        call.fail(f"{name} is out of range for input {dims_text(x)} (rank {rank} with the batch dimension)")
     if d == 0:
         call.fail(f"{name} 0 is the batch dimension")
     return d - 1
 
 
-def _narrow_shape(call: _Call, x: tuple) -> tuple:
+def _narrow_shape(call: Call, x: tuple) -> tuple:
     i = _feature_dim(call, "dim", x)
     start, length = call.args["start"], call.args["length"]
     call.require(lambda s, n, size: s >= 0 and n >= 1 and s + n <= size, (start, length, x[i]),
@@ -481,28 +499,28 @@ def _narrow_shape(call: _Call, x: tuple) -> tuple:
     return (*x[:i], length, *x[i + 1:])
 
 
-def _transpose_shape(call: _Call, x: tuple) -> tuple:
+def _transpose_shape(call: Call, x: tuple) -> tuple:
     i, j = _feature_dim(call, "dim0", x), _feature_dim(call, "dim1", x)
     out = list(x)
     out[i], out[j] = x[j], x[i]
     return tuple(out)
 
 
-def _class_token_shape(call: _Call, x: tuple) -> tuple:
+def _class_token_shape(call: Call, x: tuple) -> tuple:
     call.rank(2, "[L, E] (a sequence of L embeddings)")
     call.require(lambda e, d: e == d, (x[1], call.args["embed_dim"]),
                  lambda e, d: f"embed_dim is {d} but the input's embeddings have size {e}")
     return (binary("+", x[0], 1), x[1])
 
 
-def _position_embedding_shape(call: _Call, x: tuple) -> tuple:
+def _position_embedding_shape(call: Call, x: tuple) -> tuple:
     call.rank(2, "[L, E] (a sequence of L embeddings)")
     call.require(lambda size, e, n, d: size == n and e == d, (x[0], x[1], call.args["length"], call.args["embed_dim"]),
                  lambda size, e, n, d: f"length and embed_dim are {n} and {d} but the input is [{size}, {e}]")
     return x
 
 
-def _rel_attention_shape(call: _Call, x: tuple) -> tuple:
+def _rel_attention_shape(call: Call, x: tuple) -> tuple:
     a = call.args
     call.rank(2, "[N, E] (a sequence of N embeddings)")
     call.require(lambda e, d: e == d, (x[1], a["embed_dim"]),
@@ -526,10 +544,6 @@ def _rel_attention_macs(a: dict, x: tuple, y: tuple) -> int:
     return 4 * n * e * inner + (4 if a["rpe"] else 2) * n * n * inner
 
 
-def _bn_params(a: dict) -> int:
-    return 2 * a["num_features"] if a["affine"] else 0
-
-
 def _linear_params(a: dict) -> int:
     return a["in_features"] * a["out_features"] + (a["out_features"] if a["bias"] else 0)
 
@@ -538,64 +552,68 @@ def _linear_macs(a: dict, x: tuple, y: tuple) -> int:
     return math.prod(y) * a["in_features"]
 
 
-_IDENTITY = Rule(_identity)
+# --- the rules the catalog's records name (`nasdsl.ops.catalog`), one per op or family -------
 
-RULES: dict[str, Rule] = {
-    "Conv1d": Rule(_conv_shape(1), _conv_params(1), _conv_macs),
-    "Conv2d": Rule(_conv_shape(2), _conv_params(2), _conv_macs),
-    "Linear": Rule(_linear_shape, _linear_params, _linear_macs),
-    "BatchNorm1d": Rule(_channels_shape("num_features", (1, 2), "[C] or [C, L]"), _bn_params),
-    "BatchNorm2d": Rule(_channels_shape("num_features", (3,), "[C, H, W]"), _bn_params),
-    "LayerNorm": Rule(_layer_norm_shape, _layer_norm_params),
-    "GroupNorm": Rule(_group_norm_shape, lambda a: 2 * a["num_channels"] if a["affine"] else 0),
-    "MultiheadAttention": Rule(_attention_shape, _attention_params, _attention_macs),
-    "MaxPool2d": Rule(_pool_shape(dilated=True)),
-    "AvgPool2d": Rule(_pool_shape(dilated=False)),
-    "AdaptiveAvgPool2d": Rule(_adaptive_shape(2)),
-    "AdaptiveMaxPool2d": Rule(_adaptive_shape(2)),
-    "AdaptiveAvgPool1d": Rule(_adaptive_shape(1)),
-    "Flatten": Rule(_flatten_shape),
-    "Softmax": Rule(_softmax_shape),
-    "Zero": Rule(_zero_shape),
-    "FactorizedReduce": Rule(_factorized_reduce_shape, _factorized_reduce_params, _factorized_reduce_macs),
-    "ChannelShuffle": Rule(_channel_shuffle_shape),
-    "PadChannels": Rule(_pad_channels_shape),
-    "Narrow": Rule(_narrow_shape),
-    "Transpose": Rule(_transpose_shape),
-    "ClassToken": Rule(_class_token_shape, lambda a: a["embed_dim"]),
-    "PositionEmbedding": Rule(_position_embedding_shape, lambda a: a["length"] * a["embed_dim"]),
-    "RelPosSelfAttention": Rule(_rel_attention_shape, _rel_attention_params, _rel_attention_macs),
-    **{name: _IDENTITY for name in ("ReLU", "ReLU6", "SiLU", "Hardswish", "Hardsigmoid", "GELU", "Sigmoid",
-                                    "Tanh", "LeakyReLU", "Dropout", "Dropout2d", "Identity")},
-    # more of torch.nn
-    "Conv3d": Rule(_conv_shape(3), _conv_params(3), _conv_macs),
-    **{f"ConvTranspose{nd}d": Rule(_conv_transpose_shape(nd), _conv_params(nd), _conv_transpose_macs)
-       for nd in (1, 2, 3)},
-    "BatchNorm3d": Rule(_channels_shape("num_features", (4,), "[C, D, H, W]"), _norm_params),
-    "InstanceNorm1d": Rule(_channels_shape("num_features", (2,), "[C, L]"), _norm_params),
-    "InstanceNorm2d": Rule(_channels_shape("num_features", (3,), "[C, H, W]"), _norm_params),
-    "InstanceNorm3d": Rule(_channels_shape("num_features", (4,), "[C, D, H, W]"), _norm_params),
-    "MaxPool1d": Rule(_pool_shape(dilated=True, nd=1)),
-    "MaxPool3d": Rule(_pool_shape(dilated=True, nd=3)),
-    "AvgPool1d": Rule(_pool_shape(dilated=False, nd=1)),
-    "AvgPool3d": Rule(_pool_shape(dilated=False, nd=3)),
-    "AdaptiveMaxPool1d": Rule(_adaptive_shape(1)),
-    "AdaptiveAvgPool3d": Rule(_adaptive_shape(3)),
-    "AdaptiveMaxPool3d": Rule(_adaptive_shape(3)),
-    "Upsample": Rule(_upsample_shape),
-    "PixelShuffle": Rule(_pixel_shuffle_shape),
-    "PixelUnshuffle": Rule(_pixel_unshuffle_shape),
-    "Unflatten": Rule(_unflatten_shape),
-    "Reshape": Rule(_reshape_shape),
-    "Permute": Rule(_permute_shape),
-    "LogSoftmax": Rule(_softmax_shape),
-    "Softmin": Rule(_softmax_shape),
-    "Embedding": Rule(_embedding_shape, lambda a: a["num_embeddings"] * a["embedding_dim"]),
-    "PReLU": Rule(_identity, lambda a: a["num_parameters"]),
-    "GLU": Rule(_glu_shape),
-    "ZeroPad2d": Rule(_zero_pad_shape),
-    **{name: _IDENTITY for name in ("ELU", "CELU", "SELU", "Mish", "Softplus", "Hardtanh", "Tanhshrink", "Softsign",
-                                    "LogSigmoid", "Hardshrink", "Softshrink", "Dropout1d", "Dropout3d", "AlphaDropout")},
-}
+IDENTITY = Rule(_identity)
+LINEAR = Rule(_linear_shape, _linear_params, _linear_macs)
+LAYER_NORM = Rule(_layer_norm_shape, _layer_norm_params)
+GROUP_NORM = Rule(_group_norm_shape, lambda a: 2 * a["num_channels"] if a["affine"] else 0)
+ATTENTION = Rule(_attention_shape, _attention_params, _attention_macs)
+FLATTEN = Rule(_flatten_shape)
+SOFTMAX = Rule(_softmax_shape)
+ZERO = Rule(_zero_shape)
+FACTORIZED_REDUCE = Rule(_factorized_reduce_shape, _factorized_reduce_params, _factorized_reduce_macs)
+CHANNEL_SHUFFLE = Rule(_channel_shuffle_shape)
+PAD_CHANNELS = Rule(_pad_channels_shape)
+NARROW = Rule(_narrow_shape)
+TRANSPOSE = Rule(_transpose_shape)
+CLASS_TOKEN = Rule(_class_token_shape, lambda a: a["embed_dim"])
+POSITION_EMBEDDING = Rule(_position_embedding_shape, lambda a: a["length"] * a["embed_dim"])
+REL_POS_ATTENTION = Rule(_rel_attention_shape, _rel_attention_params, _rel_attention_macs)
+UPSAMPLE = Rule(_upsample_shape)
+PIXEL_SHUFFLE = Rule(_pixel_shuffle_shape)
+PIXEL_UNSHUFFLE = Rule(_pixel_unshuffle_shape)
+UNFLATTEN = Rule(_unflatten_shape)
+RESHAPE = Rule(_reshape_shape)
+PERMUTE = Rule(_permute_shape)
+EMBEDDING = Rule(_embedding_shape, lambda a: a["num_embeddings"] * a["embedding_dim"])
+PRELU = Rule(_identity, lambda a: a["num_parameters"])
+GLU = Rule(_glu_shape)
+ZERO_PAD_2D = Rule(_zero_pad_shape)
 
 
+def conv(nd: int) -> Rule:
+    """`Conv{nd}d`."""
+    return Rule(_conv_shape(nd), _conv_params(nd), _conv_macs)
+
+
+def conv_transpose(nd: int) -> Rule:
+    """`ConvTranspose{nd}d`."""
+    return Rule(_conv_transpose_shape(nd), _conv_params(nd), _conv_transpose_macs)
+
+
+def batch_norm(nd: int) -> Rule:
+    """`BatchNorm{nd}d` (1-d takes [C] or [C, L])."""
+    ranks = {1: (1, 2), 2: (3,), 3: (4,)}[nd]
+    layout = "[C] or [C, L]" if nd == 1 else _LAYOUTS[nd]
+    return Rule(_channels_shape("num_features", ranks, layout), _norm_params)
+
+
+def instance_norm(nd: int) -> Rule:
+    """`InstanceNorm{nd}d`."""
+    return Rule(_channels_shape("num_features", (nd + 1,), _LAYOUTS[nd]), _norm_params)
+
+
+def max_pool(nd: int) -> Rule:
+    """`MaxPool{nd}d` (with dilation)."""
+    return Rule(_pool_shape(dilated=True, nd=nd))
+
+
+def avg_pool(nd: int) -> Rule:
+    """`AvgPool{nd}d`."""
+    return Rule(_pool_shape(dilated=False, nd=nd))
+
+
+def adaptive_pool(nd: int) -> Rule:
+    """`AdaptiveAvgPool{nd}d` and `AdaptiveMaxPool{nd}d`."""
+    return Rule(_adaptive_shape(nd))

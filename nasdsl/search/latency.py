@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..arch import value_name
 from ..errors import NasError
 
 
@@ -44,7 +45,7 @@ class LatencyModel:
         self.base, self.table, self.fit_info = float(base), {k: dict(v) for k, v in table.items()}, dict(fit_info or {})
 
     def predict(self, arch: Mapping[str, Any]) -> float:
-        return self.base + sum(self.table.get(label, {}).get(_show(v), 0.0) for label, v in arch.items())
+        return self.base + sum(self.table.get(label, {}).get(value_name(v), 0.0) for label, v in arch.items())
 
     @classmethod
     def fit(cls, space, rows: Mapping[str, Mapping[str, float]], column: str) -> LatencyModel:
@@ -52,7 +53,7 @@ class LatencyModel:
         import numpy as np
 
         from ..formats import nb201_to_arch
-        columns = [(d.label, _show(v)) for d in space.order for v in d.values]
+        columns = [(d.label, value_name(v)) for d in space.order for v in d.values]
         index = {c: i for i, c in enumerate(columns)}
         archs, ys = [], []
         for key, metrics in rows.items():
@@ -67,7 +68,7 @@ class LatencyModel:
         x[:, -1] = 1.0
         for r, arch in enumerate(archs):
             for label, v in arch.items():
-                x[r, index[(label, _show(v))]] = 1.0
+                x[r, index[(label, value_name(v))]] = 1.0
         y = np.array(ys)
         w, *_ = np.linalg.lstsq(x, y, rcond=None)
         predicted = x @ w
@@ -99,7 +100,7 @@ class LatencyModel:
             raise NasError(f"latency table {path} is not JSON: {err}") from None
         if not isinstance(data, Mapping):
             raise NasError(f"latency table {path} must be a JSON object, got {type(data).__name__}")
-        labels = {d.label: {_show(v) for v in d.values} for d in space.decisions}
+        labels = {d.label: {value_name(v) for v in d.values} for d in space.decisions}
         table = {}
         for label, row in data.items():
             if label in ("base", "fit"):
@@ -119,10 +120,6 @@ class LatencyModel:
         return (f"fitted {f['rows']:,} rows of {f['column']} (mean {f['mean']:.4g}): RMSE {f['rmse']:.4g}, "
                 f"mean abs error {f['mae']:.4g}, max abs error {f['max_abs']:.4g}, R^2 {f['r2']:.4f}, "
                 f"Spearman rho {f['spearman']:.4f}")
-
-
-def _show(v: Any) -> str:
-    return ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
 
 
 def _spearman(a, b) -> float:

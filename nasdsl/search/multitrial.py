@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import strategy as strategies
-from ..arch import arch_key, arch_to_json
+from ..arch import arch_to_json
 from ..errors import NasError
+from ..formats import arch_text
 from ..run import write_run
 from ..space import Space
 from ..strategy.base import create
@@ -386,26 +387,15 @@ def run(args) -> int:
         print(f"no trial completed ({len(result.trials)} failed); see `nasdsl trials {url}`")
         return 1
     print(f"best of {len(result.trials)} trials: {result.objective} = {best.value:g} (trial {best.number})")
-    print(f"  {_arch_text(space, best.arch)}")
+    print(f"  {arch_text(space, best.arch)}")
     print(f"wrote {out / 'arch.json'}, {out / 'run.json'}, {out / 'result.json'}, {out / 'best_so_far.png'}; "
           f"store {url}")
     return 0
 
 
 def _sets(items) -> dict[str, Any]:
-    from ..cli import parse_set
+    from ..options import parse_set
     return parse_set(items)
-
-
-def _arch_text(space: Space, arch: Mapping[str, Any]) -> str:
-    """The NB201 string or DARTS genotype of `arch` where the space has one, else its JSON."""
-    from ..formats import arch_to_genotype, arch_to_nb201
-    for convert in (arch_to_nb201, arch_to_genotype):
-        try:
-            return convert(space, arch)
-        except NasError:
-            continue
-    return arch_key(arch)
 
 
 class _Progress:
@@ -435,7 +425,7 @@ def write_outputs(out: Path, space: Space, result: SearchResult) -> None:
         _atomic(out / "arch.json", arch_to_json(best.arch) + "\n")
     summary = {"objective": result.objective, "trials": len(result.trials), "store": result.url,
                "best": best.to_json() if best else None,
-               "best_text": _arch_text(space, best.arch) if best else None,
+               "best_text": arch_text(space, best.arch) if best else None,
                "best_so_far": [v if v != float("-inf") else None for v in result.best_so_far()]}
     _atomic(out / "result.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
     plot_best_so_far(result, out / "best_so_far.png")

@@ -94,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
     from .. import load
     from .. import strategy as registry
     from ..arch import arch_to_json
-    from ..cli import parse_literal, parse_set
+    from ..checkpoint import load_search_checkpoint
     from ..data import PairedDataset, check_classes, fit_space_params, load_data
+    from ..options import parse_literal, parse_set
     from ..run import write_run
 
     rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -243,21 +244,6 @@ def _retrain(args, space, arch, data, out: Path) -> None:
 
 
 # --- checks --------------------------------------------------------------------------------------
-
-def load_search_checkpoint(path: Path) -> dict[str, Any]:
-    """A search's `last.ckpt`, read with `weights_only=True`; a missing, corrupt or foreign file
-    is one NasError."""
-    import torch
-    if not path.exists():
-        raise NasError(f"--resume: no checkpoint at {path} (a search writes last.ckpt after its first epoch)")
-    try:
-        ckpt = torch.load(str(path), weights_only=True, map_location="cpu")
-    except Exception as err:
-        raise NasError(f"{path} is a corrupt checkpoint: {type(err).__name__}: {str(err)[:160]}") from None
-    if not isinstance(ckpt, dict) or "nasdsl" not in ckpt or "state_dict" not in ckpt:
-        raise NasError(f"{path} is not a nasdsl search checkpoint")
-    return ckpt
-
 
 def _logged_before(path: Path, epoch: int) -> list[dict[str, str]]:
     """The rows of an earlier run's metrics.csv for epochs before `epoch`."""

@@ -47,7 +47,7 @@ def stored_space(attrs: dict[str, Any]):
 
 
 def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str = "nasdsl") -> int:
-    from .multitrial import _arch_text
+    from ..formats import arch_text
     url = storage_url(storage)
     store = Store(url, study)
     store.open(None, {}, create=False)
@@ -64,7 +64,7 @@ def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str =
     for rank, t in enumerate(shown, 1):
         row = {"rank": rank, **t.to_json()}
         if space is not None:
-            row["text"] = _arch_text(space, t.arch)
+            row["text"] = arch_text(space, t.arch)
         rows.append(row)
     if as_json:
         print(json.dumps({"storage": url, "study": study, "objective": objective,

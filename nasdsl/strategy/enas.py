@@ -55,6 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..arch import value_name
 from .oneshot import OneShot, accuracy
 
 MODE = "path"
@@ -254,7 +255,7 @@ class Enas(OneShot):
         for label, p in self.controller.last_probs.items():
             d = self.supernet.space.decision(label)
             names = range(d.n_candidates) if _any_subset(d) else d.values
-            out[label] = {_show(v): w for v, w in zip(names, p)}
+            out[label] = {value_name(v): w for v, w in zip(names, p)}
         return out
 
     def validation_arch(self):
@@ -276,9 +277,6 @@ class Enas(OneShot):
             self.generator.set_state(state["generator"])
             self.baseline, self.ctrl_step = float(state["baseline"]), int(state["ctrl_step"])
 
-
-def _show(v: Any) -> str:
-    return ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
 
 
 Strategy = Enas

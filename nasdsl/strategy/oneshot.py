@@ -50,6 +50,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from ..arch import value_name
 from ..errors import NasError
 
 
@@ -422,11 +423,8 @@ DARTS_STEPS_PER_EPOCH = 391
 
 def uniform_probs(space) -> dict[str, dict[str, float]]:
     """Each decision's values, equally likely: the distribution uniform path sampling draws from."""
-    return {d.label: {_show(v): 1.0 / len(d.values) for v in d.values} for d in space.decisions}
+    return {d.label: {value_name(v): 1.0 / len(d.values) for v in d.values} for d in space.decisions}
 
-
-def _show(v: Any) -> str:
-    return ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
 
 
 def uniform_chooser(rng: random.Random):

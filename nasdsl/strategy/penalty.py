@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from ..arch import value_name
 from ..errors import ArchitectureError, EmptySpaceError, NasError
 
 FORMS = ("mul", "add")
@@ -53,7 +54,7 @@ class CostPenalty:
             table = _read_table(metric) if isinstance(metric, str) else dict(metric)
             self.name = "latency"
             self.base, self.deltas = _tabled(space, table)
-        self._index = {d.label: {_show(v): i for i, v in enumerate(d.values)} for d in space.decisions}
+        self._index = {d.label: {value_name(v): i for i, v in enumerate(d.values)} for d in space.decisions}
         if target is None:  # the expected cost under uniform weights
             target = float(self.expected(lambda label: torch.full((len(space.decision(label).values),),
                                                                    1.0 / len(space.decision(label).values))))
@@ -154,13 +155,10 @@ def _tabled(space, table: Mapping[str, Any]) -> tuple[float, dict[str, torch.Ten
             raise NasError(f"latency table: no decision {label!r} in the space") from None
         if not isinstance(row, Mapping):
             raise NasError(f"latency table: {label!r} must map each value to a cost, got {type(row).__name__}")
-        names = {_show(v): v for v in d.values}
+        names = {value_name(v): v for v in d.values}
         unknown = sorted(set(map(str, row)) - set(names))
         if unknown:
             raise NasError(f"latency table: {label!r} has no value {unknown[0]!r}; values: {', '.join(names)}")
-        deltas[label] = torch.tensor([float(row.get(_show(v), 0.0)) for v in d.values])
+        deltas[label] = torch.tensor([float(row.get(value_name(v), 0.0)) for v in d.values])
     return base, deltas
 
-
-def _show(v: Any) -> str:
-    return ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)

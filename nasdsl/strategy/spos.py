@@ -30,9 +30,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..arch import arch_key
+from ..arch import arch_key, value_name
 from ..errors import ArchitectureError, NasError
-from .oneshot import _show, uniform_probs
+from .oneshot import uniform_probs
 from .random_oneshot import RandomOneShot
 
 MODE = "path"
@@ -75,9 +75,9 @@ class Spos(RandomOneShot):
             return uniform_probs(self.supernet.space)
         out = {}
         for d in self.supernet.space.decisions:
-            values = [_show(a[d.label]) for a in self.final_population if d.label in a]
+            values = [value_name(a[d.label]) for a in self.final_population if d.label in a]
             if values:
-                out[d.label] = {_show(v): values.count(_show(v)) / len(values) for v in d.values}
+                out[d.label] = {value_name(v): values.count(value_name(v)) / len(values) for v in d.values}
         return out
 
     # -- stage 2

@@ -587,8 +587,8 @@ class _Layout:
 def _tokens(text: str) -> list:
     """The source's tokens (no whitespace, no comments), from the grammar's own lexer: the
     tree has only start positions, comments need the ends of statements and braces."""
-    from .parser import _lex  # the parser's cached Lark lexer
-    return [t for t in _lex(text) if t.type not in ("WS", "COMMENT")]
+    from .parser import lex  # the parser's cached Lark lexer
+    return [t for t in lex(text) if t.type not in ("WS", "COMMENT")]
 
 
 # --- printing units as lines ---------------------------------------------------------------

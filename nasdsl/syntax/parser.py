@@ -75,7 +75,7 @@ def _side_by_side(text: str, err: UnexpectedInput) -> tuple[tuple[int, int], str
         return None
     tokens = []
     try:
-        for t in _lex(text):
+        for t in lex(text):
             if t.start_pos is not None and t.start_pos > tok.start_pos:
                 break
             if t.type not in ("WS", "COMMENT"):
@@ -181,7 +181,7 @@ def _meta_loc(file: str, text: str, err: VisitError) -> Loc:
     return Loc(file, line, getattr(meta, "column", 1), text) if line else Loc(file, 1, 1, text)
 
 
-def _lex(text: str):
+def lex(text: str):
     """The tokens of `text`, whitespace and comments included (for comments and `fmt`)."""
     parser = _lark()
     parser.options.postlex.source(text)
@@ -190,7 +190,7 @@ def _lex(text: str):
 
 def _comments(text: str):
     """Comments with their positions, found with the grammar's own tokenizer."""
-    for tok in _lex(text) if "#" in text else ():
+    for tok in lex(text) if "#" in text else ():
         if tok.type == "COMMENT":
             yield (tok.line, tok.column, tok.value)
 

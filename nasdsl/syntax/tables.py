@@ -52,7 +52,7 @@ def build(text: str) -> Lark:
 def load_tables(text: str, path: Path | None = None) -> Lark | None:
     """The parser from the shipped tables, or None when they are missing, stale (another
     grammar or Lark version) or unreadable."""
-    from .parser import grammar_path
+    from . import grammar_path
     path = path or tables_path(grammar_path())
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -108,7 +108,7 @@ def _decode(x: Any) -> Any:
 
 
 if __name__ == "__main__":
-    from .parser import grammar_path
+    from . import grammar_path
     grammar = grammar_path()
     write_tables(grammar.read_text(), tables_path(grammar))
     print(f"wrote {tables_path(grammar)}")

@@ -247,8 +247,8 @@ def _lagrangian(space, score: Score, start: Mapping[str, Any], steps: int = 16) 
     each value a first-order model around `start` (the cost of `start` with that one decision
     changed, in units of `start`'s cost, summed over the metrics the budgets mention), `lam`
     found by doubling and bisection; the best-scoring pass that keeps the budgets, or None."""
-    from ..analysis.shapes import costs
     from ..values import free_labels
+    from .shapes import costs
     metrics = sorted({label[1:] for c in space.budgets for label in free_labels(c.expr) if label.startswith("@")})
     base = costs(space, start, validate=False)
     delta: dict[tuple[str, Any], float] = {}

@@ -36,11 +36,25 @@ from .errors import UNKNOWN, ArityError, DuplicateError, ImportCycleError, Loc, 
 from .limits import ValueTooLarge, check_number
 from .ops import catalog
 from .syntax import ast
-from .values import Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal, to_text, unary
+from .values import (
+    Ref,
+    apply_binary,
+    binary,
+    evaluate,
+    free_labels,
+    func,
+    if_else,
+    is_expr,
+    literal,
+    possible_values,
+    to_text,
+    unary,
+)
 
 MAX_RANGE = 100_000       # longest list a `range` may build
 MAX_CALL_DEPTH = 64       # deepest nesting of block calls (recursion guard)
 MAX_DOMAIN = 100_000      # most values a single decision may have
+MAX_DIVISOR_CHECKS = 20_000  # joint assignments tried for one divisor over choices (check_divisor)
 MAX_WORK = 45_000         # most statements, calls and choices one program may expand to
 REDUCTIONS = ("sum", "mean", "concat", "none")
 MERGES = ("all", "loose_end")
@@ -248,6 +262,7 @@ class Elaborator:
         self.decisions: dict[str, _DecisionAcc] = {}
         self.constraints: list[ir.Constraint] = []
         self.conditions: list[Any] = []
+        self.guards: list[Any] = []                    # tests of the value `if`s being evaluated
         self.forced_label: str | None = None
         self.units: dict[str, Unit] = {}
         self.loading: list[str] = []
@@ -606,7 +621,15 @@ class Elaborator:
             raise NasTypeError(f"the condition of `if` must be a value, got {kind_of(test)}", node.test.loc)
         if not is_expr(test):
             return self.eval(node.then if test else node.other, env, ctx)
-        then, other = self.eval(node.then, env, ctx), self.eval(node.other, env, ctx)
+        # The test guards each branch's arithmetic (`4 // (k - 3) if k != 3 else 1` is fine):
+        # check_divisor sees it, decisions declared in a branch do not.
+        self.guards.append(test)
+        try:
+            then = self.eval(node.then, env, ctx)
+            self.guards[-1] = unary("not", test)
+            other = self.eval(node.other, env, ctx)
+        finally:
+            self.guards.pop()
         for v, e in ((then, node.then), (other, node.other)):
             if not _is_value(v):
                 raise NasTypeError(f"a condition over choices can only pick between values, got {kind_of(v)}; "
@@ -638,6 +661,8 @@ class Elaborator:
                 raise NasTypeError(f"cannot use a string with {node.op!r}", node.loc)
         if node.op not in ("and", "or", "==", "!=") and (a is None or b is None):
             raise NasTypeError(f"cannot use none with {node.op!r}", node.loc)
+        if node.op in ("/", "//", "%", "**") and (is_expr(a) or is_expr(b)):
+            self.check_divisor(node.op, a, b, node.loc)
         try:
             return binary(node.op, a, b)
         except ValueTooLarge:
@@ -648,6 +673,56 @@ class Elaborator:
             raise NasTypeError("number too large", node.loc) from None
         except TypeError:
             raise NasTypeError(f"cannot compute {literal(a)} {node.op} {literal(b)}", node.loc) from None
+
+    def check_divisor(self, op: str, a: Any, b: Any, loc: Loc) -> None:
+        """Refuse `a op b` (a division, modulo or power over choices) if some architecture in
+        which it is computed makes it divide by zero, naming the decision values that do.
+        Only assignments under which the expression exists and is used (the enclosing repeat
+        or choice conditions, the tests of the value `if`s around it) count. The assignments
+        are enumerated up to `MAX_DIVISOR_CHECKS`; past that the check gives up and
+        `values.DivisionByZero` stops the one architecture that hits it."""
+        if op == "**":
+            if not is_expr(a) and a != 0 or not is_expr(b) and isinstance(b, (int, float)) and b >= 0:
+                return
+        elif not is_expr(b):
+            if b != 0:
+                return
+            raise NasTypeError(f"division by zero: {to_text(a)} {op} {literal(b)} divides by zero for every choice of "
+                               f"{', '.join(sorted(lab.lstrip('@') for lab in free_labels(a)))}", loc,
+                               hint="the divisor is the constant 0")
+        else:
+            domains = {lab: self.decisions[lab].values for lab in free_labels(b) if lab in self.decisions}
+            if len(domains) < len(free_labels(b)):
+                return  # a derived property (@params) in a constraint: not a decision to enumerate
+            seen = possible_values(b, domains, cap=MAX_DIVISOR_CHECKS)
+            if seen is not None and 0 not in seen:
+                return
+        expr_labels = free_labels(a) | free_labels(b)
+        cond = self.condition()
+        for guard in self.guards:
+            cond = binary("and", cond, guard)
+        for labels in (expr_labels | free_labels(cond), expr_labels):
+            if not labels <= self.decisions.keys():
+                return
+            if math.prod(len(self.decisions[lab].values) for lab in labels) <= MAX_DIVISOR_CHECKS:
+                break
+        else:
+            return
+        names = sorted(labels)
+        for combo in itertools.product(*(self.decisions[lab].values for lab in names)):
+            arch = dict(zip(names, combo))
+            try:
+                if free_labels(cond) <= labels and not evaluate(cond, arch):
+                    continue
+                apply_binary(op, evaluate(a, arch), evaluate(b, arch))
+            except ZeroDivisionError:
+                where = " and ".join(f"{lab} = {literal(arch[lab])}" for lab in sorted(expr_labels))
+                what = "raises zero to a negative power" if op == "**" else "divides by zero"
+                p = 8 if op == "**" else 6
+                raise NasTypeError(f"division by zero: {to_text(a, p)} {op} {to_text(b, p + 1)} {what} when {where}", loc,
+                                   hint="keep the divisor away from zero for every choice, e.g. max(d, 1)") from None
+            except (ArithmeticError, TypeError, ValueError, KeyError):
+                continue
 
     def tensor_binop(self, node: ast.BinOp, a, b, ctx: Ctx):
         if node.op not in ("+", "*"):

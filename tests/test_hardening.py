@@ -1,0 +1,92 @@
+"""Hardening, second round (issue 24): every hostile input that arrived with search ends in
+one located or named `NasError` (exit 1, no traceback, quoted text bounded), never in an
+internal error (exit 70), a hang or unbounded memory.
+
+Each test reproduces one defect of the issue through the command line (in process, through
+`cli.main`) or the API and asserts the exact first line of the error.
+"""
+from __future__ import annotations
+
+import pytest
+
+import nasdsl
+from nasdsl import NasError
+from nasdsl.cli import main
+
+
+def fails(capsys, *argv) -> str:
+    """Run the command line; it must exit 1 with a NasError and no traceback. The first line."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert code == 1, (code, out, err)
+    assert "Traceback" not in err and "internal error" not in err
+    assert all(len(line) <= 400 for line in err.splitlines()), err
+    return err.splitlines()[0]
+
+
+def space(tmp_path, expr: str, extra: str = "", name: str = "t.nas"):
+    path = tmp_path / name
+    path.write_text(f"network(x: [4]) {{\n  k = choice[3, 4, 5]\n  return x -> Linear(4, {expr})\n}}\n{extra}")
+    return path
+
+
+# --- 1. division and modulo by zero over a choice --------------------------------------------
+
+@pytest.mark.parametrize("expr, col, message", [
+    ("4 + k // 0", 31, "division by zero: k // 0 divides by zero for every choice of k"),
+    ("4 + k % 0", 31, "division by zero: k % 0 divides by zero for every choice of k"),
+    ("4 + int(k // 0.0)", 35, "division by zero: k // 0.0 divides by zero for every choice of k"),
+    ("4 + 4 // (k - 3)", 31, "division by zero: 4 // (k - 3) divides by zero when k = 3"),
+    ("4 + 12 % (k - 4)", 32, "division by zero: 12 % (k - 4) divides by zero when k = 4"),
+    ("4 + int((k - 3) ** (2 - k))", 41,
+     "division by zero: (k - 3) ** (2 - k) raises zero to a negative power when k = 3"),
+])
+def test_check_finds_a_division_by_zero_over_a_choice_at_the_expression(tmp_path, capsys, expr, col, message):
+    path = space(tmp_path, expr)
+    assert fails(capsys, "check", path) == f"{path}:3:{col}: {message}"
+    for command in (["compile", path, "--strategy", "discrete"], ["info", path], ["sample", path]):
+        assert fails(capsys, *command) == f"{path}:3:{col}: {message}"
+
+
+def test_a_division_by_zero_with_a_budget_is_found_by_every_command(tmp_path, capsys):
+    path = space(tmp_path, "4 + 4 // (k - 5)", "require params <= 100000\n")
+    for command in ("check", "info", "sample"):
+        assert fails(capsys, command, path) == \
+            f"{path}:3:31: division by zero: 4 // (k - 5) divides by zero when k = 5"
+
+
+def test_the_values_that_divide_by_zero_are_named_jointly(tmp_path):
+    src = "network(x: [4]) {\n  a = choice[1, 2]\n  b = choice[1, 2]\n  return x -> Linear(4, 8 // (a - b) + 4)\n}\n"
+    with pytest.raises(NasError) as err:
+        nasdsl.loads(src)
+    assert err.value.message == "division by zero: 8 // (a - b) divides by zero when a = 1 and b = 1"
+    assert (err.value.loc.line, err.value.loc.col) == (4, 27)
+
+
+@pytest.mark.parametrize("expr", [
+    "4 + (4 // (k - 3) if k != 3 else 1)",     # the value `if` guards its branches
+    "4 + (1 if k == 3 else 4 // (k - 3))",
+    "4 + 4 // max(k - 3, 1)",
+    "4 + k // 2",
+])
+def test_a_divisor_kept_away_from_zero_is_accepted(tmp_path, expr):
+    assert nasdsl.load(space(tmp_path, expr)).size() == 3
+
+
+def test_a_divisor_zero_only_where_the_expression_does_not_exist_is_accepted():
+    # the block exists only when k // 3 > 0, that is k in (3, 4), where k - 2 is never zero
+    src = ("network(x: [4]) {\n  k = choice[2, 3, 4]\n"
+           "  return x -> repeat(k // 3, lambda i: Linear(4, 4 + 0 * (8 // (k - 2)))) -> Linear(4, 4)\n}\n")
+    assert nasdsl.loads(src).size() == 3
+    with pytest.raises(NasError) as err:
+        nasdsl.loads(src.replace("(k - 2)", "(k - 3)"))
+    assert err.value.message == "division by zero: 8 // (k - 3) divides by zero when k = 3"
+
+
+def test_a_division_by_zero_past_what_check_enumerates_is_still_a_nas_error():
+    from nasdsl.values import DivisionByZero, Ref, binary, evaluate
+    expr = binary("//", 8, binary("-", Ref("k"), 3))
+    with pytest.raises(DivisionByZero) as err:
+        evaluate(expr, {"k": 3})
+    assert isinstance(err.value, NasError) and isinstance(err.value, ZeroDivisionError)
+    assert err.value.message == "division by zero: 8 // 0"

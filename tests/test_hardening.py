@@ -90,3 +90,90 @@ def test_a_division_by_zero_past_what_check_enumerates_is_still_a_nas_error():
         evaluate(expr, {"k": 3})
     assert isinstance(err.value, NasError) and isinstance(err.value, ZeroDivisionError)
     assert err.value.message == "division by zero: 8 // 0"
+
+
+# --- 2. cifar10 folders ------------------------------------------------------------------------
+
+def cifar_folder(tmp_path, labels=None, data=None, n=4):
+    """A cifar-10-batches-py folder whose test_batch holds `labels` / `data` when given."""
+    import pickle
+
+    import numpy as np
+    folder = tmp_path / "cifar"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("data_batch_1", "test_batch"):
+        batch = {b"labels": rng.integers(0, 10, n).tolist(), b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
+        if name == "test_batch":
+            batch[b"labels"] = batch[b"labels"] if labels is None else labels
+            batch[b"data"] = batch[b"data"] if data is None else data
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    return folder
+
+
+def _np():
+    return pytest.importorskip("numpy")
+
+
+@pytest.mark.parametrize("labels, message", [
+    (["cat", "dog", "cat", "dog"], "label 0 is 'cat', expected an integer 0..9"),
+    ([[1], [2], [3], [4]], "label 0 is [1], expected an integer 0..9"),
+    ([1, 2, 10**40, 3], "label 2 is a huge integer, expected an integer 0..9"),
+    ([1, 2, 3, 10**9], "label 3 is 1000000000, expected an integer 0..9"),
+    ([1, -5, 3, 4], "label 1 is -5, expected an integer 0..9"),
+    ([1.0, 2.0, 3.0, 4.0], "label 0 is 1.0, expected an integer 0..9"),
+    ([True, 2, 3, 4], "label 0 is True, expected an integer 0..9"),
+    ([1, 2, 3], "3 labels for 4 images"),
+    ("0123", "'labels' must be a list of 4 integers, got str"),
+])
+def test_cifar10_labels_that_are_not_classes_are_refused(tmp_path, capsys, labels, message):
+    pytest.importorskip("torch")
+    from nasdsl.data import load_data
+    folder = cifar_folder(tmp_path, labels=labels)
+    with pytest.raises(NasError) as err:
+        load_data(f"cifar10:{folder}")
+    assert err.value.message == f"cifar10: {folder / 'test_batch'}: {message}"
+    assert fails(capsys, "train", "nasbench201", "--data", f"cifar10:{folder}", "--arch", "{}",
+                 "--out", tmp_path / "run") == f"cifar10: {folder / 'test_batch'}: {message}"
+
+
+@pytest.mark.parametrize("make, got", [
+    (lambda np: np.array([[1] * 3072] * 4, dtype=object), "a |O array of shape [4, 3072]"),
+    (lambda np: np.zeros((4, 3072), dtype=[("a", "u1")]), "a structured array of shape [4, 3072]"),
+    (lambda np: np.zeros((4, 3072), dtype="V1"), "a |V1 array of shape [4, 3072]"),
+    (lambda np: np.zeros((4, 3072), dtype=np.float64), "a <f8 array of shape [4, 3072]"),
+    (lambda np: np.zeros((4, 3071), dtype=np.uint8), "a |u1 array of shape [4, 3071]"),
+    (lambda np: [0] * 3072, "list"),
+])
+def test_cifar10_data_that_is_not_uint8_images_is_refused(tmp_path, make, got):
+    pytest.importorskip("torch")
+    from nasdsl.data import load_data
+    folder = cifar_folder(tmp_path, data=make(_np()))
+    with pytest.raises(NasError) as err:
+        load_data(f"cifar10:{folder}")
+    assert err.value.message == f"cifar10: {folder / 'test_batch'}: 'data' must be an N x 3072 uint8 array, got {got}"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "symlink to /dev/zero"])
+def test_a_cifar10_batch_that_is_not_a_regular_file_is_refused_unopened(tmp_path, kind):
+    import os
+    pytest.importorskip("torch")
+    from nasdsl.data import load_data
+    folder = cifar_folder(tmp_path)
+    (folder / "test_batch").unlink()
+    {"fifo": lambda p: os.mkfifo(p), "directory": lambda p: p.mkdir(),
+     "symlink to /dev/zero": lambda p: p.symlink_to("/dev/zero")}[kind](folder / "test_batch")
+    with pytest.raises(NasError) as err:   # a FIFO would block the reader for ever if opened
+        load_data(f"cifar10:{folder}")
+    assert err.value.message == f"cannot read cifar10 batch {folder / 'test_batch'}: not a regular file"
+
+
+def test_a_cifar10_batch_over_the_bound_is_refused_before_reading(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from nasdsl import data
+    folder = cifar_folder(tmp_path)
+    monkeypatch.setattr(data, "MAX_CIFAR_BATCH_BYTES", 1000)
+    size = (folder / "data_batch_1").stat().st_size
+    with pytest.raises(NasError) as err:
+        data.load_data(f"cifar10:{folder}")
+    assert err.value.message == f"cifar10 batch {folder / 'data_batch_1'} is too large: {size:,} bytes, the limit is 1,000"

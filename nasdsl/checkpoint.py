@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .errors import NasError
+from .limits import os_reason, show_path
 from .preprocessing import Preprocessing
 from .space import Space
 
@@ -57,9 +58,10 @@ def save_checkpoint(path: str | Path, space: Space, strategy: str, model: nn.Mod
         "preprocessing": None if preprocessing is None else preprocessing.to_json(),
     }
     try:
-        torch.save(payload, str(path))
+        with open(path, "wb") as handle:  # torch.save on a path hides the reason in a RuntimeError
+            torch.save(payload, handle)
     except OSError as err:
-        raise NasError(f"cannot write checkpoint {path}: {err.strerror}") from None
+        raise NasError(f"cannot write checkpoint {show_path(path)}: {os_reason(err)}") from None
 
 
 @dataclass

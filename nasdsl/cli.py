@@ -23,6 +23,7 @@ from typing import Any
 from . import __version__, is_library, load_library, read_source, strategy
 from .arch import arch_from_json, arch_json_value, read_arch_text
 from .errors import ArchitectureError, NasError
+from .limits import os_reason, show_path
 
 
 def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
@@ -292,7 +293,7 @@ def cmd_export(args) -> int:
     try:
         Path(args.output).write_text(source)
     except OSError as err:
-        raise NasError(f"cannot write {args.output}: {err.strerror}") from None
+        raise NasError(f"cannot write {show_path(args.output)}: {os_reason(err)}") from None
     return 0
 
 
@@ -616,6 +617,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as err:  # noqa: BLE001 - the last resort: no bare traceback reaches the user
+        if isinstance(err, OSError) and err.filename is not None:
+            # a path the system refuses (too long, no permission, a full disk): the user's input
+            # or machine, said in one line with the path capped, not a bug
+            print(f"nasdsl: cannot use {show_path(err.filename)}: {os_reason(err)}", file=sys.stderr)
+            return 1
         if os.environ.get("NASDSL_DEBUG", "") not in ("", "0"):
             raise
         print(internal_error_message(err, argv if argv is not None else sys.argv[1:]), file=sys.stderr)

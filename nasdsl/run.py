@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NasError
+from .limits import os_reason, show_path
 from .preprocessing import Preprocessing
 
 __all__ = ["RUN_FILE", "RunRecord", "write_run", "find_run", "read_run"]
@@ -168,7 +169,7 @@ def write_run(out: str | Path, space, sets: Mapping[str, Any] | None = None,
         tmp.write_text(text + "\n")
         os.replace(tmp, path)
     except OSError as err:
-        raise NasError(f"cannot write {path}: {err.strerror}") from None
+        raise NasError(f"cannot write {show_path(path)}: {os_reason(err)}") from None
     return path
 
 

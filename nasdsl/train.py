@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from .data import Data, check_classes, load_data
 from .errors import NasError
+from .limits import os_reason, show_path
 
 __all__ = ["train_architecture", "evaluate", "inherited_weights"]
 
@@ -134,7 +135,7 @@ def _write(out: Path, space, model, arch, result, preprocessing=None) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise NasError(f"cannot create {out}: {err.strerror}") from None
+        raise NasError(f"cannot create {show_path(out)}: {os_reason(err)}") from None
     save_checkpoint(out / "model.pt", space, "discrete", model, arch=arch, metadata={"result": json.dumps(result)},
                     preprocessing=preprocessing)
     tmp = out / "result.json.tmp"

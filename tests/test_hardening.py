@@ -177,3 +177,39 @@ def test_a_cifar10_batch_over_the_bound_is_refused_before_reading(tmp_path, monk
     with pytest.raises(NasError) as err:
         data.load_data(f"cifar10:{folder}")
     assert err.value.message == f"cifar10 batch {folder / 'data_batch_1'} is too large: {size:,} bytes, the limit is 1,000"
+
+
+# --- 3. path lengths -----------------------------------------------------------------------------
+
+LONG = "a" * 300
+SHOWN = "a" * 47 + " ... " + "a" * 47   # limits.show_path: start and end, 99 characters
+
+
+@pytest.mark.parametrize("argv, first", [
+    (["check", f"{LONG}.nas"], f"cannot read {'a' * 47} ... {'a' * 43}.nas: File name too long"),
+    (["check", LONG], f"cannot read {SHOWN}: File name too long"),
+    (["trials", LONG], f"cannot read store {SHOWN}: File name too long"),
+    (["search", "nasbench201", "--out", LONG, "--strategy", "random", "--trials", "1",
+      "--evaluator", "python:nasdsl.search.evaluators:count_decisions"], f"cannot create {SHOWN}: File name too long"),
+    (["search", "nasbench201", "--storage", f"sqlite:///{LONG}/exp.db", "--strategy", "random", "--trials", "1",
+      "--evaluator", "python:nasdsl.search.evaluators:count_decisions"], f"cannot create {SHOWN}: File name too long"),
+])
+def test_a_name_over_the_file_name_limit_is_a_nas_error_with_the_path_capped(tmp_path, monkeypatch, capsys,
+                                                                              argv, first):
+    monkeypatch.chdir(tmp_path)
+    assert fails(capsys, *argv) == first
+
+
+def test_an_import_over_the_file_name_limit_is_located_and_capped(tmp_path, capsys):
+    path = tmp_path / "imp.nas"
+    path.write_text(f'import "{LONG}.nas"\nnetwork(x: [4]) = x -> ReLU()\n')
+    assert fails(capsys, "check", path) == \
+        f"{path}:1:1: cannot import '{'a' * 47} ... {'a' * 43}.nas': File name too long"
+
+
+def test_a_checkpoint_path_over_the_file_name_limit_is_a_nas_error(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "net.nas").write_text("network(x: [4]) = x -> Linear(4, 2)\n")
+    assert fails(capsys, "compile", "net.nas", "--strategy", "discrete", "--arch", "{}", "-o", f"{LONG}.pt") == \
+        f"cannot write checkpoint {'a' * 47} ... {'a' * 44}.pt: File name too long"

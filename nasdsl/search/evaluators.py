@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NasError
+from ..limits import os_reason, show_path
 from ..space import Space
 
 
@@ -154,7 +155,7 @@ def _read_table(path: Path) -> tuple[dict[str, dict[str, float]], list[str]]:
                         continue
                 rows[line["arch"]] = values
     except OSError as err:
-        raise NasError(f"cannot read table {path}: {err.strerror or err}") from None
+        raise NasError(f"cannot read table {show_path(path)}: {os_reason(err)}") from None
     except (csv.Error, UnicodeDecodeError, EOFError) as err:
         raise NasError(f"table {path} is not a readable CSV file ({err})") from None
     return rows, numeric

@@ -58,6 +58,7 @@ from typing import Any
 
 from ..arch import arch_key
 from ..errors import NasError
+from ..limits import os_reason, printable, show_path
 
 STUDY = "nasdsl"
 
@@ -134,14 +135,17 @@ def open_storage(url: str | None, heartbeat_interval: int = 10, grace_period: in
         path = url[len("journal:"):]
         if path.startswith("///"):
             path = path[2:]
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(path))
+        _make_parent(path)
+        try:
+            return optuna.storages.JournalStorage(JournalFileBackend(path))
+        except OSError as err:
+            raise NasError(f"--storage {show_path(url)}: cannot open: {os_reason(err)}") from None
     kwargs: dict[str, Any] = {}
     url = _postgres_driver(url)
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _make_parent(path)
             kwargs = {"creator": _sqlite_creator(path)}
     try:
         with warnings.catch_warnings():
@@ -149,11 +153,21 @@ def open_storage(url: str | None, heartbeat_interval: int = 10, grace_period: in
             rdb = RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat_interval,
                              grace_period=grace_period)
     except ImportError as err:
-        raise NasError(f"--storage {url}: its database driver is not installed ({err}); "
+        raise NasError(f"--storage {show_path(url)}: its database driver is not installed ({err}); "
                        "for PostgreSQL: pip install 'nasdsl[postgres]'") from None
     except Exception as err:  # sqlalchemy's errors: a bad URL, an unreachable server
-        raise NasError(f"--storage {url}: cannot open ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+        first = (str(err).splitlines() or [""])[0]
+        raise NasError(f"--storage {show_path(url)}: cannot open ({type(err).__name__}: "
+                       f"{printable(first, one_line=True)[:200]})") from None
     return optuna.storages.get_storage(rdb)
+
+
+def _make_parent(path: str) -> None:
+    """Create the folder a store file goes in, or say (path capped) why it cannot be."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a name over the file-name limit, a file in the way, no permission
+        raise NasError(f"cannot create {show_path(Path(path).parent)}: {os_reason(err)}") from None
 
 
 def _postgres_driver(url: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NasError
+from ..limits import os_reason, show_path
 from .store import Store, default_url
 
 
@@ -24,13 +25,16 @@ def storage_url(text: str) -> str:
     if "://" in text or text.startswith("journal:"):
         return text
     path = Path(text)
-    if path.is_dir():
-        if (path / "exp.db").is_file():
-            return default_url(path)
-        raise NasError(f"{text} holds no exp.db (a multi-trial search's store)")
-    if path.is_file():
-        return f"sqlite:///{path}"
-    raise NasError(f"no such store: {text} (give a search's --out DIR, its exp.db or a storage URL)")
+    try:
+        if path.is_dir():
+            if (path / "exp.db").is_file():
+                return default_url(path)
+            raise NasError(f"{show_path(text)} holds no exp.db (a multi-trial search's store)")
+        if path.is_file():
+            return f"sqlite:///{path}"
+    except OSError as err:  # a name over the file-name limit, a loop of links
+        raise NasError(f"cannot read store {show_path(text)}: {os_reason(err)}") from None
+    raise NasError(f"no such store: {show_path(text)} (give a search's --out DIR, its exp.db or a storage URL)")
 
 
 def stored_space(attrs: dict[str, Any]):

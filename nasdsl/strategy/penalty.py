@@ -32,6 +32,7 @@ from typing import Any
 import torch
 
 from ..errors import ArchitectureError, NasError
+from ..limits import os_reason, show_path
 
 FORMS = ("mul", "add")
 
@@ -106,7 +107,7 @@ def _read_table(path: str) -> dict[str, Any]:
     try:
         return json.loads(Path(path).read_text())
     except OSError as err:
-        raise NasError(f"cannot read latency table {path}: {err.strerror}") from None
+        raise NasError(f"cannot read latency table {show_path(path)}: {os_reason(err)}") from None
     except ValueError as err:
         raise NasError(f"latency table {path} is not JSON: {err}") from None
 

@@ -213,3 +213,50 @@ def test_a_checkpoint_path_over_the_file_name_limit_is_a_nas_error(tmp_path, mon
     (tmp_path / "net.nas").write_text("network(x: [4]) = x -> Linear(4, 2)\n")
     assert fails(capsys, "compile", "net.nas", "--strategy", "discrete", "--arch", "{}", "-o", f"{LONG}.pt") == \
         f"cannot write checkpoint {'a' * 47} ... {'a' * 44}.pt: File name too long"
+
+
+# --- 4. stores -----------------------------------------------------------------------------------
+
+SEARCH = ["--strategy", "random", "--evaluator", "python:nasdsl.search.evaluators:count_decisions"]
+
+
+@pytest.fixture(scope="module")
+def store_run(tmp_path_factory):
+    pytest.importorskip("optuna")
+    out = tmp_path_factory.mktemp("store") / "run"
+    assert main(["search", "nasbench201", "--out", str(out), "--trials", "2", *SEARCH]) == 0
+    return out
+
+
+def _edited_store(store_run, tmp_path, sql: str):
+    import shutil
+    import sqlite3
+    out = tmp_path / "run"
+    shutil.copytree(store_run, out)
+    with sqlite3.connect(out / "exp.db") as db:
+        assert db.execute(sql).rowcount == 1
+    return out
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("update trial_user_attributes set value_json='[1, 2]' where key='nasdsl' and trial_id=1",
+     "trial 0's attribute 'nasdsl' is a list, not an object"),
+    ("update trial_user_attributes set value_json='\"x\"' where key='result' and trial_id=2",
+     "trial 1's attribute 'result' is a string, not an object"),
+    ("update trial_user_attributes set value_json='{\"metrics\": {\"value\": \"high\"}}' where key='result' "
+     "and trial_id=1", "trial 0's metric 'value' is a string, not a number"),
+    ("update trial_user_attributes set value_json='{\"arch\": [1], \"key\": \"k\"}' where key='nasdsl' and trial_id=1",
+     "trial 0's nasdsl.arch is a list, not an object"),
+    ("update study_user_attributes set value_json='[\"a\"]' where key='sources'",
+     "the experiment's attribute 'sources' is a list, not an object"),
+    ("update study_user_attributes set value_json='7' where key='fingerprint'",
+     "the experiment's attribute 'fingerprint' is a number, not a string"),
+])
+def test_a_store_with_attributes_nasdsl_did_not_write_is_a_nas_error_naming_them(store_run, tmp_path, capsys,
+                                                                                 sql, message):
+    out = _edited_store(store_run, tmp_path, sql)
+    first = (f"store sqlite:///{out / 'exp.db'}: {message} as nasdsl writes it; "
+             "the store was edited or written by something else")
+    assert fails(capsys, "trials", out) == first
+    assert fails(capsys, "trials", out, "--json") == first
+    assert fails(capsys, "search", "nasbench201", "--out", out, "--trials", "3", *SEARCH) == first

@@ -170,6 +170,62 @@ def _make_parent(path: str) -> None:
         raise NasError(f"cannot create {show_path(Path(path).parent)}: {os_reason(err)}") from None
 
 
+# What nasdsl writes in a store, attribute by attribute: a store read back (a copied or edited
+# `exp.db`, a shared database) is input like any file, so each value is checked against its
+# type before it is used, and a wrong one is a NasError naming the trial and the attribute.
+_NUMBER = (int, float)
+_STUDY_ATTRS: dict[str, tuple[type, ...]] = {
+    "fingerprint": (str,), "previous_fingerprints": (list,), "space": (str,), "sources": (dict,),
+    "params": (dict,), "objective": (str,), "strategy": (str,),
+}
+_TRIAL_ATTRS: dict[str, tuple[type, ...]] = {"nasdsl": (dict,), "result": (dict,), "error": (str,), "yielded": (str,)}
+_OWN_FIELDS: dict[str, tuple[type, ...]] = {"arch": (dict,), "key": (str,), "fingerprint": (str,), "worker": (str,),
+                                            "retry_of": (int, type(None))}
+_RESULT_FIELDS: dict[str, tuple[type, ...]] = {"metrics": (dict,), "seconds": (*_NUMBER, type(None))}
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+                                         int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _expect(value: Any, types: tuple[type, ...], what: str, where: str) -> None:
+    if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
+        wanted = " or ".join(dict.fromkeys(_kind(t()) if t is not type(None) else "null" for t in types))
+        raise NasError(f"store {show_path(where)}: {what} is {_kind(value)}, not {wanted} as nasdsl writes it; "
+                       "the store was edited or written by something else")
+
+
+def _study_attrs(attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The experiment's attributes, each of the type nasdsl writes (else a NasError naming it)."""
+    for name, types in _STUDY_ATTRS.items():
+        if name in attrs:
+            _expect(attrs[name], types, f"the experiment's attribute {name!r}", where)
+    for name, text in (attrs.get("sources") or {}).items():
+        _expect(text, (str,), f"the experiment's source {printable(str(name), one_line=True)[:80]!r}", where)
+    for old in attrs.get("previous_fingerprints") or []:
+        _expect(old, (str,), "an entry of the experiment's attribute 'previous_fingerprints'", where)
+    return dict(attrs)
+
+
+def _trial_attrs(t, where: str) -> dict[str, Any]:
+    """Trial `t`'s attributes, each of the type nasdsl writes (else a NasError naming the trial)."""
+    attrs = t.user_attrs
+    for name, types in _TRIAL_ATTRS.items():
+        if name in attrs:
+            _expect(attrs[name], types, f"trial {t.number}'s attribute {name!r}", where)
+    own, result = attrs.get("nasdsl") or {}, attrs.get("result") or {}
+    for fields, part, value in ((_OWN_FIELDS, "nasdsl", own), (_RESULT_FIELDS, "result", result)):
+        for name, types in fields.items():
+            if value.get(name) is not None:
+                _expect(value[name], types, f"trial {t.number}'s {part}.{name}", where)
+    for label in own.get("arch") or {}:
+        _expect(label, (str,), f"a decision label in trial {t.number}'s architecture", where)
+    for name, metric in (result.get("metrics") or {}).items():
+        _expect(metric, _NUMBER, f"trial {t.number}'s metric {printable(str(name), one_line=True)[:60]!r}", where)
+    return attrs
+
+
 def _postgres_driver(url: str) -> str:
     """`postgresql://` names SQLAlchemy's default driver (psycopg 3 in SQLAlchemy 2.1); where
     only psycopg2 (the `postgres` extra) is installed, use that one."""
@@ -216,7 +272,7 @@ class Store:
                 self.study = optuna.load_study(storage=self.storage, study_name=self.study_name)
         except KeyError:
             raise NasError(f"{self.url} holds no experiment named {self.study_name!r}") from None
-        attrs = self.study.user_attrs
+        attrs = _study_attrs(self.study.user_attrs, self.url)
         old = attrs.get("fingerprint")
         if fingerprint is None:
             pass   # reading only (`nasdsl trials`)
@@ -233,7 +289,7 @@ class Store:
             self.study.set_user_attr("previous_fingerprints", list(attrs.get("previous_fingerprints", [])) + [old])
             for k, v in meta.items():
                 self.study.set_user_attr(k, v)
-        self.attrs = dict(self.study.user_attrs)
+        self.attrs = _study_attrs(self.study.user_attrs, self.url)
         self.study_id = self.storage.get_study_id_from_name(self.study_name)
         if self.distributions and old is not None and (old != fingerprint or self.attrs.get("previous_fingerprints")):
             # Optuna fixes a parameter's domain for the whole study: a decision whose domain the
@@ -263,10 +319,9 @@ class Store:
             out.append(rec)
         return out
 
-    @staticmethod
-    def _record(t) -> TrialRecord:
+    def _record(self, t) -> TrialRecord:
         from optuna.trial import TrialState
-        a = t.user_attrs
+        a = _trial_attrs(t, self.url)
         if t.state == TrialState.COMPLETE:
             state = "complete"
         elif t.state in (TrialState.RUNNING, TrialState.WAITING):

@@ -119,13 +119,15 @@ def inherited_weights(space, arch: Mapping[str, Any], checkpoint: str | Path) ->
     from .search.oneshot import load_search_checkpoint
     from .strategy import build_supernet
     ckpt = load_search_checkpoint(Path(checkpoint))
+    from .checkpoint import check_weights
     meta = ckpt["nasdsl"]
     if meta["fingerprint"] != space.fingerprint():
-        raise NasError(f"{checkpoint}: its supernet was searched on another space (fingerprint "
+        raise NasError(f"{show_path(checkpoint)}: its supernet was searched on another space (fingerprint "
                        f"{meta['fingerprint']}, this space {space.fingerprint()}); use the same space and --set")
     net = build_supernet(space, meta["strategy"], seed=0, cells=meta.get("cells", "slot"))
     prefix = "supernet."
     state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    check_weights(state, net, f"--inherit: {show_path(checkpoint)}")
     net.load_state_dict(state, strict=True)
     return net.sub_state_dict(arch)
 

@@ -260,3 +260,95 @@ def test_a_store_with_attributes_nasdsl_did_not_write_is_a_nas_error_naming_them
     assert fails(capsys, "trials", out) == first
     assert fails(capsys, "trials", out, "--json") == first
     assert fails(capsys, "search", "nasbench201", "--out", out, "--trials", "3", *SEARCH) == first
+
+
+# --- 5. checkpoints --------------------------------------------------------------------------------
+
+SMALL = ["nasbench201", "--set", "C=2", "--set", "N=1"]
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """A one-epoch random_oneshot search of a tiny NAS-Bench-201 (its last.ckpt and arch.json)."""
+    pytest.importorskip("torch")
+    out = tmp_path_factory.mktemp("searched") / "run"
+    assert main(["search", *SMALL, "--strategy", "random_oneshot", "--epochs", "1", "--data", "digits",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def _edited_checkpoint(searched, tmp_path, edit):
+    import shutil
+
+    import torch
+    out = tmp_path / "run"
+    shutil.copytree(searched, out)
+    ckpt = torch.load(out / "last.ckpt", weights_only=True)
+    edit(ckpt)
+    torch.save(ckpt, out / "last.ckpt")
+    return out
+
+
+def _reshape(ckpt):
+    import torch
+    ckpt["state_dict"]["supernet.net.stem.0.weight"] = torch.zeros(7, 7)
+
+
+@pytest.mark.parametrize("edit, inherit, resume", [
+    (_reshape, "weight 'net.stem.0.weight' is [7, 7], the model's is [2, 1, 3, 3]",
+     "weight 'supernet.net.stem.0.weight' is [7, 7], the model's is [2, 1, 3, 3]"),
+    (lambda c: c.__setitem__("nasdsl", [1, 2]), None, "is not a usable search checkpoint: its metadata is not a mapping"),
+    (lambda c: c.__setitem__("state_dict", "weights"), None,
+     "is not a usable search checkpoint: its weights are not a mapping of names to tensors"),
+    (lambda c: c["state_dict"].pop("supernet.net.stem.0.weight"), "weights lack 'net.stem.0.weight' (1 missing, 0 unknown)",
+     "weights lack 'supernet.net.stem.0.weight' (1 missing, 0 unknown)"),
+])
+def test_a_search_checkpoint_that_does_not_fit_is_a_nas_error_under_inherit_and_resume(searched, tmp_path, capsys,
+                                                                                       edit, inherit, resume):
+    out = _edited_checkpoint(searched, tmp_path, edit)
+    ckpt = out / "last.ckpt"
+    if inherit is None:   # refused as it is read, the same for both commands
+        inherit = resume = f"{ckpt} {resume}"
+    else:
+        inherit, resume = f"--inherit: {ckpt}: {inherit}", f"--resume: {ckpt}: {resume}"
+    assert fails(capsys, "train", *SMALL, "--data", "digits", "--epochs", "0", "--arch", out / "arch.json",
+                 "--inherit", ckpt, "--out", tmp_path / "train") == inherit
+    assert fails(capsys, "search", *SMALL, "--strategy", "random_oneshot", "--epochs", "2", "--data", "digits",
+                 "--out", out, "--resume") == resume
+
+
+def _zip_bomb(path, megabytes=20):
+    import zipfile
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        archive.writestr("archive/data/0", bytes(megabytes * 2**20))
+
+
+def test_a_checkpoint_that_decompresses_past_its_bound_is_refused_before_loading(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from nasdsl import checkpoint
+    from nasdsl.search.oneshot import load_search_checkpoint
+    bomb = tmp_path / "last.ckpt"
+    _zip_bomb(bomb)
+    size = bomb.stat().st_size
+    assert size < 100_000
+    monkeypatch.setattr(checkpoint, "MIN_ALLOWANCE", 2**20)
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load reached"))
+    why = (f"its archive declares 21.0 MB once decompressed from {size:,} bytes on disk; the limit is 1.0 MB "
+           "(torch.save stores tensors uncompressed; the memory available bounds it too)")
+    with pytest.raises(NasError) as err:
+        checkpoint.load_checkpoint(bomb)
+    assert err.value.message == f"{bomb} is not a readable nasdsl checkpoint: {why}"
+    with pytest.raises(NasError) as err:
+        load_search_checkpoint(bomb)
+    assert err.value.message == f"{bomb} is a corrupt checkpoint: {why}"
+
+
+def test_a_checkpoint_that_is_a_fifo_is_refused_unopened(tmp_path):
+    import os
+    pytest.importorskip("torch")
+    from nasdsl.checkpoint import load_checkpoint
+    os.mkfifo(tmp_path / "model.pt")
+    with pytest.raises(NasError) as err:
+        load_checkpoint(tmp_path / "model.pt")
+    assert err.value.message == f"cannot read checkpoint {tmp_path / 'model.pt'}: not a regular file"

@@ -144,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         ckpt = load_search_checkpoint(ckpt_path)
         _same_search(ckpt["nasdsl"], meta, ckpt_path)
+        from ..checkpoint import check_weights
+        check_weights(ckpt["state_dict"], module, f"--resume: {show_path(ckpt_path)}")
     elif _exists(ckpt_path):
         raise NasError(f"{show_path(out)} already holds a search (last.ckpt): pass --resume to continue it, or another --out")
     module.meta = meta
@@ -246,14 +248,22 @@ def load_search_checkpoint(path: Path) -> dict[str, Any]:
     """A search's `last.ckpt`, read with `weights_only=True`; a missing, corrupt or foreign file
     is one NasError."""
     import torch
-    if not path.exists():
-        raise NasError(f"--resume: no checkpoint at {path} (a search writes last.ckpt after its first epoch)")
-    try:
-        ckpt = torch.load(str(path), weights_only=True, map_location="cpu")
-    except Exception as err:
-        raise NasError(f"{path} is a corrupt checkpoint: {type(err).__name__}: {str(err)[:160]}") from None
+
+    from ..checkpoint import read_torch_file
+    if not _exists(path):
+        raise NasError(f"--resume: no checkpoint at {show_path(path)} (a search writes last.ckpt after its first epoch)")
+    ckpt = read_torch_file(path, "search checkpoint", "a corrupt checkpoint")
     if not isinstance(ckpt, dict) or "nasdsl" not in ckpt or "state_dict" not in ckpt:
-        raise NasError(f"{path} is not a nasdsl search checkpoint")
+        raise NasError(f"{show_path(path)} is not a nasdsl search checkpoint")
+    meta, state = ckpt["nasdsl"], ckpt["state_dict"]
+    if not isinstance(meta, dict) or not all(isinstance(meta.get(k), str) for k in ("fingerprint", "strategy")) \
+            or not all(isinstance(meta.get(k, ""), str) for k in ("cells", "options", "space", "params")):
+        raise NasError(f"{show_path(path)} is not a usable search checkpoint: its metadata is "
+                       f"{'not a mapping' if not isinstance(meta, dict) else 'missing a field or of the wrong type'}")
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise NasError(f"{show_path(path)} is not a usable search checkpoint: its weights are not a mapping of "
+                       "names to tensors")
     return ckpt
 
 

@@ -352,3 +352,59 @@ def test_a_checkpoint_that_is_a_fifo_is_refused_unopened(tmp_path):
     with pytest.raises(NasError) as err:
         load_checkpoint(tmp_path / "model.pt")
     assert err.value.message == f"cannot read checkpoint {tmp_path / 'model.pt'}: not a regular file"
+
+
+# --- 6. tables ---------------------------------------------------------------------------------------
+
+def _table_error(path) -> str:
+    from nasdsl.search.evaluators import TableEvaluator
+    with pytest.raises(NasError) as err:
+        TableEvaluator(nasdsl.load("nasbench201"), path, metric="acc")
+    return err.value.message
+
+
+def test_a_million_column_gzipped_header_fails_fast_and_small(tmp_path):
+    import gzip
+    import resource
+    import tracemalloc
+    path = tmp_path / "wide.csv.gz"
+    path.write_bytes(gzip.compress(("arch" + ",c" * 10**6 + "\n" + ("x" + ",1" * 10**6 + "\n") * 3).encode()))
+    tracemalloc.start()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_utime
+    message = _table_error(path)
+    seconds = resource.getrusage(resource.RUSAGE_SELF).ru_utime - before
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert message == f"table {path} has a line over 65,536 characters"
+    assert seconds < 0.5 and peak < 2 * 2**20, (seconds, peak)
+
+
+def test_a_table_is_bounded_in_columns_rows_and_decompressed_bytes(tmp_path, monkeypatch):
+    import gzip
+
+    from nasdsl.search import evaluators
+    wide = tmp_path / "wide.csv"
+    wide.write_text("arch" + ",c" * 1000 + "\n")
+    assert _table_error(wide) == f"table {wide} has 1,001 columns, the limit is 1,000"
+    long = tmp_path / "long.csv.gz"
+    long.write_bytes(gzip.compress(("arch,acc\n" + "x,1\n" * 200).encode()))
+    monkeypatch.setattr(evaluators, "MAX_TABLE_ROWS", 100)
+    assert _table_error(long) == f"table {long} has over 100 rows (limits: 100 rows, 20,000,000 cells)"
+    monkeypatch.setattr(evaluators, "MAX_TABLE_BYTES", 300)
+    assert _table_error(long) == f"table {long} is over 300 characters once decompressed"
+
+
+@pytest.mark.parametrize("content, why", [
+    (b"\x1f\x8b\x08\x00garbage", "is not a readable CSV file"),
+    (b"arch,acc\n\xff\xfe,1\n", "is not a readable CSV file"),
+])
+def test_a_damaged_table_is_a_nas_error(tmp_path, content, why):
+    path = tmp_path / "t.csv.gz" if content.startswith(b"\x1f") else tmp_path / "t.csv"
+    path.write_bytes(content)
+    assert _table_error(path).startswith(f"table {path} {why} (")
+
+
+def test_a_table_that_is_a_fifo_is_refused_unopened(tmp_path):
+    import os
+    os.mkfifo(tmp_path / "t.csv")
+    assert _table_error(tmp_path / "t.csv") == f"cannot read table {tmp_path / 't.csv'}: not a regular file"

@@ -28,7 +28,6 @@ Example::
 from __future__ import annotations
 
 import functools
-import importlib
 import io
 import itertools
 import os
@@ -116,7 +115,7 @@ def load_data(spec: str, seed: int = 0) -> Data:
         return data
     if spec.startswith("cifar10:"):
         return _cifar10(Path(spec[len("cifar10:"):]), seed)
-    if ":" in spec and all(part.replace(".", "").replace("_", "").isalnum() for part in spec.split(":", 1)):
+    if ":" in spec:
         return _factory(spec)
     raise NasError(f"unknown data {spec!r}: use digits, mnist5k, cifar10:DIR or pkg.module:factory")
 
@@ -281,11 +280,8 @@ def _cifar10(folder: Path, seed: int) -> Data:
 # --- a user's factory ---------------------------------------------------------------------------
 
 def _factory(spec: str) -> Data:
-    module_name, _, attr = spec.partition(":")
-    try:
-        factory: Callable = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise NasError(f"data {spec!r}: cannot import {attr} from {module_name}: {err}") from None
+    from .usercode import import_attribute
+    factory: Callable = import_attribute(spec, "--data")
     made = factory()
     if hasattr(made, "train_dataloader") and hasattr(made, "setup"):
         made.setup("fit")

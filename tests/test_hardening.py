@@ -408,3 +408,28 @@ def test_a_table_that_is_a_fifo_is_refused_unopened(tmp_path):
     import os
     os.mkfifo(tmp_path / "t.csv")
     assert _table_error(tmp_path / "t.csv") == f"cannot read table {tmp_path / 't.csv'}: not a regular file"
+
+
+# --- 7. module names ----------------------------------------------------------------------------------
+
+NOT_A_MODULE = "is not a module name (expected dotted Python identifiers such as mypkg.module; a path or a " \
+               "relative name is not accepted)"
+
+
+@pytest.mark.parametrize("spec, module", [(".evil:f", ".evil"), ("..:f", ".."), ("a/b:f", "a/b"), (":f", "")])
+def test_evaluator_data_and_task_module_names_are_checked_before_importing(tmp_path, capsys, spec, module):
+    pytest.importorskip("torch")
+    assert fails(capsys, "search", "nasbench201", "--strategy", "random", "--trials", "1", "--out", tmp_path / "a",
+                 "--evaluator", f"python:{spec}") == f"--evaluator 'python:{spec}': {module!r} {NOT_A_MODULE}"
+    assert fails(capsys, "train", "nasbench201", "--data", spec, "--arch", "{}", "--out", tmp_path / "b") == \
+        f"--data {spec!r}: {module!r} {NOT_A_MODULE}"
+    assert fails(capsys, "search", "nasbench201", "--strategy", "darts", "--task", spec, "--data", "digits",
+                 "--out", tmp_path / "c") == f"--task {spec!r}: {module!r} {NOT_A_MODULE}"
+
+
+def test_a_user_module_that_raises_while_importing_is_a_nas_error(tmp_path, monkeypatch, capsys):
+    (tmp_path / "boom_eval.py").write_text("raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert fails(capsys, "search", "nasbench201", "--strategy", "random", "--trials", "1", "--out", tmp_path / "a",
+                 "--evaluator", "python:boom_eval:f") == \
+        "--evaluator python:boom_eval:f: importing it failed: RuntimeError: boom"

@@ -218,14 +218,9 @@ class PythonEvaluator(Evaluator):
     name = "python"
 
     def __init__(self, spec: str, metric: str | None = None):
-        module_name, sep, func_name = spec.rpartition(":")
-        if not sep or not module_name or not func_name:
-            raise NasError(f"--evaluator python:MODULE:FUNCTION, got python:{spec}")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as err:
-            raise NasError(f"--evaluator python:{spec}: cannot import {module_name!r} ({err})") from None
-        func = getattr(module, func_name, None)
+        from ..usercode import import_attribute
+        module_name, _, func_name = spec.rpartition(":")
+        func = import_attribute(spec, "--evaluator", "python:")
         if not callable(func):
             raise NasError(f"--evaluator python:{spec}: {module_name} has no function {func_name!r}")
         self.spec, self.func, self.metric = spec, func, metric

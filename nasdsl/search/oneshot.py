@@ -323,12 +323,8 @@ def _penalty(args, space, name: str):
 
 
 def _task(spec: str):
-    import importlib
-    module_name, _, attr = spec.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise NasError(f"--task {spec!r}: cannot import {attr} from {module_name}: {err}") from None
+    from ..usercode import import_attribute
+    factory = import_attribute(spec, "--task")
     task = factory()
     if not (hasattr(task, "training_step") and hasattr(task, "configure_optimizers")):
         raise NasError(f"--task {spec!r}: the factory must return a LightningModule, got {type(task).__name__}")

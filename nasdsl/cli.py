@@ -224,23 +224,38 @@ def _values(values: list) -> str:
     return text if len(text) <= 60 else text[:56] + " ..."
 
 
+MIN_UNIQUE_PATIENCE = 2_000  # draws in a row with nothing new before `sample --unique` gives up
+
+
 def cmd_sample(args) -> int:
     import random
     space = load_space(args.file, args.set, args.import_path)
     if args.n < 0:
         raise NasError(f"-n must be at least 0, got {args.n}")
     rng = random.Random(args.seed)
-    if args.unique and args.n > space.size():
-        raise NasError(f"--unique: the space has only {_count(space.size(), 'architecture')}, "
-                       f"{args.n:,} were asked for")
+    if args.unique:
+        report = space.size_report()   # with budgets, counted exactly where the space is small
+        if report.exact and args.n > report.size:
+            within = " within its budgets" if report.budgets_counted and report.budgets else ""
+            raise NasError(f"--unique: the space has only {_count(report.size, 'architecture')}{within}, "
+                           f"{args.n:,} were asked for")
     seen: set[str] = set()
-    produced = 0
+    produced = stale = 0
+    # budgets not counted exactly may keep fewer architectures than asked for: stop when this
+    # many draws in a row found nothing new, rather than draw for ever
+    patience = max(MIN_UNIQUE_PATIENCE, 20 * args.n)
     while produced < args.n:
         text = json.dumps(space.sample(rng, uniform=args.uniform), sort_keys=False)
         if args.unique:
             if text in seen:
+                stale += 1
+                if stale >= patience:
+                    raise NasError(f"--unique: found {_count(produced, 'distinct architecture')} of the {args.n:,} "
+                                   f"asked for; {stale:,} draws in a row gave only those, so the space (within "
+                                   f"its budgets) likely holds no more")
                 continue
             seen.add(text)
+            stale = 0
         print(text)
         produced += 1
     return 0

@@ -263,6 +263,7 @@ class Elaborator:
         self.constraints: list[ir.Constraint] = []
         self.conditions: list[Any] = []
         self.guards: list[Any] = []                    # tests of the value `if`s being evaluated
+        self.bound_names: dict[str, str] = {}          # a name bound to a decision inside a block -> its label
         self.forced_label: str | None = None
         self.units: dict[str, Unit] = {}
         self.loading: list[str] = []
@@ -521,6 +522,8 @@ class Elaborator:
             if t in BUILTINS:
                 raise DuplicateError(f"{t!r} is a builtin and cannot be rebound", stmt.loc)
             env[t] = v
+            if isinstance(v, Ref):  # for the hint when a top-level constraint uses the name
+                self.bound_names.setdefault(t, v.label)
 
     # -- site counting (syntactic; decides between `y` and `y.0`, `y.1`)
 
@@ -592,6 +595,15 @@ class Elaborator:
             return Ref("@" + name)
         known = sorted(set(env) | set(ctx.unit.names) | set(catalog.known_ops()))
         hint = _closest(name, known)
+        if ctx.namer.base == ("constraint",) and ctx.graph is None:
+            # a top-level `forbid`/`require` sees parameters, not names bound inside `network`
+            labels = ([self.bound_names[name]] if name in self.bound_names else
+                      sorted(lab for lab in self.decisions if lab == name or lab.endswith("." + name)))
+            example = labels[0] if labels else "label"
+            raise UndefinedNameError(
+                f"{name!r} is not defined", node.loc,
+                hint=f"a top-level constraint names decisions by label, not by the names bound inside a network: "
+                     f"decision(\"{example}\")" + ("" if labels else " (`nasdsl info FILE` lists the labels)"))
         raise UndefinedNameError(f"{name!r} is not defined", node.loc,
                                  hint=f"did you mean {hint!r}?" if hint else None)
 

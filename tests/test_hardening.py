@@ -433,3 +433,51 @@ def test_a_user_module_that_raises_while_importing_is_a_nas_error(tmp_path, monk
     assert fails(capsys, "search", "nasbench201", "--strategy", "random", "--trials", "1", "--out", tmp_path / "a",
                  "--evaluator", "python:boom_eval:f") == \
         "--evaluator python:boom_eval:f: importing it failed: RuntimeError: boom"
+
+
+# --- 8. unbounded loops and constraint names -------------------------------------------------------
+
+FEW_WITHIN_BUDGET = """network(x: [8]) {
+  a = choice[1, 2, 3, 4, 5, 6]
+  b = choice[1, 2, 3, 4, 5, 6]
+  c = choice[1, 2, 3, 4, 5, 6]
+  d = choice[1, 2, 3, 4, 5, 6]
+  return x -> Linear(8, a) -> Linear(a, b) -> Linear(b, c) -> Linear(c, d) -> Linear(d, 2)
+}
+require params <= 30
+"""
+
+
+def test_sample_unique_stops_when_a_budget_keeps_fewer_architectures_than_asked(tmp_path, capsys):
+    import json
+
+    from nasdsl.analysis.shapes import costs
+    path = tmp_path / "few.nas"
+    path.write_text(FEW_WITHIN_BUDGET)      # 1,296 architectures: too many to count the budget exactly
+    space = nasdsl.load(path)
+    within = sum(1 for arch in space.enumerate() if costs(space, arch, validate=False)["params"] <= 30)
+    code = main(["sample", str(path), "-n", "40", "--unique"])
+    out, err = capsys.readouterr()
+    assert code == 1 and len(set(out.splitlines())) == len(out.splitlines()) == within < 40
+    assert all(costs(space, json.loads(line))["params"] <= 30 for line in out.splitlines())
+    assert err.splitlines()[0] == (f"--unique: found {within} distinct architectures of the 40 asked for; 2,000 draws "
+                                   "in a row gave only those, so the space (within its budgets) likely holds no more")
+
+
+def test_sample_unique_refuses_up_front_when_the_budgets_are_counted_exactly(tmp_path, capsys):
+    path = tmp_path / "small.nas"
+    path.write_text("network(x: [8]) {\n  w = choice[4, 8, 400]\n  return x -> Linear(8, w) -> Linear(w, 2)\n}\n"
+                    "require params <= 1000\n")
+    assert fails(capsys, "sample", path, "-n", "3", "--unique") == \
+        "--unique: the space has only 2 architectures within its budgets, 3 were asked for"
+
+
+def test_a_top_level_constraint_over_a_network_name_hints_at_the_decision_label(tmp_path):
+    src = ('network(x: [8]) {\n  e = choice "embed" [4, 8]\n  h = choice[2, 3]\n  return x -> Linear(8, e * h)\n}\n'
+           "forbid e % h != 0\n")
+    with pytest.raises(NasError) as err:
+        nasdsl.loads(src)
+    assert (err.value.message, err.value.loc.line, err.value.loc.col) == ("'e' is not defined", 6, 8)
+    assert err.value.hint == ("a top-level constraint names decisions by label, not by the names bound inside a "
+                              'network: decision("embed")')
+    assert nasdsl.loads(src.replace("forbid e % h", 'forbid decision("embed") % decision("h")')).size() == 2

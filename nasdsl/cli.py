@@ -587,6 +587,8 @@ def cmd_train(args) -> int:
                       f"again", file=sys.stderr)
     arch = load_arch(space, arch_text)
     out = Path(args.out) if args.out else Path("runs") / f"{Path(space.root_file).stem}-train"
+    from .run import check_run_dir
+    check_run_dir(out)
     inherit = None
     if args.inherit:
         from .train import inherited_weights

@@ -481,3 +481,34 @@ def test_a_top_level_constraint_over_a_network_name_hints_at_the_decision_label(
     assert err.value.hint == ("a top-level constraint names decisions by label, not by the names bound inside a "
                               'network: decision("embed")')
     assert nasdsl.loads(src.replace("forbid e % h", 'forbid decision("embed") % decision("h")')).size() == 2
+
+
+# --- 9. run directories ----------------------------------------------------------------------------
+
+LINK = "is a symbolic link; nasdsl writes only inside its output folder and never through a link " \
+       "(remove the link or use another --out)"
+
+
+@pytest.mark.parametrize("name, target", [("exp.db", "elsewhere.db"), ("logs", "no/such/dir"),
+                                          ("arch.json", "elsewhere.json")])
+def test_a_link_inside_out_is_refused_and_nothing_is_written_through_it(tmp_path, capsys, name, target):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / name).symlink_to(tmp_path / target)
+    assert fails(capsys, "search", "nasbench201", "--out", out, "--trials", "1", *SEARCH) == f"--out {out}: {name} {LINK}"
+    assert not (tmp_path / target).exists() and sorted(p.name for p in out.iterdir()) == [name]
+
+
+def test_a_link_deep_inside_a_one_shot_or_train_out_is_refused(tmp_path, capsys):
+    pytest.importorskip("torch")
+    out = tmp_path / "run"
+    (out / "logs" / "version_0").mkdir(parents=True)
+    (out / "logs" / "version_0" / "metrics.csv").symlink_to(tmp_path / "outside.csv")
+    assert fails(capsys, "search", *SMALL, "--strategy", "random_oneshot", "--epochs", "1", "--data", "digits",
+                 "--out", out) == f"--out {out}: logs/version_0/metrics.csv {LINK}"
+    import json
+    arch = tmp_path / "arch.json"
+    arch.write_text(json.dumps(nasdsl.load("nasbench201", {"C": 2, "N": 1}).sample(0)))
+    assert fails(capsys, "train", *SMALL, "--data", "digits", "--epochs", "0", "--arch", arch, "--out", out) == \
+        f"--out {out}: logs/version_0/metrics.csv {LINK}"
+    assert not (tmp_path / "outside.csv").exists()

@@ -135,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
     _dry_run(supernet, data, space, check_classes)
 
     out = Path(args.out) if args.out else Path("runs") / f"{Path(space.root_file).stem}-{name}"
+    from ..run import check_run_dir
+    check_run_dir(out)
     meta = {"space": space.root_file, "params": json.dumps(space.params, sort_keys=True, default=str),
             "fingerprint": space.fingerprint(), "strategy": name,
             "options": json.dumps({**options, **extra}, sort_keys=True)}

@@ -355,13 +355,25 @@ def _torch_modules():
         raise NasError("this command needs PyTorch: pip install torch==2.13.0 'nasdsl[torch]'") from None
 
 
-def _check_fits(space, arch, strategy: str) -> None:
+def _check_fits(space, arch, strategy: str, batch: int | None = None, force: bool = False) -> None:
     """Refuse, before building, a model whose weights would not fit in memory: from `costs()`
-    of the architecture built (for a supernet, of one architecture: a lower bound)."""
-    from .analysis.shapes import costs
-    from .limits import check_model_fits
+    of the architecture built (for a supernet, of one architecture: a lower bound). With
+    `batch`, also one training step's activations from the shape analysis (refused, or with
+    `force` a warning)."""
+    from .analysis.shapes import activation_elements, costs
+    from .limits import check_model_fits, check_step_fits
     what = "the model" if strategy == "discrete" else f"the {strategy} supernet (at least one architecture of it)"
-    check_model_fits(costs(space, arch)["params"], what)
+    arch = space.validate(arch)
+    params = costs(space, arch, validate=False)["params"]
+    check_model_fits(params, what)
+    if batch is None:
+        return
+    why = check_step_fits(params, activation_elements(space, arch), batch, what)
+    if why is None:
+        return
+    if not force:
+        raise NasError(f"{why}; use a smaller --batch or input, or --force to try anyway")
+    print(f"warning: {why}; going on (--force)", file=sys.stderr)
 
 
 def cmd_compile(args) -> int:
@@ -384,7 +396,8 @@ def cmd_compile(args) -> int:
     torch.manual_seed(args.seed)
     if args.strategy == "discrete" and arch is None:
         arch = space.sample(random.Random(args.seed))
-    _check_fits(space, arch if arch is not None else space.sample(random.Random(args.seed)), args.strategy)
+    _check_fits(space, arch if arch is not None else space.sample(random.Random(args.seed)), args.strategy,
+                args.batch, args.force)
     model = _build_model(space, args.strategy, arch, args.seed)
     inputs = []
     for t in space.template.inputs:
@@ -492,6 +505,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--strategy", required=True, choices=[*strategy.ONE_SHOT, "discrete"])
     p.add_argument("--arch", metavar="ARCH", help="the architecture (discrete: default a sample; supernets: fix it)")
     p.add_argument("-o", "--output", metavar="OUT.pt", help="checkpoint path (default: SPACE-STRATEGY.pt)")
+    p.add_argument("--force", action="store_true",
+                   help="build even where one training step is estimated not to fit in memory (a warning)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--batch", type=int, default=8, help="batch size of the test pass (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, inputs and sampling (default 0)")

@@ -259,6 +259,31 @@ def check_model_fits(params: int, what: str, available: int | None = None) -> No
                        f"more than the {_bytes(available)} of memory available")
 
 
+BYTES_PER_ACTIVATION = 8  # a float32 output kept for the backward pass and its float32 gradient
+
+
+def check_step_fits(params: int, activations: int, batch: int, what: str, available: int | None = None) -> str | None:
+    """Why one training step of `what` (weights and gradients, and `activations` output values
+    a sample kept for backward, times `batch`) would not fit in the memory available, naming
+    the estimate; None where it fits or the memory is unknown.
+
+    Example::
+
+        >>> check_step_fits(1000, 10**6, 64, "the model", available=10**10) is None
+        True
+        >>> check_step_fits(1000, 10**9, 64, "the model", available=10**10)  # doctest: +ELLIPSIS
+        'the model needs about 512.0 GB for one step on a batch of 64: 8,000 bytes of weights and gradients, ...'
+    """
+    available = available_memory() if available is None else available
+    weights = params * BYTES_PER_PARAMETER
+    acts = activations * batch * BYTES_PER_ACTIVATION
+    if available is None or weights + acts <= available:
+        return None
+    return (f"{what} needs about {_bytes(weights + acts)} for one step on a batch of {batch}: {_bytes(weights)} of "
+            f"weights and gradients, {_bytes(acts)} of activations ({activations:,} values a sample, from the shape "
+            f"analysis), more than the {_bytes(available)} of memory available")
+
+
 def _bytes(n: int) -> str:
     for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6)):
         if n >= size:

@@ -512,3 +512,34 @@ def test_a_link_deep_inside_a_one_shot_or_train_out_is_refused(tmp_path, capsys)
     assert fails(capsys, "train", *SMALL, "--data", "digits", "--epochs", "0", "--arch", arch, "--out", out) == \
         f"--out {out}: logs/version_0/metrics.csv {LINK}"
     assert not (tmp_path / "outside.csv").exists()
+
+
+# --- 10. activation memory ------------------------------------------------------------------------
+
+def test_compile_refuses_a_model_whose_activations_do_not_fit_naming_the_estimate(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    from nasdsl import limits
+    monkeypatch.setattr(limits, "available_memory", lambda: 20 * 10**9)
+    path = tmp_path / "big.nas"
+    path.write_text("network(x: [3, 100000, 100000]) = x -> Conv2d(3, 64, 3)\n")
+    values = 64 * 99998 * 99998
+    assert fails(capsys, "compile", path, "--strategy", "discrete", "--arch", "{}") == (
+        f"the model needs about 41.0 TB for one step on a batch of 8: 14,336 bytes of weights and gradients, "
+        f"41.0 TB of activations ({values:,} values a sample, from the shape analysis), more than the 20.0 GB of "
+        "memory available; use a smaller --batch or input, or --force to try anyway")
+
+
+def test_compile_force_builds_past_the_estimate_with_a_warning(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    from nasdsl import limits
+    monkeypatch.setattr(limits, "available_memory", lambda: 100_000)
+    path = tmp_path / "net.nas"
+    path.write_text("network(x: [4, 16, 16]) = x -> Conv2d(4, 8, 3, padding=1) -> Flatten() -> Linear(2048, 2)\n")
+    argv = ["compile", str(path), "--strategy", "discrete", "--arch", "{}", "-o", str(tmp_path / "m.pt")]
+    # weights 4,394 x 8 bytes; activations (2,048 conv + 2,048 flatten + 2 linear) x 8 samples x 8 bytes
+    assert fails(capsys, *argv).startswith("the model needs about 297,424 bytes for one step on a batch of 8: "
+                                           "35,152 bytes of weights and gradients, 262,272 bytes of activations "
+                                           "(4,098 values a sample")
+    assert main([*argv, "--force"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: the model needs about 297,424 bytes") and err.rstrip().endswith("(--force)")

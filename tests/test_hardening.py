@@ -543,3 +543,13 @@ def test_compile_force_builds_past_the_estimate_with_a_warning(tmp_path, monkeyp
     assert main([*argv, "--force"]) == 0
     err = capsys.readouterr().err
     assert err.startswith("warning: the model needs about 297,424 bytes") and err.rstrip().endswith("(--force)")
+
+
+def test_a_latency_table_that_is_a_fifo_is_refused_unopened(tmp_path):
+    import os
+    pytest.importorskip("torch")
+    from nasdsl.strategy.penalty import _read_table
+    os.mkfifo(tmp_path / "lat.json")
+    with pytest.raises(NasError) as err:
+        _read_table(str(tmp_path / "lat.json"))
+    assert err.value.message == f"cannot read latency table {tmp_path / 'lat.json'}: not a regular file"

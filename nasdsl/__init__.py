@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArchitectureError, Loc, NasError, NasSyntaxError
-from .limits import MAX_SOURCE_BYTES, decode_utf8, read_bounded
+from .limits import MAX_SOURCE_BYTES, decode_utf8, os_reason, read_bounded, show_path
 from .space import Space
 from .text import printable
 from .version import __version__ as __version__
@@ -56,12 +56,15 @@ def builtin_spaces() -> list[str]:
 def resolve_space(name_or_path: str | Path) -> Path:
     """A path as given if it exists, else a built-in space of that name."""
     path = Path(name_or_path)
-    if path.is_file():
-        return path
-    builtin = spaces_dir() / (path.name if path.suffix == ".nas" else f"{path.name}.nas")
-    if builtin.is_file() and len(path.parts) == 1:
-        return builtin
-    raise NasError(f"no such file: {name_or_path} (built-in spaces: {', '.join(builtin_spaces())})")
+    try:
+        if path.is_file():
+            return path
+        builtin = spaces_dir() / (path.name if path.suffix == ".nas" else f"{path.name}.nas")
+        if builtin.is_file() and len(path.parts) == 1:
+            return builtin
+    except OSError as err:  # a name over the file-name limit, a loop of links
+        raise NasError(f"cannot read {show_path(name_or_path)}: {os_reason(err)}") from None
+    raise NasError(f"no such file: {show_path(name_or_path)} (built-in spaces: {', '.join(builtin_spaces())})")
 
 
 def _import_roots(root_file: str, import_paths: Sequence[str | Path]) -> tuple[Path, ...]:
@@ -87,12 +90,16 @@ def _loader(root_file: str, sources: Mapping[str, str] | None, import_paths: Seq
     library = (roots[1],)
 
     def load_import(path: str, loc: Loc) -> tuple[str, str]:
-        shown = printable(path)
+        shown = show_path(path)
         if not path.endswith(".nas"):
             raise NasError(f"cannot import {shown!r}: only .nas files can be imported", loc)
         given = Path(path)
         if given.is_absolute():
-            if not _inside(given.resolve(), explicit):
+            try:
+                inside = _inside(given.resolve(), explicit)
+            except OSError as err:
+                raise NasError(f"cannot import {shown!r}: {os_reason(err)}", loc) from None
+            if not inside:
                 raise NasError(f"cannot import {shown!r}: absolute import paths are refused unless they lie in an "
                                f"import path given explicitly (--import-path DIR, import_paths=[...])", loc)
             candidates = [given]
@@ -106,11 +113,15 @@ def _loader(root_file: str, sources: Mapping[str, str] | None, import_paths: Seq
         admitted = library if sources is not None else roots
         outside = False
         for candidate in candidates:
-            real = candidate.resolve()
-            if not _inside(real, admitted):
-                outside = True
-                continue
-            if real.is_file():
+            try:
+                real = candidate.resolve()
+                if not _inside(real, admitted):
+                    outside = True
+                    continue
+                found = real.is_file()
+            except OSError as err:  # a name over the file-name limit, a loop of links
+                raise NasError(f"cannot import {shown!r}: {os_reason(err)}", loc) from None
+            if found:
                 return str(candidate), read_source(real, loc)
         if outside and sources is None:
             raise NasError(f"cannot import {shown!r}: it lies outside the directory of {printable(root_file)}, "

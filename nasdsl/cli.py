@@ -23,6 +23,7 @@ from typing import Any
 from . import __version__, is_library, load_library, read_source, strategy
 from .arch import arch_from_json, read_arch_text
 from .errors import ArchitectureError, NasError
+from .limits import os_reason, show_path
 from .options import parse_set
 
 
@@ -191,23 +192,38 @@ def _values(values: list) -> str:
     return text if len(text) <= 60 else text[:56] + " ..."
 
 
+MIN_UNIQUE_PATIENCE = 2_000  # draws in a row with nothing new before `sample --unique` gives up
+
+
 def cmd_sample(args) -> int:
     import random
     space = load_space(args.file, args.set, args.import_path)
     if args.n < 0:
         raise NasError(f"-n must be at least 0, got {args.n}")
     rng = random.Random(args.seed)
-    if args.unique and args.n > space.size():
-        raise NasError(f"--unique: the space has only {_count(space.size(), 'architecture')}, "
-                       f"{args.n:,} were asked for")
+    if args.unique:
+        report = space.size_report()   # with budgets, counted exactly where the space is small
+        if report.exact and args.n > report.size:
+            within = " within its budgets" if report.budgets_counted and report.budgets else ""
+            raise NasError(f"--unique: the space has only {_count(report.size, 'architecture')}{within}, "
+                           f"{args.n:,} were asked for")
     seen: set[str] = set()
-    produced = 0
+    produced = stale = 0
+    # budgets not counted exactly may keep fewer architectures than asked for: stop when this
+    # many draws in a row found nothing new, rather than draw for ever
+    patience = max(MIN_UNIQUE_PATIENCE, 20 * args.n)
     while produced < args.n:
         text = json.dumps(space.sample(rng, uniform=args.uniform), sort_keys=False)
         if args.unique:
             if text in seen:
+                stale += 1
+                if stale >= patience:
+                    raise NasError(f"--unique: found {_count(produced, 'distinct architecture')} of the {args.n:,} "
+                                   f"asked for; {stale:,} draws in a row gave only those, so the space (within "
+                                   f"its budgets) likely holds no more")
                 continue
             seen.add(text)
+            stale = 0
         print(text)
         produced += 1
     return 0
@@ -260,7 +276,7 @@ def cmd_export(args) -> int:
     try:
         Path(args.output).write_text(source)
     except OSError as err:
-        raise NasError(f"cannot write {args.output}: {err.strerror}") from None
+        raise NasError(f"cannot write {show_path(args.output)}: {os_reason(err)}") from None
     return 0
 
 
@@ -307,13 +323,25 @@ def _torch_modules():
         raise NasError("this command needs PyTorch: pip install torch==2.13.0 'nasdsl[torch]'") from None
 
 
-def _check_fits(space, arch, strategy: str) -> None:
+def _check_fits(space, arch, strategy: str, batch: int | None = None, force: bool = False) -> None:
     """Refuse, before building, a model whose weights would not fit in memory: from `costs()`
-    of the architecture built (for a supernet, of one architecture: a lower bound)."""
-    from .analysis.shapes import costs
-    from .limits import check_model_fits
+    of the architecture built (for a supernet, of one architecture: a lower bound). With
+    `batch`, also one training step's activations from the shape analysis (refused, or with
+    `force` a warning)."""
+    from .analysis.shapes import activation_elements, costs
+    from .limits import check_model_fits, check_step_fits
     what = "the model" if strategy == "discrete" else f"the {strategy} supernet (at least one architecture of it)"
-    check_model_fits(costs(space, arch)["params"], what)
+    arch = space.validate(arch)
+    params = costs(space, arch, validate=False)["params"]
+    check_model_fits(params, what)
+    if batch is None:
+        return
+    why = check_step_fits(params, activation_elements(space, arch), batch, what)
+    if why is None:
+        return
+    if not force:
+        raise NasError(f"{why}; use a smaller --batch or input, or --force to try anyway")
+    print(f"warning: {why}; going on (--force)", file=sys.stderr)
 
 
 def cmd_compile(args) -> int:
@@ -336,7 +364,8 @@ def cmd_compile(args) -> int:
     torch.manual_seed(args.seed)
     if args.strategy == "discrete" and arch is None:
         arch = space.sample(random.Random(args.seed))
-    _check_fits(space, arch if arch is not None else space.sample(random.Random(args.seed)), args.strategy)
+    _check_fits(space, arch if arch is not None else space.sample(random.Random(args.seed)), args.strategy,
+                args.batch, args.force)
     model = _build_model(space, args.strategy, arch, args.seed)
     inputs = []
     for t in space.template.inputs:
@@ -449,6 +478,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--strategy", required=True, choices=[*strategy.ONE_SHOT, "discrete"])
     p.add_argument("--arch", metavar="ARCH", help="the architecture (discrete: default a sample; supernets: fix it)")
     p.add_argument("-o", "--output", metavar="OUT.pt", help="checkpoint path (default: SPACE-STRATEGY.pt)")
+    p.add_argument("--force", action="store_true",
+                   help="build even where one training step is estimated not to fit in memory (a warning)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--batch", type=int, default=8, help="batch size of the test pass (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, inputs and sampling (default 0)")
@@ -551,6 +582,8 @@ def cmd_train(args) -> int:
                       f"again", file=sys.stderr)
     arch = load_arch(space, arch_text)
     out = Path(args.out) if args.out else Path("runs") / f"{Path(space.root_file).stem}-train"
+    from .run import check_run_dir
+    check_run_dir(out)
     inherit = None
     if args.inherit:
         from .train import inherited_weights
@@ -596,6 +629,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as err:  # noqa: BLE001 - the last resort: no bare traceback reaches the user
+        if isinstance(err, OSError) and err.filename is not None:
+            # a path the system refuses (too long, no permission, a full disk): the user's input
+            # or machine, said in one line with the path capped, not a bug
+            print(f"nasdsl: cannot use {show_path(err.filename)}: {os_reason(err)}", file=sys.stderr)
+            return 1
         if os.environ.get("NASDSL_DEBUG", "") not in ("", "0"):
             raise
         print(internal_error_message(err, argv if argv is not None else sys.argv[1:]), file=sys.stderr)

@@ -28,8 +28,9 @@ Example::
 from __future__ import annotations
 
 import functools
-import importlib
 import io
+import itertools
+import os
 import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,7 +42,9 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from .errors import NasError
+from .limits import open_regular, os_reason, show_path
 from .preprocessing import Preprocessing
+from .text import printable
 
 __all__ = ["Data", "load_data", "fit_space", "fit_space_params", "PairedDataset", "EpochShuffle"]
 
@@ -113,7 +116,7 @@ def load_data(spec: str, seed: int = 0) -> Data:
         return data
     if spec.startswith("cifar10:"):
         return _cifar10(Path(spec[len("cifar10:"):]), seed)
-    if ":" in spec and all(part.replace(".", "").replace("_", "").isalnum() for part in spec.split(":", 1)):
+    if ":" in spec:
         return _factory(spec)
     raise NasError(f"unknown data {spec!r}: use digits, mnist5k, cifar10:DIR or pkg.module:factory")
 
@@ -185,40 +188,80 @@ class _CifarUnpickler(pickle.Unpickler):
                                      "and arrays")
 
 
+MAX_CIFAR_BATCH_BYTES = 256 * 2**20   # one batch file (CIFAR-10's are 31 MB: 10,000 images)
+MAX_CIFAR_BATCHES = 64                # data_batch_* files in one folder (CIFAR-10 has 5)
+CIFAR_CLASSES = 10
+
+
 def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 3, 32, 32) uint8 and labels of one `cifar-10-batches-py` file, read safely.
+    """Images (N, 3, 32, 32) uint8 and labels of one `cifar-10-batches-py` file, read safely:
+    a regular file of at most `MAX_CIFAR_BATCH_BYTES` (checked before it is opened: a FIFO or
+    a device is refused, never waited on), unpickled admitting only the types the format
+    uses, its `data` an N x 3072 uint8 array and its `labels` N integers 0..9. Anything else
+    is one NasError naming the file and what is wrong.
 
     Example::
 
         >>> read_cifar_batch(Path("missing/data_batch_1"))
         Traceback (most recent call last):
         ...
-        nasdsl.errors.NasError: cifar10: cannot read missing/data_batch_1: No such file or directory
+        nasdsl.errors.NasError: cannot read cifar10 batch missing/data_batch_1: No such file or directory
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise NasError(f"cifar10: cannot read {path}: {err.strerror}") from None
+    with open_regular(path, "cifar10 batch", limit=MAX_CIFAR_BATCH_BYTES) as handle:
+        try:
+            raw = handle.read(MAX_CIFAR_BATCH_BYTES + 1)
+        except OSError as err:
+            raise NasError(f"cifar10: cannot read {show_path(path)}: {os_reason(err)}") from None
+    shown = show_path(path)
+    if len(raw) > MAX_CIFAR_BATCH_BYTES:
+        raise NasError(f"cifar10 batch {shown} is too large: the limit is {MAX_CIFAR_BATCH_BYTES:,} bytes")
     try:
         batch = _CifarUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as err:  # a corrupt or hostile file: one line, no pickle internals
-        raise NasError(f"cifar10: {path} is not a CIFAR-10 batch: {str(err)[:200]}") from None
+        raise NasError(f"cifar10: {shown} is not a CIFAR-10 batch: {printable(str(err), one_line=True)[:200]}") from None
     if not isinstance(batch, dict):
-        raise NasError(f"cifar10: {path} is not a CIFAR-10 batch (expected a dict)")
+        raise NasError(f"cifar10: {shown} is not a CIFAR-10 batch (expected a dict, got {type(batch).__name__})")
     data = batch.get(b"data", batch.get("data"))
     labels = batch.get(b"labels", batch.get("labels"))
-    if not isinstance(data, np.ndarray) or labels is None or data.ndim != 2 or data.shape[1] != 3072 \
-            or len(labels) != data.shape[0]:
-        raise NasError(f"cifar10: {path} lacks 'data' (N x 3072 uint8) and 'labels' (N)")
-    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        got = (f"a {data.dtype.str if data.dtype.fields is None else 'structured'} array of shape {list(data.shape)}"
+               if isinstance(data, np.ndarray) else type(data).__name__)
+        raise NasError(f"cifar10: {shown}: 'data' must be an N x 3072 uint8 array, got {printable(got)[:120]}")
+    return data.reshape(-1, 3, 32, 32), _cifar_labels(labels, data.shape[0], shown)
+
+
+def _cifar_labels(labels: Any, n: int, shown: str) -> np.ndarray:
+    """`labels` as an int64 array of `n` classes 0..9, or a NasError naming the first bad one."""
+    if isinstance(labels, np.ndarray):
+        if labels.ndim != 1 or labels.dtype.kind not in "iu":
+            raise NasError(f"cifar10: {shown}: 'labels' must be {n} integers 0..{CIFAR_CLASSES - 1}, got an array "
+                           f"of {labels.dtype.str if labels.dtype.fields is None else 'structured'} dtype and shape "
+                           f"{list(labels.shape)}")
+        labels = labels.tolist()
+    if not isinstance(labels, list):
+        raise NasError(f"cifar10: {shown}: 'labels' must be a list of {n} integers, got {type(labels).__name__}")
+    if len(labels) != n:
+        raise NasError(f"cifar10: {shown}: {len(labels):,} labels for {n:,} images")
+    for i, label in enumerate(labels):
+        if type(label) is not int or not 0 <= label < CIFAR_CLASSES:
+            what = (f"{label}" if type(label) is int and abs(label) < 10**12 else
+                    "a huge integer" if type(label) is int else printable(repr(label), one_line=True)[:40])
+            raise NasError(f"cifar10: {shown}: label {i} is {what}, expected an integer 0..{CIFAR_CLASSES - 1}")
+    return np.asarray(labels, dtype=np.int64)
 
 
 def _cifar10(folder: Path, seed: int) -> Data:
-    if not folder.is_dir():
-        raise NasError(f"cifar10: {folder} is not a directory (expected a cifar-10-batches-py folder)")
-    names = sorted(p.name for p in folder.glob("data_batch_*"))
-    if not names or not (folder / "test_batch").exists():
-        raise NasError(f"cifar10: {folder} has no data_batch_* and test_batch files")
+    shown = show_path(folder)
+    try:
+        if not folder.is_dir():
+            raise NasError(f"cifar10: {shown} is not a directory (expected a cifar-10-batches-py folder)")
+        names = sorted(p.name for p in itertools.islice(folder.glob("data_batch_*"), MAX_CIFAR_BATCHES + 1))
+    except OSError as err:
+        raise NasError(f"cifar10: cannot read {shown}: {os_reason(err)}") from None
+    if len(names) > MAX_CIFAR_BATCHES:
+        raise NasError(f"cifar10: {shown} has more than {MAX_CIFAR_BATCHES} data_batch_* files")
+    if not names or not os.path.lexists(folder / "test_batch"):
+        raise NasError(f"cifar10: {shown} has no data_batch_* and test_batch files")
     train = [read_cifar_batch(folder / n) for n in names]
     x_train = np.concatenate([b[0] for b in train]).astype(np.float32) / 255.0
     y_train = np.concatenate([b[1] for b in train])
@@ -229,7 +272,7 @@ def _cifar10(folder: Path, seed: int) -> Data:
     n_val = max(1, len(x_train) // 10)
     parts = [order[n_val:], order[:n_val], np.arange(len(x_train), len(x))]
     data = _standardised("cifar10", x, y, parts)
-    data.num_classes = 10
+    data.num_classes = CIFAR_CLASSES
     data.preprocessing = _raw(data.preprocessing, 255.0, "cifar-10-batches-py test_batch: its 'data' rows "
                               "reshaped to [N, 3, 32, 32], uint8 0..255")
     return data
@@ -238,11 +281,8 @@ def _cifar10(folder: Path, seed: int) -> Data:
 # --- a user's factory ---------------------------------------------------------------------------
 
 def _factory(spec: str) -> Data:
-    module_name, _, attr = spec.partition(":")
-    try:
-        factory: Callable = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise NasError(f"data {spec!r}: cannot import {attr} from {module_name}: {err}") from None
+    from .usercode import import_attribute
+    factory: Callable = import_attribute(spec, "--data")
     made = factory()
     if hasattr(made, "train_dataloader") and hasattr(made, "setup"):
         made.setup("fit")

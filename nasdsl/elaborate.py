@@ -36,11 +36,25 @@ from .errors import UNKNOWN, ArityError, DuplicateError, ImportCycleError, Loc, 
 from .limits import ValueTooLarge, check_number
 from .ops import catalog
 from .syntax import ast
-from .values import Ref, binary, evaluate, free_labels, func, if_else, is_expr, literal, to_text, unary
+from .values import (
+    Ref,
+    apply_binary,
+    binary,
+    evaluate,
+    free_labels,
+    func,
+    if_else,
+    is_expr,
+    literal,
+    possible_values,
+    to_text,
+    unary,
+)
 
 MAX_RANGE = 100_000       # longest list a `range` may build
 MAX_CALL_DEPTH = 64       # deepest nesting of block calls (recursion guard)
 MAX_DOMAIN = 100_000      # most values a single decision may have
+MAX_DIVISOR_CHECKS = 20_000  # joint assignments tried for one divisor over choices (check_divisor)
 MAX_WORK = 45_000         # most statements, calls and choices one program may expand to
 REDUCTIONS = ("sum", "mean", "concat", "none")
 MERGES = ("all", "loose_end")
@@ -248,6 +262,8 @@ class Elaborator:
         self.decisions: dict[str, _DecisionAcc] = {}
         self.constraints: list[ir.Constraint] = []
         self.conditions: list[Any] = []
+        self.guards: list[Any] = []                    # tests of the value `if`s being evaluated
+        self.bound_names: dict[str, str] = {}          # a name bound to a decision inside a block -> its label
         self.forced_label: str | None = None
         self.units: dict[str, Unit] = {}
         self.loading: list[str] = []
@@ -506,6 +522,8 @@ class Elaborator:
             if t in BUILTINS:
                 raise DuplicateError(f"{t!r} is a builtin and cannot be rebound", stmt.loc)
             env[t] = v
+            if isinstance(v, Ref):  # for the hint when a top-level constraint uses the name
+                self.bound_names.setdefault(t, v.label)
 
     # -- site counting (syntactic; decides between `y` and `y.0`, `y.1`)
 
@@ -577,6 +595,15 @@ class Elaborator:
             return Ref("@" + name)
         known = sorted(set(env) | set(ctx.unit.names) | set(catalog.known_ops()))
         hint = _closest(name, known)
+        if ctx.namer.base == ("constraint",) and ctx.graph is None:
+            # a top-level `forbid`/`require` sees parameters, not names bound inside `network`
+            labels = ([self.bound_names[name]] if name in self.bound_names else
+                      sorted(lab for lab in self.decisions if lab == name or lab.endswith("." + name)))
+            example = labels[0] if labels else "label"
+            raise UndefinedNameError(
+                f"{name!r} is not defined", node.loc,
+                hint=f"a top-level constraint names decisions by label, not by the names bound inside a network: "
+                     f"decision(\"{example}\")" + ("" if labels else " (`nasdsl info FILE` lists the labels)"))
         raise UndefinedNameError(f"{name!r} is not defined", node.loc,
                                  hint=f"did you mean {hint!r}?" if hint else None)
 
@@ -606,7 +633,15 @@ class Elaborator:
             raise NasTypeError(f"the condition of `if` must be a value, got {kind_of(test)}", node.test.loc)
         if not is_expr(test):
             return self.eval(node.then if test else node.other, env, ctx)
-        then, other = self.eval(node.then, env, ctx), self.eval(node.other, env, ctx)
+        # The test guards each branch's arithmetic (`4 // (k - 3) if k != 3 else 1` is fine):
+        # check_divisor sees it, decisions declared in a branch do not.
+        self.guards.append(test)
+        try:
+            then = self.eval(node.then, env, ctx)
+            self.guards[-1] = unary("not", test)
+            other = self.eval(node.other, env, ctx)
+        finally:
+            self.guards.pop()
         for v, e in ((then, node.then), (other, node.other)):
             if not _is_value(v):
                 raise NasTypeError(f"a condition over choices can only pick between values, got {kind_of(v)}; "
@@ -638,6 +673,8 @@ class Elaborator:
                 raise NasTypeError(f"cannot use a string with {node.op!r}", node.loc)
         if node.op not in ("and", "or", "==", "!=") and (a is None or b is None):
             raise NasTypeError(f"cannot use none with {node.op!r}", node.loc)
+        if node.op in ("/", "//", "%", "**") and (is_expr(a) or is_expr(b)):
+            self.check_divisor(node.op, a, b, node.loc)
         try:
             return binary(node.op, a, b)
         except ValueTooLarge:
@@ -648,6 +685,65 @@ class Elaborator:
             raise NasTypeError("number too large", node.loc) from None
         except TypeError:
             raise NasTypeError(f"cannot compute {literal(a)} {node.op} {literal(b)}", node.loc) from None
+
+    def check_divisor(self, op: str, a: Any, b: Any, loc: Loc) -> None:
+        """Refuse `a op b` (a division, modulo or power over choices) if some architecture in
+        which it is computed makes it divide by zero, naming the decision values that do.
+        Only assignments under which the expression exists and is used (the enclosing repeat
+        or choice conditions, the tests of the value `if`s around it) count. The assignments
+        are enumerated up to `MAX_DIVISOR_CHECKS`; past that the check gives up and
+        `values.DivisionByZero` stops the one architecture that hits it."""
+        if not self._may_be_zero(op, a, b, loc):
+            return
+        expr_labels = free_labels(a) | free_labels(b)
+        cond = self.condition()
+        for guard in self.guards:
+            cond = binary("and", cond, guard)
+        labels = self._enumerable(expr_labels, cond)
+        if labels is None:
+            return
+        names = sorted(labels)
+        for combo in itertools.product(*(self.decisions[lab].values for lab in names)):
+            arch = dict(zip(names, combo))
+            try:
+                if free_labels(cond) <= labels and not evaluate(cond, arch):
+                    continue
+                apply_binary(op, evaluate(a, arch), evaluate(b, arch))
+            except ZeroDivisionError:
+                where = " and ".join(f"{lab} = {literal(arch[lab])}" for lab in sorted(expr_labels))
+                what = "raises zero to a negative power" if op == "**" else "divides by zero"
+                p = 8 if op == "**" else 6
+                raise NasTypeError(f"division by zero: {to_text(a, p)} {op} {to_text(b, p + 1)} {what} when {where}", loc,
+                                   hint="keep the divisor away from zero for every choice, e.g. max(d, 1)") from None
+            except (ArithmeticError, TypeError, ValueError, KeyError):
+                continue
+
+    def _may_be_zero(self, op: str, a: Any, b: Any, loc: Loc) -> bool:
+        """Whether `a op b` can divide by zero for some choice (then `check_divisor` looks for
+        the values that do); a constant zero divisor is refused here at once."""
+        if op == "**":
+            return not (not is_expr(a) and a != 0 or not is_expr(b) and isinstance(b, (int, float)) and b >= 0)
+        if not is_expr(b):
+            if b != 0:
+                return False
+            raise NasTypeError(f"division by zero: {to_text(a)} {op} {literal(b)} divides by zero for every choice of "
+                               f"{', '.join(sorted(lab.lstrip('@') for lab in free_labels(a)))}", loc,
+                               hint="the divisor is the constant 0")
+        domains = {lab: self.decisions[lab].values for lab in free_labels(b) if lab in self.decisions}
+        if len(domains) < len(free_labels(b)):
+            return False  # a derived property (@params) in a constraint: not a decision to enumerate
+        seen = possible_values(b, domains, cap=MAX_DIVISOR_CHECKS)
+        return seen is None or 0 in seen
+
+    def _enumerable(self, expr_labels: set[str], cond) -> set[str] | None:
+        """The decisions to enumerate: those of the expression and its conditions if there are
+        at most `MAX_DIVISOR_CHECKS` assignments of them, else the expression's alone, else None."""
+        for labels in (expr_labels | free_labels(cond), expr_labels):
+            if not labels <= self.decisions.keys():
+                return None
+            if math.prod(len(self.decisions[lab].values) for lab in labels) <= MAX_DIVISOR_CHECKS:
+                return labels
+        return None
 
     def tensor_binop(self, node: ast.BinOp, a, b, ctx: Ctx):
         if node.op not in ("+", "*"):

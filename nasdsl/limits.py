@@ -35,6 +35,7 @@ MAX_INT = 2 ** 63 - 1          # integers are 64-bit: anything larger is a typo 
 MAX_NUMBER_CHARS = 400         # digits in one numeric literal
 MAX_EXPR_NODES = 50_000        # an expression over choices, counted as a tree (the largest
                                # built-in one, NAS-Bench-101's edge budget, has about 2,100)
+MAX_PATH_SHOWN = 100           # of a path, shown in an error (its start and end)
 
 
 
@@ -97,25 +98,65 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+def show_path(path: str | Path) -> str:
+    """A path as an error shows it: printable, and at most `MAX_PATH_SHOWN` characters (its
+    start and end, which say where and what), however long the path a file or argument held.
+
+    Example::
+
+        >>> shown = show_path("runs/" + "x" * 300 + "/exp.db")
+        >>> len(shown), shown[:9], shown[45:54], shown[-10:]
+        (99, 'runs/xxxx', 'xx ... xx', 'xxx/exp.db')
+    """
+    text = printable(str(path), one_line=True)
+    if len(text) <= MAX_PATH_SHOWN:
+        return text
+    half = (MAX_PATH_SHOWN - 5) // 2
+    return f"{text[:half]} ... {text[-half:]}"
+
+
+def os_reason(err: OSError) -> str:
+    """Why an operating-system call failed, in words (`File name too long`), without the
+    path the exception carries (callers show the path themselves, through `show_path`)."""
+    return err.strerror or type(err).__name__
+
+
+def open_regular(path: str | Path, what: str, loc: Loc | None = None, limit: int | None = None):
+    """An open binary handle on the regular file `path`, refused (a `NasError` naming `what`)
+    before it is opened if it is anything else (a FIFO that would block for ever, a device,
+    a directory), or larger than `limit` bytes. The handle is opened non-blocking and checked
+    again, so a FIFO swapped in between the two looks cannot hang the reader."""
+    where = loc or Loc("<unknown>", 0, 0)
+    shown = show_path(path)
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise NasError(f"cannot read {what} {shown}: {os_reason(err)}", where) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise NasError(f"cannot read {what} {shown}: not a regular file", where)
+    if limit is not None and info.st_size > limit:
+        raise NasError(f"{what} {shown} is too large: {info.st_size:,} bytes, the limit is {limit:,}", where)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as err:
+        raise NasError(f"cannot read {what} {shown}: {os_reason(err)}", where) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the stat above
+        os.close(fd)
+        raise NasError(f"cannot read {what} {shown}: not a regular file", where)
+    return os.fdopen(fd, "rb")
+
+
 def read_bounded(path: str | Path, limit: int, what: str, loc: Loc | None = None) -> bytes:
     """The bytes of a regular file of at most `limit` bytes; anything else (a device such as
     /dev/zero, a pipe, a directory, a bigger file) is a `NasError` naming `what` it was read as."""
     where = loc or Loc("<unknown>", 0, 0)
-    try:
-        info = os.stat(path)
-    except OSError as err:
-        raise NasError(f"cannot read {what} {path}: {err.strerror}", where) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise NasError(f"cannot read {what} {path}: not a regular file", where)
-    if info.st_size > limit:
-        raise NasError(f"{what} {path} is too large: {info.st_size:,} bytes, the limit is {limit:,}", where)
-    try:
-        with open(path, "rb") as handle:
+    with open_regular(path, what, loc, limit) as handle:
+        try:
             data = handle.read(limit + 1)
-    except OSError as err:
-        raise NasError(f"cannot read {what} {path}: {err.strerror}", where) from None
+        except OSError as err:
+            raise NasError(f"cannot read {what} {show_path(path)}: {os_reason(err)}", where) from None
     if len(data) > limit:  # grew since stat
-        raise NasError(f"{what} {path} is too large: the limit is {limit:,} bytes", where)
+        raise NasError(f"{what} {show_path(path)} is too large: the limit is {limit:,} bytes", where)
     return data
 
 
@@ -185,11 +226,36 @@ def check_model_fits(params: int, what: str, available: int | None = None) -> No
     available = available_memory() if available is None else available
     need = params * BYTES_PER_PARAMETER
     if available is not None and need > available:
-        raise NasError(f"{what} has {params:,} parameters: its weights and gradients need {_bytes(need)}, "
-                       f"more than the {_bytes(available)} of memory available")
+        raise NasError(f"{what} has {params:,} parameters: its weights and gradients need {byte_size(need)}, "
+                       f"more than the {byte_size(available)} of memory available")
 
 
-def _bytes(n: int) -> str:
+BYTES_PER_ACTIVATION = 8  # a float32 output kept for the backward pass and its float32 gradient
+
+
+def check_step_fits(params: int, activations: int, batch: int, what: str, available: int | None = None) -> str | None:
+    """Why one training step of `what` (weights and gradients, and `activations` output values
+    a sample kept for backward, times `batch`) would not fit in the memory available, naming
+    the estimate; None where it fits or the memory is unknown.
+
+    Example::
+
+        >>> check_step_fits(1000, 10**6, 64, "the model", available=10**10) is None
+        True
+        >>> check_step_fits(1000, 10**9, 64, "the model", available=10**10)  # doctest: +ELLIPSIS
+        'the model needs about 512.0 GB for one step on a batch of 64: 8,000 bytes of weights and gradients, ...'
+    """
+    available = available_memory() if available is None else available
+    weights = params * BYTES_PER_PARAMETER
+    acts = activations * batch * BYTES_PER_ACTIVATION
+    if available is None or weights + acts <= available:
+        return None
+    return (f"{what} needs about {byte_size(weights + acts)} for one step on a batch of {batch}: {byte_size(weights)} of "
+            f"weights and gradients, {byte_size(acts)} of activations ({activations:,} values a sample, from the shape "
+            f"analysis), more than the {byte_size(available)} of memory available")
+
+
+def byte_size(n: int) -> str:
     for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6)):
         if n >= size:
             return f"{n / size:.1f} {unit}"

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NasError
+from .limits import os_reason, show_path
 from .preprocessing import Preprocessing
 
 __all__ = ["RUN_FILE", "RunRecord", "write_run", "find_run", "read_run"]
@@ -168,7 +169,7 @@ def write_run(out: str | Path, space, sets: Mapping[str, Any] | None = None,
         tmp.write_text(text + "\n")
         os.replace(tmp, path)
     except OSError as err:
-        raise NasError(f"cannot write {path}: {err.strerror}") from None
+        raise NasError(f"cannot write {show_path(path)}: {os_reason(err)}") from None
     return path
 
 
@@ -237,3 +238,32 @@ def _show(value: Any) -> str:
 
 def _show_params(params: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={_show(v)}" for k, v in sorted(params.items())) or "the defaults"
+
+
+MAX_RUN_ENTRIES = 100_000   # entries of an output folder looked at for links before a run writes
+
+
+def check_run_dir(out: str | Path, option: str = "--out") -> None:
+    """Refuse an output folder with a symbolic link anywhere inside it (`exp.db`, `logs`,
+    `last.ckpt`, a log file): nasdsl writes only inside `--out`, and a link there would send a
+    write (or SQLite's database file) outside it, to wherever the link points. `out` itself
+    may be a link (the user named it); a folder that does not exist yet passes. Looks at
+    `MAX_RUN_ENTRIES` entries at most (a folder holding more is refused)."""
+    seen = 0
+    try:
+        if not os.path.isdir(out):
+            return
+        for root, dirs, files in os.walk(out, followlinks=False):
+            for name in dirs + files:
+                seen += 1
+                if seen > MAX_RUN_ENTRIES:
+                    raise NasError(f"{option} {show_path(out)} holds over {MAX_RUN_ENTRIES:,} entries: "
+                                   "not a nasdsl run folder; use another --out")
+                path = os.path.join(root, name)
+                if os.path.islink(path):
+                    raise NasError(f"{option} {show_path(out)}: {show_path(os.path.relpath(path, out))} is a symbolic "
+                                   "link; nasdsl writes only inside its output folder and never through a link "
+                                   "(remove the link or use another --out)")
+    except OSError as err:
+        raise NasError(f"cannot read {option} {show_path(out)}: {os_reason(err)}") from None
+

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from .data import Data, check_classes, load_data
 from .errors import NasError
+from .limits import os_reason, show_path
 
 __all__ = ["train_architecture", "evaluate", "inherited_weights"]
 
@@ -118,13 +119,15 @@ def inherited_weights(space, arch: Mapping[str, Any], checkpoint: str | Path) ->
     from .checkpoint import load_search_checkpoint
     from .strategy import build_supernet
     ckpt = load_search_checkpoint(Path(checkpoint))
+    from .checkpoint import check_weights
     meta = ckpt["nasdsl"]
     if meta["fingerprint"] != space.fingerprint():
-        raise NasError(f"{checkpoint}: its supernet was searched on another space (fingerprint "
+        raise NasError(f"{show_path(checkpoint)}: its supernet was searched on another space (fingerprint "
                        f"{meta['fingerprint']}, this space {space.fingerprint()}); use the same space and --set")
     net = build_supernet(space, meta["strategy"], seed=0, cells=meta.get("cells", "slot"))
     prefix = "supernet."
     state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    check_weights(state, net, f"--inherit: {show_path(checkpoint)}")
     net.load_state_dict(state, strict=True)
     return net.sub_state_dict(arch)
 
@@ -134,7 +137,7 @@ def _write(out: Path, space, model, arch, result, preprocessing=None) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise NasError(f"cannot create {out}: {err.strerror}") from None
+        raise NasError(f"cannot create {show_path(out)}: {os_reason(err)}") from None
     save_checkpoint(out / "model.pt", space, "discrete", model, arch=arch, metadata={"result": json.dumps(result)},
                     preprocessing=preprocessing)
     tmp = out / "result.json.tmp"

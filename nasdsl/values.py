@@ -25,7 +25,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import NasError
 from .limits import MAX_EXPR_NODES, ValueTooLarge, check_number
+
+
+class DivisionByZero(NasError, ZeroDivisionError):
+    """A `/`, `//` or `%` whose divisor is zero (or zero raised to a negative power) where a
+    value is computed for one architecture. Also a `ZeroDivisionError`, so code that turns
+    arithmetic errors into located ones does the same with this; anywhere else it is still a
+    `NasError`, never an internal error. `check` finds such divisors before any architecture
+    is drawn (`Elaborator.check_divisor`); this is the net for what it cannot enumerate."""
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
@@ -176,9 +185,11 @@ def apply_binary(op: str, a: Any, b: Any) -> Any:
     if op == "or":
         return a or b
     if op in ("/", "//", "%") and b == 0:
-        raise ZeroDivisionError("division by zero")
+        raise DivisionByZero(f"division by zero: {literal(a)} {op} {literal(b)}")
     if op == "**" and (abs(b) > 64 or abs(a) > 2**64):
         raise OverflowError("exponent too large")
+    if op == "**" and a == 0 and b < 0:
+        raise DivisionByZero(f"division by zero: {literal(a)} ** {literal(b)} (zero to a negative power)")
     return check_number(_BINARY[op](a, b))
 
 

@@ -11,9 +11,10 @@ from nb201 import TABLE, needs_table
 import nasdsl
 from nasdsl.cli import main
 from nasdsl.formats import arch_to_nb201
-from nasdsl.search.evaluators import _read_table, make_evaluator
+from nasdsl.search.evaluators import make_evaluator
 from nasdsl.search.latency import LatencyModel
 from nasdsl.search.multitrial import search
+from nasdsl.search.tables import read_table
 
 
 def test_an_exactly_additive_latency_is_recovered():
@@ -45,7 +46,7 @@ def test_fit_on_the_nb201_table_reports_its_error(lut, capsys):
     fit = data["fit"]
     assert fit["rows"] == 15625 and fit["column"] == "latency_pixel3"
     assert fit["rmse"] == pytest.approx(2.035, abs=1e-3) and fit["r2"] == pytest.approx(0.8943, abs=1e-4)
-    rows, _ = _read_table(TABLE)
+    rows, _ = read_table(TABLE)
     model = LatencyModel.read(space, lut)
     errors = [model.predict(nasdsl.formats.nb201_to_arch(space, k)) - r["latency_pixel3"] for k, r in rows.items()]
     assert (sum(e * e for e in errors) / len(errors)) ** 0.5 == pytest.approx(fit["rmse"], rel=1e-6)

@@ -839,6 +839,7 @@ class _ArchWalker(_Walker):
         super().__init__()
         self.params = 0
         self.macs = 0
+        self.activations = 0                      # elements of every op's output, one sample
         self.seen: set[int] = set()               # ops whose parameters are counted
         self.ops: dict[tuple, tuple] = {}         # (name, args, input) -> (output, params, MACs)
 
@@ -848,11 +849,12 @@ class _ArchWalker(_Walker):
         key = (id(r), xs)
         hit = self.memo.get(key)
         if hit is None:  # a module applied again costs its MACs again, its parameters once
-            before = self.macs
+            before, acts = self.macs, self.activations
             outs = self._node(r, xs)
-            hit = self.memo[key] = (outs, self.macs - before)
+            hit = self.memo[key] = (outs, self.macs - before, self.activations - acts)
         else:
             self.macs += hit[1]
+            self.activations += hit[2]
         return hit[0]
 
     def _node(self, r: resolve.Node, xs: tuple) -> tuple:
@@ -873,12 +875,14 @@ class _ArchWalker(_Walker):
             params, macs = self.params, self.macs
             self.seen.add(id(r))
             y = self.apply(r.source or ir.Op(r.name, (), UNKNOWN_LOC), r.args, x, ())
+            self.activations += _elements(y)
             hit = self.ops[key] = (y, self.params - params, self.macs - macs)
             return y
         if id(r) not in self.seen:
             self.seen.add(id(r))
             self.params += hit[1]
         self.macs += hit[2]
+        self.activations += _elements(hit[0])
         return hit[0]
 
     def resolved_graph(self, g: resolve.Graph, xs: tuple) -> tuple:
@@ -970,6 +974,20 @@ def costs(space, arch: Mapping[str, Any], validate: bool = True) -> dict[str, in
     walker = _ArchWalker()
     walker.node(root, tuple(tuple(t.shape) for t in space.template.inputs))
     return {"params": walker.params, "flops": walker.macs}
+
+
+def _elements(shape: Any) -> int:
+    return math.prod(d for d in shape if isinstance(d, int)) if isinstance(shape, tuple) else 0
+
+
+def activation_elements(space, arch: Mapping[str, Any]) -> int:
+    """Elements of every op's output for ONE input sample of a (canonical) architecture: what
+    a training step keeps for the backward pass, from the shape analysis, without torch (an
+    estimate: PyTorch may free or add buffers; `compile` bounds memory with it)."""
+    root = resolve.resolve(space, arch, validate=False)
+    walker = _ArchWalker()
+    walker.node(root, tuple(tuple(t.shape) for t in space.template.inputs))
+    return walker.activations
 
 
 def check_budgets(space, arch: Mapping[str, Any]) -> None:

@@ -15,9 +15,7 @@ Example::
 """
 from __future__ import annotations
 
-import importlib
 import inspect
-import keyword
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import NasError
+from ..usercode import import_module, is_module_name  # noqa: F401 - is_module_name: the public name it had here
 from . import catalog
 from .domains import ANY, Domain
 from .rules import Rule
@@ -277,24 +276,7 @@ def import_ops(module_names: list[str] | tuple[str, ...]) -> None:
             raise NasError(f"--ops {name!r}: not a module name (expected dotted Python identifiers such as "
                            f"mypkg.ops; a path or a relative name is not accepted)")
     for name in module_names:
-        try:
-            importlib.import_module(name)
-        except ImportError as err:
-            raise NasError(f"--ops {name}: cannot import it ({err})") from None
-        except Exception as err:  # noqa: BLE001 - the user's module failed while importing
-            raise NasError(f"--ops {name}: importing it failed: {type(err).__name__}: {str(err)[:300]}") from None
-
-
-def is_module_name(name: str) -> bool:
-    """Whether `name` is an absolute dotted module name.
-
-    Example::
-
-        >>> is_module_name("mypkg.ops"), is_module_name("../evil"), is_module_name(".hidden"), is_module_name("")
-        (True, False, False, False)
-    """
-    parts = name.split(".")
-    return bool(name) and all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)
+        import_module(name, "--ops")
 
 
 def build_op(name: str, kwargs: dict[str, Any]) -> nn.Module:

@@ -34,8 +34,6 @@ Example::
 """
 from __future__ import annotations
 
-import csv
-import gzip
 import importlib
 import math
 from abc import ABC, abstractmethod
@@ -45,7 +43,8 @@ from typing import Any
 
 from ..errors import NasError
 from ..space import Space
-from .feasibility import _OPS, COSTS, Bound, cost_bound, lut_bound, parse_constraint
+from .feasibility import COMPARE, COSTS, Bound, cost_bound, lut_bound, parse_constraint
+from .tables import read_table
 
 
 class Infeasible(Exception):
@@ -92,7 +91,7 @@ class TableEvaluator(Evaluator):
         from ..formats import arch_to_nb201
         self.space, self.path = space, Path(path)
         self._to_key = lambda arch: arch_to_nb201(space, arch)
-        self.rows, columns = _read_table(self.path)
+        self.rows, columns = read_table(self.path)
         if metric is None:
             raise NasError(f"--evaluator table:{path} needs --metric (one of: {', '.join(columns)})")
         if metric not in columns:
@@ -121,37 +120,12 @@ class TableEvaluator(Evaluator):
         if row is None:
             raise KeyError(f"{key} is not in table {self.path}")
         for column, op, bound in self.constraints:
-            if not _OPS[op](row[column], bound):
+            if not COMPARE[op](row[column], bound):
                 raise Infeasible(f"{column} = {row[column]:g} violates {column}{op}{bound:g}")
         return dict(row)
 
     def describe(self) -> str:
         return f"table:{self.path}"
-
-
-def _read_table(path: Path) -> tuple[dict[str, dict[str, float]], list[str]]:
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", newline="") as f:
-            reader = csv.DictReader(f)
-            fields = list(reader.fieldnames or ())
-            if "arch" not in fields:
-                raise NasError(f"table {path} has no `arch` column (NAS-Bench-201 strings); columns: {', '.join(fields)}")
-            numeric = [c for c in fields if c not in ("arch", "index")]
-            rows: dict[str, dict[str, float]] = {}
-            for line in reader:
-                values = {}
-                for c in numeric:
-                    try:
-                        values[c] = float(line[c])
-                    except (TypeError, ValueError):
-                        continue
-                rows[line["arch"]] = values
-    except OSError as err:
-        raise NasError(f"cannot read table {path}: {err.strerror or err}") from None
-    except (csv.Error, UnicodeDecodeError, EOFError) as err:
-        raise NasError(f"table {path} is not a readable CSV file ({err})") from None
-    return rows, numeric
 
 
 class PythonEvaluator(Evaluator):
@@ -167,14 +141,9 @@ class PythonEvaluator(Evaluator):
     name = "python"
 
     def __init__(self, spec: str, metric: str | None = None):
-        module_name, sep, func_name = spec.rpartition(":")
-        if not sep or not module_name or not func_name:
-            raise NasError(f"--evaluator python:MODULE:FUNCTION, got python:{spec}")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as err:
-            raise NasError(f"--evaluator python:{spec}: cannot import {module_name!r} ({err})") from None
-        func = getattr(module, func_name, None)
+        from ..usercode import import_attribute
+        module_name, _, func_name = spec.rpartition(":")
+        func = import_attribute(spec, "--evaluator", "python:")
         if not callable(func):
             raise NasError(f"--evaluator python:{spec}: {module_name} has no function {func_name!r}")
         self.spec, self.func, self.metric = spec, func, metric
@@ -276,7 +245,7 @@ class ExpensiveBounds(Evaluator):
             if name not in metrics:
                 raise KeyError(f"--constraint {name}{op}{bound:g}: the evaluator returned no metric {name!r} "
                                f"(it returned {sorted(metrics)})")
-            if not _OPS[op](metrics[name], bound):
+            if not COMPARE[op](metrics[name], bound):
                 raise Infeasible(f"{name} = {metrics[name]:g} violates {name}{op}{bound:g}")
         return metrics
 

@@ -41,7 +41,7 @@ from ..errors import NasError
 MAX_REJECTED = 2000   # proposals in a row that break the cheap constraints before the search gives up
 
 _CONSTRAINT = re.compile(r"^\s*([^<>=!\s]+)\s*(<=|>=|<|>|==|!=)\s*([-+0-9.eE]+)\s*$")
-_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq, "!=": operator.ne}
+COMPARE = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq, "!=": operator.ne}
 COSTS = ("params", "flops")
 
 
@@ -81,7 +81,7 @@ class Bound:
     def holds(self, value: float) -> bool:
         """Whether `value` keeps the bound; NaN (not known before evaluation, as an
         architecture missing from a table) holds: the evaluation decides."""
-        return value != value or bool(_OPS[self.op](value, self.bound))
+        return value != value or bool(COMPARE[self.op](value, self.bound))
 
     def violation(self, arch: Mapping[str, Any], value: float | None = None) -> float:
         """0 when `arch` keeps the bound, else by how much it breaks it, relative to the bound

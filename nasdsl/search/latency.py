@@ -140,9 +140,9 @@ def fit_latency(table_path: str, column: str, out: str, space_name: str = "nasbe
     """`nasdsl fit-latency TABLE --column C -o OUT`: fit, write, print the error on the table."""
     import nasdsl
 
-    from .evaluators import _read_table
+    from .tables import read_table
     space = nasdsl.load(space_name)
-    rows, columns = _read_table(Path(table_path))
+    rows, columns = read_table(Path(table_path))
     if column not in columns:
         raise NasError(f"table {table_path} has no column {column!r} (its columns: {', '.join(columns)})")
     model = LatencyModel.fit(space, rows, column)

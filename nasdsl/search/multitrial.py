@@ -370,6 +370,8 @@ def run(args) -> int:
     else:
         space = nasdsl.load(args.file, sets)
     out = Path(args.out or f"runs/{Path(args.file).stem}-{args.strategy}")
+    from ..run import check_run_dir
+    check_run_dir(out)
     url = args.storage or default_url(out)
     evaluator = make_evaluator(args.evaluator, space, args.metric, args.constraint or (), data,
                                getattr(args, "epochs", None) or 1, args.seed)

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NasError
+from ..limits import os_reason, show_path
 
 PENALTY_STRATEGIES = ("darts", "gumbel", "proxyless")
 
@@ -138,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     _dry_run(supernet, data, space, check_classes)
 
     out = Path(args.out) if args.out else Path("runs") / f"{Path(space.root_file).stem}-{name}"
+    from ..run import check_run_dir
+    check_run_dir(out)
     meta = {"space": space.root_file, "params": json.dumps(space.params, sort_keys=True, default=str),
             "fingerprint": space.fingerprint(), "strategy": name,
             "options": json.dumps({**options, **extra}, sort_keys=True)}
@@ -147,14 +150,16 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         ckpt = load_search_checkpoint(ckpt_path)
         _same_search(ckpt["nasdsl"], meta, ckpt_path)
-    elif ckpt_path.exists():
-        raise NasError(f"{out} already holds a search (last.ckpt): pass --resume to continue it, or another --out")
+        from ..checkpoint import check_weights
+        check_weights(ckpt["state_dict"], module, f"--resume: {show_path(ckpt_path)}")
+    elif _exists(ckpt_path):
+        raise NasError(f"{show_path(out)} already holds a search (last.ckpt): pass --resume to continue it, or another --out")
     module.meta = meta
     if rank == 0:
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise NasError(f"cannot create {out}: {err.strerror}") from None
+            raise NasError(f"cannot create {show_path(out)}: {os_reason(err)}") from None
         _write_json(out / "search.json", {**meta, "params": space.params, "options": {**options, **extra},
                                           "data": args.data, "seed": args.seed, "epochs": args.epochs,
                                           "batch_size": args.batch_size, "devices": args.devices,
@@ -301,12 +306,8 @@ def _penalty(args, space, name: str):
 
 
 def _task(spec: str):
-    import importlib
-    module_name, _, attr = spec.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise NasError(f"--task {spec!r}: cannot import {attr} from {module_name}: {err}") from None
+    from ..usercode import import_attribute
+    factory = import_attribute(spec, "--task")
     task = factory()
     if not (hasattr(task, "training_step") and hasattr(task, "configure_optimizers")):
         raise NasError(f"--task {spec!r}: the factory must return a LightningModule, got {type(task).__name__}")
@@ -413,10 +414,17 @@ def _write_json(path: Path, value: Any) -> None:
     _write_text(path, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError as err:  # a name over the file-name limit, a loop of links
+        raise NasError(f"cannot read {show_path(path)}: {os_reason(err)}") from None
+
+
 def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text(text)
         tmp.replace(path)
     except OSError as err:
-        raise NasError(f"cannot write {path}: {err.strerror}") from None
+        raise NasError(f"cannot write {show_path(path)}: {os_reason(err)}") from None

@@ -59,6 +59,8 @@ from typing import Any
 
 from ..arch import arch_key
 from ..errors import NasError
+from ..limits import os_reason, show_path
+from ..text import printable
 
 STUDY = "nasdsl"
 
@@ -135,14 +137,17 @@ def open_storage(url: str | None, heartbeat_interval: int = 10, grace_period: in
         path = url[len("journal:"):]
         if path.startswith("///"):
             path = path[2:]
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(path))
+        _make_parent(path)
+        try:
+            return optuna.storages.JournalStorage(JournalFileBackend(path))
+        except OSError as err:
+            raise NasError(f"--storage {show_path(url)}: cannot open: {os_reason(err)}") from None
     kwargs: dict[str, Any] = {}
     url = _postgres_driver(url)
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _make_parent(path)
             kwargs = {"creator": _sqlite_creator(path)}
     try:
         with warnings.catch_warnings():
@@ -150,11 +155,77 @@ def open_storage(url: str | None, heartbeat_interval: int = 10, grace_period: in
             rdb = RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat_interval,
                              grace_period=grace_period)
     except ImportError as err:
-        raise NasError(f"--storage {url}: its database driver is not installed ({err}); "
+        raise NasError(f"--storage {show_path(url)}: its database driver is not installed ({err}); "
                        "for PostgreSQL: pip install 'nasdsl[postgres]'") from None
     except Exception as err:  # sqlalchemy's errors: a bad URL, an unreachable server
-        raise NasError(f"--storage {url}: cannot open ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+        first = (str(err).splitlines() or [""])[0]
+        raise NasError(f"--storage {show_path(url)}: cannot open ({type(err).__name__}: "
+                       f"{printable(first, one_line=True)[:200]})") from None
     return optuna.storages.get_storage(rdb)
+
+
+def _make_parent(path: str) -> None:
+    """Create the folder a store file goes in, or say (path capped) why it cannot be."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a name over the file-name limit, a file in the way, no permission
+        raise NasError(f"cannot create {show_path(Path(path).parent)}: {os_reason(err)}") from None
+
+
+# What nasdsl writes in a store, attribute by attribute: a store read back (a copied or edited
+# `exp.db`, a shared database) is input like any file, so each value is checked against its
+# type before it is used, and a wrong one is a NasError naming the trial and the attribute.
+_NUMBER = (int, float)
+_STUDY_ATTRS: dict[str, tuple[type, ...]] = {
+    "fingerprint": (str,), "previous_fingerprints": (list,), "space": (str,), "sources": (dict,),
+    "params": (dict,), "objective": (str,), "strategy": (str,),
+}
+_TRIAL_ATTRS: dict[str, tuple[type, ...]] = {"nasdsl": (dict,), "result": (dict,), "error": (str,), "yielded": (str,)}
+_OWN_FIELDS: dict[str, tuple[type, ...]] = {"arch": (dict,), "key": (str,), "fingerprint": (str,), "worker": (str,),
+                                            "retry_of": (int, type(None))}
+_RESULT_FIELDS: dict[str, tuple[type, ...]] = {"metrics": (dict,), "seconds": (*_NUMBER, type(None))}
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+                                         int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _expect(value: Any, types: tuple[type, ...], what: str, where: str) -> None:
+    if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
+        wanted = " or ".join(dict.fromkeys(_kind(t()) if t is not type(None) else "null" for t in types))
+        raise NasError(f"store {show_path(where)}: {what} is {_kind(value)}, not {wanted} as nasdsl writes it; "
+                       "the store was edited or written by something else")
+
+
+def _study_attrs(attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The experiment's attributes, each of the type nasdsl writes (else a NasError naming it)."""
+    for name, types in _STUDY_ATTRS.items():
+        if name in attrs:
+            _expect(attrs[name], types, f"the experiment's attribute {name!r}", where)
+    for name, text in (attrs.get("sources") or {}).items():
+        _expect(text, (str,), f"the experiment's source {printable(str(name), one_line=True)[:80]!r}", where)
+    for old in attrs.get("previous_fingerprints") or []:
+        _expect(old, (str,), "an entry of the experiment's attribute 'previous_fingerprints'", where)
+    return dict(attrs)
+
+
+def _trial_attrs(t, where: str) -> dict[str, Any]:
+    """Trial `t`'s attributes, each of the type nasdsl writes (else a NasError naming the trial)."""
+    attrs = t.user_attrs
+    for name, types in _TRIAL_ATTRS.items():
+        if name in attrs:
+            _expect(attrs[name], types, f"trial {t.number}'s attribute {name!r}", where)
+    own, result = attrs.get("nasdsl") or {}, attrs.get("result") or {}
+    for fields, part, value in ((_OWN_FIELDS, "nasdsl", own), (_RESULT_FIELDS, "result", result)):
+        for name, types in fields.items():
+            if value.get(name) is not None:
+                _expect(value[name], types, f"trial {t.number}'s {part}.{name}", where)
+    for label in own.get("arch") or {}:
+        _expect(label, (str,), f"a decision label in trial {t.number}'s architecture", where)
+    for name, metric in (result.get("metrics") or {}).items():
+        _expect(metric, _NUMBER, f"trial {t.number}'s metric {printable(str(name), one_line=True)[:60]!r}", where)
+    return attrs
 
 
 def _postgres_driver(url: str) -> str:
@@ -203,7 +274,7 @@ class Store:
                 self.study = optuna.load_study(storage=self.storage, study_name=self.study_name)
         except KeyError:
             raise NasError(f"{self.url} holds no experiment named {self.study_name!r}") from None
-        attrs = self.study.user_attrs
+        attrs = _study_attrs(self.study.user_attrs, self.url)
         old = attrs.get("fingerprint")
         if fingerprint is None:
             pass   # reading only (`nasdsl trials`)
@@ -220,7 +291,7 @@ class Store:
             self.study.set_user_attr("previous_fingerprints", list(attrs.get("previous_fingerprints", [])) + [old])
             for k, v in meta.items():
                 self.study.set_user_attr(k, v)
-        self.attrs = dict(self.study.user_attrs)
+        self.attrs = _study_attrs(self.study.user_attrs, self.url)
         self.study_id = self.storage.get_study_id_from_name(self.study_name)
         if self.distributions and old is not None and (old != fingerprint or self.attrs.get("previous_fingerprints")):
             # Optuna fixes a parameter's domain for the whole study: a decision whose domain the
@@ -250,10 +321,9 @@ class Store:
             out.append(rec)
         return out
 
-    @staticmethod
-    def _record(t) -> TrialRecord:
+    def _record(self, t) -> TrialRecord:
         from optuna.trial import TrialState
-        a = t.user_attrs
+        a = _trial_attrs(t, self.url)
         if t.state == TrialState.COMPLETE:
             state = "complete"
         elif t.state in (TrialState.RUNNING, TrialState.WAITING):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NasError
+from ..limits import os_reason, show_path
 from .feasibility import counts as feasibility_counts
 from .store import Store, default_url
 
@@ -25,13 +26,16 @@ def storage_url(text: str) -> str:
     if "://" in text or text.startswith("journal:"):
         return text
     path = Path(text)
-    if path.is_dir():
-        if (path / "exp.db").is_file():
-            return default_url(path)
-        raise NasError(f"{text} holds no exp.db (a multi-trial search's store)")
-    if path.is_file():
-        return f"sqlite:///{path}"
-    raise NasError(f"no such store: {text} (give a search's --out DIR, its exp.db or a storage URL)")
+    try:
+        if path.is_dir():
+            if (path / "exp.db").is_file():
+                return default_url(path)
+            raise NasError(f"{show_path(text)} holds no exp.db (a multi-trial search's store)")
+        if path.is_file():
+            return f"sqlite:///{path}"
+    except OSError as err:  # a name over the file-name limit, a loop of links
+        raise NasError(f"cannot read store {show_path(text)}: {os_reason(err)}") from None
+    raise NasError(f"no such store: {show_path(text)} (give a search's --out DIR, its exp.db or a storage URL)")
 
 
 def stored_space(attrs: dict[str, Any]):
@@ -79,15 +83,20 @@ def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str =
     if rejected:
         print(f"infeasible proposals (checked before evaluation, no trial): {sum(rejected.values())} ("
               + ", ".join(f"{name} rejected {n}" for name, n in rejected.items()) + ")")
+    _print_table(rows, objective)
+    return 0
+
+
+def _print_table(rows: list[dict[str, Any]], objective: str) -> None:
+    """The best trials as aligned columns: rank, trial, objective, params, flops, architecture."""
     if not rows:
-        return 0
+        return
     header = ("rank", "trial", objective, "params", "flops", "architecture")
     table = [(str(r["rank"]), str(r["number"]), f"{r['value']:.4f}", _num(r["metrics"].get("params")),
               _num(r["metrics"].get("flops")), r.get("text") or json.dumps(r["arch"], sort_keys=True)) for r in rows]
     widths = [max(len(x[i]) for x in table + [header]) for i in range(5)]
     for line in [header] + table:
         print("  ".join(c.rjust(w) for c, w in zip(line[:5], widths)) + "  " + line[5])
-    return 0
 
 
 def _num(value: Any) -> str:

@@ -28,13 +28,13 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..arch import value_name
 from ..errors import ArchitectureError, EmptySpaceError, NasError
+from ..limits import show_path
 
 FORMS = ("mul", "add")
 
@@ -134,13 +134,16 @@ def _reference(space) -> dict[str, Any]:
         return space.sample(0)
 
 
+MAX_LATENCY_TABLE_BYTES = 16 << 20
+
+
 def _read_table(path: str) -> dict[str, Any]:
+    from ..limits import decode_utf8, read_bounded
+    text = decode_utf8(read_bounded(path, MAX_LATENCY_TABLE_BYTES, "latency table"), f"latency table {show_path(path)}")
     try:
-        return json.loads(Path(path).read_text())
-    except OSError as err:
-        raise NasError(f"cannot read latency table {path}: {err.strerror}") from None
-    except ValueError as err:
-        raise NasError(f"latency table {path} is not JSON: {err}") from None
+        return json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise NasError(f"latency table {show_path(path)} is not JSON: {str(err)[:160]}") from None
 
 
 def _tabled(space, table: Mapping[str, Any]) -> tuple[float, dict[str, torch.Tensor]]:

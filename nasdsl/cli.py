@@ -526,7 +526,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="write model.pt and result.json here (default runs/SPACE-train)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("lsp", help="a language server for editors (LSP over stdio)")
+    p.add_argument("--import-path", action="append", metavar="DIR",
+                   help="also let imports read .nas files under DIR (repeatable)")
+    p.set_defaults(func=cmd_lsp)
     return parser
+
+
+def cmd_lsp(args) -> int:
+    """`nasdsl lsp`: the language server (`nasdsl.lsp`), which needs the `lsp` extra."""
+    try:
+        from .lsp import serve
+    except ImportError as err:
+        raise NasError(f"nasdsl lsp needs pygls ({err.name} is not installed)", hint="pip install 'nasdsl[lsp]'") from None
+    return serve(tuple(args.import_path or ()))
 
 
 def cmd_search(args) -> int:
@@ -594,7 +607,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-_COMMANDS = ("check", "info", "sample", "fmt", "compile", "export", "search", "trials", "train")
+_COMMANDS = ("check", "info", "sample", "fmt", "compile", "export", "search", "trials", "train", "lsp")
 INTERNAL_ERROR = 70  # EX_SOFTWARE: nasdsl itself failed, not the input
 
 

@@ -220,9 +220,14 @@ def hover(doc: Document, line: int, char: int) -> str | None:
         return None
     kind, value = found
     if kind == "op":
-        return _hover_op(value)
+        return _hover_op(value) + _cost_text(doc, lambda loc: same_file(loc.file, doc.file) and (
+            loc.line - 1, loc.col - 1) == (target.span.line, target.span.start), "this op")
     if kind == "block":
-        return _hover_block(value)
+        if _uses_blocks(value):  # its ops are written in other blocks, used elsewhere too
+            return _hover_block(value)
+        first, last = _extent(value)
+        return _hover_block(value) + _cost_text(doc, lambda loc: same_file(loc.file, value.unit.file) and (
+            first <= loc.line <= last), "this block")
     if kind == "param":
         return f"```nas\nparam {target.text} = {_show(value)}\n```"
     return None
@@ -252,6 +257,46 @@ def _hover_decisions(doc: Document, decisions: list) -> str:
         parts.append(f"... and {len(decisions) - len(shown)} more decisions made here")
     parts.append(f"space: {doc.size_text}" if doc.size_text else "")
     return "\n\n".join(p for p in parts if p)
+
+
+def _cost_text(doc: Document, within, what: str) -> str:
+    """What the ops at the places `within` accepts cost in the document's space, in all uses."""
+    if doc.space is None:
+        return ""
+    from .analysis.bounds import place_costs
+    found = place_costs(doc.space, within)
+    if found is None:
+        return ""
+
+    def shown(pair: tuple[int, int]) -> str:
+        return f"{pair[0]:,}" if pair[0] == pair[1] else f"{pair[0]:,} .. {pair[1]:,}"
+    return (f"\n\nin this space, {what} (all uses): params {shown(found['params'])}, "
+            f"FLOPs {shown(found['flops'])} (multiply-adds per sample)")
+
+
+def _extent(block) -> tuple[int, int]:
+    """The 1-based lines a block's definition spans in its file (up to the next item)."""
+    first = block.defn.loc.line
+    later = [item.loc.line for item in block.unit.module.items if item.loc.line > first]
+    return first, (min(later) - 1 if later else len(block.unit.text.split("\n")))
+
+
+def _uses_blocks(block) -> bool:
+    """Whether a block's body names another block (calls it, or passes it to `repeat`, ...)."""
+    from dataclasses import fields, is_dataclass
+
+    from .elaborate import BlockVal
+    names = block.unit.names
+    stack: list[Any] = [block.defn.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Attr) or (isinstance(node, ast.Name) and isinstance(names.get(node.id), BlockVal)):
+            return True
+        if isinstance(node, tuple):
+            stack.extend(node)
+        elif is_dataclass(node) and not isinstance(node, Loc):
+            stack.extend(getattr(node, f.name) for f in fields(node))
+    return False
 
 
 def _hover_import(doc: Document, target: _Target) -> str:

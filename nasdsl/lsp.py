@@ -169,9 +169,10 @@ def build_server(import_paths: tuple[str, ...] = ()) -> NasServer:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
-    def hover(ls: NasServer, params: types.HoverParams) -> types.Hover | None:
+    async def hover(ls: NasServer, params: types.HoverParams) -> types.Hover | None:
         found = ls.position(params.text_document.uri, params.position)
-        text = editor.hover(*found) if found is not None else None
+        # off the event loop: the first hover on an op or block prices the space's ops
+        text = await asyncio.to_thread(editor.hover, *found) if found is not None else None
         if text is None:
             return None
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))

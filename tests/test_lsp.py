@@ -171,15 +171,18 @@ def test_hover_definition_symbols_completion_and_formatting():
         assert text.split("\n\n")[0] == ("**Cell.e1_0**: layer choice of 5: none, skip_connect, nor_conv_1x1, "
                                          "nor_conv_3x3, avg_pool_3x3")
         assert text.count("layer choice of 5") == 6 and text.endswith("space: 15,625 architectures")
-        conv = next(i for i, line in enumerate(lines) if "-> Conv2d(" in line)
+        conv = next(i for i, line in enumerate(lines) if "stem = x -> Conv2d(" in line)
         text = await editor.hover(uri, conv, lines[conv].index("Conv2d") + 1)
         assert text.split("\n")[1] == ("Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, "
                                        "dilation=1, groups=1, bias=true, padding_mode=\"zeros\")")
+        # the stem's Conv2d(3, 16, 3, bias=false): 3 * 16 * 9 weights, each used at 32 * 32 places
+        assert text.endswith("in this space, this op (all uses): params 432, FLOPs 442,368 (multiply-adds per sample)")
         use = next(i for i, line in enumerate(lines) if "= Edge(c)" in line)
         where = await editor.definition(uri, use, lines[use].index("Edge") + 1)
         assert where.uri == uri and (where.range.start.line, where.range.start.character) == (choice_line, 6)
         text = await editor.hover(uri, use, lines[use].index("Edge") + 1)
         assert text.startswith("```nas\nblock Edge(c)\n```") and "defined at `nasbench201.nas:" in text
+        assert "in this space" not in text   # its ops are written in ReLUConvBN, which others use too
         param_use = next(i for i, line in enumerate(lines) if "range(3 * N + 2)" in line)
         where = await editor.definition(uri, param_use, lines[param_use].index("N + 2"))
         param_line = next(i for i, line in enumerate(lines) if line.startswith("param N "))

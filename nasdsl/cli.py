@@ -530,6 +530,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--import-path", action="append", metavar="DIR",
                    help="also let imports read .nas files under DIR (repeatable)")
     p.set_defaults(func=cmd_lsp)
+    for p in sub.choices.values():
+        p.add_argument("--verbose", action="store_true",
+                       help="also show Lightning's info lines and third-party deprecation warnings")
     return parser
 
 
@@ -619,8 +622,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = given[0] if given and given[0] in _COMMANDS else None
     parser = build_parser(command)
     args = parser.parse_args(given)
+    from .quiet import quiet
     try:
-        return args.func(args)
+        with quiet(args.verbose):
+            return args.func(args)
     except NasError as err:
         print(err.render(), file=sys.stderr)
         return 1

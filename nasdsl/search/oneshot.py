@@ -174,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
     if hasattr(module, "evolution_data"):
         module.evolution_data = (data.loader("train", args.batch_size, shuffle=True, seed=args.seed),
                                  data.loader("val", 256))
+        module.progress = lambda line: print(line, file=sys.stderr, flush=True)
 
     trainer = _trainer(args, out)
     if args.resume and rank == 0:  # keep the log of the epochs the checkpoint holds (Lightning would drop it)
@@ -347,6 +348,9 @@ def _trainer(args, out: Path):
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
+
+    from ..quiet import lightning
+    lightning()  # its info lines off, unless --verbose (nasdsl.quiet)
     kwargs: dict[str, Any] = {}
     if args.devices > 1:
         from pytorch_lightning.strategies import DDPStrategy

@@ -541,7 +541,8 @@ def cmd_lsp(args) -> int:
     try:
         from .lsp import serve
     except ImportError as err:
-        raise NasError(f"nasdsl lsp needs pygls ({err.name} is not installed)", hint="pip install 'nasdsl[lsp]'") from None
+        missing = (err.name or "pygls").split(".")[0]
+        raise NasError(f"nasdsl lsp needs pygls ({missing} is not installed)", hint="pip install 'nasdsl[lsp]'") from None
     return serve(tuple(args.import_path or ()))
 
 

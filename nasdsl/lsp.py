@@ -60,7 +60,13 @@ class NasServer(LanguageServer):
         await asyncio.sleep(delay)
         document = self.workspace.get_text_document(uri)
         text, version = document.source, document.version
-        doc = await asyncio.to_thread(editor.analyse, text, self.file_of(uri), self.import_paths)
+        file = self.file_of(uri)
+        try:
+            doc = await asyncio.to_thread(editor.analyse, text, file, self.import_paths)
+        except Exception as err:  # noqa: BLE001 - a bug in nasdsl: said in the editor, as the command line says it
+            from .cli import internal_error_message
+            doc = editor.Document(file, text, problems=[editor.Problem(
+                file, editor.Span(0, 0, 0), "error", internal_error_message(err, ["check", file]))])
         current = self.workspace.text_documents.get(uri)
         if current is None or current.version != version:
             return  # closed or changed meanwhile: a newer analysis is on its way

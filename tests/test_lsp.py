@@ -65,8 +65,9 @@ class Editor:
             types.TextDocumentIdentifier(uri), types.Position(line, char))), WAIT)
 
 
-def session(steps) -> None:
-    """Start `nasdsl lsp`, initialise it, run `steps(editor)` and shut it down cleanly."""
+def session(steps, server: tuple[str, ...] = ("-m", "nasdsl", "lsp")) -> None:
+    """Start `nasdsl lsp` (or python with `server`'s arguments), initialise it, run
+    `steps(editor)` and shut it down cleanly."""
     async def main():
         client = LanguageClient("nasdsl-test", "1")
         editor = Editor(client)
@@ -75,7 +76,7 @@ def session(steps) -> None:
         def published(params):
             editor.published.put_nowait(params)
 
-        await client.start_io(sys.executable, "-m", "nasdsl", "lsp", env=ENV, cwd=str(ROOT))
+        await client.start_io(sys.executable, *server, env=ENV, cwd=str(ROOT))
         try:
             result = await asyncio.wait_for(client.initialize_async(types.InitializeParams(
                 capabilities=types.ClientCapabilities(), process_id=os.getpid())), WAIT)
@@ -238,3 +239,25 @@ def test_the_server_imports_no_torch_and_reads_no_ops_module(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_without_pygls_the_command_says_what_to_install():
+    script = ("import sys; sys.modules['pygls'] = None; from nasdsl.cli import main; sys.exit(main(['lsp']))")
+    out = subprocess.run([sys.executable, "-c", script], env=ENV, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr == "nasdsl lsp needs pygls (pygls is not installed)\nhint: pip install 'nasdsl[lsp]'\n"
+
+
+def test_an_internal_error_is_shown_as_a_diagnostic_not_lost(tmp_path):
+    """A bug in the analysis (here a simulated one, in a server started with a broken
+    `editor.analyse`) reaches the editor as the command line's internal-error message."""
+    broken = ("import sys\nfrom nasdsl import editor, lsp\n"
+              "def analyse(*args):\n    raise ZeroDivisionError('simulated')\n"
+              "editor.analyse = analyse\nsys.exit(lsp.serve())\n")
+
+    async def steps(editor: Editor):
+        _, found = await editor.open(tmp_path / "a.nas", "network(x: [4]) = x\n")
+        d = _one(found)
+        assert _range(d) == (0, 0, 0, 0)
+        assert d.message.startswith("nasdsl: internal error: ZeroDivisionError: simulated\nThis is a bug in nasdsl")
+    session(steps, ("-c", broken))

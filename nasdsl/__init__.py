@@ -22,11 +22,15 @@ from .limits import MAX_SOURCE_BYTES, decode_utf8, printable, read_bounded
 from .space import Space
 
 __all__ = ["load", "loads", "Space", "NasError", "NasSyntaxError", "ArchitectureError",
-           "builtin_spaces", "resolve_space", "register_op"]
+           "builtin_spaces", "resolve_space", "register_op", "search"]
 
 
 def __getattr__(name: str):
-    """`nasdsl.register_op` imports torch, so it is looked up only when used."""
+    """`nasdsl.register_op` imports torch, so it is looked up only when used; `nasdsl.search`
+    (the package, callable as `nasdsl.api.search`) is imported on first use."""
+    if name == "search":
+        import importlib
+        return importlib.import_module(f"{__name__}.search")
     if name == "register_op":
         from .ops.modules import register_op
         return register_op

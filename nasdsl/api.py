@@ -10,6 +10,9 @@ random_oneshot) runs `nasdsl.search.oneshot.run`, the command's own driver, on `
 temporary directory). Keyword arguments beyond those below set the one-shot command's options
 by their Python names (`batch_size=256`, `retrain=5`, `arch_data="val"`, ...).
 
+Progress shows on a terminal and in a Jupyter notebook (`progress=None`; `True` or `False`
+forces it): a `tqdm.auto` bar of trials and the best value so far, or Lightning's own bar.
+
 Both return a `SearchResult`: the best architecture and its metrics, the trials (a pandas
 DataFrame when pandas is installed, else a list of dicts), `plot()` and `export()`.
 `import nasdsl` stays free of torch: this module imports the drivers when a search runs.
@@ -29,8 +32,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,29 +119,31 @@ def search(space: Space | str | Path, strategy: str, *, evaluator: Callable[[Map
            = None, trials: int = 100, storage: str | None = None, data: str | None = None, epochs: int = 1,
            seed: int = 0, params: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
            metric: str | None = None, out: str | Path | None = None, workers: int = 1, verbose: bool = False,
-           **oneshot: Any) -> SearchResult:
+           progress: bool | None = None, **oneshot: Any) -> SearchResult:
     """Search `space` (a `Space`, a `.nas` path or a built-in name; `params` override its
     parameters when it is loaded here) with `strategy`; see the module docstring."""
     from . import strategy as registry
     from .quiet import quiet
     kind = registry.kind(strategy)
-    with quiet(verbose):
+    if progress is None:
+        progress = "ipykernel" in sys.modules or sys.stderr.isatty()
+    with quiet(verbose), _progress_env(progress):
         if kind == "one-shot":
             if evaluator is not None:
                 raise NasError(f"{strategy} is a one-shot strategy: it trains a supernet on data=...; evaluator= is "
                                "for multi-trial strategies")
-            return _oneshot(space, strategy, data, epochs, seed, params, options, out, oneshot)
+            return _oneshot(space, strategy, data, epochs, seed, params, options, out, oneshot)   # Lightning's bar
         if oneshot:
             raise NasError(f"{strategy} is a multi-trial strategy; it takes no {sorted(oneshot)[0]}=")
         if evaluator is None:
             raise NasError(f"multi-trial search ({strategy}) needs evaluator=: a function of the architecture, "
                            "'table:PATH', 'python:MODULE:FUNCTION' or 'train' (with data=)")
         return _multitrial(space, strategy, evaluator, trials, storage, data, epochs, seed, params, options,
-                           metric, out, workers)
+                           metric, out, workers, progress)
 
 
 def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, seed, params, options, metric,
-                out, workers) -> SearchResult:
+                out, workers, progress) -> SearchResult:
     from . import load
     from .search.evaluators import load_train_space, make_evaluator
     from .search.multitrial import search as run_search
@@ -151,7 +159,14 @@ def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, 
         space = _space(space, params)
     if isinstance(evaluator, str):
         evaluator = make_evaluator(evaluator, space, metric, (), data, epochs, seed)
-    found = run_search(space, strategy, evaluator, trials, storage, seed, dict(options or {}), workers, metric)
+    objective = metric or getattr(evaluator, "objective", None) or "value"
+    bar = _TrialBar(trials, objective) if progress else None
+    try:
+        found = run_search(space, strategy, evaluator, trials, storage, seed, dict(options or {}), workers, metric,
+                           progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     if out is not None:
         out = Path(out)
         write_outputs(out, space, found)
@@ -207,6 +222,38 @@ def _oneshot(space, strategy, data, epochs, seed, params, options, out, extra) -
         metrics.update({f"retrain_{k}": float(v) for k, v in retrain.items() if isinstance(v, (int, float))})
     return SearchResult(strategy, found, arch, metrics, epoch_list=epochs_logged, out=out,
                         preprocessing=record.preprocessing)
+
+
+class _TrialBar:
+    """Trials done and the best value so far, as a `tqdm.auto` bar (a widget in a notebook)."""
+
+    def __init__(self, total: int, objective: str):
+        from tqdm.auto import tqdm
+        self.objective = objective
+        self.bar = tqdm(total=total, desc="trials", unit="trial")
+
+    def __call__(self, done: int, best: float | None) -> None:
+        self.bar.n = min(done, self.bar.total)
+        if best is not None:
+            self.bar.set_postfix({f"best {self.objective}": f"{best:.4g}"}, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+@contextmanager
+def _progress_env(on: bool) -> Iterator[None]:
+    """The one-shot driver shows Lightning's bar on a terminal or with `NASDSL_PROGRESS` set."""
+    before = os.environ.pop("NASDSL_PROGRESS", None)
+    if on:
+        os.environ["NASDSL_PROGRESS"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("NASDSL_PROGRESS", None)
+        if before is not None:
+            os.environ["NASDSL_PROGRESS"] = before
 
 
 def _space(space: Space | str | Path, params: Mapping[str, Any] | None) -> Space:

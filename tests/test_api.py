@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 
@@ -96,3 +97,13 @@ def test_darts_on_digits_returns_the_found_architecture_and_its_curves(tmp_path)
     source = result.export()
     compile(source, "net.py", "exec")
     assert "in_channels=1" in source and "C=4" in source
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_progress_is_a_bar_of_trials_and_the_best_value_when_asked(progress, capsys, monkeypatch):
+    monkeypatch.setenv("NASDSL_PROGRESS", "kept")
+    nasdsl.search("nasbench201", strategy="random", evaluator=conv3, trials=5, progress=progress)
+    err = capsys.readouterr().err
+    assert ("5/5" in err and "best value=" in err) == progress
+    assert ("trials" in err) == progress
+    assert os.environ["NASDSL_PROGRESS"] == "kept"   # the one-shot driver's switch is put back

@@ -53,15 +53,15 @@ class SearchResult:
     per epoch), `out` (the directory written, if any) and `storage` (the trial store's URL)."""
 
     strategy: str
-    space: Space
+    space: Space = field(repr=False)
     arch: dict[str, Any] | None
     metrics: dict[str, float]
-    trial_list: list[dict[str, Any]] = field(default_factory=list)
-    epoch_list: list[dict[str, Any]] = field(default_factory=list)
+    trial_list: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    epoch_list: list[dict[str, Any]] = field(default_factory=list, repr=False)
     out: Path | None = None
     storage: str | None = None
-    preprocessing: Any = None
-    _found: Any = None   # multi-trial: the driver's own result (for its best-so-far plot)
+    preprocessing: Any = field(default=None, repr=False)
+    _found: Any = field(default=None, repr=False)   # multi-trial: the driver's own result (best-so-far plot)
 
     @property
     def trials(self):
@@ -148,12 +148,12 @@ def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, 
     from .search.evaluators import load_train_space, make_evaluator
     from .search.multitrial import search as run_search
     from .search.multitrial import write_outputs
-    data = None
+    data, fitted = None, {}
     if evaluator == "train":
         if isinstance(space, Space):
             raise NasError("evaluator='train' fits the space's parameters to the data: give the space as a path "
                            "or a built-in name")
-        space, data, _ = load_train_space(lambda p: load(space, {**(params or {}), **p}), data_spec, seed,
+        space, data, fitted = load_train_space(lambda p: load(space, {**(params or {}), **p}), data_spec, seed,
                                           dict(params or {}))
     else:
         space = _space(space, params)
@@ -167,9 +167,11 @@ def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, 
     finally:
         if bar is not None:
             bar.close()
-    if out is not None:
+    if out is not None:   # what `nasdsl search --out DIR` writes: arch.json, result.json, the plot, run.json
+        from .run import write_run
         out = Path(out)
         write_outputs(out, space, found)
+        write_run(out, space, dict(params or {}), fitted, data, seed, data_spec)
     best = found.best
     rows = [{"number": t.number, "state": t.state, "value": t.value, "seconds": t.seconds, **t.metrics,
              "arch": t.arch} for t in found.trials]

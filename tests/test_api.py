@@ -61,6 +61,12 @@ def test_a_table_evaluator_by_spec_and_trials_without_pandas(tmp_path, monkeypat
                            out=tmp_path / "run")
     assert all(t["acc"] == conv3(t["arch"]) + 0.5 for t in result.trial_list)
     assert json.loads((tmp_path / "run" / "arch.json").read_text()) == result.arch
+    from nasdsl.cli import main  # the run directory is one `nasdsl export` reads
+    assert main(["export", str(tmp_path / "run"), "-o", str(tmp_path / "net.py")]) == 0
+    def code(text):   # from a run directory the file also states its input shape and preprocessing
+        return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    from_run = code((tmp_path / "net.py").read_text())
+    assert [line for line in from_run if line in code(result.export())] == code(result.export())
     monkeypatch.setitem(sys.modules, "pandas", None)
     assert result.trials == result.trial_list
     assert (result.plot().path == tmp_path / "run" / "best_so_far.png")

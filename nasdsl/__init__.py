@@ -24,11 +24,15 @@ from .text import printable
 from .version import __version__ as __version__
 
 __all__ = ["load", "loads", "Space", "NasError", "NasSyntaxError", "ArchitectureError",
-           "builtin_spaces", "resolve_space", "register_op"]
+           "builtin_spaces", "resolve_space", "register_op", "search"]
 
 
 def __getattr__(name: str):
-    """`nasdsl.register_op` imports torch, so it is looked up only when used."""
+    """`nasdsl.register_op` imports torch, so it is looked up only when used; `nasdsl.search`
+    (the package, callable as `nasdsl.api.search`) is imported on first use."""
+    if name == "search":
+        import importlib
+        return importlib.import_module(f"{__name__}.search")
     if name == "register_op":
         from .ops.modules import register_op
         return register_op

@@ -537,7 +537,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="write model.pt and result.json here (default runs/SPACE-train)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("lsp", help="a language server for editors (LSP over stdio)")
+    p.add_argument("--import-path", action="append", metavar="DIR",
+                   help="also let imports read .nas files under DIR (repeatable)")
+    p.set_defaults(func=cmd_lsp)
+    for p in sub.choices.values():
+        p.add_argument("--verbose", action="store_true",
+                       help="also show Lightning's info lines and third-party deprecation warnings")
     return parser
+
+
+def cmd_lsp(args) -> int:
+    """`nasdsl lsp`: the language server (`nasdsl.lsp`), which needs the `lsp` extra."""
+    try:
+        from .lsp import serve
+    except ImportError as err:
+        missing = (err.name or "pygls").split(".")[0]
+        raise NasError(f"nasdsl lsp needs pygls ({missing} is not installed)", hint="pip install 'nasdsl[lsp]'") from None
+    return serve(tuple(args.import_path or ()))
 
 
 def cmd_search(args) -> int:
@@ -607,7 +624,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-_COMMANDS = ("check", "info", "sample", "fmt", "compile", "export", "search", "trials", "fit-latency", "train")
+_COMMANDS = ("check", "info", "sample", "fmt", "compile", "export", "search", "trials", "fit-latency", "train", "lsp")
 INTERNAL_ERROR = 70  # EX_SOFTWARE: nasdsl itself failed, not the input
 
 
@@ -619,8 +636,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = given[0] if given and given[0] in _COMMANDS else None
     parser = build_parser(command)
     args = parser.parse_args(given)
+    from .quiet import quiet
     try:
-        return args.func(args)
+        with quiet(args.verbose):
+            return args.func(args)
     except NasError as err:
         print(err.render(), file=sys.stderr)
         return 1

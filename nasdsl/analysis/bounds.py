@@ -36,18 +36,18 @@ import itertools
 import math
 import random
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .. import ir
 from ..conditions import INACTIVE, holds, partial_eval, truthy
-from ..errors import NasError
+from ..errors import Loc, NasError
 from ..ops.rules import Rule
 from ..values import Binary, Ref, Unary, apply_binary, evaluate, free_labels, is_expr, possible_values
 from .shapes import Dead, OpCall, SpaceWalker, bounded, costs, rule_of
 
-__all__ = ["cost_bounds", "budget_verdict", "CostBounds", "Extreme", "TABLE_CAP", "ELIMINATION_CAP"]
+__all__ = ["cost_bounds", "place_costs", "budget_verdict", "CostBounds", "Extreme", "TABLE_CAP", "ELIMINATION_CAP"]
 
 TABLE_CAP = 1024           # joint values of the decisions one term of the cost depends on
 ELIMINATION_CAP = 65_536   # evaluations one elimination step takes; beyond, it splits (a looser bound)
@@ -120,6 +120,7 @@ class _CostWalker(SpaceWalker):
     def __init__(self, space):
         super().__init__(space)
         self.macs: list[tuple] = []                 # (name, args, x, y, ctx), one per application
+        self.mac_locs: list = []                    # where each of those ops is written
         self.params: dict[int, list] = {}           # id(op) -> [name, args, [ctx, ...]]: counted once
         self.keep: list[ir.Op] = []                 # the ops whose ids key `params`
         self.unknown: ir.Op | None = None
@@ -161,6 +162,7 @@ class _CostWalker(SpaceWalker):
         rule = rule_of(m.name)
         if rule.macs is not _FREE_MACS:  # ops that cost nothing (activations, pools, reshapes) add no term
             self.macs.append((m.name, m.args, x, y, ctx))
+            self.mac_locs.append(m.loc)
         if rule.params is not _FREE_PARAMS:
             entry = self.params.get(id(m))
             if entry is None:
@@ -539,6 +541,71 @@ def _bounds(space) -> CostBounds:
             ends.append(Extreme(total, real == total, arch if real == total else None))
         result[metric] = tuple(ends)
     return CostBounds(result["params"], result["flops"])
+
+
+# --- the cost of the ops written at some places ----------------------------------------------------
+
+_PLACES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def place_costs(space, within: Callable[[Loc], bool]) -> dict[str, tuple[int, int]] | None:
+    """The fewest and most params and FLOPs (MACs per sample) that the ops written at the
+    places `within` accepts cost together, summed over every use of them in the network, over
+    the architectures of `space` ({"params": (low, high), "flops": (low, high)}). The range
+    is sound; the space's constraints and budgets are not applied, so it can be wider than
+    what they keep. None where the cost model cannot price the space (`cost_bounds`' note).
+
+    Example::
+
+        >>> import nasdsl
+        >>> space = nasdsl.loads(
+        ...     'network(x: [8]) { w = choice[4, 8]  return x -> Linear(8, w) -> Linear(w, 2) }', "n.nas")
+        >>> place_costs(space, lambda loc: loc.col == 49)   # the first Linear: 8 * w + w
+        {'params': (36, 72), 'flops': (32, 64)}
+    """
+    hit = _PLACES.get(space)
+    if hit is None:
+        hit = _PLACES[space] = _terms_by_place(space)
+    if hit is None:
+        return None
+    counts: dict[tuple, int] = {}
+    for loc, terms in hit.items():
+        if within(loc):
+            for key, n in terms.items():
+                counts[key] = counts.get(key, 0) + n
+    domains = {d.label: tuple(d.values) for d in space.decisions}
+    factors, _ = _factors(counts, domains)
+    if factors is None:
+        return None
+    out = {}
+    for m, metric in enumerate(_METRICS):
+        ends = [_optimise(factors, domains, m, sense) for sense in (-1, 1)]
+        if None in ends:
+            return None
+        out[metric] = (ends[0][0], ends[1][0])
+    return out
+
+
+def _terms_by_place(space) -> dict[Loc, dict[tuple, int]] | None:
+    """`_terms`, each with the place its op is written (None where they cannot be listed)."""
+    walker = _CostWalker(space)
+    template = space.template
+    try:
+        walker.module(template, tuple(tuple(t.shape) if t.shape is not None else None for t in template.inputs), ())
+    except (Dead, NasError, RecursionError, ArithmeticError):
+        return None
+    if walker.unknown is not None:
+        return None
+    out: dict[Loc, dict[tuple, int]] = {}
+    for (name, args, x, y, ctx), loc in zip(walker.macs, walker.mac_locs):
+        terms = out.setdefault(loc, {})
+        key = ("macs", name, args, x, y, (ctx,))
+        terms[key] = terms.get(key, 0) + 1
+    for m, (name, args, ctxs) in zip(walker.keep, walker.params.values()):
+        terms = out.setdefault(m.loc, {})
+        key = ("params", name, args, None, None, tuple(dict.fromkeys(ctxs.values())))
+        terms[key] = terms.get(key, 0) + 1
+    return out
 
 
 # --- what the bounds say about budgets -----------------------------------------------------------

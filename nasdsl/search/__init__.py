@@ -9,12 +9,26 @@ Example::
 
     $ nasdsl search nasbench201 --strategy darts --data digits --epochs 2 --out runs/darts
     $ nasdsl search nasbench201 --strategy evolution --trials 100 --evaluator table:nb201.csv.gz
+
+From Python the package itself is the call: `nasdsl.search(space, strategy=..., ...)` runs
+`nasdsl.api.search`.
 """
 from __future__ import annotations
 
 import argparse
+import sys
+import types
 
 from .. import strategy
+
+
+class _Callable(types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        from ..api import search
+        return search(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _Callable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,8 @@ of the same space and strategy. Then Lightning trains with its progress bar and 
   data: `torch.load(weights_only=True)` reads it); `--resume` continues from it;
 * `arch.json`, `probs.json` — the architecture found and its probabilities, plus
   `arch.nb201` / `arch.genotype` where the space has that text form;
-* `arch_weights.png` — every decision's probabilities over the epochs;
+* `arch_weights.png` — every decision's probabilities over the epochs, in the space's order;
+* `curves.png` — training and validation loss and accuracy per epoch (`nasdsl.search.plots`);
 * `evolution.json` (spos), `retrain.json` (with `--retrain N`) and `control.json` (with
   `--retrain N`: `--control` random architectures retrained the same way, `nasdsl.search.control`).
 
@@ -34,6 +35,7 @@ import inspect
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
     if hasattr(module, "evolution_data"):
         module.evolution_data = (data.loader("train", args.batch_size, shuffle=True, seed=args.seed),
                                  data.loader("val", 256))
+        module.progress = lambda line: print(line, file=sys.stderr, flush=True)
 
     trainer = _trainer(args, out)
     if args.resume and rank == 0:  # keep the log of the epochs the checkpoint holds (Lightning would drop it)
@@ -205,7 +208,10 @@ def run(args: argparse.Namespace) -> int:
         _write_text(out / f"arch.{suffix}", text + "\n")
     if getattr(module, "evolution_log", None):
         _write_json(out / "evolution.json", module.evolution_log)
-    plot_history(module.history, out / "arch_weights.png", title=f"{Path(space.root_file).stem}: {name}")
+    plot_history(module.history, out / "arch_weights.png", title=f"{Path(space.root_file).stem}: {name}",
+                 order=space.labels())
+    from .plots import plot_curves
+    plot_curves(out / "logs" / "metrics.csv", out / "curves.png", title=f"{Path(space.root_file).stem}: {name}")
     print(f"architecture ({name}): {json.dumps(arch)}")
     for suffix, text in texts.items():
         print(f"  {suffix}: {text}")
@@ -214,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         print(stall)
     if args.retrain:
         _retrain(args, space, arch, data, out)
-    print(f"wrote {out}/: arch.json, probs.json, arch_weights.png, last.ckpt, logs/")
+    print(f"wrote {out}/: arch.json, probs.json, arch_weights.png, curves.png, last.ckpt, logs/")
     return 0
 
 
@@ -337,6 +343,9 @@ def _trainer(args, out: Path):
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
+
+    from ..quiet import lightning
+    lightning()  # its info lines off, unless --verbose (nasdsl.quiet)
     kwargs: dict[str, Any] = {}
     if args.devices > 1:
         from pytorch_lightning.strategies import DDPStrategy
@@ -373,14 +382,18 @@ def _text_forms(space, arch) -> dict[str, str]:
     return out
 
 
-def plot_history(history: list[dict[str, dict[str, float]]], path: Path, title: str = "") -> None:
-    """A PNG of every decision's probabilities over the epochs (one panel per decision)."""
+def plot_history(history: list[dict[str, dict[str, float]]], path: Path, title: str = "",
+                 order: Sequence[str] = ()) -> None:
+    """A PNG of every decision's probabilities over the epochs (one panel per decision, in
+    `order`: the space's decision order, `nasdsl.search.plots.panel_order`)."""
     import math
 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    labels = sorted({label for probs in history for label in probs})
+
+    from .plots import panel_order
+    labels = panel_order({label for probs in history for label in probs}, order)
     if not labels:  # a strategy without architecture weights (spos, random_oneshot)
         fig, ax = plt.subplots(figsize=(4, 2))
         ax.text(0.5, 0.5, "no architecture weights\n(uniform path sampling)", ha="center", va="center")

@@ -225,7 +225,8 @@ class Enas(OneShot):
         x, y = arch_batch
         with torch.no_grad(), self.supernet.policy.statistics_kept():
             reward = float(accuracy(self.supernet(x), y))
-        reward = self.all_mean(reward) + self.entropy_weight * float(entropy)
+        entropy_value = float(entropy.detach())  # a bonus in the reward, not a path for gradients
+        reward = self.all_mean(reward) + self.entropy_weight * entropy_value
         self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
         loss = -log_prob * (reward - self.baseline)
         if self.skip_weight:
@@ -233,7 +234,7 @@ class Enas(OneShot):
         loss = loss / self.ctrl_steps_aggregate
         self.backward_synced(loss, list(self.controller.parameters()))
         self.log("reward", reward, on_step=False, on_epoch=True)
-        self.log("controller_entropy", float(entropy), on_step=False, on_epoch=True)
+        self.log("controller_entropy", entropy_value, on_step=False, on_epoch=True)
         self.ctrl_step += 1
         if self.ctrl_step % self.ctrl_steps_aggregate == 0:
             opt = self.arch_optimizer()

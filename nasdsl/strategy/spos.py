@@ -25,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -58,6 +59,7 @@ class Spos(RandomOneShot):
         self.best: dict[str, Any] | None = None
         self.evolution_log: list[dict[str, Any]] = []
         self.final_population: list[dict[str, Any]] = []
+        self.progress: Callable[[str], None] | None = None  # told a line per generation (the driver prints it)
 
     def finish(self) -> None:
         if self.evolution_data is not None:
@@ -134,6 +136,13 @@ class Spos(RandomOneShot):
             if arch is not None and arch_key(arch) not in scored:
                 scored[arch_key(arch)] = (self.score(arch, train_loader, val_loader), arch)
 
+        def tell(generation: int, best: float) -> None:
+            if self.progress is not None:
+                self.progress(f"spos evolution: generation {generation}/{self.generations}: best validation accuracy "
+                              f"{best:.4f} ({len(scored):,} architectures evaluated)")
+
+        if self.progress is not None:
+            self.progress(f"spos evolution: scoring {self.population} random architectures with the supernet's weights")
         tries = 0
         while len(scored) < self.population and tries < 50 * self.population:
             tries += 1
@@ -142,6 +151,7 @@ class Spos(RandomOneShot):
             raise NasError("spos evolution: no architecture of the space satisfies max_params / max_flops")
         population = sorted(scored.values(), key=lambda t: -t[0])[: self.population]
         self.evolution_log = [{"generation": 0, "best": population[0][0]}]
+        tell(0, population[0][0])
         for generation in range(1, self.generations + 1):
             parents = [a for _, a in population[: self.topk]]
             children = []
@@ -157,6 +167,7 @@ class Spos(RandomOneShot):
                 add(child)
             population = sorted(scored.values(), key=lambda t: -t[0])[: self.population]
             self.evolution_log.append({"generation": generation, "best": population[0][0]})
+            tell(generation, population[0][0])
         self.supernet.load_state_dict(state)  # recalibration touched only statistics: put them back
         self.final_population = [a for _, a in population]
         best_score, best = population[0]

@@ -29,7 +29,7 @@ __all__ = ["load", "loads", "Space", "NasError", "NasSyntaxError", "Architecture
 
 def __getattr__(name: str):
     """`nasdsl.register_op` imports torch, so it is looked up only when used; `nasdsl.search`
-    (the package, callable as `nasdsl.api.search`) is imported on first use."""
+    (the package, callable as `nasdsl.search.api.search`) is imported on first use."""
     if name == "search":
         import importlib
         return importlib.import_module(f"{__name__}.search")
@@ -82,7 +82,7 @@ def _inside(path: Path, roots: Sequence[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
-def _loader(root_file: str, sources: Mapping[str, str] | None, import_paths: Sequence[str | Path] = ()):
+def import_loader(root_file: str, sources: Mapping[str, str] | None, import_paths: Sequence[str | Path] = ()):
     """Find an imported file by the import rule (README, "Imports"): a `.nas` path, relative to
     the importing file (or, failing that, the built-in library), that resolves (symbolic links
     followed) inside the root file's directory tree, the built-in library or an explicit
@@ -148,8 +148,8 @@ def loads(text: str, file: str = "<string>", params: Mapping[str, Any] | None = 
           sources: Mapping[str, str] | None = None, import_paths: Sequence[str | Path] = ()) -> Space:
     """Compile `.nas` source text into a `Space`; `params` override its `param` defaults;
     `sources` maps file names to texts for imports (as stored in a checkpoint);
-    `import_paths` admits more directories to import from (see `_loader` for the rule)."""
-    return _compile(text, file, params, _loader(file, sources, import_paths))
+    `import_paths` admits more directories to import from (see `import_loader` for the rule)."""
+    return _compile(text, file, params, import_loader(file, sources, import_paths))
 
 
 def _compile(text: str, file: str, params: Mapping[str, Any] | None, loader) -> Space:
@@ -186,7 +186,7 @@ def load_library(path: str | Path, import_paths: Sequence[str | Path] = ()) -> l
     is checked where a space calls it: blocks are evaluated with their arguments.)"""
     from .elaborate import BlockVal, Elaborator
     resolved = resolve_space(path)
-    unit = Elaborator(_loader(str(resolved), None, import_paths), {}).load_unit(str(resolved), read_source(resolved), None)
+    unit = Elaborator(import_loader(str(resolved), None, import_paths), {}).load_unit(str(resolved), read_source(resolved), None)
     return sorted(name for name, value in unit.names.items() if isinstance(value, BlockVal))
 
 
@@ -197,7 +197,7 @@ def load(path: str | Path, params: Mapping[str, Any] | None = None,
     parameters and nasdsl's own code; `NASDSL_NO_CACHE=1` turns it off)."""
     resolved = resolve_space(path)
     text, file = read_source(resolved), str(resolved)
-    loader = _loader(file, None, import_paths)
+    loader = import_loader(file, None, import_paths)
     from . import cache
     directory = None if cache.custom_ops_registered() else cache.cache_dir()
     key = None if directory is None else cache.entry_key(text, file, params or {}, import_paths)

@@ -22,9 +22,10 @@ from typing import Any
 
 from . import __version__, is_library, load_library, read_source, strategy
 from .arch import arch_from_json, read_arch_text
-from .errors import ArchitectureError, NasError
+from .errors import ArchitectureError, NasError, internal_error_message
 from .limits import os_reason, show_path
 from .options import parse_set
+from .text import count_text, size_text
 
 
 def load_space(path: str, sets: Sequence[str] | None = None, import_paths: Sequence[str] | None = None):
@@ -59,7 +60,7 @@ def cmd_check(args) -> int:
         try:
             if not args.set and is_library(file):
                 blocks = load_library(file, args.import_path or ())
-                print(f"{file}: ok (op library: {_count(len(blocks), 'block')})")
+                print(f"{file}: ok (op library: {count_text(len(blocks), 'block')})")
                 continue
             space = load_space(file, args.set, args.import_path)
             report = space.check_budgets_feasible()
@@ -68,7 +69,7 @@ def cmd_check(args) -> int:
             if args.strategy is not None:
                 _check_strategy(space, args.strategy)
             via = f", builds for {args.strategy}" if args.strategy is not None else ""
-            print(f"{file}: ok ({_count(len(space.decisions), 'decision')}, {_architectures(report)}{via})")
+            print(f"{file}: ok ({count_text(len(space.decisions), 'decision')}, {size_text(report)}{via})")
         except NasError as err:
             failed += 1
             print(err.render(), file=sys.stderr)
@@ -141,7 +142,7 @@ def cmd_info(args) -> int:
         print("  ".join(c[:60].ljust(w) for c, w in zip(r, widths)).rstrip())
     for c in data["constraints"]:
         print(f"{c['kind']} {c['expr']}   ({c['where']})")
-    print(f"\n{_count(len(rows), 'decision')}, size {report} ({report.size:.3e})")
+    print(f"\n{count_text(len(rows), 'decision')}, size {report} ({report.size:.3e})")
     if bounds["params"] is None:
         print(f"cheapest .. dearest: not known ({bounds.get('note', '')})")
     else:
@@ -169,20 +170,6 @@ def _bound_text(bounds: dict[str, Any], metric: str) -> str:
             f"{'' if pair['max_exact'] else '<= '}{pair['max']:,}")
 
 
-def _count(n: int, noun: str) -> str:
-    """`1 decision`, `2 decisions`."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-def _architectures(report) -> str:
-    """What `check` says of a space's size: exact, or an upper bound when budgets are not counted."""
-    if not report.budgets:
-        return _count(report.size, "architecture")
-    if report.budgets_counted:
-        return f"{_count(report.size, 'architecture')} within the budgets, of {report.before_budgets:,}"
-    return f"at most {_count(report.size, 'architecture')}: budgets not counted"
-
-
 def _show(v: Any) -> str:
     return json.dumps(v) if not isinstance(v, str) else v
 
@@ -205,7 +192,7 @@ def cmd_sample(args) -> int:
         report = space.size_report()   # with budgets, counted exactly where the space is small
         if report.exact and args.n > report.size:
             within = " within its budgets" if report.budgets_counted and report.budgets else ""
-            raise NasError(f"--unique: the space has only {_count(report.size, 'architecture')}{within}, "
+            raise NasError(f"--unique: the space has only {count_text(report.size, 'architecture')}{within}, "
                            f"{args.n:,} were asked for")
     seen: set[str] = set()
     produced = stale = 0
@@ -218,7 +205,7 @@ def cmd_sample(args) -> int:
             if text in seen:
                 stale += 1
                 if stale >= patience:
-                    raise NasError(f"--unique: found {_count(produced, 'distinct architecture')} of the {args.n:,} "
+                    raise NasError(f"--unique: found {count_text(produced, 'distinct architecture')} of the {args.n:,} "
                                    f"asked for; {stale:,} draws in a row gave only those, so the space (within "
                                    f"its budgets) likely holds no more")
                 continue
@@ -502,8 +489,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="search a space: one-shot (a supernet, Lightning) or multi-trial")
     if command in (None, "search"):
-        from . import search
-        search.add_arguments(p)
+        from .search.command import add_arguments
+        add_arguments(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("trials", help="the best trials of a multi-trial search's store")
@@ -559,10 +546,10 @@ def cmd_lsp(args) -> int:
 
 def cmd_search(args) -> int:
     """`nasdsl search`: the shared entry point (`nasdsl.search`), one-shot or multi-trial."""
-    from . import search
+    from .search.command import run
     if strategy.kind(args.strategy) == "one-shot":
         _torch_modules()
-    return search.run(args)
+    return run(args)
 
 
 def cmd_train(args) -> int:
@@ -657,18 +644,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(internal_error_message(err, argv if argv is not None else sys.argv[1:]), file=sys.stderr)
         return INTERNAL_ERROR
-
-
-def internal_error_message(err: BaseException, argv: Sequence[str]) -> str:
-    """What the user sees when nasdsl fails on something that is not a user error."""
-    from .text import printable
-    what = printable(f"{type(err).__name__}: {err}", one_line=True)
-    if len(what) > 500:
-        what = what[:500] + " ..."
-    return (f"nasdsl: internal error: {what}\n"
-            f"This is a bug in nasdsl {__version__}, not a problem with your input. Please report it with the "
-            f"command line (nasdsl {printable(' '.join(argv), one_line=True)[:300]}) and the input files; run it again with "
-            f"NASDSL_DEBUG=1 to print the traceback.")
 
 
 if __name__ == "__main__":

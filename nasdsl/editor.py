@@ -109,19 +109,19 @@ class Document:
 def analyse(text: str, file: str, import_paths: Sequence[str] = ()) -> Document:
     """Check `text` as the content of `file` (a path, for the import rule; `<...>` for text
     without one) the way `nasdsl check` does, and keep what `hover` and the others need."""
-    from . import _loader
+    from . import import_loader
     from .elaborate import Elaborator
     doc = Document(file, text, import_paths=tuple(import_paths))
     try:
         from .syntax.parser import parse
         doc.module = parse(text, file)
-        doc.unit = Elaborator(_loader(file, None, import_paths), {}).load_unit(file, text, None)
+        doc.unit = Elaborator(import_loader(file, None, import_paths), {}).load_unit(file, text, None)
         if not _NETWORK.search(text):
             return doc   # an op library: blocks are checked where a space calls them
         doc.space = _compile(text, file, import_paths)
         report = doc.space.check_budgets_feasible()
-        from .cli import _architectures
-        doc.size_text = _architectures(report)
+        from .text import size_text
+        doc.size_text = size_text(report)
         from .analysis.lint import lint
         doc.problems += [_problem(w, doc, "warning") for w in lint(doc.space)]
     except NasError as err:
@@ -300,9 +300,9 @@ def _uses_blocks(block) -> bool:
 
 
 def _hover_import(doc: Document, target: _Target) -> str:
-    from . import _loader
+    from . import import_loader
     try:
-        resolved, _ = _loader(doc.file, None, doc.import_paths)(target.text, Loc(doc.file, target.span.line + 1,
+        resolved, _ = import_loader(doc.file, None, doc.import_paths)(target.text, Loc(doc.file, target.span.line + 1,
                                                                               target.span.start + 1, doc.text))
     except NasError as err:
         return err.message + (f"\n\nhint: {err.hint}" if err.hint else "")
@@ -403,9 +403,9 @@ def definition(doc: Document, line: int, char: int) -> tuple[str, Span] | None:
     if target is None or doc.module is None:
         return None
     if target.kind == "import":
-        from . import _loader
+        from . import import_loader
         try:
-            resolved, _ = _loader(doc.file, None, doc.import_paths)(
+            resolved, _ = import_loader(doc.file, None, doc.import_paths)(
                 target.text, Loc(doc.file, line + 1, target.span.start + 1, doc.text))
         except NasError:
             return None

@@ -125,3 +125,16 @@ class NasWarning(NasError):
 class ArchitectureError(NasError):
     """An architecture that is not in the space: unknown label, value outside the domain,
     a missing decision, or a decision given that is inactive."""
+
+
+def internal_error_message(err: BaseException, argv) -> str:
+    """What the user sees when nasdsl fails on something that is not a user error (the command
+    line's exit 70, the language server's diagnostic)."""
+    from .version import __version__
+    what = printable(f"{type(err).__name__}: {err}", one_line=True)
+    if len(what) > 500:
+        what = what[:500] + " ..."
+    return (f"nasdsl: internal error: {what}\n"
+            f"This is a bug in nasdsl {__version__}, not a problem with your input. Please report it with the "
+            f"command line (nasdsl {printable(' '.join(argv), one_line=True)[:300]}) and the input files; run it again with "
+            f"NASDSL_DEBUG=1 to print the traceback.")

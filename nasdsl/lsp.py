@@ -64,7 +64,7 @@ class NasServer(LanguageServer):
         try:
             doc = await asyncio.to_thread(editor.analyse, text, file, self.import_paths)
         except Exception as err:  # noqa: BLE001 - a bug in nasdsl: said in the editor, as the command line says it
-            from .cli import internal_error_message
+            from .errors import internal_error_message
             doc = editor.Document(file, text, problems=[editor.Problem(
                 file, editor.Span(0, 0, 0), "error", internal_error_message(err, ["check", file]))])
         current = self.workspace.text_documents.get(uri)
@@ -140,10 +140,10 @@ def _import_span(doc: editor.Document, file: str) -> editor.Span:
 
 def _loads(doc: editor.Document, item, file: str) -> bool:
     """Whether `item` (an import of `doc`) names `file`, by the import rule."""
-    from . import _loader
+    from . import import_loader
     from .errors import NasError
     try:
-        resolved, _ = _loader(doc.file, None, doc.import_paths)(item.path, item.loc)
+        resolved, _ = import_loader(doc.file, None, doc.import_paths)(item.path, item.loc)
     except NasError:
         return False
     return editor.same_file(resolved, file)

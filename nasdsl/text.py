@@ -42,3 +42,18 @@ def quote_slice(line: str, col: int) -> tuple[str, int]:
     prefix = "... " if start > 0 else ""
     suffix = " ..." if start + MAX_QUOTE_CHARS < len(line) else ""
     return prefix + printable(piece) + suffix, col - start + len(prefix)
+
+
+def count_text(n: int, noun: str) -> str:
+    """`1 decision`, `2 decisions`."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def size_text(report) -> str:
+    """What `check` says of a space's size (a `Space.size_report()`): exact, or an upper bound
+    when budgets are not counted."""
+    if not report.budgets:
+        return count_text(report.size, "architecture")
+    if report.budgets_counted:
+        return f"{count_text(report.size, 'architecture')} within the budgets, of {report.before_budgets:,}"
+    return f"at most {count_text(report.size, 'architecture')}: budgets not counted"

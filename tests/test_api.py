@@ -1,4 +1,4 @@
-"""Search from Python: `nasdsl.search(...)` over the multi-trial and one-shot drivers (`nasdsl.api`)."""
+"""Search from Python: `nasdsl.search(...)` over the multi-trial and one-shot drivers (`nasdsl.search.api`)."""
 from __future__ import annotations
 
 import itertools
@@ -10,9 +10,9 @@ import sys
 import pytest
 
 import nasdsl
-from nasdsl.api import SearchResult
 from nasdsl.errors import NasError
 from nasdsl.formats import arch_to_nb201
+from nasdsl.search.api import SearchResult
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -11,50 +11,20 @@ Example::
     $ nasdsl search nasbench201 --strategy evolution --trials 100 --evaluator table:nb201.csv.gz
 
 From Python the package itself is the call: `nasdsl.search(space, strategy=..., ...)` runs
-`nasdsl.api.search`.
+`nasdsl.search.api.search`; `nasdsl.search.command` is the command line.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import types
 
-from .. import strategy
-
 
 class _Callable(types.ModuleType):
+    """This package, callable: `nasdsl.search(...)` is `nasdsl.search.api.search(...)`."""
+
     def __call__(self, *args, **kwargs):
-        from ..api import search
+        from .api import search
         return search(*args, **kwargs)
 
 
 sys.modules[__name__].__class__ = _Callable
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options every search takes; each driver adds its own group."""
-    from . import multitrial, oneshot
-    parser.add_argument("file", metavar="SPACE", help="a .nas file or a built-in space name")
-    parser.add_argument("--strategy", required=True, metavar="NAME",
-                        help=f"one-shot: {', '.join(strategy.ONE_SHOT)}; multi-trial: {', '.join(strategy.MULTI_TRIAL)}")
-    parser.add_argument("--out", metavar="DIR", help="output directory (default: runs/SPACE-STRATEGY)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data splits, weights and sampling (default 0)")
-    parser.add_argument("--data", metavar="DATA", default=None,
-                        help="digits | mnist5k | cifar10:DIR | pkg.module:factory")
-    parser.add_argument("--epochs", type=int, default=1,
-                        help="one-shot: search epochs; multi-trial: training epochs per trial (default 1)")
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
-                        help="override a `param` of the space (repeatable)")
-    parser.add_argument("--option", action="append", metavar="NAME=VALUE",
-                        help="a strategy option, e.g. population_size=10 (repeatable)")
-    oneshot.add_arguments(parser.add_argument_group("one-shot search"))
-    multitrial.add_arguments(parser.add_argument_group("multi-trial search"))
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the search `args` describe with the driver of its strategy's kind."""
-    if strategy.kind(args.strategy) == "one-shot":
-        from .oneshot import run as run_driver
-    else:
-        from .multitrial import run as run_driver
-    return run_driver(args)

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import NasError
-from .space import Space
+from ..errors import NasError
+from ..space import Space
 
 
 @dataclass
@@ -79,11 +79,11 @@ class SearchResult:
         multi-trial, the best value against trials (`best_so_far.png`); one-shot, loss and
         accuracy per epoch (`curves.png`). A notebook shows the returned picture."""
         if self._found is not None:
-            from .search.multitrial import plot_best_so_far
+            from .multitrial import plot_best_so_far
             target = _target(path, self.out, "best_so_far.png")
             plot_best_so_far(self._found, target)
         else:
-            from .search.plots import plot_curves
+            from .plots import plot_curves
             target = _target(path, self.out, "curves.png")
             plot_curves(self.out / "logs" / "metrics.csv", target, title=f"{Path(self.space.root_file).stem}: "
                                                                           f"{self.strategy}")
@@ -95,7 +95,7 @@ class SearchResult:
         given."""
         if self.arch is None:
             raise NasError("the search found no architecture to export (no trial completed)")
-        from .lower.export import export_source
+        from ..lower.export import export_source
         source = export_source(self.space, self.arch, preprocessing=self.preprocessing)
         if path is not None:
             try:
@@ -122,8 +122,8 @@ def search(space: Space | str | Path, strategy: str, *, evaluator: Callable[[Map
            progress: bool | None = None, **oneshot: Any) -> SearchResult:
     """Search `space` (a `Space`, a `.nas` path or a built-in name; `params` override its
     parameters when it is loaded here) with `strategy`; see the module docstring."""
-    from . import strategy as registry
-    from .quiet import quiet
+    from .. import strategy as registry
+    from ..quiet import quiet
     kind = registry.kind(strategy)
     if progress is None:
         progress = "ipykernel" in sys.modules or sys.stderr.isatty()
@@ -144,10 +144,10 @@ def search(space: Space | str | Path, strategy: str, *, evaluator: Callable[[Map
 
 def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, seed, params, options, metric,
                 out, workers, progress) -> SearchResult:
-    from . import load
-    from .search.evaluators import load_train_space, make_evaluator
-    from .search.multitrial import search as run_search
-    from .search.multitrial import write_outputs
+    from .. import load
+    from .evaluators import load_train_space, make_evaluator
+    from .multitrial import search as run_search
+    from .multitrial import write_outputs
     data, fitted = None, {}
     if evaluator == "train":
         if isinstance(space, Space):
@@ -168,7 +168,7 @@ def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, 
         if bar is not None:
             bar.close()
     if out is not None:   # what `nasdsl search --out DIR` writes: arch.json, result.json, the plot, run.json
-        from .run import write_run
+        from ..run import write_run
         out = Path(out)
         write_outputs(out, space, found)
         write_run(out, space, dict(params or {}), fitted, data, seed, data_spec)
@@ -180,28 +180,40 @@ def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, 
 
 
 def _oneshot(space, strategy, data, epochs, seed, params, options, out, extra) -> SearchResult:
-    from .search import add_arguments
-    from .search.oneshot import run as run_driver
-    from .search.plots import epoch_metrics
+    from .oneshot import run as run_driver
     if data is None:
         raise NasError(f"{strategy} is a one-shot strategy: it needs data= (digits, mnist5k, cifar10:DIR or "
                        "pkg.module:factory)")
-    if isinstance(space, Space):
-        if space.root_file.startswith("<"):
-            raise NasError("a one-shot search loads its space from a file (its parameters are fitted to the data): "
-                           "give a .nas path or a built-in name, or a Space loaded from a file")
-        from .data import CHANNEL_PARAMS, CLASS_PARAMS, RESOLUTION_PARAMS
-        fitted = (*CHANNEL_PARAMS, *RESOLUTION_PARAMS, *CLASS_PARAMS)   # the driver fits these to the data
-        params = {**{k: v for k, v in space.params.items() if k not in fitted}, **(params or {})}
-        file = space.root_file
-    else:
-        file = str(space)
+    file, params = _space_file(space, params)
     out = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix=f"nasdsl-{strategy}-"))
+    args = _driver_args(file, strategy, data, epochs, seed, params, options, out, extra)
+    if run_driver(args) != 0:
+        raise NasError(f"the {strategy} search in {out} did not finish")
+    return _oneshot_result(strategy, out)
+
+
+def _space_file(space, params) -> tuple[str, dict[str, Any]]:
+    """The file a one-shot search loads its space from, and the parameters to set on it (a
+    loaded Space's own, less those the driver fits to the data, then the caller's)."""
+    if not isinstance(space, Space):
+        return str(space), dict(params or {})
+    if space.root_file.startswith("<"):
+        raise NasError("a one-shot search loads its space from a file (its parameters are fitted to the data): "
+                       "give a .nas path or a built-in name, or a Space loaded from a file")
+    from ..data import CHANNEL_PARAMS, CLASS_PARAMS, RESOLUTION_PARAMS
+    fitted = (*CHANNEL_PARAMS, *RESOLUTION_PARAMS, *CLASS_PARAMS)   # the driver fits these to the data
+    return space.root_file, {**{k: v for k, v in space.params.items() if k not in fitted}, **(params or {})}
+
+
+def _driver_args(file, strategy, data, epochs, seed, params, options, out, extra) -> argparse.Namespace:
+    """The arguments `nasdsl search` would parse for this call; `extra` sets the command's
+    other options (`batch_size=256`), an unknown one is an error."""
+    from .command import add_arguments
     parser = argparse.ArgumentParser(prog="nasdsl.search", add_help=False)
     add_arguments(parser)
     argv = [file, "--strategy", strategy, "--data", str(data), "--epochs", str(epochs), "--seed", str(seed),
             "--out", str(out)]
-    for name, value in (params or {}).items():
+    for name, value in params.items():
         argv += ["--set", f"{name}={_literal(value)}"]
     for name, value in (options or {}).items():
         argv += ["--option", f"{name}={_literal(value)}"]
@@ -210,10 +222,14 @@ def _oneshot(space, strategy, data, epochs, seed, params, options, out, extra) -
         if not hasattr(args, name) or name in ("file", "strategy", "set", "option"):
             raise NasError(f"nasdsl.search has no option {name}=")
         setattr(args, name, value)
-    if run_driver(args) != 0:
-        raise NasError(f"the {strategy} search in {out} did not finish")
-    from .arch import arch_from_json
-    from .run import RUN_FILE, read_run
+    return args
+
+
+def _oneshot_result(strategy: str, out: Path) -> SearchResult:
+    """What a finished one-shot search in `out` found: its run, architecture and logged metrics."""
+    from ..arch import arch_from_json
+    from ..run import RUN_FILE, read_run
+    from .plots import epoch_metrics
     record = read_run(out / RUN_FILE)
     found = record.space()
     arch = found.validate(arch_from_json((out / "arch.json").read_text()))
@@ -264,7 +280,7 @@ def _space(space: Space | str | Path, params: Mapping[str, Any] | None) -> Space
             raise NasError("params= applies when the space is loaded here: give a path or a built-in name, or pass "
                            "them to nasdsl.load")
         return space
-    from . import load
+    from .. import load
     return load(space, params)
 
 

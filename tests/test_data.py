@@ -32,6 +32,122 @@ def test_mnist5k_is_mlxtends_bundled_file():
     assert (len(data.train), len(data.val), len(data.test)) == (3500, 750, 750)
 
 
+@pytest.fixture
+def array_cache(tmp_path, monkeypatch):
+    """The cache on, in a fresh directory; the in-process memo of parsed data sets emptied."""
+    from nasdsl import data as data_module
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("NASDSL_CACHE_DIR", str(directory))
+    monkeypatch.delenv("NASDSL_NO_CACHE", raising=False)
+    data_module.bundled_arrays.cache_clear()
+    yield directory
+    data_module.bundled_arrays.cache_clear()
+
+
+def parses(monkeypatch) -> list[str]:
+    """Count the parses of bundled data sets (each one's name is appended)."""
+    from nasdsl import data as data_module
+    seen: list[str] = []
+    for name, parse in list(data_module._PARSERS.items()):
+        def counted(name=name, parse=parse):
+            seen.append(name)
+            return parse()
+        monkeypatch.setitem(data_module._PARSERS, name, counted)
+    return seen
+
+
+@pytest.mark.parametrize("name", ["digits", "mnist5k"])
+def test_a_parsed_data_set_is_cached_as_arrays(array_cache, monkeypatch, name):
+    from nasdsl.data import bundled_arrays
+    seen = parses(monkeypatch)
+    x, y = bundled_arrays(name)
+    entries = sorted(p.name for p in array_cache.iterdir())
+    assert seen == [name] and len(entries) == 1 and entries[0].endswith(".arrays.npz")
+    assert (array_cache / entries[0]).stat().st_mode & 0o777 == 0o600
+    bundled_arrays.cache_clear()                       # as a new process would
+    x2, y2 = bundled_arrays(name)
+    assert seen == [name]                              # read back, not parsed again
+    assert x2.dtype == x.dtype and np.array_equal(x2, x) and np.array_equal(y2, y)
+    first, again = load_data(name, 3), load_data(name, 3)
+    assert torch.equal(first.train.tensors[0], again.train.tensors[0])
+
+
+def test_cached_split_is_the_parsed_split(array_cache, monkeypatch):
+    """The same seed gives the same tensors whether the arrays came from the parse or the cache."""
+    from nasdsl.data import bundled_arrays
+    monkeypatch.setenv("NASDSL_NO_CACHE", "1")
+    parsed = load_data("digits", 1)
+    monkeypatch.delenv("NASDSL_NO_CACHE")
+    bundled_arrays.cache_clear()
+    bundled_arrays("digits")
+    bundled_arrays.cache_clear()
+    cached = load_data("digits", 1)
+    for split in ("train", "val", "test"):
+        for a, b in zip(getattr(parsed, split).tensors, getattr(cached, split).tensors):
+            assert torch.equal(a, b)
+    assert parsed.preprocessing == cached.preprocessing and parsed.test_indices == cached.test_indices
+
+
+def damage_flip(path):
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF          # inside the image array: its CRC-32 no longer matches
+    path.write_bytes(bytes(raw))
+
+
+def damage_truncate(path):
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def damage_objects(path):
+    np.savez(path.with_suffix(""), x=np.array([{"a": 1}], dtype=object), y=np.arange(1))  # a pickled object array
+
+
+def damage_shared(path):
+    path.chmod(0o664)                   # writable by the group: not ours alone, never read
+
+
+@pytest.mark.parametrize("damage", [damage_flip, damage_truncate, damage_objects, damage_shared])
+def test_a_damaged_or_foreign_entry_is_parsed_again(array_cache, monkeypatch, damage):
+    from nasdsl.data import bundled_arrays
+    seen = parses(monkeypatch)
+    x, y = bundled_arrays("digits")
+    [entry] = list(array_cache.iterdir())
+    damage(entry)
+    bundled_arrays.cache_clear()
+    x2, y2 = bundled_arrays("digits")
+    assert seen == ["digits", "digits"]
+    assert np.array_equal(x2, x) and np.array_equal(y2, y)
+
+
+def test_no_cache_parses_every_time_and_writes_nothing(array_cache, monkeypatch):
+    from nasdsl.data import bundled_arrays
+    monkeypatch.setenv("NASDSL_NO_CACHE", "1")
+    seen = parses(monkeypatch)
+    bundled_arrays("digits")
+    bundled_arrays.cache_clear()
+    bundled_arrays("digits")
+    assert seen == ["digits", "digits"] and not array_cache.exists()
+
+
+def test_the_key_follows_the_source_files(tmp_path):
+    """A reinstalled package (another size or modification time of a source file) misses."""
+    import os
+
+    from nasdsl.cache import arrays_key, prune
+    source = tmp_path / "data.csv"
+    source.write_text("1,2\n")
+    key = arrays_key("demo", [source])
+    assert key == arrays_key("demo", [source]) and key != arrays_key("other", [source])
+    os.utime(source, ns=(1, 1))
+    assert arrays_key("demo", [source]) != key
+    assert arrays_key("demo", [tmp_path / "missing.csv"]) is None
+    for i in range(3):
+        (tmp_path / f"{i:064x}.arrays.npz").write_bytes(b"")
+        os.utime(tmp_path / f"{i:064x}.arrays.npz", (i, i))
+    assert [n[60:] for n in prune(tmp_path, keep=1, kind="arrays")] == ["0000.arrays.npz", "0001.arrays.npz"]
+    assert source.exists()
+
+
 def write_cifar(folder, n=20, seed=0):
     rng = np.random.default_rng(seed)
     folder.mkdir()

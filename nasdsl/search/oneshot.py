@@ -385,41 +385,48 @@ def _text_forms(space, arch) -> dict[str, str]:
 def plot_history(history: list[dict[str, dict[str, float]]], path: Path, title: str = "",
                  order: Sequence[str] = ()) -> None:
     """A PNG of every decision's probabilities over the epochs (one panel per decision, in
-    `order`: the space's decision order, `nasdsl.search.plots.panel_order`)."""
+    `order`: the space's decision order, `nasdsl.search.plots.panel_order`), drawn once, after
+    training. It uses matplotlib's object API with a fixed layout (no pyplot, no layout
+    engine): 0.2-0.3 s of CPU where pyplot and `tight_layout` took about 1 s."""
     import math
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     from .plots import panel_order
     labels = panel_order({label for probs in history for label in probs}, order)
     if not labels:  # a strategy without architecture weights (spos, random_oneshot)
-        fig, ax = plt.subplots(figsize=(4, 2))
+        fig = Figure(figsize=(4, 2), dpi=80)
+        ax = fig.add_subplot()
         ax.text(0.5, 0.5, "no architecture weights\n(uniform path sampling)", ha="center", va="center")
         ax.axis("off")
     else:
         cols = min(4, len(labels))
         rows = math.ceil(len(labels) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+        fig = Figure(figsize=(3.2 * cols, 2.4 * rows), dpi=80)
+        axes = fig.subplots(rows, cols, squeeze=False)
         epochs = list(range(len(history)))
-        for ax, label in zip(axes.flat, labels):
-            values = sorted({v for probs in history for v in probs.get(label, {})})
-            for v in values:
-                ax.plot(epochs, [probs.get(label, {}).get(v, float("nan")) for probs in history], label=v)
+        domains = [sorted({v for probs in history for v in probs.get(label, {})}) for label in labels]
+        shared = all(values == domains[0] for values in domains)   # one legend for the figure
+        for ax, label, values in zip(axes.flat, labels, domains):
+            lines = [ax.plot(epochs, [probs.get(label, {}).get(v, float("nan")) for probs in history], label=v)[0]
+                     for v in values]
             ax.set_title(label, fontsize=8)
             ax.set_ylim(0, 1)
             ax.tick_params(labelsize=6)
-            ax.legend(fontsize=5)
+            if not shared:
+                ax.legend(fontsize=5)
+        if shared:
+            fig.legend(lines, domains[0], loc="upper right", fontsize=6, ncols=min(len(domains[0]), 6), frameon=False)
         for ax in list(axes.flat)[len(labels):]:
             ax.axis("off")
         fig.supxlabel("epoch")
+        fig.subplots_adjust(left=0.06, right=0.98, bottom=0.12 / rows + 0.02, top=1 - 0.22 / rows,
+                            wspace=0.25, hspace=0.45)
     if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=9, x=0.01, ha="left")
     tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
+    FigureCanvasAgg(fig).print_png(str(tmp))
     tmp.replace(path)
 
 

@@ -1,7 +1,9 @@
 """Search strategies, one module each, found by name: the one registry the CLI and tests read.
 
 One-shot strategies (`darts`, `gumbel`, `enas`, `spos`, `proxyless`, `random_oneshot`) train a
-supernet and import torch and Lightning. Multi-trial strategies (`random`, `grid`,
+supernet and import torch and Lightning; building their supernet (`build_supernet`) imports
+torch alone (Lightning, about 2.5 s CPU to import, comes with the strategy's module, when a
+search trains). Multi-trial strategies (`random`, `grid`,
 `evolution`, `tpe`, `rl`, `local`) propose discrete architectures from the IR alone and import
 no torch. The lowering never imports this package: a supernet knows how a choice executes
 (`MODES` below says which execution mode each one-shot strategy drives), a strategy decides
@@ -71,7 +73,8 @@ def build_supernet(space, name: str, *, seed: int | None = None, passes=None, ch
     rewrites = {} if passes is None else {"passes": passes}
     net = lower(space, MODES[name], name=name, seed=seed, checkpoint=checkpoint, compile=compile, cells=cells,
                 **rewrites)
-    configure = getattr(module(name), "configure", None)
+    from .weighting import CONFIGURE  # torch only: building a supernet imports no Lightning
+    configure = CONFIGURE.get(name)
     if configure is not None:
         configure(net, **options)
     elif options:

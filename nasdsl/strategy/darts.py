@@ -57,7 +57,7 @@ class Darts(OneShot):
             self.sync_grads(alphas)
         else:
             loss = self.penalised(self.task_loss(arch_batch, log=False), log=True)
-            self.backward_synced(loss, alphas)
+            self.arch_backward(loss, alphas)
         opt.step()
         self.weight_step(self.task_loss(weight_batch, log=True))
 

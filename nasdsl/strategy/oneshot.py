@@ -278,6 +278,19 @@ class OneShot(pl.LightningModule):
             loss.backward()
         self.sync_grads(params)
 
+    def arch_backward(self, loss: torch.Tensor, params: Iterable[torch.nn.Parameter]) -> None:
+        """The gradient of `loss` for `params` alone (architecture parameters), added to their
+        `.grad` and averaged over the processes. The weights' gradients, which `loss.backward()`
+        would also compute and the weight step then discards, are not computed: backward stops
+        short of every weight gradient and of the layers below the first choice."""
+        params = list(params)
+        if loss.requires_grad:
+            grads = torch.autograd.grad(loss, params, allow_unused=True)
+            for p, g in zip(params, grads):
+                if g is not None:
+                    p.grad = g if p.grad is None else p.grad + g
+        self.sync_grads(params)
+
     def sync_grads(self, params: Iterable[torch.nn.Parameter]) -> None:
         world = self.trainer.world_size if self._trainer is not None else 1
         if world <= 1:

@@ -44,7 +44,7 @@ class Proxyless(OneShot):
         opt.zero_grad()
         self.supernet.resample()
         loss = self.penalised(self.task_loss(arch_batch, log=False), log=True)
-        self.backward_synced(loss, self.supernet.arch_parameters())
+        self.arch_backward(loss, self.supernet.arch_parameters())
         opt.step()
         self.supernet.resample()
         self.weight_step(self.task_loss(weight_batch, log=True))

@@ -270,7 +270,7 @@ def arrays_key(name: str, sources: Sequence[str | Path]) -> str | None:
         >>> arrays_key("demo", [__file__]) == arrays_key("demo", [__file__]), arrays_key("demo", ["/no/such"])
         (True, None)
     """
-    from . import __version__
+    from .version import __version__
     described = [ARRAYS_FORMAT, __version__, code_digest(), name]
     for source in sources:
         try:

@@ -665,14 +665,7 @@ class Elaborator:
             if len(a) + len(b) > MAX_RANGE:
                 raise NasTypeError("list too long", node.loc)
             return a + b
-        for v, e in ((a, node.left), (b, node.right)):
-            if not _is_value(v):
-                raise NasTypeError(f"cannot use {kind_of(v)} with {node.op!r}", e.loc)
-        if node.op not in ("and", "or", "==", "!=") and (isinstance(a, str) or isinstance(b, str)):
-            if not (node.op == "+" and isinstance(a, str) and isinstance(b, str)):
-                raise NasTypeError(f"cannot use a string with {node.op!r}", node.loc)
-        if node.op not in ("and", "or", "==", "!=") and (a is None or b is None):
-            raise NasTypeError(f"cannot use none with {node.op!r}", node.loc)
+        self.check_operands(node, a, b)
         if node.op in ("/", "//", "%", "**") and (is_expr(a) or is_expr(b)):
             self.check_divisor(node.op, a, b, node.loc)
         try:
@@ -685,6 +678,20 @@ class Elaborator:
             raise NasTypeError("number too large", node.loc) from None
         except TypeError:
             raise NasTypeError(f"cannot compute {literal(a)} {node.op} {literal(b)}", node.loc) from None
+
+    @staticmethod
+    def check_operands(node: ast.BinOp, a: Any, b: Any) -> None:
+        """Refuse operands `node.op` cannot take: a block, tensor or other non-value; a string
+        other than in `+` of two strings or a comparison; none other than in a comparison."""
+        for v, e in ((a, node.left), (b, node.right)):
+            if not _is_value(v):
+                raise NasTypeError(f"cannot use {kind_of(v)} with {node.op!r}", e.loc)
+        if node.op in ("and", "or", "==", "!="):
+            return
+        if (isinstance(a, str) or isinstance(b, str)) and not (node.op == "+" and isinstance(a, str) and isinstance(b, str)):
+            raise NasTypeError(f"cannot use a string with {node.op!r}", node.loc)
+        if a is None or b is None:
+            raise NasTypeError(f"cannot use none with {node.op!r}", node.loc)
 
     def check_divisor(self, op: str, a: Any, b: Any, loc: Loc) -> None:
         """Refuse `a op b` (a division, modulo or power over choices) if some architecture in

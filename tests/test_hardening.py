@@ -327,7 +327,7 @@ def _zip_bomb(path, megabytes=20):
 def test_a_checkpoint_that_decompresses_past_its_bound_is_refused_before_loading(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
     from nasdsl import checkpoint
-    from nasdsl.search.oneshot import load_search_checkpoint
+    from nasdsl.checkpoint import load_search_checkpoint
     bomb = tmp_path / "last.ckpt"
     _zip_bomb(bomb)
     size = bomb.stat().st_size

@@ -133,15 +133,7 @@ class PolicyBasedRL(Strategy):
         min(r A, clip(r, 1 - clip, 1 + clip) A), r = P(arch) / P_collect(arch): a trial whose
         ratio left the clip range in its advantage's direction stops pushing."""
         n = len(self._batch)
-        advantages = []
-        for _, reward in self._batch:
-            if reward is None or self.baseline is None:   # infeasible: a fixed penalty
-                advantages.append(-self.infeasible_penalty)
-                continue
-            advantages.append((reward - self.baseline) / self.scale)
-            d2 = (reward - self.baseline) ** 2
-            self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
-            self.scale = math.sqrt(self.baseline_decay * self.scale ** 2 + (1 - self.baseline_decay) * d2) or 1.0
+        advantages = self._advantages()
         ppo = self.algorithm == "ppo"
         collected = [self.log_prob(arch) for arch, _ in self._batch] if ppo else []
         for _ in range(self.update_epochs if ppo else 1):
@@ -166,6 +158,20 @@ class PolicyBasedRL(Strategy):
                             g[j] += self.entropy_weight * (-p * (math.log(p) + entropy)) / n
             self._adam_step(grads)
         self._batch = []
+
+    def _advantages(self) -> list[float]:
+        """Each collected trial's advantage, moving the baseline and scale past it; an
+        infeasible trial's (no reward) is the fixed `-infeasible_penalty`."""
+        advantages = []
+        for _, reward in self._batch:
+            if reward is None or self.baseline is None:   # infeasible: a fixed penalty
+                advantages.append(-self.infeasible_penalty)
+                continue
+            advantages.append((reward - self.baseline) / self.scale)
+            d2 = (reward - self.baseline) ** 2
+            self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
+            self.scale = math.sqrt(self.baseline_decay * self.scale ** 2 + (1 - self.baseline_decay) * d2) or 1.0
+        return advantages
 
     def _adam_step(self, grads: dict[str, list[float]]) -> None:
         self._steps += 1

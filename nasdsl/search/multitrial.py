@@ -80,6 +80,7 @@ class Job:
     seed: int
     options: Any
     costs: bool = True
+    grace: float = 30.0
 
 
 # --- the worker loop -----------------------------------------------------------------------
@@ -102,10 +103,11 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
     # machines run the same command, so the worker's host:pid is mixed in there
     start_count = sum(1 for r in store.trials() if r.counts)
     seed = job.seed + 1_000_003 * index + 7919 * start_count
-    if store.beat_at_start:
+    if not store.url.startswith(("sqlite:", "journal:", "memory")):
         seed += zlib.crc32(store.worker.encode())
     strat = create(job.strategy, space, seed=seed, budget=job.trials, options=job.options)
     told: set[int] = set()
+    waiting = _Waiting(store)
     heart = Heartbeat(store, parent)
     try:
         listing: list[TrialRecord] | None = None
@@ -131,8 +133,9 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
             if counted >= job.trials:
                 return
             if counted + len(running) >= job.trials:
-                if not store.reap():
-                    time.sleep(0.2)   # the other workers hold the last trials
+                if not store.reap(list(running.values())):
+                    waiting.tell(running.values())   # other workers hold the last trials
+                    time.sleep(0.2)
                 continue
             retry = next((rs[-1] for key, rs in interrupted.items()
                           if key not in done and key not in running and len(rs) < MAX_INTERRUPTIONS), None)
@@ -141,8 +144,10 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
             else:
                 arch, retry_of = strat.ask(avoid=set(running)), None
                 if arch is None:
-                    if running and store.shared:
-                        time.sleep(0.2)
+                    if running and store.shared:   # what is left may come back if a running trial dies
+                        if not store.reap(list(running.values())):
+                            waiting.tell(running.values())
+                            time.sleep(0.2)
                         continue
                     return   # the strategy has nothing left: the space is exhausted
             rec = store.start(arch, retry_of)
@@ -164,6 +169,31 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
                 on_trial(rec)
     finally:
         heart.stop()
+
+
+class _Waiting:
+    """Says, on stderr, which running trial a worker waits for and how long until it is reaped
+    if its worker stays silent; once per trial, and again every `every` seconds."""
+
+    def __init__(self, store: Store, every: float = 30.0, stream=None):
+        self.store, self.every, self.stream = store, every, stream
+        self._said: dict[int, float] = {}
+
+    def tell(self, running) -> None:
+        now = time.time()
+        others = [r for r in running if not self.store.ours(r)]
+        if not others:
+            return
+        rec = min(others, key=lambda r: self.store.grace_period - self.store.silence(r, now))
+        if now - self._said.get(rec.trial_id, float("-inf")) < self.every:
+            return
+        self._said[rec.trial_id] = now
+        silent = self.store.silence(rec, now)
+        left = max(0.0, self.store.grace_period - silent)
+        number = rec.number if rec.number >= 0 else f"id {rec.trial_id}"
+        print(f"waiting for trial {number} ({rec.worker or 'unknown worker'}, last heartbeat {silent:.0f} s ago): "
+              f"taken as dead and run again in {left:.0f} s unless its worker beats",
+              file=self.stream or sys.stderr, flush=True)
 
 
 def _yield_if_taken(store: Store, rec: TrialRecord, listing: list[TrialRecord], budget: int, usable) -> bool:
@@ -217,13 +247,14 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
            trials: int, storage: str | None = None, seed: int = 0, options: Any = None, workers: int = 1,
            objective: str | None = None, allow_changed_space: bool = False, study: str = STUDY,
            meta: Mapping[str, Any] | None = None, progress: Callable[[int, float | None], None] | None = None,
-           costs: bool = True) -> SearchResult:
+           costs: bool = True, grace: float = 30.0) -> SearchResult:
     """Run (or resume) a multi-trial search and return its trials.
 
     `evaluator(arch)` returns a number or a mapping of metrics (`objective` names the one to
     maximise; an `Evaluator` says it itself). `storage` is a URL (`sqlite:///...`,
     `postgresql://...`, `journal:PATH`) or `None` for an in-memory store. A store that holds
-    trials already continues them. `progress(done, best)` is called as trials finish.
+    trials already continues them. `progress(done, best)` is called as trials finish. A running
+    trial whose worker sent no heartbeat for `grace` seconds is taken as dead and run again.
     """
     if strategies.kind(strategy) != "multi-trial":
         raise NasError(f"{strategy!r} is a one-shot strategy; multi-trial: {', '.join(strategies.MULTI_TRIAL)}")
@@ -236,8 +267,10 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     create(strategy, space, seed=seed, budget=trials, options=options)   # options checked before anything runs
     objective = objective or getattr(evaluator, "objective", None) or "value"
     evaluate = evaluator if isinstance(evaluator, Evaluator) else _as_metrics(evaluator, objective)
-    job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs)
-    store = Store(storage, study)
+    if not grace > 0:
+        raise NasError(f"--grace must be a positive number of seconds, got {grace}")
+    job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs, grace)
+    store = _store(job)
     store.open(space.fingerprint(), {"space": space.root_file, "sources": space.sources,
                                      "params": _jsonable(space.params), "objective": objective,
                                      "strategy": strategy, **(meta or {})}, allow_changed_space,
@@ -251,6 +284,11 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     else:
         _run_workers(job, workers, store, progress)
     return result_of(store, space, objective)
+
+
+def _store(job: Job) -> Store:
+    """The job's store, beating every third of the grace period."""
+    return Store(job.url, job.study, heartbeat_interval=max(0.5, job.grace / 3), grace_period=job.grace)
 
 
 def _as_metrics(func: Callable, objective: str) -> Callable[[Mapping[str, Any]], dict]:
@@ -304,7 +342,7 @@ def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
 
 def _worker_main(job: Job, index: int, parent: int) -> None:
     try:
-        store = Store(job.url, job.study)
+        store = _store(job)
         store.open(job.space.fingerprint(), {}, allow_changed_space=True, create=False, domains=_domains(job.space))
         work(job, store, index, parent=parent)
     except NasError as err:
@@ -338,6 +376,10 @@ def add_arguments(group) -> None:
                        help="sqlite:///PATH (default: DIR/exp.db), postgresql://..., journal:PATH")
     group.add_argument("--study", default=STUDY, metavar="NAME", help=f"experiment name in the storage (default {STUDY})")
     group.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    group.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+                       help="a running trial whose worker sent no heartbeat for this long is taken as dead and "
+                            "run again (default 30; workers beat every third of it; use one value for all "
+                            "workers of a store)")
     group.add_argument("--allow-changed-space", action="store_true",
                        help="resume on a changed space, keeping the stored trials that are still valid")
 
@@ -365,7 +407,7 @@ def run(args) -> int:
     try:
         result = search(space, args.strategy, evaluator, args.trials, url, args.seed, args.option or [],
                         args.workers, evaluator.objective, args.allow_changed_space, args.study,
-                        meta={"evaluator": evaluator.describe()}, progress=bar)
+                        meta={"evaluator": evaluator.describe()}, progress=bar, grace=args.grace)
     finally:
         bar.close()
     write_outputs(out, space, result)

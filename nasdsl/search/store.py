@@ -28,9 +28,15 @@ another worker holds the same architecture or that the budget was already full; 
 evaluated). Optuna's own states: running is RUNNING, complete COMPLETE, the rest FAIL with an
 attribute saying which.
 
-A worker that dies is found two ways: by process id on the same host (at once), and by
-Optuna's heartbeat for other machines (`heartbeat_interval`, `grace_period`): the worker
-records a heartbeat for its running trial itself, since Optuna beats only inside `optimize()`.
+A worker that dies is found by its trial's heartbeat: the time of the trial's last beat, a
+system attribute (`nasdsl:beat`) written with the trial itself and then every
+`heartbeat_interval` seconds while it runs, on every store alike. A running trial whose beat is
+older than `grace_period` seconds is taken as dead and failed ("interrupted": its architecture is
+run again), whatever host or process id the rerun has. Two shortcuts reap sooner: a trial of a
+dead process on this host, and a trial recorded under this very process's `host:pid` that this
+process is not running (a restarted container whose search is PID 1 again). Beats are compared
+with this machine's clock: machines sharing a store need clocks within a few seconds of each
+other (NTP), well inside the grace period.
 
 Example::
 
@@ -50,7 +56,6 @@ import socket
 import sqlite3
 import threading
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +65,8 @@ from ..arch import arch_key
 from ..errors import NasError
 
 STUDY = "nasdsl"
+BEAT = "nasdsl:beat"   # a running trial's last heartbeat (time.time()), a system attribute
+_MINE: set[tuple[str, str, int]] = set()   # (store URL, worker, trial id) of the trials this process runs
 
 
 @dataclass
@@ -78,6 +85,7 @@ class TrialRecord:
     fingerprint: str = ""
     retry_of: int | None = None
     seconds: float | None = None
+    beat: float | None = None   # time.time() of a running trial's last heartbeat
 
     @property
     def counts(self) -> bool:
@@ -122,7 +130,7 @@ def _sqlite_creator(path: str) -> Callable[[], sqlite3.Connection]:
     return connect
 
 
-def open_storage(url: str | None, heartbeat_interval: int = 10, grace_period: int = 30):
+def open_storage(url: str | None):
     """The Optuna storage a `--storage` URL names (see the module docstring)."""
     import optuna
     from optuna.storages import RDBStorage
@@ -144,10 +152,7 @@ def open_storage(url: str | None, heartbeat_interval: int = 10, grace_period: in
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             kwargs = {"creator": _sqlite_creator(path)}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # heartbeat is flagged experimental
-            rdb = RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat_interval,
-                             grace_period=grace_period)
+        rdb = RDBStorage(url, engine_kwargs=kwargs)
     except ImportError as err:
         raise NasError(f"--storage {url}: its database driver is not installed ({err}); "
                        "for PostgreSQL: pip install 'nasdsl[postgres]'") from None
@@ -171,13 +176,13 @@ def _postgres_driver(url: str) -> str:
 class Store:
     """One experiment (an Optuna study) in one storage; see the module docstring."""
 
-    def __init__(self, url: str | None, study: str = STUDY, heartbeat_interval: int = 10, grace_period: int = 30):
+    def __init__(self, url: str | None, study: str = STUDY, heartbeat_interval: float = 10, grace_period: float = 30):
         self.url = url or "memory"
         self.study_name = study
-        self.storage = open_storage(url, heartbeat_interval, grace_period)
+        self.storage = open_storage(url)
         self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
         self.shared = not (url is None or url == "memory")
-        self.beat_at_start = bool(url) and not (url.startswith(("sqlite:", "journal:", "memory")))
         self.study = None
         self.attrs: dict[str, Any] = {}
         self._finished: dict[int, TrialRecord] = {}
@@ -265,17 +270,22 @@ class Store:
             state = "interrupted"
         result = a.get("result") or {}
         own = a.get("nasdsl") or {}
+        beat = None
+        if state == "running":
+            beat = t.system_attrs.get(BEAT)
+            if beat is None and t.datetime_start is not None:   # a trial stored before beats were written
+                beat = t.datetime_start.timestamp()
         return TrialRecord(number=t.number, trial_id=t._trial_id, state=state, arch=own.get("arch") or {},
                            key=own.get("key", ""), value=t.value if state == "complete" else None,
                            metrics=result.get("metrics", {}), error=a.get("error") or a.get("yielded"),
                            worker=own.get("worker", ""), fingerprint=own.get("fingerprint", ""),
-                           retry_of=own.get("retry_of"), seconds=result.get("seconds"))
+                           retry_of=own.get("retry_of"), seconds=result.get("seconds"), beat=beat)
 
     # -- writing
 
     def start(self, arch: Mapping[str, Any], retry_of: int | None = None) -> TrialRecord:
         """A new running trial for `arch`: one transaction writes its state and one attribute,
-        `nasdsl` = {arch, key, fingerprint, worker, retry_of}. On a shared store the trial's
+        `nasdsl` = {arch, key, fingerprint, worker, retry_of}, and its first heartbeat. On a shared store the trial's
         number is -1 until the caller reads the table again (saving a query a trial)."""
         from optuna.trial import FrozenTrial, TrialState
         own = {"arch": dict(arch), "key": arch_key(arch), "fingerprint": self.attrs.get("fingerprint", ""),
@@ -287,12 +297,11 @@ class Store:
         template = FrozenTrial(number=-1, state=TrialState.RUNNING, value=None,
                                datetime_start=datetime.datetime.now(), datetime_complete=None, params=params,
                                distributions={k: self.distributions[k] for k in params},
-                               user_attrs={"nasdsl": own}, system_attrs={},
+                               user_attrs={"nasdsl": own}, system_attrs={BEAT: time.time()},
                                intermediate_values={}, trial_id=-1)
         trial_id = self.storage.create_new_trial(self.study_id, template_trial=template)
         number = -1 if self.shared else self.storage.get_trial_number_from_id(trial_id)
-        if self.beat_at_start:
-            self.heartbeat(trial_id)
+        _MINE.add((self.url, self.worker, trial_id))
         return TrialRecord(number=number, trial_id=trial_id, state="running", arch=dict(arch), key=own["key"],
                            worker=self.worker, fingerprint=own["fingerprint"], retry_of=retry_of)
 
@@ -302,6 +311,7 @@ class Store:
         storage = self.storage
         storage.set_trial_user_attr(rec.trial_id, "result", {"metrics": dict(metrics), "seconds": seconds})
         storage.set_trial_state_values(rec.trial_id, TrialState.COMPLETE, [float(value)])
+        _MINE.discard((self.url, self.worker, rec.trial_id))
         rec.state, rec.value, rec.metrics, rec.seconds = "complete", float(value), dict(metrics), seconds
 
     def fail(self, rec: TrialRecord, error: str, seconds: float | None = None) -> None:
@@ -321,6 +331,7 @@ class Store:
             self.storage.set_trial_state_values(rec.trial_id, optuna.trial.TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
+        _MINE.discard((self.url, self.worker, rec.trial_id))
         rec.state = "interrupted"
 
     def _finish_failed(self, rec: TrialRecord, attr: str, text: str) -> None:
@@ -332,34 +343,48 @@ class Store:
             storage.set_trial_state_values(rec.trial_id, TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # another process found it stale and failed it first
+        _MINE.discard((self.url, self.worker, rec.trial_id))
 
     def heartbeat(self, trial_id: int) -> None:
-        storage = self.storage
-        if hasattr(storage, "record_heartbeat") and storage.get_heartbeat_interval():
-            storage.record_heartbeat(trial_id)
+        """Record that the trial's worker is alive (now)."""
+        self.storage.set_trial_system_attr(trial_id, BEAT, time.time())
 
-    def reap(self) -> list[int]:
-        """Fail the running trials whose worker is gone: a dead process of this host, or no
-        heartbeat for `grace_period` seconds. Returns their trial numbers."""
+    def ours(self, rec: TrialRecord) -> bool:
+        """Whether this process is running trial `rec`."""
+        return rec.worker == self.worker and (self.url, self.worker, rec.trial_id) in _MINE
+
+    def dead(self, rec: TrialRecord, now: float | None = None) -> bool:
+        """Whether running trial `rec`'s worker is gone: no beat for `grace_period` seconds, a
+        dead process of this host, or this process's own `host:pid` on a trial it is not running."""
+        if self.ours(rec):
+            return False
+        whose, _, pid = rec.worker.rpartition(":")
+        if whose == socket.gethostname() and pid.isdigit():
+            if int(pid) == os.getpid() or not _alive(int(pid)):
+                return True
+        return self.silence(rec, now) > self.grace_period
+
+    @staticmethod
+    def silence(rec: TrialRecord, now: float | None = None) -> float:
+        """Seconds since running trial `rec`'s last heartbeat."""
+        return (now or time.time()) - (rec.beat if rec.beat is not None else float("-inf"))
+
+    def reap(self, running: Sequence[TrialRecord] | None = None) -> list[int]:
+        """Fail the running trials whose worker is gone (`dead`), of `running` or else of the
+        whole table. Returns their trial numbers."""
         import optuna
-        host = socket.gethostname()
+        if running is None:
+            running = [r for r in self.trials() if r.state == "running"]
+        now = time.time()
         reaped = []
-        for rec in self.trials():
-            if rec.state != "running":
-                continue
-            whose, _, pid = rec.worker.rpartition(":")
-            if whose == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        for rec in running:
+            if rec.state == "running" and self.dead(rec, now):
                 try:
                     self.storage.set_trial_state_values(rec.trial_id, optuna.trial.TrialState.FAIL)
                     reaped.append(rec.number)
                 except optuna.exceptions.UpdateFinishedTrialError:
-                    pass
-        before = {r.number for r in self.trials() if r.state == "running"}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # flagged experimental
-            optuna.storages.fail_stale_trials(self.study)
-        after = {r.number for r in self.trials() if r.state == "running"}
-        return sorted(reaped + list(before - after))
+                    pass   # another worker reaped it, or it finished meanwhile
+        return sorted(reaped)
 
 
 class Heartbeat:

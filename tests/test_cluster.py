@@ -187,3 +187,80 @@ def test_a_journal_shared_by_two_hosts_survives_one_dying(tmp_path, evalmod):
     hung = next(t for t in trials if t.state == "interrupted")
     assert hung.worker.startswith("node-a:")
     assert json.loads((tmp_path / "b" / "result.json").read_text())["trials"] == 16
+
+
+# --- starting together ----------------------------------------------------------------------
+
+def start_together(url: str, processes: int, trials: int) -> list[int]:
+    """`processes` forked processes released at one instant, each running `search()` on `url`
+    (the same command, the same --seed, as a job array starts it); their exit codes."""
+    import multiprocessing
+    import traceback
+
+    import nasdsl
+    from nasdsl.search.multitrial import search
+    space = nasdsl.load("nasbench201")
+    context = multiprocessing.get_context("fork")
+    go = context.Event()
+
+    def one() -> None:
+        go.wait()
+        try:
+            search(space, "random", lambda a: float(sum(v == "nor_conv_3x3" for v in a.values())), trials,
+                   storage=url, seed=0)
+        except BaseException:
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)
+
+    procs = [context.Process(target=one) for _ in range(processes)]
+    for p in procs:
+        p.start()
+    time.sleep(0.2)
+    go.set()
+    for p in procs:
+        p.join(timeout=300)
+    return [p.exitcode for p in procs]
+
+
+def assert_budget_exact(url: str, trials: int, processes: int) -> None:
+    got = stored(url)
+    complete = [t for t in got if t.state == "complete"]
+    assert len(complete) == trials and len({t.key for t in complete}) == trials
+    assert all(t.state in ("complete", "yielded") for t in got)
+    # each process drew its own stream: none proposed an architecture another one held
+    assert not [t for t in got if t.state == "yielded" and "holds the same architecture" in t.error]
+    assert len({t.worker for t in got}) == processes
+
+
+def fresh_url(kind: str, where: Path) -> str:
+    return f"sqlite:///{where / 'exp.db'}" if kind == "sqlite" else f"journal:{where / 'exp.log'}"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_four_processes_started_at_once_on_a_fresh_store_all_run(tmp_path, kind):
+    for i in range(3):
+        url = fresh_url(kind, tmp_path / str(i))
+        assert start_together(url, 4, 24) == [0, 0, 0, 0]
+        assert_budget_exact(url, 24, 4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_four_processes_started_at_once_twenty_times(tmp_path, kind):
+    for i in range(20):
+        url = fresh_url(kind, tmp_path / str(i))
+        assert start_together(url, 4, 24) == [0, 0, 0, 0], f"start {i}"
+        assert_budget_exact(url, 24, 4)
+
+
+def test_four_search_commands_into_one_fresh_out_all_exit_0(tmp_path, evalmod):
+    env, _ = evalmod
+    out = tmp_path / "run"
+    procs = [launch(search_args(out, 20), env) for _ in range(4)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read()
+    assert_budget_exact(f"sqlite:///{out / 'exp.db'}", 20, 4)
+    result = json.loads((out / "result.json").read_text())
+    assert result["trials"] == 20 and json.loads((out / "arch.json").read_text()) == result["best"]["arch"]
+    assert not list(out.glob("*.tmp*"))

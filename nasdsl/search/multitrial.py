@@ -30,7 +30,6 @@ import os
 import sys
 import time
 import traceback
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,12 +98,10 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
             validity[rec.key] = space.contains(rec.arch)
         return validity[rec.key]
 
-    # each worker, and each resumption, draws its own stream; on a network store several
-    # machines run the same command, so the worker's host:pid is mixed in there
+    # each worker, each resumption and each process joining the store draws its own stream
+    # (the first process of a fresh store: the base seed itself)
     start_count = sum(1 for r in store.trials() if r.counts)
-    seed = job.seed + 1_000_003 * index + 7919 * start_count
-    if not store.url.startswith(("sqlite:", "journal:", "memory")):
-        seed += zlib.crc32(store.worker.encode())
+    seed = (job.seed + 1_000_003 * index + 7919 * start_count + 15_485_863 * store.join()) % 2**32
     strat = create(job.strategy, space, seed=seed, budget=job.trials, options=job.options)
     told: set[int] = set()
     waiting = _Waiting(store)
@@ -473,7 +470,7 @@ def write_outputs(out: Path, space: Space, result: SearchResult) -> None:
 
 
 def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")   # processes sharing --out write side by side
     tmp.write_text(text)
     os.replace(tmp, path)
 
@@ -491,7 +488,7 @@ def plot_best_so_far(result: SearchResult, path: Path) -> None:
     ax.set_ylabel(f"best {result.objective}")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.png")
     fig.savefig(tmp)
     plt.close(fig)
     os.replace(tmp, path)

@@ -49,14 +49,18 @@ Example::
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import json
 import os
+import random
 import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +69,7 @@ from ..arch import arch_key
 from ..errors import NasError
 
 STUDY = "nasdsl"
+WORKERS = "nasdsl:workers"   # how many processes have joined the experiment, a study system attribute
 BEAT = "nasdsl:beat"   # a running trial's last heartbeat (time.time()), a system attribute
 _MINE: set[tuple[str, str, int]] = set()   # (store URL, worker, trial id) of the trials this process runs
 
@@ -130,6 +135,57 @@ def _sqlite_creator(path: str) -> Callable[[], sqlite3.Connection]:
     return connect
 
 
+def store_file(url: str | None) -> Path | None:
+    """The file of a SQLite or journal store's URL (None for a server or memory)."""
+    if not url:
+        return None
+    if url.startswith("journal:"):
+        path = url[len("journal:"):]
+        return Path(path[2:] if path.startswith("///") else path)
+    if url.startswith("sqlite:///") and url[len("sqlite:///"):] not in ("", ":memory:"):
+        return Path(url[len("sqlite:///"):])
+    return None
+
+
+@contextlib.contextmanager
+def creation_lock(url: str | None) -> Iterator[None]:
+    """Held while a process creates or joins a SQLite or journal store: an exclusive
+    `fcntl.flock` on `FILE.nasdsl-lock` beside it, so processes started at the same instant on
+    a fresh store create it one after the other (the lock dies with its process). Where no
+    lock file can be made (a read-only place, nothing is created there) it holds nothing;
+    servers (PostgreSQL) are retried instead (`_retrying`)."""
+    path = store_file(url)
+    fd = None
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(f"{path}.nasdsl-lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            fd = None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _retrying(func: Callable[[], Any], tries: int = 8) -> Any:
+    """`func()`, again after a short random pause when a database reports a conflict that a
+    concurrent creator causes (PostgreSQL: a duplicate key in its catalog while two processes
+    create the tables; SQLite: a table that appeared meanwhile, a locked database)."""
+    import sqlalchemy.exc
+    transient = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError)
+    for attempt in range(tries):
+        try:
+            return func()
+        except transient:
+            if attempt == tries - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.1) * 2 ** min(attempt, 4))
+
+
 def open_storage(url: str | None):
     """The Optuna storage a `--storage` URL names (see the module docstring)."""
     import optuna
@@ -152,7 +208,7 @@ def open_storage(url: str | None):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             kwargs = {"creator": _sqlite_creator(path)}
     try:
-        rdb = RDBStorage(url, engine_kwargs=kwargs)
+        rdb = _retrying(lambda: RDBStorage(url, engine_kwargs=kwargs))
     except ImportError as err:
         raise NasError(f"--storage {url}: its database driver is not installed ({err}); "
                        "for PostgreSQL: pip install 'nasdsl[postgres]'") from None
@@ -179,7 +235,8 @@ class Store:
     def __init__(self, url: str | None, study: str = STUDY, heartbeat_interval: float = 10, grace_period: float = 30):
         self.url = url or "memory"
         self.study_name = study
-        self.storage = open_storage(url)
+        with creation_lock(url):
+            self.storage = open_storage(url)
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
         self.shared = not (url is None or url == "memory")
@@ -197,8 +254,16 @@ class Store:
         space (fingerprint) is refused unless `allow_changed_space`; `fingerprint=None` opens
         it to read. `domains` (decision label -> values) makes each trial's decisions Optuna
         parameters."""
-        import optuna
         self.distributions = _distributions(domains or {})
+        if create:
+            with creation_lock(self.url):
+                _retrying(lambda: self._open(fingerprint, meta, allow_changed_space, create))
+        else:
+            self._open(fingerprint, meta, allow_changed_space, create)
+
+    def _open(self, fingerprint: str | None, meta: Mapping[str, Any], allow_changed_space: bool,
+              create: bool) -> None:
+        import optuna
         try:
             if create:
                 self.study = optuna.create_study(storage=self.storage, study_name=self.study_name,
@@ -233,6 +298,20 @@ class Store:
                 for label, dist in t.distributions.items():
                     if self.distributions.get(label, dist) != dist:
                         del self.distributions[label]
+
+    def join(self) -> int:
+        """This worker's number among the processes that have worked on the experiment (0 for
+        the first), to seed its own random stream: on a SQLite or journal store a counter kept
+        in the study and raised under `creation_lock`; on a server, where machines differ by
+        host, a hash of `host:pid`."""
+        if not self.shared:
+            return 0
+        if store_file(self.url) is None:
+            return zlib.crc32(self.worker.encode())
+        with creation_lock(self.url):
+            slot = int(self.storage.get_study_system_attrs(self.study_id).get(WORKERS, 0))
+            self.storage.set_study_system_attr(self.study_id, WORKERS, slot + 1)
+        return slot
 
     @staticmethod
     def studies(url: str) -> list[str]:

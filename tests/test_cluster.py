@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -141,12 +142,13 @@ def test_a_search_waiting_for_a_silent_trial_says_which_and_for_how_long(tmp_pat
     arch = next(iter(space.enumerate()))
     held = elsewhere.start(arch)
     begin = time.monotonic()
-    result = search(space, "random", lambda a: 1.0, 3, storage=url, grace=2.0)
+    result = search(space, "random", lambda a: 1.0, 3, storage=url, grace=4.5)
     took = time.monotonic() - begin
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == ("waiting for trial 0 (another-host:4242, last heartbeat 0 s ago): taken as dead and "
-                      "run again in 2 s unless its worker beats")
-    assert 1.9 < took < 30
+    said = re.fullmatch(r"waiting for trial 0 \(another-host:4242, last heartbeat (\d+) s ago\): taken as dead and "
+                        r"run again in (\d+) s unless its worker beats", err[0])
+    assert said and int(said[1]) + int(said[2]) in (4, 5)   # the grace period, in whole seconds either side
+    assert 3.9 < took < 60
     states = [(t.number, t.state, t.retry_of) for t in stored(url)]
     assert states[0] == (0, "interrupted", None) and held.trial_id == stored(url)[0].trial_id
     assert [(t.state, t.retry_of) for t in result.trials] == [("complete", None)] * 2 + [("complete", 0)]
@@ -228,9 +230,14 @@ def assert_budget_exact(url: str, trials: int, processes: int) -> None:
     complete = [t for t in got if t.state == "complete"]
     assert len(complete) == trials and len({t.key for t in complete}) == trials
     assert all(t.state in ("complete", "yielded") for t in got)
-    # each process drew its own stream: none proposed an architecture another one held
-    assert not [t for t in got if t.state == "yielded" and "holds the same architecture" in t.error]
+    # each process drew its own stream: their first proposals differ (one stream would give all
+    # of them the same), and at most a chance collision of two random draws made one yield
     assert len({t.worker for t in got}) == processes
+    first = {}
+    for t in got:
+        first.setdefault(t.worker, t.key)
+    assert len(set(first.values())) == processes
+    assert len([t for t in got if t.state == "yielded" and "holds the same architecture" in t.error]) <= 1
 
 
 def fresh_url(kind: str, where: Path) -> str:

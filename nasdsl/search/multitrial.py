@@ -1,9 +1,11 @@
 """The multi-trial search driver: ask a strategy, evaluate, store, until the trial budget is spent.
 
-One loop (`work`) runs in every worker: it reads the store, tells the strategy every finished
-trial it has not seen (in trial order: a resumed or parallel search rebuilds the strategy's
-state from the table), re-runs architectures whose worker died, asks the strategy for a new
-architecture that no trial holds, records it as running, evaluates it and records the result.
+One loop (`work`) runs in every worker: it reads what changed in the store since its last read
+(`Store.changes()`, folded into its `Ledger`: a trial costs the same at trial 10,000 as at
+trial 100), tells the strategy every finished trial it has not seen (a resumed or parallel
+search rebuilds the strategy's state from the table), re-runs architectures whose worker died
+(up to `--max-retries` times), asks the strategy for a new architecture that no trial holds,
+records it as running, evaluates it and records the result.
 With several workers or machines on one store, a worker checks after recording a trial that
 no earlier trial holds the same architecture and that the budget was not already full, and
 yields the trial otherwise: the budget is finished with no duplicate and no lost trial.
@@ -42,9 +44,8 @@ from ..run import write_run
 from ..space import Space
 from ..strategy.base import create
 from .evaluators import Evaluator, Infeasible, objective_value
+from .ledger import Ledger
 from .store import STUDY, Heartbeat, Store, TrialRecord, default_url
-
-MAX_INTERRUPTIONS = 3  # an architecture whose worker died this often is not run again
 
 
 @dataclass
@@ -80,11 +81,12 @@ class Job:
     options: Any
     costs: bool = True
     grace: float = 30.0
+    max_retries: int = 2
 
 
 # --- the worker loop -----------------------------------------------------------------------
 
-def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord], None] | None = None,
+def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord, Ledger], None] | None = None,
          parent: int | None = None) -> None:
     """Run trials of `job` until its budget is spent or the strategy has nothing left."""
     space = job.space
@@ -98,60 +100,58 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
             validity[rec.key] = space.contains(rec.arch)
         return validity[rec.key]
 
+    ledger = Ledger(usable)
+    ledger.update(store.changes())
     # each worker, each resumption and each process joining the store draws its own stream
     # (the first process of a fresh store: the base seed itself)
-    start_count = sum(1 for r in store.trials() if r.counts)
-    seed = (job.seed + 1_000_003 * index + 7919 * start_count + 15_485_863 * store.join()) % 2**32
+    seed = (job.seed + 1_000_003 * index + 7919 * ledger.counted + 15_485_863 * store.join()) % 2**32
     strat = create(job.strategy, space, seed=seed, budget=job.trials, options=job.options)
     told: set[int] = set()
     waiting = _Waiting(store)
     heart = Heartbeat(store, parent)
+    current = True   # the ledger holds what was read after the last trial's start
     try:
-        listing: list[TrialRecord] | None = None
         while True:
-            counted, running, done, interrupted = 0, {}, set(), {}
-            # the table as read after recording the last trial (plus its result) serves this
-            # round: what other workers finished meanwhile is read next round, and the check
-            # after recording a trial keeps the budget exact and the architectures unique
-            table, listing = (listing if listing is not None else store.trials()), None
-            for r in table:
-                if not usable(r):
-                    continue
-                if r.counts:
-                    counted += 1
-                    done.add(r.key)
-                    if r.number not in told:
-                        strat.tell(r.arch, r.value if r.state == "complete" else None)
-                        told.add(r.number)
-                elif r.state == "running":
-                    running[r.key] = r
-                elif r.state == "interrupted":
-                    interrupted.setdefault(r.key, []).append(r)
-            if counted >= job.trials:
+            # what other workers finished while this one evaluated is read here, once a trial;
+            # the check after recording a trial keeps the budget exact and the architectures unique
+            if not current:
+                ledger.update(store.changes())
+            current = False
+            for r in ledger.newly_counted():
+                if r.trial_id not in told:
+                    strat.tell(r.arch, r.value if r.state == "complete" else None)
+                    told.add(r.trial_id)
+            if ledger.counted >= job.trials:
                 return
-            if counted + len(running) >= job.trials:
-                if not store.reap(list(running.values())):
-                    waiting.tell(running.values())   # other workers hold the last trials
+            running = ledger.running()
+            if ledger.counted + len(running) >= job.trials:
+                if not store.reap(running):
+                    waiting.tell(running)   # other workers hold the last trials
                     time.sleep(0.2)
                 continue
-            retry = next((rs[-1] for key, rs in interrupted.items()
-                          if key not in done and key not in running and len(rs) < MAX_INTERRUPTIONS), None)
+            retry, given_up = ledger.retry(job.max_retries)
+            _give_up(given_up, job.max_retries)
             if retry is not None:
                 arch, retry_of = retry.arch, retry.number
             else:
-                arch, retry_of = strat.ask(avoid=set(running)), None
+                arch, retry_of = strat.ask(avoid=ledger.running_keys()), None
                 if arch is None:
                     if running and store.shared:   # what is left may come back if a running trial dies
-                        if not store.reap(list(running.values())):
-                            waiting.tell(running.values())
+                        if not store.reap(running):
+                            waiting.tell(running)
                             time.sleep(0.2)
                         continue
                     return   # the strategy has nothing left: the space is exhausted
             rec = store.start(arch, retry_of)
             if store.shared:
-                listing = store.trials()
-                rec.number = next(r.number for r in listing if r.trial_id == rec.trial_id)
-                if _yield_if_taken(store, rec, listing, job.trials, usable):
+                batch = store.changes()
+                rec.number = next(r.number for r in batch if r.trial_id == rec.trial_id)
+                ledger.update(batch)
+                current = True
+                reason = ledger.taken(rec, batch, job.trials)
+                if reason is not None:
+                    store.yield_(rec, reason)
+                    ledger.update([rec])
                     if retry is None:
                         strat.reject(arch)
                     continue
@@ -159,13 +159,18 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
             _evaluate(job, store, rec)
             heart.trial_id = None
             strat.tell(rec.arch, rec.value if rec.state == "complete" else None)
-            told.add(rec.number)
-            if listing is not None:
-                listing = [rec if r.trial_id == rec.trial_id else r for r in listing]
+            told.add(rec.trial_id)
+            ledger.update([rec])
             if on_trial is not None:
-                on_trial(rec)
+                on_trial(rec, ledger)
     finally:
         heart.stop()
+
+
+def _give_up(recs: list[TrialRecord], max_retries: int) -> None:
+    for rec in recs:
+        print(f"warning: giving up architecture {rec.key} (last trial {rec.number}): its worker died "
+              f"{max_retries + 1} times (--max-retries {max_retries})", file=sys.stderr, flush=True)
 
 
 class _Waiting:
@@ -191,21 +196,6 @@ class _Waiting:
         print(f"waiting for trial {number} ({rec.worker or 'unknown worker'}, last heartbeat {silent:.0f} s ago): "
               f"taken as dead and run again in {left:.0f} s unless its worker beats",
               file=self.stream or sys.stderr, flush=True)
-
-
-def _yield_if_taken(store: Store, rec: TrialRecord, listing: list[TrialRecord], budget: int, usable) -> bool:
-    """After recording `rec`: give it up if an earlier trial holds its architecture or the
-    earlier trials already fill the budget."""
-    earlier = [r for r in listing if r.number < rec.number and r.state in ("complete", "failed", "running")
-               and usable(r)]
-    twin = next((r for r in earlier if r.key == rec.key), None)
-    if twin is not None:
-        store.yield_(rec, f"trial {twin.number} holds the same architecture")
-        return True
-    if len(earlier) >= budget:
-        store.yield_(rec, f"the budget of {budget} trials was full")
-        return True
-    return False
 
 
 def _evaluate(job: Job, store: Store, rec: TrialRecord) -> None:
@@ -274,9 +264,9 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
                domains=_domains(space))
     store.reap()
     if workers == 1:
-        def on_trial(rec: TrialRecord) -> None:
+        def on_trial(rec: TrialRecord, ledger: Ledger) -> None:
             if progress is not None:
-                _report(store, progress)
+                progress(ledger.counted, ledger.best)
         work(job, store, 0, on_trial)
     else:
         _run_workers(job, workers, store, progress)
@@ -306,22 +296,31 @@ def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(dict(params), default=str))
 
 
-def _report(store: Store, progress: Callable[[int, float | None], None]) -> None:
-    done = [t for t in store.trials() if t.counts]
-    values = [t.value for t in done if t.value is not None]
-    progress(len(done), max(values) if values else None)
+class _Report:
+    """The progress of workers in other processes, from the trials that changed since the last
+    report (`Store.changes()`), never the whole table."""
+
+    def __init__(self, store: Store, space: Space, progress: Callable[[int, float | None], None]):
+        fingerprint = store.attrs.get("fingerprint")
+        self.store, self.progress = store, progress
+        self.ledger = Ledger(lambda r: bool(r.arch) and (r.fingerprint == fingerprint or space.contains(r.arch)))
+
+    def __call__(self) -> None:
+        self.ledger.update(self.store.changes())
+        self.progress(self.ledger.counted, self.ledger.best)
 
 
 def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
     context = multiprocessing.get_context("fork")
     parent = os.getpid()
     procs = [context.Process(target=_worker_main, args=(job, i, parent), daemon=False) for i in range(workers)]
+    report = _Report(store, job.space, progress) if progress is not None else None
     for p in procs:
         p.start()
     try:
         while any(p.is_alive() for p in procs):
-            if progress is not None:
-                _report(store, progress)
+            if report is not None:
+                report()
             time.sleep(0.3)
     except KeyboardInterrupt:
         for p in procs:
@@ -329,8 +328,8 @@ def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
         raise
     for p in procs:
         p.join()
-    if progress is not None:
-        _report(store, progress)
+    if report is not None:
+        report()
     failed = [p.exitcode for p in procs if p.exitcode]
     if failed:
         raise NasError(f"{len(failed)} of {workers} workers failed (exit codes {failed}); run the same command "

@@ -271,3 +271,44 @@ def test_four_search_commands_into_one_fresh_out_all_exit_0(tmp_path, evalmod):
     result = json.loads((out / "result.json").read_text())
     assert result["trials"] == 20 and json.loads((out / "arch.json").read_text()) == result["best"]["arch"]
     assert not list(out.glob("*.tmp*"))
+
+
+# --- constant cost per trial ----------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "journal"])
+def test_changes_returns_only_new_and_previously_running_trials(tmp_path, kind):
+    url = None if kind == "memory" else fresh_url(kind, tmp_path)
+    writer, reader = Store(url), None
+    writer.open("f", {})
+    reader = writer if url is None else Store(url)
+    reader.open("f", {})
+    done = [writer.start({"a": i}) for i in range(3)]
+    for rec in done[:2]:
+        writer.complete(rec, 1.0, {})
+    assert [(r.number, r.state) for r in reader.changes()] == [(0, "complete"), (1, "complete"), (2, "running")]
+    assert [(r.number, r.state) for r in reader.changes()] == [(2, "running")]   # only the open one again
+    writer.complete(done[2], 2.0, {})
+    new = writer.start({"a": 9})
+    assert [(r.number, r.state) for r in reader.changes()] == [(2, "complete"), (3, "running")]
+    writer.yield_(new, "test")
+    assert [(r.number, r.state) for r in reader.changes()] == [(3, "yielded")]
+    assert reader.changes() == []
+
+
+def test_a_search_reads_the_whole_table_only_at_its_start_and_end(tmp_path, monkeypatch):
+    """Per query a worker reads what changed, never every trial (nor does the progress bar)."""
+    import nasdsl
+    from nasdsl.search.multitrial import search
+    calls = []
+    whole = Store.trials
+    monkeypatch.setattr(Store, "trials", lambda self: calls.append(1) or whole(self))
+    reads = []
+    changes = Store.changes
+    monkeypatch.setattr(Store, "changes", lambda self: reads.append(len(out := changes(self))) or out)
+    seen = []
+    result = search(nasdsl.load("nasbench201"), "evolution", lambda a: float(len(set(a.values()))), 60,
+                    storage=fresh_url("sqlite", tmp_path), progress=lambda done, best: seen.append(done))
+    assert len(result.trials) == 60 and seen == list(range(1, 61))
+    assert len(calls) == 2                      # the reap before the workers start, the result after
+    # one read a trial: its own new trial and the previous one (running at the last read)
+    assert len(reads) == 1 + 60 and max(reads[1:]) <= 2

@@ -354,8 +354,9 @@ class Store:
         """Optuna's trials numbered from `_seen` on, and those numbered in `_unfinished` (running when
         last read). Optuna's RDB cache and journal replay already read only what is new or
         unfinished from the database or log; their trials are then taken by number from the
-        cache, not copied out and sorted whole (`get_all_trials`), which costs O(trials)."""
-        from optuna.storages import JournalStorage
+        cache (and from the in-memory storage's own list), not copied out and sorted whole
+        (`get_all_trials`, the fallback), which costs O(trials)."""
+        from optuna.storages import InMemoryStorage, JournalStorage
         storage, sid = self.storage, self.study_id
         if hasattr(storage, "_read_trials_from_remote_storage") and hasattr(storage, "_studies"):
             storage._read_trials_from_remote_storage(sid)
@@ -374,6 +375,11 @@ class Store:
                 total = len(ids)
                 wanted = [n for n in self._unfinished if n < self._seen] + list(range(self._seen, total))
                 frozen = [replay._trials[ids[n]] for n in wanted]
+        elif isinstance(storage, InMemoryStorage) and hasattr(storage, "_studies"):
+            with storage._lock:
+                every = storage._studies[sid].trials   # the list itself (get_all_trials copies it)
+                frozen = [every[n] for n in self._unfinished if n < self._seen] + every[self._seen:]
+                total = len(every)
         else:
             every = storage.get_all_trials(sid, deepcopy=False)
             total = len(every)

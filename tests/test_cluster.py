@@ -312,3 +312,128 @@ def test_a_search_reads_the_whole_table_only_at_its_start_and_end(tmp_path, monk
     assert len(calls) == 2                      # the reap before the workers start, the result after
     # one read a trial: its own new trial and the previous one (running at the last read)
     assert len(reads) == 1 + 60 and max(reads[1:]) <= 2
+
+
+# --- runs that behave -----------------------------------------------------------------------
+
+def test_a_complete_budget_succeeds_though_a_worker_died(tmp_path, capsys):
+    """One of two workers is killed mid-trial; the other reaps its trial, re-runs it and
+    finishes the budget: the search returns its results (exit 0 from the command line)."""
+    import signal as signals
+
+    import nasdsl
+    from nasdsl.search.multitrial import search
+    flag = tmp_path / "died"
+
+    def evaluate(arch):
+        try:
+            os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return float(sum(v == "nor_conv_3x3" for v in arch.values()))
+        os.kill(os.getpid(), signals.SIGKILL)   # the first evaluation anywhere kills its worker
+
+    url = fresh_url("sqlite", tmp_path)
+    result = search(nasdsl.load("nasbench201"), "random", evaluate, 12, storage=url, workers=2)
+    err = capsys.readouterr().err
+    assert "warning: 1 of 2 workers failed (exit codes [-9]); the others completed the budget of 12 trials" in err
+    assert len(result.trials) == 12 and all(t.state == "complete" for t in result.trials)
+    assert_finished(url, 12)   # the killed worker's trial: interrupted once, re-run
+
+
+def test_an_architecture_interrupted_too_often_is_given_up_with_a_warning(tmp_path, capsys):
+    import nasdsl
+    from nasdsl.search.multitrial import search
+    space = nasdsl.load("nasbench201")
+    url = fresh_url("sqlite", tmp_path)
+    store = Store(url)
+    store.open(space.fingerprint(), {"space": "nasbench201"})
+    arch = next(iter(space.enumerate()))
+    retry_of = None
+    for _ in range(3):   # its worker died three times
+        rec = store.start(arch, retry_of)
+        rec.number = next(t.number for t in store.trials() if t.trial_id == rec.trial_id)
+        store.interrupt(rec)
+        retry_of = rec.number
+    result = search(space, "random", lambda a: 1.0, 4, storage=url, max_retries=2)
+    err = capsys.readouterr().err
+    assert (f"warning: giving up architecture {rec.key} (last trial 2): its worker died 3 times "
+            "(--max-retries 2)") in err
+    assert rec.key not in {t.key for t in result.trials}
+    more = search(space, "random", lambda a: 1.0, 6, storage=url, max_retries=3)   # one more try allowed
+    assert [t.retry_of for t in more.trials if t.key == rec.key] == [2]
+    listing = subprocess.run([sys.executable, "-m", "nasdsl", "trials", str(tmp_path / "exp.db")], cwd=ROOT,
+                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert listing.returncode == 0, listing.stderr
+    assert "trials: 6 complete, 3 interrupted" in listing.stdout
+    assert "retries: trial 1 re-ran trial 0, trial 2 re-ran trial 1, trial 7 re-ran trial 2" in listing.stdout
+
+
+def test_a_busy_out_is_refused_in_one_line_and_the_lock_dies_with_its_process(tmp_path, capsys):
+    from nasdsl.cli import main
+    from nasdsl.search.outdir import hold, prepare
+    out = prepare(tmp_path / "run")
+    multi = ["search", "nasbench201", "--strategy", "random", "--trials", "2", "--evaluator",
+             "python:math:fabs", "--out", str(out)]
+    with hold(out, shared=False):   # a one-shot search runs there
+        assert main(multi) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"another search is running in this --out ({out}): wait for it to end or give another --out"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from nasdsl.search.outdir import claim; claim(Path(sys.argv[1]), False); "
+                               "print('held', flush=True); time.sleep(120)", str(out)],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert holder.stdout.readline() == "held\n"
+    with pytest.raises(Exception, match="another search is running"):
+        with hold(out, shared=True):
+            pass
+    holder.kill()
+    holder.wait()
+    with hold(out, shared=True):   # kill -9 released it
+        pass
+
+
+@pytest.mark.parametrize("where, message", [
+    ("file", "is a file, not a folder"),
+    ("file/run", "/file/run: cannot create it (Not a directory)"),
+])
+def test_an_out_that_cannot_be_a_folder_is_one_line_and_exit_1(tmp_path, capsys, where, message):
+    from nasdsl.cli import main
+    (tmp_path / "file").write_text("x")
+    code = main(["search", "nasbench201", "--strategy", "random", "--trials", "2", "--evaluator", "python:math:fabs",
+                 "--out", str(tmp_path / where)])
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_damaged_trial_entry_is_one_line_and_exit_1(tmp_path, capsys):
+    import sqlite3
+
+    import nasdsl
+    from nasdsl.cli import main
+    from nasdsl.search.multitrial import search
+    search(nasdsl.load("nasbench201"), "random", lambda a: 1.0, 3, storage=fresh_url("sqlite", tmp_path))
+    with sqlite3.connect(tmp_path / "exp.db") as conn:
+        conn.execute("UPDATE trial_user_attributes SET value_json = '{\"arch\": [1' WHERE trial_id = 2 AND key = 'nasdsl'")
+    capsys.readouterr()
+    assert main(["trials", str(tmp_path / "exp.db")]) == 1
+    err = capsys.readouterr().err
+    assert "a damaged trial entry in experiment 'nasdsl'" in err and len(err.strip().splitlines()) == 1
+    assert main(["search", "nasbench201", "--strategy", "random", "--trials", "5", "--evaluator",
+                 "python:math:fabs", "--storage", fresh_url("sqlite", tmp_path), "--out", str(tmp_path / "o")]) == 1
+    assert "a damaged trial entry" in capsys.readouterr().err
+
+
+@needs_unshare("-m")
+def test_trials_reads_a_store_on_a_read_only_mount(tmp_path):
+    import nasdsl
+    from nasdsl.search.multitrial import search
+    (tmp_path / "data").mkdir()
+    (tmp_path / "ro").mkdir()
+    search(nasdsl.load("nasbench201"), "random", lambda a: float(len(set(a.values()))), 7,
+           storage=fresh_url("sqlite", tmp_path / "data"))
+    script = (f'mount --bind {tmp_path / "data"} {tmp_path / "ro"} && mount -o remount,bind,ro {tmp_path / "ro"} '
+              f'&& ! touch {tmp_path / "ro" / "probe"} 2>/dev/null && exec "$0" -m nasdsl trials {tmp_path / "ro"} --json')
+    got = subprocess.run(["unshare", "-m", "sh", "-c", script, sys.executable], cwd=ROOT, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["counts"] == {"complete": 7}

@@ -45,6 +45,7 @@ from ..space import Space
 from ..strategy.base import create
 from .evaluators import Evaluator, Infeasible, objective_value
 from .ledger import Ledger
+from .outdir import claim, prepare
 from .store import STUDY, Heartbeat, Store, TrialRecord, default_url
 
 
@@ -234,14 +235,15 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
            trials: int, storage: str | None = None, seed: int = 0, options: Any = None, workers: int = 1,
            objective: str | None = None, allow_changed_space: bool = False, study: str = STUDY,
            meta: Mapping[str, Any] | None = None, progress: Callable[[int, float | None], None] | None = None,
-           costs: bool = True, grace: float = 30.0) -> SearchResult:
+           costs: bool = True, grace: float = 30.0, max_retries: int = 2) -> SearchResult:
     """Run (or resume) a multi-trial search and return its trials.
 
     `evaluator(arch)` returns a number or a mapping of metrics (`objective` names the one to
     maximise; an `Evaluator` says it itself). `storage` is a URL (`sqlite:///...`,
     `postgresql://...`, `journal:PATH`) or `None` for an in-memory store. A store that holds
     trials already continues them. `progress(done, best)` is called as trials finish. A running
-    trial whose worker sent no heartbeat for `grace` seconds is taken as dead and run again.
+    trial whose worker sent no heartbeat for `grace` seconds is taken as dead and run again, up
+    to `max_retries` times per architecture (then a warning names it and it is given up).
     """
     if strategies.kind(strategy) != "multi-trial":
         raise NasError(f"{strategy!r} is a one-shot strategy; multi-trial: {', '.join(strategies.MULTI_TRIAL)}")
@@ -256,7 +258,9 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     evaluate = evaluator if isinstance(evaluator, Evaluator) else _as_metrics(evaluator, objective)
     if not grace > 0:
         raise NasError(f"--grace must be a positive number of seconds, got {grace}")
-    job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs, grace)
+    if max_retries < 0:
+        raise NasError(f"--max-retries must be at least 0, got {max_retries}")
+    job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs, grace, max_retries)
     store = _store(job)
     store.open(space.fingerprint(), {"space": space.root_file, "sources": space.sources,
                                      "params": _jsonable(space.params), "objective": objective,
@@ -300,26 +304,29 @@ class _Report:
     """The progress of workers in other processes, from the trials that changed since the last
     report (`Store.changes()`), never the whole table."""
 
-    def __init__(self, store: Store, space: Space, progress: Callable[[int, float | None], None]):
+    def __init__(self, store: Store, space: Space, progress: Callable[[int, float | None], None] | None):
         fingerprint = store.attrs.get("fingerprint")
         self.store, self.progress = store, progress
         self.ledger = Ledger(lambda r: bool(r.arch) and (r.fingerprint == fingerprint or space.contains(r.arch)))
 
-    def __call__(self) -> None:
+    def __call__(self) -> int:
+        """Read what changed, report it; the number of trials done."""
         self.ledger.update(self.store.changes())
-        self.progress(self.ledger.counted, self.ledger.best)
+        if self.progress is not None:
+            self.progress(self.ledger.counted, self.ledger.best)
+        return self.ledger.counted
 
 
 def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
     context = multiprocessing.get_context("fork")
     parent = os.getpid()
     procs = [context.Process(target=_worker_main, args=(job, i, parent), daemon=False) for i in range(workers)]
-    report = _Report(store, job.space, progress) if progress is not None else None
+    report = _Report(store, job.space, progress)
     for p in procs:
         p.start()
     try:
         while any(p.is_alive() for p in procs):
-            if report is not None:
+            if progress is not None:
                 report()
             time.sleep(0.3)
     except KeyboardInterrupt:
@@ -328,12 +335,16 @@ def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
         raise
     for p in procs:
         p.join()
-    if report is not None:
-        report()
+    counted = report()
     failed = [p.exitcode for p in procs if p.exitcode]
-    if failed:
-        raise NasError(f"{len(failed)} of {workers} workers failed (exit codes {failed}); run the same command "
-                       "again to continue")
+    if not failed:
+        return
+    if counted >= job.trials:   # the others finished the budget: the run succeeded
+        print(f"warning: {len(failed)} of {workers} workers failed (exit codes {failed}); the others completed "
+              f"the budget of {job.trials} trials", file=sys.stderr, flush=True)
+        return
+    raise NasError(f"{len(failed)} of {workers} workers failed (exit codes {failed}) with {counted} of "
+                   f"{job.trials} trials done; run the same command again to continue")
 
 
 def _worker_main(job: Job, index: int, parent: int) -> None:
@@ -376,6 +387,10 @@ def add_arguments(group) -> None:
                        help="a running trial whose worker sent no heartbeat for this long is taken as dead and "
                             "run again (default 30; workers beat every third of it; use one value for all "
                             "workers of a store)")
+    group.add_argument("--max-retries", type=int, default=2, metavar="N",
+                       help="an architecture whose worker died mid-trial (killed, a lost machine) is run again "
+                            "up to N times, then given up with a warning (default 2; `nasdsl trials` lists "
+                            "the retries)")
     group.add_argument("--allow-changed-space", action="store_true",
                        help="resume on a changed space, keeping the stored trials that are still valid")
 
@@ -395,7 +410,8 @@ def run(args) -> int:
         space, data, fitted = load_train_space(lambda p: nasdsl.load(args.file, {**sets, **p}), args.data, args.seed, sets)
     else:
         space = nasdsl.load(args.file, sets)
-    out = Path(args.out or f"runs/{Path(args.file).stem}-{args.strategy}")
+    out = prepare(Path(args.out or f"runs/{Path(args.file).stem}-{args.strategy}"))
+    claim(out, shared=True)   # the processes of one multi-trial search share --out; a one-shot one is refused
     url = args.storage or default_url(out)
     evaluator = make_evaluator(args.evaluator, space, args.metric, args.constraint or (), data,
                                getattr(args, "epochs", None) or 1, args.seed)
@@ -403,7 +419,8 @@ def run(args) -> int:
     try:
         result = search(space, args.strategy, evaluator, args.trials, url, args.seed, args.option or [],
                         args.workers, evaluator.objective, args.allow_changed_space, args.study,
-                        meta={"evaluator": evaluator.describe()}, progress=bar, grace=args.grace)
+                        meta={"evaluator": evaluator.describe()}, progress=bar, grace=args.grace,
+                        max_retries=args.max_retries)
     finally:
         bar.close()
     write_outputs(out, space, result)

@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from ..cli import parse_literal, parse_set
     from ..data import PairedDataset, check_classes, fit_space_params, load_data
     from ..run import write_run
+    from .outdir import claim, prepare
 
     rank = int(os.environ.get("LOCAL_RANK", "0"))
     name = args.strategy
@@ -140,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
     if supernet.policy.cell_edges or args.cells == "slot":   # a space with cells: their relaxation shapes alpha
         meta["cells"] = supernet.cells
     ckpt_path = out / "last.ckpt"
+    if rank == 0:
+        claim(prepare(out), shared=False)   # a second search into this --out is refused while this one runs
     if args.resume:
         ckpt = load_search_checkpoint(ckpt_path)
         _same_search(ckpt["nasdsl"], meta, ckpt_path)
@@ -147,10 +150,6 @@ def run(args: argparse.Namespace) -> int:
         raise NasError(f"{out} already holds a search (last.ckpt): pass --resume to continue it, or another --out")
     module.meta = meta
     if rank == 0:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise NasError(f"cannot create {out}: {err.strerror}") from None
         _write_json(out / "search.json", {**meta, "params": space.params, "options": {**options, **extra},
                                           "data": args.data, "seed": args.seed, "epochs": args.epochs,
                                           "batch_size": args.batch_size, "devices": args.devices,
@@ -181,8 +180,13 @@ def run(args: argparse.Namespace) -> int:
         earlier = _logged_before(out / "logs" / "metrics.csv", int(done.get("processed", ckpt["epoch"])))
         writer = trainer.logger.experiment
         writer.metrics = earlier + writer.metrics
-    trainer.fit(module, train_dataloaders=search_loader, val_dataloaders=val_loader,
-                ckpt_path=str(ckpt_path) if args.resume else None)
+    try:
+        trainer.fit(module, train_dataloaders=search_loader, val_dataloaders=val_loader,
+                    ckpt_path=str(ckpt_path) if args.resume else None)
+    except SystemExit:
+        if trainer.interrupted:   # Lightning's shutdown after Ctrl-C exits 1: a Ctrl-C exits 130
+            raise KeyboardInterrupt from None
+        raise
     if trainer.global_rank != 0:
         return 0
     if args.devices > 1:

@@ -126,8 +126,16 @@ def default_url(out: str | Path) -> str:
     return f"sqlite:///{Path(out) / 'exp.db'}"
 
 
-def _sqlite_creator(path: str) -> Callable[[], sqlite3.Connection]:
+def _sqlite_creator(path: str, read_only: bool = False) -> Callable[[], sqlite3.Connection]:
+    """Connections to the SQLite file `path`: WAL and synchronous=NORMAL to write; to read only,
+    `mode=ro`, or `immutable=1` on a read-only mount where the WAL's side files are absent (the
+    log was checkpointed into the file; SQLite could not create them there)."""
     def connect() -> sqlite3.Connection:
+        if read_only:
+            sides = all(Path(path + side).exists() for side in ("-wal", "-shm"))
+            flags = "mode=ro" if sides or os.access(Path(path).parent, os.W_OK) else "immutable=1"
+            uri = f"{Path(path).absolute().as_uri()}?{flags}"
+            return sqlite3.connect(uri, uri=True, timeout=120, check_same_thread=False)
         conn = sqlite3.connect(path, timeout=120, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -186,8 +194,9 @@ def _retrying(func: Callable[[], Any], tries: int = 8) -> Any:
             time.sleep(random.uniform(0.05, 0.1) * 2 ** min(attempt, 4))
 
 
-def open_storage(url: str | None):
-    """The Optuna storage a `--storage` URL names (see the module docstring)."""
+def open_storage(url: str | None, read_only: bool = False):
+    """The Optuna storage a `--storage` URL names (see the module docstring); `read_only` opens
+    a SQLite file without writing to it or beside it."""
     import optuna
     from optuna.storages import RDBStorage
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -205,10 +214,13 @@ def open_storage(url: str | None):
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            kwargs = {"creator": _sqlite_creator(path)}
+            if read_only and not Path(path).is_file():
+                raise NasError(f"no such store: {path}")
+            if not read_only:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs = {"creator": _sqlite_creator(path, read_only)}
     try:
-        rdb = _retrying(lambda: RDBStorage(url, engine_kwargs=kwargs))
+        rdb = _retrying(lambda: RDBStorage(url, engine_kwargs=kwargs, skip_table_creation=read_only))
     except ImportError as err:
         raise NasError(f"--storage {url}: its database driver is not installed ({err}); "
                        "for PostgreSQL: pip install 'nasdsl[postgres]'") from None
@@ -232,11 +244,12 @@ def _postgres_driver(url: str) -> str:
 class Store:
     """One experiment (an Optuna study) in one storage; see the module docstring."""
 
-    def __init__(self, url: str | None, study: str = STUDY, heartbeat_interval: float = 10, grace_period: float = 30):
+    def __init__(self, url: str | None, study: str = STUDY, heartbeat_interval: float = 10, grace_period: float = 30,
+                 read_only: bool = False):
         self.url = url or "memory"
         self.study_name = study
-        with creation_lock(url):
-            self.storage = open_storage(url)
+        with contextlib.nullcontext() if read_only else creation_lock(url):
+            self.storage = open_storage(url, read_only)
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
         self.shared = not (url is None or url == "memory")
@@ -325,28 +338,34 @@ class Store:
 
     def trials(self) -> list[TrialRecord]:
         """Every trial in trial order (finished ones are converted once and cached)."""
-        out = []
-        for t in self.study.get_trials(deepcopy=False):
-            rec = self._finished.get(t._trial_id)
-            if rec is None:
-                rec = self._record(t)
-                if rec.state != "running":
-                    self._finished[t._trial_id] = rec
-            out.append(rec)
-        return out
+        with self._reading():
+            return [self._converted(t) for t in self.study.get_trials(deepcopy=False)]
+
+    def _converted(self, t) -> TrialRecord:
+        rec = self._finished.get(t._trial_id)
+        if rec is None:
+            rec = self._record(t)
+            if rec.state != "running":
+                self._finished[t._trial_id] = rec
+        return rec
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A trial entry that cannot be read (damaged JSON, a field of the wrong type) is the
+        store's problem, told in one line, not a crash."""
+        try:
+            yield
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            raise NasError(f"{self.url}: a damaged trial entry in experiment {self.study_name!r} "
+                           f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else err!r}); "
+                           "the store cannot be read as it is") from None
 
     def changes(self) -> list[TrialRecord]:
         """The trials that are new or were running at the previous call (all of them at the first
         call), in trial order: what a worker folds into its `Ledger`. It reads only those: the
         cost stays the same at trial 10,000 as at trial 100."""
-        out = []
-        for t in self._changed_frozen():
-            rec = self._finished.get(t._trial_id)
-            if rec is None:
-                rec = self._record(t)
-                if rec.state != "running":
-                    self._finished[t._trial_id] = rec
-            out.append(rec)
+        with self._reading():
+            out = [self._converted(t) for t in self._changed_frozen()]
         self._unfinished = [r.number for r in out if r.state == "running"]
         return out
 

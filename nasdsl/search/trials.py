@@ -48,7 +48,7 @@ def stored_space(attrs: dict[str, Any]):
 def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str = "nasdsl") -> int:
     from .multitrial import _arch_text
     url = storage_url(storage)
-    store = Store(url, study)
+    store = Store(url, study, read_only=True)   # a store on a read-only mount reads too
     store.open(None, {}, create=False)
     trials = store.trials()
     space = stored_space(store.attrs)
@@ -64,14 +64,19 @@ def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str =
         if space is not None:
             row["text"] = _arch_text(space, t.arch)
         rows.append(row)
+    retries = [(t.number, t.retry_of) for t in trials if t.retry_of is not None]   # a dead worker's trial re-run
     if as_json:
         print(json.dumps({"storage": url, "study": study, "objective": objective,
                           "fingerprint": store.attrs.get("fingerprint"), "space": store.attrs.get("space"),
-                          "strategy": store.attrs.get("strategy"), "counts": counts, "top": rows}, indent=2))
+                          "strategy": store.attrs.get("strategy"), "counts": counts,
+                          "retries": [{"trial": n, "retry_of": of} for n, of in retries], "top": rows}, indent=2))
         return 0
     print(f"{url}  study {study}: {store.attrs.get('strategy', '?')} on {store.attrs.get('space', '?')} "
           f"(fingerprint {store.attrs.get('fingerprint', '?')})")
     print("trials: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) if counts else "no trials")
+    if retries:
+        print("retries: " + ", ".join(f"trial {n} re-ran trial {of}" for n, of in retries[:10])
+              + (f", and {len(retries) - 10} more" if len(retries) > 10 else ""))
     if not rows:
         return 0
     header = ("rank", "trial", objective, "params", "flops", "architecture")

@@ -437,3 +437,42 @@ def test_trials_reads_a_store_on_a_read_only_mount(tmp_path):
                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["counts"] == {"complete": 7}
+
+
+# --- one device per worker ------------------------------------------------------------------
+
+@pytest.mark.parametrize("visible, per_trial, workers, expected", [
+    ("0,1,2", 1, 4, ["0", "0", "1", "2"]),        # round robin: four workers on three GPUs
+    ("4,5,6,7", 2, 2, ["4,5", "6,7"]),            # two GPUs each, of the visible ones
+])
+def test_each_worker_gets_its_own_gpus(tmp_path, monkeypatch, visible, per_trial, workers, expected):
+    """On CPU: the environment each worker process evaluates its trials in."""
+    import nasdsl
+    from nasdsl.search.multitrial import search
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    log = tmp_path / "devices.log"
+
+    def evaluate(arch):
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {os.environ['CUDA_VISIBLE_DEVICES']}\n")
+        time.sleep(0.2)   # every worker gets trials
+        return 1.0
+
+    search(nasdsl.load("nasbench201"), "random", evaluate, 4 * workers, storage=fresh_url("sqlite", tmp_path),
+           workers=workers, gpus_per_trial=per_trial)
+    seen = dict(line.split() for line in log.read_text().splitlines())
+    assert len(seen) == workers and os.getpid() not in seen
+    assert sorted(seen.values()) == expected
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == visible   # the search's own process is untouched
+
+
+def test_no_gpu_leaves_the_environment_alone_and_too_many_per_trial_is_refused(tmp_path, monkeypatch):
+    import nasdsl
+    from nasdsl.errors import NasError
+    from nasdsl.search.devices import plan
+    from nasdsl.search.multitrial import search
+    assert plan(3, 1, []) == [None, None, None]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    with pytest.raises(NasError, match=r"--gpus-per-trial 2: only 1 GPU\(s\) visible \(0\)"):
+        search(nasdsl.load("nasbench201"), "random", lambda a: 1.0, 2, storage=fresh_url("sqlite", tmp_path),
+               workers=2, gpus_per_trial=2)

@@ -43,6 +43,7 @@ from ..errors import NasError
 from ..run import write_run
 from ..space import Space
 from ..strategy.base import create
+from . import devices
 from .evaluators import Evaluator, Infeasible, objective_value
 from .ledger import Ledger
 from .outdir import claim, prepare
@@ -83,6 +84,7 @@ class Job:
     costs: bool = True
     grace: float = 30.0
     max_retries: int = 2
+    gpus_per_trial: int = 1
 
 
 # --- the worker loop -----------------------------------------------------------------------
@@ -235,7 +237,7 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
            trials: int, storage: str | None = None, seed: int = 0, options: Any = None, workers: int = 1,
            objective: str | None = None, allow_changed_space: bool = False, study: str = STUDY,
            meta: Mapping[str, Any] | None = None, progress: Callable[[int, float | None], None] | None = None,
-           costs: bool = True, grace: float = 30.0, max_retries: int = 2) -> SearchResult:
+           costs: bool = True, grace: float = 30.0, max_retries: int = 2, gpus_per_trial: int = 1) -> SearchResult:
     """Run (or resume) a multi-trial search and return its trials.
 
     `evaluator(arch)` returns a number or a mapping of metrics (`objective` names the one to
@@ -243,7 +245,9 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     `postgresql://...`, `journal:PATH`) or `None` for an in-memory store. A store that holds
     trials already continues them. `progress(done, best)` is called as trials finish. A running
     trial whose worker sent no heartbeat for `grace` seconds is taken as dead and run again, up
-    to `max_retries` times per architecture (then a warning names it and it is given up).
+    to `max_retries` times per architecture (then a warning names it and it is given up). With
+    several `workers` on a machine with GPUs each gets `gpus_per_trial` of them of its own
+    (`nasdsl.search.devices`).
     """
     if strategies.kind(strategy) != "multi-trial":
         raise NasError(f"{strategy!r} is a one-shot strategy; multi-trial: {', '.join(strategies.MULTI_TRIAL)}")
@@ -260,7 +264,10 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
         raise NasError(f"--grace must be a positive number of seconds, got {grace}")
     if max_retries < 0:
         raise NasError(f"--max-retries must be at least 0, got {max_retries}")
-    job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs, grace, max_retries)
+    if gpus_per_trial < 1:
+        raise NasError(f"--gpus-per-trial must be at least 1, got {gpus_per_trial}")
+    job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs, grace, max_retries,
+              gpus_per_trial)
     store = _store(job)
     store.open(space.fingerprint(), {"space": space.root_file, "sources": space.sources,
                                      "params": _jsonable(space.params), "objective": objective,
@@ -320,7 +327,9 @@ class _Report:
 def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
     context = multiprocessing.get_context("fork")
     parent = os.getpid()
-    procs = [context.Process(target=_worker_main, args=(job, i, parent), daemon=False) for i in range(workers)]
+    gpus = devices.plan(workers, job.gpus_per_trial, devices.visible_gpus())   # each worker its own GPUs
+    procs = [context.Process(target=_worker_main, args=(job, i, parent, gpus[i]), daemon=False)
+             for i in range(workers)]
     report = _Report(store, job.space, progress)
     for p in procs:
         p.start()
@@ -347,7 +356,9 @@ def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
                    f"{job.trials} trials done; run the same command again to continue")
 
 
-def _worker_main(job: Job, index: int, parent: int) -> None:
+def _worker_main(job: Job, index: int, parent: int, gpus: str | None = None) -> None:
+    if gpus is not None:   # before anything in this process touches CUDA
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus
     try:
         store = _store(job)
         store.open(job.space.fingerprint(), {}, allow_changed_space=True, create=False, domains=_domains(job.space))
@@ -387,6 +398,9 @@ def add_arguments(group) -> None:
                        help="a running trial whose worker sent no heartbeat for this long is taken as dead and "
                             "run again (default 30; workers beat every third of it; use one value for all "
                             "workers of a store)")
+    group.add_argument("--gpus-per-trial", type=int, default=1, metavar="N",
+                       help="with --workers: GPUs each worker gets of its own, round robin over the visible ones "
+                            "(CUDA_VISIBLE_DEVICES per worker; default 1)")
     group.add_argument("--max-retries", type=int, default=2, metavar="N",
                        help="an architecture whose worker died mid-trial (killed, a lost machine) is run again "
                             "up to N times, then given up with a warning (default 2; `nasdsl trials` lists "
@@ -415,12 +429,14 @@ def run(args) -> int:
     url = args.storage or default_url(out)
     evaluator = make_evaluator(args.evaluator, space, args.metric, args.constraint or (), data,
                                getattr(args, "epochs", None) or 1, args.seed)
+    if hasattr(evaluator, "accelerator"):   # the train evaluator
+        evaluator.accelerator = args.accelerator
     bar = _Progress(args.trials, evaluator.objective)
     try:
         result = search(space, args.strategy, evaluator, args.trials, url, args.seed, args.option or [],
                         args.workers, evaluator.objective, args.allow_changed_space, args.study,
                         meta={"evaluator": evaluator.describe()}, progress=bar, grace=args.grace,
-                        max_retries=args.max_retries)
+                        max_retries=args.max_retries, gpus_per_trial=args.gpus_per_trial)
     finally:
         bar.close()
     write_outputs(out, space, result)

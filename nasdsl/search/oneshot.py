@@ -46,7 +46,10 @@ def add_arguments(group) -> None:
     """Options of one-shot search (the common ones are in `nasdsl.search`)."""
     group.add_argument("--order", type=int, choices=(1, 2), default=1, help="darts: 2 for the second-order gradient")
     group.add_argument("--batch-size", type=int, default=64, help="batch size of each half (default 64)")
-    group.add_argument("--devices", type=int, default=1, help="processes (Lightning DDP on CPU, gloo; default 1)")
+    group.add_argument("--devices", type=int, default=1,
+                       help="devices, one process each (Lightning DDP: gloo on CPU, NCCL on GPUs; default 1)")
+    group.add_argument("--num-nodes", type=int, default=1, metavar="N",
+                       help="machines (Lightning's launcher: torchrun or SLURM sets the ranks; default 1)")
     group.add_argument("--resume", action="store_true", help="continue the search in --out from its last.ckpt")
     group.add_argument("--retrain", type=int, default=0, metavar="EPOCHS",
                        help="after the search, train the architecture found from scratch and report test accuracy")
@@ -99,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     from ..run import write_run
     from .outdir import claim, prepare
 
-    rank = int(os.environ.get("LOCAL_RANK", "0"))
+    # the global rank (torchrun: RANK, SLURM: SLURM_PROCID): on several machines only the first writes
+    rank = int(os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or os.environ.get("LOCAL_RANK") or 0)
     name = args.strategy
     if args.data is None:
         raise NasError("one-shot search needs --data (digits, mnist5k, cifar10:DIR or pkg.module:factory)")
@@ -352,9 +356,14 @@ def _trainer(args, out: Path):
     from pytorch_lightning.callbacks import ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
     kwargs: dict[str, Any] = {}
-    if args.devices > 1:
+    accelerator = getattr(args, "accelerator", "cpu")
+    if getattr(args, "precision", None):
+        kwargs["precision"] = args.precision
+    if args.devices > 1 or getattr(args, "num_nodes", 1) > 1:
+        import torch
         from pytorch_lightning.strategies import DDPStrategy
-        kwargs["strategy"] = DDPStrategy(process_group_backend="gloo")
+        gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+        kwargs["strategy"] = DDPStrategy(process_group_backend="nccl" if gpu else "gloo")
 
     class LastCheckpoint(ModelCheckpoint):
         """DIR/last.ckpt after every training epoch (Lightning runs checkpoint callbacks last, so
@@ -366,7 +375,8 @@ def _trainer(args, out: Path):
 
     checkpoint = LastCheckpoint(dirpath=str(out), save_last=True, save_top_k=0, save_on_train_epoch_end=True,
                                 enable_version_counter=False)
-    return pl.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=args.devices,
+    return pl.Trainer(max_epochs=args.epochs, accelerator=accelerator, devices=args.devices,
+                      num_nodes=getattr(args, "num_nodes", 1),
                       logger=CSVLogger(str(out), name="logs", version=""), callbacks=[checkpoint],
                       num_sanity_val_steps=0, log_every_n_steps=1, enable_model_summary=False,
                       enable_progress_bar=sys.stderr.isatty() or bool(os.environ.get("NASDSL_PROGRESS")),

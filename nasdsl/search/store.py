@@ -38,6 +38,12 @@ process is not running (a restarted container whose search is PID 1 again). Beat
 with this machine's clock: machines sharing a store need clocks within a few seconds of each
 other (NTP), well inside the grace period.
 
+Processes started at one instant on a fresh store all run: a SQLite or journal store is created
+and joined under `creation_lock` (an `fcntl.flock` beside the file), a server's tables and
+experiment are created with retries (`_retrying`). A worker reads only what changed since its
+last read (`changes()`: new trials and those running at that read), so a query costs the same
+at trial 10,000 as at trial 100; `trials()` reads everything.
+
 Example::
 
     >>> store = Store(None)

@@ -207,9 +207,11 @@ def start_together(url: str, processes: int, trials: int) -> list[int]:
 
     def one() -> None:
         go.wait()
+        def evaluate(arch):
+            time.sleep(0.1)   # the processes overlap, even where one starts seconds after another
+            return float(sum(v == "nor_conv_3x3" for v in arch.values()))
         try:
-            search(space, "random", lambda a: float(sum(v == "nor_conv_3x3" for v in a.values())), trials,
-                   storage=url, seed=0)
+            search(space, "random", evaluate, trials, storage=url, seed=0)
         except BaseException:
             traceback.print_exc()
             os._exit(1)
@@ -231,12 +233,12 @@ def assert_budget_exact(url: str, trials: int, processes: int) -> None:
     assert len(complete) == trials and len({t.key for t in complete}) == trials
     assert all(t.state in ("complete", "yielded") for t in got)
     # each process drew its own stream: their first proposals differ (one stream would give all
-    # of them the same), and at most a chance collision of two random draws made one yield
-    assert len({t.worker for t in got}) == processes
+    # of them the same), and at most a chance collision of two random draws made one yield; on a
+    # loaded machine a process may start after the others spent the budget (it exits 0, idle)
     first = {}
     for t in got:
         first.setdefault(t.worker, t.key)
-    assert len(set(first.values())) == processes
+    assert 2 <= len(first) <= processes and len(set(first.values())) == len(first)
     assert len([t for t in got if t.state == "yielded" and "holds the same architecture" in t.error]) <= 1
 
 

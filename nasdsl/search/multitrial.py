@@ -178,7 +178,8 @@ def _give_up(recs: list[TrialRecord], max_retries: int) -> None:
 
 class _Waiting:
     """Says, on stderr, which running trial a worker waits for and how long until it is reaped
-    if its worker stays silent; once per trial, and again every `every` seconds."""
+    if its worker stays silent; once per trial, and again every `every` seconds. A trial whose
+    worker beat within the last heartbeat interval (and a second) is healthy: nothing is said."""
 
     def __init__(self, store: Store, every: float = 30.0, stream=None):
         self.store, self.every, self.stream = store, every, stream
@@ -186,7 +187,8 @@ class _Waiting:
 
     def tell(self, running) -> None:
         now = time.time()
-        others = [r for r in running if not self.store.ours(r)]
+        quiet = self.store.heartbeat_interval + 1.0
+        others = [r for r in running if not self.store.ours(r) and self.store.silence(r, now) > quiet]
         if not others:
             return
         rec = min(others, key=lambda r: self.store.grace_period - self.store.silence(r, now))

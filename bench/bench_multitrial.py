@@ -2,6 +2,7 @@
 
     python bench/bench_multitrial.py quality  [--seeds 50] [--budgets 50,100,300,1000]
     python bench/bench_multitrial.py overhead [--repeats 5] [--trials 300]
+    python bench/bench_multitrial.py scale    [--trials 10000] [--strategies random,evolution,local,tpe]
     python bench/bench_multitrial.py workers  [--trials 8] [--epochs 1]
 
 `quality`: mean +- std of the best CIFAR-10 test accuracy found, over seeds, for every
@@ -14,6 +15,14 @@ at `--trials` trials, for every strategy on every store (in-memory, SQLite as na
 Optuna's journal file). The baseline, run alternately with ours on the same workload, is the
 same random search through Optuna's own default SQLite storage (`create_study(storage=
 "sqlite:///...")`, ask/tell); the ratio is ours / baseline; median and range over repeats.
+
+`scale`: the overhead of one query at trial 100, 1,000 and 10,000 (the median of the `--window`
+queries before each) for random, evolution, local and tpe, in memory and on SQLite as nasdsl
+opens it, beside Optuna's own `study.optimize` on the same kind of store (RandomSampler; TPE's
+multivariate sampler for tpe): a trial must cost the same at trial 10,000 as at trial 100. Our
+overhead is split into the loop and store (`work()`, `Store`) and the strategy's own `ask`/`tell`
+(TPE's model; evolution's and local search's proposals of architectures already evaluated,
+told back as free observations, which grow as the search converges).
 
 `workers`: wall time of `nasdsl search --workers 2` against `--workers 1` with the train
 evaluator (digits, NB201 with C=8, N=1), alternating, median and range.
@@ -144,6 +153,127 @@ def overhead(args) -> None:
         print(f"{name:<10}{store:<9}{med:>10.3f}{f'[{min(values):.3f}, {max(values):.3f}]':>20}{med / base:>15.3f}")
 
 
+class Gaps:
+    """Wraps an evaluator and records, for each query, the time since the previous query ended
+    minus the time inside the evaluator: the overhead of that query (proposing, storing,
+    bookkeeping, reading the store), and the part of it spent inside the strategy's own
+    `ask`/`tell`/`reject` (`clock`, added to by `TimedStrategies`)."""
+
+    now = staticmethod(time.perf_counter)   # `time.process_time` for CPU time (`scale --clock cpu`)
+
+    def __init__(self, inner, clock: list[float] | None = None):
+        self.inner, self.objective = inner, getattr(inner, "objective", "cifar10_test")
+        self.clock = clock if clock is not None else [0.0]
+        self.gaps: list[float] = []
+        self.strategy: list[float] = []
+        self._end: float | None = None
+        self._mark = 0.0
+
+    def __call__(self, arch):
+        start = self.now()
+        try:
+            return self.inner(arch)
+        finally:
+            end = self.now()
+            if self._end is not None:
+                self.gaps.append((end - self._end) - (end - start))
+                self.strategy.append(self.clock[0] - self._mark)
+            self._end, self._mark = end, self.clock[0]
+
+
+class TimedStrategies:
+    """While active, every strategy `search()` creates adds the seconds spent in its `ask`,
+    `tell` and `reject` to `clock[0]`."""
+
+    def __init__(self):
+        self.clock = [0.0]
+
+    def __enter__(self):
+        import nasdsl.search.multitrial as mt
+        self._create, clock, depth = mt.create, self.clock, [0]
+
+        def create(*args, **kwargs):
+            strat = self._create(*args, **kwargs)
+            for name in ("ask", "tell", "reject"):
+                inner = getattr(strat, name)
+
+                def timed(*a, _inner=inner, **k):
+                    if depth[0]:   # `ask` tells repeats back itself: counted once, by `ask`
+                        return _inner(*a, **k)
+                    depth[0] += 1
+                    begin = Gaps.now()
+                    try:
+                        return _inner(*a, **k)
+                    finally:
+                        clock[0] += Gaps.now() - begin
+                        depth[0] -= 1
+                setattr(strat, name, timed)
+            return strat
+        mt.create = create
+        return self
+
+    def __exit__(self, *exc):
+        import nasdsl.search.multitrial as mt
+        mt.create = self._create
+
+
+def at(gaps: list[float], trial: int, window: int) -> float | None:
+    """Median overhead (ms) of the `window` queries before `trial`."""
+    chunk = gaps[max(0, trial - 1 - window):trial - 1]
+    return statistics.median(chunk) * 1000 if len(chunk) == min(window, trial - 1) and chunk else None
+
+
+def optuna_optimize(space, table, name: str, storage, trials: int) -> list[float]:
+    """The reference: Optuna's own `study.optimize` on the same kind of store (one categorical
+    per edge; RandomSampler, or multivariate TPESampler for tpe); per-query overhead as `Gaps`."""
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    ops = space.decision(EDGES[0]).values
+    sampler = (optuna.samplers.TPESampler(seed=0, multivariate=True) if name == "tpe"
+               else optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(storage=storage, direction="maximize", sampler=sampler)
+    gaps = Gaps(lambda arch: table(arch)["cifar10_test"])
+
+    def objective(trial):   # the suggestions fall between two look-ups: counted as overhead
+        return gaps({e: trial.suggest_categorical(e, ops) for e in EDGES})
+    study.optimize(objective, n_trials=trials)
+    return gaps.gaps
+
+
+def scale(args) -> None:
+    """Per-query overhead at trials 100, 1,000 and 10,000 (median of the `--window` queries
+    before each), ours beside Optuna's own `study.optimize` on the same store."""
+    from nasdsl.search.store import open_storage
+    if args.clock == "cpu":   # this process's CPU time: what a loaded machine's waits do not inflate
+        Gaps.now = staticmethod(time.process_time)
+    space = nasdsl.load("nasbench201")
+    table = TableEvaluator(space, TABLE, metric="cifar10_test")
+    search(space, "random", table, 5, costs=False)   # imports and caches warm
+    checkpoints = [c for c in (100, 1000, 10000) if c <= args.trials]
+    print(f"ms ({args.clock} time) per query outside the evaluator at trial N (median of the {args.window} "
+          f"queries before N), {args.trials} trials")
+    print(f"{'strategy':<10}{'store':<8}{'who':<21}" + "".join(f"{'N=' + str(c):>10}" for c in checkpoints)
+          + f"{'last/first':>12}")
+    for name in args.strategies.split(","):
+        for store in args.stores.split(","):
+            with tempfile.TemporaryDirectory() as tmp:
+                url = None if store == "memory" else f"sqlite:///{Path(tmp) / 'exp.db'}"
+                with TimedStrategies() as timing:
+                    gaps = Gaps(table, timing.clock)
+                    search(space, name, gaps, args.trials, storage=url, seed=0, costs=False)
+                loop = [g - s for g, s in zip(gaps.gaps, gaps.strategy)]
+                rows = [("nasdsl (loop+store)", [at(loop, c, args.window) for c in checkpoints]),
+                        ("  strategy's own", [at(gaps.strategy, c, args.window) for c in checkpoints])]
+                if not args.no_reference:
+                    ref_url = None if store == "memory" else f"sqlite:///{Path(tmp) / 'optuna.db'}"
+                    ref = optuna_optimize(space, table, name, open_storage(ref_url), args.trials)
+                    rows.append(("optuna optimize", [at(ref, c, args.window) for c in checkpoints]))
+            for who, row in rows:
+                cells = "".join(f"{v:>10.3f}" if v is not None else f"{'-':>10}" for v in row)
+                ratio = row[-1] / row[0] if row and row[0] and row[-1] else float("nan")
+                print(f"{name:<10}{store:<8}{who:<21}{cells}{ratio:>12.2f}", flush=True)
+
+
 def workers(args) -> None:
     def run(n: int) -> float:
         with tempfile.TemporaryDirectory() as tmp:
@@ -176,12 +306,20 @@ def main() -> None:
     o.add_argument("--trials", type=int, default=300)
     o.add_argument("--strategies", default=",".join(("random", "grid", "evolution", "tpe", "rl", "local")))
     o.add_argument("--stores", default="memory,sqlite,journal")
+    c = sub.add_parser("scale")
+    c.add_argument("--trials", type=int, default=10000)
+    c.add_argument("--window", type=int, default=50)
+    c.add_argument("--strategies", default="random,evolution,local,tpe")
+    c.add_argument("--stores", default="memory,sqlite")
+    c.add_argument("--no-reference", action="store_true", help="skip Optuna's own study.optimize")
+    c.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall-clock time, or this process's CPU time (steadier on a shared machine)")
     w = sub.add_parser("workers")
     w.add_argument("--trials", type=int, default=8)
     w.add_argument("--epochs", type=int, default=1)
     w.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    {"quality": quality, "overhead": overhead, "workers": workers}[args.what](args)
+    {"quality": quality, "overhead": overhead, "scale": scale, "workers": workers}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -523,6 +523,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--inherit", metavar="DIR/last.ckpt", help="start from a search's supernet weights")
     p.add_argument("--out", metavar="DIR", help="write model.pt and result.json here (default runs/SPACE-train)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--accelerator", default="auto", metavar="auto|cpu|gpu",
+                   help="where to train (default auto: a GPU where one is visible)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("lsp", help="a language server for editors (LSP over stdio)")
     p.add_argument("--import-path", action="append", metavar="DIR",
@@ -596,8 +598,9 @@ def cmd_train(args) -> int:
     def progress(epoch, metrics):
         print(f"epoch {epoch + 1}/{args.epochs}: train loss {metrics['train_loss']:.4f}", file=sys.stderr)
 
+    from .search.devices import torch_device
     result = train_architecture(space, arch, data, args.epochs, seed, batch_size=args.batch_size, lr=args.lr,
-                                inherit=inherit, out=out, progress=progress)
+                                inherit=inherit, out=out, progress=progress, device=torch_device(args.accelerator))
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

@@ -161,7 +161,7 @@ def write_run(out: str | Path, space, sets: Mapping[str, Any] | None = None,
         "preprocessing": pre,
     }
     path = Path(out) / RUN_FILE
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")   # processes sharing --out write side by side
     try:
         text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False)
         if data is not None and data.test_indices is not None:  # one line, not one line per index

@@ -40,7 +40,8 @@ def train_architecture(space, arch: Mapping[str, Any], data: Data | str, epochs:
                        batch_size: int = 64, lr: float = 0.05, weight_decay: float = 3e-4,
                        grad_clip: float = 5.0, inherit: Mapping[str, torch.Tensor] | str | Path | None = None,
                        out: str | Path | None = None,
-                       progress: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
+                       progress: Callable[[int, dict], None] | None = None,
+                       device: str | torch.device = "cpu") -> dict[str, Any]:
     """Train `arch` of `space` for `epochs` epochs on `data` (a `Data` or a spec such as
     `"mnist5k"`) and return `{"val_acc", "test_acc", "params", "flops", "train_loss",
     "epochs", "seconds", "arch"}` (accuracies in [0, 1], FLOPs as multiply-adds per sample).
@@ -48,7 +49,8 @@ def train_architecture(space, arch: Mapping[str, Any], data: Data | str, epochs:
     `inherit` starts from a supernet's weights: a state dict, or a search's `last.ckpt`
     (its supernet's `sub_state_dict(arch)`). `out` writes `model.pt` (a nasdsl checkpoint
     that also records the data's input preprocessing, `Data.preprocessing`) and
-    `result.json` there. `progress(epoch, metrics)` is called after every epoch.
+    `result.json` there. `progress(epoch, metrics)` is called after every epoch. `device`:
+    where it trains (`"cuda"`); the model written is on the CPU either way.
     The space must already fit the data (`nasdsl.data.fit_space`).
     """
     from .analysis.shapes import costs
@@ -63,6 +65,7 @@ def train_architecture(space, arch: Mapping[str, Any], data: Data | str, epochs:
     if inherit is not None:
         state = inherited_weights(space, arch, inherit) if not isinstance(inherit, Mapping) else inherit
         model.load_state_dict(state, strict=True)
+    model.to(device)
     cost = costs(space, arch, validate=False)
     start = time.perf_counter()
     loader = data.loader("train", batch_size, shuffle=True, seed=seed, drop_last=len(data.train) > batch_size)
@@ -76,6 +79,7 @@ def train_architecture(space, arch: Mapping[str, Any], data: Data | str, epochs:
         loader.sampler.set_epoch(epoch)
         total, count = 0.0, 0
         for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             out_ = model(x)
             if step == 0:
                 check_classes(space, data, out_.shape[-1])
@@ -99,7 +103,7 @@ def train_architecture(space, arch: Mapping[str, Any], data: Data | str, epochs:
               "train_loss": train_loss, "epochs": epochs, "seconds": round(time.perf_counter() - start, 3),
               "arch": dict(arch)}
     if out is not None:
-        _write(Path(out), space, model, arch, result, data.preprocessing)
+        _write(Path(out), space, model.cpu(), arch, result, data.preprocessing)
     return result
 
 
@@ -107,8 +111,10 @@ def train_architecture(space, arch: Mapping[str, Any], data: Data | str, epochs:
 def evaluate(model: torch.nn.Module, loader) -> float:
     """Top-1 accuracy of `model` (in eval mode) over a loader of (images, labels)."""
     model.eval()
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
     correct = total = 0
     for x, y in loader:
+        x, y = x.to(device), y.to(device)
         correct += int((model(x).argmax(-1) == y).sum())
         total += len(y)
     return correct / max(total, 1)

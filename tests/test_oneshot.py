@@ -119,8 +119,7 @@ def test_resume_after_ctrl_c_ends_where_an_uninterrupted_search_ends(tmp_path, m
     monkeypatch.setattr(oneshot, "_trainer", interrupted)
     handler = signal.getsignal(signal.SIGINT)
     try:
-        with pytest.raises(SystemExit):  # Lightning's graceful shutdown after Ctrl-C exits 1
-            search(resumed, "gumbel", "--epochs", "2")
+        assert search(resumed, "gumbel", "--epochs", "2") == 130   # Ctrl-C: 130, as everywhere
     finally:
         signal.signal(signal.SIGINT, handler)
     assert not (resumed / "arch.json").exists()   # nothing final written by the interrupted run

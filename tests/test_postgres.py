@@ -91,3 +91,24 @@ def test_two_machines_share_one_experiment_and_survive_a_kill(postgres, tmp_path
     for t in got:   # a trial the dead machine held was re-run (or its architecture completed elsewhere)
         if t.state == "interrupted":
             assert t.key in {c.key for c in complete}
+
+
+def fresh_database(url: str, name: str) -> str:
+    """A new, empty database on the test server: its URL."""
+    import sqlalchemy
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg2://"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.mark.parametrize("starts", [pytest.param(3, id="3"), pytest.param(20, id="20", marks=pytest.mark.slow)])
+def test_four_processes_started_at_once_on_a_fresh_database_all_run(postgres, starts):
+    """A job array's four processes reach a fresh server at one instant: the tables, the
+    experiment and its attributes are created once, every process runs, the budget is exact."""
+    from test_cluster import assert_budget_exact, start_together
+    for i in range(starts):
+        url = fresh_database(postgres, f"fresh{starts}_{i}")
+        assert start_together(url, 4, 16) == [0, 0, 0, 0], f"start {i}"
+        assert_budget_exact(url, 16, 4)

@@ -33,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a `param` of the space (repeatable)")
     parser.add_argument("--option", action="append", metavar="NAME=VALUE",
                         help="a strategy option, e.g. population_size=10 (repeatable)")
+    parser.add_argument("--accelerator", default="auto", metavar="auto|cpu|gpu",
+                        help="where to train: one-shot search (Lightning's accelerator) and the train evaluator "
+                             "(default auto: a GPU where one is visible)")
+    parser.add_argument("--precision", default=None, metavar="P",
+                        help="one-shot search: Lightning's precision, e.g. 16-mixed or bf16-mixed (default 32-true)")
     oneshot_arguments(parser.add_argument_group("one-shot search"))
     multitrial_arguments(parser.add_argument_group("multi-trial search"))
 

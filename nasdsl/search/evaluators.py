@@ -188,6 +188,7 @@ class TrainEvaluator(Evaluator):
 
     name = "train"
     objective = "val_acc"
+    accelerator = "auto"   # --accelerator: CUDA where visible (nasdsl.search.devices.torch_device)
 
     def __init__(self, space: Space, data: Any, epochs: int = 1, seed: int = 0, metric: str | None = None):
         train = _train_module()
@@ -198,8 +199,11 @@ class TrainEvaluator(Evaluator):
 
     def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
         import torch
+
+        from .devices import torch_device
         torch.set_num_threads(1)
-        result = self._train(self.space, arch, self.data, self.epochs, self.seed)
+        result = self._train(self.space, arch, self.data, self.epochs, self.seed,
+                             device=torch_device(self.accelerator))
         metrics = {k: float(v) for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         if self.objective not in metrics:
             raise KeyError(f"training reported no metric {self.objective!r} (it reported {sorted(metrics)})")

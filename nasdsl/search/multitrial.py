@@ -1,9 +1,11 @@
 """The multi-trial search driver: ask a strategy, evaluate, store, until the trial budget is spent.
 
-One loop (`work`) runs in every worker: it reads the store, tells the strategy every finished
-trial it has not seen (in trial order: a resumed or parallel search rebuilds the strategy's
-state from the table), re-runs architectures whose worker died, asks the strategy for a new
-architecture that no trial holds, records it as running, evaluates it and records the result.
+One loop (`work`) runs in every worker: it reads what changed in the store since its last read
+(`Store.changes()`, folded into its `Ledger`: a trial costs the same at trial 10,000 as at
+trial 100), tells the strategy every finished trial it has not seen (a resumed or parallel
+search rebuilds the strategy's state from the table), re-runs architectures whose worker died
+(up to `--max-retries` times), asks the strategy for a new architecture that no trial holds,
+records it as running, evaluates it and records the result.
 With several workers or machines on one store, a worker checks after recording a trial that
 no earlier trial holds the same architecture and that the budget was not already full, and
 yields the trial otherwise: the budget is finished with no duplicate and no lost trial.
@@ -30,7 +32,6 @@ import os
 import sys
 import time
 import traceback
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,12 +44,13 @@ from ..formats import arch_text
 from ..run import write_run
 from ..space import Space
 from ..strategy.base import create
+from . import devices
 from .evaluators import Evaluator, Infeasible, objective_value
 from .feasibility import Screen
 from .feasibility import tell as tell_trial
+from .ledger import Ledger
+from .outdir import claim, prepare
 from .store import STUDY, Heartbeat, Store, TrialRecord, default_url
-
-MAX_INTERRUPTIONS = 3  # an architecture whose worker died this often is not run again
 
 
 @dataclass
@@ -83,12 +85,15 @@ class Job:
     seed: int
     options: Any
     costs: bool = True
+    grace: float = 30.0
+    max_retries: int = 2
+    gpus_per_trial: int = 1
     checks: tuple = ()   # constraints checked before a trial is spent (feasibility.Bound)
 
 
 # --- the worker loop -----------------------------------------------------------------------
 
-def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord], None] | None = None,
+def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord, Ledger], None] | None = None,
          parent: int | None = None) -> None:
     """Run trials of `job` until its budget is spent or the strategy has nothing left."""
     space = job.space
@@ -102,61 +107,61 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
             validity[rec.key] = space.contains(rec.arch)
         return validity[rec.key]
 
-    # each worker, and each resumption, draws its own stream; on a network store several
-    # machines run the same command, so the worker's host:pid is mixed in there
-    start_count = sum(1 for r in store.trials() if r.counts)
-    seed = job.seed + 1_000_003 * index + 7919 * start_count
-    if store.beat_at_start:
-        seed += zlib.crc32(store.worker.encode())
+    ledger = Ledger(usable)
+    ledger.update(store.changes())
+    # each worker, each resumption and each process joining the store draws its own stream
+    # (the first process of a fresh store: the base seed itself)
+    seed = (job.seed + 1_000_003 * index + 7919 * ledger.counted + 15_485_863 * store.join()) % 2**32
     strat = create(job.strategy, space, seed=seed, budget=job.trials, options=job.options)
     told: set[int] = set()
+    waiting = _Waiting(store)
     screen = Screen(job.checks, store)
     heart = Heartbeat(store, parent)
+    current = True   # the ledger holds what was read after the last trial's start
     try:
-        listing: list[TrialRecord] | None = None
         while True:
-            counted, running, done, interrupted = 0, {}, set(), {}
-            # the table as read after recording the last trial (plus its result) serves this
-            # round: what other workers finished meanwhile is read next round, and the check
-            # after recording a trial keeps the budget exact and the architectures unique
-            table, listing = (listing if listing is not None else store.trials()), None
-            for r in table:
-                if not usable(r):
-                    continue
-                if r.counts:
-                    counted += 1
-                    done.add(r.key)
-                    if r.number not in told:
-                        tell_trial(strat, r)
-                        told.add(r.number)
-                elif r.state == "infeasible":
-                    screen.replay(strat, r)
-                elif r.state == "running":
-                    running[r.key] = r
-                elif r.state == "interrupted":
-                    interrupted.setdefault(r.key, []).append(r)
-            if counted >= job.trials:
+            # what other workers finished while this one evaluated is read here, once a trial;
+            # the check after recording a trial keeps the budget exact and the architectures unique
+            if not current:
+                ledger.update(store.changes())
+            current = False
+            for r in ledger.newly_counted():
+                if r.trial_id not in told:
+                    tell_trial(strat, r)
+                    told.add(r.trial_id)
+            for r in ledger.newly_infeasible():
+                screen.replay(strat, r)
+            if ledger.counted >= job.trials:
                 return
-            if counted + len(running) >= job.trials:
-                if not store.reap():
-                    time.sleep(0.2)   # the other workers hold the last trials
+            running = ledger.running()
+            if ledger.counted + len(running) >= job.trials:
+                if not store.reap(running):
+                    waiting.tell(running)   # other workers hold the last trials
+                    time.sleep(0.2)
                 continue
-            retry = next((rs[-1] for key, rs in interrupted.items()
-                          if key not in done and key not in running and len(rs) < MAX_INTERRUPTIONS), None)
+            retry, given_up = ledger.retry(job.max_retries)
+            _give_up(given_up, job.max_retries)
             if retry is not None:
                 arch, retry_of = retry.arch, retry.number
             else:
-                arch, retry_of = screen.ask(strat, avoid=set(running)), None
+                arch, retry_of = screen.ask(strat, avoid=ledger.running_keys()), None
                 if arch is None:
-                    if running and store.shared:
-                        time.sleep(0.2)
+                    if running and store.shared:   # what is left may come back if a running trial dies
+                        if not store.reap(running):
+                            waiting.tell(running)
+                            time.sleep(0.2)
                         continue
                     return   # the strategy has nothing left: the space is exhausted
             rec = store.start(arch, retry_of)
             if store.shared:
-                listing = store.trials()
-                rec.number = next(r.number for r in listing if r.trial_id == rec.trial_id)
-                if _yield_if_taken(store, rec, listing, job.trials, usable):
+                batch = store.changes()
+                rec.number = next(r.number for r in batch if r.trial_id == rec.trial_id)
+                ledger.update(batch)
+                current = True
+                reason = ledger.taken(rec, batch, job.trials)
+                if reason is not None:
+                    store.yield_(rec, reason)
+                    ledger.update([rec])
                     if retry is None:
                         strat.reject(arch)
                     continue
@@ -164,28 +169,45 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
             _evaluate(job, store, rec)
             heart.trial_id = None
             tell_trial(strat, rec)
-            told.add(rec.number)
-            if listing is not None:
-                listing = [rec if r.trial_id == rec.trial_id else r for r in listing]
+            told.add(rec.trial_id)
+            ledger.update([rec])
             if on_trial is not None:
-                on_trial(rec)
+                on_trial(rec, ledger)
     finally:
         heart.stop()
 
 
-def _yield_if_taken(store: Store, rec: TrialRecord, listing: list[TrialRecord], budget: int, usable) -> bool:
-    """After recording `rec`: give it up if an earlier trial holds its architecture or the
-    earlier trials already fill the budget."""
-    earlier = [r for r in listing if r.number < rec.number and r.state in ("complete", "failed", "running")
-               and usable(r)]
-    twin = next((r for r in earlier if r.key == rec.key), None)
-    if twin is not None:
-        store.yield_(rec, f"trial {twin.number} holds the same architecture")
-        return True
-    if len(earlier) >= budget:
-        store.yield_(rec, f"the budget of {budget} trials was full")
-        return True
-    return False
+def _give_up(recs: list[TrialRecord], max_retries: int) -> None:
+    for rec in recs:
+        print(f"warning: giving up architecture {rec.key} (last trial {rec.number}): its worker died "
+              f"{max_retries + 1} times (--max-retries {max_retries})", file=sys.stderr, flush=True)
+
+
+class _Waiting:
+    """Says, on stderr, which running trial a worker waits for and how long until it is reaped
+    if its worker stays silent; once per trial, and again every `every` seconds. A trial whose
+    worker beat within the last heartbeat interval (and a second) is healthy: nothing is said."""
+
+    def __init__(self, store: Store, every: float = 30.0, stream=None):
+        self.store, self.every, self.stream = store, every, stream
+        self._said: dict[int, float] = {}
+
+    def tell(self, running) -> None:
+        now = time.time()
+        quiet = self.store.heartbeat_interval + 1.0
+        others = [r for r in running if not self.store.ours(r) and self.store.silence(r, now) > quiet]
+        if not others:
+            return
+        rec = min(others, key=lambda r: self.store.grace_period - self.store.silence(r, now))
+        if now - self._said.get(rec.trial_id, float("-inf")) < self.every:
+            return
+        self._said[rec.trial_id] = now
+        silent = self.store.silence(rec, now)
+        left = max(0.0, self.store.grace_period - silent)
+        number = rec.number if rec.number >= 0 else f"id {rec.trial_id}"
+        print(f"waiting for trial {number} ({rec.worker or 'unknown worker'}, last heartbeat {silent:.0f} s ago): "
+              f"taken as dead and run again in {left:.0f} s unless its worker beats",
+              file=self.stream or sys.stderr, flush=True)
 
 
 def _evaluate(job: Job, store: Store, rec: TrialRecord) -> None:
@@ -224,16 +246,20 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
            trials: int, storage: str | None = None, seed: int = 0, options: Any = None, workers: int = 1,
            objective: str | None = None, allow_changed_space: bool = False, study: str = STUDY,
            meta: Mapping[str, Any] | None = None, progress: Callable[[int, float | None], None] | None = None,
-           costs: bool = True, checks: list | None = None) -> SearchResult:
+           costs: bool = True, grace: float = 30.0, max_retries: int = 2, gpus_per_trial: int = 1,
+           checks: list | None = None) -> SearchResult:
     """Run (or resume) a multi-trial search and return its trials.
 
     `evaluator(arch)` returns a number or a mapping of metrics (`objective` names the one to
     maximise; an `Evaluator` says it itself). `storage` is a URL (`sqlite:///...`,
     `postgresql://...`, `journal:PATH`) or `None` for an in-memory store. A store that holds
-    trials already continues them. `progress(done, best)` is called as trials finish.
-    `checks` (default: the evaluator's `checks`) are constraints held before a trial is spent
-    (`nasdsl.search.feasibility`): a proposal that breaks one is recorded as infeasible, told
-    to the strategy, and costs no trial.
+    trials already continues them. `progress(done, best)` is called as trials finish. A running
+    trial whose worker sent no heartbeat for `grace` seconds is taken as dead and run again, up
+    to `max_retries` times per architecture (then a warning names it and it is given up). With
+    several `workers` on a machine with GPUs each gets `gpus_per_trial` of them of its own
+    (`nasdsl.search.devices`). `checks` (default: the evaluator's `checks`) are constraints
+    held before a trial is spent (`nasdsl.search.feasibility`): a proposal that breaks one is
+    recorded as infeasible, told to the strategy, and costs no trial.
     """
     if strategies.kind(strategy) != "multi-trial":
         raise NasError(f"{strategy!r} is a one-shot strategy; multi-trial: {', '.join(strategies.MULTI_TRIAL)}")
@@ -246,22 +272,34 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     create(strategy, space, seed=seed, budget=trials, options=options)   # options checked before anything runs
     objective = objective or getattr(evaluator, "objective", None) or "value"
     evaluate = evaluator if isinstance(evaluator, Evaluator) else _as_metrics(evaluator, objective)
+    if not grace > 0:
+        raise NasError(f"--grace must be a positive number of seconds, got {grace}")
+    if max_retries < 0:
+        raise NasError(f"--max-retries must be at least 0, got {max_retries}")
+    if gpus_per_trial < 1:
+        raise NasError(f"--gpus-per-trial must be at least 1, got {gpus_per_trial}")
     checks = getattr(evaluator, "checks", ()) if checks is None else checks
-    job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs, tuple(checks))
-    store = Store(storage, study)
+    job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs, grace, max_retries,
+              gpus_per_trial, tuple(checks))
+    store = _store(job)
     store.open(space.fingerprint(), {"space": space.root_file, "sources": space.sources,
                                      "params": _jsonable(space.params), "objective": objective,
                                      "strategy": strategy, **(meta or {})}, allow_changed_space,
                domains=_domains(space))
     store.reap()
     if workers == 1:
-        def on_trial(rec: TrialRecord) -> None:
+        def on_trial(rec: TrialRecord, ledger: Ledger) -> None:
             if progress is not None:
-                _report(store, progress)
+                progress(ledger.counted, ledger.best)
         work(job, store, 0, on_trial)
     else:
         _run_workers(job, workers, store, progress)
     return result_of(store, space, objective)
+
+
+def _store(job: Job) -> Store:
+    """The job's store, beating every third of the grace period."""
+    return Store(job.url, job.study, heartbeat_interval=max(0.5, job.grace / 3), grace_period=job.grace)
 
 
 def _as_metrics(func: Callable, objective: str) -> Callable[[Mapping[str, Any]], dict]:
@@ -282,22 +320,36 @@ def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(dict(params), default=str))
 
 
-def _report(store: Store, progress: Callable[[int, float | None], None]) -> None:
-    done = [t for t in store.trials() if t.counts]
-    values = [t.value for t in done if t.value is not None]
-    progress(len(done), max(values) if values else None)
+class _Report:
+    """The progress of workers in other processes, from the trials that changed since the last
+    report (`Store.changes()`), never the whole table."""
+
+    def __init__(self, store: Store, space: Space, progress: Callable[[int, float | None], None] | None):
+        fingerprint = store.attrs.get("fingerprint")
+        self.store, self.progress = store, progress
+        self.ledger = Ledger(lambda r: bool(r.arch) and (r.fingerprint == fingerprint or space.contains(r.arch)))
+
+    def __call__(self) -> int:
+        """Read what changed, report it; the number of trials done."""
+        self.ledger.update(self.store.changes())
+        if self.progress is not None:
+            self.progress(self.ledger.counted, self.ledger.best)
+        return self.ledger.counted
 
 
 def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
     context = multiprocessing.get_context("fork")
     parent = os.getpid()
-    procs = [context.Process(target=_worker_main, args=(job, i, parent), daemon=False) for i in range(workers)]
+    gpus = devices.plan(workers, job.gpus_per_trial, devices.visible_gpus())   # each worker its own GPUs
+    procs = [context.Process(target=_worker_main, args=(job, i, parent, gpus[i]), daemon=False)
+             for i in range(workers)]
+    report = _Report(store, job.space, progress)
     for p in procs:
         p.start()
     try:
         while any(p.is_alive() for p in procs):
             if progress is not None:
-                _report(store, progress)
+                report()
             time.sleep(0.3)
     except KeyboardInterrupt:
         for p in procs:
@@ -305,17 +357,23 @@ def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
         raise
     for p in procs:
         p.join()
-    if progress is not None:
-        _report(store, progress)
+    counted = report()
     failed = [p.exitcode for p in procs if p.exitcode]
-    if failed:
-        raise NasError(f"{len(failed)} of {workers} workers failed (exit codes {failed}); run the same command "
-                       "again to continue")
+    if not failed:
+        return
+    if counted >= job.trials:   # the others finished the budget: the run succeeded
+        print(f"warning: {len(failed)} of {workers} workers failed (exit codes {failed}); the others completed "
+              f"the budget of {job.trials} trials", file=sys.stderr, flush=True)
+        return
+    raise NasError(f"{len(failed)} of {workers} workers failed (exit codes {failed}) with {counted} of "
+                   f"{job.trials} trials done; run the same command again to continue")
 
 
-def _worker_main(job: Job, index: int, parent: int) -> None:
+def _worker_main(job: Job, index: int, parent: int, gpus: str | None = None) -> None:
+    if gpus is not None:   # before anything in this process touches CUDA
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus
     try:
-        store = Store(job.url, job.study)
+        store = _store(job)
         store.open(job.space.fingerprint(), {}, allow_changed_space=True, create=False, domains=_domains(job.space))
         work(job, store, index, parent=parent)
     except NasError as err:
@@ -350,6 +408,17 @@ def add_arguments(group) -> None:
                        help="sqlite:///PATH (default: DIR/exp.db), postgresql://..., journal:PATH")
     group.add_argument("--study", default=STUDY, metavar="NAME", help=f"experiment name in the storage (default {STUDY})")
     group.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    group.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+                       help="a running trial whose worker sent no heartbeat for this long is taken as dead and "
+                            "run again (default 30; workers beat every third of it; use one value for all "
+                            "workers of a store)")
+    group.add_argument("--gpus-per-trial", type=int, default=1, metavar="N",
+                       help="with --workers: GPUs each worker gets of its own, round robin over the visible ones "
+                            "(CUDA_VISIBLE_DEVICES per worker; default 1)")
+    group.add_argument("--max-retries", type=int, default=2, metavar="N",
+                       help="an architecture whose worker died mid-trial (killed, a lost machine) is run again "
+                            "up to N times, then given up with a warning (default 2; `nasdsl trials` lists "
+                            "the retries)")
     group.add_argument("--allow-changed-space", action="store_true",
                        help="resume on a changed space, keeping the stored trials that are still valid")
 
@@ -369,17 +438,19 @@ def run(args) -> int:
         space, data, fitted = load_train_space(lambda p: nasdsl.load(args.file, {**sets, **p}), args.data, args.seed, sets)
     else:
         space = nasdsl.load(args.file, sets)
-    out = Path(args.out or f"runs/{Path(args.file).stem}-{args.strategy}")
-    from ..run import check_run_dir
-    check_run_dir(out)
+    out = prepare(Path(args.out or f"runs/{Path(args.file).stem}-{args.strategy}"))
+    claim(out, shared=True)   # the processes of one multi-trial search share --out; a one-shot one is refused
     url = args.storage or default_url(out)
     evaluator = make_evaluator(args.evaluator, space, args.metric, args.constraint or (), data,
                                getattr(args, "epochs", None) or 1, args.seed)
+    if hasattr(evaluator, "accelerator"):   # the train evaluator
+        evaluator.accelerator = args.accelerator
     bar = _Progress(args.trials, evaluator.objective)
     try:
         result = search(space, args.strategy, evaluator, args.trials, url, args.seed, args.option or [],
                         args.workers, evaluator.objective, args.allow_changed_space, args.study,
-                        meta={"evaluator": evaluator.describe()}, progress=bar)
+                        meta={"evaluator": evaluator.describe()}, progress=bar, grace=args.grace,
+                        max_retries=args.max_retries, gpus_per_trial=args.gpus_per_trial)
     finally:
         bar.close()
     write_outputs(out, space, result)
@@ -434,7 +505,7 @@ def write_outputs(out: Path, space: Space, result: SearchResult) -> None:
 
 
 def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")   # processes sharing --out write side by side
     tmp.write_text(text)
     os.replace(tmp, path)
 
@@ -452,7 +523,7 @@ def plot_best_so_far(result: SearchResult, path: Path) -> None:
     ax.set_ylabel(f"best {result.objective}")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.png")
     fig.savefig(tmp)
     plt.close(fig)
     os.replace(tmp, path)

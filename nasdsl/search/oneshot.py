@@ -49,7 +49,10 @@ def add_arguments(group) -> None:
     """Options of one-shot search (the common ones are in `nasdsl.search`)."""
     group.add_argument("--order", type=int, choices=(1, 2), default=1, help="darts: 2 for the second-order gradient")
     group.add_argument("--batch-size", type=int, default=64, help="batch size of each half (default 64)")
-    group.add_argument("--devices", type=int, default=1, help="processes (Lightning DDP on CPU, gloo; default 1)")
+    group.add_argument("--devices", type=int, default=1,
+                       help="devices, one process each (Lightning DDP: gloo on CPU, NCCL on GPUs; default 1)")
+    group.add_argument("--num-nodes", type=int, default=1, metavar="N",
+                       help="machines (Lightning's launcher: torchrun or SLURM sets the ranks; default 1)")
     group.add_argument("--resume", action="store_true", help="continue the search in --out from its last.ckpt")
     group.add_argument("--retrain", type=int, default=0, metavar="EPOCHS",
                        help="after the search, train the architecture found from scratch and report test accuracy")
@@ -101,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
     from ..data import PairedDataset, check_classes, fit_space_params, load_data
     from ..options import parse_literal, parse_set
     from ..run import write_run
+    from .outdir import claim, prepare
 
-    rank = int(os.environ.get("LOCAL_RANK", "0"))
+    # the global rank (torchrun: RANK, SLURM: SLURM_PROCID): on several machines only the first writes
+    rank = int(os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or os.environ.get("LOCAL_RANK") or 0)
     name = args.strategy
     if args.data is None:
         raise NasError("one-shot search needs --data (digits, mnist5k, cifar10:DIR or pkg.module:factory)")
@@ -141,14 +146,14 @@ def run(args: argparse.Namespace) -> int:
     _dry_run(supernet, data, space, check_classes)
 
     out = Path(args.out) if args.out else Path("runs") / f"{Path(space.root_file).stem}-{name}"
-    from ..run import check_run_dir
-    check_run_dir(out)
     meta = {"space": space.root_file, "params": json.dumps(space.params, sort_keys=True, default=str),
             "fingerprint": space.fingerprint(), "strategy": name,
             "options": json.dumps({**options, **extra}, sort_keys=True)}
     if supernet.policy.cell_edges or args.cells == "slot":   # a space with cells: their relaxation shapes alpha
         meta["cells"] = supernet.cells
     ckpt_path = out / "last.ckpt"
+    if rank == 0:
+        claim(prepare(out), shared=False)   # a second search into this --out is refused while this one runs
     if args.resume:
         ckpt = load_search_checkpoint(ckpt_path)
         _same_search(ckpt["nasdsl"], meta, ckpt_path)
@@ -158,10 +163,6 @@ def run(args: argparse.Namespace) -> int:
         raise NasError(f"{show_path(out)} already holds a search (last.ckpt): pass --resume to continue it, or another --out")
     module.meta = meta
     if rank == 0:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise NasError(f"cannot create {show_path(out)}: {os_reason(err)}") from None
         _write_json(out / "search.json", {**meta, "params": space.params, "options": {**options, **extra},
                                           "data": args.data, "seed": args.seed, "epochs": args.epochs,
                                           "batch_size": args.batch_size, "devices": args.devices,
@@ -193,8 +194,13 @@ def run(args: argparse.Namespace) -> int:
         earlier = _logged_before(out / "logs" / "metrics.csv", int(done.get("processed", ckpt["epoch"])))
         writer = trainer.logger.experiment
         writer.metrics = earlier + writer.metrics
-    trainer.fit(module, train_dataloaders=search_loader, val_dataloaders=val_loader,
-                ckpt_path=str(ckpt_path) if args.resume else None)
+    try:
+        trainer.fit(module, train_dataloaders=search_loader, val_dataloaders=val_loader,
+                    ckpt_path=str(ckpt_path) if args.resume else None)
+    except SystemExit:
+        if trainer.interrupted:   # Lightning's shutdown after Ctrl-C exits 1: a Ctrl-C exits 130
+            raise KeyboardInterrupt from None
+        raise
     if trainer.global_rank != 0:
         return 0
     if args.devices > 1:
@@ -347,9 +353,14 @@ def _trainer(args, out: Path):
     from ..quiet import lightning
     lightning()  # its info lines off, unless --verbose (nasdsl.quiet)
     kwargs: dict[str, Any] = {}
-    if args.devices > 1:
+    accelerator = getattr(args, "accelerator", "cpu")
+    if getattr(args, "precision", None):
+        kwargs["precision"] = args.precision
+    if args.devices > 1 or getattr(args, "num_nodes", 1) > 1:
+        import torch
         from pytorch_lightning.strategies import DDPStrategy
-        kwargs["strategy"] = DDPStrategy(process_group_backend="gloo")
+        gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+        kwargs["strategy"] = DDPStrategy(process_group_backend="nccl" if gpu else "gloo")
 
     class LastCheckpoint(ModelCheckpoint):
         """DIR/last.ckpt after every training epoch (Lightning runs checkpoint callbacks last, so
@@ -361,7 +372,8 @@ def _trainer(args, out: Path):
 
     checkpoint = LastCheckpoint(dirpath=str(out), save_last=True, save_top_k=0, save_on_train_epoch_end=True,
                                 enable_version_counter=False)
-    return pl.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=args.devices,
+    return pl.Trainer(max_epochs=args.epochs, accelerator=accelerator, devices=args.devices,
+                      num_nodes=getattr(args, "num_nodes", 1),
                       logger=CSVLogger(str(out), name="logs", version=""), callbacks=[checkpoint],
                       num_sanity_val_steps=0, log_every_n_steps=1, enable_model_summary=False,
                       enable_progress_bar=sys.stderr.isatty() or bool(os.environ.get("NASDSL_PROGRESS")),

@@ -29,9 +29,21 @@ evaluated), and `infeasible` (a proposal that broke a constraint checked before 
 `nasdsl.search.feasibility`: never evaluated, no trial of the budget). Optuna's own states:
 running is RUNNING, complete COMPLETE, the rest FAIL with an attribute saying which.
 
-A worker that dies is found two ways: by process id on the same host (at once), and by
-Optuna's heartbeat for other machines (`heartbeat_interval`, `grace_period`): the worker
-records a heartbeat for its running trial itself, since Optuna beats only inside `optimize()`.
+A worker that dies is found by its trial's heartbeat: the time of the trial's last beat, a
+system attribute (`nasdsl:beat`) written with the trial itself and then every
+`heartbeat_interval` seconds while it runs, on every store alike. A running trial whose beat is
+older than `grace_period` seconds is taken as dead and failed ("interrupted": its architecture is
+run again), whatever host or process id the rerun has. Two shortcuts reap sooner: a trial of a
+dead process on this host, and a trial recorded under this very process's `host:pid` that this
+process is not running (a restarted container whose search is PID 1 again). Beats are compared
+with this machine's clock: machines sharing a store need clocks within a few seconds of each
+other (NTP), well inside the grace period.
+
+Processes started at one instant on a fresh store all run: a SQLite or journal store is created
+and joined under `creation_lock` (an `fcntl.flock` beside the file), a server's tables and
+experiment are created with retries (`_retrying`). A worker reads only what changed since its
+last read (`changes()`: new trials and those running at that read), so a query costs the same
+at trial 10,000 as at trial 100; `trials()` reads everything.
 
 Example::
 
@@ -44,15 +56,18 @@ Example::
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import json
 import os
+import random
 import socket
 import sqlite3
 import threading
 import time
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +78,9 @@ from ..limits import os_reason, show_path
 from ..text import printable
 
 STUDY = "nasdsl"
+WORKERS = "nasdsl:workers"   # how many processes have joined the experiment, a study system attribute
+BEAT = "nasdsl:beat"   # a running trial's last heartbeat (time.time()), a system attribute
+_MINE: set[tuple[str, str, int]] = set()   # (store URL, worker, trial id) of the trials this process runs
 
 
 @dataclass
@@ -81,6 +99,7 @@ class TrialRecord:
     fingerprint: str = ""
     retry_of: int | None = None
     seconds: float | None = None
+    beat: float | None = None   # time.time() of a running trial's last heartbeat
 
     @property
     def counts(self) -> bool:
@@ -116,8 +135,16 @@ def default_url(out: str | Path) -> str:
     return f"sqlite:///{Path(out) / 'exp.db'}"
 
 
-def _sqlite_creator(path: str) -> Callable[[], sqlite3.Connection]:
+def _sqlite_creator(path: str, read_only: bool = False) -> Callable[[], sqlite3.Connection]:
+    """Connections to the SQLite file `path`: WAL and synchronous=NORMAL to write; to read only,
+    `mode=ro`, or `immutable=1` on a read-only mount where the WAL's side files are absent (the
+    log was checkpointed into the file; SQLite could not create them there)."""
     def connect() -> sqlite3.Connection:
+        if read_only:
+            sides = all(Path(path + side).exists() for side in ("-wal", "-shm"))
+            flags = "mode=ro" if sides or os.access(Path(path).parent, os.W_OK) else "immutable=1"
+            uri = f"{Path(path).absolute().as_uri()}?{flags}"
+            return sqlite3.connect(uri, uri=True, timeout=120, check_same_thread=False)
         conn = sqlite3.connect(path, timeout=120, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -125,8 +152,60 @@ def _sqlite_creator(path: str) -> Callable[[], sqlite3.Connection]:
     return connect
 
 
-def open_storage(url: str | None, heartbeat_interval: int = 10, grace_period: int = 30):
-    """The Optuna storage a `--storage` URL names (see the module docstring)."""
+def store_file(url: str | None) -> Path | None:
+    """The file of a SQLite or journal store's URL (None for a server or memory)."""
+    if not url:
+        return None
+    if url.startswith("journal:"):
+        path = url[len("journal:"):]
+        return Path(path[2:] if path.startswith("///") else path)
+    if url.startswith("sqlite:///") and url[len("sqlite:///"):] not in ("", ":memory:"):
+        return Path(url[len("sqlite:///"):])
+    return None
+
+
+@contextlib.contextmanager
+def creation_lock(url: str | None) -> Iterator[None]:
+    """Held while a process creates or joins a SQLite or journal store: an exclusive
+    `fcntl.flock` on `FILE.nasdsl-lock` beside it, so processes started at the same instant on
+    a fresh store create it one after the other (the lock dies with its process). Where no
+    lock file can be made (a read-only place, nothing is created there) it holds nothing;
+    servers (PostgreSQL) are retried instead (`_retrying`)."""
+    path = store_file(url)
+    fd = None
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(f"{path}.nasdsl-lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            fd = None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _retrying(func: Callable[[], Any], tries: int = 8) -> Any:
+    """`func()`, again after a short random pause when a database reports a conflict that a
+    concurrent creator causes (PostgreSQL: a duplicate key in its catalog while two processes
+    create the tables; SQLite: a table that appeared meanwhile, a locked database)."""
+    import sqlalchemy.exc
+    transient = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError)
+    for attempt in range(tries):
+        try:
+            return func()
+        except transient:
+            if attempt == tries - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.1) * 2 ** min(attempt, 4))
+
+
+def open_storage(url: str | None, read_only: bool = False):
+    """The Optuna storage a `--storage` URL names (see the module docstring); `read_only` opens
+    a SQLite file without writing to it or beside it."""
     import optuna
     from optuna.storages import RDBStorage
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -147,13 +226,13 @@ def open_storage(url: str | None, heartbeat_interval: int = 10, grace_period: in
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path and path != ":memory:":
-            _make_parent(path)
-            kwargs = {"creator": _sqlite_creator(path)}
+            if read_only and not Path(path).is_file():
+                raise NasError(f"no such store: {show_path(path)}")
+            if not read_only:
+                _make_parent(path)
+            kwargs = {"creator": _sqlite_creator(path, read_only)}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # heartbeat is flagged experimental
-            rdb = RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat_interval,
-                             grace_period=grace_period)
+        rdb = _retrying(lambda: RDBStorage(url, engine_kwargs=kwargs, skip_table_creation=read_only))
     except ImportError as err:
         raise NasError(f"--storage {show_path(url)}: its database driver is not installed ({err}); "
                        "for PostgreSQL: pip install 'nasdsl[postgres]'") from None
@@ -180,7 +259,8 @@ _STUDY_ATTRS: dict[str, tuple[type, ...]] = {
     "fingerprint": (str,), "previous_fingerprints": (list,), "space": (str,), "sources": (dict,),
     "params": (dict,), "objective": (str,), "strategy": (str,),
 }
-_TRIAL_ATTRS: dict[str, tuple[type, ...]] = {"nasdsl": (dict,), "result": (dict,), "error": (str,), "yielded": (str,)}
+_TRIAL_ATTRS: dict[str, tuple[type, ...]] = {"nasdsl": (dict,), "result": (dict,), "error": (str,), "yielded": (str,),
+                                             "infeasible": (str,)}
 _OWN_FIELDS: dict[str, tuple[type, ...]] = {"arch": (dict,), "key": (str,), "fingerprint": (str,), "worker": (str,),
                                             "retry_of": (int, type(None))}
 _RESULT_FIELDS: dict[str, tuple[type, ...]] = {"metrics": (dict,), "seconds": (*_NUMBER, type(None))}
@@ -243,16 +323,20 @@ def _postgres_driver(url: str) -> str:
 class Store:
     """One experiment (an Optuna study) in one storage; see the module docstring."""
 
-    def __init__(self, url: str | None, study: str = STUDY, heartbeat_interval: int = 10, grace_period: int = 30):
+    def __init__(self, url: str | None, study: str = STUDY, heartbeat_interval: float = 10, grace_period: float = 30,
+                 read_only: bool = False):
         self.url = url or "memory"
         self.study_name = study
-        self.storage = open_storage(url, heartbeat_interval, grace_period)
+        with contextlib.nullcontext() if read_only else creation_lock(url):
+            self.storage = open_storage(url, read_only)
         self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
         self.shared = not (url is None or url == "memory")
-        self.beat_at_start = bool(url) and not (url.startswith(("sqlite:", "journal:", "memory")))
         self.study = None
         self.attrs: dict[str, Any] = {}
         self._finished: dict[int, TrialRecord] = {}
+        self._seen = 0              # `changes()` has read the trials numbered below this
+        self._unfinished: list[int] = []  # ... and these of them were running then
         self.distributions: dict[str, Any] = {}
         self.worker = worker_id()
 
@@ -264,8 +348,16 @@ class Store:
         space (fingerprint) is refused unless `allow_changed_space`; `fingerprint=None` opens
         it to read. `domains` (decision label -> values) makes each trial's decisions Optuna
         parameters."""
-        import optuna
         self.distributions = _distributions(domains or {})
+        if create:
+            with creation_lock(self.url):
+                _retrying(lambda: self._open(fingerprint, meta, allow_changed_space, create))
+        else:
+            self._open(fingerprint, meta, allow_changed_space, create)
+
+    def _open(self, fingerprint: str | None, meta: Mapping[str, Any], allow_changed_space: bool,
+              create: bool) -> None:
+        import optuna
         try:
             if create:
                 self.study = optuna.create_study(storage=self.storage, study_name=self.study_name,
@@ -301,6 +393,20 @@ class Store:
                     if self.distributions.get(label, dist) != dist:
                         del self.distributions[label]
 
+    def join(self) -> int:
+        """This worker's number among the processes that have worked on the experiment (0 for
+        the first), to seed its own random stream: on a SQLite or journal store a counter kept
+        in the study and raised under `creation_lock`; on a server, where machines differ by
+        host, a hash of `host:pid`."""
+        if not self.shared:
+            return 0
+        if store_file(self.url) is None:
+            return zlib.crc32(self.worker.encode())
+        with creation_lock(self.url):
+            slot = int(self.storage.get_study_system_attrs(self.study_id).get(WORKERS, 0))
+            self.storage.set_study_system_attr(self.study_id, WORKERS, slot + 1)
+        return slot
+
     @staticmethod
     def studies(url: str) -> list[str]:
         import optuna
@@ -311,15 +417,73 @@ class Store:
 
     def trials(self) -> list[TrialRecord]:
         """Every trial in trial order (finished ones are converted once and cached)."""
-        out = []
-        for t in self.study.get_trials(deepcopy=False):
-            rec = self._finished.get(t._trial_id)
-            if rec is None:
-                rec = self._record(t)
-                if rec.state != "running":
-                    self._finished[t._trial_id] = rec
-            out.append(rec)
+        with self._reading():
+            return [self._converted(t) for t in self.study.get_trials(deepcopy=False)]
+
+    def _converted(self, t) -> TrialRecord:
+        rec = self._finished.get(t._trial_id)
+        if rec is None:
+            rec = self._record(t)
+            if rec.state != "running":
+                self._finished[t._trial_id] = rec
+        return rec
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A trial entry that cannot be read (damaged JSON, a field of the wrong type) is the
+        store's problem, told in one line, not a crash."""
+        try:
+            yield
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            raise NasError(f"{self.url}: a damaged trial entry in experiment {self.study_name!r} "
+                           f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else err!r}); "
+                           "the store cannot be read as it is") from None
+
+    def changes(self) -> list[TrialRecord]:
+        """The trials that are new or were running at the previous call (all of them at the first
+        call), in trial order: what a worker folds into its `Ledger`. It reads only those: the
+        cost stays the same at trial 10,000 as at trial 100."""
+        with self._reading():
+            out = [self._converted(t) for t in self._changed_frozen()]
+        self._unfinished = [r.number for r in out if r.state == "running"]
         return out
+
+    def _changed_frozen(self) -> list:
+        """Optuna's trials numbered from `_seen` on, and those numbered in `_unfinished` (running when
+        last read). Optuna's RDB cache and journal replay already read only what is new or
+        unfinished from the database or log; their trials are then taken by number from the
+        cache (and from the in-memory storage's own list), not copied out and sorted whole
+        (`get_all_trials`, the fallback), which costs O(trials)."""
+        from optuna.storages import InMemoryStorage, JournalStorage
+        storage, sid = self.storage, self.study_id
+        if hasattr(storage, "_read_trials_from_remote_storage") and hasattr(storage, "_studies"):
+            storage._read_trials_from_remote_storage(sid)
+            with storage._lock:
+                by_number = storage._studies[sid].trials
+                frozen = [by_number[n] for n in self._unfinished if n < self._seen]
+                total = self._seen
+                while total in by_number:   # up to a gap (a trial numbered but not yet committed)
+                    frozen.append(by_number[total])
+                    total += 1
+        elif isinstance(storage, JournalStorage) and hasattr(storage, "_replay_result"):
+            with storage._thread_lock:
+                storage._sync_with_backend()
+                replay = storage._replay_result
+                ids = replay._study_id_to_trial_ids[sid]
+                total = len(ids)
+                wanted = [n for n in self._unfinished if n < self._seen] + list(range(self._seen, total))
+                frozen = [replay._trials[ids[n]] for n in wanted]
+        elif isinstance(storage, InMemoryStorage) and hasattr(storage, "_studies"):
+            with storage._lock:
+                every = storage._studies[sid].trials   # the list itself (get_all_trials copies it)
+                frozen = [every[n] for n in self._unfinished if n < self._seen] + every[self._seen:]
+                total = len(every)
+        else:
+            every = storage.get_all_trials(sid, deepcopy=False)
+            total = len(every)
+            frozen = [every[n] for n in self._unfinished if n < self._seen] + every[self._seen:]
+        self._seen = total
+        return frozen
 
     def _record(self, t) -> TrialRecord:
         from optuna.trial import TrialState
@@ -338,18 +502,23 @@ class Store:
             state = "interrupted"
         result = a.get("result") or {}
         own = a.get("nasdsl") or {}
+        beat = None
+        if state == "running":
+            beat = t.system_attrs.get(BEAT)
+            if beat is None and t.datetime_start is not None:   # a trial stored before beats were written
+                beat = t.datetime_start.timestamp()
         return TrialRecord(number=t.number, trial_id=t._trial_id, state=state, arch=own.get("arch") or {},
                            key=own.get("key", ""), value=t.value if state == "complete" else None,
                            metrics=result.get("metrics", {}),
                            error=a.get("error") or a.get("yielded") or a.get("infeasible"),
                            worker=own.get("worker", ""), fingerprint=own.get("fingerprint", ""),
-                           retry_of=own.get("retry_of"), seconds=result.get("seconds"))
+                           retry_of=own.get("retry_of"), seconds=result.get("seconds"), beat=beat)
 
     # -- writing
 
     def start(self, arch: Mapping[str, Any], retry_of: int | None = None) -> TrialRecord:
         """A new running trial for `arch`: one transaction writes its state and one attribute,
-        `nasdsl` = {arch, key, fingerprint, worker, retry_of}. On a shared store the trial's
+        `nasdsl` = {arch, key, fingerprint, worker, retry_of}, and its first heartbeat. On a shared store the trial's
         number is -1 until the caller reads the table again (saving a query a trial)."""
         from optuna.trial import FrozenTrial, TrialState
         own = {"arch": dict(arch), "key": arch_key(arch), "fingerprint": self.attrs.get("fingerprint", ""),
@@ -361,12 +530,11 @@ class Store:
         template = FrozenTrial(number=-1, state=TrialState.RUNNING, value=None,
                                datetime_start=datetime.datetime.now(), datetime_complete=None, params=params,
                                distributions={k: self.distributions[k] for k in params},
-                               user_attrs={"nasdsl": own}, system_attrs={},
+                               user_attrs={"nasdsl": own}, system_attrs={BEAT: time.time()},
                                intermediate_values={}, trial_id=-1)
         trial_id = self.storage.create_new_trial(self.study_id, template_trial=template)
         number = -1 if self.shared else self.storage.get_trial_number_from_id(trial_id)
-        if self.beat_at_start:
-            self.heartbeat(trial_id)
+        _MINE.add((self.url, self.worker, trial_id))
         return TrialRecord(number=number, trial_id=trial_id, state="running", arch=dict(arch), key=own["key"],
                            worker=self.worker, fingerprint=own["fingerprint"], retry_of=retry_of)
 
@@ -391,6 +559,7 @@ class Store:
         storage = self.storage
         storage.set_trial_user_attr(rec.trial_id, "result", {"metrics": dict(metrics), "seconds": seconds})
         storage.set_trial_state_values(rec.trial_id, TrialState.COMPLETE, [float(value)])
+        _MINE.discard((self.url, self.worker, rec.trial_id))
         rec.state, rec.value, rec.metrics, rec.seconds = "complete", float(value), dict(metrics), seconds
 
     def fail(self, rec: TrialRecord, error: str, seconds: float | None = None) -> None:
@@ -410,6 +579,7 @@ class Store:
             self.storage.set_trial_state_values(rec.trial_id, optuna.trial.TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
+        _MINE.discard((self.url, self.worker, rec.trial_id))
         rec.state = "interrupted"
 
     def _finish_failed(self, rec: TrialRecord, attr: str, text: str) -> None:
@@ -421,34 +591,48 @@ class Store:
             storage.set_trial_state_values(rec.trial_id, TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # another process found it stale and failed it first
+        _MINE.discard((self.url, self.worker, rec.trial_id))
 
     def heartbeat(self, trial_id: int) -> None:
-        storage = self.storage
-        if hasattr(storage, "record_heartbeat") and storage.get_heartbeat_interval():
-            storage.record_heartbeat(trial_id)
+        """Record that the trial's worker is alive (now)."""
+        self.storage.set_trial_system_attr(trial_id, BEAT, time.time())
 
-    def reap(self) -> list[int]:
-        """Fail the running trials whose worker is gone: a dead process of this host, or no
-        heartbeat for `grace_period` seconds. Returns their trial numbers."""
+    def ours(self, rec: TrialRecord) -> bool:
+        """Whether this process is running trial `rec`."""
+        return rec.worker == self.worker and (self.url, self.worker, rec.trial_id) in _MINE
+
+    def dead(self, rec: TrialRecord, now: float | None = None) -> bool:
+        """Whether running trial `rec`'s worker is gone: no beat for `grace_period` seconds, a
+        dead process of this host, or this process's own `host:pid` on a trial it is not running."""
+        if self.ours(rec):
+            return False
+        whose, _, pid = rec.worker.rpartition(":")
+        if whose == socket.gethostname() and pid.isdigit():
+            if int(pid) == os.getpid() or not _alive(int(pid)):
+                return True
+        return self.silence(rec, now) > self.grace_period
+
+    @staticmethod
+    def silence(rec: TrialRecord, now: float | None = None) -> float:
+        """Seconds since running trial `rec`'s last heartbeat."""
+        return (now or time.time()) - (rec.beat if rec.beat is not None else float("-inf"))
+
+    def reap(self, running: Sequence[TrialRecord] | None = None) -> list[int]:
+        """Fail the running trials whose worker is gone (`dead`), of `running` or else of the
+        whole table. Returns their trial numbers."""
         import optuna
-        host = socket.gethostname()
+        if running is None:
+            running = [r for r in self.trials() if r.state == "running"]
+        now = time.time()
         reaped = []
-        for rec in self.trials():
-            if rec.state != "running":
-                continue
-            whose, _, pid = rec.worker.rpartition(":")
-            if whose == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        for rec in running:
+            if rec.state == "running" and self.dead(rec, now):
                 try:
                     self.storage.set_trial_state_values(rec.trial_id, optuna.trial.TrialState.FAIL)
                     reaped.append(rec.number)
                 except optuna.exceptions.UpdateFinishedTrialError:
-                    pass
-        before = {r.number for r in self.trials() if r.state == "running"}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # flagged experimental
-            optuna.storages.fail_stale_trials(self.study)
-        after = {r.number for r in self.trials() if r.state == "running"}
-        return sorted(reaped + list(before - after))
+                    pass   # another worker reaped it, or it finished meanwhile
+        return sorted(reaped)
 
 
 class Heartbeat:

@@ -53,7 +53,7 @@ def stored_space(attrs: dict[str, Any]):
 def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str = "nasdsl") -> int:
     from ..formats import arch_text
     url = storage_url(storage)
-    store = Store(url, study)
+    store = Store(url, study, read_only=True)   # a store on a read-only mount reads too
     store.open(None, {}, create=False)
     trials = store.trials()
     space = stored_space(store.attrs)
@@ -70,21 +70,32 @@ def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str =
         if space is not None:
             row["text"] = arch_text(space, t.arch)
         rows.append(row)
+    retries = [(t.number, t.retry_of) for t in trials if t.retry_of is not None]   # a dead worker's trial re-run
     if as_json:
         print(json.dumps({"storage": url, "study": study, "objective": objective,
                           "fingerprint": store.attrs.get("fingerprint"), "space": store.attrs.get("space"),
                           "strategy": store.attrs.get("strategy"), "counts": counts, "rejected": rejected,
-                          "top": rows}, indent=2))
+                          "retries": [{"trial": n, "retry_of": of} for n, of in retries], "top": rows}, indent=2))
         return 0
-    print(f"{url}  study {study}: {store.attrs.get('strategy', '?')} on {store.attrs.get('space', '?')} "
-          f"(fingerprint {store.attrs.get('fingerprint', '?')})")
+    _print_summary(url, study, store.attrs, counts, rejected, retries)
+    _print_table(rows, objective)
+    return 0
+
+
+def _print_summary(url: str, study: str, attrs: dict[str, Any], counts: dict[str, int],
+                   rejected: dict[str, int], retries: list[tuple[int, int]]) -> None:
+    """The experiment's header lines: what ran on what, trials by state, proposals rejected by
+    each cheap constraint, and the trials re-run after a dead worker."""
+    print(f"{url}  study {study}: {attrs.get('strategy', '?')} on {attrs.get('space', '?')} "
+          f"(fingerprint {attrs.get('fingerprint', '?')})")
     counted = {state: n for state, n in counts.items() if state != "infeasible"}
     print("trials: " + ", ".join(f"{n} {state}" for state, n in sorted(counted.items())) if counted else "no trials")
     if rejected:
         print(f"infeasible proposals (checked before evaluation, no trial): {sum(rejected.values())} ("
               + ", ".join(f"{name} rejected {n}" for name, n in rejected.items()) + ")")
-    _print_table(rows, objective)
-    return 0
+    if retries:
+        print("retries: " + ", ".join(f"trial {n} re-ran trial {of}" for n, of in retries[:10])
+              + (f", and {len(retries) - 10} more" if len(retries) > 10 else ""))
 
 
 def _print_table(rows: list[dict[str, Any]], objective: str) -> None:

@@ -99,9 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import load
     from .. import strategy as registry
-    from ..arch import arch_to_json
     from ..checkpoint import load_search_checkpoint
-    from ..data import PairedDataset, check_classes, fit_space_params, load_data
+    from ..data import check_classes, fit_space_params, load_data
     from ..options import parse_literal, parse_set
     from ..run import write_run
     from .outdir import claim, prepare
@@ -109,22 +108,8 @@ def run(args: argparse.Namespace) -> int:
     # the global rank (torchrun: RANK, SLURM: SLURM_PROCID): on several machines only the first writes
     rank = int(os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or os.environ.get("LOCAL_RANK") or 0)
     name = args.strategy
-    if args.data is None:
-        raise NasError("one-shot search needs --data (digits, mnist5k, cifar10:DIR or pkg.module:factory)")
-    if args.epochs < 1:
-        raise NasError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.devices < 1:
-        raise NasError(f"--devices must be at least 1, got {args.devices}")
-    if args.control is not None and args.control < 0:
-        raise NasError(f"--control must be at least 0, got {args.control}")
-    if args.control and not args.retrain:
-        raise NasError(f"--control {args.control}: the control needs --retrain EPOCHS (it is retrained with the "
-                       "found architecture's recipe)")
-    if args.order == 2 and name != "darts":
-        raise NasError(f"--order 2 is darts's second-order gradient; {name} has no order")
+    _check_args(args)
     options = _options(args.option, parse_literal)
-    if args.cells is not None and registry.MODES[name] != "mixture":
-        raise NasError(f"--cells is how darts and gumbel relax a cell; {name} runs one path at a time")
     torch.manual_seed(args.seed)
     data = load_data(args.data, args.seed)
     sets = parse_set(args.set)
@@ -169,25 +154,7 @@ def run(args: argparse.Namespace) -> int:
                                           "passes": sorted(supernet.passes), "recompute": args.recompute})
         write_run(out, space, sets, fitted, data, args.seed, args.data)
 
-    # -- data: pairs (weight batch, architecture batch)
-    generator = torch.Generator().manual_seed(args.seed)
-    if args.arch_data == "val":
-        pairs = PairedDataset(data.train, data.val)
-    else:
-        order = torch.randperm(len(data.train), generator=generator).tolist()
-        half = len(order) // 2
-        sub = torch.utils.data.Subset
-        pairs = PairedDataset(sub(data.train, order[:half]), sub(data.train, order[half: 2 * half]))
-    from ..data import EpochShuffle
-    search_loader = torch.utils.data.DataLoader(pairs, batch_size=args.batch_size,
-                                                sampler=EpochShuffle(len(pairs), args.seed),
-                                                drop_last=len(pairs) > args.batch_size)
-    val_loader = data.loader("val", 256)
-    if hasattr(module, "evolution_data"):
-        module.evolution_data = (data.loader("train", args.batch_size, shuffle=True, seed=args.seed),
-                                 data.loader("val", 256))
-        module.progress = lambda line: print(line, file=sys.stderr, flush=True)
-
+    search_loader, val_loader = _loaders(args, data, module)
     trainer = _trainer(args, out)
     if args.resume and rank == 0:  # keep the log of the epochs the checkpoint holds (Lightning would drop it)
         done = ckpt.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
@@ -205,6 +172,64 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.devices > 1:
         _write_json(out / "ranks.json", {"rows": module.agreement, "columns": ["arch hash", "weights sum", "all sum"]})
+    arch = _write_results(out, space, name, module)
+    if args.retrain:
+        _retrain(args, space, arch, data, out)
+    print(f"wrote {out}/: arch.json, probs.json, arch_weights.png, curves.png, last.ckpt, logs/")
+    return 0
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse, before anything loads, options that cannot go together or are out of range."""
+    from .. import strategy as registry
+    name = args.strategy
+    if args.data is None:
+        raise NasError("one-shot search needs --data (digits, mnist5k, cifar10:DIR or pkg.module:factory)")
+    if args.epochs < 1:
+        raise NasError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.devices < 1:
+        raise NasError(f"--devices must be at least 1, got {args.devices}")
+    if args.control is not None and args.control < 0:
+        raise NasError(f"--control must be at least 0, got {args.control}")
+    if args.control and not args.retrain:
+        raise NasError(f"--control {args.control}: the control needs --retrain EPOCHS (it is retrained with the "
+                       "found architecture's recipe)")
+    if args.order == 2 and name != "darts":
+        raise NasError(f"--order 2 is darts's second-order gradient; {name} has no order")
+    if args.cells is not None and registry.MODES[name] != "mixture":
+        raise NasError(f"--cells is how darts and gumbel relax a cell; {name} runs one path at a time")
+
+
+def _loaders(args: argparse.Namespace, data, module):
+    """The search's loader of pairs (weight batch, architecture batch: the training data's two
+    halves, or training and validation data with `--arch-data val`) and its validation loader;
+    SPOS's evolution gets its own training and validation loaders."""
+    import torch
+
+    from ..data import EpochShuffle, PairedDataset
+    generator = torch.Generator().manual_seed(args.seed)
+    if args.arch_data == "val":
+        pairs = PairedDataset(data.train, data.val)
+    else:
+        order = torch.randperm(len(data.train), generator=generator).tolist()
+        half = len(order) // 2
+        sub = torch.utils.data.Subset
+        pairs = PairedDataset(sub(data.train, order[:half]), sub(data.train, order[half: 2 * half]))
+    search_loader = torch.utils.data.DataLoader(pairs, batch_size=args.batch_size,
+                                                sampler=EpochShuffle(len(pairs), args.seed),
+                                                drop_last=len(pairs) > args.batch_size)
+    if hasattr(module, "evolution_data"):
+        module.evolution_data = (data.loader("train", args.batch_size, shuffle=True, seed=args.seed),
+                                 data.loader("val", 256))
+        module.progress = lambda line: print(line, file=sys.stderr, flush=True)
+    return search_loader, data.loader("val", 256)
+
+
+def _write_results(out: Path, space, name: str, module) -> dict[str, Any]:
+    """Write what the search found (arch.json, probs.json, its NB201 string or genotype, SPOS's
+    evolution log, the two plots), print it, and return the architecture."""
+    from ..arch import arch_to_json
+    from .plots import plot_curves
     arch = module.export()
     probs = module.export_probs()
     _write_text(out / "arch.json", arch_to_json(arch) + "\n")
@@ -214,20 +239,16 @@ def run(args: argparse.Namespace) -> int:
         _write_text(out / f"arch.{suffix}", text + "\n")
     if getattr(module, "evolution_log", None):
         _write_json(out / "evolution.json", module.evolution_log)
-    plot_history(module.history, out / "arch_weights.png", title=f"{Path(space.root_file).stem}: {name}",
-                 order=space.labels())
-    from .plots import plot_curves
-    plot_curves(out / "logs" / "metrics.csv", out / "curves.png", title=f"{Path(space.root_file).stem}: {name}")
+    title = f"{Path(space.root_file).stem}: {name}"
+    plot_history(module.history, out / "arch_weights.png", title=title, order=space.labels())
+    plot_curves(out / "logs" / "metrics.csv", out / "curves.png", title=title)
     print(f"architecture ({name}): {json.dumps(arch)}")
     for suffix, text in texts.items():
         print(f"  {suffix}: {text}")
     stall = stall_line(module, probs)
     if stall:
         print(stall)
-    if args.retrain:
-        _retrain(args, space, arch, data, out)
-    print(f"wrote {out}/: arch.json, probs.json, arch_weights.png, curves.png, last.ckpt, logs/")
-    return 0
+    return arch
 
 
 def stall_line(module, probs: dict[str, dict[str, float]]) -> str | None:

@@ -19,7 +19,6 @@ OVER = {
     "cache.py:_Encoder.field": 38,
     "search/oneshot.py:run": 27,
     "space.py:Space._dp_step": 34,
-    "search/multitrial.py:work": 34,
     "lower/supernet.py:SuperCell.forward": 33,
     "elaborate.py:Elaborator.value_builtin": 30,
     "cache.py:decode": 30,

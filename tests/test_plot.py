@@ -39,9 +39,9 @@ def test_a_search_plots_once_after_its_last_epoch(tmp_path, monkeypatch, capsys)
     calls = []
     draw = oneshot.plot_history
 
-    def counted(history, path, title=""):
+    def counted(history, path, title="", order=()):
         calls.append(len(history))
-        draw(history, path, title)
+        draw(history, path, title, order)
     monkeypatch.setattr(oneshot, "plot_history", counted)
     assert main(["search", "nasbench201", "--set", "C=4", "--set", "N=1", "--strategy", "darts", "--data", "digits",
                  "--batch-size", "256", "--epochs", "2", "--out", str(tmp_path / "run")]) == 0

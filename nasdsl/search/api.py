@@ -146,8 +146,8 @@ def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, 
                 out, workers, progress) -> SearchResult:
     from .. import load
     from .evaluators import load_train_space, make_evaluator
+    from .multitrial import TrialBar, write_outputs
     from .multitrial import search as run_search
-    from .multitrial import write_outputs
     data, fitted = None, {}
     if evaluator == "train":
         if isinstance(space, Space):
@@ -160,7 +160,7 @@ def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, 
     if isinstance(evaluator, str):
         evaluator = make_evaluator(evaluator, space, metric, (), data, epochs, seed)
     objective = metric or getattr(evaluator, "objective", None) or "value"
-    bar = _TrialBar(trials, objective) if progress else None
+    bar = TrialBar(trials, objective, disable=False) if progress else None
     try:
         found = run_search(space, strategy, evaluator, trials, storage, seed, dict(options or {}), workers, metric,
                            progress=bar)
@@ -240,24 +240,6 @@ def _oneshot_result(strategy: str, out: Path) -> SearchResult:
         metrics.update({f"retrain_{k}": float(v) for k, v in retrain.items() if isinstance(v, (int, float))})
     return SearchResult(strategy, found, arch, metrics, epoch_list=epochs_logged, out=out,
                         preprocessing=record.preprocessing)
-
-
-class _TrialBar:
-    """Trials done and the best value so far, as a `tqdm.auto` bar (a widget in a notebook)."""
-
-    def __init__(self, total: int, objective: str):
-        from tqdm.auto import tqdm
-        self.objective = objective
-        self.bar = tqdm(total=total, desc="trials", unit="trial")
-
-    def __call__(self, done: int, best: float | None) -> None:
-        self.bar.n = min(done, self.bar.total)
-        if best is not None:
-            self.bar.set_postfix({f"best {self.objective}": f"{best:.4g}"}, refresh=False)
-        self.bar.refresh()
-
-    def close(self) -> None:
-        self.bar.close()
 
 
 @contextmanager

@@ -445,7 +445,7 @@ def run(args) -> int:
                                getattr(args, "epochs", None) or 1, args.seed)
     if hasattr(evaluator, "accelerator"):   # the train evaluator
         evaluator.accelerator = args.accelerator
-    bar = _Progress(args.trials, evaluator.objective)
+    bar = TrialBar(args.trials, evaluator.objective)
     try:
         result = search(space, args.strategy, evaluator, args.trials, url, args.seed, args.option or [],
                         args.workers, evaluator.objective, args.allow_changed_space, args.study,
@@ -471,13 +471,15 @@ def _sets(items) -> dict[str, Any]:
     return parse_set(items)
 
 
-class _Progress:
-    """A tqdm bar on stderr: trials done and the best objective so far."""
+class TrialBar:
+    """A progress bar of trials done and the best objective so far, on stderr (`tqdm.auto`: a
+    widget in a notebook). `disable=None` hides it where stderr is not a terminal."""
 
-    def __init__(self, total: int, objective: str):
-        from tqdm import tqdm
+    def __init__(self, total: int, objective: str, disable: bool | None = None):
+        from tqdm.auto import tqdm
         self.objective = objective
-        self.bar = tqdm(total=total, desc="trials", unit="trial", file=sys.stderr, disable=None, dynamic_ncols=True)
+        self.bar = tqdm(total=total, desc="trials", unit="trial", file=sys.stderr, disable=disable,
+                        dynamic_ncols=True)
 
     def __call__(self, done: int, best: float | None) -> None:
         self.bar.n = min(done, self.bar.total)

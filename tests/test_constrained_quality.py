@@ -38,8 +38,8 @@ def gap(space, limit: int, strategy: str, trials: int, seeds, **options) -> floa
 
 
 def test_the_optima_are_the_tables():
-    from nasdsl.search.evaluators import _read_table
-    rows, _ = _read_table(TABLE)
+    from nasdsl.search.tables import read_table
+    rows, _ = read_table(TABLE)
     for limit, best in OPTIMA.items():
         assert max(r["cifar10_test"] for r in rows.values() if r["latency_pixel3"] <= limit) == pytest.approx(best, abs=5e-4)
 

@@ -16,7 +16,7 @@ import pytest
 
 from nasdsl.elaborate import BUILTINS
 from nasdsl.ops.catalog import known_ops
-from nasdsl.syntax.parser import _lex
+from nasdsl.syntax.parser import lex
 
 ROOT = Path(__file__).resolve().parent.parent
 VSCODE = ROOT / "editors" / "vscode"
@@ -67,7 +67,7 @@ def test_the_manifest_declares_the_language_its_grammar_and_the_server():
 def syntax_test(space: Path) -> str:
     """`space` as a syntax test: after each line, one assertion line per token of a kind the
     grammar must scope (column 0 written `<---`, the others `^^^` under the token)."""
-    tokens = [t for t in _lex(space.read_text()) if t.type != "WS" or "\n" not in t.value]
+    tokens = [t for t in lex(space.read_text()) if t.type != "WS" or "\n" not in t.value]
     lines = space.read_text().split("\n")
     asserted: dict[int, list[str]] = {}
     for i, tok in enumerate(tokens):

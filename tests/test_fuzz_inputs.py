@@ -286,6 +286,21 @@ def run_run_dir(entries: list[tuple[str, str]]) -> None:
         assert not links, "accepted a folder holding a link"
 
 
+def warm() -> None:
+    """Import what the runners use and load the space they read, outside any timed input."""
+    import nasdsl
+    import nasdsl.run
+    import nasdsl.search.evaluators
+    import nasdsl.search.store  # noqa: F401
+    nasdsl.load("nasbench201")
+    try:
+        import nasdsl.checkpoint
+        import nasdsl.data
+        import nasdsl.search.oneshot  # noqa: F401
+    except ImportError:  # no torch: those classes are skipped
+        pass
+
+
 CLASSES = {
     "tables": (tables(), run_table),
     "cifar10 batches": (cifar_batches(), run_cifar_batch),
@@ -303,6 +318,7 @@ def test_each_input_class_raises_only_nas_error_within_bounds(name):
         pytest.importorskip("torch")
     if name == "store attributes":
         pytest.importorskip("optuna")
+    warm()
 
     @FAST
     @given(strategy)

@@ -9,7 +9,14 @@ the command line in a fresh process. Prints, per class, how many inputs ended "o
 NasError, or failed (anything else: a non-NasError, a time or memory bound broken, a traceback
 or exit code other than 0/1), and the slowest input.
 
-Usage: `python bench/fuzz_census.py [--per-class 300] [--cli 40]`.
+The input kinds that arrived with search (issue 24) follow, with the strategies and runners
+of `tests/test_fuzz_inputs.py`: benchmark tables, cifar10 batch files, checkpoints, store
+attributes, architecture files and run directories (only NasError, < 5 s CPU and < 256 MB
+each, under tracemalloc).
+
+Usage: `python bench/fuzz_census.py [--per-class 300] [--cli 40] [--only-inputs]`. The full
+census (>= 100,000 inputs: 15 classes of 7,000) is
+`python bench/fuzz_census.py --per-class 7000 --cli 200`.
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import test_fuzz as fz  # noqa: E402
+import test_fuzz_inputs as fi  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -73,10 +81,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-class", type=int, default=300)
     parser.add_argument("--cli", type=int, default=40)
+    parser.add_argument("--only-inputs", action="store_true", help="only the issue-24 input kinds")
     args = parser.parse_args()
     n = args.per_class
     fz.nasdsl.loads("network(x: [4]) = x -> ReLU()")  # the parser, outside any timed input
     table: dict = {}
+    fi.warm()
+    for name, (strategy, run) in fi.CLASSES.items():
+        census(name, strategy, lambda value, run=run: fi.bounded(run, value), n, table)
+    if args.only_inputs:
+        _total(table)
+        return
     census("random text", st.text(max_size=400), fz.exercise, n, table)
     census("token soups", st.one_of(fz.soups(" "), fz.soups(""), fz.soups("\n")), fz.exercise, n, table)
     census("soups inside a network", fz.soups(" ").map(fz.in_skeleton), fz.exercise, n, table)
@@ -90,6 +105,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         census("hostile mutants (CLI process)", fz.hostile_mutants(), lambda t: run_cli(t, Path(folder)),
                args.cli, table)
+    _total(table)
+
+
+def _total(table: dict) -> None:
     total = sum(sum(c.values()) for c, _ in table.values())
     failed = sum(c["FAILED"] for c, _ in table.values())
     print(f"{'total':36s} {total:6d}  failed {failed}")

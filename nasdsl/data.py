@@ -230,10 +230,25 @@ _CIFAR_GLOBALS = {
 }
 
 
+_PLAIN_DTYPES = {"u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "f4", "f8", "O8", "O4"}
+
+
+def _plain_dtype(spec, align=False, copy=False):
+    """`numpy.dtype` for the unpickler, admitting only plain integers, floats and objects: a
+    structured or void dtype's pickled state can declare an item size that makes a tiny file
+    allocate gigabytes."""
+    if not isinstance(spec, str) or spec not in _PLAIN_DTYPES:
+        raise pickle.UnpicklingError(f"refusing dtype {printable(repr(spec), one_line=True)[:40]}: a CIFAR-10 "
+                                     "batch holds uint8 images and integer labels")
+    return np.dtype(spec, align=bool(align), copy=bool(copy))
+
+
 class _CifarUnpickler(pickle.Unpickler):
     """Admits only what a CIFAR-10 batch holds: dicts, lists, bytes, str and numpy arrays."""
 
     def find_class(self, module: str, name: str):
+        if (module, name) == ("numpy", "dtype"):
+            return _plain_dtype
         if (module, name) in _CIFAR_GLOBALS:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing {module}.{name}: a CIFAR-10 batch holds only dicts, lists, bytes "
@@ -261,7 +276,8 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """
     with open_regular(path, "cifar10 batch", limit=MAX_CIFAR_BATCH_BYTES) as handle:
         try:
-            raw = handle.read(MAX_CIFAR_BATCH_BYTES + 1)
+            # read what the file holds (read(n) allocates n bytes up front), one byte more to see growth
+            raw = handle.read(min(os.fstat(handle.fileno()).st_size, MAX_CIFAR_BATCH_BYTES) + 1)
         except OSError as err:
             raise NasError(f"cifar10: cannot read {show_path(path)}: {os_reason(err)}") from None
     shown = show_path(path)

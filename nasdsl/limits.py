@@ -152,7 +152,7 @@ def read_bounded(path: str | Path, limit: int, what: str, loc: Loc | None = None
     where = loc or Loc("<unknown>", 0, 0)
     with open_regular(path, what, loc, limit) as handle:
         try:
-            data = handle.read(limit + 1)
+            data = handle.read(min(os.fstat(handle.fileno()).st_size, limit) + 1)  # read(n) allocates n
         except OSError as err:
             raise NasError(f"cannot read {what} {show_path(path)}: {os_reason(err)}", where) from None
     if len(data) > limit:  # grew since stat

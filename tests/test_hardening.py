@@ -139,8 +139,10 @@ def test_cifar10_labels_that_are_not_classes_are_refused(tmp_path, capsys, label
 
 @pytest.mark.parametrize("make, got", [
     (lambda np: np.array([[1] * 3072] * 4, dtype=object), "a |O array of shape [4, 3072]"),
-    (lambda np: np.zeros((4, 3072), dtype=[("a", "u1")]), "a structured array of shape [4, 3072]"),
-    (lambda np: np.zeros((4, 3072), dtype="V1"), "a |V1 array of shape [4, 3072]"),
+    # structured and void dtypes are refused as they are unpickled: their pickled state can declare
+    # an item size that makes a 3 kB file allocate gigabytes (found by tests/test_fuzz_inputs.py)
+    (lambda np: np.zeros((4, 3072), dtype=[("a", "u1")]), None),
+    (lambda np: np.zeros((4, 3072), dtype="V1"), None),
     (lambda np: np.zeros((4, 3072), dtype=np.float64), "a <f8 array of shape [4, 3072]"),
     (lambda np: np.zeros((4, 3071), dtype=np.uint8), "a |u1 array of shape [4, 3071]"),
     (lambda np: [0] * 3072, "list"),
@@ -151,7 +153,11 @@ def test_cifar10_data_that_is_not_uint8_images_is_refused(tmp_path, make, got):
     folder = cifar_folder(tmp_path, data=make(_np()))
     with pytest.raises(NasError) as err:
         load_data(f"cifar10:{folder}")
-    assert err.value.message == f"cifar10: {folder / 'test_batch'}: 'data' must be an N x 3072 uint8 array, got {got}"
+    if got is None:
+        assert err.value.message.startswith(f"cifar10: {folder / 'test_batch'} is not a CIFAR-10 batch: refusing dtype ")
+    else:
+        assert err.value.message == \
+            f"cifar10: {folder / 'test_batch'}: 'data' must be an N x 3072 uint8 array, got {got}"
 
 
 @pytest.mark.parametrize("kind", ["fifo", "directory", "symlink to /dev/zero"])

@@ -104,11 +104,11 @@ def tables(draw) -> tuple[bytes, bool]:
 
 
 def run_table(case: tuple[bytes, bool]) -> None:
-    from nasdsl.search.evaluators import _read_table
+    from nasdsl.search.tables import read_table
     data, zipped = case
     if zipped and data:   # mutate the compressed stream as well, half the time
         data = data[:10] + data[10:]
-    _in_file(data, "t.csv.gz" if zipped else "t.csv", _read_table)
+    _in_file(data, "t.csv.gz" if zipped else "t.csv", read_table)
 
 
 # --- cifar10 batches -------------------------------------------------------------------------------
@@ -183,8 +183,7 @@ def checkpoints(draw) -> bytes:
 
 
 def run_checkpoint(data: bytes) -> None:
-    from nasdsl.checkpoint import load_checkpoint
-    from nasdsl.search.oneshot import load_search_checkpoint
+    from nasdsl.checkpoint import load_checkpoint, load_search_checkpoint
 
     def both(path):
         try:

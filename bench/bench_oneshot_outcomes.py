@@ -97,6 +97,9 @@ STRATEGIES = {
     "spos": ("spos", [], {**WEIGHTS, "population": 20, "generations": 5, "topk": 10, "mutation_prob": 0.1,
                           "bn_batches": 10}),
     "random_oneshot": ("random_oneshot", [], dict(WEIGHTS)),
+    # FairNAS's sampling (`fair=True`): an epoch costs 5 uniform ones, so run it at a fifth of the epochs
+    "spos_fair": ("spos", [], {**WEIGHTS, "population": 20, "generations": 5, "topk": 10, "mutation_prob": 0.1,
+                               "bn_batches": 10, "fair": True}),
     # the first measurement's darts (issue 18): arch_lr 3e-3, run at --epochs 10
     "darts_lr3e-3": ("darts", ["--order", "1"], {**WEIGHTS, **ALPHA, "arch_lr": 3e-3, "unrolled_eps": 0.01}),
     # the default arch_lr on this data (3e-4 * 391 / 27 steps an epoch) and the earlier default (the reach of
@@ -107,7 +110,7 @@ STRATEGIES = {
     "gumbel_lr3e-3": ("gumbel", [], {**WEIGHTS, **ALPHA, "arch_lr": 3e-3, "tau_max": 1.0, "tau_min": 0.33,
                                      "hard": False}),
 }
-TAU_SEEDS = {"spos": (0, 1), "enas": (0,)}  # strategy -> search seeds whose supernet is ranked
+TAU_SEEDS = {"spos": (0, 1), "enas": (0,), "spos_fair": (0, 1)}  # strategy -> search seeds whose supernet is ranked
 TAU_BN_BATCHES = 10
 PARAMETER_FREE = ("none", "skip_connect", "avg_pool_3x3")
 

@@ -196,7 +196,8 @@ SHOWN = "a" * 47 + " ... " + "a" * 47   # limits.show_path: start and end, 99 ch
     (["check", LONG], f"cannot read {SHOWN}: File name too long"),
     (["trials", LONG], f"cannot read store {SHOWN}: File name too long"),
     (["search", "nasbench201", "--out", LONG, "--strategy", "random", "--trials", "1",
-      "--evaluator", "python:nasdsl.search.evaluators:count_decisions"], f"cannot create {SHOWN}: File name too long"),
+      "--evaluator", "python:nasdsl.search.evaluators:count_decisions"],
+     f"--out {SHOWN}: cannot create it (File name too long)"),
     (["search", "nasbench201", "--storage", f"sqlite:///{LONG}/exp.db", "--strategy", "random", "--trials", "1",
       "--evaluator", "python:nasdsl.search.evaluators:count_decisions"], f"cannot create {SHOWN}: File name too long"),
 ])

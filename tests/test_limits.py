@@ -328,7 +328,7 @@ def test_a_checkpoint_with_weights_of_another_model_is_a_nas_error(tmp_path):
     payload = torch.load(str(path), weights_only=True)
     payload["state_dict"] = {"nope": torch.zeros(1)}
     torch.save(payload, str(path))
-    with pytest.raises(NasError, match="checkpoint weights do not fit the discrete model"):
+    with pytest.raises(NasError, match=r"\(discrete\): weights lack 'out.weight' \(2 missing, 1 unknown\)"):
         load_checkpoint(path).model()
 
 

@@ -5,7 +5,6 @@ a function not listed may not pass CEILING, a listed one may not grow, and one b
 CEILING or below must leave the list (so the list only shrinks, to nothing)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -41,9 +40,7 @@ def _radon():
         from radon.visitors import Class
     except ImportError:
         message = "radon is not installed (pip install -e '.[test]')"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message + "; CI installs the test extra")
-        pytest.skip(message)
+        pytest.skip(message)   # a failure under CI (tests/conftest.py)
     return cc_visit, Class
 
 

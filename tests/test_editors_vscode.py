@@ -6,7 +6,6 @@ it): keywords, op names, builtins, strings, numbers and comments."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -99,9 +98,7 @@ def _tool() -> str:
     found = shutil.which("vscode-tmgrammar-test")
     if found is None:
         message = "vscode-tmgrammar-test is absent (npm install vscode-tmgrammar-test)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message + "; .ci/run installs it")
-        pytest.skip(message)
+        pytest.skip(message)   # a failure under CI (tests/conftest.py)
     return found
 
 

@@ -21,9 +21,7 @@ def _nvim() -> str:
     found = shutil.which("nvim")
     if found is None:
         message = "nvim is absent (apt-get install neovim)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message + "; .ci/run installs it")
-        pytest.skip(message)
+        pytest.skip(message)   # a failure under CI (tests/conftest.py)
     return found
 
 

@@ -4,7 +4,6 @@ own (a closing fence with text after it is no fence, and CommonMark then swallow
 as code) and every relative link pointing at a file, or a heading, that exists."""
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -21,9 +20,7 @@ def _markdown_it():
         from markdown_it import MarkdownIt
     except ImportError:
         message = "markdown-it-py is not installed (pip install -e '.[test]')"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message + "; CI installs the test extra")
-        pytest.skip(message)
+        pytest.skip(message)   # a failure under CI (tests/conftest.py)
     return MarkdownIt("commonmark")
 
 

@@ -24,11 +24,16 @@ __all__ = ["parse_set", "parse_literal"]
 
 def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
     """`--set NAME=VALUE` pairs; values are .nas literals (numbers, true/false, strings)."""
+    return parse_pairs(items, "--set")
+
+
+def parse_pairs(items: Sequence[str] | None, option: str) -> dict[str, Any]:
+    """`NAME=VALUE` pairs given to `option` (`--set`, `--option`), values read by `parse_literal`."""
     out: dict[str, Any] = {}
     for item in items or ():
         name, sep, raw = item.partition("=")
         if not sep or not name.strip().isidentifier():
-            raise NasError(f"--set expects NAME=VALUE, got {item!r}")
+            raise NasError(f"{option} expects NAME=VALUE, got {item!r}")
         out[name.strip()] = parse_literal(raw.strip())
     return out
 

@@ -16,6 +16,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("pytorch_lightning")
 
+from test_oneshot_strategies import one_hot  # noqa: E402
+
 import nasdsl  # noqa: E402
 from nasdsl.analysis.refit import budget_shifts, target_shift  # noqa: E402
 from nasdsl.analysis.shapes import costs  # noqa: E402
@@ -35,15 +37,6 @@ BUDGETED = f"""network(x: [1, 8, 8]) {{
 }}
 require params <= 2700
 """
-
-
-def one_hot(space, arch):
-    def probs(label):
-        d = space.decision(label)
-        p = torch.zeros(len(d.values))
-        p[list(d.values).index(arch[label])] = 1.0
-        return p
-    return probs
 
 
 @pytest.mark.parametrize("metric", ["params", "flops"])

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import strategy as registry
     from ..checkpoint import load_search_checkpoint
     from ..data import check_classes, fit_space_params, load_data
-    from ..options import parse_literal, parse_set
+    from ..options import parse_pairs, parse_set
     from ..run import write_run
     from .outdir import claim, prepare
 
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     rank = int(os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or os.environ.get("LOCAL_RANK") or 0)
     name = args.strategy
     _check_args(args)
-    options = _options(args.option, parse_literal)
+    options = parse_pairs(args.option, "--option")
     torch.manual_seed(args.seed)
     data = load_data(args.data, args.seed)
     sets = parse_set(args.set)
@@ -305,16 +305,6 @@ def _same_search(stored: dict, meta: dict, path: Path) -> None:
                        f"{meta.get('cells', 'slot')}; pass --cells {stored.get('cells', 'slot')}")
     if stored.get("options") != meta["options"]:
         raise NasError(f"--resume: {path} was searched with options {stored.get('options')}, now {meta['options']}")
-
-
-def _options(items, parse_literal) -> dict[str, Any]:
-    out = {}
-    for item in items or ():
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise NasError(f"--option expects NAME=VALUE, got {item!r}")
-        out[key.strip()] = parse_literal(raw.strip())
-    return out
 
 
 def _accepted(cls) -> set[str]:

@@ -9,6 +9,7 @@ Example::
     $ nasdsl info nasbench201
     $ nasdsl sample spaces/darts.nas -n 3 --seed 0
     $ nasdsl check spaces/*.nas
+    $ nasdsl show darts -o darts.svg
 """
 from __future__ import annotations
 
@@ -249,13 +250,7 @@ def cmd_export(args) -> int:
         raise NasError("nasdsl export needs PyTorch: pip install 'nasdsl[torch]'") from None
     import_ops(args.ops or ())
     run, arch_text = _run_and_arch(args, "export")
-    if run is None:
-        space = load_space(args.file, args.set, args.import_path)
-    elif _is_dir(args.file):
-        space = run.space(parse_set(args.set), args.override)
-    else:
-        space = run.space_from(lambda p: _load(args.file, p, args.import_path), args.file, parse_set(args.set),
-                               args.override)
+    space = _run_space(args, run)
     source = export_source(space, load_arch(space, arch_text), preprocessing=run.preprocessing if run else None)
     if args.output is None:
         sys.stdout.write(source)
@@ -264,6 +259,30 @@ def cmd_export(args) -> int:
         Path(args.output).write_text(source)
     except OSError as err:
         raise NasError(f"cannot write {show_path(args.output)}: {os_reason(err)}") from None
+    return 0
+
+
+def _run_space(args, run):
+    """The space of `export` / `show`: SPACE with `--set`, or (from a run) the run's space."""
+    if run is None:
+        return load_space(args.file, args.set, args.import_path)
+    if _is_dir(args.file):
+        return run.space(parse_set(args.set), args.override)
+    return run.space_from(lambda p: _load(args.file, p, args.import_path), args.file, parse_set(args.set),
+                          args.override)
+
+
+def cmd_show(args) -> int:
+    """A picture of a space, or with `--arch` (or a run directory) of one architecture
+    (`nasdsl.show`), as SVG or PNG by the name of `-o`."""
+    from .show import arch_graph, render, space_graph
+    if args.arch is None and not _is_dir(args.file):
+        graph = space_graph(load_space(args.file, args.set, args.import_path))
+    else:
+        run, arch_text = _run_and_arch(args, "show")
+        space = _run_space(args, run)
+        graph = arch_graph(space, load_arch(space, arch_text))
+    print(f"wrote {render(graph, args.output)}")
     return 0
 
 
@@ -487,6 +506,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    help="import a Python module that registers custom ops (repeatable)")
     p.set_defaults(func=cmd_export)
 
+    p = with_set(sub.add_parser("show", help="draw a space, or one architecture, as SVG or PNG (Graphviz)"))
+    p.add_argument("file", metavar="SPACE|RUN_DIR",
+                   help="a .nas file, a built-in space name, or a search's run directory (draws its arch.json)")
+    p.add_argument("--arch", metavar="ARCH|RUN_DIR",
+                   help="draw this architecture: JSON, a JSON file, a run directory, an NB201 string or a genotype")
+    p.add_argument("--override", action="store_true", help=OVERRIDE_HELP)
+    p.add_argument("-o", "--output", required=True, metavar="FILE.svg|FILE.png", help="the picture to write")
+    p.set_defaults(func=cmd_show)
+
     p = sub.add_parser("search", help="search a space: one-shot (a supernet, Lightning) or multi-trial")
     if command in (None, "search"):
         from .search.command import add_arguments
@@ -614,7 +642,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-_COMMANDS = ("check", "info", "sample", "fmt", "compile", "export", "search", "trials", "fit-latency", "train", "lsp")
+_COMMANDS = ("check", "info", "sample", "fmt", "compile", "export", "show", "search", "trials", "fit-latency", "train", "lsp")
 INTERNAL_ERROR = 70  # EX_SOFTWARE: nasdsl itself failed, not the input
 
 

@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import html
+import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -103,6 +104,26 @@ def _is_cell_graph(g: ir.Graph) -> bool:
                     for n in applies))
 
 
+def _labels_in(m: ir.Module) -> set[str]:
+    """The labels of the decisions a template module reads (choices, depths, argument values,
+    input choices, cell ops and inputs)."""
+    labels: set[str] = set()
+    for node in ir.walk(m):
+        if isinstance(node, ir.LayerChoice):
+            labels.add(node.label)
+        elif isinstance(node, ir.Repeat):
+            labels |= free_labels(node.depth)
+        elif isinstance(node, ir.Op):
+            for _, v in node.args:
+                labels |= free_labels(v)
+        elif isinstance(node, ir.Graph):
+            labels |= {n.label for n in node.nodes if isinstance(n, ir.Pick)}
+        elif isinstance(node, ir.Cell):
+            labels |= {label for cell_node in node.nodes for op in cell_node
+                       for label in (op.op_label, op.input_label) if label is not None}
+    return {label for label in labels if not label.startswith("@")}
+
+
 def _has_choices(m: ir.Module) -> bool:
     for node in ir.walk(m):
         if isinstance(node, (ir.LayerChoice, ir.Cell)) or (isinstance(node, ir.Repeat) and free_labels(node.depth)):
@@ -172,12 +193,18 @@ class _SpaceBoxes:
                    key="seq:" + "|".join(rows), fill=next((b.fill for b in boxes if b.fill != "white"), "white"))
 
     def candidate(self, name: str, m: ir.Module) -> str:
-        """A candidate's name; a single op, or a block, under another name also says which."""
+        """A candidate's name; a single op, or a block, under another name also says which, and
+        the choices inside it follow with their domains."""
+        text = name
         if isinstance(m, ir.Op) and m.name != name:
-            return f"{name}: {m.name}"
-        if isinstance(m, ir.Graph) and m.block and m.block != name:
-            return f"{name}: {m.block}"
-        return name
+            text = f"{name}: {m.name}"
+        elif isinstance(m, ir.Graph) and m.block and m.block != name:
+            text = f"{name}: {m.block}"
+        inner = [label for label in self.space.labels() if label in _labels_in(m)]
+        if inner:
+            shown = ", ".join(f"{label} ∈ {_domain(self.space, label)}" for label in inner[:2])
+            text += f" ({shown}{', ...' if len(inner) > 2 else ''})"
+        return text
 
     def op_rows(self, m: ir.Op) -> list[str]:
         rows = []
@@ -205,7 +232,7 @@ class _ArchBoxes:
         if isinstance(template, ir.LayerChoice):
             chosen = self.arch[template.label]
             inner = self.box(node)
-            rows = [inner.title, *inner.rows] if inner.title != chosen else inner.rows
+            rows = inner.rows if inner.title in (chosen, "sequence") else [inner.title, *inner.rows]
             return Box(f"{template.label} = {chosen}", rows, key=f"chosen:{chosen}:{rows}", fill="lightyellow")
         if isinstance(node, rs.Op):
             rows = self.op_rows(node)
@@ -230,17 +257,7 @@ class _ArchBoxes:
 
     def chosen_in(self, m: ir.Module) -> list[tuple[str, Any]]:
         """The decisions inside a template module that this architecture sets, in space order."""
-        labels: set[str] = set()
-        for node in ir.walk(m):
-            if isinstance(node, ir.LayerChoice):
-                labels.add(node.label)
-            elif isinstance(node, ir.Repeat):
-                labels |= free_labels(node.depth)
-            elif isinstance(node, ir.Op):
-                for _, v in node.args:
-                    labels |= free_labels(v)
-            elif isinstance(node, ir.Graph):
-                labels |= {n.label for n in node.nodes if isinstance(n, ir.Pick)}
+        labels = _labels_in(m)
         return [(label, self.arch[label]) for label in self.space.labels() if label in labels and label in self.arch]
 
     def chain(self, boxes: list[Box]) -> Box:
@@ -675,7 +692,7 @@ def render(graph: graphviz.Digraph, path: str | Path) -> Path:
         raise NasError(f"Graphviz's dot failed on {show_path(path)}: {err.stderr.decode(errors='replace').strip()[:300]}") \
             from None
     try:
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")   # processes sharing a search's --out
         tmp.write_bytes(data)
         tmp.replace(path)
     except OSError as err:
@@ -683,13 +700,23 @@ def render(graph: graphviz.Digraph, path: str | Path) -> Path:
     return path
 
 
-def save_arch_picture(space, arch: Mapping[str, Any], out: Path) -> str:
-    """`OUT/arch.png`, the architecture a search found; where `dot` is not installed,
-    `OUT/arch.dot` (its Graphviz source) instead. Returns the line to print about it."""
+def save_arch_picture(space, arch: Mapping[str, Any], out: str | Path) -> tuple[Path, str | None]:
+    """`OUT/arch.png`, the architecture a search found, and None; where Graphviz's `dot` is
+    not installed (or fails), `OUT/arch.dot`, its source, and the line to print about it: a
+    search never fails for want of a picture."""
     graph = arch_graph(space, arch)
-    if shutil.which("dot") is None:
-        path = Path(out) / "arch.dot"
-        path.write_text(graph.source)
-        return (f"Graphviz's dot is not installed: wrote {path}; draw it with "
-                f"`dot -Tpng {path} -o {Path(out) / 'arch.png'}` once Graphviz is installed")
-    return f"wrote {render(graph, Path(out) / 'arch.png')}"
+    png, dot = Path(out) / "arch.png", Path(out) / "arch.dot"
+    if shutil.which("dot") is not None:
+        try:
+            return render(graph, png), None
+        except NasError as err:
+            why = err.message
+    else:
+        why = "Graphviz's dot is not installed"
+    try:
+        tmp = dot.with_name(f"{dot.name}.{os.getpid()}.tmp")
+        tmp.write_text(graph.source)
+        tmp.replace(dot)
+    except OSError as err:
+        raise NasError(f"cannot write {show_path(dot)}: {os_reason(err)}") from None
+    return dot, f"{why}: wrote {dot} instead of {png.name}; draw it with `dot -Tpng {dot} -o {png}`"

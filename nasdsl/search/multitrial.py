@@ -453,7 +453,7 @@ def run(args) -> int:
                         max_retries=args.max_retries, gpus_per_trial=args.gpus_per_trial)
     finally:
         bar.close()
-    write_outputs(out, space, result)
+    picture = write_outputs(out, space, result)
     write_run(out, space, sets, fitted, data, args.seed, args.data)
     best = result.best
     if best is None:
@@ -461,7 +461,8 @@ def run(args) -> int:
         return 1
     print(f"best of {len(result.trials)} trials: {result.objective} = {best.value:g} (trial {best.number})")
     print(f"  {arch_text(space, best.arch)}")
-    print(f"wrote {out / 'arch.json'}, {out / 'run.json'}, {out / 'result.json'}, {out / 'best_so_far.png'}; "
+    print(f"wrote {out / 'arch.json'}, {picture}, {out / 'run.json'}, {out / 'result.json'}, "
+          f"{out / 'best_so_far.png'}; "
           f"store {url}")
     return 0
 
@@ -491,19 +492,25 @@ class TrialBar:
         self.bar.close()
 
 
-def write_outputs(out: Path, space: Space, result: SearchResult) -> None:
-    """`arch.json` (the best architecture, as one-shot search writes it), `result.json` (best
-    trial, budget used, best-so-far curve) and `best_so_far.png`."""
+def write_outputs(out: Path, space: Space, result: SearchResult) -> Path | None:
+    """`arch.json` (the best architecture, as one-shot search writes it) and its picture
+    `arch.png` (`nasdsl.show`), `result.json` (best trial, budget used, best-so-far curve) and
+    `best_so_far.png`; returns the picture's path (`arch.dot` where Graphviz is not installed)."""
     out.mkdir(parents=True, exist_ok=True)
-    best = result.best
+    best, picture = result.best, None
     if best is not None:
         _atomic(out / "arch.json", arch_to_json(best.arch) + "\n")
+        from ..show import save_arch_picture
+        picture, note = save_arch_picture(space, best.arch, out)
+        if note:
+            print(note, file=sys.stderr)
     summary = {"objective": result.objective, "trials": len(result.trials), "store": result.url,
                "best": best.to_json() if best else None,
                "best_text": arch_text(space, best.arch) if best else None,
                "best_so_far": [v if v != float("-inf") else None for v in result.best_so_far()]}
     _atomic(out / "result.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
     plot_best_so_far(result, out / "best_so_far.png")
+    return picture
 
 
 def _atomic(path: Path, text: str) -> None:

@@ -15,6 +15,7 @@ of the same space and strategy. Then Lightning trains with its progress bar and 
   data: `torch.load(weights_only=True)` reads it); `--resume` continues from it;
 * `arch.json`, `probs.json` — the architecture found and its probabilities, plus
   `arch.nb201` / `arch.genotype` where the space has that text form;
+* `arch.png` — the architecture found (`nasdsl.show`; `arch.dot` where Graphviz is not installed);
 * `arch_weights.png` — every decision's probabilities over the epochs, in the space's order;
 * `curves.png` — training and validation loss and accuracy per epoch (`nasdsl.search.plots`);
 * `evolution.json` (spos), `retrain.json` (with `--retrain N`) and `control.json` (with
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     arch = _write_results(out, space, name, module)
     if args.retrain:
         _retrain(args, space, arch, data, out)
-    print(f"wrote {out}/: arch.json, probs.json, arch_weights.png, curves.png, last.ckpt, logs/")
+    print(f"wrote {out}/: arch.json, arch.png, probs.json, arch_weights.png, curves.png, last.ckpt, logs/")
     return 0
 
 
@@ -229,6 +230,7 @@ def _write_results(out: Path, space, name: str, module) -> dict[str, Any]:
     """Write what the search found (arch.json, probs.json, its NB201 string or genotype, SPOS's
     evolution log, the two plots), print it, and return the architecture."""
     from ..arch import arch_to_json
+    from ..show import save_arch_picture
     from .plots import plot_curves
     arch = module.export()
     probs = module.export_probs()
@@ -242,6 +244,9 @@ def _write_results(out: Path, space, name: str, module) -> dict[str, Any]:
     title = f"{Path(space.root_file).stem}: {name}"
     plot_history(module.history, out / "arch_weights.png", title=title, order=space.labels())
     plot_curves(out / "logs" / "metrics.csv", out / "curves.png", title=title)
+    _, note = save_arch_picture(space, arch, out)
+    if note:
+        print(note, file=sys.stderr)
     print(f"architecture ({name}): {json.dumps(arch)}")
     for suffix, text in texts.items():
         print(f"  {suffix}: {text}")

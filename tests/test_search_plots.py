@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -49,6 +50,8 @@ def test_a_search_writes_curves_and_arch_weights_in_the_spaces_order(tmp_path, m
                  "--data", "digits", "--epochs", "2", "--batch-size", "256", "--out", str(out)]) == 0
     for name in ("curves.png", "arch_weights.png"):
         assert (out / name).read_bytes()[:8] == PNG, name
+    if shutil.which("dot"):   # the architecture found (tests/test_show.py: arch.dot where dot is missing)
+        assert (out / "arch.png").read_bytes()[:8] == PNG
     space = nasdsl.load("examples/macro.nas", {"C": 4, "layers": 3, "in_channels": 1, "resolution": 8})
     # the macro space declares op.i before skip.i: not alphabetical, and the panels keep it
     assert seen == [space.labels()] and space.labels() != sorted(space.labels())

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -195,3 +196,22 @@ def test_without_dot_a_search_writes_arch_dot_and_says_how_to_draw_it(tmp_path, 
     # and `nasdsl show` itself says what is missing, in one line
     assert main(["show", "nasbench201", "-o", str(tmp_path / "s.png")]) == 1
     assert capsys.readouterr().err.startswith(f"cannot draw {tmp_path / 's.png'}: Graphviz's `dot` is not installed")
+
+
+def test_the_readmes_layout_picture_is_drawn_from_its_source():
+    """docs/layout.svg has exactly the nodes and edges of docs/layout.dot (regenerate it with the
+    command in that file's header; a byte comparison would depend on Graphviz's version)."""
+    root = Path(__file__).resolve().parents[1] / "docs"
+    source = re.sub(r"//[^\n]*", "", (root / "layout.dot").read_text())
+    nodes = set(re.findall(r"^\s*(\w+) \[label=", source, re.M))
+    edges = {(a, b) for a, b in re.findall(r"^\s*(\w+) -> (\w+)", source, re.M)}
+    svg = ET.fromstring((root / "layout.svg").read_bytes())
+    ns = "{http://www.w3.org/2000/svg}"
+    titles: dict[str, set[str]] = {}
+    for g in svg.iter(f"{ns}g"):
+        title = g.find(f"{ns}title")
+        if title is not None:
+            titles.setdefault(g.get("class"), set()).add(title.text)
+    assert titles["node"] == nodes
+    assert titles["edge"] == {f"{a}->{b}" for a, b in edges}
+    assert len(nodes) == 12 and ("oneshot", "supernet") in edges

@@ -314,84 +314,92 @@ class _Flow:
     def __init__(self, g: graphviz.Digraph, prefix: str):
         self.g, self.prefix, self.count = g, prefix, 0
         self.dashed = False   # whether some edge is an optional connection
+        self.src: dict[str, list[tuple[str, str]]] = {}   # tensor -> [(node, style)] it comes from
+        self.edges: dict[tuple[str, str], str] = {}       # (tail, head) -> style, in drawing order
+        self.readers: dict[str, int] = {}
 
     def node_id(self) -> str:
         self.count += 1
         return f"{self.prefix}{self.count}"
 
     def draw(self, inputs: list[tuple[str, str]], steps: list[_Step], outputs: tuple[str, ...]) -> None:
-        g = self.g
-        src: dict[str, list[tuple[str, str]]] = {}   # tensor -> [(node, style)] it comes from
         for tensor, text in inputs:
             nid = self.node_id()
-            g.node(nid, text, shape="ellipse", style="filled", fillcolor="gray92")
-            src[tensor] = [(nid, "solid")]
-        consumers: dict[str, int] = {}
+            self.g.node(nid, text, shape="ellipse", style="filled", fillcolor="gray92")
+            self.src[tensor] = [(nid, "solid")]
         for s in steps:
             for t in s.inputs:
-                consumers[t] = consumers.get(t, 0) + 1
-        edges: dict[tuple[str, str], str] = {}
-
-        def connect(tensors, target: str, style: str = "solid") -> None:
-            for t in tensors:
-                for origin, how in src.get(t, []):
-                    if origin != target:
-                        edge_style = "dashed" if "dashed" in (how, style) else "solid"
-                        if edges.get((origin, target)) != "solid":
-                            edges[(origin, target)] = edge_style
-
+                self.readers[t] = self.readers.get(t, 0) + 1
         i = 0
         while i < len(steps):
-            s = steps[i]
-            if s.kind == "box":
-                run = [s]
-                while (i + len(run) < len(steps) and steps[i + len(run)].kind == "box"
-                       and steps[i + len(run)].box.key == s.box.key and s.box.key):
-                    run.append(steps[i + len(run)])
-                nid = self.node_id()
-                name = run[0].name if len(run) == 1 else f"{run[0].name} … {run[-1].name}"
-                g.node(nid, _html(s.box, name, len(run)), shape="plain")
-                produced = {t for r in run for t in r.outputs}
-                for r in run:
-                    connect([t for t in r.inputs if t not in produced], nid)
-                for t in produced:
-                    src[t] = [(nid, "solid")]
-                i += len(run)
+            if steps[i].kind == "box":
+                i += self.run(steps, i)
                 continue
-            if s.kind == "pass":     # an optional connection: its input, dashed
-                self.dashed = True
-                src[s.outputs[0]] = [(o, "dashed") for o, _ in src.get(s.inputs[0], [])]
-            elif s.kind == "none":   # a connection not taken
-                src[s.outputs[0]] = []
-            elif s.kind == "sum" and len(s.outputs) == 1 and self._fuses(s, steps[i + 1:], consumers):
-                src[s.outputs[0]] = [x for t in s.inputs for x in src.get(t, [])]
-            elif s.kind == "pick" and len(s.inputs) == 1 and not s.label:
-                src[s.outputs[0]] = list(src.get(s.inputs[0], []))
-            elif s.kind == "sum" and len([x for t in s.inputs for x in src.get(t, [])]) <= 1:
-                src[s.outputs[0]] = [x for t in s.inputs for x in src.get(t, [])]   # a sum of one tensor
+            alias = self.alias(steps[i], steps[i + 1:])
+            if alias is None:
+                self.combine(steps[i])
             else:
-                nid = self.node_id()
-                text = {"sum": "+", "mul": "×", "cat": "concat", "mean": "mean"}.get(s.kind, s.kind)
-                if s.kind == "pick":
-                    g.node(nid, _esc(f"{s.label}\\n{text}") if s.label else text, shape="diamond",
-                           style="filled", fillcolor="lightyellow", fontsize="10")
-                else:
-                    g.node(nid, text, shape="circle" if len(text) == 1 else "box", style="rounded", fontsize="10",
-                           width="0.3", height="0.3", margin="0.02")
-                connect(s.inputs, nid)
-                src[s.outputs[0]] = [(nid, "solid")]
+                self.src[steps[i].outputs[0]] = alias
             i += 1
         out = self.node_id()
-        g.node(out, "output", shape="ellipse", style="filled", fillcolor="gray92")
-        connect(outputs, out)
-        for (a, b), style in edges.items():
-            g.edge(a, b, style=style)
+        self.g.node(out, "output", shape="ellipse", style="filled", fillcolor="gray92")
+        self.connect(outputs, out)
+        for (a, b), style in self.edges.items():
+            self.g.edge(a, b, style=style)
 
-    @staticmethod
-    def _fuses(s: _Step, rest: list[_Step], consumers: dict[str, int]) -> bool:
+    def connect(self, tensors, target: str) -> None:
+        for t in tensors:
+            for origin, how in self.src.get(t, []):
+                if origin != target and self.edges.get((origin, target)) != "solid":
+                    self.edges[(origin, target)] = how
+
+    def run(self, steps: list[_Step], i: int) -> int:
+        """Boxes from `steps[i]` on with its key, as one node; how many."""
+        first = steps[i]
+        run = [first]
+        while (i + len(run) < len(steps) and steps[i + len(run)].kind == "box" and first.box.key
+               and steps[i + len(run)].box.key == first.box.key):
+            run.append(steps[i + len(run)])
+        nid = self.node_id()
+        name = first.name if len(run) == 1 else f"{first.name} … {run[-1].name}"
+        self.g.node(nid, _html(first.box, name, len(run)), shape="plain")
+        produced = {t for r in run for t in r.outputs}
+        for r in run:
+            self.connect([t for t in r.inputs if t not in produced], nid)
+        for t in produced:
+            self.src[t] = [(nid, "solid")]
+        return len(run)
+
+    def alias(self, s: _Step, rest: list[_Step]) -> list[tuple[str, str]] | None:
+        """Where a step that draws no node takes its tensor from (None: it draws one)."""
+        merged = [x for t in s.inputs for x in self.src.get(t, [])]
+        if s.kind == "pass":     # an optional connection: its input, dashed
+            self.dashed = True
+            return [(o, "dashed") for o, _ in merged]
+        if s.kind == "none":     # a connection not taken
+            return []
+        if s.kind == "pick" and len(s.inputs) == 1 and not s.label:
+            return merged
+        if s.kind == "sum" and (len(merged) <= 1 or self.fuses(s, rest)):
+            return merged        # a sum of one tensor, or one that adds into the next sum
+        return None
+
+    def combine(self, s: _Step) -> None:
+        nid = self.node_id()
+        text = {"sum": "+", "mul": "×", "cat": "concat", "mean": "mean"}.get(s.kind, s.kind)
+        if s.kind == "pick":
+            self.g.node(nid, _esc(f"{s.label}\\n{text}") if s.label else text, shape="diamond",
+                        style="filled", fillcolor="lightyellow", fontsize="10")
+        else:
+            self.g.node(nid, text, shape="circle" if len(text) == 1 else "box", style="rounded", fontsize="10",
+                        width="0.3", height="0.3", margin="0.02")
+        self.connect(s.inputs, nid)
+        self.src[s.outputs[0]] = [(nid, "solid")]
+
+    def fuses(self, s: _Step, rest: list[_Step]) -> bool:
         """A sum read only by one later sum adds into it: `a + b + c` is one `+`."""
         t = s.outputs[0]
-        return consumers.get(t, 0) == 1 and any(r.kind == "sum" and t in r.inputs for r in rest)
+        return self.readers.get(t, 0) == 1 and any(r.kind == "sum" and t in r.inputs for r in rest)
 
 
 def _space_steps(g: ir.Graph, boxes: _SpaceBoxes) -> list[_Step]:

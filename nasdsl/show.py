@@ -149,11 +149,11 @@ class _SpaceBoxes:
         if isinstance(m, ir.Sequential):
             return self.sequence([self.box(item) for item in m.items])
         if isinstance(m, ir.LayerChoice):
-            key = "choice:" + ",".join(n for n, _ in m.candidates)
-            first = self.choices.setdefault(key, m.label)
+            names = ",".join(n for n, _ in m.candidates)
+            first = self.choices.setdefault(names, m.label)
             rows = ([self.candidate(name, c) for name, c in m.candidates] if first == m.label
                     else [f"the {len(m.candidates)} candidates of {first}"])
-            return Box(f"{m.label} choice", rows, key=key, fill="lightyellow")
+            return Box(f"{m.label} choice", rows, key=f"choice:{m.label}", fill="lightyellow")
         if isinstance(m, ir.Repeat):
             depth = (f"depth {to_text(m.depth)} ∈ {_domain(self.space, m.depth.label)}" if isinstance(m.depth, Ref)
                      else f"depth {to_text(m.depth)}")
@@ -171,8 +171,9 @@ class _SpaceBoxes:
         if _has_choices(g):
             self.details.setdefault(title, g)
             count = sum(1 for n in ir.walk(g) if isinstance(n, ir.LayerChoice))
+            # alike blocks collapse where they share their decisions (NAS-Bench-201's shared cell)
             return Box(title, [f"{count} choices: drawn on its own" if count else "value choices: drawn on its own"],
-                       key=f"block:{title}", fill="honeydew")
+                       key=f"block:{title}:{sorted(_labels_in(g))}", fill="honeydew")
         return Box(title, [], key=f"block:{title}")
 
     def sequence(self, boxes: list[Box]) -> Box:
@@ -388,7 +389,7 @@ class _Flow:
         nid = self.node_id()
         text = {"sum": "+", "mul": "×", "cat": "concat", "mean": "mean"}.get(s.kind, s.kind)
         if s.kind == "pick":
-            self.g.node(nid, _esc(f"{s.label}\\n{text}") if s.label else text, shape="diamond",
+            self.g.node(nid, _esc(s.label.replace(": ", "\\n", 1)) if s.label else text, shape="diamond",
                         style="filled", fillcolor="lightyellow", fontsize="10")
         else:
             self.g.node(nid, text, shape="circle" if len(text) == 1 else "box", style="rounded", fontsize="10",

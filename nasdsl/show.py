@@ -104,6 +104,12 @@ def _is_cell_graph(g: ir.Graph) -> bool:
                     for n in applies))
 
 
+def _instance(g: ir.Graph) -> str:
+    """Which instance of a block a drawing shows: its first, named by its decisions."""
+    labels = sorted(_labels_in(g))
+    return "the first, with " + ", ".join(labels[:4]) + (", ..." if len(labels) > 4 else "")
+
+
 def _labels_in(m: ir.Module) -> set[str]:
     """The labels of the decisions a template module reads (choices, depths, argument values,
     input choices, cell ops and inputs)."""
@@ -122,6 +128,10 @@ def _labels_in(m: ir.Module) -> set[str]:
             labels |= {label for cell_node in node.nodes for op in cell_node
                        for label in (op.op_label, op.input_label) if label is not None}
     return {label for label in labels if not label.startswith("@")}
+
+
+def _choice_count(m: ir.Module) -> int:
+    return sum(1 for n in ir.walk(m) if isinstance(n, ir.LayerChoice))
 
 
 def _has_choices(m: ir.Module) -> bool:
@@ -169,10 +179,16 @@ class _SpaceBoxes:
     def graph(self, g: ir.Graph) -> Box:
         title = g.block or "graph"
         if _has_choices(g):
-            self.details.setdefault(title, g)
-            count = sum(1 for n in ir.walk(g) if isinstance(n, ir.LayerChoice))
+            count = _choice_count(g)
+            # one drawing per block and number of choices: instances that differ in them get their own
+            shown = next((t for t, m in self.details.items() if isinstance(m, ir.Graph) and m.block == g.block
+                          and _choice_count(m) == count), None)
+            what = f"{count} choice{'s' if count != 1 else ''}" if count else "value choices"
+            if shown is None:
+                shown = title if title not in self.details else f"{title} with {what}"
+                self.details[shown] = g
             # alike blocks collapse where they share their decisions (NAS-Bench-201's shared cell)
-            return Box(title, [f"{count} choices: drawn on its own" if count else "value choices: drawn on its own"],
+            return Box(title, [f"{what}: see {shown}"],
                        key=f"block:{title}:{sorted(_labels_in(g))}", fill="honeydew")
         return Box(title, [], key=f"block:{title}")
 
@@ -502,7 +518,7 @@ def space_graph(space) -> graphviz.Digraph:
                     sub.attr(label=_esc(f"{title}: every edge one of {_candidates(m)}"))
                     _cell_graph(sub, f"d{k}_", m, None)
                 else:
-                    sub.attr(label=_esc(f"{title} (first instance)"))
+                    sub.attr(label=_esc(f"{title}: {_instance(m)}"))
                     _Flow(sub, f"d{k}_").draw([(t.name, t.name) for t in m.inputs], _space_steps(m, boxes), m.outputs)
     return g
 

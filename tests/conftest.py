@@ -1,5 +1,5 @@
-"""Shared fixtures: paths to the repository's spaces and the shared data folder, the synthetic
-NAS-Bench-201 table, and one torch thread for every test."""
+"""Shared fixtures: the path to the repository's spaces, the synthetic NAS-Bench-201 table
+(the real one's path is defined once, in tests/nb201.py), and one torch thread for every test."""
 from __future__ import annotations
 
 import os
@@ -18,7 +18,6 @@ collect_ignore = ["nni_hub/_nni_side.py", "nni_hub/_nni_cell.py"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = ROOT / "spaces"
-SHARED = ROOT.parent / "shared"
 
 
 def in_ci() -> bool:

@@ -1,5 +1,5 @@
-"""Shared fixtures: paths to the repository's spaces and the shared data folder, and one torch
-thread for every test."""
+"""Shared fixtures: the path to the repository's spaces, the synthetic NAS-Bench-201 table
+(the real one's path is defined once, in tests/nb201.py), and one torch thread for every test."""
 from __future__ import annotations
 
 import os
@@ -18,7 +18,6 @@ collect_ignore = ["nni_hub/_nni_side.py", "nni_hub/_nni_cell.py"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = ROOT / "spaces"
-SHARED = ROOT.parent / "shared"
 
 
 def in_ci() -> bool:
@@ -61,6 +60,14 @@ def pytest_runtest_setup(item):
         if in_ci():
             pytest.fail(message + "; CI must run beside ../shared")
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def nb201_table(tmp_path_factory) -> Path:
+    """The synthetic NAS-Bench-201 table (tests/nb201.py), written once per session: what the
+    default suite reads where it needs a table, so that it runs in a fresh clone."""
+    from nb201 import write_synthetic_table
+    return write_synthetic_table(tmp_path_factory.mktemp("nb201") / "nb201_synthetic.csv.gz")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nb201 import TABLE, needs_table
 from test_budgets import SMALL, budgeted
 
 import nasdsl
@@ -52,13 +51,13 @@ def test_nasbench201_cheapest_and_dearest_are_all_none_and_all_conv3x3():
                            "flops": {"min": 7783040, "min_exact": True, "max": 220119680, "max_exact": True}}
 
 
-@needs_table
-def test_nasbench201_table_architectures_lie_within_the_bounds():
-    """The benchmark's own architectures (every 97th row of the NB201 table) cost within the
-    bounds; the table has no parameter column, the exhaustive check is the slow test below."""
+def test_nasbench201_table_architectures_lie_within_the_bounds(nb201_table):
+    """A benchmark table's architectures (every 97th row of the NB201-shaped table, whose
+    strings are the benchmark's) cost within the bounds; the table has no parameter column,
+    the exhaustive check is the slow test below."""
     space = nasdsl.load("nasbench201")
     low_p, high_p, low_f, high_f = ends(space)
-    with gzip.open(TABLE, "rt") as f:
+    with gzip.open(nb201_table, "rt") as f:
         rows = list(csv.DictReader(f))[::97]
     assert len(rows) == 162
     for row in rows:

@@ -12,12 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from nb201 import TABLE, needs_table
 
 from nasdsl.errors import NasError
 from nasdsl.search.store import Store
-
-pytestmark = needs_table
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = ROOT / "tests" / "pg.sh"
@@ -41,11 +38,15 @@ def postgres():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def search(url, study, *extra, out):
-    return subprocess.Popen([sys.executable, "-m", "nasdsl", "search", "nasbench201", "--evaluator", f"table:{TABLE}",
-                             "--metric", "cifar10_test", "--storage", url, "--study", study, "--out", str(out), *extra],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+@pytest.fixture
+def search(nb201_table):
+    """Start `nasdsl search` on the synthetic NB201 table with a store at `url`: the process."""
+    def start(url, study, *extra, out):
+        return subprocess.Popen([sys.executable, "-m", "nasdsl", "search", "nasbench201", "--evaluator", f"table:{nb201_table}",
+                                 "--metric", "cifar10_test", "--storage", url, "--study", study, "--out", str(out), *extra],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return start
 
 
 def trials(url, study, missing_ok=False):
@@ -59,7 +60,7 @@ def trials(url, study, missing_ok=False):
     return store.trials()
 
 
-def test_two_workers_on_postgres_finish_the_budget_exactly(postgres, tmp_path):
+def test_two_workers_on_postgres_finish_the_budget_exactly(postgres, search, tmp_path):
     proc = search(postgres, "workers", "--strategy", "evolution", "--trials", "60", "--workers", "2", out=tmp_path)
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
     got = trials(postgres, "workers")
@@ -69,7 +70,7 @@ def test_two_workers_on_postgres_finish_the_budget_exactly(postgres, tmp_path):
     assert all(t.state in ("complete", "yielded") for t in got)
 
 
-def test_two_machines_share_one_experiment_and_survive_a_kill(postgres, tmp_path):
+def test_two_machines_share_one_experiment_and_survive_a_kill(postgres, search, tmp_path):
     args = ("--strategy", "tpe", "--trials", "50")
     a = search(postgres, "machines", *args, "--seed", "1", out=tmp_path / "a")
     b = search(postgres, "machines", *args, "--seed", "2", out=tmp_path / "b")

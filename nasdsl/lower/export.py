@@ -21,6 +21,9 @@ names (so the same `state_dict()` keys, shapes and order, and weights load with
   raw images. Its constants are non-persistent buffers, outside the `state_dict`, so the
   run's `model.pt` still loads strictly, and the file stays the one place they are written.
 
+The file is written from data: where each submodule sits (`nasdsl.lower.placement`) and the
+generated code as expressions before it is text (`nasdsl.lower.pysource`).
+
 Example::
 
     >>> space = nasdsl.load("nasbench201", {"C": 8, "N": 1})
@@ -35,11 +38,8 @@ Example::
 """
 from __future__ import annotations
 
-import builtins
 import inspect
 import json
-import keyword
-import math
 import re
 import textwrap
 from collections import Counter
@@ -59,8 +59,37 @@ from ..space import Space
 from ..values import evaluate
 from . import discrete
 from .passes import layout_safe
-
-WIDTH = 100  # lines of generated code are wrapped to stay within this many characters
+from .placement import (
+    Box,
+    box_members,
+    class_members,
+    graph_layout,
+    is_class,
+    member_assign,
+    member_path,
+    module_paths,
+    sequential_boxes,
+)
+from .pysource import (
+    NO_DEFAULT,
+    OMIT,
+    WIDTH,
+    Call,
+    DictOf,
+    ListOf,
+    Names,
+    Slot,
+    camel,
+    fmt,
+    identifier,
+    inert,
+    literal,
+    literal_key,
+    same,
+    shape_of,
+    slots_of,
+    wrap_json,
+)
 
 
 def export_source(space: Space, arch: Mapping[str, Any], check: bool = True,
@@ -97,275 +126,6 @@ def export_source(space: Space, arch: Mapping[str, Any], check: bool = True,
 _Op, _Chain, _Graph, _Cell = resolve.Op, resolve.Chain, resolve.Graph, resolve.Cell
 
 
-# --- where each submodule sits ----------------------------------------------------------------
-
-@dataclass(eq=False)
-class _Box:
-    """A container holding submodules: one the discrete model creates for a dotted-name prefix
-    (`stem` of `stem.0`), or a cell's `preprocess` / `ops`. `style` is the torch container
-    that reproduces it: `seq` (children `0..n-1`), `list`, `dict`, or `ns` (the generated
-    `Container`, for names an `nn.ModuleDict` reserves, such as `keys`)."""
-    style: str
-    children: dict[str, Any]
-    name: str = ""                                            # the dotted prefix, for a graph's boxes
-    graph_names: dict[str, str] = field(default_factory=dict)  # child key -> graph module name
-
-
-class _Placeholder(nn.Module):
-    """Stands for one graph submodule while `discrete.attach` lays out the dotted names, so the
-    layout is attach's own, odd cases (a name under a real module gets flattened) included."""
-
-    def __init__(self, name: str, spec: Any):
-        super().__init__()
-        self.graph_name = name
-        self.spec = spec
-
-
-_MODULEDICT_ATTRS = frozenset(name for name in dir(nn.ModuleDict) if not name.startswith("_"))
-
-
-def _box_style(keys: list[str]) -> str:
-    if keys == [str(i) for i in range(len(keys))]:
-        return "seq"
-    if any(k in _MODULEDICT_ATTRS for k in keys):
-        return "ns"
-    return "dict"
-
-
-def _graph_layout(g: _Graph) -> _Box:
-    """The module tree `discrete.GraphModule` registers for `g`, leaves being records."""
-    root = nn.Module()
-    for name, spec in g.modules.items():
-        discrete.attach(root, name, _Placeholder(name, spec))
-
-    def convert(module: nn.Module, prefix: str) -> _Box:
-        children: dict[str, Any] = {}
-        graph_names: dict[str, str] = {}
-        for key, child in module._modules.items():
-            if isinstance(child, _Placeholder):
-                children[key] = child.spec
-                graph_names[key] = child.graph_name
-            else:
-                children[key] = convert(child, f"{prefix}.{key}" if prefix else key)
-        return _Box(_box_style(list(children)), children, prefix, graph_names)
-
-    return convert(root, "")
-
-
-def _class_members(spec: Any, layouts: dict[int, _Box]) -> list[tuple[tuple, Any]]:
-    """(step, child) for the attributes a generated class sets on `self`, in registration order."""
-    if isinstance(spec, _Graph):
-        return [(("attr", k), child) for k, child in layouts[id(spec)].children.items()]
-    return [(("attr", "preprocess"), layouts[id(spec)].children["preprocess"]),
-            (("attr", "ops"), layouts[id(spec)].children["ops"]),
-            (("attr", "postprocess"), spec.postprocess)]
-
-
-def _box_members(box: _Box) -> list[tuple[tuple, Any]]:
-    kind = {"seq": "index", "list": "index", "dict": "key", "ns": "attr"}[box.style]
-    return [((kind, int(k) if kind == "index" else k), child) for k, child in box.children.items()]
-
-
-def _is_class(spec: Any) -> bool:
-    return isinstance(spec, (_Graph, _Cell))
-
-
-# --- generated code, before it is text --------------------------------------------------------
-
-_NO_DEFAULT = object()
-
-
-@dataclass(eq=False)
-class _Slot:
-    """A literal in generated code. Within a class it may turn into a constructor parameter
-    (when instances differ) or vanish (when it equals the constructor's default)."""
-    value: Any
-    keyword: str | None = None
-    default: Any = _NO_DEFAULT
-
-
-@dataclass(eq=False)
-class _Call:
-    func: str
-    args: list[tuple[str | None, Any]]  # (keyword or None, expression)
-
-
-@dataclass(eq=False)
-class _ListOf:
-    items: list
-
-
-@dataclass(eq=False)
-class _DictOf:
-    items: list[tuple[str, Any]]
-
-
-def _slots(expr: Any, out: list) -> list:
-    """The slots of an expression in the order they are written."""
-    if isinstance(expr, _Slot):
-        out.append(expr)
-    elif isinstance(expr, _Call):
-        for _, a in expr.args:
-            _slots(a, out)
-    elif isinstance(expr, _ListOf):
-        for a in expr.items:
-            _slots(a, out)
-    elif isinstance(expr, _DictOf):
-        for _, a in expr.items:
-            _slots(a, out)
-    return out
-
-
-def _shape(expr: Any) -> str:
-    """The expression with its slots blanked: equal shapes can share a class."""
-    if isinstance(expr, _Slot):
-        return "?"
-    if isinstance(expr, _Call):
-        return f"{expr.func}({','.join(f'{k}={_shape(a)}' for k, a in expr.args)})"
-    if isinstance(expr, _ListOf):
-        return f"[{','.join(_shape(a) for a in expr.items)}]"
-    return "{" + ",".join(f"{k!r}:{_shape(a)}" for k, a in expr.items) + "}"
-
-
-def _literal(v: Any) -> str:
-    """`v` as Python source that evaluates to an equal value of the same type."""
-    if isinstance(v, str):
-        text = repr(v)
-        return f'"{text[1:-1]}"' if text[0] == "'" and '"' not in v and "\\'" not in text else text
-    if v is None or isinstance(v, (bool, int)):
-        return repr(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return 'float("nan")'
-        if math.isinf(v):
-            return 'float("inf")' if v > 0 else '-float("inf")'
-        return repr(v)
-    if isinstance(v, tuple):
-        inner = ", ".join(_literal(x) for x in v)
-        return f"({inner},)" if len(v) == 1 else f"({inner})"
-    if isinstance(v, list):
-        return "[" + ", ".join(_literal(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_literal(k)}: {_literal(x)}" for k, x in v.items()) + "}"
-    raise NasError(f"cannot write the op argument {v!r} as a Python literal")
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal and of the same type all the way down (1, 1.0 and True differ in source). A value
-    with no literal form (a custom op's default `act=nn.ReLU`) is only the same as itself."""
-    return a is b or _literal_key(a) == _literal_key(b)
-
-
-def _literal_key(v: Any) -> str:
-    try:
-        return _literal(v)
-    except NasError:
-        return f"<object {id(v)}>"
-
-
-_OMIT = object()
-
-
-def _fmt(expr: Any, resolve: Callable[[_Slot], Any], indent: int, lead: int) -> str:
-    """Source for `expr`, on one line if `lead` characters plus it fit in WIDTH, else with one
-    argument per line, indented by `indent` + 4."""
-    if isinstance(expr, _Slot):
-        return resolve(expr)
-    if isinstance(expr, _Call):
-        parts = []
-        for k, a in expr.args:
-            text = resolve(a) if isinstance(a, _Slot) else None
-            if text is _OMIT:
-                continue
-            parts.append((k, a))
-        opener, closer = f"{expr.func}(", ")"
-        items = [(f"{k}=" if k else "", a) for k, a in parts]
-    elif isinstance(expr, _ListOf):
-        opener, closer, items = "[", "]", [("", a) for a in expr.items]
-    else:
-        opener, closer, items = "{", "}", [(f"{_literal(k)}: ", a) for k, a in expr.items]
-    flat = [pre + _fmt(a, resolve, indent, 0) for pre, a in items]
-    one_line = opener + ", ".join(flat) + closer
-    if lead + len(one_line) <= WIDTH and "\n" not in one_line:
-        return one_line
-    if isinstance(expr, _Call) and len(items) == 1 and not items[0][0] and isinstance(items[0][1], (_ListOf, _DictOf)):
-        # `nn.ModuleDict({` ... `})`: a lone list or dict argument hugs the call's parentheses
-        return opener + _fmt(items[0][1], resolve, indent, lead + len(opener)) + closer
-    inner = " " * (indent + 4)
-    lines = [inner + pre + _fmt(a, resolve, indent + 4, indent + 4 + len(pre) + 1) + ","
-             for pre, a in items]
-    return opener + "\n" + "\n".join(lines) + "\n" + " " * indent + closer
-
-
-# --- names --------------------------------------------------------------------------------------
-
-_BUILTINS = frozenset(dir(builtins))
-
-
-def _identifier(text: str) -> str:
-    """A valid Python identifier close to `text` that shadows no keyword or builtin."""
-    name = re.sub(r"[^0-9A-Za-z_]", "_", text) or "t"  # ASCII: not every Unicode word character is one
-    if name[0].isdigit():
-        name = "t" + name
-    if keyword.iskeyword(name) or name in _BUILTINS:
-        name += "_"
-    return name
-
-
-def _plain_attr(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)
-
-
-def _camel(text: str) -> str:
-    words = [w for w in re.split(r"[^0-9A-Za-z]+", text) if w]
-    name = "".join(w[:1].upper() + w[1:] for w in words) or "Block"
-    return name if name[0].isalpha() else "Block" + name
-
-
-class _Names:
-    """Hands out fresh identifiers, keeping the hint when it is free (`x`, then `x_2`, ...)."""
-
-    def __init__(self, taken=()):
-        self.taken = set(taken)
-
-    def fresh(self, hint: str, sep: str = "_") -> str:
-        base = hint if hint.isidentifier() and not keyword.iskeyword(hint) else _identifier(hint)
-        name, n = base, 1
-        while name in self.taken:
-            n += 1
-            name = f"{base}{sep}{n}"
-        self.taken.add(name)
-        return name
-
-
-def _path(steps: tuple, base: str = "self") -> str:
-    """Python that reads the submodule at `steps` below `base`."""
-    text = base
-    for kind, key in steps:
-        if kind == "index":
-            text += f"[{key}]"
-        elif _plain_attr(key) and (kind == "attr" or key not in _MODULEDICT_ATTRS):
-            text += f".{key}"
-        elif kind == "key":
-            text += f"[{key!r}]"
-        else:
-            text = f"getattr({text}, {key!r})"
-    return text
-
-
-def _assign(steps: tuple, value: str) -> str:
-    """A statement that puts `value` at `steps` below `self`."""
-    *head, (kind, key) = steps
-    owner = _path(tuple(head))
-    if kind == "index":
-        return f"{owner}[{key}] = {value}"
-    if _plain_attr(key) and (kind == "attr" or key not in _MODULEDICT_ATTRS):
-        return f"{owner}.{key} = {value}"
-    if kind == "key":
-        return f"{owner}[{key!r}] = {value}"
-    return f"setattr({owner}, {key!r}, {value})"
-
-
 # --- the ops a file uses ----------------------------------------------------------------------
 
 _HELPERS = {"Chain": discrete.Chain}
@@ -388,7 +148,7 @@ class _Library:
     that defines them, which is all the file can know of them.
     """
 
-    def __init__(self, names: _Names):
+    def __init__(self, names: Names):
         self.names = names
         self.refs: dict[str, str] = {}           # op name -> constructor expression
         self.copied: dict[str, str] = {}         # class name in the file -> source
@@ -462,7 +222,7 @@ class _Draft:
     init: list[tuple]            # ("set", steps, expr) | ("tie", target steps, source steps)
     args: list[str]
     forward: list[str]
-    slots: list[_Slot] = field(default_factory=list)
+    slots: list[Slot] = field(default_factory=list)
     key: str = ""
 
 
@@ -482,10 +242,10 @@ class _Writer:
         self.space, self.arch, self.root = space, arch, root
         self.channels_last = channels_last
         self.preprocessing = preprocessing
-        self.names = _Names({"torch", "nn", "Network", "build"})
+        self.names = Names({"torch", "nn", "Network", "build"})
         self.lib = _Library(self.names)
-        self.layouts: dict[int, _Box] = {}
-        self.instantiation: dict[int, _Call] = {}
+        self.layouts: dict[int, Box] = {}
+        self.instantiation: dict[int, Call] = {}
         self.ties: dict[int, list[tuple[tuple, tuple]]] = {}
         self.first_seen: list[Any] = []  # class records in the order they appear
 
@@ -504,7 +264,7 @@ class _Writer:
             attr = self._free_attr("normalize")
             preamble = self._input_blocks(inputs, attr)
             if self.preprocessing.normalises:
-                network.init.insert(0, ("set", (("attr", attr),), _Call(inputs["class"], [])))
+                network.init.insert(0, ("set", (("attr", attr),), Call(inputs["class"], [])))
                 network.forward[:0] = [f"{network.args[0]} = self.{attr}({network.args[0]})  # raw images in"]
         network_class = _Class("Network", [network], [], [("const", s.value) for s in network.slots])
         head = self._header() + "\nimport torch\nfrom torch import nn\n"
@@ -526,24 +286,24 @@ class _Writer:
 
     def _free_attr(self, hint: str) -> str:
         """An attribute name of the network that no submodule of it uses."""
-        taken = _Names(self.layouts[id(self.root)].children)
+        taken = Names(self.layouts[id(self.root)].children)
         return taken.fresh(hint)
 
     def _input_blocks(self, names: dict[str, str], attr: str) -> list[str]:
         """The input constants and, where the run normalised its data, the Normalize class."""
         p = self.preprocessing
         shape = tuple(p.shape)
-        lines = [f"# The input: {_inert(p.raw) or 'images'}.",
-                 f"{names['shape']} = {_literal(shape)}  # one sample, as the network takes it"]
+        lines = [f"# The input: {inert(p.raw) or 'images'}.",
+                 f"{names['shape']} = {literal(shape)}  # one sample, as the network takes it"]
         if not p.normalises:
             lines.insert(1, "# The network takes them as given: the run recorded no normalisation.")
             return ["\n".join(lines) + "\n"]
         lines[1:1] = [f"# Network normalises them itself (`{names['class']}`, its first step), with the constants the run",
                       "# computed on its training split: feed raw images, as the data set ships them. To feed",
                       f"# images already standardised, set `model.{attr} = nn.Identity()`."]
-        lines += [f"{names['divisor']} = {_literal(float(p.divisor))}  # raw values are divided by this first",
-                  f"{names['mean']} = {_literal(tuple(p.mean))}  # then, per channel, minus this",
-                  f"{names['std']} = {_literal(tuple(p.std))}  # and over this"]
+        lines += [f"{names['divisor']} = {literal(float(p.divisor))}  # raw values are divided by this first",
+                  f"{names['mean']} = {literal(tuple(p.mean))}  # then, per channel, minus this",
+                  f"{names['std']} = {literal(tuple(p.std))}  # and over this"]
         cls = (f"class {names['class']}(nn.Module):\n"
                '    """Raw images to the network\'s input: (x / divisor - mean) / std per channel, in float32 as\n'
                "    nasdsl's data pipeline computed it in training. The constants are buffers outside the\n"
@@ -568,31 +328,31 @@ class _Writer:
             return
         seen.add(id(spec))
         if isinstance(spec, _Graph):
-            self.layouts[id(spec)] = _graph_layout(spec)
+            self.layouts[id(spec)] = graph_layout(spec)
         elif isinstance(spec, _Cell):
-            pre = _Box("list", {str(i): p for i, p in enumerate(spec.preprocess)})
-            self.layouts[id(spec)] = _Box("dict", {"preprocess": pre, "ops": _Box("dict", dict(spec.ops))})
-        if _is_class(spec) and spec is not self.root:
+            pre = Box("list", {str(i): p for i, p in enumerate(spec.preprocess)})
+            self.layouts[id(spec)] = Box("dict", {"preprocess": pre, "ops": Box("dict", dict(spec.ops))})
+        if is_class(spec) and spec is not self.root:
             self.first_seen.append(spec)
         for child in self._children(spec):
             self._lay_out(child, seen)
 
     def _children(self, node: Any) -> list:
-        if isinstance(node, _Box):
+        if isinstance(node, Box):
             return list(node.children.values())
         if isinstance(node, _Chain):
             return list(node.items)
-        if _is_class(node):
-            return [child for _, child in _class_members(node, self.layouts)]
+        if is_class(node):
+            return [child for _, child in class_members(node, self.layouts)]
         return []
 
     def _members(self, node: Any) -> list[tuple[tuple, Any]]:
-        if isinstance(node, _Box):
-            return _box_members(node)
+        if isinstance(node, Box):
+            return box_members(node)
         if isinstance(node, _Chain):
             return [(("index", i), item) for i, item in enumerate(node.items)]
-        if _is_class(node):
-            return _class_members(node, self.layouts)
+        if is_class(node):
+            return class_members(node, self.layouts)
         return []
 
     def _reserve_library(self, node: Any, seen: set) -> None:
@@ -604,7 +364,7 @@ class _Writer:
             self.lib.constructor(node.name)
         elif isinstance(node, _Chain) and node.multi:
             self.lib.helper("Chain")
-        elif isinstance(node, _Box) and node.style == "ns":
+        elif isinstance(node, Box) and node.style == "ns":
             self.lib.helper("Container")
         for child in self._children(node):
             self._reserve_library(child, seen)
@@ -620,9 +380,9 @@ class _Writer:
                 if id(child) in first:
                     self._tie(frames, here, *first[id(child)])
                     continue
-                if not isinstance(child, _Box):
+                if not isinstance(child, Box):
                     first[id(child)] = (frames, here)
-                inner = frames + ((len(here), child),) if _is_class(child) else frames
+                inner = frames + ((len(here), child),) if is_class(child) else frames
                 visit(child, inner, here)
 
         visit(self.root, ((0, self.root),), ())
@@ -670,7 +430,7 @@ class _Writer:
             if id(child) in seen:
                 continue
             seen.add(id(child))
-            out += [child] if _is_class(child) else self._inner_classes(child, seen)
+            out += [child] if is_class(child) else self._inner_classes(child, seen)
         return out
 
     def _naming(self, spec: Any) -> tuple[str, str]:
@@ -678,26 +438,27 @@ class _Writer:
         file = _show_path(spec.source.loc.file)
         if isinstance(spec, _Cell):
             label = spec.source.label
-            base = _camel(label) + ("" if label.lower().endswith("cell") else "Cell")
+            base = camel(label) + ("" if label.lower().endswith("cell") else "Cell")
             nodes, per = len(spec.source.nodes), len(spec.source.nodes[0]) if spec.source.nodes else 0
             return base, (f'Cell "{label}" of {file}: {nodes} nodes, each the sum of {per} op(s) on earlier '
                           f'states; the output {"concatenates" if len(spec.merge) > 1 else "is"} node(s) '
                           f'{", ".join(map(str, spec.merge))}.')
         block = spec.source.block
         if block:
-            return _camel(block) if block[:1].islower() else block, f"Block `{block}` of {file}."
+            return camel(block) if block[:1].islower() else block, f"Block `{block}` of {file}."
         return "Block", f"The block at {file}:{spec.source.loc.line}."
 
     def _draft(self, spec: Any, base_name: str, doc: str) -> _Draft:
-        init: list[tuple] = [("set", (step,), self._expr(child)) for step, child in _class_members(spec, self.layouts)]
+        init: list[tuple] = [("set", (step,), self._expr(child)) for step, child in class_members(spec, self.layouts)]
         init += [("tie", target, source) for target, source in self.ties.get(id(spec), [])]
         args, forward = (self._graph_forward(spec) if isinstance(spec, _Graph) else _cell_forward(spec))
         draft = _Draft(spec, base_name, doc, init, args, forward)
         for item in init:
             if item[0] == "set":
-                _slots(item[2], draft.slots)
+                slots_of(item[2], draft.slots)
         draft.key = "\n".join([base_name, doc, *args, *forward] + [
-            f"{_path(i[1])}={_shape(i[2])}" if i[0] == "set" else f"{_path(i[1])}<-{_path(i[2])}" for i in init])
+            f"{member_path(i[1])}={shape_of(i[2])}" if i[0] == "set" else f"{member_path(i[1])}<-{member_path(i[2])}"
+            for i in init])
         return draft
 
     def _expr(self, node: Any) -> Any:
@@ -706,17 +467,17 @@ class _Writer:
             return self._op_call(node)
         if isinstance(node, _Chain):
             func = self.lib.helper("Chain") if node.multi else "nn.Sequential"
-            return _Call(func, [(None, self._expr(item)) for item in node.items])
-        if isinstance(node, _Box):
+            return Call(func, [(None, self._expr(item)) for item in node.items])
+        if isinstance(node, Box):
             if node.style == "seq":
-                return _Call("nn.Sequential", [(None, self._expr(c)) for c in node.children.values()])
+                return Call("nn.Sequential", [(None, self._expr(c)) for c in node.children.values()])
             if node.style == "list":
-                return _Call("nn.ModuleList", [(None, _ListOf([self._expr(c) for c in node.children.values()]))])
-            items = _DictOf([(k, self._expr(c)) for k, c in node.children.items()])
-            return _Call("nn.ModuleDict" if node.style == "dict" else self.lib.helper("Container"), [(None, items)])
+                return Call("nn.ModuleList", [(None, ListOf([self._expr(c) for c in node.children.values()]))])
+            items = DictOf([(k, self._expr(c)) for k, c in node.children.items()])
+            return Call("nn.ModuleDict" if node.style == "dict" else self.lib.helper("Container"), [(None, items)])
         return self.instantiation[id(node)]
 
-    def _op_call(self, op: _Op) -> _Call:
+    def _op_call(self, op: _Op) -> Call:
         """`nn.Conv2d(3, 16, 3, padding=1, bias=False)`: leading required arguments positional,
         the rest by keyword, each a slot that knows its default."""
         func = self.lib.constructor(op.name)
@@ -726,11 +487,11 @@ class _Writer:
         positional = True
         for i, (k, v) in enumerate(builder_arguments(op.name, op.args).items()):
             p = sig.parameters.get(k) if sig is not None else None
-            default = _NO_DEFAULT if p is None or p.default is inspect.Parameter.empty else p.default
-            positional = (positional and i < len(params) and params[i].name == k and default is _NO_DEFAULT
+            default = NO_DEFAULT if p is None or p.default is inspect.Parameter.empty else p.default
+            positional = (positional and i < len(params) and params[i].name == k and default is NO_DEFAULT
                           and params[i].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
-            args.append((None if positional else k, _Slot(v, k, default)))
-        return _Call(func, args)
+            args.append((None if positional else k, Slot(v, k, default)))
+        return Call(func, args)
 
     def _group_class(self, drafts: list[_Draft]) -> _Class:
         """One class for drafts of equal shape: a slot equal in all of them stays a literal, the
@@ -741,12 +502,12 @@ class _Writer:
         keywords: dict[tuple, list[str]] = {}
         vectors = []
         for i, slot in enumerate(first.slots):
-            vector = tuple(_literal_key(d.slots[i].value) for d in drafts)
+            vector = tuple(literal_key(d.slots[i].value) for d in drafts)
             vectors.append(vector)
             if len(set(vector)) > 1:
                 keywords.setdefault(vector, []).append(slot.keyword or "value")
         params: list[str] = []
-        local = _Names({"self", *self.names.taken})
+        local = Names({"self", *self.names.taken})
         for vector, kws in keywords.items():
             by_vector[vector] = local.fresh(_param_name(kws))
             params.append(by_vector[vector])
@@ -754,12 +515,12 @@ class _Writer:
             resolution.append(by_vector.get(vectors[i], ("const", slot.value)))
         return _Class(self.names.fresh(first.base_name, sep=""), drafts, params, resolution)
 
-    def _instantiate(self, cls: _Class, draft: _Draft) -> _Call:
+    def _instantiate(self, cls: _Class, draft: _Draft) -> Call:
         values = {}
         for slot, how in zip(draft.slots, cls.resolution):
             if isinstance(how, str):
                 values.setdefault(how, slot.value)
-        return _Call(cls.name, [(p, _Slot(values[p], p)) for p in cls.params])
+        return Call(cls.name, [(p, Slot(values[p], p)) for p in cls.params])
 
     def _layout_lines(self, args: list[str]) -> list[str]:
         """The network's first lines: image inputs into the layout `discrete.build` gives them."""
@@ -779,10 +540,10 @@ class _Writer:
         """Straight-line code over named tensors; a dotted-name container whose members run one
         after another, each feeding the next, is called as one `nn.Sequential`."""
         layout = self.layouts[id(g)]
-        where = _module_paths(layout)
-        chains = _sequential_boxes(layout)
-        names = _Names({"self", "torch", "nn"})
-        tensor = {t: names.fresh(_identifier(t)) for t in g.inputs}
+        where = module_paths(layout)
+        chains = sequential_boxes(layout)
+        names = Names({"self", "torch", "nn"})
+        tensor = {t: names.fresh(identifier(t)) for t in g.inputs}
         reads = Counter(t for step in g.steps for t in step.inputs) + Counter(g.outputs)
         lines: list[str] = []
         i = 0
@@ -791,25 +552,25 @@ class _Writer:
             run = self._chain_run(g.steps, i, chains.get(target), reads, g.outputs) if kind == "apply" else 0
             if run:
                 box_steps, box = chains[target]
-                out = names.fresh(_identifier(box.name.replace(".", "_")))
-                lines.append(f"{out} = {_path(box_steps)}({tensor[ins[0]]})")
+                out = names.fresh(identifier(box.name.replace(".", "_")))
+                lines.append(f"{out} = {member_path(box_steps)}({tensor[ins[0]]})")
                 tensor[g.steps[i + run - 1][3][0]] = out
                 i += run
                 continue
             args = [tensor[t] for t in ins]
             if kind == "apply":
-                hint = _identifier(target.replace(".", "_"))
+                hint = identifier(target.replace(".", "_"))
                 made = [names.fresh(hint if len(outs) == 1 else f"{hint}_out{j}") for j in range(len(outs))]
-                lines.append(f"{', '.join(made)} = {_path(where[target])}({', '.join(args)})")
+                lines.append(f"{', '.join(made)} = {member_path(where[target])}({', '.join(args)})")
             elif kind == "pick":
                 reduce, total = extra
-                made = [names.fresh(_identifier(target.split(".")[-1]))]
-                lines.append(f'# input choice "{_inert(target)}": {len(args)} of {total} input(s), '
-                             f'reduce="{_inert(str(reduce))}"')
+                made = [names.fresh(identifier(target.split(".")[-1]))]
+                lines.append(f'# input choice "{inert(target)}": {len(args)} of {total} input(s), '
+                             f'reduce="{inert(str(reduce))}"')
                 how = {"concat": "cat", "mean": "mean"}.get(reduce, "sum")  # as `discrete.reduce_inputs`
                 lines.append(f"{made[0]} = {_merge(args, how, 1)}")
             else:
-                made = [names.fresh(_identifier(outs[0].replace("%", "_")))]
+                made = [names.fresh(identifier(outs[0].replace("%", "_")))]
                 lines.append(f"{made[0]} = {_merge(args, kind, extra)}")
             for o, name in zip(outs, made):
                 tensor[o] = name
@@ -842,28 +603,28 @@ class _Writer:
         draft = cls.drafts[0]
         index = {id(s): i for i, s in enumerate(draft.slots)}
 
-        def resolve(slot: _Slot) -> Any:
+        def resolve(slot: Slot) -> Any:
             how = cls.resolution[index[id(slot)]]
             if isinstance(how, str):
                 return how
-            if slot.default is not _NO_DEFAULT and _same(how[1], slot.default):
-                return _OMIT
-            return _literal(how[1])
+            if slot.default is not NO_DEFAULT and same(how[1], slot.default):
+                return OMIT
+            return literal(how[1])
 
-        doc = "\n    ".join(textwrap.wrap(_inert(draft.doc).replace("\\", "\\\\"), WIDTH - 10,
+        doc = "\n    ".join(textwrap.wrap(inert(draft.doc).replace("\\", "\\\\"), WIDTH - 10,
                                                break_long_words=False, break_on_hyphens=False))
         body = [f"class {cls.name}(nn.Module):", f'    """{doc}"""', "",
                 f"    def __init__({', '.join(['self', *cls.params])}):", "        super().__init__()"]
         tied = False
         for item in draft.init:
             if item[0] == "set":
-                target = _assign(item[1], "")
-                body.append("        " + target + _fmt(item[2], resolve, 8, 8 + len(target)))
+                target = member_assign(item[1], "")
+                body.append("        " + target + fmt(item[2], resolve, 8, 8 + len(target)))
             else:
                 if not tied:
                     body.append("        # one module in several places, as in the source: its weights are shared")
                     tied = True
-                body.append("        " + _assign(item[1], _path(item[2])))
+                body.append("        " + member_assign(item[1], member_path(item[2])))
         body += ["", f"    def forward({', '.join(['self', *draft.args])}):"]
         body += ["        " + line for line in draft.forward]
         return "\n".join(body) + "\n"
@@ -874,17 +635,17 @@ class _Writer:
     def _header(self) -> str:
         params = ", ".join(f"{k}={json.dumps(v)}" for k, v in self.space.params.items())
         lines = [
-            f"# Generated by `nasdsl export` from {_inert(_show_path(self.space.root_file))}",
+            f"# Generated by `nasdsl export` from {inert(_show_path(self.space.root_file))}",
             f"# (space fingerprint {self.space.fingerprint()}" + (f"; parameters {params})." if params else ")."),
             "# Standalone PyTorch: this file does not import nasdsl. It builds the same modules, under the",
             "# same state_dict keys, as nasdsl.lower.discrete.build(space, arch), so its weights load here.",
         ]
         if self.lib.imports:
-            shown = _inert(", ".join(f"{op} from {module}" for module, _, _, op in self.lib.imports))
+            shown = inert(", ".join(f"{op} from {module}" for module, _, _, op in self.lib.imports))
             lines += ["# Custom ops are imported from the modules that define them (they must be importable",
                       f"# where this file runs): {shown}."]
         lines.append("# Architecture (JSON):")
-        lines += ["#   " + line for line in _wrap_json(self.arch, WIDTH - 4)]
+        lines += ["#   " + line for line in wrap_json(self.arch, WIDTH - 4)]
         return "\n".join(lines) + "\n"
 
     def _footer(self) -> str:
@@ -908,7 +669,7 @@ def _cell_forward(cell: _Cell) -> tuple[list[str], list[str]]:
     args = [f"s{i}" for i in range(npred)]
     lines = [f"s{i} = self.preprocess[{i}](s{i})" for i in range(npred)]
     for ni, node in enumerate(cell.wiring, start=npred):
-        lines.append(f"s{ni} = " + " + ".join(f"{_path((('attr', 'ops'), ('key', name)))}(s{j})" for name, j in node))
+        lines.append(f"s{ni} = " + " + ".join(f"{member_path((('attr', 'ops'), ('key', name)))}(s{j})" for name, j in node))
     merged = [f"s{i}" for i in cell.merge]
     out = merged[0] if len(merged) == 1 else f"torch.cat([{', '.join(merged)}], dim={cell.source.concat_dim})"
     lines.append(f"return self.postprocess({out})")
@@ -927,39 +688,6 @@ def _merge(args: list[str], fn: str, dim: int) -> str:
     return total
 
 
-def _module_paths(layout: _Box) -> dict[str, tuple]:
-    """Graph module name -> steps from `self` to where attach put it."""
-    out: dict[str, tuple] = {}
-
-    def walk(box: _Box, steps: tuple) -> None:
-        members = _box_members(box) if steps else [(("attr", k), c) for k, c in box.children.items()]
-        for key, (step, child) in zip(box.children, members):
-            if isinstance(child, _Box):
-                walk(child, steps + (step,))
-            else:
-                out[box.graph_names[key]] = steps + (step,)
-    walk(layout, ())
-    return out
-
-
-def _sequential_boxes(layout: _Box) -> dict[str, tuple[tuple, _Box]]:
-    """First member's graph name -> (steps, box) for containers that can run as one Sequential."""
-    out: dict[str, tuple[tuple, _Box]] = {}
-
-    def walk(box: _Box, steps: tuple) -> None:
-        members = _box_members(box) if steps else [(("attr", k), c) for k, c in box.children.items()]
-        for step, child in members:
-            if not isinstance(child, _Box):
-                continue
-            leaves = child.children and not any(isinstance(c, _Box) for c in child.children.values())
-            if child.style == "seq" and leaves:
-                first = child.graph_names[next(iter(child.children))]
-                out[first] = (steps + (step,), child)
-            walk(child, steps + (step,))
-    walk(layout, ())
-    return out
-
-
 def _param_name(keywords: list[str]) -> str:
     """Name a class parameter after the arguments it fills: `channels` when it is both an
     `in_channels` and an `out_channels`, else the most common one."""
@@ -968,40 +696,6 @@ def _param_name(keywords: list[str]) -> str:
         if f"in_{stem}" in counts and f"out_{stem}" in counts:
             return stem
     return counts.most_common(1)[0][0]
-
-
-def _wrap_json(value: Mapping[str, Any], width: int) -> list[str]:
-    """`json.dumps(value)` broken between entries into lines of at most `width` characters
-    (longer only when one entry is); the lines joined are the JSON again."""
-    entries = [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in value.items()]
-    if not entries:
-        return ["{}"]
-    lines, line = [], "{"
-    for i, entry in enumerate(entries):
-        piece = entry + ("}" if i == len(entries) - 1 else ",")
-        if len(line) > 1 and len(line) + 1 + len(piece) > width:
-            lines.append(line)
-            line = " " + piece
-        else:
-            line += ("" if line in ("{", " ") else " ") + piece
-    lines.append(line)
-    return lines
-
-
-def _inert(text: str) -> str:
-    r"""`text` made safe to place in a `#` comment or a triple-quoted docstring of generated
-    code, whatever it holds (a file name with a newline, quotes, backslashes, escape
-    sequences): control and non-ASCII characters and backslashes are written as escapes,
-    double quotes become single ones. (A docstring doubles the backslashes once more.)
-
-    Example::
-
-        >>> _inert('say "hi"')
-        "say 'hi'"
-        >>> _inert("x.nas\nimport os")
-        'x.nas\\nimport os'
-    """
-    return text.encode("unicode_escape").decode("ascii").replace('"', "'")
 
 
 def _show_path(file: str) -> str:

@@ -32,6 +32,7 @@ import io
 import itertools
 import os
 import pickle
+import pickletools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,33 +225,99 @@ def _standardised(name: str, x: np.ndarray, y: np.ndarray, parts) -> Data:
 
 # --- CIFAR-10 in its python pickle format -------------------------------------------------------
 
-_CIFAR_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-}
-
-
 _PLAIN_DTYPES = {"u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "f4", "f8", "O8", "O4"}
 
 
-def _plain_dtype(spec, align=False, copy=False):
-    """`numpy.dtype` for the unpickler, admitting only plain integers, floats and objects: a
-    structured or void dtype's pickled state can declare an item size that makes a tiny file
-    allocate gigabytes."""
-    if not isinstance(spec, str) or spec not in _PLAIN_DTYPES:
-        raise pickle.UnpicklingError(f"refusing dtype {printable(repr(spec), one_line=True)[:40]}: a CIFAR-10 "
-                                     "batch holds uint8 images and integer labels")
-    return np.dtype(spec, align=bool(align), copy=bool(copy))
+class _PickledDtype:
+    """A `numpy.dtype` as a pickle names it, kept as data. Only plain integers, floats and
+    objects are admitted (a structured or void dtype's pickled state can declare an item size
+    that makes a tiny file allocate gigabytes), and numpy's own `dtype.__setstate__` is never
+    called: it trusts the state it is given, and a mutated one crashed the process (found by
+    `bench/fuzz_census.py`). Of the state only the byte order is read."""
+
+    def __init__(self, spec: Any, align: Any = False, copy: Any = False):
+        if not isinstance(spec, str) or spec not in _PLAIN_DTYPES:
+            raise pickle.UnpicklingError(f"refusing dtype {printable(repr(spec), one_line=True)[:40]}: a CIFAR-10 "
+                                         "batch holds uint8 images and integer labels")
+        self.spec, self.byteorder = spec, "="
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) > 1 and state[1] in ("<", ">"):
+            self.byteorder = state[1]
+
+    def dtype(self) -> np.dtype:
+        plain = np.dtype(self.spec)
+        return plain.newbyteorder(self.byteorder) if plain.itemsize > 1 and self.byteorder != "=" else plain
+
+
+class _PickledArray:
+    """A pickled `numpy.ndarray` kept as data (shape, dtype, order, raw bytes) until `array`
+    builds it from bytes that fill it exactly: numpy's `ndarray.__setstate__` is never called
+    on a file's state, and nothing is allocated beyond what the file holds."""
+
+    def __init__(self, *_ignored: Any):   # `_reconstruct(ndarray, (0,), b"b")`: the state comes next
+        self.shape: tuple[int, ...] = (0,)
+        self.dtype = np.dtype("O")
+        self.fortran, self.raw = False, None
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 5:   # (version, shape, dtype, is_fortran, data)
+            state = state[1:]
+        if not (isinstance(state, tuple) and len(state) == 4):
+            raise pickle.UnpicklingError("an array's pickled state is not (shape, dtype, order, data)")
+        shape, dtype, fortran, raw = state
+        if not (isinstance(shape, tuple) and all(type(n) is int and 0 <= n < 2**40 for n in shape)):
+            raise pickle.UnpicklingError(f"an array's shape is {printable(repr(shape), one_line=True)[:40]}")
+        if not isinstance(dtype, _PickledDtype):
+            raise pickle.UnpicklingError("an array's dtype is not a numpy dtype")
+        self.shape, self.dtype, self.fortran, self.raw = shape, dtype.dtype(), bool(fortran), raw
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def describe(self) -> str:
+        return f"a {self.dtype.str} array of shape {list(self.shape)}"
+
+    def array(self, shown: str, name: str) -> np.ndarray:
+        """The array, or a NasError where the pickled bytes do not fill its shape exactly."""
+        size = int(np.prod(self.shape, dtype=object)) * self.dtype.itemsize
+        if self.dtype.hasobject or not isinstance(self.raw, bytes) or len(self.raw) != size:
+            held = f"{len(self.raw):,} bytes" if isinstance(self.raw, bytes) else type(self.raw).__name__
+            raise NasError(f"cifar10: {shown}: '{name}' is {self.describe()} whose pickled data ({held}) "
+                           "does not fill it")
+        flat = np.frombuffer(self.raw, self.dtype)
+        return flat.reshape(self.shape, order="F" if self.fortran else "C").copy()
+
+    def __repr__(self) -> str:
+        return f"<{self.describe()}>"
+
+
+_CIFAR_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): _PickledArray, ("numpy._core.multiarray", "_reconstruct"): _PickledArray,
+    ("numpy", "ndarray"): _PickledArray, ("numpy", "dtype"): _PickledDtype,
+}
+
+
+def _check_memo(raw: bytes) -> None:
+    """Refuse a pickle that stores into its memo at an index beyond its own length: the
+    unpickler grows its memo table to the index, so `LONG_BINPUT 175726962` in a 290-byte file
+    allocated 2.7 GB (found by `bench/fuzz_census.py`). A pickle that Python wrote numbers its
+    memo entries in order, each below the byte position of its opcode."""
+    for opcode, argument, position in pickletools.genops(raw):
+        if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT") and argument > position:
+            raise pickle.UnpicklingError(f"memo index {argument:,} at byte {position:,}")
 
 
 class _CifarUnpickler(pickle.Unpickler):
-    """Admits only what a CIFAR-10 batch holds: dicts, lists, bytes, str and numpy arrays."""
+    """Admits only what a CIFAR-10 batch holds: dicts, lists, bytes, str and arrays (as
+    `_PickledArray` data, never numpy's own reconstruction)."""
 
     def find_class(self, module: str, name: str):
-        if (module, name) == ("numpy", "dtype"):
-            return _plain_dtype
-        if (module, name) in _CIFAR_GLOBALS:
+        if (module, name) == ("_codecs", "encode"):   # how protocol 2 writes bytes
             return super().find_class(module, name)
+        if (module, name) in _CIFAR_GLOBALS:
+            return _CIFAR_GLOBALS[module, name]
         raise pickle.UnpicklingError(f"refusing {module}.{name}: a CIFAR-10 batch holds only dicts, lists, bytes "
                                      "and arrays")
 
@@ -284,6 +351,7 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if len(raw) > MAX_CIFAR_BATCH_BYTES:
         raise NasError(f"cifar10 batch {shown} is too large: the limit is {MAX_CIFAR_BATCH_BYTES:,} bytes")
     try:
+        _check_memo(raw)
         batch = _CifarUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as err:  # a corrupt or hostile file: one line, no pickle internals
         raise NasError(f"cifar10: {shown} is not a CIFAR-10 batch: {printable(str(err), one_line=True)[:200]}") from None
@@ -291,21 +359,20 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise NasError(f"cifar10: {shown} is not a CIFAR-10 batch (expected a dict, got {type(batch).__name__})")
     data = batch.get(b"data", batch.get("data"))
     labels = batch.get(b"labels", batch.get("labels"))
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-        got = (f"a {data.dtype.str if data.dtype.fields is None else 'structured'} array of shape {list(data.shape)}"
-               if isinstance(data, np.ndarray) else type(data).__name__)
+    if not isinstance(data, _PickledArray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        got = data.describe() if isinstance(data, _PickledArray) else type(data).__name__
         raise NasError(f"cifar10: {shown}: 'data' must be an N x 3072 uint8 array, got {printable(got)[:120]}")
-    return data.reshape(-1, 3, 32, 32), _cifar_labels(labels, data.shape[0], shown)
+    images = data.array(shown, "data")
+    return images.reshape(-1, 3, 32, 32), _cifar_labels(labels, images.shape[0], shown)
 
 
 def _cifar_labels(labels: Any, n: int, shown: str) -> np.ndarray:
     """`labels` as an int64 array of `n` classes 0..9, or a NasError naming the first bad one."""
-    if isinstance(labels, np.ndarray):
+    if isinstance(labels, _PickledArray):
         if labels.ndim != 1 or labels.dtype.kind not in "iu":
             raise NasError(f"cifar10: {shown}: 'labels' must be {n} integers 0..{CIFAR_CLASSES - 1}, got an array "
-                           f"of {labels.dtype.str if labels.dtype.fields is None else 'structured'} dtype and shape "
-                           f"{list(labels.shape)}")
-        labels = labels.tolist()
+                           f"of {labels.dtype.str} dtype and shape {list(labels.shape)}")
+        labels = labels.array(shown, "labels").tolist()
     if not isinstance(labels, list):
         raise NasError(f"cifar10: {shown}: 'labels' must be a list of {n} integers, got {type(labels).__name__}")
     if len(labels) != n:

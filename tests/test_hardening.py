@@ -160,6 +160,72 @@ def test_cifar10_data_that_is_not_uint8_images_is_refused(tmp_path, make, got):
             f"cifar10: {folder / 'test_batch'}: 'data' must be an N x 3072 uint8 array, got {got}"
 
 
+def test_a_cifar10_object_array_whose_shape_outgrows_its_list_is_refused_not_built(tmp_path):
+    """An object array of 4 pickled with the shape (8,): numpy's own `ndarray.__setstate__`
+    wrote past the list and crashed the process (SIGSEGV, found by bench/fuzz_census.py). The
+    reader keeps a pickled array as data and builds it only from bytes that fill a plain dtype;
+    the reading runs in a child so that a crash fails this one test."""
+    import pickle
+    import subprocess
+    import sys
+    np = _np()
+    raw = pickle.dumps({b"data": np.array([1, 1, 1, 1], dtype=object), b"labels": [1]}, protocol=2)
+    assert raw.count(b"K\x04\x85") == 1
+    path = tmp_path / "test_batch"
+    path.write_bytes(raw.replace(b"K\x04\x85", b"K\x08\x85"))
+    child = ("import sys; from pathlib import Path; from nasdsl import NasError; from nasdsl.data import "
+             "read_cifar_batch\ntry:\n    read_cifar_batch(Path(sys.argv[1]))\nexcept NasError as err:\n"
+             "    print(err.message)")
+    done = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == \
+        (0, f"cifar10: {path}: 'data' must be an N x 3072 uint8 array, got a |O array of shape [8]")
+
+
+def test_a_cifar10_batch_that_stores_far_into_its_memo_is_refused_before_allocating(tmp_path):
+    """`LONG_BINPUT 175726962` in a 60-byte pickle: the unpickler grew its memo table to that
+    index (2.7 GB; found by bench/fuzz_census.py). Refused before loading, in a few kB."""
+    import pickle
+    import tracemalloc
+    raw = pickle.dumps({b"labels": [1]}, protocol=2)
+    assert raw.count(b"q\x00") == 1
+    path = tmp_path / "test_batch"
+    path.write_bytes(raw.replace(b"q\x00", b"r" + (175726962).to_bytes(4, "little")))
+    from nasdsl.data import read_cifar_batch
+    tracemalloc.start()
+    try:
+        with pytest.raises(NasError) as err:
+            read_cifar_batch(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert err.value.message == (f"cifar10: {path} is not a CIFAR-10 batch: memo index 175,726,962 at byte 3")
+    assert peak < 2**20
+
+
+def test_a_cifar10_array_whose_bytes_do_not_fill_its_shape_is_refused(tmp_path):
+    import pickle
+    np = _np()
+    raw = pickle.dumps({b"data": np.zeros((1, 3072), dtype=np.uint8), b"labels": [1]}, protocol=2)
+    path = tmp_path / "test_batch"
+    path.write_bytes(raw.replace(b"K\x01M\x00\x0c\x86", b"K\x02M\x00\x0c\x86"))   # shape (1, 3072) -> (2, 3072)
+    from nasdsl.data import read_cifar_batch
+    with pytest.raises(NasError) as err:
+        read_cifar_batch(path)
+    assert err.value.message == (f"cifar10: {path}: 'data' is a |u1 array of shape [2, 3072] whose pickled data "
+                                 "(3,072 bytes) does not fill it")
+
+
+def test_a_cifar10_batch_with_big_endian_labels_reads_their_values(tmp_path):
+    import pickle
+    np = _np()
+    path = tmp_path / "test_batch"
+    images = np.arange(2 * 3072, dtype=np.uint64).astype(np.uint8).reshape(2, 3072)
+    path.write_bytes(pickle.dumps({b"data": images, b"labels": np.array([3, 9], dtype=">i8")}, protocol=2))
+    from nasdsl.data import read_cifar_batch
+    x, y = read_cifar_batch(path)
+    assert x.shape == (2, 3, 32, 32) and (x.reshape(2, 3072) == images).all() and y.tolist() == [3, 9]
+
+
 @pytest.mark.parametrize("kind", ["fifo", "directory", "symlink to /dev/zero"])
 def test_a_cifar10_batch_that_is_not_a_regular_file_is_refused_unopened(tmp_path, kind):
     import os

@@ -164,13 +164,14 @@ def children(node: VExpr) -> tuple[Value, ...]:
         >>> children(binary("+", Ref("k"), 1))
         (Ref(label='k'), 1)
     """
-    if isinstance(node, Binary):
+    cls = node.__class__
+    if cls is Binary:
         return (node.left, node.right)
-    if isinstance(node, Unary):
+    if cls is Unary:
         return (node.operand,)
-    if isinstance(node, IfElse):
+    if cls is IfElse:
         return (node.test, node.then, node.other)
-    if isinstance(node, Func):
+    if cls is Func:
         return node.args
     return ()
 

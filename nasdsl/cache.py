@@ -668,7 +668,9 @@ def fingerprint_of(data: dict, constraints: int) -> str:
     shown = {name: tuple(f.name for f in dataclasses.fields(cls) if f.init and f.repr)
              for cls, (name, _) in fields.items()}
     positions = {name: [i for i, f in enumerate(names) if f in shown[name]] for _, (name, names) in fields.items()}
-    classes = {name: (cls.__qualname__, shown[name], positions[name]) for cls, (name, _) in fields.items()}
+    classes = {name: (cls.__qualname__ + "(", [(f"{', ' if k else ''}{shown[name][k]}=", i)
+                                               for k, i in enumerate(positions[name])])
+               for cls, (name, _) in fields.items()}
     texts: list[Any] = []   # per node: its text (a str), or its pieces (a list of str and node indices)
     sizes: list[int] = []   # per node: the length of its text
 
@@ -713,7 +715,8 @@ def _tupled(items: list) -> list:
 def _node_pieces(node: list, part: Callable[[Any], Any], classes: Mapping[str, tuple]) -> list:
     """The `repr` of the value an entry's node stands for, as pieces (`fingerprint_of`): strings,
     and node indices standing for their (long) texts; `part(v)` gives a field's piece and
-    `classes` maps a tag to its class's name and the fields its `repr` shows, by position."""
+    `classes` maps a tag to the opening of its class's `repr` and, per field shown, its text
+    up to the value and the value's position in the node."""
     tag = node[0]
     if tag == "t":
         return _tupled([part(v) for v in node[1:]])
@@ -733,10 +736,10 @@ def _node_pieces(node: list, part: Callable[[Any], Any], classes: Mapping[str, t
         _, op_label, input_label, first, count = node
         return ["CellOp(op_label=", part(op_label), ", input_label=", part(input_label), ", candidates=",
                 *_tupled([part(first)] * count), ")"]
-    qualname, names, positions = classes[tag]
-    values, pieces = node[1:], [qualname + "("]
-    for k, i in enumerate(positions):
-        pieces += [f"{', ' if k else ''}{names[k]}=", part(values[i])]
+    opening, shown = classes[tag]
+    pieces = [opening]
+    for name, i in shown:
+        pieces += [name, part(node[i + 1])]
     pieces.append(")")
     return pieces
 

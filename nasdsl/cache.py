@@ -643,11 +643,20 @@ def encode_space(space) -> dict:
     return {"nodes": enc.nodes, "root": root, "head": head, "template": built, "texts": list(enc.texts)}
 
 
+LONG_TEXT = 1 << 14  # a node whose text is longer is kept as its pieces, not joined (`fingerprint_of`)
+
+
 def fingerprint_of(data: dict, constraints: int) -> str:
     """`Space.fingerprint()` of the space `encode_space` wrote as `data` (of whose constraints
     the first `constraints` are not budgets), worked out from the entry's node table: the text
     hashed is `repr((decisions, constraints, budgets, template))`, written once per node, so a
     node met many times (a cell op's copied candidates, shared values) costs one `repr`.
+
+    A node's text is joined into one string while it is at most `LONG_TEXT` characters; a
+    longer one is kept as its pieces (strings, and the indices of long children), and the hash
+    is fed by walking those. The texts of shared nodes repeat, so the whole text can be far
+    longer than the table (7.6 MB for NAS-Bench-101's 3,205 nodes): joining it level by level
+    would copy it once per level of nesting.
 
     Example::
 
@@ -659,42 +668,101 @@ def fingerprint_of(data: dict, constraints: int) -> str:
     shown = {name: tuple(f.name for f in dataclasses.fields(cls) if f.init and f.repr)
              for cls, (name, _) in fields.items()}
     positions = {name: [i for i, f in enumerate(names) if f in shown[name]] for _, (name, names) in fields.items()}
-    qualname = {name: cls.__qualname__ for cls, (name, _) in fields.items()}
-    texts: list[str] = []
+    classes = {name: (cls.__qualname__ + "(", [(f"{', ' if k else ''}{shown[name][k]}=", i)
+                                               for k, i in enumerate(positions[name])])
+               for cls, (name, _) in fields.items()}
+    texts: list[Any] = []   # per node: its text (a str), or its pieces (a list of str and node indices)
+    sizes: list[int] = []   # per node: the length of its text
 
-    def text(v: Any) -> str:
-        return texts[v[0]] if v.__class__ is list else repr(v)
-
-    def tuple_text(items: list[str]) -> str:
-        return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
+    def part(v: Any) -> Any:
+        """A field's text (a str), or the index of its node when that node's text is long."""
+        if v.__class__ is list:
+            t = texts[v[0]]
+            return t if t.__class__ is str else v[0]
+        return repr(v)
 
     for node in data["nodes"]:
-        tag = node[0]
-        if tag == "t":
-            texts.append(tuple_text([text(v) for v in node[1:]]))
-        elif tag == "l":
-            texts.append("[" + ", ".join([text(v) for v in node[1:]]) + "]")
-        elif tag == "d":
-            texts.append("{" + ", ".join([f"{k!r}: {text(v)}" for k, v in zip(node[1::2], node[2::2])]) + "}")
-        elif tag == "f":
-            texts.append(repr(float(node[1])))
-        elif tag == "L":
-            texts.append(f"Loc(file={node[1]!r}, line={node[2]!r}, col={node[3]!r})")
-        elif tag == "CellOp*":
-            _, op_label, input_label, first, count = node
-            texts.append(f"CellOp(op_label={text(op_label)}, input_label={text(input_label)}, "
-                         f"candidates={tuple_text([text(first)] * count)})")
-        else:
-            values = node[1:]
-            texts.append(qualname[tag] + "(" + ", ".join(
-                [f"{shown[tag][k]}={text(values[i])}" for k, i in enumerate(positions[tag])]) + ")")
+        pieces = _node_pieces(node, part, classes)
+        size = 0
+        for piece in pieces:
+            size += len(piece) if piece.__class__ is str else sizes[piece]
+        sizes.append(size)
+        texts.append("".join(pieces) if size <= LONG_TEXT else pieces)  # short: every piece is a str
     decisions, everything = (data["nodes"][data["root"][0]][i] for i in (1, 2))
-    template = data["template"]
-    rules = [text(v) for v in data["nodes"][everything[0]][1:]]
-    payload = "(" + ", ".join([text(decisions), tuple_text(rules[:constraints]) if constraints else "()",
-                               tuple_text(rules[constraints:]) if len(rules) > constraints else "()",
-                               text(template)]) + ")"
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    rules = [part(v) for v in data["nodes"][everything[0]][1:]]
+    payload = ["(", part(decisions), ", ", *(_tupled(rules[:constraints]) if constraints else ["()"]), ", ",
+               *(_tupled(rules[constraints:]) if len(rules) > constraints else ["()"]), ", ",
+               part(data["template"]), ")"]
+    return _sha256_of_pieces(payload, texts).hexdigest()[:16]
+
+
+def _listed(opening: str, items: list, closing: str) -> list:
+    """`opening`, the items separated by ", ", `closing`: as a list of pieces."""
+    pieces: list[Any] = [opening]
+    for k, item in enumerate(items):
+        if k:
+            pieces.append(", ")
+        pieces.append(item)
+    pieces.append(closing)
+    return pieces
+
+
+def _tupled(items: list) -> list:
+    """The pieces of a tuple's `repr`, given its items' texts."""
+    return _listed("(", items, ",)" if len(items) == 1 else ")")
+
+
+def _node_pieces(node: list, part: Callable[[Any], Any], classes: Mapping[str, tuple]) -> list:
+    """The `repr` of the value an entry's node stands for, as pieces (`fingerprint_of`): strings,
+    and node indices standing for their (long) texts; `part(v)` gives a field's piece and
+    `classes` maps a tag to the opening of its class's `repr` and, per field shown, its text
+    up to the value and the value's position in the node."""
+    tag = node[0]
+    if tag == "t":
+        return _tupled([part(v) for v in node[1:]])
+    if tag == "l":
+        return _listed("[", [part(v) for v in node[1:]], "]")
+    if tag == "d":
+        pieces = ["{"]
+        for k, (key, v) in enumerate(zip(node[1::2], node[2::2])):
+            pieces += [f"{', ' if k else ''}{key!r}: ", part(v)]
+        pieces.append("}")
+        return pieces
+    if tag == "f":
+        return [repr(float(node[1]))]
+    if tag == "L":
+        return [f"Loc(file={node[1]!r}, line={node[2]!r}, col={node[3]!r})"]
+    if tag == "CellOp*":
+        _, op_label, input_label, first, count = node
+        return ["CellOp(op_label=", part(op_label), ", input_label=", part(input_label), ", candidates=",
+                *_tupled([part(first)] * count), ")"]
+    opening, shown = classes[tag]
+    pieces = [opening]
+    for name, i in shown:
+        pieces += [name, part(node[i + 1])]
+    pieces.append(")")
+    return pieces
+
+
+def _sha256_of_pieces(pieces: list, texts: list) -> Any:
+    """SHA-256 of the UTF-8 text that `pieces` spell out, a node index standing for its text
+    in `texts` (a str, or pieces again), fed to the hash in batches of about `LONG_TEXT`."""
+    digest, buffer, held = hashlib.sha256(), [], 0
+    stack = [iter(pieces)]
+    while stack:
+        for piece in stack[-1]:
+            if piece.__class__ is not str:
+                stack.append(iter(texts[piece]))
+                break
+            buffer.append(piece)
+            held += len(piece)
+            if held > LONG_TEXT:
+                digest.update("".join(buffer).encode())
+                buffer, held = [], 0
+        else:
+            stack.pop()
+    digest.update("".join(buffer).encode())
+    return digest
 
 
 def decode_space(data: dict, rebuild: Callable[[], Any] | None = None):

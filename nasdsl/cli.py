@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -117,10 +118,12 @@ def cmd_info(args) -> int:
     data = space.to_json()
     data["budgets_counted"] = report.budgets_counted
     data["size_report"] = report.to_json()
-    # the cheapest and dearest params and flops (MACs per sample): worked out once per space and
-    # kept with its cache entry (`Space.remembered`), so a cached space does not redo it
-    bounds = space.remembered("cost_bounds", lambda: _cost_bounds_json(space))
-    data["cost_bounds"] = bounds
+    # the cheapest and dearest params and flops (MACs per sample): the analysis costs more than
+    # the rest of a cold `info` together, so the text shows it only with --bounds (--json always
+    # has it); worked out once per space and kept with its cache entry (`Space.remembered`)
+    bounds = None
+    if args.bounds or args.json:
+        bounds = data["cost_bounds"] = space.remembered("cost_bounds", lambda: _cost_bounds_json(space))
     if args.arch is not None:
         from .analysis.shapes import costs
         data["arch"] = load_arch(space, args.arch)
@@ -144,7 +147,9 @@ def cmd_info(args) -> int:
     for c in data["constraints"]:
         print(f"{c['kind']} {c['expr']}   ({c['where']})")
     print(f"\n{count_text(len(rows), 'decision')}, size {report} ({report.size:.3e})")
-    if bounds["params"] is None:
+    if bounds is None:
+        pass
+    elif bounds["params"] is None:
         print(f"cheapest .. dearest: not known ({bounds.get('note', '')})")
     else:
         print(f"cheapest .. dearest: {_bound_text(bounds, 'params')}, {_bound_text(bounds, 'flops')} "
@@ -462,6 +467,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="a .nas file or a built-in space name")
     p.add_argument("--json", action="store_true", help="print a JSON object (size, fingerprint, decisions, ...)")
     p.add_argument("--arch", metavar="ARCH", help="also validate an architecture (JSON, file, NB201 string, genotype)")
+    p.add_argument("--bounds", action="store_true",
+                   help="also show the cheapest and dearest params and FLOPs (always in --json)")
     p.set_defaults(func=cmd_info)
 
     p = with_set(sub.add_parser("sample", help="draw architectures as JSON lines"))
@@ -644,6 +651,11 @@ def cmd_train(args) -> int:
 
 _COMMANDS = ("check", "info", "sample", "fmt", "compile", "export", "show", "search", "trials", "fit-latency", "train", "lsp")
 INTERNAL_ERROR = 70  # EX_SOFTWARE: nasdsl itself failed, not the input
+# Commands run as a process of their own without the cyclic garbage collector: their heap is
+# one compiled space that lives until the process ends, so the collector finds nothing, but its
+# passes over that heap cost a cold `info` 5-8% of its CPU. (Not when `main` is called in a
+# program of the caller's, with `argv` given: that program's collector is left alone.)
+_WITHOUT_COLLECTOR = ("info",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -652,6 +664,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     traceback is printed only when the environment sets NASDSL_DEBUG=1."""
     given = list(sys.argv[1:] if argv is None else argv)
     command = given[0] if given and given[0] in _COMMANDS else None
+    if argv is None and command in _WITHOUT_COLLECTOR:
+        gc.disable()
     parser = build_parser(command)
     args = parser.parse_args(given)
     from .quiet import quiet

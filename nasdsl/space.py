@@ -224,6 +224,60 @@ class Space:
                  current: dict[tuple, int]) -> dict[tuple, int]:
         """One step of the forward DP over tuples: an extended state is the state, then the
         decision's value, then the running sums this step updates, in the order of `plan.sums[t]`."""
+        cond, checks, sums, sum_checks, take = self._dp_projections(t, d, prev_frontier, frontier)
+        plan = self.plan
+        branch = plan.needed[t] or plan.closing[t] or (plan.sums and plan.sums[t])
+        nxt: dict[tuple, int] = {}
+        # each projection read inline, by its key in its cache, calling it only on a miss: the
+        # loop runs once per state and value (hundreds of thousands of times in NAS-Bench-101)
+        cond_key, cond_cache = cond.key, cond.cache
+        check_at = [(c.key, c.cache, c) for c in checks]
+        sum_at = [(before, term.key, term.cache, term) for before, term in sums]
+        branched = [(v, 1) for v in d.values]
+        for state, count in current.items():
+            try:
+                active = cond_cache[cond_key(state)]
+            except (KeyError, TypeError):
+                active = cond(state)
+            if not active:
+                options = ((INACTIVE, 1),)
+            elif branch:
+                options = branched
+            else:
+                options = ((d.values[0], len(d.values)),)  # nothing later reads it: count, don't branch
+            for value, mult in options:
+                row = [*state, value]
+                failed = False
+                for key, cache, check in check_at:
+                    try:
+                        holds = cache[key(row)]
+                    except (KeyError, TypeError):
+                        holds = check(row)
+                    if not holds:
+                        failed = True
+                        break
+                if failed:
+                    continue
+                for before, key, cache, term in sum_at:
+                    total = 0 if before is None else row[before]
+                    if total is not INACTIVE:
+                        try:
+                            added = cache[key(row)]
+                        except (KeyError, TypeError):
+                            added = term(row)
+                        total = INACTIVE if added is INACTIVE else total + added
+                    row.append(total)
+                if sum_checks and any(row[i] is not INACTIVE and bool(apply_binary(c.expr.op, row[i], c.expr.right))
+                                      != (c.kind == "require") for i, c in sum_checks):
+                    continue
+                key = take(row)
+                nxt[key] = nxt.get(key, 0) + count * mult
+        return nxt
+
+    def _dp_projections(self, t: int, d: ir.Decision, prev_frontier: tuple[str, ...], frontier: tuple[str, ...]):
+        """What step t of the DP reads from an extended row (`_dp_step`): the decision's
+        condition, the constraints it closes, the running sums it updates (each with where its
+        total so far is read), the sum checks (by position) and the frontier's getter."""
         plan, memo = self.plan, self._memo
         ext = list(prev_frontier) + [d.label]
         last = {lab: i for i, lab in enumerate(ext)}  # where each label is read: a sum updated here, at its newest place
@@ -240,37 +294,7 @@ class Space:
         sum_checks = [(last[acc], c) for acc, c in (plan.sum_checks[t] if plan.sum_checks else ())]
         pick = [last[lab] for lab in frontier]
         take = itemgetter(*pick) if len(pick) > 1 else (lambda row: tuple([row[i] for i in pick]))
-        branch = plan.needed[t] or plan.closing[t] or (plan.sums and plan.sums[t])
-        nxt: dict[tuple, int] = {}
-        for state, count in current.items():
-            if not cond(state):
-                options = ((INACTIVE, 1),)
-            elif branch:
-                options = [(v, 1) for v in d.values]
-            else:
-                options = ((d.values[0], len(d.values)),)  # nothing later reads it: count, don't branch
-            for value, mult in options:
-                row = [*state, value]
-                if checks:
-                    for check in checks:
-                        if not check(row):
-                            break
-                    else:
-                        check = None
-                    if check is not None:
-                        continue
-                for before, term in sums:
-                    total = 0 if before is None else row[before]
-                    if total is not INACTIVE:
-                        added = term(row)
-                        total = INACTIVE if added is INACTIVE else total + added
-                    row.append(total)
-                if sum_checks and any(row[i] is not INACTIVE and bool(apply_binary(c.expr.op, row[i], c.expr.right))
-                                      != (c.kind == "require") for i, c in sum_checks):
-                    continue
-                key = take(row)
-                nxt[key] = nxt.get(key, 0) + count * mult
-        return nxt
+        return cond, checks, sums, sum_checks, take
 
     def _dp_holds(self, t: int, view: Mapping[str, Any]) -> dict[str, Any] | None:
         """Check step t on a frontier view: None if a constraint fails, else the running sums."""

@@ -164,19 +164,23 @@ def children(node: VExpr) -> tuple[Value, ...]:
         >>> children(binary("+", Ref("k"), 1))
         (Ref(label='k'), 1)
     """
-    if isinstance(node, Binary):
+    cls = node.__class__
+    if cls is Binary:
         return (node.left, node.right)
-    if isinstance(node, Unary):
+    if cls is Unary:
         return (node.operand,)
-    if isinstance(node, IfElse):
+    if cls is IfElse:
         return (node.test, node.then, node.other)
-    if isinstance(node, Func):
+    if cls is Func:
         return node.args
     return ()
 
 
+_EXPR_CLASSES = frozenset({Ref, Binary, Unary, IfElse, Func})  # final classes: a set lookup, not isinstance
+
+
 def is_expr(value: Value) -> bool:
-    return isinstance(value, (Ref, Binary, Unary, IfElse, Func))
+    return value.__class__ in _EXPR_CLASSES
 
 
 def apply_binary(op: str, a: Any, b: Any) -> Any:
@@ -262,24 +266,25 @@ def evaluate(value: Value, arch: Mapping[str, Any]) -> Any:
 
 def _evaluate(value: Value, arch: Mapping[str, Any], memo: dict[int, Any]) -> Any:
     """`evaluate` with shared subexpressions computed once (memo by node identity)."""
-    if not is_expr(value):
-        return tuple(_evaluate(v, arch, memo) for v in value) if isinstance(value, tuple) else value
-    if isinstance(value, Ref):
+    cls = value.__class__   # dispatch on the class: this runs once per node of every evaluation
+    if cls is Ref:
         return arch[value.label]
+    if cls not in _EXPR_CLASSES:
+        return tuple(_evaluate(v, arch, memo) for v in value) if isinstance(value, tuple) else value
     hit = memo.get(id(value), memo)
     if hit is not memo:
         return hit
-    if isinstance(value, Binary):
+    if cls is Binary:
         if value.op == "and":
             out = _evaluate(value.left, arch, memo) and _evaluate(value.right, arch, memo)
         elif value.op == "or":
             out = _evaluate(value.left, arch, memo) or _evaluate(value.right, arch, memo)
         else:
             out = apply_binary(value.op, _evaluate(value.left, arch, memo), _evaluate(value.right, arch, memo))
-    elif isinstance(value, Unary):
+    elif cls is Unary:
         v = _evaluate(value.operand, arch, memo)
         out = (not v) if value.op == "not" else check_number(-v)
-    elif isinstance(value, IfElse):
+    elif cls is IfElse:
         out = _evaluate(value.then if _evaluate(value.test, arch, memo) else value.other, arch, memo)
     else:
         out = check_number(FUNCS[value.name](*(_evaluate(a, arch, memo) for a in value.args)))
@@ -339,19 +344,20 @@ def free_labels(value: Value) -> frozenset[str]:
     stack, seen = [value], set()
     while stack:
         v = stack.pop()
-        if is_expr(v):
+        cls = v.__class__
+        if cls in _EXPR_CLASSES:
             if id(v) in seen:  # a shared subexpression (see _interned)
                 continue
             seen.add(id(v))
-        if isinstance(v, Ref):
+        if cls is Ref:
             out.add(v.label)
-        elif isinstance(v, Binary):
+        elif cls is Binary:
             stack += (v.left, v.right)
-        elif isinstance(v, Unary):
+        elif cls is Unary:
             stack.append(v.operand)
-        elif isinstance(v, IfElse):
+        elif cls is IfElse:
             stack += (v.test, v.then, v.other)
-        elif isinstance(v, Func):
+        elif cls is Func:
             stack += v.args
         elif isinstance(v, tuple):
             stack += v

@@ -170,7 +170,7 @@ def test_check_and_info_report_budgets(tmp_path, capsys):
     # 9a + ab + 3b + 2 over a, b in 4..32: 66 (4, 4) to 1,410 (32, 32); MACs equal params less the biases
     assert data["cost_bounds"] == {"params": {"min": 66, "min_exact": True, "max": 1410, "max_exact": True},
                                    "flops": {"min": 56, "min_exact": True, "max": 1344, "max_exact": True}}
-    assert main(["info", str(small)]) == 0
+    assert main(["info", str(small), "--bounds"]) == 0
     out = capsys.readouterr().out
     assert "2 decisions, size exactly 9 within the budgets (16 without them)" in out
     assert "cheapest .. dearest: params 66 .. 1,410, flops 56 .. 1,344 (multiply-adds per sample)" in out

@@ -1,9 +1,12 @@
 """The command line: exit codes, no tracebacks for user errors, stable JSON."""
 from __future__ import annotations
 
+import gc
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from nasdsl.cli import main
 
@@ -40,6 +43,20 @@ def test_info_json_contract(capsys):
     assert code == 0 and data["size"] == 15625 and len(data["fingerprint"]) == 16
     assert [d["label"] for d in data["decisions"]][:2] == ["Cell.e1_0", "Cell.e2_0"]
     assert all(set(d) >= {"label", "kind", "values"} for d in data["decisions"])
+
+
+def test_info_as_a_process_runs_without_the_collector_and_prints_what_main_prints(capsys):
+    """`nasdsl info` run as its own process turns the cyclic garbage collector off (its heap is
+    the space it prints); called in a program, `main` leaves that program's collector on. The
+    output is the same either way."""
+    root = Path(__file__).resolve().parent.parent
+    code, out, _ = run(capsys, "info", "darts", "--set", "C=8")
+    assert code == 0 and gc.isenabled()
+    probe = ("import gc, sys\nfrom nasdsl.cli import main\nsys.argv = ['nasdsl', 'info', 'darts', '--set', 'C=8']\n"
+             "code = main()\nprint(code, gc.isenabled())")
+    env = {**os.environ, "PYTHONPATH": str(root), "NASDSL_NO_CACHE": "1"}
+    shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
+    assert shown == out + "0 False\n"
 
 
 def test_info_table_and_set(capsys):

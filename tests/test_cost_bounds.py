@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -185,10 +190,37 @@ def test_a_budget_over_every_architecture_is_an_error_at_the_budget_with_the_che
     assert err.value.message == ("the budgets leave none of the 15,625 architectures: the cheapest has 73,306 "
                                  "params, which breaks `require params <= 50000`")
     assert err.value.loc.line == space.sources[space.root_file].count("\n")
-    assert main(["info", "nasbench201"]) == 0
+    assert main(["info", "nasbench201", "--bounds"]) == 0
     out = capsys.readouterr().out
     assert "cheapest .. dearest: params 73,306 .. 1,531,546, flops 7,783,040 .. 220,119,680 (multiply-adds per " \
            "sample)" in out
+
+
+@pytest.mark.parametrize("name", ["nasbench201", "darts"])
+def test_info_shows_the_bounds_only_with_the_flag_and_the_rest_unchanged(name, capsys, monkeypatch):
+    """`nasdsl info` leaves the cost analysis out unless `--bounds` is given (it costs more than
+    the rest of a cold `info`): the text without the flag is the text with it less the bounds
+    line, which shows what `--json` reports and `cost_bounds` works out; without the flag the
+    analysis is not even imported."""
+    from nasdsl.cli import _bound_text, main
+    monkeypatch.setenv("NASDSL_NO_CACHE", "1")
+    assert main(["info", name, "--bounds"]) == 0
+    full = capsys.readouterr().out.splitlines()
+    assert main(["info", name]) == 0
+    plain = capsys.readouterr().out.splitlines()
+    assert main(["info", name, "--json"]) == 0
+    bounds = json.loads(capsys.readouterr().out)["cost_bounds"]
+    assert bounds == cost_bounds(nasdsl.load(name)).to_json()
+    line = (f"cheapest .. dearest: {_bound_text(bounds, 'params')}, {_bound_text(bounds, 'flops')} "
+            f"(multiply-adds per sample)")
+    assert full == plain + [line]
+    root = Path(__file__).resolve().parent.parent
+    probe = ("import sys, io, contextlib\nfrom nasdsl.cli import main\n"
+             f"with contextlib.redirect_stdout(io.StringIO()): main(['info', {name!r}])\n"
+             "print('nasdsl.analysis.bounds' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(root), "NASDSL_NO_CACHE": "1"}
+    shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == "False"
 
 
 def _check_against_enumeration(text: str) -> None:

@@ -145,15 +145,16 @@ def _expr_size(value: Any, limit: int) -> int:
     n, stack, seen = 0, [value], set()
     while stack and n <= limit:
         v = stack.pop()
-        if is_expr(v):
+        expr = is_expr(v)
+        if expr:
             if id(v) in seen:
                 continue
             seen.add(id(v))
         n += 1
-        if isinstance(v, tuple):
-            stack += v
-        elif is_expr(v):
+        if expr:
             stack += children(v)
+        elif isinstance(v, tuple):
+            stack += v
     return n
 
 

@@ -55,14 +55,14 @@ def load_tables(text: str, path: Path | None = None) -> Lark | None:
     from . import grammar_path
     path = path or tables_path(grammar_path())
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"), object_hook=_decode_object)
     except (OSError, ValueError):
         return None
     if not isinstance(record, dict) or record.get("format") != FORMAT or record.get("lark") != lark.__version__ \
             or record.get("grammar") != grammar_digest(text):
         return None
     try:
-        data, memo = _decode(record["tables"])
+        data, memo = record["tables"]
         return Lark._load_from_dict(data, memo, propagate_positions=OPTIONS["propagate_positions"],
                                     postlex=StatementIf())
     except Exception:  # noqa: BLE001 - a damaged file: build from the grammar instead
@@ -95,15 +95,13 @@ def _encode(x: Any) -> Any:
     raise TypeError(f"cannot store {type(x).__name__} in the tables file")
 
 
-def _decode(x: Any) -> Any:
-    if isinstance(x, dict):
-        if "__pairs__" in x:
-            return {_decode(k): _decode(v) for k, v in x["__pairs__"]}
-        if "__tuple__" in x:
-            return tuple(_decode(v) for v in x["__tuple__"])
-        return {k: _decode(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_decode(v) for v in x]
+def _decode_object(x: dict) -> Any:
+    """`_encode` undone for one JSON object, as `json.loads` reads it (its members are decoded
+    already, innermost first): so only objects, not every list and constant, cost a call."""
+    if "__pairs__" in x:
+        return {k: v for k, v in x["__pairs__"]}
+    if "__tuple__" in x:
+        return tuple(x["__tuple__"])
     return x
 
 

@@ -32,7 +32,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from .evaluators import Evaluator, Infeasible, objective_value
 from .feasibility import Screen
 from .feasibility import tell as tell_trial
 from .ledger import Ledger
+from .objectives import Objective, parse_objectives, values_of
 from .outdir import claim, prepare
 from .store import STUDY, Heartbeat, Store, TrialRecord, default_url
 
@@ -61,6 +62,12 @@ class SearchResult:
     best: TrialRecord | None
     url: str
     objective: str
+    objectives: tuple = ()   # a multi-objective search's (`nasdsl.search.objectives.Objective`); best is None
+
+    def front(self) -> list[TrialRecord]:
+        """A multi-objective search's Pareto front: the complete trials no other dominates."""
+        from .objectives import directions, pareto_trials
+        return pareto_trials(self.trials, directions(self.objectives)) if self.objectives else []
 
     def best_so_far(self) -> list[float]:
         out, best = [], float("-inf")
@@ -89,6 +96,11 @@ class Job:
     max_retries: int = 2
     gpus_per_trial: int = 1
     checks: tuple = ()   # constraints checked before a trial is spent (feasibility.Bound)
+    objectives: tuple = ()   # two or more: a multi-objective search (objectives.Objective)
+
+    @property
+    def directions(self) -> tuple[str, ...] | None:
+        return tuple(o.direction for o in self.objectives) or None
 
 
 # --- the worker loop -----------------------------------------------------------------------
@@ -112,7 +124,7 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
     # each worker, each resumption and each process joining the store draws its own stream
     # (the first process of a fresh store: the base seed itself)
     seed = (job.seed + 1_000_003 * index + 7919 * ledger.counted + 15_485_863 * store.join()) % 2**32
-    strat = create(job.strategy, space, seed=seed, budget=job.trials, options=job.options)
+    strat = create(job.strategy, space, seed=seed, budget=job.trials, options=job.options, directions=job.directions)
     told: set[int] = set()
     waiting = _Waiting(store)
     screen = Screen(job.checks, store)
@@ -215,7 +227,9 @@ def _evaluate(job: Job, store: Store, rec: TrialRecord) -> None:
     try:
         try:
             metrics = dict(job.evaluator(rec.arch))
-            value = objective_value(metrics, job.objective)
+            if job.costs and ("params" not in metrics or "flops" not in metrics):
+                metrics = {**_costs(job.space, rec.arch), **metrics}
+            value = values_of(metrics, job.objectives) if job.objectives else objective_value(metrics, job.objective)
         except Infeasible as err:
             store.fail(rec, f"infeasible: {err}", round(time.perf_counter() - start, 6))
             return
@@ -224,8 +238,6 @@ def _evaluate(job: Job, store: Store, rec: TrialRecord) -> None:
             text = f"{type(err).__name__}: {err}\n" + "".join(tb[-3:])
             store.fail(rec, text.strip(), round(time.perf_counter() - start, 6))
             return
-        if job.costs and ("params" not in metrics or "flops" not in metrics):
-            metrics = {**_costs(job.space, rec.arch), **metrics}
         store.complete(rec, value, metrics, round(time.perf_counter() - start, 6))
     except KeyboardInterrupt:
         store.interrupt(rec)
@@ -247,7 +259,7 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
            objective: str | None = None, allow_changed_space: bool = False, study: str = STUDY,
            meta: Mapping[str, Any] | None = None, progress: Callable[[int, float | None], None] | None = None,
            costs: bool = True, grace: float = 30.0, max_retries: int = 2, gpus_per_trial: int = 1,
-           checks: list | None = None) -> SearchResult:
+           checks: list | None = None, objectives: Sequence[str] | Sequence[Objective] = ()) -> SearchResult:
     """Run (or resume) a multi-trial search and return its trials.
 
     `evaluator(arch)` returns a number or a mapping of metrics (`objective` names the one to
@@ -259,7 +271,10 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     several `workers` on a machine with GPUs each gets `gpus_per_trial` of them of its own
     (`nasdsl.search.devices`). `checks` (default: the evaluator's `checks`) are constraints
     held before a trial is spent (`nasdsl.search.feasibility`): a proposal that breaks one is
-    recorded as infeasible, told to the strategy, and costs no trial.
+    recorded as infeasible, told to the strategy, and costs no trial. Two or more `objectives`
+    (`"NAME:max"` texts or `Objective`s, `nasdsl.search.objectives`) make it a multi-objective
+    search: each trial's values are those metrics, the store's study has their directions, and
+    the result's `front()` is the Pareto front (`objective` is then only a label).
     """
     if strategies.kind(strategy) != "multi-trial":
         raise NasError(f"{strategy!r} is a one-shot strategy; multi-trial: {', '.join(strategies.MULTI_TRIAL)}")
@@ -269,8 +284,11 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
         raise NasError(f"--workers must be at least 1, got {workers}")
     if workers > 1 and storage in (None, "memory"):
         raise NasError("--workers > 1 needs a persistent --storage (sqlite:///..., postgresql://..., journal:PATH)")
-    create(strategy, space, seed=seed, budget=trials, options=options)   # options checked before anything runs
-    objective = objective or getattr(evaluator, "objective", None) or "value"
+    objectives = tuple(parse_objectives([o.text if isinstance(o, Objective) else o for o in objectives]))
+    directions = tuple(o.direction for o in objectives) or None
+    create(strategy, space, seed=seed, budget=trials, options=options, directions=directions)   # checked first
+    objective = " ".join(o.text for o in objectives) if objectives else (
+        objective or getattr(evaluator, "objective", None) or "value")
     evaluate = evaluator if isinstance(evaluator, Evaluator) else _as_metrics(evaluator, objective)
     if not grace > 0:
         raise NasError(f"--grace must be a positive number of seconds, got {grace}")
@@ -280,12 +298,13 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
         raise NasError(f"--gpus-per-trial must be at least 1, got {gpus_per_trial}")
     checks = getattr(evaluator, "checks", ()) if checks is None else checks
     job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs, grace, max_retries,
-              gpus_per_trial, tuple(checks))
+              gpus_per_trial, tuple(checks), objectives)
     store = _store(job)
+    several = {"objectives": [o.text for o in objectives]} if objectives else {}
     store.open(space.fingerprint(), {"space": space.root_file, "sources": space.sources,
-                                     "params": _jsonable(space.params), "objective": objective,
+                                     "params": _jsonable(space.params), "objective": objective, **several,
                                      "strategy": strategy, **(meta or {})}, allow_changed_space,
-               domains=_domains(space))
+               domains=_domains(space), directions=directions)
     store.reap()
     if workers == 1:
         def on_trial(rec: TrialRecord, ledger: Ledger) -> None:
@@ -294,7 +313,9 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
         work(job, store, 0, on_trial)
     else:
         _run_workers(job, workers, store, progress)
-    return result_of(store, space, objective)
+    result = result_of(store, space, objective)
+    result.objectives = objectives
+    return result
 
 
 def _store(job: Job) -> Store:
@@ -374,7 +395,8 @@ def _worker_main(job: Job, index: int, parent: int, gpus: str | None = None) -> 
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus
     try:
         store = _store(job)
-        store.open(job.space.fingerprint(), {}, allow_changed_space=True, create=False, domains=_domains(job.space))
+        store.open(job.space.fingerprint(), {}, allow_changed_space=True, create=False, domains=_domains(job.space),
+                   directions=job.directions)
         work(job, store, index, parent=parent)
     except NasError as err:
         print(err.render(), file=sys.stderr)
@@ -388,7 +410,7 @@ def result_of(store: Store, space: Space | None, objective: str) -> SearchResult
     counted = [t for t in store.trials() if t.counts]
     if space is not None:
         counted = [t for t in counted if t.fingerprint == store.attrs.get("fingerprint") or space.contains(t.arch)]
-    complete = [t for t in counted if t.state == "complete"]
+    complete = [t for t in counted if t.state == "complete" and t.value is not None]
     best = max(complete, key=lambda t: (t.value, -t.number)) if complete else None
     return SearchResult(counted, best, store.url, objective)
 

@@ -49,7 +49,7 @@ from .evaluators import Evaluator, Infeasible, objective_value
 from .feasibility import Screen
 from .feasibility import tell as tell_trial
 from .ledger import Ledger
-from .objectives import Objective, parse_objectives, values_of
+from .objectives import Objective, check_columns, parse_objectives, values_of
 from .outdir import claim, prepare
 from .store import STUDY, Heartbeat, Store, TrialRecord, default_url
 
@@ -423,6 +423,10 @@ def add_arguments(group) -> None:
     group.add_argument("--evaluator", metavar="SPEC",
                        help="train | table:PATH | python:MODULE:FUNCTION (required for multi-trial)")
     group.add_argument("--metric", metavar="NAME", help="the metric to maximise (table column; python dict key)")
+    group.add_argument("--objective", action="append", metavar="NAME:max|min",
+                       help="repeat for two or more objectives (table column, params, flops, python dict key): "
+                            "a multi-objective search for the Pareto front (strategies random, grid, tpe, nsga2, "
+                            "optuna_nsga2); instead of --metric")
     group.add_argument("--constraint", action="append", metavar="COLUMN<=X",
                        help="a bound checked before a trial is spent (table column, params, flops), e.g. "
                             "latency_pixel3<=20, or after it (a metric the evaluator returns); repeatable")
@@ -454,6 +458,7 @@ def run(args) -> int:
     from .evaluators import load_train_space, make_evaluator
     if not args.evaluator:
         raise NasError("multi-trial search needs --evaluator (train | table:PATH | python:MODULE:FUNCTION)")
+    objectives = objectives_of(args)
     sets = _sets(getattr(args, "set", None))
     data, fitted = None, {}
     if args.evaluator == "train":
@@ -463,8 +468,12 @@ def run(args) -> int:
     out = prepare(Path(args.out or f"runs/{Path(args.file).stem}-{args.strategy}"))
     claim(out, shared=True)   # the processes of one multi-trial search share --out; a one-shot one is refused
     url = args.storage or default_url(out)
-    evaluator = make_evaluator(args.evaluator, space, args.metric, args.constraint or (), data,
+    metric = next((o.name for o in objectives if o.name not in ("params", "flops")), None) if objectives else args.metric
+    evaluator = make_evaluator(args.evaluator, space, metric, args.constraint or (), data,
                                getattr(args, "epochs", None) or 1, args.seed)
+    if objectives and hasattr(getattr(evaluator, "evaluator", evaluator), "columns"):   # a table: its columns
+        check_columns(objectives, [*getattr(evaluator, "evaluator", evaluator).columns, "params", "flops"],
+                      f"table {args.evaluator[len('table:'):]}")
     if hasattr(evaluator, "accelerator"):   # the train evaluator
         evaluator.accelerator = args.accelerator
     bar = TrialBar(args.trials, evaluator.objective)
@@ -472,11 +481,13 @@ def run(args) -> int:
         result = search(space, args.strategy, evaluator, args.trials, url, args.seed, args.option or [],
                         args.workers, evaluator.objective, args.allow_changed_space, args.study,
                         meta={"evaluator": evaluator.describe()}, progress=bar, grace=args.grace,
-                        max_retries=args.max_retries, gpus_per_trial=args.gpus_per_trial)
+                        max_retries=args.max_retries, gpus_per_trial=args.gpus_per_trial, objectives=objectives)
     finally:
         bar.close()
-    write_outputs(out, space, result)
     write_run(out, space, sets, fitted, data, args.seed, args.data)
+    if objectives:
+        return _report_front(out, space, result)
+    write_outputs(out, space, result)
     best = result.best
     if best is None:
         print(f"no trial completed ({len(result.trials)} failed); see `nasdsl trials {url}`")
@@ -485,6 +496,30 @@ def run(args) -> int:
     print(f"  {arch_text(space, best.arch)}")
     print(f"wrote {out / 'arch.json'}, {out / 'run.json'}, {out / 'result.json'}, {out / 'best_so_far.png'}; "
           f"store {url}")
+    return 0
+
+
+def objectives_of(args) -> list[Objective]:
+    """`--objective` texts as objectives (none: a single-objective search); not with --metric."""
+    if not getattr(args, "objective", None):
+        return []
+    if args.metric:
+        raise NasError("--metric and --objective together: a multi-objective search names every objective with "
+                       "--objective NAME:max|min (two or more); a single-objective one uses --metric")
+    return parse_objectives(args.objective)
+
+
+def _report_front(out: Path, space: Space, result: SearchResult) -> int:
+    """A multi-objective search's outputs (`nasdsl.search.fronts`) and its summary lines."""
+    from .fronts import write_front
+    write_front(out, space, result)
+    front = result.front()
+    if not front:
+        print(f"no trial completed ({len(result.trials)} failed); see `nasdsl trials {result.url}`")
+        return 1
+    print(f"Pareto front of {len(result.trials)} trials: {len(front)} architectures "
+          f"({', '.join(o.text for o in result.objectives)}); `nasdsl trials {out} --pareto` lists them")
+    print(f"wrote {out / 'result.json'}, {out / 'run.json'}, {out / 'pareto.png'}; store {result.url}")
     return 0
 
 

@@ -689,7 +689,7 @@ class Heartbeat:
 def _shown(directions: Sequence[str], attrs: Mapping[str, Any]) -> str:
     """An experiment's objectives as its attributes name them, else its directions."""
     if len(directions) > 1 and attrs.get("objectives"):
-        return " ".join(attrs["objectives"])
+        return ", ".join(attrs["objectives"])
     if len(directions) == 1:
         return f"{attrs.get('objective', 'value')} (maximize)"
     return ", ".join(directions)

@@ -228,3 +228,24 @@ def test_a_store_keeps_its_objectives(tmp_path, table, capsys):
 def test_parse_objectives_returns_directions():
     objs = parse_objectives(["a:max", " b : min "])
     assert [(o.name, o.direction, o.text) for o in objs] == [("a", "maximize", "a:max"), ("b", "minimize", "b:min")]
+
+
+def test_nsga2_keeps_the_best_ranked_and_least_crowded():
+    """population_size 3: a dominated member leaves first; within the last front, the member
+    with the smallest crowding distance (not an extreme)."""
+    from nasdsl.strategy.nsga2 import NSGA2
+    space = nasdsl.load("nasbench201")
+    s = NSGA2(space, seed=0, population_size=3, directions=("maximize", "minimize"))
+    told = [(1, -1), (3, -1), (1, -3), (2, -2), (0, 0), (2.5, -2.5), (3, -3)]   # (max, min) values
+    archs = [space.sample(i) for i in range(len(told))]
+    seen = []
+    for arch, value in zip(archs, told):
+        s.tell(arch, value)
+        seen.append(sorted(p for _, p in s.population))
+    assert seen[3] == [(1.0, 3.0), (2.0, 2.0), (3.0, 1.0)]          # (1, 1) is dominated by (2, 2)
+    assert seen[4] == seen[3]                                        # (0, 0) comes and goes
+    assert seen[5] == [(1.0, 3.0), (2.5, 2.5), (3.0, 1.0)]          # (2.5, 2.5) dominates (2, 2)
+    assert seen[6] == [(1.0, 3.0), (3.0, 1.0), (3.0, 3.0)]          # the second front's middle, least crowded
+    s.tell(archs[6], (3, -3))                                        # a repeat adds no copy
+    assert len(s.population) == 3
+    assert s.ask() not in archs

@@ -1,6 +1,6 @@
 """`nasdsl.search(...)`: a search from Python, through the drivers `nasdsl search` runs.
 
-A multi-trial strategy (random, grid, evolution, tpe, rl, local) runs `nasdsl.search.multitrial.search`
+A multi-trial strategy (random, grid, evolution, tpe, rl, local, nsga2, optuna_nsga2) runs `nasdsl.search.multitrial.search`
 with the evaluator given: a Python function of the architecture (a number, or a mapping of
 metrics with `metric=` naming the one to maximise), or a spec as `--evaluator` takes it
 (`"table:PATH"`, `"python:MODULE:FUNCTION"`, `"train"` with `data=`). Its trials go to `storage`

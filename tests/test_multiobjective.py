@@ -249,3 +249,16 @@ def test_nsga2_keeps_the_best_ranked_and_least_crowded():
     s.tell(archs[6], (3, -3))                                        # a repeat adds no copy
     assert len(s.population) == 3
     assert s.ask() not in archs
+
+
+@pytest.mark.parametrize("strategy", ["nsga2", "tpe"])
+def test_a_cheap_constraint_holds_every_trial_of_a_front_search(tmp_path, table, strategy):
+    rc, out = _search(tmp_path, table, strategy, 25, "--constraint", "lat<=6")
+    assert rc == 0
+    store = Store(f"sqlite:///{out / 'exp.db'}")
+    store.open(None, {}, create=False)
+    trials = store.trials()
+    done = [t for t in trials if t.state == "complete"]
+    assert len(done) == 25 and all(t.values[1] <= 6 for t in done)
+    rejected = [t for t in trials if t.state == "infeasible"]
+    assert rejected and all(t.metrics["lat"] > 6 and t.error == "lat<=6" for t in rejected)

@@ -262,3 +262,9 @@ def test_a_cheap_constraint_holds_every_trial_of_a_front_search(tmp_path, table,
     assert len(done) == 25 and all(t.values[1] <= 6 for t in done)
     rejected = [t for t in trials if t.state == "infeasible"]
     assert rejected and all(t.metrics["lat"] > 6 and t.error == "lat<=6" for t in rejected)
+
+
+def test_one_shot_search_refuses_objectives(capsys):
+    assert main(["search", "nasbench201", "--strategy", "darts", *TWO]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--objective (a Pareto front) is for multi-trial search" in err

@@ -4,7 +4,8 @@ Backbone: Optuna's storages. An experiment is one Optuna study; each trial carri
 attributes, `nasdsl` = the architecture (`arch`, JSON), its key (`key`), the space's
 fingerprint, the worker that ran it (and `retry_of`), and once finished `result` = every metric
 (`metrics`: the objective, params, FLOPs, ...) and its duration; the objective is the trial's
-value. (One attribute each, not one per field: Optuna's RDB storage writes every attribute
+value (a multi-objective search's study has one direction per `--objective`, and each trial
+their values, `TrialRecord.values`). (One attribute each, not one per field: Optuna's RDB storage writes every attribute
 with its own queries.) Each active decision is also an Optuna parameter, a categorical over its
 domain (an input subset shown as its JSON list), so `optuna-dashboard URL` shows our
 experiments with their parameter plots and importances, and nothing in the store is ever

@@ -452,7 +452,8 @@ def add_arguments(group) -> None:
 def run(args) -> int:
     """`nasdsl search ... --strategy <multi-trial>`: search, then `arch.json`, `run.json`
     (`nasdsl.run`: the space, its parameters and the data's preprocessing), `result.json` and
-    `best_so_far.png` in `--out DIR`."""
+    `best_so_far.png` in `--out DIR`; with `--objective`s, `run.json`, `result.json` with the
+    Pareto front and `pareto.png` (`nasdsl.search.fronts`)."""
     import nasdsl
 
     from .evaluators import load_train_space, make_evaluator

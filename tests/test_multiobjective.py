@@ -268,3 +268,20 @@ def test_one_shot_search_refuses_objectives(capsys):
     assert main(["search", "nasbench201", "--strategy", "darts", *TWO]) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "--objective (a Pareto front) is for multi-trial search" in err
+
+
+def test_python_api_objectives(tmp_path):
+    """`nasdsl.search(..., objectives=[...])`: a function returning a number is its first
+    objective, params come from the space; `front` is the Pareto front, `plot()` draws it."""
+    space = nasdsl.load("nasbench201", {"C": 4, "N": 1})
+    result = nasdsl.search(space, "nsga2", trials=12, seed=0, out=tmp_path / "api", progress=False,
+                           evaluator=lambda arch: float(sum(v == "nor_conv_3x3" for v in arch.values())),
+                           objectives=["value:max", "params:min"])
+    assert result.arch is None and len(result.trial_list) == 12
+    pts = {t["number"]: (t["values"][0], -t["values"][1]) for t in result.trial_list}
+    assert all(t["values"] == [t["value"], t["params"]] for t in result.trial_list)   # the metric, then the cost
+    want = sorted(n for n in pts if not any(dominates(q, pts[n]) for q in pts.values()))
+    assert sorted(r["number"] for r in result.front) == want
+    assert all(r["objectives"]["value"] == r["metrics"]["value"] for r in result.front)
+    assert result.plot().path == tmp_path / "api" / "pareto.png"
+    assert json.loads((tmp_path / "api" / "result.json").read_text())["front"] == result.front

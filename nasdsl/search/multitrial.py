@@ -289,7 +289,9 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     create(strategy, space, seed=seed, budget=trials, options=options, directions=directions)   # checked first
     objective = " ".join(o.text for o in objectives) if objectives else (
         objective or getattr(evaluator, "objective", None) or "value")
-    evaluate = evaluator if isinstance(evaluator, Evaluator) else _as_metrics(evaluator, objective)
+    # a function that returns a number: the metric of the first objective that is not a cost
+    named = next((o.name for o in objectives if o.name not in ("params", "flops")), "value") if objectives else objective
+    evaluate = evaluator if isinstance(evaluator, Evaluator) else _as_metrics(evaluator, named)
     if not grace > 0:
         raise NasError(f"--grace must be a positive number of seconds, got {grace}")
     if max_retries < 0:

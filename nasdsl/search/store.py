@@ -328,6 +328,8 @@ def _postgres_driver(url: str) -> str:
 class Store:
     """One experiment (an Optuna study) in one storage; see the module docstring."""
 
+    directions: tuple[str, ...] = ("maximize",)   # the study's, read when it is opened
+
     def __init__(self, url: str | None, study: str = STUDY, heartbeat_interval: float = 10, grace_period: float = 30,
                  read_only: bool = False):
         self.url = url or "memory"
@@ -343,7 +345,6 @@ class Store:
         self._seen = 0              # `changes()` has read the trials numbered below this
         self._unfinished: list[int] = []  # ... and these of them were running then
         self.distributions: dict[str, Any] = {}
-        self.directions: tuple[str, ...] = ("maximize",)
         self.worker = worker_id()
 
     # -- the experiment

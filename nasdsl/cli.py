@@ -436,7 +436,7 @@ def cmd_fit_latency(args) -> int:
 
 def cmd_trials(args) -> int:
     from .search.trials import show_trials
-    return show_trials(args.storage, top=args.top, as_json=args.json, study=args.study)
+    return show_trials(args.storage, top=args.top, as_json=args.json, study=args.study, pareto=args.pareto)
 
 
 OVERRIDE_HELP = ("let --set change the parameters of the run the architecture comes from (e.g. a wider network "
@@ -532,6 +532,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("storage", metavar="STORAGE", help="a search's --out DIR, its exp.db, or a storage URL")
     p.add_argument("--top", type=int, default=10, metavar="N", help="how many (default 10; 0: all)")
     p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.add_argument("--pareto", action="store_true",
+                   help="a multi-objective search's Pareto front (the default for one)")
     p.add_argument("--study", default="nasdsl", metavar="NAME", help="experiment name in the storage (default nasdsl)")
     p.set_defaults(func=cmd_trials)
 

@@ -1,6 +1,6 @@
 """`nasdsl.search(...)`: a search from Python, through the drivers `nasdsl search` runs.
 
-A multi-trial strategy (random, grid, evolution, tpe, rl, local) runs `nasdsl.search.multitrial.search`
+A multi-trial strategy (random, grid, evolution, tpe, rl, local, nsga2, optuna_nsga2) runs `nasdsl.search.multitrial.search`
 with the evaluator given: a Python function of the architecture (a number, or a mapping of
 metrics with `metric=` naming the one to maximise), or a spec as `--evaluator` takes it
 (`"table:PATH"`, `"python:MODULE:FUNCTION"`, `"train"` with `data=`). Its trials go to `storage`
@@ -14,7 +14,10 @@ Progress shows on a terminal and in a Jupyter notebook (`progress=None`; `True` 
 forces it): a `tqdm.auto` bar of trials and the best value so far, or Lightning's own bar.
 
 Both return a `SearchResult`: the best architecture and its metrics, the trials (a pandas
-DataFrame when pandas is installed, else a list of dicts), `plot()` and `export()`.
+DataFrame when pandas is installed, else a list of dicts), `plot()` and `export()`. A
+multi-trial search with `objectives=["acc:max", "params:min"]` (two or more, as `--objective`)
+searches for the Pareto front instead: `front` lists its trials, `arch` is None, and `plot()`
+draws the front over every trial.
 `import nasdsl` stays free of torch: this module imports the drivers when a search runs.
 
 Example::
@@ -61,6 +64,7 @@ class SearchResult:
     out: Path | None = None
     storage: str | None = None
     preprocessing: Any = field(default=None, repr=False)
+    front: list[dict[str, Any]] = field(default_factory=list, repr=False)   # a multi-objective search's
     _found: Any = field(default=None, repr=False)   # multi-trial: the driver's own result (best-so-far plot)
 
     @property
@@ -78,7 +82,11 @@ class SearchResult:
         """Draw the search's curve into `path` (default: in `out`, else a temporary file):
         multi-trial, the best value against trials (`best_so_far.png`); one-shot, loss and
         accuracy per epoch (`curves.png`). A notebook shows the returned picture."""
-        if self._found is not None:
+        if self._found is not None and self._found.objectives:
+            from .fronts import plot_front
+            target = _target(path, self.out, "pareto.png")
+            plot_front(self._found.trials, self._found.objectives, target)
+        elif self._found is not None:
             from .multitrial import plot_best_so_far
             target = _target(path, self.out, "best_so_far.png")
             plot_best_so_far(self._found, target)
@@ -119,7 +127,7 @@ def search(space: Space | str | Path, strategy: str, *, evaluator: Callable[[Map
            = None, trials: int = 100, storage: str | None = None, data: str | None = None, epochs: int = 1,
            seed: int = 0, params: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
            metric: str | None = None, out: str | Path | None = None, workers: int = 1, verbose: bool = False,
-           progress: bool | None = None, **oneshot: Any) -> SearchResult:
+           progress: bool | None = None, objectives: list[str] | None = None, **oneshot: Any) -> SearchResult:
     """Search `space` (a `Space`, a `.nas` path or a built-in name; `params` override its
     parameters when it is loaded here) with `strategy`; see the module docstring."""
     from .. import strategy as registry
@@ -129,9 +137,9 @@ def search(space: Space | str | Path, strategy: str, *, evaluator: Callable[[Map
         progress = "ipykernel" in sys.modules or sys.stderr.isatty()
     with quiet(verbose), _progress_env(progress):
         if kind == "one-shot":
-            if evaluator is not None:
-                raise NasError(f"{strategy} is a one-shot strategy: it trains a supernet on data=...; evaluator= is "
-                               "for multi-trial strategies")
+            if evaluator is not None or objectives:
+                raise NasError(f"{strategy} is a one-shot strategy: it trains a supernet on data=...; "
+                               f"{'evaluator' if evaluator is not None else 'objectives'}= is for multi-trial strategies")
             return _oneshot(space, strategy, data, epochs, seed, params, options, out, oneshot)   # Lightning's bar
         if oneshot:
             raise NasError(f"{strategy} is a multi-trial strategy; it takes no {sorted(oneshot)[0]}=")
@@ -139,11 +147,11 @@ def search(space: Space | str | Path, strategy: str, *, evaluator: Callable[[Map
             raise NasError(f"multi-trial search ({strategy}) needs evaluator=: a function of the architecture, "
                            "'table:PATH', 'python:MODULE:FUNCTION' or 'train' (with data=)")
         return _multitrial(space, strategy, evaluator, trials, storage, data, epochs, seed, params, options,
-                           metric, out, workers, progress)
+                           metric, out, workers, progress, objectives or [])
 
 
 def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, seed, params, options, metric,
-                out, workers, progress) -> SearchResult:
+                out, workers, progress, objectives) -> SearchResult:
     from .. import load
     from .evaluators import load_train_space, make_evaluator
     from .multitrial import TrialBar, write_outputs
@@ -157,26 +165,38 @@ def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, 
                                           dict(params or {}))
     else:
         space = _space(space, params)
+    from .multitrial import objectives_of
+    objectives = objectives_of(argparse.Namespace(objective=objectives, metric=metric))
+    if objectives:
+        metric = next((o.name for o in objectives if o.name not in ("params", "flops")), None)
     if isinstance(evaluator, str):
         evaluator = make_evaluator(evaluator, space, metric, (), data, epochs, seed)
     objective = metric or getattr(evaluator, "objective", None) or "value"
     bar = TrialBar(trials, objective, disable=False) if progress else None
     try:
         found = run_search(space, strategy, evaluator, trials, storage, seed, dict(options or {}), workers, metric,
-                           progress=bar)
+                           progress=bar, objectives=objectives)
     finally:
         if bar is not None:
             bar.close()
     if out is not None:   # what `nasdsl search --out DIR` writes: arch.json, result.json, the plot, run.json
         from ..run import write_run
         out = Path(out)
-        write_outputs(out, space, found)
+        if objectives:
+            from .fronts import write_front
+            write_front(out, space, found)
+        else:
+            write_outputs(out, space, found)
         write_run(out, space, dict(params or {}), fitted, data, seed, data_spec)
     best = found.best
     rows = [{"number": t.number, "state": t.state, "value": t.value, "seconds": t.seconds, **t.metrics,
              "arch": t.arch} for t in found.trials]
+    if objectives:
+        from .fronts import front_rows
+        rows = [{**row, "values": t.values} for row, t in zip(rows, found.trials)]
+    front = front_rows(found.trials, objectives, space) if objectives else []
     return SearchResult(strategy, space, dict(best.arch) if best else None, dict(best.metrics) if best else {},
-                        trial_list=rows, out=out, storage=found.url, _found=found)
+                        trial_list=rows, out=out, storage=found.url, front=front, _found=found)
 
 
 def _oneshot(space, strategy, data, epochs, seed, params, options, out, extra) -> SearchResult:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from .. import strategy
+from ..errors import NasError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the search `args` describe with the driver of its strategy's kind."""
     if strategy.kind(args.strategy) == "one-shot":
+        if getattr(args, "objective", None):
+            raise NasError("--objective (a Pareto front) is for multi-trial search; one-shot search trades accuracy "
+                           "against a cost with --penalty")
         from .oneshot import run as run_driver
     else:
         from .multitrial import run as run_driver

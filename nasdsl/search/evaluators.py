@@ -92,6 +92,7 @@ class TableEvaluator(Evaluator):
         self.space, self.path = space, Path(path)
         self._to_key = lambda arch: arch_to_nb201(space, arch)
         self.rows, columns = read_table(self.path)
+        self.columns = columns
         if metric is None:
             raise NasError(f"--evaluator table:{path} needs --metric (one of: {', '.join(columns)})")
         if metric not in columns:

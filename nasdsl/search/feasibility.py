@@ -162,7 +162,8 @@ class Screen:
 def tell(strategy, rec) -> None:
     """Tell `strategy` a finished trial; one that failed an expensive constraint is also told
     as infeasible, so the strategy learns to avoid it."""
-    strategy.tell(rec.arch, rec.value if rec.state == "complete" else None)
+    value = (tuple(rec.values) if rec.values is not None else rec.value) if rec.state == "complete" else None
+    strategy.tell(rec.arch, value)   # a multi-objective trial: the tuple of its objectives' values
     if rec.state == "failed" and (rec.error or "").startswith("infeasible:"):
         strategy.infeasible(rec.arch, 1.0)
 

@@ -32,7 +32,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from .evaluators import Evaluator, Infeasible, objective_value
 from .feasibility import Screen
 from .feasibility import tell as tell_trial
 from .ledger import Ledger
+from .objectives import Objective, check_columns, parse_objectives, values_of
 from .outdir import claim, prepare
 from .store import STUDY, Heartbeat, Store, TrialRecord, default_url
 
@@ -61,6 +62,12 @@ class SearchResult:
     best: TrialRecord | None
     url: str
     objective: str
+    objectives: tuple = ()   # a multi-objective search's (`nasdsl.search.objectives.Objective`); best is None
+
+    def front(self) -> list[TrialRecord]:
+        """A multi-objective search's Pareto front: the complete trials no other dominates."""
+        from .objectives import directions, pareto_trials
+        return pareto_trials(self.trials, directions(self.objectives)) if self.objectives else []
 
     def best_so_far(self) -> list[float]:
         out, best = [], float("-inf")
@@ -89,6 +96,11 @@ class Job:
     max_retries: int = 2
     gpus_per_trial: int = 1
     checks: tuple = ()   # constraints checked before a trial is spent (feasibility.Bound)
+    objectives: tuple = ()   # two or more: a multi-objective search (objectives.Objective)
+
+    @property
+    def directions(self) -> tuple[str, ...] | None:
+        return tuple(o.direction for o in self.objectives) or None
 
 
 # --- the worker loop -----------------------------------------------------------------------
@@ -112,7 +124,7 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
     # each worker, each resumption and each process joining the store draws its own stream
     # (the first process of a fresh store: the base seed itself)
     seed = (job.seed + 1_000_003 * index + 7919 * ledger.counted + 15_485_863 * store.join()) % 2**32
-    strat = create(job.strategy, space, seed=seed, budget=job.trials, options=job.options)
+    strat = create(job.strategy, space, seed=seed, budget=job.trials, options=job.options, directions=job.directions)
     told: set[int] = set()
     waiting = _Waiting(store)
     screen = Screen(job.checks, store)
@@ -215,7 +227,9 @@ def _evaluate(job: Job, store: Store, rec: TrialRecord) -> None:
     try:
         try:
             metrics = dict(job.evaluator(rec.arch))
-            value = objective_value(metrics, job.objective)
+            if job.costs and ("params" not in metrics or "flops" not in metrics):
+                metrics = {**_costs(job.space, rec.arch), **metrics}
+            value = values_of(metrics, job.objectives) if job.objectives else objective_value(metrics, job.objective)
         except Infeasible as err:
             store.fail(rec, f"infeasible: {err}", round(time.perf_counter() - start, 6))
             return
@@ -224,8 +238,6 @@ def _evaluate(job: Job, store: Store, rec: TrialRecord) -> None:
             text = f"{type(err).__name__}: {err}\n" + "".join(tb[-3:])
             store.fail(rec, text.strip(), round(time.perf_counter() - start, 6))
             return
-        if job.costs and ("params" not in metrics or "flops" not in metrics):
-            metrics = {**_costs(job.space, rec.arch), **metrics}
         store.complete(rec, value, metrics, round(time.perf_counter() - start, 6))
     except KeyboardInterrupt:
         store.interrupt(rec)
@@ -247,7 +259,7 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
            objective: str | None = None, allow_changed_space: bool = False, study: str = STUDY,
            meta: Mapping[str, Any] | None = None, progress: Callable[[int, float | None], None] | None = None,
            costs: bool = True, grace: float = 30.0, max_retries: int = 2, gpus_per_trial: int = 1,
-           checks: list | None = None) -> SearchResult:
+           checks: list | None = None, objectives: Sequence[str] | Sequence[Objective] = ()) -> SearchResult:
     """Run (or resume) a multi-trial search and return its trials.
 
     `evaluator(arch)` returns a number or a mapping of metrics (`objective` names the one to
@@ -259,7 +271,10 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     several `workers` on a machine with GPUs each gets `gpus_per_trial` of them of its own
     (`nasdsl.search.devices`). `checks` (default: the evaluator's `checks`) are constraints
     held before a trial is spent (`nasdsl.search.feasibility`): a proposal that breaks one is
-    recorded as infeasible, told to the strategy, and costs no trial.
+    recorded as infeasible, told to the strategy, and costs no trial. Two or more `objectives`
+    (`"NAME:max"` texts or `Objective`s, `nasdsl.search.objectives`) make it a multi-objective
+    search: each trial's values are those metrics, the store's study has their directions, and
+    the result's `front()` is the Pareto front (`objective` is then only a label).
     """
     if strategies.kind(strategy) != "multi-trial":
         raise NasError(f"{strategy!r} is a one-shot strategy; multi-trial: {', '.join(strategies.MULTI_TRIAL)}")
@@ -269,9 +284,14 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
         raise NasError(f"--workers must be at least 1, got {workers}")
     if workers > 1 and storage in (None, "memory"):
         raise NasError("--workers > 1 needs a persistent --storage (sqlite:///..., postgresql://..., journal:PATH)")
-    create(strategy, space, seed=seed, budget=trials, options=options)   # options checked before anything runs
-    objective = objective or getattr(evaluator, "objective", None) or "value"
-    evaluate = evaluator if isinstance(evaluator, Evaluator) else _as_metrics(evaluator, objective)
+    objectives = tuple(parse_objectives([o.text if isinstance(o, Objective) else o for o in objectives]))
+    directions = tuple(o.direction for o in objectives) or None
+    create(strategy, space, seed=seed, budget=trials, options=options, directions=directions)   # checked first
+    objective = " ".join(o.text for o in objectives) if objectives else (
+        objective or getattr(evaluator, "objective", None) or "value")
+    # a function that returns a number: the metric of the first objective that is not a cost
+    named = next((o.name for o in objectives if o.name not in ("params", "flops")), "value") if objectives else objective
+    evaluate = evaluator if isinstance(evaluator, Evaluator) else _as_metrics(evaluator, named)
     if not grace > 0:
         raise NasError(f"--grace must be a positive number of seconds, got {grace}")
     if max_retries < 0:
@@ -280,12 +300,13 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
         raise NasError(f"--gpus-per-trial must be at least 1, got {gpus_per_trial}")
     checks = getattr(evaluator, "checks", ()) if checks is None else checks
     job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs, grace, max_retries,
-              gpus_per_trial, tuple(checks))
+              gpus_per_trial, tuple(checks), objectives)
     store = _store(job)
+    several = {"objectives": [o.text for o in objectives]} if objectives else {}
     store.open(space.fingerprint(), {"space": space.root_file, "sources": space.sources,
-                                     "params": _jsonable(space.params), "objective": objective,
+                                     "params": _jsonable(space.params), "objective": objective, **several,
                                      "strategy": strategy, **(meta or {})}, allow_changed_space,
-               domains=_domains(space))
+               domains=_domains(space), directions=directions)
     store.reap()
     if workers == 1:
         def on_trial(rec: TrialRecord, ledger: Ledger) -> None:
@@ -294,7 +315,9 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
         work(job, store, 0, on_trial)
     else:
         _run_workers(job, workers, store, progress)
-    return result_of(store, space, objective)
+    result = result_of(store, space, objective)
+    result.objectives = objectives
+    return result
 
 
 def _store(job: Job) -> Store:
@@ -374,7 +397,8 @@ def _worker_main(job: Job, index: int, parent: int, gpus: str | None = None) -> 
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus
     try:
         store = _store(job)
-        store.open(job.space.fingerprint(), {}, allow_changed_space=True, create=False, domains=_domains(job.space))
+        store.open(job.space.fingerprint(), {}, allow_changed_space=True, create=False, domains=_domains(job.space),
+                   directions=job.directions)
         work(job, store, index, parent=parent)
     except NasError as err:
         print(err.render(), file=sys.stderr)
@@ -388,7 +412,7 @@ def result_of(store: Store, space: Space | None, objective: str) -> SearchResult
     counted = [t for t in store.trials() if t.counts]
     if space is not None:
         counted = [t for t in counted if t.fingerprint == store.attrs.get("fingerprint") or space.contains(t.arch)]
-    complete = [t for t in counted if t.state == "complete"]
+    complete = [t for t in counted if t.state == "complete" and t.value is not None]
     best = max(complete, key=lambda t: (t.value, -t.number)) if complete else None
     return SearchResult(counted, best, store.url, objective)
 
@@ -401,6 +425,10 @@ def add_arguments(group) -> None:
     group.add_argument("--evaluator", metavar="SPEC",
                        help="train | table:PATH | python:MODULE:FUNCTION (required for multi-trial)")
     group.add_argument("--metric", metavar="NAME", help="the metric to maximise (table column; python dict key)")
+    group.add_argument("--objective", action="append", metavar="NAME:max|min",
+                       help="repeat for two or more objectives (table column, params, flops, python dict key): "
+                            "a multi-objective search for the Pareto front (strategies random, grid, tpe, nsga2, "
+                            "optuna_nsga2); instead of --metric")
     group.add_argument("--constraint", action="append", metavar="COLUMN<=X",
                        help="a bound checked before a trial is spent (table column, params, flops), e.g. "
                             "latency_pixel3<=20, or after it (a metric the evaluator returns); repeatable")
@@ -426,12 +454,14 @@ def add_arguments(group) -> None:
 def run(args) -> int:
     """`nasdsl search ... --strategy <multi-trial>`: search, then `arch.json`, `run.json`
     (`nasdsl.run`: the space, its parameters and the data's preprocessing), `result.json` and
-    `best_so_far.png` in `--out DIR`."""
+    `best_so_far.png` in `--out DIR`; with `--objective`s, `run.json`, `result.json` with the
+    Pareto front and `pareto.png` (`nasdsl.search.fronts`)."""
     import nasdsl
 
     from .evaluators import load_train_space, make_evaluator
     if not args.evaluator:
         raise NasError("multi-trial search needs --evaluator (train | table:PATH | python:MODULE:FUNCTION)")
+    objectives = objectives_of(args)
     sets = _sets(getattr(args, "set", None))
     data, fitted = None, {}
     if args.evaluator == "train":
@@ -441,8 +471,12 @@ def run(args) -> int:
     out = prepare(Path(args.out or f"runs/{Path(args.file).stem}-{args.strategy}"))
     claim(out, shared=True)   # the processes of one multi-trial search share --out; a one-shot one is refused
     url = args.storage or default_url(out)
-    evaluator = make_evaluator(args.evaluator, space, args.metric, args.constraint or (), data,
+    metric = next((o.name for o in objectives if o.name not in ("params", "flops")), None) if objectives else args.metric
+    evaluator = make_evaluator(args.evaluator, space, metric, args.constraint or (), data,
                                getattr(args, "epochs", None) or 1, args.seed)
+    if objectives and hasattr(getattr(evaluator, "evaluator", evaluator), "columns"):   # a table: its columns
+        check_columns(objectives, [*getattr(evaluator, "evaluator", evaluator).columns, "params", "flops"],
+                      f"table {args.evaluator[len('table:'):]}")
     if hasattr(evaluator, "accelerator"):   # the train evaluator
         evaluator.accelerator = args.accelerator
     bar = TrialBar(args.trials, evaluator.objective)
@@ -450,11 +484,13 @@ def run(args) -> int:
         result = search(space, args.strategy, evaluator, args.trials, url, args.seed, args.option or [],
                         args.workers, evaluator.objective, args.allow_changed_space, args.study,
                         meta={"evaluator": evaluator.describe()}, progress=bar, grace=args.grace,
-                        max_retries=args.max_retries, gpus_per_trial=args.gpus_per_trial)
+                        max_retries=args.max_retries, gpus_per_trial=args.gpus_per_trial, objectives=objectives)
     finally:
         bar.close()
-    picture = write_outputs(out, space, result)
     write_run(out, space, sets, fitted, data, args.seed, args.data)
+    if objectives:
+        return _report_front(out, space, result)
+    picture = write_outputs(out, space, result)
     best = result.best
     if best is None:
         print(f"no trial completed ({len(result.trials)} failed); see `nasdsl trials {url}`")
@@ -464,6 +500,30 @@ def run(args) -> int:
     print(f"wrote {out / 'arch.json'}, {picture}, {out / 'run.json'}, {out / 'result.json'}, "
           f"{out / 'best_so_far.png'}; "
           f"store {url}")
+    return 0
+
+
+def objectives_of(args) -> list[Objective]:
+    """`--objective` texts as objectives (none: a single-objective search); not with --metric."""
+    if not getattr(args, "objective", None):
+        return []
+    if args.metric:
+        raise NasError("--metric and --objective together: a multi-objective search names every objective with "
+                       "--objective NAME:max|min (two or more); a single-objective one uses --metric")
+    return parse_objectives(args.objective)
+
+
+def _report_front(out: Path, space: Space, result: SearchResult) -> int:
+    """A multi-objective search's outputs (`nasdsl.search.fronts`) and its summary lines."""
+    from .fronts import write_front
+    write_front(out, space, result)
+    front = result.front()
+    if not front:
+        print(f"no trial completed ({len(result.trials)} failed); see `nasdsl trials {result.url}`")
+        return 1
+    print(f"Pareto front of {len(result.trials)} trials: {len(front)} architectures "
+          f"({', '.join(o.text for o in result.objectives)}); `nasdsl trials {out} --pareto` lists them")
+    print(f"wrote {out / 'result.json'}, {out / 'run.json'}, {out / 'pareto.png'}; store {result.url}")
     return 0
 
 

@@ -4,7 +4,8 @@ Backbone: Optuna's storages. An experiment is one Optuna study; each trial carri
 attributes, `nasdsl` = the architecture (`arch`, JSON), its key (`key`), the space's
 fingerprint, the worker that ran it (and `retry_of`), and once finished `result` = every metric
 (`metrics`: the objective, params, FLOPs, ...) and its duration; the objective is the trial's
-value. (One attribute each, not one per field: Optuna's RDB storage writes every attribute
+value (a multi-objective search's study has one direction per `--objective`, and each trial
+their values, `TrialRecord.values`). (One attribute each, not one per field: Optuna's RDB storage writes every attribute
 with its own queries.) Each active decision is also an Optuna parameter, a categorical over its
 domain (an input subset shown as its JSON list), so `optuna-dashboard URL` shows our
 experiments with their parameter plots and importances, and nothing in the store is ever
@@ -100,6 +101,7 @@ class TrialRecord:
     retry_of: int | None = None
     seconds: float | None = None
     beat: float | None = None   # time.time() of a running trial's last heartbeat
+    values: list[float] | None = None   # a multi-objective trial's objectives (its `value` is None)
 
     @property
     def counts(self) -> bool:
@@ -107,9 +109,12 @@ class TrialRecord:
         return self.state in ("complete", "failed")
 
     def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "state": self.state, "value": self.value, "arch": self.arch,
-                "metrics": self.metrics, "error": self.error, "retry_of": self.retry_of,
-                "seconds": self.seconds, "fingerprint": self.fingerprint, "worker": self.worker}
+        out = {"number": self.number, "state": self.state, "value": self.value, "arch": self.arch,
+               "metrics": self.metrics, "error": self.error, "retry_of": self.retry_of,
+               "seconds": self.seconds, "fingerprint": self.fingerprint, "worker": self.worker}
+        if self.values is not None:
+            out["values"] = self.values
+        return out
 
 
 def worker_id() -> str:
@@ -323,6 +328,8 @@ def _postgres_driver(url: str) -> str:
 class Store:
     """One experiment (an Optuna study) in one storage; see the module docstring."""
 
+    directions: tuple[str, ...] = ("maximize",)   # the study's, read when it is opened
+
     def __init__(self, url: str | None, study: str = STUDY, heartbeat_interval: float = 10, grace_period: float = 30,
                  read_only: bool = False):
         self.url = url or "memory"
@@ -343,31 +350,38 @@ class Store:
     # -- the experiment
 
     def open(self, fingerprint: str | None, meta: Mapping[str, Any], allow_changed_space: bool = False,
-             create: bool = True, domains: Mapping[str, Sequence[Any]] | None = None) -> None:
+             create: bool = True, domains: Mapping[str, Sequence[Any]] | None = None,
+             directions: Sequence[str] | None = None) -> None:
         """Create the experiment or open the one stored; a stored experiment on a different
         space (fingerprint) is refused unless `allow_changed_space`; `fingerprint=None` opens
         it to read. `domains` (decision label -> values) makes each trial's decisions Optuna
-        parameters."""
+        parameters. `directions` (default one, `maximize`) are the study's objectives: several
+        make a multi-objective study; a stored experiment with other directions is refused."""
         self.distributions = _distributions(domains or {})
+        wanted = tuple(directions or ("maximize",))
         if create:
             with creation_lock(self.url):
-                _retrying(lambda: self._open(fingerprint, meta, allow_changed_space, create))
+                _retrying(lambda: self._open(fingerprint, meta, allow_changed_space, create, wanted))
         else:
-            self._open(fingerprint, meta, allow_changed_space, create)
+            self._open(fingerprint, meta, allow_changed_space, create, wanted)
 
     def _open(self, fingerprint: str | None, meta: Mapping[str, Any], allow_changed_space: bool,
-              create: bool) -> None:
+              create: bool, directions: tuple[str, ...] = ("maximize",)) -> None:
         import optuna
         try:
             if create:
                 self.study = optuna.create_study(storage=self.storage, study_name=self.study_name,
-                                                 direction="maximize", load_if_exists=True)
+                                                 directions=list(directions), load_if_exists=True)
             else:
                 self.study = optuna.load_study(storage=self.storage, study_name=self.study_name)
         except KeyError:
             raise NasError(f"{self.url} holds no experiment named {self.study_name!r}") from None
         attrs = _study_attrs(self.study.user_attrs, self.url)
         old = attrs.get("fingerprint")
+        self.directions = tuple(d.name.lower() for d in self.study.directions)
+        if fingerprint is not None and self.directions != directions:
+            raise NasError(f"{self.url} holds an experiment with objectives {_shown(self.directions, attrs)}, but "
+                           f"this search has {_shown(directions, meta)}; use another --out/--storage or --study")
         if fingerprint is None:
             pass   # reading only (`nasdsl trials`)
         elif old is None:
@@ -507,8 +521,10 @@ class Store:
             beat = t.system_attrs.get(BEAT)
             if beat is None and t.datetime_start is not None:   # a trial stored before beats were written
                 beat = t.datetime_start.timestamp()
+        several = state == "complete" and len(self.directions) > 1
         return TrialRecord(number=t.number, trial_id=t._trial_id, state=state, arch=own.get("arch") or {},
-                           key=own.get("key", ""), value=t.value if state == "complete" else None,
+                           key=own.get("key", ""), value=t.value if state == "complete" and not several else None,
+                           values=list(t.values) if several else None,
                            metrics=result.get("metrics", {}),
                            error=a.get("error") or a.get("yielded") or a.get("infeasible"),
                            worker=own.get("worker", ""), fingerprint=own.get("fingerprint", ""),
@@ -553,14 +569,21 @@ class Store:
                                system_attrs={}, intermediate_values={}, trial_id=-1)
         self.storage.create_new_trial(self.study_id, template_trial=template)
 
-    def complete(self, rec: TrialRecord, value: float, metrics: Mapping[str, float],
+    def complete(self, rec: TrialRecord, value: float | Sequence[float], metrics: Mapping[str, float],
                  seconds: float | None = None) -> None:
+        """Record a finished trial: its objective `value` (a multi-objective study's: the
+        values of its objectives, in order) and metrics."""
         from optuna.trial import TrialState
         storage = self.storage
+        values = [float(v) for v in value] if isinstance(value, Sequence) else [float(value)]
         storage.set_trial_user_attr(rec.trial_id, "result", {"metrics": dict(metrics), "seconds": seconds})
-        storage.set_trial_state_values(rec.trial_id, TrialState.COMPLETE, [float(value)])
+        storage.set_trial_state_values(rec.trial_id, TrialState.COMPLETE, values)
         _MINE.discard((self.url, self.worker, rec.trial_id))
-        rec.state, rec.value, rec.metrics, rec.seconds = "complete", float(value), dict(metrics), seconds
+        if len(values) > 1:
+            rec.value, rec.values = None, values
+        else:
+            rec.value = values[0]
+        rec.state, rec.metrics, rec.seconds = "complete", dict(metrics), seconds
 
     def fail(self, rec: TrialRecord, error: str, seconds: float | None = None) -> None:
         """The evaluator raised: record the error; the trial counts and is not retried."""
@@ -663,6 +686,15 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _shown(directions: Sequence[str], attrs: Mapping[str, Any]) -> str:
+    """An experiment's objectives as its attributes name them, else its directions."""
+    if len(directions) > 1 and attrs.get("objectives"):
+        return ", ".join(attrs["objectives"])
+    if len(directions) == 1:
+        return f"{attrs.get('objective', 'value')} (maximize)"
+    return ", ".join(directions)
 
 
 def _choice(value: Any) -> Any:

@@ -8,6 +8,7 @@ Example::
 
     $ nasdsl trials runs/nasbench201-evolution --top 5
     $ nasdsl trials postgresql://user@host/db --json
+    $ nasdsl trials runs/nasbench201-nsga2 --pareto     # a multi-objective search's front
 """
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ def stored_space(attrs: dict[str, Any]):
         return None
 
 
-def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str = "nasdsl") -> int:
+def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str = "nasdsl",
+                pareto: bool = False) -> int:
+    """Print the best trials of a store (`pareto`, or a multi-objective store: its Pareto front)."""
     from ..formats import arch_text
     url = storage_url(storage)
     store = Store(url, study, read_only=True)   # a store on a read-only mount reads too
@@ -60,6 +63,8 @@ def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str =
     counts: dict[str, int] = {}
     for t in trials:
         counts[t.state] = counts.get(t.state, 0) + 1
+    if pareto or len(store.directions) > 1:
+        return _show_front(url, study, store, trials, space, counts, as_json)
     complete = sorted((t for t in trials if t.state == "complete"), key=lambda t: (-t.value, t.number))
     shown = complete if top <= 0 else complete[:top]
     objective = store.attrs.get("objective", "value")
@@ -79,6 +84,36 @@ def show_trials(storage: str, top: int = 10, as_json: bool = False, study: str =
         return 0
     _print_summary(url, study, store.attrs, counts, rejected, retries)
     _print_table(rows, objective)
+    return 0
+
+
+def _show_front(url: str, study: str, store: Store, trials, space, counts: dict[str, int], as_json: bool) -> int:
+    """`--pareto`: the front of a multi-objective experiment, best first in its first objective."""
+    from .fronts import front_rows
+    from .objectives import parse_objectives
+    texts = store.attrs.get("objectives")
+    if len(store.directions) < 2 or not isinstance(texts, list) or len(texts) != len(store.directions):
+        raise NasError(f"--pareto: {url} (study {study}) is a single-objective search "
+                       f"({store.attrs.get('objective', 'value')}); it has no Pareto front")
+    objectives = parse_objectives(texts)
+    rows = front_rows(trials, objectives, space)
+    rejected = feasibility_counts(trials)
+    if as_json:
+        print(json.dumps({"storage": url, "study": study, "objectives": texts,
+                          "fingerprint": store.attrs.get("fingerprint"), "space": store.attrs.get("space"),
+                          "strategy": store.attrs.get("strategy"), "counts": counts, "rejected": rejected,
+                          "front": rows}, indent=2))
+        return 0
+    retries = [(t.number, t.retry_of) for t in trials if t.retry_of is not None]
+    _print_summary(url, study, store.attrs, counts, rejected, retries)
+    print(f"Pareto front: {len(rows)} trials ({', '.join(texts)})")
+    if rows:
+        header = ("trial", *(o.name for o in objectives), "architecture")
+        table = [(str(r["number"]), *(f"{v:.6g}" for v in r["values"]),
+                  r.get("text") or json.dumps(r["arch"], sort_keys=True)) for r in rows]
+        widths = [max(len(x[i]) for x in table + [header]) for i in range(len(header) - 1)]
+        for line in [header] + table:
+            print("  ".join(c.rjust(w) for c, w in zip(line[:-1], widths)) + "  " + line[-1])
     return 0
 
 

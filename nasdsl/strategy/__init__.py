@@ -4,7 +4,7 @@ One-shot strategies (`darts`, `gumbel`, `enas`, `spos`, `proxyless`, `random_one
 supernet and import torch and Lightning; building their supernet (`build_supernet`) imports
 torch alone (Lightning, about 2.5 s CPU to import, comes with the strategy's module, when a
 search trains). Multi-trial strategies (`random`, `grid`,
-`evolution`, `tpe`, `rl`, `local`) propose discrete architectures from the IR alone and import
+`evolution`, `tpe`, `rl`, `local`, `nsga2`, `optuna_nsga2`) propose discrete architectures from the IR alone and import
 no torch. The lowering never imports this package: a supernet knows how a choice executes
 (`MODES` below says which execution mode each one-shot strategy drives), a strategy decides
 which weights or path it takes and how they learn.
@@ -27,7 +27,8 @@ from types import ModuleType
 from ..errors import NasError
 
 ONE_SHOT = ("darts", "gumbel", "enas", "spos", "proxyless", "random_oneshot")
-MULTI_TRIAL = ("random", "grid", "evolution", "tpe", "rl", "local")
+MULTI_TRIAL = ("random", "grid", "evolution", "tpe", "rl", "local", "nsga2", "optuna_nsga2")
+MULTI_OBJECTIVE = ("random", "grid", "tpe", "nsga2", "optuna_nsga2")   # may search for a Pareto front
 NAMES = ONE_SHOT + MULTI_TRIAL
 
 # How each one-shot strategy's supernet executes a choice (`nasdsl.lower.policy.MODES`).

@@ -2,7 +2,9 @@
 
 A strategy is a plain object over a `Space` (torch-free). The search driver asks it for an
 architecture, evaluates it and tells it the objective (higher is better; `None` when the trial
-failed). A strategy keeps no state that the ordered trial table does not hold: replaying the
+failed). A multi-objective search (`nasdsl.search.objectives`) tells a strategy whose
+`multi_objective` is true the tuple of the objectives' values, in the `directions` it was
+created with. A strategy keeps no state that the ordered trial table does not hold: replaying the
 completed trials through `tell` in trial order rebuilds its population, model or policy, which
 is how a killed search resumes with nothing lost.
 
@@ -34,7 +36,7 @@ from ..arch import arch_key
 from ..errors import ArchitectureError, EmptySpaceError, NasError
 from ..space import Space
 
-Value = float | None
+Value = float | tuple[float, ...] | None
 
 
 class Strategy(ABC):
@@ -58,6 +60,7 @@ class Strategy(ABC):
 
     # -- protocol
 
+    multi_objective = False   # may it search for a Pareto front (told a tuple of values)
     repeats = False  # may the strategy evaluate an architecture twice (random with dedup=false)
 
     def ask(self, avoid: frozenset[str] | set[str] = frozenset()) -> dict[str, Any] | None:
@@ -198,7 +201,7 @@ def _decoded(decision, value: Any) -> Any:
 def options_of(cls: type) -> dict[str, inspect.Parameter]:
     """The options a strategy class takes (its keyword arguments beyond space, seed, budget)."""
     params = inspect.signature(cls.__init__).parameters
-    return {n: p for n, p in params.items() if n not in ("self", "space", "seed", "budget")
+    return {n: p for n, p in params.items() if n not in ("self", "space", "seed", "budget", "directions")
             and p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
@@ -243,13 +246,22 @@ def _convert(strategy: str, name: str, raw: str, param: inspect.Parameter) -> An
 
 
 def create(name: str, space: Space, seed: int = 0, budget: int | None = None,
-           options: Mapping[str, Any] | list[str] | None = None) -> Strategy:
-    """The multi-trial strategy `name` over `space` (options as a mapping or `NAME=VALUE` texts)."""
-    from . import MULTI_TRIAL, module
+           options: Mapping[str, Any] | list[str] | None = None, directions: tuple[str, ...] | None = None) -> Strategy:
+    """The multi-trial strategy `name` over `space` (options as a mapping or `NAME=VALUE` texts).
+    Two or more `directions` (`"maximize"`/`"minimize"`) make it search for a Pareto front:
+    only a strategy whose `multi_objective` is true does."""
+    from . import MULTI_OBJECTIVE, MULTI_TRIAL, module
     if name not in MULTI_TRIAL:
         raise NasError(f"{name!r} is not a multi-trial strategy (multi-trial: {', '.join(MULTI_TRIAL)})")
     cls = module(name).STRATEGY
-    return cls(space, seed=seed, budget=budget, **parse_options(cls, options))
+    kwargs = parse_options(cls, options)
+    if directions is not None and len(directions) > 1:
+        if not cls.multi_objective:
+            raise NasError(f"strategy {name!r} searches for one objective; with several --objective use one of "
+                           f"{', '.join(MULTI_OBJECTIVE)}")
+        if "directions" in inspect.signature(cls.__init__).parameters:
+            kwargs["directions"] = tuple(directions)
+    return cls(space, seed=seed, budget=budget, **kwargs)
 
 
 def check(condition: bool, message: str) -> None:

@@ -35,6 +35,7 @@ from .base import Strategy, check
 
 class GridSearch(Strategy):
     name = "grid"
+    multi_objective = True   # it never reads the values
 
     def __init__(self, space, seed: int = 0, budget: int | None = None, *, shuffle: bool = True,
                  max_shuffle: int = 100_000):

@@ -31,6 +31,7 @@ from .base import Filter, Strategy
 
 class RandomSearch(Strategy):
     name = "random"
+    multi_objective = True   # it never reads the values
 
     def __init__(self, space, seed: int = 0, budget: int | None = None, *, dedup: bool = True,
                  uniform: bool = False, filter: Filter | None = None):

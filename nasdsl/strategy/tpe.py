@@ -10,6 +10,9 @@ from elsewhere (another worker, a resumed store, a repeat) is added as a finishe
 study is a function of the trial table. An architecture that breaks a `--constraint`
 (`infeasible`) completes its trial with an Optuna constraint value > 0 (Optuna's
 constrained TPE: infeasible trials rank below every feasible one, by how far they break it).
+With several objectives (`directions`, `nasdsl.search.objectives`) the study is multi-objective
+and the sampler is Optuna's multi-objective TPE (MOTPE: the good trials are the best
+non-dominated ones); each result is the tuple of the objectives' values.
 
 Options (Optuna's `TPESampler` names; NNI's TPE wraps hyperopt with 20 startup trials and
 minimises by default):
@@ -46,22 +49,30 @@ INFEASIBLE_VALUE = 0.0    # the value told with it (Optuna ranks infeasible tria
 
 class TPE(Strategy):
     name = "tpe"
+    multi_objective = True
 
     def __init__(self, space, seed: int = 0, budget: int | None = None, *, n_startup_trials: int = 10,
                  n_ei_candidates: int = 24, multivariate: bool = True, group: bool = True,
-                 constant_liar: bool = False):
+                 constant_liar: bool = False, directions: tuple[str, ...] = ("maximize",)):
         super().__init__(space, seed, budget)
         import optuna
         check(n_startup_trials >= 0, f"`n_startup_trials` must be at least 0, got {n_startup_trials}")
         check(n_ei_candidates >= 1, f"`n_ei_candidates` must be at least 1, got {n_ei_candidates}")
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # multivariate/group are flagged experimental
             sampler = optuna.samplers.TPESampler(
                 seed=seed, n_startup_trials=n_startup_trials, n_ei_candidates=n_ei_candidates,
                 multivariate=multivariate, group=group and multivariate, constant_liar=constant_liar)
-        self.study = optuna.create_study(direction="maximize", sampler=sampler)
-        self._choices = {d.label: tuple(_encode(v) for v in d.values) for d in space.order}
+        self._open(sampler, directions)
+
+    def _open(self, sampler, directions: tuple[str, ...]) -> None:
+        """The in-memory study `sampler` drives, with one objective per direction, and each
+        decision's Optuna distribution."""
+        import optuna
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.directions = tuple(directions)
+        self.study = optuna.create_study(directions=list(self.directions), sampler=sampler)
+        self._choices = {d.label: tuple(_encode(v) for v in d.values) for d in self.space.order}
         self._distributions = {label: optuna.distributions.CategoricalDistribution(c)
                                for label, c in self._choices.items()}
         self._pending: dict[str, Any] = {}
@@ -103,13 +114,24 @@ class TPE(Strategy):
         trial = self._pending.pop(arch_key(arch), None)
         if trial is not None:
             trial.set_constraint(CONSTRAINT, violation)
-            self.study.tell(trial, INFEASIBLE_VALUE)
+            self.study.tell(trial, self._told(INFEASIBLE_VALUE))
             return
         import optuna
         params = {label: _encode(v) for label, v in arch.items()}
         self.study.add_trial(optuna.trial.create_trial(
-            params=params, distributions={k: self._distributions[k] for k in params}, value=INFEASIBLE_VALUE,
-            constraints={CONSTRAINT: violation}))
+            params=params, distributions={k: self._distributions[k] for k in params},
+            values=self._values(self._told(INFEASIBLE_VALUE)), constraints={CONSTRAINT: violation}))
+
+    def _told(self, value: float | tuple[float, ...]) -> float | list[float]:
+        """A result as the study takes it: a number, or one value per direction (a single
+        number, the infeasible placeholder, repeated)."""
+        if len(self.directions) == 1:
+            return value[0] if isinstance(value, tuple) else value
+        return list(value) if isinstance(value, tuple) else [value] * len(self.directions)
+
+    @staticmethod
+    def _values(told: float | list[float]) -> list[float]:
+        return told if isinstance(told, list) else [told]
 
     def tell(self, arch: Mapping[str, Any], value: Value) -> None:
         super().tell(arch, value)
@@ -119,13 +141,14 @@ class TPE(Strategy):
             if value is None:
                 self._fail(trial)
             else:
-                self.study.tell(trial, value)
+                self.study.tell(trial, self._told(value))
             return
         if value is None:
             return
         params = {label: _encode(v) for label, v in arch.items()}
         self.study.add_trial(optuna.trial.create_trial(
-            params=params, distributions={k: self._distributions[k] for k in params}, value=value))
+            params=params, distributions={k: self._distributions[k] for k in params},
+            values=self._values(self._told(value))))
 
 
 def _encode(value: Any) -> Any:

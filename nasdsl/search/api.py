@@ -189,14 +189,20 @@ def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, 
             write_outputs(out, space, found)
         write_run(out, space, dict(params or {}), fitted, data, seed, data_spec)
     best = found.best
-    rows = [{"number": t.number, "state": t.state, "value": t.value, "seconds": t.seconds, **t.metrics,
-             "arch": t.arch} for t in found.trials]
-    if objectives:
-        from .fronts import front_rows
-        rows = [{**row, "values": t.values} for row, t in zip(rows, found.trials)]
-    front = front_rows(found.trials, objectives, space) if objectives else []
+    rows, front = _trial_rows(found, objectives, space)
     return SearchResult(strategy, space, dict(best.arch) if best else None, dict(best.metrics) if best else {},
                         trial_list=rows, out=out, storage=found.url, front=front, _found=found)
+
+
+def _trial_rows(found, objectives, space) -> tuple[list[dict], list[dict]]:
+    """A multi-trial search's trials as rows (with each trial's objective values where there
+    are several objectives) and its Pareto front's rows (empty for one objective)."""
+    rows = [{"number": t.number, "state": t.state, "value": t.value, "seconds": t.seconds, **t.metrics,
+             "arch": t.arch} for t in found.trials]
+    if not objectives:
+        return rows, []
+    from .fronts import front_rows
+    return [{**row, "values": t.values} for row, t in zip(rows, found.trials)], front_rows(found.trials, objectives, space)
 
 
 def _oneshot(space, strategy, data, epochs, seed, params, options, out, extra) -> SearchResult:

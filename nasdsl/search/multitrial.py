@@ -276,14 +276,7 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     search: each trial's values are those metrics, the store's study has their directions, and
     the result's `front()` is the Pareto front (`objective` is then only a label).
     """
-    if strategies.kind(strategy) != "multi-trial":
-        raise NasError(f"{strategy!r} is a one-shot strategy; multi-trial: {', '.join(strategies.MULTI_TRIAL)}")
-    if trials < 1:
-        raise NasError(f"--trials must be at least 1, got {trials}")
-    if workers < 1:
-        raise NasError(f"--workers must be at least 1, got {workers}")
-    if workers > 1 and storage in (None, "memory"):
-        raise NasError("--workers > 1 needs a persistent --storage (sqlite:///..., postgresql://..., journal:PATH)")
+    _check_budget(strategy, trials, workers, storage, grace, max_retries, gpus_per_trial)
     objectives = tuple(parse_objectives([o.text if isinstance(o, Objective) else o for o in objectives]))
     directions = tuple(o.direction for o in objectives) or None
     create(strategy, space, seed=seed, budget=trials, options=options, directions=directions)   # checked first
@@ -292,12 +285,6 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     # a function that returns a number: the metric of the first objective that is not a cost
     named = next((o.name for o in objectives if o.name not in ("params", "flops")), "value") if objectives else objective
     evaluate = evaluator if isinstance(evaluator, Evaluator) else _as_metrics(evaluator, named)
-    if not grace > 0:
-        raise NasError(f"--grace must be a positive number of seconds, got {grace}")
-    if max_retries < 0:
-        raise NasError(f"--max-retries must be at least 0, got {max_retries}")
-    if gpus_per_trial < 1:
-        raise NasError(f"--gpus-per-trial must be at least 1, got {gpus_per_trial}")
     checks = getattr(evaluator, "checks", ()) if checks is None else checks
     job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs, grace, max_retries,
               gpus_per_trial, tuple(checks), objectives)
@@ -318,6 +305,25 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     result = result_of(store, space, objective)
     result.objectives = objectives
     return result
+
+
+def _check_budget(strategy: str, trials: int, workers: int, storage: str | None, grace: float, max_retries: int,
+                  gpus_per_trial: int) -> None:
+    """`search`'s arguments that say how much to run and where, each refused in one line."""
+    if strategies.kind(strategy) != "multi-trial":
+        raise NasError(f"{strategy!r} is a one-shot strategy; multi-trial: {', '.join(strategies.MULTI_TRIAL)}")
+    if trials < 1:
+        raise NasError(f"--trials must be at least 1, got {trials}")
+    if workers < 1:
+        raise NasError(f"--workers must be at least 1, got {workers}")
+    if workers > 1 and storage in (None, "memory"):
+        raise NasError("--workers > 1 needs a persistent --storage (sqlite:///..., postgresql://..., journal:PATH)")
+    if not grace > 0:
+        raise NasError(f"--grace must be a positive number of seconds, got {grace}")
+    if max_retries < 0:
+        raise NasError(f"--max-retries must be at least 0, got {max_retries}")
+    if gpus_per_trial < 1:
+        raise NasError(f"--gpus-per-trial must be at least 1, got {gpus_per_trial}")
 
 
 def _store(job: Job) -> Store:

@@ -112,7 +112,20 @@ def _build_model(space, strategy: str, arch, seed: int):
     return model
 
 
+def _list_ops(args) -> int:
+    """`info --ops`: the op catalog (`nasdsl.ops.listing`), with any op registered in this process."""
+    from .ops.listing import ops_rows, ops_text
+    if args.file is not None:
+        args.usage_error("--ops lists every op and takes no space")
+    print(json.dumps(ops_rows(), indent=2) if args.json else ops_text())
+    return 0
+
+
 def cmd_info(args) -> int:
+    if args.ops:
+        return _list_ops(args)
+    if args.file is None:
+        args.usage_error("needs a .nas file or a built-in space name (or --ops for the op list)")
     space = load_space(args.file, args.set, args.import_path)
     report = space.check_budgets_feasible()
     data = space.to_json()
@@ -131,6 +144,13 @@ def cmd_info(args) -> int:
     if args.json:
         print(json.dumps(data, indent=2, allow_nan=False))  # inputs are finite; NaN would not be JSON
         return 0
+    _print_info(space, data, report, bounds)
+    return 0
+
+
+def _print_info(space, data: dict, report, bounds: dict | None) -> None:
+    """`info`'s text: the space's inputs, its decisions as a table, constraints, size, and the
+    bounds and the architecture where they were asked for."""
     print(f"{space.root_file}   fingerprint {data['fingerprint']}")
     if space.params:
         print("parameters: " + ", ".join(f"{k}={_show(v)}" for k, v in space.params.items()))
@@ -157,7 +177,6 @@ def cmd_info(args) -> int:
     if "arch" in data:
         print("\narchitecture: " + json.dumps(data["arch"]))
         print(f"params {data['params']:,}, flops (multiply-adds per sample) {data['flops']:,}")
-    return 0
 
 
 def _cost_bounds_json(space) -> dict[str, Any]:
@@ -463,13 +482,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    help="also build this supernet and run one pass: report what `compile --strategy` would refuse")
     p.set_defaults(func=cmd_check)
 
-    p = with_set(sub.add_parser("info", help="the decisions of a space and its exact size"))
-    p.add_argument("file", metavar="FILE", help="a .nas file or a built-in space name")
+    p = with_set(sub.add_parser("info", help="the decisions of a space and its exact size; --ops: every op"))
+    p.add_argument("file", metavar="FILE", nargs="?", help="a .nas file or a built-in space name")
+    p.add_argument("--ops", action="store_true",
+                   help="list every op instead: its signature, argument domains and supernet form (with --json: as JSON)")
     p.add_argument("--json", action="store_true", help="print a JSON object (size, fingerprint, decisions, ...)")
     p.add_argument("--arch", metavar="ARCH", help="also validate an architecture (JSON, file, NB201 string, genotype)")
     p.add_argument("--bounds", action="store_true",
                    help="also show the cheapest and dearest params and FLOPs (always in --json)")
-    p.set_defaults(func=cmd_info)
+    p.set_defaults(func=cmd_info, usage_error=p.error)
 
     p = with_set(sub.add_parser("sample", help="draw architectures as JSON lines"))
     p.add_argument("file", metavar="FILE")

@@ -311,6 +311,7 @@ def _hover_import(doc: Document, target: _Target) -> str:
 
 def _hover_op(name: str) -> str:
     from .ops.catalog import spec
+    from .ops.listing import signature_text
     record = spec(name)
     text = f"```nas\n{signature_text(name)}\n```\n"
     builder = record.builder if isinstance(record.builder, str) else None
@@ -332,13 +333,6 @@ def _hover_block(block) -> str:
     if comment:
         text += comment + "\n\n"
     return text + f"defined at `{Path(block.unit.file).name}:{defn.loc.line}`"
-
-
-def signature_text(op: str) -> str:
-    """An op's signature as a call: `Linear(in_features, out_features, bias=true)`."""
-    from .ops.catalog import REQUIRED, signature
-    params = signature(op) or ()
-    return f"{op}({', '.join(p if d is REQUIRED else f'{p}={_show(d)}' for p, d in params)})"
 
 
 def block_signature(defn: ast.BlockDef) -> str:
@@ -536,6 +530,7 @@ def completions(doc: Document, line: int, char: int) -> list[Completion]:
         if not isinstance(space, Namespace):
             return []
         return [_block_completion(name, v) for name, v in sorted(space.unit.names.items()) if isinstance(v, BlockVal)]
+    from .ops.listing import signature_text
     out = [Completion(op, "op", signature_text(op), _hover_op(op)) for op in known_ops()]
     for name, value in sorted(names.items()):
         if isinstance(value, BlockVal):

@@ -116,3 +116,39 @@ def test_the_library_is_canonically_formatted(capsys):
     files = sorted(str(p) for p in [*root.glob("spaces/*.nas"), *root.glob("examples/*.nas")])
     code, _, err = run(capsys, "fmt", "--check", *files)
     assert code == 0, err
+
+
+def test_info_ops_lists_every_op_record_with_its_signature_domains_and_supernet_form(capsys):
+    from nasdsl.ops.catalog import REQUIRED, known_ops, spec
+    code, out, err = run(capsys, "info", "--ops", "--json")
+    assert (code, err) == (0, "")
+    rows = json.loads(out)
+    assert [r["op"] for r in rows] == sorted(known_ops())
+    by_op = {r["op"]: r for r in rows}
+    for op in known_ops():
+        record = spec(op)
+        assert by_op[op]["domains"] == {name: record.domains[name].what for name, _ in record.params
+                                        if name in record.domains}
+        required = [name for name, default in record.params if default is REQUIRED]
+        assert by_op[op]["signature"].startswith(f"{op}({', '.join(required)}")
+    assert by_op["Linear"]["signature"] == "Linear(in_features, out_features, bias=true)"
+    assert by_op["Conv2d"]["supernet"] == "weight-entangled (MixedConv)"
+    assert (by_op["MaxPool2d"]["supernet"], by_op["Dropout"]["supernet"]) == \
+        ("parameter-free", "one module per combination")
+    code, text, _ = run(capsys, "info", "--ops")
+    assert code == 0
+    lines = text.splitlines()
+    at = lines.index("Linear(in_features, out_features, bias=true)")
+    assert lines[at + 1:at + 5] == ["    in_features: a positive integer", "    out_features: a positive integer",
+                                    "    bias: true or false", "    supernet: weight-entangled (MixedLinear)"]
+
+
+def test_info_without_a_space_or_with_one_and_ops_is_a_usage_error(capsys):
+    import pytest
+    for argv, message in ((["info"], "needs a .nas file or a built-in space name (or --ops for the op list)"),
+                          (["info", "nasbench201", "--ops"], "--ops lists every op and takes no space")):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and err.startswith("usage: nasdsl info") and \
+            err.endswith(f"nasdsl info: error: {message}\n")

@@ -47,7 +47,8 @@ from ..errors import NasError
 from ..ops import catalog
 from ..ops.modules import build_op
 from ..values import evaluate, free_labels, possible_values
-from .policy import ArchState, BinaryGate, norm_buffers
+from .gates import BinaryGate, norm_buffers
+from .policy import ArchState
 
 MAX_ASSIGNMENTS = 4096
 

@@ -45,7 +45,6 @@ Example::
 """
 from __future__ import annotations
 
-import contextlib
 import random
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -60,6 +59,7 @@ from ..arch import value_name
 from ..errors import NasError
 from ..space import Space
 from .edges import RELAXATIONS, CellEdges, fixed_alphas, genotype, relaxed_cells, slot_probs
+from .gates import keep_statistics
 
 MODES = ("mixture", "path", "gated")
 
@@ -317,32 +317,6 @@ class ArchState:
         return out
 
 
-@contextlib.contextmanager
-def keep_statistics(buffers: list[torch.Tensor]):
-    """Restore `buffers` (running statistics) when the block ends."""
-    saved = [(b, b.clone()) for b in buffers]
-    try:
-        yield
-    finally:
-        for buffer, value in saved:
-            buffer.data.copy_(value)  # .data: restoring is not an autograd-visible change
-
-
-def norm_buffers(*modules: nn.Module) -> list[torch.Tensor]:
-    """The running statistics of every normalisation layer inside `modules`: what running
-    other paths for a binary gate may change, hence all it has to restore."""
-    seen: set[int] = set()
-    out = []
-    for module in modules:
-        for m in module.modules():
-            if isinstance(m, nn.modules.batchnorm._NormBase):
-                for b in m.buffers(recurse=False):
-                    if id(b) not in seen:
-                        seen.add(id(b))
-                        out.append(b)
-    return out
-
-
 def softmax(alpha: torch.Tensor) -> torch.Tensor:
     """The default mixture weights."""
     return F.softmax(alpha, dim=-1)
@@ -403,45 +377,6 @@ def hard_weights(logits: torch.Tensor, least: int, reduce: str) -> torch.Tensor:
         chosen[torch.topk(rest, missing).indices] = True
     w = chosen.to(logits.dtype)
     return w / w.sum().clamp_min(1) if reduce == "mean" else w
-
-
-class BinaryGate(torch.autograd.Function):
-    """Identity on the sampled path's output; in backward, ProxylessNAS's gradient for alpha.
-
-    `others(j)` computes path j's output (without gradient) only when backward needs it;
-    `statistics` are the running statistics those paths can reach (`norm_buffers` of the
-    gate's own candidates), restored afterwards so that the gates leave them as the sampled
-    path's forward left them.
-    """
-
-    @staticmethod
-    def forward(ctx, out: torch.Tensor, alpha: torch.Tensor, index: int,
-                others: Callable[[int], torch.Tensor], statistics: list[torch.Tensor]) -> torch.Tensor:
-        ctx.save_for_backward(out.detach(), alpha.detach())
-        ctx.index = index
-        ctx.others = others
-        ctx.statistics = statistics
-        return out.view_as(out)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        out, alpha = ctx.saved_tensors
-        p = F.softmax(alpha, dim=-1)
-        g = torch.zeros_like(p)
-        with torch.no_grad(), keep_statistics(ctx.statistics):
-            for j in range(len(p)):
-                o = out if j == ctx.index else ctx.others(j)
-                g[j] = inner(grad, o)
-        dalpha = p * (g - (g * p).sum())   # sum_j g_j p_j (delta_ij - p_i)
-        return grad, dalpha, None, None, None
-
-
-def inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Inner product over the overlap of two tensors (paths may differ in width)."""
-    if a.shape != b.shape:
-        slices = tuple(slice(0, min(x, y)) for x, y in zip(a.shape, b.shape))
-        a, b = a[slices], b[slices]
-    return (a * b).sum()
 
 
 def _index_of(values: tuple) -> dict:

@@ -17,7 +17,7 @@ name)` builds the supernet a strategy needs). Every choice primitive works in ev
 | cell (`cells="edge"`) | per node: sum over edges j, ops o of w_j(o) op_o(x_j) (`edges.py`) | the sampled ops, inputs |
 | cell (`cells="slot"`) | per node: sum over slots k, inputs j, ops o of p_k(j) q_k(o) op(x_j) | the sampled ops, inputs |
 
-The gated mode runs one path and learns alpha through binary gates (`policy.BinaryGate`).
+The gated mode runs one path and learns alpha through binary gates (`gates.BinaryGate`).
 Two combinations are impossible, not unimplemented, and are refused when the supernet is
 built, naming the decision: a cell with `merge="loose_end"` in the mixture or gated mode
 (which nodes are concatenated, hence the output width, depends on the input choices, so
@@ -47,9 +47,10 @@ from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, last_reads, picked, reduce_inputs
 from .edges import cell_ops, offers
+from .gates import BinaryGate, norm_buffers
 from .mixed import MixedOp, mixed_op
 from .passes import DEFAULT_PASSES, InputMix, MixPlan, channels_last, check_passes, faster, layout_safe, weighted_sum
-from .policy import MODES, ArchState, BinaryGate, norm_buffers
+from .policy import MODES, ArchState
 
 
 def build_supernet(space: Space, mode: str, **options) -> Supernet:

@@ -63,7 +63,7 @@ def build_supernet(space, name: str, *, seed: int | None = None, passes=None, ch
 
         >>> import nasdsl
         >>> net = build_supernet(nasdsl.load("nasbench201", {"C": 4, "N": 1}), "gumbel", seed=0)
-        >>> net.mode, net.strategy, len(net.arch_parameters())
+        >>> net.mode.name, net.strategy, len(net.arch_parameters())
         ('mixture', 'gumbel', 6)
     """
     if kind(name) != "one-shot":

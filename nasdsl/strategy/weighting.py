@@ -54,7 +54,7 @@ def configure_gumbel(net, *, tau: float = 1.0, hard: bool = False) -> None:
     """Install Gumbel-softmax weighting and binary-concrete gates on a mixture supernet (noise
     from its own generator)."""
     weigh = GumbelWeights(tau, hard, net.policy.generator)
-    net.policy.weigh, net.policy.weigh_gates, net.policy.hard_gates = weigh, weigh.gates, hard
+    net.policy.weigh = weigh
 
 
 # strategy name -> what `build_supernet` installs (the keyword options it takes are the

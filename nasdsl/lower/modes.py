@@ -262,9 +262,10 @@ class EdgeMixture(Mixture):
             m.edge_nodes(states)
 
 
-def mode_of(mode: str | Mode, cells: str = "edge") -> Mode:
+def mode_of(mode: str | Mode, cells: str = "edge", weights: Callable[[torch.Generator], Any] = softmax_weights) -> Mode:
     """The mode object `mode` names (`MODES`), with a mixture's `cells` relaxation ("edge",
-    DARTS's, or "slot"); a mode object is returned as it is."""
+    DARTS's, or "slot") and `weights` (`weights(generator)`: the map from alpha to the
+    mixture's weights); a mode object is returned as it is."""
     if not isinstance(mode, Mode) and mode not in MODES:
         raise NasError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)}")
     if cells not in RELAXATIONS:
@@ -272,8 +273,8 @@ def mode_of(mode: str | Mode, cells: str = "edge") -> Mode:
     if isinstance(mode, Mode):
         return mode
     if mode == "mixture":
-        return EdgeMixture() if cells == "edge" else Mixture()
-    return Path() if mode == "path" else Gated()
+        return EdgeMixture(weights) if cells == "edge" else Mixture(weights)
+    return Path(weights) if mode == "path" else Gated(weights)
 
 
 def learned_parameters(state, seed: int | None, init_std: float) -> dict[str, torch.nn.Parameter]:

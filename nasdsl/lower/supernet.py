@@ -3,7 +3,7 @@
 `build_supernet(space, mode)` mirrors the discrete lowering module for module, so the
 weights of any architecture can be cut out of it (`sub_state_dict`) and loaded, strictly,
 into that architecture's discrete model. The supernet knows how a choice *executes*
-(`policy.MODES`); which algorithm drives it (DARTS, Gumbel, ENAS, SPOS, Proxyless) lives in
+(its mode object, `modes.py`); which algorithm drives it (DARTS, Gumbel, ENAS, SPOS, Proxyless) lives in
 `nasdsl.strategy`, which this module never imports (`nasdsl.strategy.build_supernet(space,
 name)` builds the supernet a strategy needs). Every choice primitive works in every mode:
 

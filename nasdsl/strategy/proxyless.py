@@ -25,8 +25,6 @@ from __future__ import annotations
 
 from .oneshot import OneShot
 
-MODE = "gated"
-
 
 class Proxyless(OneShot):
     """ProxylessNAS (see the module docstring)."""

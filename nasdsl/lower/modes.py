@@ -123,18 +123,23 @@ class Mode:
         """Refuse, at build time, a mixed op this mode cannot run."""
 
     def run_choice(self, m, xs):
+        """A layer choice's (`supernet.SuperChoice`) output on inputs `xs`."""
         return m.sampled(xs)
 
     def run_repeat(self, m, xs):
+        """A repeat's (`supernet.SuperRepeat`) output, its depth a decision."""
         return m.path(xs)[-1]
 
     def run_pick(self, m, n: ir.Pick, tensors):
+        """Input choice `n`'s output in graph `m` (`supernet.SuperGraph`), `tensors` its inputs."""
         return m.sampled_pick(n, tensors)
 
     def run_cell(self, m, states: list) -> None:
+        """A cell's (`supernet.SuperCell`) node outputs, appended to `states` (its predecessors')."""
         m.path_nodes(states)
 
     def run_op(self, m, x):
+        """A mixed op's (`mixed.MixedOp`) output."""
         return m.forward_fixed(x, m.resolve(m.current()))
 
 

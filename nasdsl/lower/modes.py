@@ -53,7 +53,7 @@ class Softmax:
 
 
 def softmax_weights(generator: torch.Generator) -> Softmax:
-    """The `weights` factory of every mode unless a strategy installs its own (it draws no noise)."""
+    """The `weights` factory of every mode unless a strategy gives its own (it draws no noise)."""
     return Softmax()
 
 

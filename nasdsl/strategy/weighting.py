@@ -1,5 +1,5 @@
-"""How a one-shot strategy weighs a mixture supernet's candidates, installed when the supernet
-is built: torch only, no Lightning, so `build_supernet` (and `nasdsl compile`) never import the
+"""How a one-shot strategy weighs a mixture supernet's candidates, the weights its mixture mode is
+built with: torch only, no Lightning, so `build_supernet` (and `nasdsl compile`) never import the
 training loop.
 
 DARTS weighs by `softmax(alpha)`, the execution mode's default (`nasdsl.lower.modes.Softmax`).

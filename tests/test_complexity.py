@@ -16,9 +16,7 @@ CEILING = 20
 OVER = {
     "elaborate.py:Elaborator.builtin_cell": 40,
     "cache.py:_Encoder.field": 38,
-    "search/oneshot.py:run": 27,
     "space.py:Space._dp_step": 25,
-    "lower/supernet.py:SuperCell.forward": 33,
     "elaborate.py:Elaborator.value_builtin": 30,
     "cache.py:decode": 30,
     "elaborate.py:Elaborator.builtin_pick": 26,
@@ -28,7 +26,6 @@ OVER = {
     "values.py:possible_values.values": 22,
     "testing.py:_ProgramWriter.write_cell": 22,
     "lower/edges.py:_relax": 22,
-    "lower/policy.py:ArchState.__init__": 21,
     "cli.py:cmd_train": 21,
 }
 

@@ -205,7 +205,7 @@ def test_gumbel_temperature_and_hard_gates_reach_the_input_choice():
     space = skips(2, "mean")
     module = Gumbel(build_supernet(space, "gumbel", seed=0), hard=True)
     policy = module.supernet.policy
-    assert policy.hard_gates and policy.weigh_gates.__self__ is policy.weigh
+    assert policy.weigh.hard and isinstance(policy.weigh, GumbelWeights)
     module.supernet(torch.randn(2, 4, 6, 6))
     for label in ("skip.1", "skip.2", "skip.3"):
         w = policy.input_weights(label, "mean")

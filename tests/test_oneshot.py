@@ -61,7 +61,7 @@ def test_each_strategy_searches_digits_and_resumes(tmp_path, capsys, name):
     assert space.contains(arch)
     assert nb201_to_arch(space, (out / "arch.nb201").read_text().strip()) == arch
     probs = json.loads((out / "probs.json").read_text())
-    if strategy.MODES[name] != "path":  # darts, gumbel, proxyless: one softmax per decision
+    if strategy.declared(name).mode != "path":  # darts, gumbel, proxyless: one softmax per decision
         assert sorted(probs) == sorted(space.labels())
         assert all(abs(sum(row.values()) - 1) < 1e-5 for row in probs.values())
     elif name == "enas":  # the controller's distributions along its greedy path

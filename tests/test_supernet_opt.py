@@ -57,7 +57,7 @@ def gated_step(net, x, steps: int = 3):
 
 @pytest.mark.parametrize("name", sorted(GATED))
 def test_binary_gates_restore_only_their_candidates_statistics(name, monkeypatch):
-    import nasdsl.lower.policy as policy
+    import nasdsl.lower.gates as policy
     space = nasdsl.load(name, GATED[name])
     x = torch.randn(2, *space.template.inputs[0].shape, generator=torch.Generator().manual_seed(1))
     restored: list[int] = []

@@ -47,7 +47,8 @@ from ..errors import NasError
 from ..ops import catalog
 from ..ops.modules import build_op
 from ..values import evaluate, free_labels, possible_values
-from .policy import ArchState, BinaryGate, norm_buffers
+from .gates import BinaryGate, norm_buffers
+from .policy import ArchState
 
 MAX_ASSIGNMENTS = 4096
 
@@ -75,12 +76,10 @@ class MixedOp(nn.Module, metaclass=abc.ABCMeta):
             self.assignments = [dict(zip(self.labels, combo)) for combo in itertools.product(*domains)]
             self.resolved = [self.resolve(a) for a in self.assignments]
             return
-        resolved = _possible_args(op, policy) if _samples_only(policy) else None
+        resolved = policy.mode.wide_arguments(lambda: _possible_args(op, policy))
         if resolved is None:
-            how = ("size" if _samples_only(policy) else
-                   "weigh one by one; the sampling strategies (spos, enas, random_oneshot) take it")
             raise NasError(f"{op.name}'s arguments depend on {count:,} joint values of {len(self.labels)} decisions "
-                           f"({', '.join(self.labels)}): too many for {policy.name} to {how}", op.loc)
+                           f"({', '.join(self.labels)}): too many for {policy.name} to {policy.mode.too_many}", op.loc)
         # the path mode needs no weight per assignment, only each argument's largest value
         # (the weights to allocate) and the current one: a superset of the arguments is enough
         self.assignments = None
@@ -128,15 +127,10 @@ class MixedOp(nn.Module, metaclass=abc.ABCMeta):
     # -- forward per execution mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.policy.mixes:
-            return self.forward_mixed(x, self.grouped())
-        assignment = self.current()
-        out = self.forward_fixed(x, self.resolve(assignment))
-        if self.policy.gated and torch.is_grad_enabled():
-            out = self.gate(x, out, assignment)
-        return out
+        return self.policy.mode.run_op(self, x)   # forward_mixed, forward_fixed, gate: `modes.py`
 
     def gate(self, x: torch.Tensor, out: torch.Tensor, assignment: dict[str, Any]) -> torch.Tensor:
+        """`out`, the op at `assignment`, through one binary gate per decision."""
         xd = x.detach()
         for label in self.labels:
             values = self.policy.space.decision(label).values
@@ -237,10 +231,11 @@ class MixedConv(MixedOp):
         template = build_op(op.name, largest)
         self.weight = template.weight
         self.bias = template.bias
-        if policy.mixes:
-            self._check_differentiable()
+        policy.mode.check_op(self)
 
-    def _check_differentiable(self) -> None:
+    def check_differentiable(self) -> None:
+        """Refuse what a mixture cannot run: shape-changing arguments that depend on decisions,
+        kernel sizes whose padding does not follow them."""
         for name in ("stride", "dilation") + (("output_padding",) if self.transposed else ()):
             if len({repr(r[name]) for r in self.resolved}) > 1:
                 raise NasError(f"{self.op.name} {name} depends on {', '.join(self.labels)}: darts and gumbel average "
@@ -656,14 +651,8 @@ def _resolved_args(op: ir.Op, policy: ArchState) -> list[dict[str, Any]]:
     labels = sorted(set().union(*(free_labels(v) for _, v in op.args)))
     domains = [policy.space.decision(lab).values for lab in labels]
     if math.prod(len(d) for d in domains) > MAX_ASSIGNMENTS:
-        return (_possible_args(op, policy) if _samples_only(policy) else None) or []  # [] : MixedOp refuses
+        return policy.mode.wide_arguments(lambda: _possible_args(op, policy)) or []  # [] : MixedOp refuses
     return [{k: evaluate(v, dict(zip(labels, combo))) for k, v in op.args} for combo in itertools.product(*domains)]
-
-
-def _samples_only(policy: ArchState) -> bool:
-    """Whether the supernet only ever runs one sampled path: the mixture mode weighs every joint
-    value, the gated mode runs each value of a decision against the same input for its gates."""
-    return not policy.mixes and not policy.gated
 
 
 def _possible_args(op: ir.Op, policy: ArchState) -> list[dict[str, Any]] | None:

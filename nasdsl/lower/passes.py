@@ -69,7 +69,7 @@ from .. import ir
 from ..errors import NasError
 from ..ops import catalog
 from ..values import free_labels
-from .policy import keep_statistics, norm_buffers
+from .gates import keep_statistics, norm_buffers
 
 PASSES = ("drop_zero", "shared_prefix", "fold_bn", "fused_mix", "fast_avgpool", "recompute_pure", "input_mix",
           "channels_last")

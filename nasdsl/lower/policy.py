@@ -1,11 +1,13 @@
-"""How a supernet's choices execute: the three execution modes, apart from any search algorithm.
+"""A supernet's architecture state: its parameters and current path, in one execution mode.
 
 Every mixed module of a supernet reads one shared `ArchState`, so decisions that share a
-label share one architecture parameter and one sampled value. The state knows *how* a choice
-executes; the strategy in `nasdsl.strategy` decides *which* weights or path and how they learn.
+label share one architecture parameter and one sampled value. The state and its mode
+(`modes.py`) know *how* a choice executes; the strategy in `nasdsl.strategy` decides *which*
+weights or path and how they learn. The three modes:
 
-* `mixture` — every path runs, weighted by `weigh(alpha)` (softmax by default; a strategy may
-              install another map, e.g. Gumbel-softmax with its own temperature and generator);
+* `mixture` — every path runs, weighted by `weigh(alpha)` (softmax by default; a strategy's mode
+              may bring another map, e.g. Gumbel-softmax with its own temperature, drawing from
+              this state's generator);
 * `path`    — one path runs: the architecture set by `fix()` or drawn by `resample(choose)`;
               no architecture parameters;
 * `gated`   — one path runs, drawn from `softmax(alpha)`; `alpha` learns through binary gates:
@@ -17,8 +19,8 @@ parameter per *candidate*, not one per subset: independent gates `b_i ~ Bernoull
 (as ENAS's controller decides each skip connection), and the mixture is the expected reduced
 output over those gates restricted to subsets of at least `m` candidates:
 `sum_i w_i x_i`, `w_i = E[b_i g(|S|) | |S| >= m]`, `g = 1` for `sum` and `1/|S|` for `mean`
-(`subset_weights`; for `sum` with `m = 0` simply `w_i = sigmoid(a_i)`). A strategy may install
-another map from `a` to gate logits (`weigh_gates`, e.g. a binary concrete with temperature).
+(`subset_weights`; for `sum` with `m = 0` simply `w_i = sigmoid(a_i)`). The weights may map
+`a` to other gate logits (`weigh.gates`, e.g. a binary concrete with temperature).
 The path and gated modes keep drawing a subset, with one parameter per subset in the gated mode.
 
 `export()` returns the most probable architecture that satisfies the space's constraints and
@@ -45,7 +47,6 @@ Example::
 """
 from __future__ import annotations
 
-import contextlib
 import random
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -59,53 +60,36 @@ from ..analysis.best import most_probable
 from ..arch import value_name
 from ..errors import NasError
 from ..space import Space
-from .edges import RELAXATIONS, CellEdges, fixed_alphas, genotype, relaxed_cells, slot_probs
-
-MODES = ("mixture", "path", "gated")
+from .edges import CellEdges, fixed_alphas, genotype, slot_probs
+from .gates import keep_statistics
+from .modes import Mode, mode_of
 
 Chooser = Callable[[Any], Any]
 
 
 class ArchState:
-    """Architecture parameters and the current path of one supernet, for one execution mode.
-
-    `mixes` (every path, weighted) and `gated` (one path, binary gates on alpha) are the two
-    questions a mixed module asks; `name` (the strategy's name, or the mode) only words messages.
+    """Architecture parameters and the current path of one supernet, for one execution mode
+    (`modes.py`: a name and `cells`, or a mode object), which it asks whatever differs between
+    modes; `name` (the strategy's name, or the mode's) only words messages.
     """
 
-    def __init__(self, space: Space, mode: str, *, name: str | None = None, seed: int | None = None,
+    def __init__(self, space: Space, mode: str | Mode, *, name: str | None = None, seed: int | None = None,
                  init_std: float = 1e-3, cells: str = "edge"):
-        if mode not in MODES:
-            raise NasError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)}")
-        if cells not in RELAXATIONS:
-            raise NasError(f"unknown cell relaxation {cells!r}; choose one of {', '.join(RELAXATIONS)}")
+        self.mode = mode_of(mode, cells)
         self.space = space
-        self.mode = mode
-        self.name = name or mode
-        self.mixes = mode == "mixture"
-        self.gated = mode == "gated"
+        self.name = name or self.mode.name
         self.rng = random.Random(seed)
         self.generator = torch.Generator().manual_seed(seed if seed is not None else 0)
-        self.weigh: Callable[[torch.Tensor], torch.Tensor] = softmax
-        self.weigh_gates: Callable[[torch.Tensor], torch.Tensor] = gate_logits
-        self.hard_gates = False   # straight-through: the forward pass uses the hard subset
-        # any-subset input choices, mixture mode: one gate per candidate (label -> fewest chosen)
-        self.gates: dict[str, int] = {d.label: len(d.values[0]) for d in space.decisions
-                                      if self.mixes and d.kind == ir.INPUT and d.n_chosen is None}
-        # mixture mode, cells relaxed by edges (`edges`): their decisions get no parameter of their own
-        self.cells = cells if self.mixes else "slot"
-        self.cell_edges: dict[str, CellEdges] = relaxed_cells(space) if self.cells == "edge" else {}
+        # the mixture's weights (softmax, Gumbel-softmax...): `weigh(alpha)`, gate logits `weigh.gates(alpha)`,
+        # `weigh.hard` for straight-through gates (the forward pass uses the hard subset)
+        self.weigh = self.mode.weights(self.generator)
+        # any-subset input choices with one gate per candidate (label -> fewest chosen)
+        self.gates: dict[str, int] = self.mode.gates(space)
+        # cells relaxed by edges (`edges`): their decisions get no parameter of their own
+        self.cells = self.mode.cells
+        self.cell_edges: dict[str, CellEdges] = self.mode.relaxed_cells(space)
         self.relaxed: dict[str, CellEdges] = {lab: c for c in self.cell_edges.values() for lab in c.decision_labels()}
-        self.alphas: dict[str, nn.Parameter] = {}
-        if mode != "path":
-            init = torch.Generator().manual_seed(seed if seed is not None else 0)
-            for d in space.decisions:
-                if d.label not in self.relaxed:
-                    size = d.n_candidates if d.label in self.gates else len(d.values)
-                    self.alphas[d.label] = nn.Parameter(torch.randn(size, generator=init) * init_std)
-            for cell in self.cell_edges.values():
-                for edge in cell.edge_labels():
-                    self.alphas[edge] = nn.Parameter(torch.randn(len(cell.names), generator=init) * init_std)
+        self.alphas: dict[str, nn.Parameter] = self.mode.parameters(self, seed, init_std)
         self.current: dict[str, Any] = {}   # every label's value on the current path
         self.chosen: dict[str, Any] = {}    # the current architecture (active decisions only)
         self._index: dict[str, dict[Any, int]] = {d.label: _index_of(d.values) for d in space.decisions}
@@ -147,7 +131,7 @@ class ArchState:
             logits = self._logits(label)
             least = self.gates[label]
             cached = subset_weights(logits, least, reduce)
-            if self.hard_gates and self._free():
+            if self.weigh.hard and self._free():
                 cached = hard_weights(logits.detach(), least, reduce) - cached.detach() + cached
             self._cache[key] = cached
         return cached
@@ -156,13 +140,13 @@ class ArchState:
         return torch.is_grad_enabled() and not self.fixed
 
     def _logits(self, label: str) -> torch.Tensor:
-        """A gated choice's gate logits for this pass: `weigh_gates(alpha)` (drawn once per
+        """A gated choice's gate logits for this pass: `weigh.gates(alpha)` (drawn once per
         pass) while training a free architecture, `alpha` otherwise."""
         key = (label, "logits")
         cached = self._cache.get(key)
         if cached is None:
             alpha = self.alphas[label]
-            cached = self.weigh_gates(alpha) if self._free() else alpha
+            cached = self.weigh.gates(alpha) if self._free() else alpha
             self._cache[key] = cached
         return cached
 
@@ -196,8 +180,7 @@ class ArchState:
         architecture weights); without one, the path mode draws each decision uniformly and
         the gated mode draws from `softmax(alpha)`, both from this state's seeded generators.
         A policy that keeps breaking the space's constraints is an `ArchitectureError`."""
-        if choose is None and self.gated:
-            choose = self.draw_from_alpha
+        choose = self.mode.chooser(self, choose)
         arch = self.space.sample(choose=choose) if choose is not None else self.space.sample(self.rng)
         self._set(arch)
         self.fixed = False
@@ -221,23 +204,26 @@ class ArchState:
         arch = self.space.validate(arch)
         self._set(arch)
         self.fixed = True
-        if self.mixes:
-            with torch.no_grad():
-                for cell in self.cell_edges.values():
-                    for edge, row in fixed_alphas(cell, arch).items():
-                        self.alphas[edge].copy_(torch.tensor(row))
-                for d in self.space.decisions:
-                    if d.label in self.relaxed:
-                        continue
-                    alpha = self.alphas[d.label]
-                    alpha.fill_(-1e4)
-                    if d.label in self.gates:   # gates on for the chosen subset (inactive: the first)
-                        alpha[list(arch.get(d.label, d.values[0]))] = 1e4
-                    elif d.label in arch:
-                        alpha[self.index(d.label, arch[d.label])] = 1e4
-                    else:
-                        alpha[0] = 1e4  # inactive: any value, its paths carry no weight
+        self.mode.fix(self, arch)
         self._cache.clear()
+
+    def encode(self, arch: Mapping[str, Any]) -> None:
+        """Set alpha to a one-hot (large-margin) encoding of the valid `arch` (a mixture's `fix`)."""
+        with torch.no_grad():
+            for cell in self.cell_edges.values():
+                for edge, row in fixed_alphas(cell, arch).items():
+                    self.alphas[edge].copy_(torch.tensor(row))
+            for d in self.space.decisions:
+                if d.label in self.relaxed:
+                    continue
+                alpha = self.alphas[d.label]
+                alpha.fill_(-1e4)
+                if d.label in self.gates:   # gates on for the chosen subset (inactive: the first)
+                    alpha[list(arch.get(d.label, d.values[0]))] = 1e4
+                elif d.label in arch:
+                    alpha[self.index(d.label, arch[d.label])] = 1e4
+                else:
+                    alpha[0] = 1e4  # inactive: any value, its paths carry no weight
 
     def statistics_kept(self):
         """Run extra forward passes (second-order steps, controller rewards) without touching
@@ -247,13 +233,20 @@ class ArchState:
     # -- reading the result
 
     def export(self) -> dict[str, Any]:
+        """The architecture found, as the mode says: the most probable one (`most_probable`), or
+        the current path without alpha (`current_path`)."""
+        return self.mode.export(self)
+
+    def current_path(self) -> dict[str, Any]:
+        """The architecture on the current path."""
+        if not self.chosen and self.space.decisions:
+            raise NasError("no path to export: call resample() or fix(arch) first")
+        return dict(self.chosen)
+
+    def most_probable(self) -> dict[str, Any]:
         """The most probable architecture under the parameters that satisfies the space's
         constraints and budgets (`best.most_probable`; the argmax wherever that validates), a
-        cell node's ops reading distinct inputs where they can; or the current path without alpha."""
-        if self.mode == "path":
-            if not self.chosen and self.space.decisions:
-                raise NasError("no path to export: call resample() or fix(arch) first")
-            return dict(self.chosen)
+        cell node's ops reading distinct inputs where they can."""
         if not self.cell_edges:
             return most_probable(self.space, self.log_probs(), self._distinct_inputs())
         if self.fixed:   # one vector per edge cannot encode every architecture: the fixed one is the answer
@@ -317,40 +310,9 @@ class ArchState:
         return out
 
 
-@contextlib.contextmanager
-def keep_statistics(buffers: list[torch.Tensor]):
-    """Restore `buffers` (running statistics) when the block ends."""
-    saved = [(b, b.clone()) for b in buffers]
-    try:
-        yield
-    finally:
-        for buffer, value in saved:
-            buffer.data.copy_(value)  # .data: restoring is not an autograd-visible change
-
-
-def norm_buffers(*modules: nn.Module) -> list[torch.Tensor]:
-    """The running statistics of every normalisation layer inside `modules`: what running
-    other paths for a binary gate may change, hence all it has to restore."""
-    seen: set[int] = set()
-    out = []
-    for module in modules:
-        for m in module.modules():
-            if isinstance(m, nn.modules.batchnorm._NormBase):
-                for b in m.buffers(recurse=False):
-                    if id(b) not in seen:
-                        seen.add(id(b))
-                        out.append(b)
-    return out
-
-
 def softmax(alpha: torch.Tensor) -> torch.Tensor:
     """The default mixture weights."""
     return F.softmax(alpha, dim=-1)
-
-
-def gate_logits(alpha: torch.Tensor) -> torch.Tensor:
-    """The default gate logits of a gated subset choice: the parameters themselves."""
-    return alpha
 
 
 PINNED = 1e12     # score lost by a relaxed cell's decision off its genotype (`export`), far above best.DUPLICATE
@@ -403,45 +365,6 @@ def hard_weights(logits: torch.Tensor, least: int, reduce: str) -> torch.Tensor:
         chosen[torch.topk(rest, missing).indices] = True
     w = chosen.to(logits.dtype)
     return w / w.sum().clamp_min(1) if reduce == "mean" else w
-
-
-class BinaryGate(torch.autograd.Function):
-    """Identity on the sampled path's output; in backward, ProxylessNAS's gradient for alpha.
-
-    `others(j)` computes path j's output (without gradient) only when backward needs it;
-    `statistics` are the running statistics those paths can reach (`norm_buffers` of the
-    gate's own candidates), restored afterwards so that the gates leave them as the sampled
-    path's forward left them.
-    """
-
-    @staticmethod
-    def forward(ctx, out: torch.Tensor, alpha: torch.Tensor, index: int,
-                others: Callable[[int], torch.Tensor], statistics: list[torch.Tensor]) -> torch.Tensor:
-        ctx.save_for_backward(out.detach(), alpha.detach())
-        ctx.index = index
-        ctx.others = others
-        ctx.statistics = statistics
-        return out.view_as(out)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        out, alpha = ctx.saved_tensors
-        p = F.softmax(alpha, dim=-1)
-        g = torch.zeros_like(p)
-        with torch.no_grad(), keep_statistics(ctx.statistics):
-            for j in range(len(p)):
-                o = out if j == ctx.index else ctx.others(j)
-                g[j] = inner(grad, o)
-        dalpha = p * (g - (g * p).sum())   # sum_j g_j p_j (delta_ij - p_i)
-        return grad, dalpha, None, None, None
-
-
-def inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Inner product over the overlap of two tensors (paths may differ in width)."""
-    if a.shape != b.shape:
-        slices = tuple(slice(0, min(x, y)) for x, y in zip(a.shape, b.shape))
-        a, b = a[slices], b[slices]
-    return (a * b).sum()
 
 
 def _index_of(values: tuple) -> dict:

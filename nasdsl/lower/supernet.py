@@ -3,7 +3,7 @@
 `build_supernet(space, mode)` mirrors the discrete lowering module for module, so the
 weights of any architecture can be cut out of it (`sub_state_dict`) and loaded, strictly,
 into that architecture's discrete model. The supernet knows how a choice *executes*
-(`policy.MODES`); which algorithm drives it (DARTS, Gumbel, ENAS, SPOS, Proxyless) lives in
+(its mode object, `modes.py`); which algorithm drives it (DARTS, Gumbel, ENAS, SPOS, Proxyless) lives in
 `nasdsl.strategy`, which this module never imports (`nasdsl.strategy.build_supernet(space,
 name)` builds the supernet a strategy needs). Every choice primitive works in every mode:
 
@@ -17,7 +17,7 @@ name)` builds the supernet a strategy needs). Every choice primitive works in ev
 | cell (`cells="edge"`) | per node: sum over edges j, ops o of w_j(o) op_o(x_j) (`edges.py`) | the sampled ops, inputs |
 | cell (`cells="slot"`) | per node: sum over slots k, inputs j, ops o of p_k(j) q_k(o) op(x_j) | the sampled ops, inputs |
 
-The gated mode runs one path and learns alpha through binary gates (`policy.BinaryGate`).
+The gated mode runs one path and learns alpha through binary gates (`gates.BinaryGate`).
 Two combinations are impossible, not unimplemented, and are refused when the supernet is
 built, naming the decision: a cell with `merge="loose_end"` in the mixture or gated mode
 (which nodes are concatenated, hence the output width, depends on the input choices, so
@@ -35,6 +35,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from functools import partial
 from typing import Any
 
 import torch
@@ -47,9 +48,11 @@ from ..space import Space
 from ..values import evaluate, free_labels
 from .discrete import attach, combine, last_reads, picked, reduce_inputs
 from .edges import cell_ops, offers
+from .gates import BinaryGate, norm_buffers
 from .mixed import MixedOp, mixed_op
+from .modes import MODES, Mode
 from .passes import DEFAULT_PASSES, InputMix, MixPlan, channels_last, check_passes, faster, layout_safe, weighted_sum
-from .policy import MODES, ArchState, BinaryGate, norm_buffers
+from .policy import ArchState
 
 
 def build_supernet(space: Space, mode: str, **options) -> Supernet:
@@ -68,28 +71,27 @@ def build_supernet(space: Space, mode: str, **options) -> Supernet:
 class Supernet(nn.Module):
     """The supernet of a space: weights, architecture parameters and the common API."""
 
-    def __init__(self, space: Space, mode: str, *, name: str | None = None, seed: int | None = None,
+    def __init__(self, space: Space, mode: str | Mode, *, name: str | None = None, seed: int | None = None,
                  passes: Iterable[str] | None = None, checkpoint: bool = False, compile: bool = False,
                  cells: str = "edge"):
         super().__init__()
-        if mode not in MODES:
+        if not isinstance(mode, Mode) and mode not in MODES:
             raise NasError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)} "
                            "(nasdsl.strategy.build_supernet takes strategy names)")
         self.space = space
-        self.mode = mode
-        self.strategy = name or mode   # recorded for checkpoints; never compared here
         self.policy = ArchState(space, mode, name=name, seed=seed, cells=cells)
+        self.mode = self.policy.mode   # the execution mode (`modes.py`)
+        self.strategy = name or self.mode.name   # recorded for checkpoints; never compared here
         self.cells = self.policy.cells   # how the mixture mode relaxes cells: "edge" or "slot"
-        _check_mode(space.template, self.policy)
-        # the passes rewrite mixtures. Path and gated supernets run the discrete model's ops, bit-exact with
-        # it; channels_last, the layout the discrete model also takes its inputs in, is the one pass for them
+        self.mode.check(space.template, self.policy.name)
+        # the passes rewrite mixtures; the mode says which it runs (`Mode.passes`)
         if passes is None:
             passes = DEFAULT_PASSES if layout_safe(space.template) else tuple(p for p in DEFAULT_PASSES
                                                                                if p != "channels_last")
         chosen = check_passes(passes)
         if compile:   # its saved-tensor hooks split the compiled graph; the compiler picks what to recompute
             chosen -= {"recompute_pure"}
-        self.passes = chosen if self.policy.mixes else chosen & {"channels_last"}
+        self.passes = self.mode.passes(chosen)
         self.checkpoint = checkpoint
         self.net = _Builder(self.policy, self.passes, checkpoint).module(space.template)
         # kept out of _modules: the compiled wrapper shares self.net's weights and adds no state
@@ -98,8 +100,7 @@ class Supernet(nn.Module):
         self.arch = nn.ParameterDict({_key(label): p for label, p in self.policy.alphas.items()})
         self.policy.statistics = [b for m in self.modules() if isinstance(m, nn.modules.batchnorm._NormBase)
                                   for b in m.buffers()]
-        if not self.policy.mixes:
-            self.resample()
+        self.mode.start(self)
 
     # -- parameters
 
@@ -179,23 +180,32 @@ class SuperChoice(nn.Module):
         self.recompute = recompute
 
     def forward(self, *xs):
+        return self.policy.mode.run_choice(self, xs)
+
+    def mixed(self, xs):
+        """sum_i w_i cand_i(xs), through the mixture's plan (`passes.MixPlan`) where it has one."""
         policy = self.policy
-        if policy.mixes and self.plan is not None and len(xs) == 1:
+        if self.plan is not None and len(xs) == 1:
             return self.plan.run(xs[0], policy.probs(self.label), policy.shared, self.recompute)
-        if policy.mixes:
-            weights = policy.probs(self.label)
-            total = None
-            for i, name in enumerate(self.names):
-                y = _scale(self.candidates[name](*xs), weights[i])
-                total = y if total is None else _add(total, y)
-            return total
-        name = policy.value(self.label)
-        out = self.candidates[name](*xs)
-        if policy.gated and torch.is_grad_enabled() and not isinstance(out, tuple):
-            detached = tuple(x.detach() for x in xs)
-            out = BinaryGate.apply(out, policy.alphas[self.label], policy.index(self.label, name),
-                                   lambda j: self.candidates[self.names[j]](*detached), norm_buffers(self.candidates))
-        return out
+        weights = policy.probs(self.label)
+        total = None
+        for i, name in enumerate(self.names):
+            y = _scale(self.candidates[name](*xs), weights[i])
+            total = y if total is None else _add(total, y)
+        return total
+
+    def sampled(self, xs):
+        """The candidate on the current path."""
+        return self.candidates[self.policy.value(self.label)](*xs)
+
+    def gate(self, out, xs):
+        """`out`, the sampled candidate's output, through its binary gate (one tensor only)."""
+        if isinstance(out, tuple):
+            return out
+        policy = self.policy
+        detached = tuple(x.detach() for x in xs)
+        return BinaryGate.apply(out, policy.alphas[self.label], policy.index(self.label, policy.value(self.label)),
+                                lambda j: self.candidates[self.names[j]](*detached), norm_buffers(self.candidates))
 
 
 class SuperRepeat(nn.Module):
@@ -228,30 +238,40 @@ class SuperRepeat(nn.Module):
     def forward(self, *xs):
         if not self.labels:
             return _run(self.blocks[: self.depth], xs)
-        if self.policy.mixes:
-            depths = dict(self._depths())
-            total = _scale(_unpack(xs), depths[0]) if 0 in depths else None
-            for i, block in enumerate(self.blocks, start=1):
-                out = block(*xs)
-                xs = out if isinstance(out, tuple) else (out,)
-                if i in depths:
-                    y = _scale(_unpack(xs), depths[i])
-                    if total is not None and _shape(total) != _shape(y):
-                        raise NasError(f"repeat depth {', '.join(self.labels)}: outputs after different depths "
-                                       "differ in shape, so the mixture mode (darts, gumbel) cannot "
-                                       "average them; use a sampling strategy", self.loc)
-                    total = y if total is None else _add(total, y)
-            return total
+        return self.policy.mode.run_repeat(self, xs)
+
+    def mixed(self, xs):
+        """sum_d w_d (the output after d blocks)."""
+        depths = dict(self._depths())
+        total = _scale(_unpack(xs), depths[0]) if 0 in depths else None
+        for i, block in enumerate(self.blocks, start=1):
+            out = block(*xs)
+            xs = out if isinstance(out, tuple) else (out,)
+            if i in depths:
+                y = _scale(_unpack(xs), depths[i])
+                if total is not None and _shape(total) != _shape(y):
+                    raise NasError(f"repeat depth {', '.join(self.labels)}: outputs after different depths "
+                                   "differ in shape, so the mixture mode (darts, gumbel) cannot "
+                                   "average them; use a sampling strategy", self.loc)
+                total = y if total is None else _add(total, y)
+        return total
+
+    def path(self, xs) -> list:
+        """The outputs after 0, 1, ... d blocks, d the current path's depth."""
         d = evaluate(self.depth, {lab: self.policy.value(lab) for lab in self.labels})
         outs = [_unpack(xs)]
         for block in self.blocks[:d]:
             out = block(*xs)
             xs = out if isinstance(out, tuple) else (out,)
             outs.append(_unpack(xs))
+        return outs
+
+    def gate(self, outs: list):
+        """The last of `outs` (`path`) through the binary gate of a depth that is one decision."""
         result = outs[-1]
-        if (self.policy.gated and torch.is_grad_enabled() and len(self.labels) == 1
-                and self.depth == _ref(self.labels[0]) and not isinstance(result, tuple)):
+        if len(self.labels) == 1 and self.depth == _ref(self.labels[0]) and not isinstance(result, tuple):
             label = self.labels[0]
+            d = self.policy.value(label)   # the depth: this decision's value
             values = self.policy.space.decision(label).values
             saved = [o.detach() for o in outs]
 
@@ -287,7 +307,7 @@ class SuperGraph(nn.Module):
         self._frees = last_reads([tuple(n.inputs) for n in graph.nodes], [_writes(n) for n in graph.nodes],
                                  graph.outputs)
         self._mixes: dict[str, InputMix] = {}   # input_mix pass: pick output -> its linear form
-        self._fused = policy.mixes and "input_mix" in passes
+        self._fused = "input_mix" in passes   # a pass the mixture modes alone run (`Mode.passes`)
         if self._fused:   # per-subset weights (a gated any-subset choice has per-input weights already)
             for n in graph.nodes:
                 if isinstance(n, ir.Pick) and n.reduce in ("sum", "mean") and n.label not in policy.gates:
@@ -313,40 +333,45 @@ class SuperGraph(nn.Module):
         return outs[0] if len(outs) == 1 else outs
 
     def pick(self, n: ir.Pick, tensors: list[torch.Tensor]) -> torch.Tensor:
+        return self.policy.mode.run_pick(self, n, tensors)
+
+    def mixed_pick(self, n: ir.Pick, tensors: list[torch.Tensor]) -> torch.Tensor:
+        """The sum over subsets v of w_v reduce(x_v), or for an any-subset choice with a gate per
+        candidate, sum_i w_i x_i (`gated_mixture`)."""
+        policy = self.policy
+        if n.label in policy.gates and n.reduce in ("sum", "mean"):
+            return self.gated_mixture(n, tensors)
+        weights = policy.probs(n.label)
+        mix = self._mixes.get(n.out)
+        if mix is not None and all(t.shape == tensors[0].shape for t in tensors):
+            return mix(tensors, weights)
+        by_name = dict(zip(n.inputs, tensors))
+        total = None   # the plain sum over subsets (it names the shapes that cannot be averaged)
+        for i, value in enumerate(policy.space.decision(n.label).values):
+            y = reduce_inputs([by_name[name] for name in picked(n, value)], n.reduce, like=tensors[0]) * weights[i]
+            if total is not None and y.shape != total.shape:
+                raise NasError(f"input choice {n.label!r}: subsets reduce to different shapes "
+                               f"({tuple(total.shape)} vs {tuple(y.shape)}), which the mixture mode (darts, "
+                               "gumbel) cannot average; use a sampling strategy or reduce=\"sum\"/\"mean\"", n.loc)
+            total = y if total is None else total + y
+        return total
+
+    def sampled_pick(self, n: ir.Pick, tensors: list[torch.Tensor]) -> torch.Tensor:
+        """The subset on the current path, reduced."""
+        by_name = dict(zip(n.inputs, tensors))
+        return reduce_inputs([by_name[name] for name in picked(n, self.policy.value(n.label))], n.reduce,
+                             like=tensors[0])
+
+    def gate_pick(self, n: ir.Pick, tensors: list[torch.Tensor], out: torch.Tensor) -> torch.Tensor:
+        """`out`, the sampled subset's reduction, through the choice's binary gate."""
         policy = self.policy
         domain = policy.space.decision(n.label).values
+        detached = {name: t.detach() for name, t in zip(n.inputs, tensors)}
 
-        by_name = dict(zip(n.inputs, tensors))
+        def others(j: int) -> torch.Tensor:
+            return reduce_inputs([detached[name] for name in picked(n, domain[j])], n.reduce, like=tensors[0])
 
-        def reduced(value) -> torch.Tensor:
-            return reduce_inputs([by_name[name] for name in picked(n, value)], n.reduce, like=tensors[0])
-
-        if policy.mixes and n.label in policy.gates and n.reduce in ("sum", "mean"):
-            return self.gated_mixture(n, tensors)
-        if policy.mixes:
-            weights = policy.probs(n.label)
-            mix = self._mixes.get(n.out)
-            if mix is not None and all(t.shape == tensors[0].shape for t in tensors):
-                return mix(tensors, weights)
-            total = None   # the plain sum over subsets (it names the shapes that cannot be averaged)
-            for i, value in enumerate(domain):
-                y = reduced(value) * weights[i]
-                if total is not None and y.shape != total.shape:
-                    raise NasError(f"input choice {n.label!r}: subsets reduce to different shapes "
-                                   f"({tuple(total.shape)} vs {tuple(y.shape)}), which the mixture mode (darts, "
-                                   "gumbel) cannot average; use a sampling strategy or reduce=\"sum\"/\"mean\"", n.loc)
-                total = y if total is None else total + y
-            return total
-        value = policy.value(n.label)
-        out = reduced(value)
-        if policy.gated and torch.is_grad_enabled():
-            detached = {name: t.detach() for name, t in by_name.items()}
-
-            def others(j: int) -> torch.Tensor:
-                return reduce_inputs([detached[name] for name in picked(n, domain[j])], n.reduce, like=tensors[0])
-
-            out = BinaryGate.apply(out, policy.alphas[n.label], policy.index(n.label, value), others, [])
-        return out
+        return BinaryGate.apply(out, policy.alphas[n.label], policy.index(n.label, policy.value(n.label)), others, [])
 
 
     def gated_mixture(self, n: ir.Pick, tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -393,9 +418,11 @@ class SuperCell(nn.Module):
                     key = f"{ni}_{j}" if shared else f"{ni}_{k}_{j}"
                     if key not in edges:
                         edges[key] = nn.ModuleDict({name: builder.module(m) for name, m in cell_ops(candidate)})
-                        if policy.mixes and builder.passes and all(_single(m) for _, m in cell_ops(candidate)):
-                            self.plans[key] = (j, MixPlan([(m, edges[key][name]) for name, m in cell_ops(candidate)],
-                                                          builder.passes))
+                        if builder.passes and all(_single(m) for _, m in cell_ops(candidate)):
+                            pairs = [(m, edges[key][name]) for name, m in cell_ops(candidate)]
+                            plan = policy.mode.plan(partial(MixPlan, pairs, builder.passes))
+                            if plan is not None:
+                                self.plans[key] = (j, plan)
                     keys.append(key)
                 names = [name for name, _ in cell_ops(op.candidates[0])]
                 slots.append((op, keys, names))
@@ -405,35 +432,7 @@ class SuperCell(nn.Module):
     def forward(self, *inputs):
         states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
         policy = self.policy
-        by_edges = self.relaxed is not None and not policy.fixed
-        mixes = policy.mixes and (by_edges or self.relaxed is None)
-        for n, slots in enumerate(self.layout):
-            out = None
-            if mixes and by_edges:
-                out = self._edge_sum(self.relaxed.nodes[n].edges, slots[0], states)
-            elif mixes and self.plans and all(key in self.plans for _, keys, _ in slots for key in keys):
-                out = self._mix_edges(slots, states)
-            elif mixes:
-                cache: dict[tuple[str, str], torch.Tensor] = {}
-                for op, keys, names in slots:
-                    p_in = policy.probs(op.input_label)
-                    q_op = policy.probs(op.op_label) if op.op_label else None
-                    for j, key in enumerate(keys):
-                        for o, name in enumerate(names):
-                            if (key, name) not in cache:
-                                cache[(key, name)] = self.edges[key][name](states[j])
-                            w = p_in[j] * (q_op[o] if q_op is not None else 1.0)
-                            y = cache[(key, name)] * w
-                            out = y if out is None else out + y
-            else:
-                for op, keys, names in slots:
-                    j = policy.value(op.input_label)
-                    name = policy.value(op.op_label) if op.op_label else names[0]
-                    y = self.edges[keys[j]][name](states[j])
-                    if policy.gated and torch.is_grad_enabled():
-                        y = self._gates(op, keys, names, states, j, name, y)
-                    out = y if out is None else out + y
-            states.append(out)
+        policy.mode.run_cell(self, states)   # appends each node's output
         npred = self.cell.num_predecessors
         total = len(states)
         if self.cell.merge == "all":
@@ -443,6 +442,52 @@ class SuperCell(nn.Module):
             merge = [i for i in range(npred, total) if i not in used]
         merged = [states[i] for i in merge]
         return self.postprocess(merged[0] if len(merged) == 1 else torch.cat(merged, dim=self.cell.concat_dim))
+
+    def edge_nodes(self, states: list) -> None:
+        """Each node relaxed by edges (`edges.py`), appended to `states`."""
+        for n, slots in enumerate(self.layout):
+            states.append(self._edge_sum(self.relaxed.nodes[n].edges, slots[0], states))
+
+    def slot_nodes(self, states: list) -> None:
+        """Each node mixed slot by slot, appended to `states`: one mixture per edge where every
+        edge has a plan (`_mix_edges`), else the plain sum over slots, inputs and ops."""
+        for slots in self.layout:
+            if self.plans and all(key in self.plans for _, keys, _ in slots for key in keys):
+                states.append(self._mix_edges(slots, states))
+            else:
+                states.append(self._mix_slots(slots, states))
+
+    def path_nodes(self, states: list, gate=None) -> None:
+        """Each node on the current path, appended to `states`; `gate` (`gate_slot`) puts each
+        slot's output through its binary gates."""
+        policy = self.policy
+        for slots in self.layout:
+            out = None
+            for op, keys, names in slots:
+                j = policy.value(op.input_label)
+                name = policy.value(op.op_label) if op.op_label else names[0]
+                y = self.edges[keys[j]][name](states[j])
+                if gate is not None:
+                    y = gate(op, keys, names, states, j, name, y)
+                out = y if out is None else out + y
+            states.append(out)
+
+    def _mix_slots(self, slots, states) -> torch.Tensor:
+        """A node mixed slot by slot: sum over slots k, inputs j, ops o of p_k(j) q_k(o) op_o(x_j)."""
+        policy = self.policy
+        out = None
+        cache: dict[tuple[str, str], torch.Tensor] = {}
+        for op, keys, names in slots:
+            p_in = policy.probs(op.input_label)
+            q_op = policy.probs(op.op_label) if op.op_label else None
+            for j, key in enumerate(keys):
+                for o, name in enumerate(names):
+                    if (key, name) not in cache:
+                        cache[(key, name)] = self.edges[key][name](states[j])
+                    w = p_in[j] * (q_op[o] if q_op is not None else 1.0)
+                    y = cache[(key, name)] * w
+                    out = y if out is None else out + y
+        return out
 
     def _edge_sum(self, edges: tuple[str, ...], slot, states) -> torch.Tensor:
         """A node relaxed by edges: sum over its incoming edges j of sum_o w_jo op_o(x_j), w_j
@@ -479,7 +524,8 @@ class SuperCell(nn.Module):
             out = y if out is None else out + y
         return out
 
-    def _gates(self, op, keys, names, states, j, name, y):
+    def gate_slot(self, op, keys, names, states, j, name, y):
+        """A slot's output `y` (input `j`, op `name`) through the binary gates of its input and op."""
         policy = self.policy
         detached = [s.detach() for s in states]
         y = BinaryGate.apply(y, policy.alphas[op.input_label], j,
@@ -526,8 +572,8 @@ class _Builder:
         if isinstance(m, ir.LayerChoice):
             built = {name: self.module(c) for name, c in m.candidates}
             plan = None
-            if self.policy.mixes and self.passes and all(_single(c) for _, c in m.candidates):
-                plan = MixPlan([(c, built[name]) for name, c in m.candidates], self.passes)
+            if self.passes and all(_single(c) for _, c in m.candidates):
+                plan = self.policy.mode.plan(partial(MixPlan, [(c, built[name]) for name, c in m.candidates], self.passes))
             return SuperChoice(m.label, built, self.policy, plan, self.checkpoint)
         if isinstance(m, ir.Repeat):
             return SuperRepeat(m.depth, [self.module(b) for b in m.blocks], self.policy, m.loc)
@@ -538,17 +584,6 @@ class _Builder:
             modules = {name: self.module(sub) for name, sub in m.modules if name in used}
             return SuperGraph(m, modules, self.policy, self.passes)
         raise TypeError(f"unknown template node {type(m).__name__}")
-
-
-def _check_mode(template: ir.Module, policy: ArchState) -> None:
-    """Refuse, at build time, the combinations that are mathematically impossible."""
-    if not (policy.mixes or policy.gated):
-        return
-    for node in ir.walk(template):
-        if isinstance(node, ir.Cell) and node.merge == "loose_end":
-            raise NasError(f"cell {node.label!r}: merge=\"loose_end\" concatenates the nodes no op reads, so the "
-                           f"cell's output width depends on its input choices; {policy.name} must compare paths "
-                           "of one shape. Use merge=\"all\" or a sampling strategy (spos, enas, random_oneshot)", node.loc)
 
 
 # --- weights of one architecture -----------------------------------------------------------------

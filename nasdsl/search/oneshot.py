@@ -43,8 +43,6 @@ from typing import Any
 from ..errors import NasError
 from ..limits import os_reason, show_path
 
-PENALTY_STRATEGIES = ("darts", "gumbel", "proxyless")
-
 
 def add_arguments(group) -> None:
     """Options of one-shot search (the common ones are in `nasdsl.search`)."""
@@ -100,16 +98,14 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import load
     from .. import strategy as registry
-    from ..checkpoint import load_search_checkpoint
     from ..data import check_classes, fit_space_params, load_data
     from ..options import parse_pairs, parse_set
     from ..run import write_run
-    from .outdir import claim, prepare
 
-    # the global rank (torchrun: RANK, SLURM: SLURM_PROCID): on several machines only the first writes
-    rank = int(os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or os.environ.get("LOCAL_RANK") or 0)
+    rank = _rank()   # on several machines only the first writes
     name = args.strategy
-    _check_args(args)
+    spec = registry.declared(name)
+    _check_args(args, spec)
     options = parse_pairs(args.option, "--option")
     torch.manual_seed(args.seed)
     data = load_data(args.data, args.seed)
@@ -117,18 +113,11 @@ def run(args: argparse.Namespace) -> int:
     space, fitted = fit_space_params(lambda params: load(args.file, params), data, sets)
     supernet = registry.build_supernet(space, name, seed=args.seed, passes=_passes(args.passes),
                                        checkpoint=args.recompute, cells=args.cells or "edge")
-    penalty = _penalty(args, space, name)
-    if penalty is not None and fitted and args.penalty_target is not None and args.penalty in ("params", "flops"):
-        from ..analysis.refit import report, target_shift
-        report([target_shift(load(args.file, sets), space, args.penalty, args.penalty_target)])
-    task = _task(args.task) if args.task else None
-    strategy_cls = registry.module(name).Strategy
-    accepted = _accepted(strategy_cls)
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        raise NasError(f"{name} has no option {unknown[0]!r}; its options: {', '.join(sorted(accepted))}")
-    extra = {"order": args.order} if name == "darts" else {}
-    module = strategy_cls(supernet, penalty=penalty, task=task, seed=args.seed, **extra, **options)
+    penalty = _penalty(args, space, name, spec)
+    if penalty is not None and fitted:
+        _report_refit(args, space, lambda: load(args.file, sets))
+    extra = {flag: getattr(args, flag) for flag in spec.flags}   # the driver's options it takes (darts: --order)
+    module = _strategy(args, name, spec, supernet, penalty, options, extra)
     _dry_run(supernet, data, space, check_classes)
 
     out = Path(args.out) if args.out else Path("runs") / f"{Path(space.root_file).stem}-{name}"
@@ -137,16 +126,7 @@ def run(args: argparse.Namespace) -> int:
             "options": json.dumps({**options, **extra}, sort_keys=True)}
     if supernet.policy.cell_edges or args.cells == "slot":   # a space with cells: their relaxation shapes alpha
         meta["cells"] = supernet.cells
-    ckpt_path = out / "last.ckpt"
-    if rank == 0:
-        claim(prepare(out), shared=False)   # a second search into this --out is refused while this one runs
-    if args.resume:
-        ckpt = load_search_checkpoint(ckpt_path)
-        _same_search(ckpt["nasdsl"], meta, ckpt_path)
-        from ..checkpoint import check_weights
-        check_weights(ckpt["state_dict"], module, f"--resume: {show_path(ckpt_path)}")
-    elif _exists(ckpt_path):
-        raise NasError(f"{show_path(out)} already holds a search (last.ckpt): pass --resume to continue it, or another --out")
+    ckpt = _claim(args, out, meta, module, rank)
     module.meta = meta
     if rank == 0:
         _write_json(out / "search.json", {**meta, "params": space.params, "options": {**options, **extra},
@@ -155,34 +135,89 @@ def run(args: argparse.Namespace) -> int:
                                           "passes": sorted(supernet.passes), "recompute": args.recompute})
         write_run(out, space, sets, fitted, data, args.seed, args.data)
 
-    search_loader, val_loader = _loaders(args, data, module)
+    search_loader, val_loader = _loaders(args, data, module, spec)
     trainer = _trainer(args, out)
-    if args.resume and rank == 0:  # keep the log of the epochs the checkpoint holds (Lightning would drop it)
-        done = ckpt.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
-        earlier = _logged_before(out / "logs" / "metrics.csv", int(done.get("processed", ckpt["epoch"])))
-        writer = trainer.logger.experiment
-        writer.metrics = earlier + writer.metrics
-    try:
-        trainer.fit(module, train_dataloaders=search_loader, val_dataloaders=val_loader,
-                    ckpt_path=str(ckpt_path) if args.resume else None)
-    except SystemExit:
-        if trainer.interrupted:   # Lightning's shutdown after Ctrl-C exits 1: a Ctrl-C exits 130
-            raise KeyboardInterrupt from None
-        raise
+    if ckpt is not None and rank == 0:
+        _keep_log(trainer, ckpt, out)
+    _fit(trainer, module, search_loader, val_loader, out / "last.ckpt" if args.resume else None)
     if trainer.global_rank != 0:
         return 0
     if args.devices > 1:
         _write_json(out / "ranks.json", {"rows": module.agreement, "columns": ["arch hash", "weights sum", "all sum"]})
-    arch = _write_results(out, space, name, module)
+    arch = _write_results(out, space, name, module, spec)
     if args.retrain:
         _retrain(args, space, arch, data, out)
     print(f"wrote {out}/: arch.json, arch.png, probs.json, arch_weights.png, curves.png, last.ckpt, logs/")
     return 0
 
 
-def _check_args(args: argparse.Namespace) -> None:
-    """Refuse, before anything loads, options that cannot go together or are out of range."""
+def _rank() -> int:
+    """This process's global rank (torchrun: RANK, SLURM: SLURM_PROCID; 0 alone)."""
+    return int(os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or os.environ.get("LOCAL_RANK") or 0)
+
+
+def _report_refit(args: argparse.Namespace, space, unfitted) -> None:
+    """Where the data refitted the space's parameters, how a `--penalty-target` on params or
+    flops moved with them (`nasdsl.analysis.refit`); `unfitted()` loads the space as --set gives it."""
+    if args.penalty_target is not None and args.penalty in ("params", "flops"):
+        from ..analysis.refit import report, target_shift
+        report([target_shift(unfitted(), space, args.penalty, args.penalty_target)])
+
+
+def _strategy(args: argparse.Namespace, name: str, spec, supernet, penalty, options: dict[str, Any],
+              extra: dict[str, Any]):
+    """The strategy's LightningModule with its `--option`s (refusing one its constructor does not
+    take) and `extra`, the driver's own options it declares (`spec.flags`)."""
     from .. import strategy as registry
+    task = _task(args.task) if args.task else None
+    strategy_cls = registry.module(name).Strategy
+    accepted = _accepted(strategy_cls, spec.flags)
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise NasError(f"{name} has no option {unknown[0]!r}; its options: {', '.join(sorted(accepted))}")
+    return strategy_cls(supernet, penalty=penalty, task=task, seed=args.seed, **extra, **options)
+
+
+def _claim(args: argparse.Namespace, out: Path, meta: dict[str, str], module, rank: int) -> dict | None:
+    """Claim `out` (rank 0) and, with `--resume`, read its checkpoint of the same search (which
+    is returned), else refuse a directory that holds one."""
+    from ..checkpoint import check_weights, load_search_checkpoint
+    from .outdir import claim, prepare
+    ckpt_path = out / "last.ckpt"
+    if rank == 0:
+        claim(prepare(out), shared=False)   # a second search into this --out is refused while this one runs
+    if args.resume:
+        ckpt = load_search_checkpoint(ckpt_path)
+        _same_search(ckpt["nasdsl"], meta, ckpt_path)
+        check_weights(ckpt["state_dict"], module, f"--resume: {show_path(ckpt_path)}")
+        return ckpt
+    if _exists(ckpt_path):
+        raise NasError(f"{show_path(out)} already holds a search (last.ckpt): pass --resume to continue it, or another --out")
+    return None
+
+
+def _keep_log(trainer, ckpt: dict, out: Path) -> None:
+    """Keep the log of the epochs a resumed checkpoint holds (Lightning would drop it)."""
+    done = ckpt.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+    earlier = _logged_before(out / "logs" / "metrics.csv", int(done.get("processed", ckpt["epoch"])))
+    writer = trainer.logger.experiment
+    writer.metrics = earlier + writer.metrics
+
+
+def _fit(trainer, module, search_loader, val_loader, resume: Path | None) -> None:
+    """Train; a Ctrl-C (Lightning's shutdown exits 1) is a KeyboardInterrupt, exit status 130."""
+    try:
+        trainer.fit(module, train_dataloaders=search_loader, val_dataloaders=val_loader,
+                    ckpt_path=str(resume) if resume is not None else None)
+    except SystemExit:
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
+
+
+def _check_args(args: argparse.Namespace, spec) -> None:
+    """Refuse, before anything loads, options that cannot go together or are out of range, or
+    that the strategy (what it declares, `spec`) does not take."""
     name = args.strategy
     if args.data is None:
         raise NasError("one-shot search needs --data (digits, mnist5k, cifar10:DIR or pkg.module:factory)")
@@ -195,13 +230,13 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.control and not args.retrain:
         raise NasError(f"--control {args.control}: the control needs --retrain EPOCHS (it is retrained with the "
                        "found architecture's recipe)")
-    if args.order == 2 and name != "darts":
+    if args.order == 2 and "order" not in spec.flags:
         raise NasError(f"--order 2 is darts's second-order gradient; {name} has no order")
-    if args.cells is not None and registry.MODES[name] != "mixture":
+    if args.cells is not None and not spec.cells:
         raise NasError(f"--cells is how darts and gumbel relax a cell; {name} runs one path at a time")
 
 
-def _loaders(args: argparse.Namespace, data, module):
+def _loaders(args: argparse.Namespace, data, module, spec):
     """The search's loader of pairs (weight batch, architecture batch: the training data's two
     halves, or training and validation data with `--arch-data val`) and its validation loader;
     SPOS's evolution gets its own training and validation loaders."""
@@ -219,14 +254,14 @@ def _loaders(args: argparse.Namespace, data, module):
     search_loader = torch.utils.data.DataLoader(pairs, batch_size=args.batch_size,
                                                 sampler=EpochShuffle(len(pairs), args.seed),
                                                 drop_last=len(pairs) > args.batch_size)
-    if hasattr(module, "evolution_data"):
+    if spec.second_stage == "evolution":
         module.evolution_data = (data.loader("train", args.batch_size, shuffle=True, seed=args.seed),
                                  data.loader("val", 256))
         module.progress = lambda line: print(line, file=sys.stderr, flush=True)
     return search_loader, data.loader("val", 256)
 
 
-def _write_results(out: Path, space, name: str, module) -> dict[str, Any]:
+def _write_results(out: Path, space, name: str, module, spec) -> dict[str, Any]:
     """Write what the search found (arch.json, probs.json, its NB201 string or genotype, SPOS's
     evolution log, the two plots), print it, and return the architecture."""
     from ..arch import arch_to_json
@@ -239,7 +274,7 @@ def _write_results(out: Path, space, name: str, module) -> dict[str, Any]:
     texts = _text_forms(space, arch)
     for suffix, text in texts.items():
         _write_text(out / f"arch.{suffix}", text + "\n")
-    if getattr(module, "evolution_log", None):
+    if spec.second_stage == "evolution" and module.evolution_log:
         _write_json(out / "evolution.json", module.evolution_log)
     title = f"{Path(space.root_file).stem}: {name}"
     plot_history(module.history, out / "arch_weights.png", title=title, order=space.labels())
@@ -312,22 +347,25 @@ def _same_search(stored: dict, meta: dict, path: Path) -> None:
         raise NasError(f"--resume: {path} was searched with options {stored.get('options')}, now {meta['options']}")
 
 
-def _accepted(cls) -> set[str]:
+def _accepted(cls, flags: tuple[str, ...] = ()) -> set[str]:
+    """The `--option` names a strategy class's constructors take (not those the driver passes)."""
     from ..strategy.oneshot import OneShot
     names = set()
     for klass in cls.__mro__[: cls.__mro__.index(OneShot) + 1]:
         if "__init__" in vars(klass):
             names |= {name for name, p in inspect.signature(klass.__init__).parameters.items()
                       if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-                      and name not in ("self", "supernet", "penalty", "task", "seed", "order")}
+                      and name not in ("self", "supernet", "penalty", "task", "seed", *flags)}
     return names
 
 
-def _penalty(args, space, name: str):
+def _penalty(args, space, name: str, spec):
+    from .. import strategy as registry
     if not args.penalty:
         return None
-    if name not in PENALTY_STRATEGIES:
-        raise NasError(f"--penalty needs architecture weights: {', '.join(PENALTY_STRATEGIES)}; {name} has none")
+    if not spec.penalty:
+        weighted = [n for n in registry.ONE_SHOT if registry.declared(n).penalty]
+        raise NasError(f"--penalty needs architecture weights: {', '.join(weighted)}; {name} has none")
     from ..strategy.penalty import CostPenalty
     return CostPenalty(space, args.penalty, target=args.penalty_target, form=args.penalty_form,
                        beta=args.penalty_beta, weight=args.penalty_weight)

@@ -29,8 +29,6 @@ import torch
 from ..errors import NasError
 from .oneshot import OneShot
 
-MODE = "mixture"
-
 
 class Darts(OneShot):
     """DARTS, first or second order (see the module docstring)."""

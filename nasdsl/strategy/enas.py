@@ -58,8 +58,6 @@ from torch import nn
 from ..arch import value_name
 from .oneshot import OneShot, accuracy
 
-MODE = "path"
-
 
 def _key(label: str) -> str:
     return label.replace(".", "__")

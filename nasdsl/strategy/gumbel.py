@@ -2,9 +2,9 @@
 
 The weighting itself (Gumbel-softmax over each choice's candidates, binary-concrete gates for
 an any-subset input choice, `hard=True` for straight-through) is `nasdsl.strategy.weighting`,
-installed when the supernet is built. This strategy sets its temperature `tau` linearly from
-`tau_max` at the first epoch to `tau_min` at the last (NNI's GumbelDARTS: 1.0 and 0.33). The
-rest is DARTS (`darts.py`).
+the weights gumbel declares for its mixture mode (`nasdsl.strategy.Declared`). This strategy
+sets its temperature `tau` linearly from `tau_max` at the first epoch to `tau_min` at the last
+(NNI's GumbelDARTS: 1.0 and 0.33). The rest is DARTS (`darts.py`).
 
 Example::
 
@@ -16,13 +16,11 @@ Example::
 """
 from __future__ import annotations
 
+from ..errors import NasError
 from .darts import Darts
-from .weighting import GumbelWeights, configure_gumbel
+from .weighting import GumbelWeights
 
-__all__ = ["Gumbel", "GumbelWeights", "Strategy", "configure"]
-
-MODE = "mixture"
-configure = configure_gumbel
+__all__ = ["Gumbel", "GumbelWeights", "Strategy"]
 
 
 class Gumbel(Darts):
@@ -31,7 +29,11 @@ class Gumbel(Darts):
     def __init__(self, supernet, *, tau_max: float = 1.0, tau_min: float = 0.33, hard: bool = False, **options):
         super().__init__(supernet, **options)
         self.tau_max, self.tau_min, self.hard = tau_max, tau_min, hard
-        configure(supernet, tau=tau_max, hard=hard)
+        self.weights = supernet.policy.weigh
+        if not isinstance(self.weights, GumbelWeights):
+            raise NasError("gumbel anneals the temperature of Gumbel-softmax weights: build its supernet with "
+                           "nasdsl.strategy.build_supernet(space, \"gumbel\")")
+        self.weights.tau, self.weights.hard = tau_max, hard
 
     def tau(self, epoch: int, epochs: int) -> float:
         """The temperature of `epoch` (0-based) of `epochs`."""
@@ -41,7 +43,7 @@ class Gumbel(Darts):
 
     def on_train_epoch_start(self) -> None:
         tau = self.tau(self.current_epoch, self.trainer.max_epochs)
-        self.supernet.policy.weigh.tau = tau
+        self.weights.tau = tau
         self.log("tau", tau)
 
 

@@ -3,7 +3,7 @@
 Each step draws a path from `softmax(alpha)` (the supernet's seeded generator; a path that
 breaks the space's constraints is redrawn, and a space whose constraints the weights keep
 breaking is an error, never a silent uniform draw), updates alpha on an architecture batch
-through the binary gates' gradient (`nasdsl.lower.policy.BinaryGate`), then draws again and
+through the binary gates' gradient (`nasdsl.lower.gates.BinaryGate`), then draws again and
 updates the weights on a weight batch. With a hardware penalty (`nasdsl.strategy.penalty`)
 the architecture loss is `CE * (E[latency] / target) ** beta` or its additive form, with the
 expectation under `softmax(alpha)` (ProxylessNAS's latency loss; NNI issue #4699). The
@@ -24,8 +24,6 @@ Example::
 from __future__ import annotations
 
 from .oneshot import OneShot
-
-MODE = "gated"
 
 
 class Proxyless(OneShot):

@@ -26,8 +26,6 @@ from typing import Any
 
 from .oneshot import OneShot, uniform_chooser, uniform_probs
 
-MODE = "path"
-
 
 class RandomOneShot(OneShot):
     """Uniform path training; a uniform architecture exported."""

@@ -36,8 +36,6 @@ from ..errors import ArchitectureError, NasError
 from .oneshot import uniform_probs
 from .random_oneshot import RandomOneShot
 
-MODE = "path"
-
 
 class Spos(RandomOneShot):
     """SPOS: random one-shot's uniform path training, then the evolutionary second stage (see

@@ -1,9 +1,9 @@
-"""How a one-shot strategy weighs a mixture supernet's candidates, installed when the supernet
-is built: torch only, no Lightning, so `build_supernet` (and `nasdsl compile`) never import the
+"""How a one-shot strategy weighs a mixture supernet's candidates, the weights its mixture mode is
+built with: torch only, no Lightning, so `build_supernet` (and `nasdsl compile`) never import the
 training loop.
 
-DARTS weighs by `softmax(alpha)`, the supernet's own default, and installs nothing. GumbelDARTS
-(SNAS, FBNet) weighs each forward pass by `softmax((alpha + g) / tau)`, `g` Gumbel noise drawn
+DARTS weighs by `softmax(alpha)`, the execution mode's default (`nasdsl.lower.modes.Softmax`).
+GumbelDARTS (SNAS, FBNet) weighs each forward pass by `softmax((alpha + g) / tau)`, `g` Gumbel noise drawn
 from the supernet's seeded generator (every candidate runs, as in NNI); `hard=True` makes the
 forward weights one-hot with the soft gradient (straight-through). An any-subset input choice
 has one gate per candidate (`nasdsl.lower.policy`); its gates are relaxed Bernoulli (binary
@@ -20,10 +20,13 @@ Example::
     1
     >>> weigh.gates(torch.zeros(3)).shape   # binary-concrete gate logits, one per candidate
     torch.Size([3])
-    >>> sorted(CONFIGURE)
+    >>> sorted(WEIGHTS)
     ['gumbel']
 """
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -50,13 +53,12 @@ class GumbelWeights:
         return (alpha + torch.log(u) - torch.log1p(-u)) / self.tau
 
 
-def configure_gumbel(net, *, tau: float = 1.0, hard: bool = False) -> None:
-    """Install Gumbel-softmax weighting and binary-concrete gates on a mixture supernet (noise
-    from its own generator)."""
-    weigh = GumbelWeights(tau, hard, net.policy.generator)
-    net.policy.weigh, net.policy.weigh_gates, net.policy.hard_gates = weigh, weigh.gates, hard
+def gumbel_weights(*, tau: float = 1.0, hard: bool = False) -> Callable[[torch.Generator], GumbelWeights]:
+    """A mixture mode's `weights` for GumbelDARTS: Gumbel-softmax weights and binary-concrete
+    gates at temperature `tau`, drawing from the supernet's own generator."""
+    return partial(GumbelWeights, tau, hard)
 
 
-# strategy name -> what `build_supernet` installs (the keyword options it takes are the
-# strategy's supernet options); a strategy not listed takes none
-CONFIGURE = {"gumbel": configure_gumbel}
+# the `weights` a one-shot strategy declares (`nasdsl.strategy.Declared`) -> the factory of its
+# mixture's weights; the keyword options the factory takes are the strategy's supernet options
+WEIGHTS = {"gumbel": gumbel_weights}

@@ -1,6 +1,6 @@
 """A ground-truth table for one-shot search: NAS-Bench-201 cells trained standalone on mnist5k.
 
-    python bench/nb201_mnist5k.py [--archs 200] [--seeds 0,1] [--out bench/results/nb201_mnist5k.csv]
+    python bench/nb201_mnist5k.py [--archs 200] [--seeds 0,1] [--out bench/results/nb201_mnist5k.csv] [--epochs 2]
 
 The space is the library's NAS-Bench-201 (`spaces/nasbench201.nas`) at `C=8, N=1` (one cell per
 stage, 5 cells in all), fitted to mnist5k (`in_channels=1`, 28x28): small enough that one
@@ -46,13 +46,13 @@ def load_space_and_data():
     return space, data
 
 
-def standalone(space, data, arch, seed: int) -> dict:
-    """Train `arch` from scratch with `RECIPE` and seed `seed`; the table's row fields."""
+def standalone(space, data, arch, seed: int, epochs: int = RECIPE["epochs"]) -> dict:
+    """Train `arch` from scratch with `RECIPE` (for `epochs`) and seed `seed`; the table's row fields."""
     import torch
 
     from nasdsl.train import train_architecture
     torch.set_num_threads(RECIPE["threads"])
-    r = train_architecture(space, arch, data, RECIPE["epochs"], seed, batch_size=RECIPE["batch_size"],
+    r = train_architecture(space, arch, data, epochs, seed, batch_size=RECIPE["batch_size"],
                            lr=RECIPE["lr"], weight_decay=RECIPE["weight_decay"])
     return {"test_acc": r["test_acc"], "val_acc": r["val_acc"], "params": r["params"], "flops": r["flops"],
             "train_loss": round(r["train_loss"], 6), "seconds": r["seconds"]}
@@ -97,6 +97,8 @@ def main(argv=None) -> int:
     parser.add_argument("--archs", type=int, default=200)
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--out", type=Path, default=TABLE)
+    parser.add_argument("--epochs", type=int, default=RECIPE["epochs"],
+                        help="a longer recipe than the table's, for a probe table of its first --archs cells")
     args = parser.parse_args(argv)
     from nasdsl.formats.nb201 import arch_to_nb201
     space, data = load_space_and_data()
@@ -113,7 +115,7 @@ def main(argv=None) -> int:
             text = arch_to_nb201(space, arch)
             if (text, seed) in done:
                 continue
-            row = {"index": i, "arch": text, "seed": seed, **standalone(space, data, arch, seed)}
+            row = {"index": i, "arch": text, "seed": seed, **standalone(space, data, arch, seed, args.epochs)}
             with open(args.out, "a", newline="") as f:
                 csv.DictWriter(f, FIELDS).writerow(row)
             print(f"{i:4d} seed {seed} {row['test_acc']:.4f} {text}", flush=True)

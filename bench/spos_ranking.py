@@ -85,10 +85,12 @@ def main(argv=None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--archs", type=int, default=100, help="the table's first N cells")
     parser.add_argument("--quick", action="store_true", help="only the 10-batch rules (acc10, nll10)")
+    parser.add_argument("--table", type=Path, default=TABLE,
+                        help="rank against this table's cells (e.g. a probe table of a longer recipe)")
     args = parser.parse_args(argv)
     from nasdsl.formats.nb201 import arch_to_nb201
     space, data = load_space_and_data()
-    rows = read_table(TABLE)
+    rows = read_table(args.table)
     mean = mean_accuracy(rows)
     params = {r["arch"]: r["params"] for r in rows}
     archs = table_archs(space, args.archs)

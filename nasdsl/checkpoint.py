@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,7 +166,9 @@ def read_torch_file(path: str | Path, what: str, corrupt: str) -> Any:
                            "uncompressed; the memory available bounds it too)")
         handle.seek(0)
         try:
-            return torch.load(handle, weights_only=True, map_location="cpu")
+            with warnings.catch_warnings():   # torch's note on a corrupt file's protocol byte is not the user's
+                warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+                return torch.load(handle, weights_only=True, map_location="cpu")
         except Exception as err:  # a corrupt or foreign file: say so, don't dump pickle internals
             raise NasError(f"{shown} is {corrupt}: {type(err).__name__}: "
                            f"{printable(str(err), one_line=True)[:160]}") from None

@@ -417,6 +417,26 @@ def test_a_checkpoint_that_decompresses_past_its_bound_is_refused_before_loading
     assert err.value.message == f"{bomb} is a corrupt checkpoint: {why}"
 
 
+def test_a_checkpoint_with_a_foreign_pickle_protocol_is_a_nas_error_and_no_torch_warning(tmp_path):
+    """A corrupt protocol byte made torch warn "Detected pickle protocol 110 ..." on stderr
+    before the NasError (found by bench/fuzz_census.py); the warning is torch's, not the user's."""
+    import warnings
+    pytest.importorskip("torch")
+    from test_fuzz_inputs import _checkpoint_bytes
+
+    from nasdsl.checkpoint import load_search_checkpoint
+    data = bytearray(_checkpoint_bytes())
+    at = data.find(b"\x80\x02")   # the pickle's PROTO opcode inside the archive
+    data[at + 1] = 110
+    path = tmp_path / "last.ckpt"
+    path.write_bytes(bytes(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NasError) as err:
+            load_search_checkpoint(path)
+    assert err.value.message == f"{path} is not a nasdsl search checkpoint"
+
+
 def test_a_checkpoint_that_is_a_fifo_is_refused_unopened(tmp_path):
     import os
     pytest.importorskip("torch")

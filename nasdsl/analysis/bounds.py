@@ -1,6 +1,6 @@
 """The cheapest and the dearest architecture of a space (params, FLOPs), without enumerating it.
 
-A discrete model's cost is a sum over its ops (`nasdsl.analysis.shapes.costs`), and each op's
+A discrete model's cost is a sum over its ops (`nasdsl.analysis.costs.costs`), and each op's
 share depends on few decisions: those in its arguments, in its input's shape and in the
 conditions under which it is built at all (the candidate of a choice it sits in, a repeat
 deep enough, a cell input it reads). The whole-space shape inference already knows all three
@@ -45,7 +45,9 @@ from ..conditions import INACTIVE, holds, partial_eval, truthy
 from ..errors import Loc, NasError
 from ..ops.rules import Rule
 from ..values import Binary, Ref, Unary, apply_binary, evaluate, free_labels, is_expr, possible_values
-from .shapes import Dead, OpCall, SpaceWalker, bounded, costs, rule_of
+from .costs import costs
+from .shapes import SpaceWalker
+from .walker import Dead, OpCall, bounded, rule_of
 
 __all__ = ["cost_bounds", "place_costs", "budget_verdict", "CostBounds", "Extreme", "TABLE_CAP", "ELIMINATION_CAP"]
 

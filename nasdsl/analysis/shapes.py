@@ -1,5 +1,5 @@
-"""Shapes and costs without torch: every tensor's shape for every candidate, and the
-parameters and FLOPs of one architecture.
+"""Shapes without torch: every tensor's shape for every candidate of a whole space; and, from
+`nasdsl.analysis.costs` (importable here too), the parameters and FLOPs of one architecture.
 
 Why here, and not by running torch? Because a shape mistake in a search space usually sits
 in a corner (one kernel size of one candidate of one block) that a few sampled models never
@@ -43,9 +43,10 @@ semantics it mirrors):
 * an op after a custom op (registered without a rule here) sees an unknown shape: nothing
   downstream of it is checked, and nothing is reported.
 
-Costs (`costs`) follow the discrete model of one architecture exactly: parameters as
-`sum(p.numel() for p in model.parameters())` (a template node used twice is one module,
-counted once), FLOPs as multiply-accumulates of one sample.
+Costs (`costs`, in `nasdsl.analysis.costs`) follow the discrete model of one architecture
+exactly: parameters as `sum(p.numel() for p in model.parameters())` (a template node used
+twice is one module, counted once), FLOPs as multiply-accumulates of one sample. Both walk the
+template with `nasdsl.analysis.walker.Walker`, which holds the tensor arithmetic they share.
 
 Example::
 
@@ -63,32 +64,26 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from .. import ir, resolve
-from ..arch import arch_values
-from ..conditions import holds
+from .. import ir
 from ..errors import UNKNOWN as UNKNOWN_LOC
-from ..errors import ArchitectureError, Loc, NasError, ShapeError
+from ..errors import Loc
 from ..ops import catalog
-from ..ops.domains import ANY
 from ..ops.rules import Dim, Rule, dim_sum, dims_text
-from ..values import Ref, binary, children, evaluate, free_labels, func, if_else, is_expr, literal, possible_values, to_text
+from ..values import Ref, binary, evaluate, free_labels, func, if_else, is_expr
+from .costs import activation_elements, check_budgets, costs
+from .walker import EXPR_LIMIT, Dead, Shape, Walker, expr_size, listing, rule_of, shape_text
 
-__all__ = ["check_shapes", "costs", "check_budgets", "shape_text", "register_rule", "Rule",
+__all__ = ["check_shapes", "costs", "check_budgets", "activation_elements", "shape_text", "register_rule", "Rule",
            "ENUMERATION_CAP", "SAMPLES", "EXPR_LIMIT", "WORK_LIMIT"]
-
-Shape = tuple[Dim, ...] | None  # without the batch dimension; None: unknown (after a custom op)
 
 ENUMERATION_CAP = 10_000  # joint assignments enumerated exactly by one check; beyond: sampled
 SAMPLES = 1_000           # assignments drawn (seeded) when a check is over the cap
-EXPR_LIMIT = 300          # nodes in one shape's expressions; bigger makes the shape unknown
 WORK_LIMIT = 250_000      # expression nodes evaluated by all symbolic checks of one inference
 CHAIN_LIMIT = 64          # alternatives spelled out in one `if_else` chain (picks, depths)
-
 
 def register_rule(name: str, rule: Rule) -> None:
     """Give a custom op (registered first with `nasdsl.register_op`) shapes and costs, so that
@@ -100,84 +95,15 @@ def register_rule(name: str, rule: Rule) -> None:
     catalog.register(replace(found, rule=rule))
 
 
-def rule_of(name: str) -> Rule | None:
-    """The op's rule, from its record (a custom op under a catalog name has its own record)."""
-    found = catalog.spec(name)
-    return None if found is None else found.rule
-
-
-# --- rendering ------------------------------------------------------------------------------
-
-def shape_text(shape: Shape) -> str:
-    """`[16, 32, 32]`; symbolic dimensions as `.nas` expressions over labels."""
-    return "[?]" if shape is None else dims_text(shape)
-
-
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, tuple):
-        return dims_text(value)
-    return to_text(value) if is_expr(value) else literal(value)
-
-
-def _when(view: Mapping[str, Any]) -> str:
-    if not view:
-        return ""
-    return " (when " + ", ".join(f"{k}={literal(v)}" for k, v in sorted(view.items())) + ")"
-
-
-def _op_text(op: ir.Op, args: Mapping[str, Any]) -> str:
-    """`Conv2d(in_channels=16, out_channels=32, kernel_size=3)`: required and non-default args."""
-    sig = dict(catalog.signature(op.name) or ())
-    shown = [f"{k}={_show(v)}" for k, v in args.items()
-             if k not in sig or sig[k] is catalog.REQUIRED or not _same_value(v, sig[k])]
-    return f"{op.name}({', '.join(shown)})"
-
-
-def _same_value(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
-
-
-def _expr_size(value: Any, limit: int) -> int:
-    """Distinct nodes in a value's expressions (shared ones count once: evaluation memoises
-    them), counting at most up to `limit`."""
-    n, stack, seen = 0, [value], set()
-    while stack and n <= limit:
-        v = stack.pop()
-        expr = is_expr(v)
-        if expr:
-            if id(v) in seen:
-                continue
-            seen.add(id(v))
-        n += 1
-        if expr:
-            stack += children(v)
-        elif isinstance(v, tuple):
-            stack += v
-    return n
-
-
-# --- deciding agreement of symbolic values --------------------------------------------------
-
 _MISSING = object()
 FOLD_CAP = 4_096  # assignments tried when folding a dimension to a constant
-
-
-def bounded(shape: Shape) -> Shape:
-    """A shape whose expressions grew past `EXPR_LIMIT` becomes unknown: checking it would cost
-    more than it could find (and evaluating it would recurse too deep)."""
-    if shape is None or not any(is_expr(d) for d in shape):
-        return shape
-    return shape if _expr_size(shape, EXPR_LIMIT) <= EXPR_LIMIT else None
 
 
 def _has_expr(value: Any) -> bool:
     return is_expr(value) or isinstance(value, tuple) and any(is_expr(v) for v in value)
 
 
-class Dead(Exception):
-    """A check failed under conditions the constraints rule out: the subtree is never built."""
+# --- deciding agreement of symbolic values --------------------------------------------------
 
 
 class _Solver:
@@ -206,7 +132,7 @@ class _Solver:
                 self.notes.append(note)
         known = set(labels)
         constraints = [c for c, ls in self.constraints if ls <= known]
-        cost += _expr_size(ctx, EXPR_LIMIT) + sum(_expr_size(c.expr, EXPR_LIMIT) for c in constraints)
+        cost += expr_size(ctx, EXPR_LIMIT) + sum(expr_size(c.expr, EXPR_LIMIT) for c in constraints)
         for combo in combos:
             self.work_left -= cost
             if self.work_left < 0:
@@ -227,7 +153,7 @@ class _Solver:
     def counterexample(self, values: tuple, ok: Callable[..., bool], ctx: tuple, loc: Loc):
         """(view, evaluated values) breaking `ok`, or None if every assignment satisfies it."""
         labels = sorted(free_labels(values) | free_labels(ctx))
-        for view in self.assignments(labels, ctx, loc, _expr_size(values, EXPR_LIMIT)):
+        for view in self.assignments(labels, ctx, loc, expr_size(values, EXPR_LIMIT)):
             try:
                 vals = evaluate(values, view)
                 if ok(*vals):
@@ -253,7 +179,7 @@ class _Solver:
         if not is_expr(value):
             return [value]
         out = set()
-        for view in self.assignments(sorted(free_labels(value)), (), loc, _expr_size(value, EXPR_LIMIT)):
+        for view in self.assignments(sorted(free_labels(value)), (), loc, expr_size(value, EXPR_LIMIT)):
             try:
                 out.add(evaluate(value, view))
             except Exception:  # noqa: BLE001
@@ -261,297 +187,7 @@ class _Solver:
         return sorted(out)
 
 
-# --- walking the template -------------------------------------------------------------------
-
-def _check_domains(call: OpCall) -> None:
-    """Every argument within its domain (the op record's `domains`): for an expression over
-    choices, every value its choices give it (a tuple such as a kernel size, item by item)."""
-    record = catalog.spec(call.op.name)
-    domains = {} if record is None else record.domains
-    for name, value in call.args.items():
-        dom = domains.get(name)
-        if dom is None or dom is ANY:
-            continue
-        if isinstance(value, (tuple, list)) and dom.items and value:
-            items, ok = tuple(value), dom.ok_one
-        else:
-            items, ok = (value,), dom.ok
-        for item in items:
-            if not is_expr(item) and ok(item):
-                continue
-            if is_expr(item) and _all_within(item, ok, call) is not False:
-                continue  # all within (the usual case), or too many values to tell cheaply
-            call.require(ok, (item,), lambda v, name=name, dom=dom: f"{name} must be {dom.what}, got {literal(v)}")
-
-
-def _all_within(value: Any, ok: Callable[[Any], bool], call: OpCall) -> bool | None:
-    """Whether every value in a cheap superset of `value`'s values (`possible_values`) is ok:
-    True, False (then the solver looks for a real counterexample), or None when the superset
-    is too large to list and the joint assignments too many to enumerate (the argument is then
-    left to the build, which reports it too)."""
-    solver = getattr(call.walker, "solver", None)
-    domains = getattr(solver, "domains", None)
-    if not domains or any(label not in domains for label in free_labels(value)):
-        return False
-    values = possible_values(value, domains, memo=solver.possible)
-    if values is not None:
-        return all(ok(v) for v in values)
-    # many values, but from few joint assignments: the solver enumerates them cheaply
-    return False if math.prod(len(domains[label]) for label in free_labels(value)) <= 1024 else None
-
-
-class OpCall:
-    """One op applied to one input shape: what its rule checks through (the `Call` of
-    `nasdsl.ops.rules`)."""
-    __slots__ = ("walker", "op", "args", "x", "ctx")
-
-    def __init__(self, walker: _Walker, op: ir.Op, args: dict, x: tuple, ctx: tuple):
-        self.walker, self.op, self.args, self.x, self.ctx = walker, op, args, x, ctx
-
-    def fail(self, why: str, view: Mapping[str, Any] | None = None):
-        if view is None and not self.walker.solver_satisfiable(self.ctx, self.op.loc):
-            raise Dead()
-        args = {k: _at(v, view) for k, v in self.args.items()}
-        raise ShapeError(f"{_op_text(self.op, args)} on input {dims_text(_at(self.x, view))}: {why}{_when(view or {})}",
-                         self.op.loc)
-
-    def require(self, ok: Callable[..., bool], values: tuple, why: Callable[..., str]) -> None:
-        self.walker.require(ok, values, lambda vals, view: self.fail(why(*vals), view), self.ctx, self.op.loc)
-
-    def rank(self, n: int, layout: str, at_least: bool = False) -> None:
-        if len(self.x) < n if at_least else len(self.x) != n:
-            self.fail(f"expects input {layout}, got rank {len(self.x)} (plus the batch dimension)")
-
-    def maybe_str(self, value: Any) -> bool:
-        if isinstance(value, str):
-            return True
-        return is_expr(value) and self.walker.may_be_str(value)
-
-
-class _Walker:
-    """Shape inference over the template; subclasses decide what choices mean."""
-
-    def __init__(self):
-        self.memo: dict[tuple, tuple] = {}
-
-    # hooks
-    def value(self, v: Any, where: Any) -> Any:
-        return v
-
-    def require(self, ok, values: tuple, fail, ctx: tuple, loc: Loc) -> None:
-        if not ok(*values):
-            fail(values, None)
-
-    def solver_satisfiable(self, ctx: tuple, loc: Loc) -> bool:
-        return True
-
-    def may_be_str(self, value: Any) -> bool:
-        return False
-
-    # dispatch
-    def module(self, m: ir.Module, xs: tuple, ctx: tuple) -> tuple:
-        """A module applied twice to the same shapes under the same conditions is inferred once
-        (conditions by identity: hashing them would cost more than it saves)."""
-        if isinstance(m, ir.Op):
-            return (self.op(m, xs[0], ctx),)
-        key = (id(m), xs, id(ctx))
-        hit = self.memo.get(key)
-        if hit is None:
-            hit = self.memo[key] = (ctx, self._module(m, xs, ctx))  # keeps ctx alive: its id stays unique
-        return hit[1]
-
-    def _module(self, m: ir.Module, xs: tuple, ctx: tuple) -> tuple:
-        return getattr(self, _INFER[type(m)])(m, xs, ctx)
-
-    def op_outputs(self, m: ir.Op, xs: tuple, ctx: tuple) -> tuple:
-        return (self.op(m, xs[0], ctx),)
-
-    def sequential(self, m: ir.Sequential, xs: tuple, ctx: tuple) -> tuple:
-        for item in m.items:
-            xs = self.module(item, xs, ctx)
-        return xs
-
-    def repeat_outputs(self, m: ir.Repeat, xs: tuple, ctx: tuple) -> tuple:
-        return tuple(bounded(y) for y in self.repeat(m, xs, ctx))
-
-    def cell_outputs(self, m: ir.Cell, xs: tuple, ctx: tuple) -> tuple:
-        return (bounded(self.cell(m, xs, ctx)),)
-
-    def op(self, m: ir.Op, x: Shape, ctx: tuple) -> Shape:
-        return self.apply(m, {k: self.value(v, m) for k, v in m.args}, x, ctx)
-
-    def apply(self, m: ir.Op, args: dict, x: Shape, ctx: tuple) -> Shape:
-        """The op's output shape for input shape `x`, its arguments resolved to `args`."""
-        rule = rule_of(m.name)
-        if rule is None or x is None:
-            return self.unknown_op(m, args, x)
-        call = OpCall(self, m, args, x, ctx)
-        _check_domains(call)
-        try:
-            y = rule.shape(call, x)
-        except (TypeError, ValueError, ArithmeticError, KeyError, IndexError) as err:
-            call.fail(f"cannot compute its output shape ({type(err).__name__}: {err})")
-        self.count(m, rule, args, x, y)
-        return bounded(y)
-
-    def unknown_op(self, m: ir.Op, args: dict, x: Shape) -> Shape:
-        return None
-
-    def count(self, m: ir.Op, rule: Rule, args: dict, x: tuple, y: tuple) -> None:
-        pass
-
-    def graph_inputs(self, g: ir.Graph, xs: tuple, ctx: tuple) -> dict[str, Shape]:
-        """The shapes a graph receives, held to the shapes its inputs declare."""
-        env: dict[str, Shape] = {}
-        for t, x in zip(g.inputs, xs):
-            if t.shape is not None and x is not None:
-                self.equal_shapes([(t.name, x, t.loc), (f"{t.name} as declared", tuple(t.shape), t.loc)], ctx, t.loc,
-                                  lambda items, t=t: f"input {t.name!r} is declared {dims_text(items[1][1])} "
-                                                f"but receives {dims_text(items[0][1])}")
-            env[t.name] = x
-        return env
-
-    def graph(self, g: ir.Graph, xs: tuple, ctx: tuple) -> tuple:
-        env = self.graph_inputs(g, xs, ctx)
-        modules = dict(g.modules)
-        for n in g.nodes:
-            if isinstance(n, ir.Apply):
-                outs = self.module(modules[n.module], tuple(env[i] for i in n.inputs), ctx)
-                env.update(zip(n.outs, outs))
-            elif isinstance(n, ir.Combine):
-                env[n.out] = bounded(self.combine(n, [env[i] for i in n.inputs], ctx))
-            else:
-                env[n.out] = bounded(self.pick(n, [env[i] for i in n.inputs], ctx))
-        return tuple(env[o] for o in g.outputs)
-
-    # -- tensor arithmetic shared by both walkers
-
-    def combine(self, n: ir.Combine, shapes: list, ctx: tuple) -> Shape:
-        if any(s is None for s in shapes):
-            return None
-        if n.fn == "cat":
-            return self.concat(shapes, n.dim, ctx, n.loc, f"cat(dim={n.dim})")
-        what = {"sum": "`+`", "mul": "`*`", "mean": "mean(...)"}[n.fn]
-        return self.broadcast(shapes, ctx, n.loc, what)
-
-    def broadcast(self, shapes: list, ctx: tuple, loc: Loc, what: str) -> tuple:
-        """Element-wise ops broadcast size-1 dimensions, as torch does (at equal rank)."""
-        out = shapes[0]
-        for s in shapes[1:]:
-            if len(s) != len(out):
-                self.shape_error(f"{what} of tensors with different ranks: {dims_text(out)} and {dims_text(s)}", loc, ctx)
-            dims, pairs = [], []
-            for a, b in zip(out, s):
-                if a == 1 and not is_expr(a):
-                    dims.append(b)
-                elif b == 1 and not is_expr(b):
-                    dims.append(a)
-                else:
-                    dims.append(a)
-                    pairs.append((a, b))
-            self.require(lambda *v: v[:len(v) // 2] == v[len(v) // 2:],
-                         tuple(a for a, _ in pairs) + tuple(b for _, b in pairs),
-                         lambda vals, view, o=out, s=s: self.shape_error(
-                             f"{what} of tensors with different shapes: {_shown(o, view)} and {_shown(s, view)}"
-                             f"{_when(view or {})}", loc, ctx if view is None else None),
-                         ctx, loc)
-            out = tuple(dims)
-        return out
-
-    def concat(self, shapes: list, dim: int, ctx: tuple, loc: Loc, what: str) -> tuple:
-        """torch.cat along `dim` of the batched tensors: that dimension adds up."""
-        rank = len(shapes[0])
-        for s in shapes[1:]:
-            if len(s) != rank:
-                self.shape_error(f"{what} of tensors with different ranks: {dims_text(shapes[0])} and {dims_text(s)}", loc, ctx)
-        d = dim + rank + 1 if dim < 0 else dim
-        if d == 0:
-            self.shape_error(f"{what} concatenates along the batch dimension", loc, ctx)
-        if not 1 <= d <= rank:
-            self.shape_error(f"{what}: dimension {dim} is out of range for {dims_text(shapes[0])} "
-                             f"(rank {rank + 1} with the batch dimension)", loc, ctx)
-        u = d - 1
-        first = shapes[0]
-        for s in shapes[1:]:
-            a = tuple(v for i, v in enumerate(first) if i != u)
-            b = tuple(v for i, v in enumerate(s) if i != u)
-            self.require(lambda *v: v[:len(v) // 2] == v[len(v) // 2:], a + b,
-                         lambda vals, view, f=first, s=s: self.shape_error(
-                             f"{what} of tensors that differ outside dimension {d}: {_shown(f, view)} and "
-                             f"{_shown(s, view)}{_when(view or {})}", loc, ctx if view is None else None),
-                         ctx, loc)
-        return (*first[:u], dim_sum(s[u] for s in shapes), *first[u + 1:])
-
-    def shape_error(self, message: str, loc: Loc, ctx: tuple | None, related=()):
-        """Raise a ShapeError, unless it was found under conditions no architecture meets."""
-        if ctx is not None and not self.solver_satisfiable(ctx, loc):
-            raise Dead()
-        raise ShapeError(message, loc, related=related)
-
-    def equal_shapes(self, items: list, ctx: tuple, loc: Loc, describe) -> Shape:
-        """All `(name, shape, loc)` items must agree; returns the agreed shape (None if all
-        unknown). `describe(items evaluated)` words the error."""
-        known = [it for it in items if it[1] is not None]
-        if not known:
-            return None
-        if all(it[1] == known[0][1] for it in known):
-            return known[0][1]
-        ref = min(known, key=lambda it: len(free_labels(it[1])))  # prefer the plainest expression
-        for it in known:
-            if it[1] == ref[1]:
-                continue
-            if len(it[1]) != len(ref[1]):
-                self.shape_error(describe(items), loc, ctx)
-            self.require(lambda *v: v[:len(v) // 2] == v[len(v) // 2:], tuple(ref[1]) + tuple(it[1]),
-                         lambda vals, view: self.disagree(describe, _evaluated(items, view), view, loc, ctx),
-                         ctx, loc)
-        return ref[1]
-
-    def disagree(self, describe, items: list, view, loc: Loc, ctx: tuple):
-        """The error of items that disagree; a note points at each one shown with its own place."""
-        related = tuple((f"{name} gives {shape_text(shape)}", where) for name, shape, where in _offending(items)
-                        if where != loc)
-        self.shape_error(describe(items) + _when(view or {}), loc, ctx if view is None else None, related)
-
-
-def _at(value: Any, view: Mapping[str, Any] | None) -> Any:
-    """A value under an assignment, for messages: each part that the assignment decides is
-    shown as a number, the rest stays symbolic."""
-    if not view:
-        return value
-    if isinstance(value, tuple):
-        return tuple(_at(v, view) for v in value)
-    try:
-        return evaluate(value, view)
-    except Exception:  # noqa: BLE001 - mentions decisions outside the view
-        return value
-
-
-def _shown(shape: tuple, view: Mapping[str, Any] | None) -> str:
-    if view:
-        try:
-            return dims_text(evaluate(shape, view))
-        except Exception:  # noqa: BLE001
-            pass
-    return dims_text(shape)
-
-
-def _evaluated(items: list, view: Mapping[str, Any] | None) -> list:
-    """Items with their shapes evaluated under `view` where they can be."""
-    out = []
-    for name, shape, loc in items:
-        if shape is not None and view:
-            try:
-                shape = evaluate(shape, view)
-            except Exception:  # noqa: BLE001 - mentions decisions outside the view: show it symbolic
-                pass
-        out.append((name, shape, loc))
-    return out
-
-
-# the walker's method for each kind of template node
-_INFER = {ir.Op: "op_outputs", ir.Sequential: "sequential", ir.Graph: "graph", ir.LayerChoice: "layer_choice",
-          ir.Repeat: "repeat_outputs", ir.Cell: "cell_outputs"}
+# --- every candidate of every decision ------------------------------------------------------
 
 
 def _start(m: ir.Module) -> Loc:
@@ -561,26 +197,7 @@ def _start(m: ir.Module) -> Loc:
     return m.loc
 
 
-def _offending(items: list) -> list:
-    """In source order: the first item of the most common shape (the one the others are
-    measured against), and every item whose shape differs from it."""
-    known = [it for it in items if it[1] is not None]
-    counts: dict = {}
-    for it in known:
-        counts[it[1]] = counts.get(it[1], 0) + 1
-    common = max(counts, key=lambda shape: counts[shape]) if counts else None
-    first = next((it for it in known if it[1] == common), None)
-    return [it for it in known if it is first or it[1] != common]
-
-
-def _listing(items: list, loc: Loc | None = None) -> str:
-    """`'a' gives [16, 32, 32] at f:1:2, 'b' gives [16, 30, 30] at f:3:4`: the first item and
-    every item that differs from it, each with its place when that is not `loc`."""
-    return ", ".join(f"{name} gives {shape_text(shape)}" + (f" at {where}" if where != loc else "")
-                     for name, shape, where in _offending(items))
-
-
-class SpaceWalker(_Walker):
+class SpaceWalker(Walker):
     """Every candidate of every decision, with symbolic dimensions."""
 
     def __init__(self, space):
@@ -651,7 +268,7 @@ class SpaceWalker(_Walker):
             hit = dim
             if math.prod(len(self.solver.domains.get(label, ())) for label in labels) <= FOLD_CAP:
                 seen = set()
-                for view in self.solver.assignments(labels, (), UNKNOWN_LOC, _expr_size(dim, EXPR_LIMIT)):
+                for view in self.solver.assignments(labels, (), UNKNOWN_LOC, expr_size(dim, EXPR_LIMIT)):
                     try:
                         seen.add(evaluate(dim, view))
                     except Exception:  # noqa: BLE001 - an option the op cannot take; checked elsewhere
@@ -698,7 +315,7 @@ class SpaceWalker(_Walker):
             outs.append(self.equal_shapes(
                 items, ctx, m.loc,
                 lambda its, where=where: f"candidates of choice {m.label!r} give different shapes{where}: "
-                                         f"{_listing(its, m.loc)}"))
+                                         f"{listing(its, m.loc)}"))
         return tuple(outs)
 
     def pick(self, n: ir.Pick, shapes: list, ctx: tuple) -> Shape:
@@ -706,16 +323,16 @@ class SpaceWalker(_Walker):
         how = f"pick {n.label!r} (reduce=\"{n.reduce}\")"
         if n.reduce != "concat":
             return self.equal_shapes(items, ctx, n.loc,
-                                     lambda its: f"{how} needs inputs of one shape: {_listing(its, n.loc)}")
+                                     lambda its: f"{how} needs inputs of one shape: {listing(its, n.loc)}")
         if any(s is None for s in shapes):
             return None
         rank = len(shapes[0])
         if rank == 0 or any(len(s) != rank for s in shapes):
-            self.shape_error(f"{how} needs inputs of one rank, at least 1: {_listing(items, n.loc)}", n.loc, ctx)
+            self.shape_error(f"{how} needs inputs of one rank, at least 1: {listing(items, n.loc)}", n.loc, ctx)
         rest = [(name, s[1:], loc) for name, s, loc in items]
         self.equal_shapes(rest, ctx, n.loc,
                           lambda its: f"{how} joins along dim 1 and needs the other dimensions equal: "
-                                      f"{_listing([(nm, shapes[i], lc) for i, (nm, _, lc) in enumerate(its)], n.loc)}")
+                                      f"{listing([(nm, shapes[i], lc) for i, (nm, _, lc) in enumerate(its)], n.loc)}")
         width = self.pick_width(n, [s[0] for s in shapes])
         return None if width is None else (width, *shapes[0][1:])
 
@@ -789,7 +406,7 @@ class SpaceWalker(_Walker):
             states.append(self.equal_shapes(
                 per_op, ctx, c.loc,
                 lambda its, ni=ni: f"cell {c.label!r}, node {ni}: its ops give different shapes, "
-                                   f"so they cannot be summed: {_listing(its, c.loc)}"))
+                                   f"so they cannot be summed: {listing(its, c.loc)}"))
         merged = self.cell_merge(c, states, ctx)
         if c.postprocess is not None:
             merged = self.module(c.postprocess, (merged,), ctx)[0]
@@ -809,7 +426,7 @@ class SpaceWalker(_Walker):
             found = [f for f in found if self.solver.satisfiable(ctx + (f[0],), c.loc)] or found
         return self.equal_shapes([item for _, item in found], ctx, c.loc,
                                  lambda its: f"cell {c.label!r}, node {ni}, op {k} gives different shapes "
-                                             f"for different inputs: {_listing(its, c.loc)}")
+                                             f"for different inputs: {listing(its, c.loc)}")
 
     def cell_merge(self, c: ir.Cell, states: list, ctx: tuple) -> Shape:
         npred = c.num_predecessors
@@ -833,103 +450,6 @@ class SpaceWalker(_Walker):
         return (*merged[:u], dim_sum(widths), *merged[u + 1:])
 
 
-class _ArchWalker(_Walker):
-    """One architecture, resolved (`nasdsl.resolve`): constant shapes, costs accumulated."""
-
-    def __init__(self):
-        super().__init__()
-        self.params = 0
-        self.macs = 0
-        self.activations = 0                      # elements of every op's output, one sample
-        self.seen: set[int] = set()               # ops whose parameters are counted
-        self.ops: dict[tuple, tuple] = {}         # (name, args, input) -> (output, params, MACs)
-
-    def node(self, r: resolve.Node, xs: tuple) -> tuple:
-        if isinstance(r, resolve.Op):
-            return (self.resolved_op(r, xs[0]),)
-        key = (id(r), xs)
-        hit = self.memo.get(key)
-        if hit is None:  # a module applied again costs its MACs again, its parameters once
-            before, acts = self.macs, self.activations
-            outs = self._node(r, xs)
-            hit = self.memo[key] = (outs, self.macs - before, self.activations - acts)
-        else:
-            self.macs += hit[1]
-            self.activations += hit[2]
-        return hit[0]
-
-    def _node(self, r: resolve.Node, xs: tuple) -> tuple:
-        if isinstance(r, resolve.Chain):
-            for item in r.items:
-                xs = self.node(item, xs)
-            return xs
-        if isinstance(r, resolve.Graph):
-            return self.resolved_graph(r, xs)
-        return (self.resolved_cell(r, xs),)
-
-    def resolved_op(self, r: resolve.Op, x: Shape) -> Shape:
-        """Memoised by what the op is (its arguments are fixed by the architecture), so repeated
-        cells cost one dictionary lookup per op; parameters still count once per module."""
-        key = (r.name, r.source.args if r.source is not None else (), x)
-        hit = self.ops.get(key)
-        if hit is None:
-            params, macs = self.params, self.macs
-            self.seen.add(id(r))
-            y = self.apply(r.source or ir.Op(r.name, (), UNKNOWN_LOC), r.args, x, ())
-            self.activations += _elements(y)
-            hit = self.ops[key] = (y, self.params - params, self.macs - macs)
-            return y
-        if id(r) not in self.seen:
-            self.seen.add(id(r))
-            self.params += hit[1]
-        self.macs += hit[2]
-        self.activations += _elements(hit[0])
-        return hit[0]
-
-    def resolved_graph(self, g: resolve.Graph, xs: tuple) -> tuple:
-        env = self.graph_inputs(g.source, xs, ())
-        for step in g.steps:
-            shapes = [env[i] for i in step.inputs]
-            if step.kind == "apply":
-                env.update(zip(step.outputs, self.node(g.modules[step.target], tuple(shapes))))
-            elif step.kind == "pick":
-                n = step.source
-                if n.reduce == "concat":
-                    env[n.out] = self.concat(shapes, 1, (), n.loc, f"pick {n.label!r}")
-                else:
-                    env[n.out] = self.broadcast(shapes, (), n.loc, f"pick {n.label!r}")
-            elif step.kind == "zeros":
-                env[step.outputs[0]] = shapes[0]
-            else:
-                env[step.outputs[0]] = bounded(self.combine(step.source, shapes, ()))
-        return tuple(env[o] for o in g.outputs)
-
-    def resolved_cell(self, c: resolve.Cell, xs: tuple) -> Shape:
-        cell = c.source
-        states = [self.node(p, (x,))[0] for p, x in zip(c.preprocess, xs)]
-        for node in c.wiring:
-            outs = [self.node(c.ops[name], (states[j],))[0] for name, j in node]
-            states.append(self.broadcast(outs, (), cell.loc, f"cell {cell.label!r} sum"))
-        merge = [states[i] for i in c.merge]
-        out = merge[0] if len(merge) == 1 else self.concat(merge, cell.concat_dim, (), cell.loc,
-                                                            f"cell {cell.label!r} merge")
-        return self.node(c.postprocess, (out,))[0]
-
-    def count(self, m: ir.Op, rule: Rule, args: dict, x: tuple, y: tuple) -> None:
-        try:
-            self.params += rule.params(args)
-            self.macs += rule.macs(args, x, y)
-        except (TypeError, ValueError, ArithmeticError, KeyError, IndexError) as err:
-            raise NasError(f"{_op_text(m, args)}: cannot count its cost ({type(err).__name__}: {err})",
-                           m.loc) from None
-
-    def unknown_op(self, m: ir.Op, args: dict, x: Shape) -> Shape:
-        raise NasError(f"{m.name} has no shape and cost rule: give it one (nasdsl.register_op(..., rule=...) or "
-                       "nasdsl.analysis.shapes.register_rule) to count its parameters and FLOPs", m.loc)
-
-
-# --- the API ----------------------------------------------------------------------------------
-
 def check_shapes(space) -> dict[str, Any]:
     """Infer every tensor's shape for every architecture of `space`; raise `ShapeError` at the
     first misfit. Returns `{"inputs": {name: shape}, "outputs": (shape, ...), "notes": [...]}`,
@@ -948,62 +468,3 @@ def check_shapes(space) -> dict[str, Any]:
         walker.solver.notes.append("the template nests too deeply: shapes were not checked")
     return {"inputs": {t.name: x for t, x in zip(template.inputs, xs)}, "outputs": outputs,
             "notes": walker.solver.notes, "work": WORK_LIMIT - walker.solver.work_left}
-
-
-_LOCAL = threading.local()
-
-
-def costs(space, arch: Mapping[str, Any], validate: bool = True) -> dict[str, int]:
-    """`{"params": ..., "flops": ...}` of one architecture, without torch.
-
-    `params` is exactly `sum(p.numel() for p in build(space, arch).parameters())` of the
-    discrete model (`nasdsl.lower.discrete`): weights and biases, affine BatchNorm / LayerNorm
-    / GroupNorm parameters, a module used twice counted once. `flops` counts
-    multiply-accumulates (MACs) for ONE input sample, the convention of most NAS papers:
-    convolutions (`out.numel() * in_channels / groups * kernel area`), linear layers
-    (`out.numel() * in_features`) and attention (projections and the two matmuls); norms,
-    pools, activations and additions count nothing. `validate=False` skips validation (the
-    architecture must then be canonical, as `Space.validate` returns it).
-    """
-    if validate:
-        _LOCAL.skip_budgets = getattr(_LOCAL, "skip_budgets", 0) + 1
-        try:
-            arch = space.validate(arch)
-        finally:
-            _LOCAL.skip_budgets -= 1
-    root = resolve.resolve(space, arch, validate=False)
-    walker = _ArchWalker()
-    walker.node(root, tuple(tuple(t.shape) for t in space.template.inputs))
-    return {"params": walker.params, "flops": walker.macs}
-
-
-def _elements(shape: Any) -> int:
-    return math.prod(d for d in shape if isinstance(d, int)) if isinstance(shape, tuple) else 0
-
-
-def activation_elements(space, arch: Mapping[str, Any]) -> int:
-    """Elements of every op's output for ONE input sample of a (canonical) architecture: what
-    a training step keeps for the backward pass, from the shape analysis, without torch (an
-    estimate: PyTorch may free or add buffers; `compile` bounds memory with it)."""
-    root = resolve.resolve(space, arch, validate=False)
-    walker = _ArchWalker()
-    walker.node(root, tuple(tuple(t.shape) for t in space.template.inputs))
-    return walker.activations
-
-
-def check_budgets(space, arch: Mapping[str, Any]) -> None:
-    """Hold a (canonical) architecture to the space's budgets (`require params <= 5e6`);
-    raise `ArchitectureError` naming the constraint and the architecture's cost."""
-    if not space.budgets or getattr(_LOCAL, "skip_budgets", 0):
-        return
-    found = costs(space, arch, validate=False)
-    view = arch_values(arch)
-    view.update({"@params": found["params"], "@flops": found["flops"]})
-    for c in space.budgets:
-        if holds(c, view):
-            continue
-        labels = free_labels(c.expr)
-        has = " and ".join(f"{found[name]:,} {'FLOPs (MACs)' if name == 'flops' else 'params'}"
-                           for name in ("params", "flops") if "@" + name in labels)
-        what = f" ({c.message})" if c.message else ""
-        raise ArchitectureError(f"architecture has {has}, violates `{c.kind} {to_text(c.expr)}`{what}", c.loc)

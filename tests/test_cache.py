@@ -434,8 +434,8 @@ def test_info_on_a_cached_space_compiles_nothing(cache_dir):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     probe = ("import sys, io, contextlib\nfrom nasdsl.cli import main\n"
              "with contextlib.redirect_stdout(io.StringIO()): main(['info', 'darts'])\n"
-             "print(sorted(m for m in ('lark', 'nasdsl.elaborate', 'nasdsl.analysis.shapes', 'nasdsl.analysis.bounds',"
-             " 'nasdsl.search.multitrial') if m in sys.modules))")
+             "print(sorted(m for m in ('lark', 'nasdsl.elaborate', 'nasdsl.analysis.shapes', 'nasdsl.analysis.costs',"
+             " 'nasdsl.analysis.bounds', 'nasdsl.search.multitrial') if m in sys.modules))")
     first = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
     again = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
     assert "nasdsl.elaborate" in first and again.strip() == "[]"

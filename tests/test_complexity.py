@@ -16,7 +16,7 @@ CEILING = 20
 OVER = {
     "elaborate.py:Elaborator.builtin_cell": 40,
     "cache.py:_Encoder.field": 38,
-    "space.py:Space._dp_step": 25,
+    "counting.py:Counter.step": 25,
     "elaborate.py:Elaborator.value_builtin": 30,
     "cache.py:decode": 30,
     "elaborate.py:Elaborator.builtin_pick": 26,

@@ -1,6 +1,7 @@
-"""The forward counting DP (`Space._dp`, positional, with per-projection memos) against the
-backward DP (`Space._suffix`, which evaluates each step on a view through `_dp_holds`): two
-independent statements of the same count, on random programs and on the library spaces."""
+"""The forward counting DP (`nasdsl.counting.Counter.forward`, positional, with per-projection
+memos) against the backward DP (`Counter.suffix`, which evaluates each step on a view through
+`Counter.holds`): two independent statements of the same count, on random programs and on the
+library spaces."""
 from __future__ import annotations
 
 import pytest
@@ -9,6 +10,8 @@ pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 import nasdsl  # noqa: E402
+from nasdsl.conditions import Memo  # noqa: E402
+from nasdsl.counting import Counter  # noqa: E402
 from nasdsl.testing import programs  # noqa: E402
 
 SETTINGS = settings(max_examples=60, deadline=None,
@@ -16,7 +19,9 @@ SETTINGS = settings(max_examples=60, deadline=None,
 
 
 def backward_count(space) -> int:
-    return space._suffix[0][()] if space.decisions else 1
+    """The count by a fresh counter of the space's plan (nothing shared with `space.size()`)."""
+    counter = Counter(space.plan, Memo(), {d.label: d for d in space.decisions})
+    return counter.suffix[0][()] if space.decisions else 1
 
 
 @SETTINGS

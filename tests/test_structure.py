@@ -327,7 +327,7 @@ def test_a_custom_op_declares_its_domains_in_the_same_record():
 def test_a_custom_op_registered_with_a_rule_is_shape_checked_and_costed():
     import torch
 
-    from nasdsl.analysis.shapes import ShapeError
+    from nasdsl.errors import ShapeError
     from nasdsl.lower.discrete import build
     from nasdsl.ops import catalog
     from nasdsl.ops.modules import register_op

@@ -13,6 +13,7 @@ from typing import Any
 from . import ir
 from .conditions import INACTIVE, Memo, partial_eval, truthy
 from .errors import ArchitectureError
+from .text import printable
 from .values import literal
 
 __all__ = ["OutOfBudget", "same", "options", "search", "export", "draw", "member", "to_json", "domain_text",
@@ -69,8 +70,10 @@ def member(d: ir.Decision, value: Any) -> Any:
     for v in d.values:
         if same(v, value) or (isinstance(v, float) and type(value) is int and v == value):
             return v
-    raise ArchitectureError(f"{literal(value) if not isinstance(value, (dict, set)) else repr(value)} is not a value "
-                            f"of {d.label!r} (one of {domain_text(d)})", d.loc)
+    given = literal(value) if not isinstance(value, (dict, set)) else repr(value)
+    shown = printable(given, one_line=True)   # a value read from a file may hold a newline
+    shown = shown if len(shown) <= 160 else shown[:157] + "..."
+    raise ArchitectureError(f"{shown} is not a value of {d.label!r} (one of {domain_text(d)})", d.loc)
 
 
 def search(order: tuple[ir.Decision, ...], closing: tuple[tuple[ir.Constraint, ...], ...], memo: Memo,

@@ -646,3 +646,17 @@ def test_a_latency_table_that_is_a_fifo_is_refused_unopened(tmp_path):
     with pytest.raises(NasError) as err:
         _read_table(str(tmp_path / "lat.json"))
     assert err.value.message == f"cannot read latency table {tmp_path / 'lat.json'}: not a regular file"
+
+
+def test_a_value_not_in_the_domain_is_quoted_on_one_line_and_capped(capsys):
+    """An architecture file's value holding a newline made a two-line message (found by
+    bench/fuzz_census.py); a long one was quoted whole."""
+    space = nasdsl.load("nasbench201")
+    arch = space.sample(0)
+    domain = '(one of "none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")'
+    with pytest.raises(NasError) as err:
+        space.validate({**arch, "Cell.e2_1": "skip_conne\nct"})
+    assert err.value.message == f"\"skip_conne\\nct\" is not a value of 'Cell.e2_1' {domain}"
+    with pytest.raises(NasError) as err:
+        space.validate({**arch, "Cell.e2_1": "x" * 500})
+    assert err.value.message == f"\"{'x' * 156}... is not a value of 'Cell.e2_1' {domain}"

@@ -293,14 +293,12 @@ def builtin_cell(el: Elaborator, node: ast.Call, env, ctx: Ctx):
                     continue
                 el.conditions.append(binary("==", Ref(input_label), j))
                 try:
-                    el.forced_label = op_label
                     args = {"node": ni, "op": k, "input": j}
                     namer = Namer((f"op_{ni}_{k}", str(j)), 1)
-                    sub = Ctx(tuple(prefix.split(".")), ctx.graph, namer, ctx.unit, ctx.depth)
+                    sub = Ctx(tuple(prefix.split(".")), ctx.graph, namer, ctx.unit, ctx.depth, choice_label=op_label)
                     value = el.call_lambda(factory, [], {p: args[p] for p in factory.node.params}, sub, node.loc)
                     layer = el.expect_layer(value, factory.node.body.loc)
                 finally:
-                    el.forced_label = None
                     el.conditions.pop()
                 if ir.arity(layer.module) != (1, 1):
                     raise ArityError("a cell op must take and return one tensor", factory.node.body.loc)

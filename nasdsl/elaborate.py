@@ -69,7 +69,6 @@ class Elaborator(DecisionBook):
         self.loader = loader
         self.overrides = dict(overrides)
         self.bound_names: dict[str, str] = {}          # a name bound to a decision inside a block -> its label
-        self.forced_label: str | None = None
         self.units: dict[str, Unit] = {}
         self.loading: list[str] = []
         self.params: dict[str, Any] = {}
@@ -310,6 +309,8 @@ class Elaborator(DecisionBook):
     # -- expressions
 
     def eval(self, node: Any, env: dict, ctx: Ctx) -> Any:
+        if ctx.choice_label is not None and node.__class__ not in _KEEP_CHOICE_LABEL:
+            ctx = ctx.plain()
         try:
             return _EVAL[type(node)](self, node, env, ctx)
         except ValueTooLarge as err:  # raised by the value layer, which knows no places
@@ -552,8 +553,7 @@ class Elaborator(DecisionBook):
     def eval_LayerChoice(self, node: ast.LayerChoice, env, ctx):
         self.spend(node.loc)
         site = ctx.namer.next()
-        label = self.forced_label or self.label_for(ctx, site, node.label, node.loc)
-        self.forced_label = None
+        label = ctx.choice_label or self.label_for(ctx, site, node.label, node.loc)
         names = [c.name for c in node.candidates]
         for i, c in enumerate(node.candidates):
             if c.name in names[:i]:
@@ -579,26 +579,27 @@ class Elaborator(DecisionBook):
     # -- calls
 
     def eval_Call(self, node: ast.Call, env, ctx):
-        callee = self.eval(node.func, env, ctx)
+        plain = ctx.plain()   # the choice label is for a block's or lambda's body, not for arguments
+        callee = self.eval(node.func, env, plain)
         if isinstance(callee, BlockVal):
             return self.call_block(callee, node, env, ctx)
         if isinstance(callee, OpVal):
             return self.call_op(callee.name, node, env, ctx)
         if isinstance(callee, BuiltinVal):
-            return call_builtin(self, callee.name, node, env, ctx)
+            return call_builtin(self, callee.name, node, env, plain)
         if isinstance(callee, LambdaVal):
-            args = [self.eval(a, env, ctx) for a in node.args]
-            return self.call_lambda(callee, args, {k.name: self.eval(k.value, env, ctx) for k in node.kwargs}, ctx, node.loc)
+            args = [self.eval(a, env, plain) for a in node.args]
+            return self.call_lambda(callee, args, {k.name: self.eval(k.value, env, plain) for k in node.kwargs}, ctx, node.loc)
         if isinstance(callee, LayerVal):
             if node.kwargs:
                 raise ArityError("a layer is applied to tensors only, without keywords", node.loc)
-            tensors = tuple(self.eval(a, env, ctx) for a in node.args)
+            tensors = tuple(self.eval(a, env, plain) for a in node.args)
             flat = []
             for t, _a in zip(tensors, node.args):
                 flat += list(t) if isinstance(t, tuple) else [t]
             for t in flat:
                 self.expect_tensor(t, node.loc)
-            return self.apply(callee, tuple(flat), ctx, node.loc)
+            return self.apply(callee, tuple(flat), plain, node.loc)
         raise NasTypeError(f"{kind_of(callee)} cannot be called", node.func.loc)
 
     def bind_args(self, what: str, params: list[tuple[str, Any]], node: ast.Call,
@@ -668,7 +669,7 @@ class Elaborator(DecisionBook):
             raise NasTypeError(f"block calls nest deeper than {MAX_CALL_DEPTH}: is {defn.name} recursive?", node.loc)
         params = [(p.name, p.default) for p in defn.params]
         bound, extra = self.bind_args(defn.name, params, node, reserved=("label",))
-        label = self.eval(extra["label"], env, ctx) if "label" in extra else None
+        label = self.eval(extra["label"], env, ctx.plain()) if "label" in extra else None
         if defn.shared:
             scope = (defn.name,)
         elif label is not None:
@@ -688,7 +689,8 @@ class Elaborator(DecisionBook):
                                  related=((f"{defn.name} is defined here", defn.loc),))
         if isinstance(defn.body, ast.LayerBody):
             namer = Namer((), self.count_sites(defn.body.expr, local, callee_ctx))
-            value = self.eval(defn.body.expr, local, callee_ctx.with_namer(namer))
+            body_ctx = Ctx(scope, None, namer, block.unit, ctx.depth + 1, choice_label=ctx.choice_label)
+            value = self.eval(defn.body.expr, local, body_ctx)
             layer = self.expect_layer(value, defn.body.expr.loc)
             return LayerVal(layer.module, site)
         graph = self.build_graph(defn.body, local, callee_ctx, block=defn.name)
@@ -712,7 +714,7 @@ class Elaborator(DecisionBook):
         if ctx.depth >= MAX_CALL_DEPTH:
             raise NasTypeError("lambda calls nest too deeply", loc)
         sub = Ctx(ctx.scope, ctx.graph, Namer(ctx.namer.base, self.count_sites(fn.node.body, local, ctx)),
-                  ctx.unit, ctx.depth + 1)
+                  ctx.unit, ctx.depth + 1, choice_label=ctx.choice_label)
         return self.eval(fn.node.body, local, sub)
 
 _EVAL = {cls: getattr(Elaborator, "eval_" + cls.__name__) for cls in (
@@ -723,6 +725,10 @@ _EVAL = {cls: getattr(Elaborator, "eval_" + cls.__name__) for cls in (
 # Expressions that open no choice site and name nothing: a literal, or a name (its value is
 # looked up, never called here).
 _NO_SITES = frozenset({ast.Number, ast.String, ast.Bool, ast.Name})
+
+# Expressions whose value can be the layer choice a `Ctx.choice_label` names: the choice itself,
+# a call (of a block or lambda returning it), a constant `if` (one branch returning it).
+_KEEP_CHOICE_LABEL = frozenset({ast.LayerChoice, ast.Call, ast.Cond})
 
 
 def _kind_of_constant(value: Any) -> str | None:

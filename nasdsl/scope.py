@@ -174,16 +174,25 @@ class GraphBuilder:
 
 @dataclass
 class Ctx:
-    """Where evaluation stands: label prefix, current graph, naming context, unit."""
+    """Where evaluation stands: label prefix, current graph, naming context, unit. A
+    `choice_label`, when given, is the label of the layer choice that the expression being
+    evaluated *is* (through block and lambda calls and constant `if`s; `cell` labels each op's
+    choice `prefix.op_i_k` so); any other expression is evaluated without it."""
     scope: tuple[str, ...]
     graph: GraphBuilder | None
     namer: Namer
     unit: Unit
     depth: int = 0
     toplevel: bool = False
+    choice_label: str | None = None
 
     def with_namer(self, namer: Namer) -> Ctx:
+        """The same place with another naming context (and no `choice_label`)."""
         return Ctx(self.scope, self.graph, namer, self.unit, self.depth, self.toplevel)
+
+    def plain(self) -> Ctx:
+        """The same place without a `choice_label`."""
+        return self if self.choice_label is None else self.with_namer(self.namer)
 
 
 def closest(name: str, options) -> str | None:

@@ -236,29 +236,22 @@ def builtin_repeat(el: Elaborator, node: ast.Call, env, ctx: Ctx):
     return LayerVal(ir.Repeat(depth, tuple(blocks), node.loc), site)
 
 
+CELL_PARAMS = [("op", None), ("nodes", None), ("ops_per_node", 1), ("predecessors", 1), ("merge", "all"),
+               ("preprocess", None), ("postprocess", None), ("concat_dim", 1)]
+
+
 def builtin_cell(el: Elaborator, node: ast.Call, env, ctx: Ctx):
+    """`cell(op, nodes, ...)`: a DARTS-style cell. Node `i` (counting the predecessors first) sums
+    `ops_per_node` ops; op `k` of node `i` reads one earlier tensor (decision `prefix.input_i_k`)
+    and applies the layer choice the `op` lambda returns for it (decision `prefix.op_i_k`)."""
     site = ctx.namer.next()
-    params = [("op", None), ("nodes", None), ("ops_per_node", 1), ("predecessors", 1), ("merge", "all"),
-              ("preprocess", None), ("postprocess", None), ("concat_dim", 1)]
-    bound, extra = el.bind_args("cell", params, node, reserved=("label",))
+    bound, extra = el.bind_args("cell", CELL_PARAMS, node, reserved=("label",))
     if "op" not in bound or "nodes" not in bound:
         raise ArityError("cell needs `op` (a lambda making the candidates of one edge) and `nodes`", node.loc,
                          hint="cell(lambda input: choice { ... }, nodes=4, ops_per_node=2, predecessors=2)")
     prefix = el.label_for(ctx, site, el.eval(extra["label"], env, ctx) if "label" in extra else None,
-                            extra["label"].loc if "label" in extra else node.loc)
-    opts = {}
-    for pname, default in params[1:]:
-        opts[pname] = el.eval(bound[pname], env, ctx) if pname in bound else default
-    for pname in ("nodes", "ops_per_node", "predecessors"):
-        v = opts[pname]
-        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 64:
-            raise NasTypeError(f"cell {pname} must be an integer from 1 to 64, got {given(v)}",
-                               bound[pname].loc if pname in bound else node.loc)
-    if opts["merge"] not in MERGES:
-        raise NasTypeError(f"cell merge must be \"all\" or \"loose_end\", got {given(opts['merge'])}",
-                           bound["merge"].loc)
-    if not isinstance(opts["concat_dim"], int) or isinstance(opts["concat_dim"], bool):
-        raise NasTypeError("cell concat_dim must be an integer", bound["concat_dim"].loc)
+                          extra["label"].loc if "label" in extra else node.loc)
+    opts = cell_options(el, node, bound, env, ctx)
     npred = opts["predecessors"]
     pre = opts["preprocess"]
     if pre is None:
@@ -275,52 +268,78 @@ def builtin_cell(el: Elaborator, node: ast.Call, env, ctx: Ctx):
         raise NasTypeError(f"cell op must be a lambda so each edge gets its own weights, got {kind_of(factory)}",
                            bound["op"].loc,
                            hint="op=lambda input: choice { conv: Conv2d(c, c, 3, padding=1), skip: Identity() }")
-    allowed = {"node", "op", "input"}
     for p in factory.node.params:
-        if p not in allowed:
+        if p not in ("node", "op", "input"):
             raise ArityError(f"a cell op lambda may take node, op and input, not {p!r}", factory.node.loc)
-    cell_nodes = []
-    for ni in range(npred, npred + opts["nodes"]):
-        ops = []
-        for k in range(opts["ops_per_node"]):
-            op_label, input_label = f"{prefix}.op_{ni}_{k}", f"{prefix}.input_{ni}_{k}"
-            el.declare(input_label, ir.INPUT, tuple(range(ni)), node.loc, ni, 1)
-            candidates, names, reuse = [], None, False
-            known = len(el.decisions) + (op_label not in el.decisions)
-            for j in range(ni):
-                if j and reuse:
-                    candidates.append(ir.fresh(candidates[0]))
-                    continue
-                el.conditions.append(binary("==", Ref(input_label), j))
-                try:
-                    args = {"node": ni, "op": k, "input": j}
-                    namer = Namer((f"op_{ni}_{k}", str(j)), 1)
-                    sub = Ctx(tuple(prefix.split(".")), ctx.graph, namer, ctx.unit, ctx.depth, choice_label=op_label)
-                    value = el.call_lambda(factory, [], {p: args[p] for p in factory.node.params}, sub, node.loc)
-                    layer = el.expect_layer(value, factory.node.body.loc)
-                finally:
-                    el.conditions.pop()
-                if ir.arity(layer.module) != (1, 1):
-                    raise ArityError("a cell op must take and return one tensor", factory.node.body.loc)
-                these = tuple(n for n, _ in layer.module.candidates) if isinstance(layer.module, ir.LayerChoice) else None
-                if j and these != names:
-                    raise NasTypeError(f"cell op candidates must be the same for every input, got {these} for input {j} "
-                                       f"and {names} for input 0", factory.node.body.loc)
-                names = these
-                candidates.append(layer.module)
-                # An op lambda without `input` builds the same candidates for every input: build
-                # them once, unless they declare decisions of their own (labelled per input).
-                reuse = "input" not in factory.node.params and len(el.decisions) <= known
-            if names is not None:  # declared once per input index; together they always apply
-                el.decisions[op_label].conditions = [el.condition()]
-            op = ir.CellOp(op_label if names is not None else None, input_label, tuple(candidates))
-            if reuse and len(candidates) > 1:
-                el.fresh_copies[id(op)] = op
-            ops.append(op)
-        cell_nodes.append(tuple(ops))
-    return LayerVal(ir.Cell(tuple(cell_nodes), npred, opts["merge"], opts["concat_dim"], preprocess, postprocess,
+    cell_nodes = tuple(tuple(cell_op(el, node, ctx, factory, prefix, ni, k) for k in range(opts["ops_per_node"]))
+                       for ni in range(npred, npred + opts["nodes"]))
+    return LayerVal(ir.Cell(cell_nodes, npred, opts["merge"], opts["concat_dim"], preprocess, postprocess,
                             prefix, node.loc), site)
 
+
+def cell_options(el: Elaborator, node: ast.Call, bound: dict, env, ctx: Ctx) -> dict[str, Any]:
+    """The values of `cell`'s arguments other than `op` (defaults filled in), the numbers checked."""
+    opts = {}
+    for pname, default in CELL_PARAMS[1:]:
+        opts[pname] = el.eval(bound[pname], env, ctx) if pname in bound else default
+    for pname in ("nodes", "ops_per_node", "predecessors"):
+        v = opts[pname]
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 64:
+            raise NasTypeError(f"cell {pname} must be an integer from 1 to 64, got {given(v)}",
+                               bound[pname].loc if pname in bound else node.loc)
+    if opts["merge"] not in MERGES:
+        raise NasTypeError(f"cell merge must be \"all\" or \"loose_end\", got {given(opts['merge'])}",
+                           bound["merge"].loc)
+    if not isinstance(opts["concat_dim"], int) or isinstance(opts["concat_dim"], bool):
+        raise NasTypeError("cell concat_dim must be an integer", bound["concat_dim"].loc)
+    return opts
+
+
+def cell_op(el: Elaborator, node: ast.Call, ctx: Ctx, factory: LambdaVal, prefix: str, ni: int, k: int) -> ir.CellOp:
+    """Op `k` of cell node `ni`: its input decision and the op lambda's layer for each input it may read."""
+    op_label, input_label = f"{prefix}.op_{ni}_{k}", f"{prefix}.input_{ni}_{k}"
+    el.declare(input_label, ir.INPUT, tuple(range(ni)), node.loc, ni, 1)
+    candidates, names, reuse = [], None, False
+    known = len(el.decisions) + (op_label not in el.decisions)
+    for j in range(ni):
+        if j and reuse:
+            candidates.append(ir.fresh(candidates[0]))
+            continue
+        module = cell_edge(el, node, ctx, factory, prefix, (ni, k, j))
+        these = tuple(n for n, _ in module.candidates) if isinstance(module, ir.LayerChoice) else None
+        if j and these != names:
+            raise NasTypeError(f"cell op candidates must be the same for every input, got {these} for input {j} "
+                               f"and {names} for input 0", factory.node.body.loc)
+        names = these
+        candidates.append(module)
+        # An op lambda without `input` builds the same candidates for every input: build
+        # them once, unless they declare decisions of their own (labelled per input).
+        reuse = "input" not in factory.node.params and len(el.decisions) <= known
+    if names is not None:  # declared once per input index; together they always apply
+        el.decisions[op_label].conditions = [el.condition()]
+    op = ir.CellOp(op_label if names is not None else None, input_label, tuple(candidates))
+    if reuse and len(candidates) > 1:
+        el.fresh_copies[id(op)] = op
+    return op
+
+
+def cell_edge(el: Elaborator, node: ast.Call, ctx: Ctx, factory: LambdaVal, prefix: str,
+              where: tuple[int, int, int]) -> ir.Module:
+    """The op lambda's layer for op `k` of node `ni` reading input `j` (`where`), built under the
+    condition that the op reads that input; the layer choice it returns is labelled `prefix.op_ni_k`."""
+    ni, k, j = where
+    el.conditions.append(binary("==", Ref(f"{prefix}.input_{ni}_{k}"), j))
+    try:
+        args = {"node": ni, "op": k, "input": j}
+        namer = Namer((f"op_{ni}_{k}", str(j)), 1)
+        sub = Ctx(tuple(prefix.split(".")), ctx.graph, namer, ctx.unit, ctx.depth, choice_label=f"{prefix}.op_{ni}_{k}")
+        value = el.call_lambda(factory, [], {p: args[p] for p in factory.node.params}, sub, node.loc)
+        layer = el.expect_layer(value, factory.node.body.loc)
+    finally:
+        el.conditions.pop()
+    if ir.arity(layer.module) != (1, 1):
+        raise ArityError("a cell op must take and return one tensor", factory.node.body.loc)
+    return layer.module
 
 SITES = {"pick": builtin_pick, "repeat": builtin_repeat, "cell": builtin_cell}
 

@@ -14,7 +14,6 @@ CEILING = 20
 
 # path:qualified name -> complexity today (issue 19: each to be split below CEILING)
 OVER = {
-    "builtins.py:builtin_cell": 40,
     "cache.py:_Encoder.field": 38,
     "space.py:Space._dp_step": 25,
     "builtins.py:value_builtin": 30,

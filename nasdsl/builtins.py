@@ -59,30 +59,50 @@ def layer_builtin(el: Elaborator, name: str, node: ast.Call, env, ctx: Ctx) -> A
 
 
 def value_builtin(el: Elaborator, name: str, args: list, node: ast.Call) -> Any:
+    """A builtin over values (`args` evaluated): `range`, `decision`, `len`, or a numeric one."""
     if name == "range":
-        if not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
-            raise NasTypeError("range takes 1 to 3 constant integers", node.loc)
-        if len(args) == 3 and args[2] == 0:
-            raise NasTypeError("range step must not be zero", node.loc)
-        r = range(*args)
-        if _range_too_long(r):
-            raise NasTypeError(f"range is longer than {MAX_RANGE:,} items", node.loc)
-        return list(r)
+        return builtin_range(args, node)
     if name == "decision":
-        if len(args) != 1 or not isinstance(args[0], str):
-            raise NasTypeError('decision takes one label, e.g. decision("stage1.depth")', node.loc)
-        el.references.append((args[0], node.loc))
-        return Ref(args[0])
+        return builtin_decision(el, args, node)
+    if name == "len":
+        return builtin_len(args, node)
+    return numeric_builtin(name, args, node)
+
+
+def builtin_range(args: list, node: ast.Call) -> list:
+    if not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        raise NasTypeError("range takes 1 to 3 constant integers", node.loc)
+    if len(args) == 3 and args[2] == 0:
+        raise NasTypeError("range step must not be zero", node.loc)
+    r = range(*args)
+    if _range_too_long(r):
+        raise NasTypeError(f"range is longer than {MAX_RANGE:,} items", node.loc)
+    return list(r)
+
+
+def builtin_decision(el: Elaborator, args: list, node: ast.Call) -> Ref:
+    """`decision("label")`: the value of a decision named by its label (checked when all are known)."""
+    if len(args) != 1 or not isinstance(args[0], str):
+        raise NasTypeError('decision takes one label, e.g. decision("stage1.depth")', node.loc)
+    el.references.append((args[0], node.loc))
+    return Ref(args[0])
+
+
+def builtin_len(args: list, node: ast.Call) -> Any:
+    if len(args) != 1:
+        raise ArityError("len takes one argument", node.loc)
+    if isinstance(args[0], (list, tuple, str)):
+        return len(args[0])
+    if is_expr(args[0]):
+        return func("len", (args[0],))
+    raise NasTypeError(f"len of {kind_of(args[0])}", node.loc)
+
+
+def numeric_builtin(name: str, args: list, node: ast.Call) -> Any:
+    """`max`, `min` (of numbers or of one list), `abs`, `int`, `float`, `round`: over constants, a
+    number; over choices, an expression."""
     if name in ("max", "min") and len(args) == 1 and isinstance(args[0], (list, tuple)):
         args = list(args[0])
-    if name == "len":
-        if len(args) != 1:
-            raise ArityError("len takes one argument", node.loc)
-        if isinstance(args[0], (list, tuple, str)):
-            return len(args[0])
-        if is_expr(args[0]):
-            return func("len", (args[0],))
-        raise NasTypeError(f"len of {kind_of(args[0])}", node.loc)
     for a, e in zip(args, node.args):
         if not is_value(a) or isinstance(a, str):
             raise NasTypeError(f"{name} takes numbers, got {kind_of(a)}", e.loc)

@@ -3,7 +3,9 @@
 The elaborator is a small interpreter over `nasdsl.syntax.ast`. Numbers, strings, lists and loops
 are evaluated at compile time; choices become decisions; blocks are instantiated at their
 call sites into module templates (`nasdsl.ir`). Nothing here runs user code: the only
-callables are blocks, lambdas, catalog ops and the builtins listed in `BUILTINS`.
+callables are blocks, lambdas, catalog ops and the builtins of `nasdsl.builtins`. The values it
+computes and where it stands are `nasdsl.scope`'s; the record of decisions it declares is
+`nasdsl.decisions.DecisionBook`, which the `Elaborator` extends.
 
 **Labels** come from where a decision sits. Each statement `y = ...` is a naming context
 called `y`; a context holding one *site* (a block or op call, a choice, `repeat`, `cell`,

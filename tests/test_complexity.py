@@ -16,7 +16,6 @@ CEILING = 20
 OVER = {
     "cache.py:_Encoder.field": 38,
     "space.py:Space._dp_step": 25,
-    "builtins.py:value_builtin": 30,
     "cache.py:decode": 30,
     "builtins.py:builtin_pick": 26,
     "builtins.py:builtin_repeat": 25,

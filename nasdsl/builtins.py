@@ -161,6 +161,22 @@ def builtin_pick(el: Elaborator, node: ast.Call, env, ctx: Ctx):
     k = len(tensors)
     if k == 0:
         raise ArityError("pick needs at least one candidate tensor", node.loc)
+    n, reduce, least = pick_options(opts, k, node)
+    label = el.label_for(ctx, site, opts["label"][0] if "label" in opts else None,
+                         opts["label"][1] if "label" in opts else node.loc)
+    values = input_domain(k, n, least)
+    if len(values) > MAX_DOMAIN:
+        raise NasTypeError(f"pick over {k} tensors has too many subsets", node.loc)
+    el.declare(label, ir.INPUT, values, node.loc, k, n)
+    graph = el.same_graph(ctx, tensors, node.loc)
+    out = graph.fresh("pick")
+    graph.nodes.append(ir.Pick(out, label, tuple(t.name for t in tensors), n, reduce, node.loc))
+    return TensorVal(out, graph)
+
+
+def pick_options(opts: dict[str, tuple[Any, Any]], k: int, node: ast.Call) -> tuple[int | None, str, int]:
+    """`n` (None for "any"), `reduce` and `min` of a pick over `k` tensors, checked; `opts` maps a
+    given keyword to its value and place."""
     n, nloc = opts.get("n", (1, node.loc))
     if n == "any":
         n = None
@@ -180,16 +196,7 @@ def builtin_pick(el: Elaborator, node: ast.Call, env, ctx: Ctx):
     if least == 0 and reduce == "concat":
         raise NasTypeError("an empty subset has nothing to concatenate: min=0 needs reduce=\"sum\" or \"mean\" "
                            "(both give zeros when nothing is chosen)", mloc)
-    label = el.label_for(ctx, site, opts["label"][0] if "label" in opts else None,
-                           opts["label"][1] if "label" in opts else node.loc)
-    values = input_domain(k, n, least)
-    if len(values) > MAX_DOMAIN:
-        raise NasTypeError(f"pick over {k} tensors has too many subsets", node.loc)
-    el.declare(label, ir.INPUT, values, node.loc, k, n)
-    graph = el.same_graph(ctx, tensors, node.loc)
-    out = graph.fresh("pick")
-    graph.nodes.append(ir.Pick(out, label, tuple(t.name for t in tensors), n, reduce, node.loc))
-    return TensorVal(out, graph)
+    return n, reduce, least
 
 
 def builtin_repeat(el: Elaborator, node: ast.Call, env, ctx: Ctx):
@@ -205,6 +212,16 @@ def builtin_repeat(el: Elaborator, node: ast.Call, env, ctx: Ctx):
         depth = el.eval(bound["depth"], env, Ctx((), ctx.graph, namer, ctx.unit, ctx.depth))
     else:
         depth = el.eval_arg(bound["depth"], site, "depth", env, ctx)
+    depths = repeat_depths(el, depth, bound["depth"].loc)
+    body = el.eval(bound["block"], env, ctx.with_namer(Namer(site + ("block",), 0)))
+    blocks = tuple(repeat_block(el, body, depth, i, i >= min(depths), ctx.with_namer(Namer(site + (str(i),), 1)),
+                                node.loc, bound["block"].loc) for i in range(max(depths)))
+    return LayerVal(ir.Repeat(depth, blocks, node.loc), site)
+
+
+def repeat_depths(el: Elaborator, depth: Any, loc) -> list:
+    """The depths a repeat may take (`depth` a constant or a value over choices), checked; a
+    depth that is one value choice marks that decision a depth."""
     if is_expr(depth):
         labels = free_labels(depth)
         for label in labels:
@@ -213,47 +230,45 @@ def builtin_repeat(el: Elaborator, node: ast.Call, env, ctx: Ctx):
         combos = math.prod(len(el.decisions[lab].values) for lab in labels)
         if combos > MAX_DOMAIN:
             raise NasTypeError(f"repeat depth depends on {combos:,} joint values of {', '.join(sorted(labels))}: "
-                               f"at most {MAX_DOMAIN:,}", bound["depth"].loc)
+                               f"at most {MAX_DOMAIN:,}", loc)
         try:
             depths = sorted({evaluate(depth, dict(zip(labels, combo)))
                              for combo in itertools.product(*(el.decisions[lab].values for lab in labels))})
         except (ArithmeticError, TypeError, ValueError) as err:
             raise NasTypeError(f"repeat depth {to_text(depth)} cannot be computed for every choice: {err}",
-                               bound["depth"].loc) from None
+                               loc) from None
     else:
         depths = [depth]
     if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in depths):
         raise NasTypeError(f"repeat depth must be a non-negative integer, got {', '.join(literal(d) for d in depths)}",
-                           bound["depth"].loc)
+                           loc)
     if max(depths) > 1000:
-        raise NasTypeError("repeat depth above 1000", bound["depth"].loc)
-    body = el.eval(bound["block"], env, ctx.with_namer(Namer(site + ("block",), 0)))
-    blocks = []
-    for i in range(max(depths)):
-        active = i >= min(depths)
+        raise NasTypeError("repeat depth above 1000", loc)
+    return depths
+
+
+def repeat_block(el: Elaborator, body: Any, depth: Any, i: int, active: bool, ctx: Ctx, loc, block_loc) -> ir.Module:
+    """Block `i` of a repeat: the `body` lambda called with `i`, under the condition that the
+    depth exceeds `i` where the depth may stop before it (`active`)."""
+    if active:
+        el.conditions.append(binary(">", depth, i))
+    try:
+        if isinstance(body, LambdaVal):
+            value = el.call_lambda(body, [i], {}, ctx, loc)
+        elif isinstance(body, (BlockVal, OpVal)):
+            raise NasTypeError("repeat takes a lambda making each block, e.g. `lambda i: Block(c)`", block_loc)
+        else:
+            raise NasTypeError(f"repeat takes a lambda making each block, got {kind_of(body)}", block_loc,
+                               hint="repeat(choice[1, 2], lambda i: Block(c, stride=2 if i == 0 else 1))")
+        layer = el.expect_layer(value, block_loc)
+    finally:
         if active:
-            el.conditions.append(binary(">", depth, i))
-        try:
-            namer = Namer(site + (str(i),), 1)
-            if isinstance(body, LambdaVal):
-                value = el.call_lambda(body, [i], {}, ctx.with_namer(namer), node.loc)
-            elif isinstance(body, (BlockVal, OpVal)):
-                raise NasTypeError("repeat takes a lambda making each block, e.g. `lambda i: Block(c)`",
-                                   bound["block"].loc)
-            else:
-                raise NasTypeError(f"repeat takes a lambda making each block, got {kind_of(body)}",
-                                   bound["block"].loc,
-                                   hint="repeat(choice[1, 2], lambda i: Block(c, stride=2 if i == 0 else 1))")
-            layer = el.expect_layer(value, bound["block"].loc)
-        finally:
-            if active:
-                el.conditions.pop()
-        n_in, n_out = ir.arity(layer.module)
-        if n_in != n_out:
-            raise ArityError(f"a repeated block must return as many tensors as it takes, got {n_in} in, {n_out} out",
-                             bound["block"].loc)
-        blocks.append(layer.module)
-    return LayerVal(ir.Repeat(depth, tuple(blocks), node.loc), site)
+            el.conditions.pop()
+    n_in, n_out = ir.arity(layer.module)
+    if n_in != n_out:
+        raise ArityError(f"a repeated block must return as many tensors as it takes, got {n_in} in, {n_out} out",
+                         block_loc)
+    return layer.module
 
 
 CELL_PARAMS = [("op", None), ("nodes", None), ("ops_per_node", 1), ("predecessors", 1), ("merge", "all"),

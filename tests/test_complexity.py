@@ -17,8 +17,6 @@ OVER = {
     "cache.py:_Encoder.field": 38,
     "space.py:Space._dp_step": 25,
     "cache.py:decode": 30,
-    "builtins.py:builtin_pick": 26,
-    "builtins.py:builtin_repeat": 25,
     "lower/supernet.py:_Builder._module": 24,
     "cli.py:cmd_compile": 24,
     "values.py:possible_values.values": 22,

@@ -3,7 +3,9 @@
 The elaborator is a small interpreter over `nasdsl.syntax.ast`. Numbers, strings, lists and loops
 are evaluated at compile time; choices become decisions; blocks are instantiated at their
 call sites into module templates (`nasdsl.ir`). Nothing here runs user code: the only
-callables are blocks, lambdas, catalog ops and the builtins listed in `BUILTINS`.
+callables are blocks, lambdas, catalog ops and the builtins of `nasdsl.builtins`. The values it
+computes and where it stands are `nasdsl.scope`'s; the record of decisions it declares is
+`nasdsl.decisions.DecisionBook`, which the `Elaborator` extends.
 
 **Labels** come from where a decision sits. Each statement `y = ...` is a naming context
 called `y`; a context holding one *site* (a block or op call, a choice, `repeat`, `cell`,
@@ -25,252 +27,54 @@ Example::
 """
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import ir
+from .builtins import BUILTINS, MAX_RANGE, SITE_BUILTINS, call_builtin
+from .decisions import MAX_DOMAIN, DecisionBook
 from .errors import UNKNOWN, ArityError, DuplicateError, ImportCycleError, Loc, NasError, NasTypeError, UndefinedNameError
 from .limits import ValueTooLarge, check_number
 from .ops import catalog
-from .syntax import ast
-from .values import (
-    Ref,
-    apply_binary,
-    binary,
-    evaluate,
-    free_labels,
-    func,
-    if_else,
-    is_expr,
-    literal,
-    possible_values,
-    to_text,
-    unary,
+from .scope import (
+    BlockVal,
+    BuiltinVal,
+    Ctx,
+    GraphBuilder,
+    LambdaVal,
+    LayerVal,
+    Namer,
+    Namespace,
+    OpVal,
+    TensorVal,
+    Unit,
+    closest,
+    given,
+    is_value,
+    kind_of,
 )
+from .syntax import ast
+from .values import Ref, binary, if_else, is_expr, literal, unary
 
-MAX_RANGE = 100_000       # longest list a `range` may build
+__all__ = ["BUILTINS", "BlockVal", "Elaborator", "Namespace"]   # what the rest of nasdsl takes from here
+
 MAX_CALL_DEPTH = 64       # deepest nesting of block calls (recursion guard)
-MAX_DOMAIN = 100_000      # most values a single decision may have
-MAX_DIVISOR_CHECKS = 20_000  # joint assignments tried for one divisor over choices (check_divisor)
 MAX_WORK = 45_000         # most statements, calls and choices one program may expand to
-REDUCTIONS = ("sum", "mean", "concat", "none")
-MERGES = ("all", "loose_end")
 
 
-# --- runtime values -------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True, eq=False)
-class LayerVal:
-    """A module template and the site name it was created under."""
-    module: ir.Module
-    name: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class TensorVal:
-    name: str
-    graph: GraphBuilder
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class BlockVal:
-    defn: ast.BlockDef
-    unit: Unit
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class OpVal:
-    name: str
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class BuiltinVal:
-    name: str
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class LambdaVal:
-    node: ast.Lambda
-    env: dict
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Namespace:
-    unit: Unit
-
-
-SITE_BUILTINS = {"repeat", "cell", "pick"}
-VALUE_BUILTINS = {"range", "max", "min", "abs", "int", "float", "round", "len", "decision"}
-LAYER_BUILTINS = {"merged_nodes"}  # values computed from a layer
-TENSOR_BUILTINS = {"cat", "sum", "mean"}
-BUILTINS = SITE_BUILTINS | VALUE_BUILTINS | TENSOR_BUILTINS | LAYER_BUILTINS
-
-
-def kind_of(value: Any) -> str:
-    if isinstance(value, LayerVal):
-        return "a layer"
-    if isinstance(value, TensorVal):
-        return "a tensor"
-    if isinstance(value, (BlockVal, OpVal, BuiltinVal)):
-        return "a function"
-    if isinstance(value, LambdaVal):
-        return "a lambda"
-    if isinstance(value, Namespace):
-        return "an imported file"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, tuple):
-        return "a tuple"
-    if is_expr(value):
-        return "a value"
-    return type(value).__name__
-
-
-def _is_value(v: Any) -> bool:
-    return isinstance(v, (int, float, str, bool)) or v is None or is_expr(v)
-
-
-def _got(v: Any) -> str:
-    """What a message says was given: the value as `.nas` writes it, or else its kind."""
-    return literal(v) if _is_value(v) else kind_of(v)
-
-
-# --- program units (one per file) ------------------------------------------------------------
-
-@dataclass(eq=False)
-class Unit:
-    """One loaded file: its parsed module and its top-level names."""
-    file: str
-    text: str
-    module: ast.Module
-    names: dict[str, Any] = field(default_factory=dict)
-
-
-# --- naming ---------------------------------------------------------------------------------
-
-class Namer:
-    """Names the sites of one naming context: `base` alone if it holds one, else `base.j`."""
-
-    def __init__(self, base: tuple[str, ...], total: int):
-        self.base, self.total, self.index = base, total, 0
-
-    def next(self) -> tuple[str, ...]:
-        j = self.index
-        self.index += 1
-        if self.total == 1 and j == 0:
-            return self.base
-        return self.base + (str(j),)
-
-
-class GraphBuilder:
-    """Accumulates the nodes of one `ir.Graph` while its statements run."""
-
-    def __init__(self, inputs: tuple[ir.TensorIn, ...]):
-        self.inputs = inputs
-        self.modules: dict[str, ir.Module] = {}
-        self.module_ids: dict[int, str] = {}
-        self.nodes: list[ir.Node] = []
-        self.tensor_names = {t.name for t in inputs}
-        self.site_names: set[tuple[str, ...]] = set()
-        self.site_prefixes: set[tuple[str, ...]] = set()
-        self.counter = 0
-
-    def fresh(self, hint: str) -> str:
-        self.counter += 1
-        name = f"{hint}%{self.counter}"
-        self.tensor_names.add(name)
-        return name
-
-    def register(self, layer: LayerVal) -> str:
-        key = id(layer.module)
-        if key in self.module_ids:
-            return self.module_ids[key]
-        name = ".".join(layer.name) or "layer"
-        base, n = name, 1
-        while name in self.modules:
-            n += 1
-            name = f"{base}_{n}"
-        self.modules[name] = layer.module
-        self.module_ids[key] = name
-        return name
-
-    def unique_base(self, base: tuple[str, ...]) -> tuple[str, ...]:
-        """A naming context not overlapping an earlier one that labelled decisions in this
-        graph: rebinding `x` after `x` (or `x.0`) labelled a decision names the new sites
-        `x_2...`, so two statements never share a label by accident. Statements whose sites
-        label nothing (`h = x`, a stem of plain ops) claim no name (`claim`)."""
-        name, rest, n = base[0], base[1:], 1
-        candidate = base
-        while self._overlaps(candidate):
-            n += 1
-            candidate = (f"{name}_{n}",) + rest
-        return candidate
-
-    def claim(self, base: tuple[str, ...]) -> None:
-        """Reserve a naming context whose statement labelled decisions."""
-        self.site_names.add(base)
-        for k in range(1, len(base) + 1):
-            self.site_prefixes.add(base[:k])
-
-    def _overlaps(self, candidate: tuple[str, ...]) -> bool:
-        """Is `candidate` a prefix of a used name, or a used name a prefix of it?"""
-        return candidate in self.site_prefixes or any(
-            candidate[:k] in self.site_names for k in range(1, len(candidate)))
-
-
-@dataclass
-class Ctx:
-    """Where evaluation stands: label prefix, current graph, naming context, unit."""
-    scope: tuple[str, ...]
-    graph: GraphBuilder | None
-    namer: Namer
-    unit: Unit
-    depth: int = 0
-    toplevel: bool = False
-
-    def with_namer(self, namer: Namer) -> Ctx:
-        return Ctx(self.scope, self.graph, namer, self.unit, self.depth, self.toplevel)
-
-
-@dataclass
-class _DecisionAcc:
-    kind: str
-    values: tuple
-    conditions: list
-    locs: list
-    n_candidates: int = 0
-    n_chosen: int | None = 1
-
-
-# --- the elaborator ---------------------------------------------------------------------------
-
-class Elaborator:
+class Elaborator(DecisionBook):
     """Evaluates one root file (and its imports) into decisions, constraints and a template."""
 
     def __init__(self, loader: Callable[[str, Loc], tuple[str, str]], overrides: dict[str, Any]):
+        super().__init__()
         self.loader = loader
         self.overrides = dict(overrides)
-        self.decisions: dict[str, _DecisionAcc] = {}
-        self.constraints: list[ir.Constraint] = []
-        self.conditions: list[Any] = []
-        self.guards: list[Any] = []                    # tests of the value `if`s being evaluated
         self.bound_names: dict[str, str] = {}          # a name bound to a decision inside a block -> its label
-        self.forced_label: str | None = None
         self.units: dict[str, Unit] = {}
         self.loading: list[str] = []
         self.params: dict[str, Any] = {}
-        self.references: list[tuple[str, Loc]] = []  # decision("label") uses, checked in finish()
         self.work = 0                                  # expansion steps, bounded by MAX_WORK
-        self.declared: list[str] = []                  # labels in declaration order (a statement's own: naming)
         # Cell ops whose candidates for inputs 1.. are `_fresh` copies of the one for input 0, by
         # id (the object kept alive): the cache stores the first and rebuilds the copies.
         self.fresh_copies: dict[int, ir.CellOp] = {}
@@ -334,7 +138,7 @@ class Elaborator:
         if self.overrides:
             name = sorted(self.overrides)[0]
             known = ", ".join(sorted(self.params)) or "none"
-            close = next((p for p in self.params if p.lower() == name.lower()), None) or _closest(name, self.params)
+            close = next((p for p in self.params if p.lower() == name.lower()), None) or closest(name, self.params)
             # a command-line (or `params=`) mistake: named by the option, not by a line of the file
             raise UndefinedNameError(f"--set {name}: {root.file} has no parameter {name!r} (parameters: {known})",
                                      hint=f"did you mean --set {close}=...?" if close else None)
@@ -356,67 +160,9 @@ class Elaborator:
                 self.add_constraint(item, {}, Ctx((), None, Namer(("constraint",), 0), root, toplevel=True))
         return graph, self.params
 
-    # -- decisions
-
-    def condition(self) -> Any:
-        cond: Any = True
-        for c in self.conditions:
-            cond = binary("and", cond, c)
-        return cond
-
-    def declare(self, label: str, kind: str, values: tuple, loc: Loc, n_candidates: int = 0,
-                n_chosen: int | None = 1) -> None:
-        if not label:
-            label = "root"
-        self.declared.append(label)
-        acc = self.decisions.get(label)
-        if acc is None:
-            self.decisions[label] = _DecisionAcc(kind, values, [self.condition()], [loc], n_candidates, n_chosen)
-            return
-        same = (acc.kind == kind or {acc.kind, kind} <= {ir.VALUE, ir.DEPTH}) and _typed(acc.values) == _typed(values) \
-            and acc.n_chosen == n_chosen
-        if not same:
-            raise DuplicateError(
-                f"label {label!r} is reused with a different domain: "
-                f"{_domain_text(kind, values)} here, {_domain_text(acc.kind, acc.values)} before",
-                loc, related=(("first declared here", acc.locs[0]),),
-                hint="give one of them another label, or make both domains equal to share the decision")
-        acc.conditions.append(self.condition())
-        if loc not in acc.locs:
-            acc.locs.append(loc)
-
-    def label_for(self, ctx: Ctx, site: tuple[str, ...], explicit: Any, loc: Loc) -> str:
-        if explicit is not None:
-            if not isinstance(explicit, str) or not explicit or not all(
-                    part and (part.replace("_", "a").isalnum()) for part in explicit.split(".")):
-                raise NasTypeError(f"a label must be a dotted name like \"stage1.op\", got {literal(explicit)}", loc)
-            return explicit
-        return ".".join(ctx.scope + site) or "root"
-
-    def finish(self) -> tuple[tuple[ir.Decision, ...], tuple[ir.Constraint, ...]]:
-        for label, loc in self.references:
-            if label not in self.decisions:
-                hint = _closest(label, self.decisions)
-                raise UndefinedNameError(f"decision({label!r}): the space has no decision labelled {label!r}", loc,
-                                         hint=f"did you mean {hint!r}?" if hint else "`nasdsl info FILE` lists the labels")
-        decisions = []
-        for label, acc in self.decisions.items():
-            # An occurrence conditioned on the decision itself (a shared label nested inside the
-            # repeat or choice it controls) adds nothing: it exists only when another one does.
-            conditions = [c for c in acc.conditions if label not in free_labels(c)]
-            if not conditions:
-                raise NasTypeError(f"label {label!r} is only used inside the choice or repeat it controls itself",
-                                   acc.locs[0])
-            cond: Any = True if any(c is True for c in conditions) else False
-            for c in conditions if cond is not True else ():
-                cond = binary("or", cond, c)
-            decisions.append(ir.Decision(label, acc.kind, acc.values, cond, tuple(acc.locs),
-                                         acc.n_candidates, acc.n_chosen))
-        return tuple(decisions), tuple(self.constraints)
-
     def add_constraint(self, node: ast.Constraint, env: dict, ctx: Ctx) -> None:
         value = self.eval(node.expr, env, ctx)
-        if not _is_value(value):
+        if not is_value(value):
             raise NasTypeError(f"a constraint must be a condition over choices, got {kind_of(value)}", node.expr.loc)
         if not is_expr(value):
             holds = bool(value) if node.kind == "require" else not value
@@ -437,7 +183,7 @@ class Elaborator:
                 shape = tuple(self.eval(e, env, ctx) for e in p.shape.items)
                 for dim, e in zip(shape, p.shape.items):
                     if not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0:
-                        raise NasTypeError(f"a shape dimension must be a positive integer, got {_got(dim)}", e.loc)
+                        raise NasTypeError(f"a shape dimension must be a positive integer, got {given(dim)}", e.loc)
             elif require_shapes:
                 raise NasTypeError(f"network input {p.name!r} needs a shape, e.g. `{p.name}: [3, 32, 32]`", p.loc)
             inputs.append(ir.TensorIn(p.name, shape, p.loc))
@@ -565,6 +311,8 @@ class Elaborator:
     # -- expressions
 
     def eval(self, node: Any, env: dict, ctx: Ctx) -> Any:
+        if ctx.choice_label is not None and node.__class__ not in _KEEP_CHOICE_LABEL:
+            ctx = ctx.plain()
         try:
             return _EVAL[type(node)](self, node, env, ctx)
         except ValueTooLarge as err:  # raised by the value layer, which knows no places
@@ -594,7 +342,7 @@ class Elaborator:
         if ctx.toplevel and name in ("params", "flops"):
             return Ref("@" + name)
         known = sorted(set(env) | set(ctx.unit.names) | set(catalog.known_ops()))
-        hint = _closest(name, known)
+        hint = closest(name, known)
         if ctx.namer.base == ("constraint",) and ctx.graph is None:
             # a top-level `forbid`/`require` sees parameters, not names bound inside `network`
             labels = ([self.bound_names[name]] if name in self.bound_names else
@@ -629,7 +377,7 @@ class Elaborator:
 
     def eval_Cond(self, node: ast.Cond, env, ctx):
         test = self.eval(node.test, env, ctx)
-        if not _is_value(test):
+        if not is_value(test):
             raise NasTypeError(f"the condition of `if` must be a value, got {kind_of(test)}", node.test.loc)
         if not is_expr(test):
             return self.eval(node.then if test else node.other, env, ctx)
@@ -643,7 +391,7 @@ class Elaborator:
         finally:
             self.guards.pop()
         for v, e in ((then, node.then), (other, node.other)):
-            if not _is_value(v):
+            if not is_value(v):
                 raise NasTypeError(f"a condition over choices can only pick between values, got {kind_of(v)}; "
                                    "use choice { ... } to choose between layers", e.loc)
         return if_else(test, then, other)
@@ -652,7 +400,7 @@ class Elaborator:
         v = self.eval(node.operand, env, ctx)
         if node.op == "-" and (isinstance(v, (int, float)) and not isinstance(v, bool) or is_expr(v)):
             return unary("-", v)
-        if node.op == "not" and _is_value(v):
+        if node.op == "not" and is_value(v):
             return unary("not", v)
         raise NasTypeError(f"cannot apply {node.op!r} to {kind_of(v)}", node.loc)
 
@@ -684,7 +432,7 @@ class Elaborator:
         """Refuse operands `node.op` cannot take: a block, tensor or other non-value; a string
         other than in `+` of two strings or a comparison; none other than in a comparison."""
         for v, e in ((a, node.left), (b, node.right)):
-            if not _is_value(v):
+            if not is_value(v):
                 raise NasTypeError(f"cannot use {kind_of(v)} with {node.op!r}", e.loc)
         if node.op in ("and", "or", "==", "!="):
             return
@@ -692,65 +440,6 @@ class Elaborator:
             raise NasTypeError(f"cannot use a string with {node.op!r}", node.loc)
         if a is None or b is None:
             raise NasTypeError(f"cannot use none with {node.op!r}", node.loc)
-
-    def check_divisor(self, op: str, a: Any, b: Any, loc: Loc) -> None:
-        """Refuse `a op b` (a division, modulo or power over choices) if some architecture in
-        which it is computed makes it divide by zero, naming the decision values that do.
-        Only assignments under which the expression exists and is used (the enclosing repeat
-        or choice conditions, the tests of the value `if`s around it) count. The assignments
-        are enumerated up to `MAX_DIVISOR_CHECKS`; past that the check gives up and
-        `values.DivisionByZero` stops the one architecture that hits it."""
-        if not self._may_be_zero(op, a, b, loc):
-            return
-        expr_labels = free_labels(a) | free_labels(b)
-        cond = self.condition()
-        for guard in self.guards:
-            cond = binary("and", cond, guard)
-        labels = self._enumerable(expr_labels, cond)
-        if labels is None:
-            return
-        names = sorted(labels)
-        for combo in itertools.product(*(self.decisions[lab].values for lab in names)):
-            arch = dict(zip(names, combo))
-            try:
-                if free_labels(cond) <= labels and not evaluate(cond, arch):
-                    continue
-                apply_binary(op, evaluate(a, arch), evaluate(b, arch))
-            except ZeroDivisionError:
-                where = " and ".join(f"{lab} = {literal(arch[lab])}" for lab in sorted(expr_labels))
-                what = "raises zero to a negative power" if op == "**" else "divides by zero"
-                p = 8 if op == "**" else 6
-                raise NasTypeError(f"division by zero: {to_text(a, p)} {op} {to_text(b, p + 1)} {what} when {where}", loc,
-                                   hint="keep the divisor away from zero for every choice, e.g. max(d, 1)") from None
-            except (ArithmeticError, TypeError, ValueError, KeyError):
-                continue
-
-    def _may_be_zero(self, op: str, a: Any, b: Any, loc: Loc) -> bool:
-        """Whether `a op b` can divide by zero for some choice (then `check_divisor` looks for
-        the values that do); a constant zero divisor is refused here at once."""
-        if op == "**":
-            return not (not is_expr(a) and a != 0 or not is_expr(b) and isinstance(b, (int, float)) and b >= 0)
-        if not is_expr(b):
-            if b != 0:
-                return False
-            raise NasTypeError(f"division by zero: {to_text(a)} {op} {literal(b)} divides by zero for every choice of "
-                               f"{', '.join(sorted(lab.lstrip('@') for lab in free_labels(a)))}", loc,
-                               hint="the divisor is the constant 0")
-        domains = {lab: self.decisions[lab].values for lab in free_labels(b) if lab in self.decisions}
-        if len(domains) < len(free_labels(b)):
-            return False  # a derived property (@params) in a constraint: not a decision to enumerate
-        seen = possible_values(b, domains, cap=MAX_DIVISOR_CHECKS)
-        return seen is None or 0 in seen
-
-    def _enumerable(self, expr_labels: set[str], cond) -> set[str] | None:
-        """The decisions to enumerate: those of the expression and its conditions if there are
-        at most `MAX_DIVISOR_CHECKS` assignments of them, else the expression's alone, else None."""
-        for labels in (expr_labels | free_labels(cond), expr_labels):
-            if not labels <= self.decisions.keys():
-                return None
-            if math.prod(len(self.decisions[lab].values) for lab in labels) <= MAX_DIVISOR_CHECKS:
-                return labels
-        return None
 
     def tensor_binop(self, node: ast.BinOp, a, b, ctx: Ctx):
         if node.op not in ("+", "*"):
@@ -780,7 +469,7 @@ class Elaborator:
         for e in (node.start, node.stop):
             b = None if e is None else self.eval(e, env, ctx)
             if b is not None and (not isinstance(b, int) or isinstance(b, bool)):
-                got = "a value that depends on a decision" if is_expr(b) else _got(b)
+                got = "a value that depends on a decision" if is_expr(b) else given(b)
                 raise NasTypeError(f"a slice bound must be a constant integer, got {got}", e.loc,
                                    hint="slice with loop variables or parameters, e.g. outs[0:i]")
             bounds.append(b)
@@ -866,8 +555,7 @@ class Elaborator:
     def eval_LayerChoice(self, node: ast.LayerChoice, env, ctx):
         self.spend(node.loc)
         site = ctx.namer.next()
-        label = self.forced_label or self.label_for(ctx, site, node.label, node.loc)
-        self.forced_label = None
+        label = ctx.choice_label or self.label_for(ctx, site, node.label, node.loc)
         names = [c.name for c in node.candidates]
         for i, c in enumerate(node.candidates):
             if c.name in names[:i]:
@@ -893,26 +581,27 @@ class Elaborator:
     # -- calls
 
     def eval_Call(self, node: ast.Call, env, ctx):
-        callee = self.eval(node.func, env, ctx)
+        plain = ctx.plain()   # the choice label is for a block's or lambda's body, not for arguments
+        callee = self.eval(node.func, env, plain)
         if isinstance(callee, BlockVal):
             return self.call_block(callee, node, env, ctx)
         if isinstance(callee, OpVal):
             return self.call_op(callee.name, node, env, ctx)
         if isinstance(callee, BuiltinVal):
-            return self.call_builtin(callee.name, node, env, ctx)
+            return call_builtin(self, callee.name, node, env, plain)
         if isinstance(callee, LambdaVal):
-            args = [self.eval(a, env, ctx) for a in node.args]
-            return self.call_lambda(callee, args, {k.name: self.eval(k.value, env, ctx) for k in node.kwargs}, ctx, node.loc)
+            args = [self.eval(a, env, plain) for a in node.args]
+            return self.call_lambda(callee, args, {k.name: self.eval(k.value, env, plain) for k in node.kwargs}, ctx, node.loc)
         if isinstance(callee, LayerVal):
             if node.kwargs:
                 raise ArityError("a layer is applied to tensors only, without keywords", node.loc)
-            tensors = tuple(self.eval(a, env, ctx) for a in node.args)
+            tensors = tuple(self.eval(a, env, plain) for a in node.args)
             flat = []
             for t, _a in zip(tensors, node.args):
                 flat += list(t) if isinstance(t, tuple) else [t]
             for t in flat:
                 self.expect_tensor(t, node.loc)
-            return self.apply(callee, tuple(flat), ctx, node.loc)
+            return self.apply(callee, tuple(flat), plain, node.loc)
         raise NasTypeError(f"{kind_of(callee)} cannot be called", node.func.loc)
 
     def bind_args(self, what: str, params: list[tuple[str, Any]], node: ast.Call,
@@ -932,7 +621,7 @@ class Elaborator:
                 extra[kw.name] = kw.value
                 continue
             if kw.name not in names:
-                hint = _closest(kw.name, names)
+                hint = closest(kw.name, names)
                 raise ArityError(f"{what} has no parameter {kw.name!r}", kw.loc,
                                  hint=f"did you mean {hint!r}?" if hint else f"parameters: {', '.join(names) or 'none'}")
             if kw.name in bound:
@@ -964,7 +653,7 @@ class Elaborator:
                 value = self.eval_arg(bound[pname], site, pname, env, ctx)
                 if isinstance(value, list):
                     value = tuple(value)
-                if not (_is_value(value) or isinstance(value, tuple) and all(_is_value(v) for v in value)):
+                if not (is_value(value) or isinstance(value, tuple) and all(is_value(v) for v in value)):
                     raise NasTypeError(f"argument {pname!r} of {name} must be a value, got {kind_of(value)}",
                                        bound[pname].loc)
             elif default is catalog.REQUIRED:
@@ -982,7 +671,7 @@ class Elaborator:
             raise NasTypeError(f"block calls nest deeper than {MAX_CALL_DEPTH}: is {defn.name} recursive?", node.loc)
         params = [(p.name, p.default) for p in defn.params]
         bound, extra = self.bind_args(defn.name, params, node, reserved=("label",))
-        label = self.eval(extra["label"], env, ctx) if "label" in extra else None
+        label = self.eval(extra["label"], env, ctx.plain()) if "label" in extra else None
         if defn.shared:
             scope = (defn.name,)
         elif label is not None:
@@ -1002,7 +691,8 @@ class Elaborator:
                                  related=((f"{defn.name} is defined here", defn.loc),))
         if isinstance(defn.body, ast.LayerBody):
             namer = Namer((), self.count_sites(defn.body.expr, local, callee_ctx))
-            value = self.eval(defn.body.expr, local, callee_ctx.with_namer(namer))
+            body_ctx = Ctx(scope, None, namer, block.unit, ctx.depth + 1, choice_label=ctx.choice_label)
+            value = self.eval(defn.body.expr, local, body_ctx)
             layer = self.expect_layer(value, defn.body.expr.loc)
             return LayerVal(layer.module, site)
         graph = self.build_graph(defn.body, local, callee_ctx, block=defn.name)
@@ -1026,296 +716,8 @@ class Elaborator:
         if ctx.depth >= MAX_CALL_DEPTH:
             raise NasTypeError("lambda calls nest too deeply", loc)
         sub = Ctx(ctx.scope, ctx.graph, Namer(ctx.namer.base, self.count_sites(fn.node.body, local, ctx)),
-                  ctx.unit, ctx.depth + 1)
+                  ctx.unit, ctx.depth + 1, choice_label=ctx.choice_label)
         return self.eval(fn.node.body, local, sub)
-
-    # -- builtins
-
-    def call_builtin(self, name: str, node: ast.Call, env, ctx: Ctx) -> Any:
-        if name in VALUE_BUILTINS:
-            if node.kwargs:
-                raise ArityError(f"{name} takes no keywords", node.kwargs[0].loc)
-            args = [self.eval(a, env, ctx) for a in node.args]
-            return self.value_builtin(name, args, node)
-        if name in TENSOR_BUILTINS:
-            return self.tensor_builtin(name, node, env, ctx)
-        if name in LAYER_BUILTINS:
-            return self.layer_builtin(name, node, env, ctx)
-        return getattr(self, "builtin_" + name)(node, env, ctx)
-
-    def layer_builtin(self, name: str, node: ast.Call, env, ctx: Ctx) -> Any:
-        """`merged_nodes(c)`: how many nodes cell `c` concatenates. For `merge="loose_end"` this is a
-        value over the cell's input decisions, so the layer after the cell can size itself to it
-        (NASNet-style cells: `Conv2d(c * merged_nodes(nodes), ...)`)."""
-        if len(node.args) != 1 or node.kwargs:
-            raise ArityError(f"{name} takes one cell", node.loc)
-        layer = self.eval(node.args[0], env, ctx)
-        if not isinstance(layer, LayerVal) or not isinstance(layer.module, ir.Cell):
-            raise NasTypeError(f"{name} takes a cell (the layer `cell(...)` returns), got {kind_of(layer)}",
-                               node.args[0].loc)
-        return ir.merged_count(layer.module)
-
-    def value_builtin(self, name: str, args: list, node: ast.Call) -> Any:
-        if name == "range":
-            if not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
-                raise NasTypeError("range takes 1 to 3 constant integers", node.loc)
-            if len(args) == 3 and args[2] == 0:
-                raise NasTypeError("range step must not be zero", node.loc)
-            r = range(*args)
-            if _range_too_long(r):
-                raise NasTypeError(f"range is longer than {MAX_RANGE:,} items", node.loc)
-            return list(r)
-        if name == "decision":
-            if len(args) != 1 or not isinstance(args[0], str):
-                raise NasTypeError('decision takes one label, e.g. decision("stage1.depth")', node.loc)
-            self.references.append((args[0], node.loc))
-            return Ref(args[0])
-        if name in ("max", "min") and len(args) == 1 and isinstance(args[0], (list, tuple)):
-            args = list(args[0])
-        if name == "len":
-            if len(args) != 1:
-                raise ArityError("len takes one argument", node.loc)
-            if isinstance(args[0], (list, tuple, str)):
-                return len(args[0])
-            if is_expr(args[0]):
-                return func("len", (args[0],))
-            raise NasTypeError(f"len of {kind_of(args[0])}", node.loc)
-        for a, e in zip(args, node.args):
-            if not _is_value(a) or isinstance(a, str):
-                raise NasTypeError(f"{name} takes numbers, got {kind_of(a)}", e.loc)
-        if not args or (name in ("abs", "int", "float") and len(args) != 1) or (name == "round" and len(args) > 2):
-            raise ArityError(f"wrong number of arguments to {name}", node.loc)
-        try:
-            return func(name, tuple(args))
-        except ValueTooLarge:
-            raise
-        except (TypeError, ValueError, OverflowError):
-            raise NasTypeError(f"cannot compute {name}({', '.join(literal(a) for a in args)})", node.loc) from None
-
-    def tensor_builtin(self, name: str, node: ast.Call, env, ctx: Ctx):
-        allowed = ("dim",) if name == "cat" else ()
-        for k in node.kwargs:
-            if k.name not in allowed:
-                raise ArityError(f"{name} has no parameter {k.name!r}", k.loc)
-        items = [self.eval(a, env, ctx) for a in node.args]
-        if len(items) == 1 and isinstance(items[0], (list, tuple)):
-            items = list(items[0])
-        if name == "sum" and items and all(_is_value(v) for v in items):
-            total = 0
-            for v in items:
-                total = binary("+", total, v)
-            return total
-        if not items:
-            raise ArityError(f"{name} needs at least one tensor", node.loc)
-        tensors = [self.expect_tensor(t, node.loc) for t in items]
-        dim = 1
-        for k in node.kwargs:
-            dim = self.eval(k.value, env, ctx)
-            if not isinstance(dim, int) or isinstance(dim, bool):
-                raise NasTypeError("dim must be a constant integer", k.loc)
-        graph = self.same_graph(ctx, tensors, node.loc)
-        if len(tensors) == 1:
-            return tensors[0]
-        out = graph.fresh(name)
-        graph.nodes.append(ir.Combine(out, name, tuple(t.name for t in tensors), dim, node.loc))
-        return TensorVal(out, graph)
-
-    def builtin_pick(self, node: ast.Call, env, ctx: Ctx):
-        site = ctx.namer.next()
-        allowed = ("n", "min", "reduce", "label")
-        opts = {}
-        for k in node.kwargs:
-            if k.name not in allowed:
-                raise ArityError(f"pick has no parameter {k.name!r}", k.loc, hint="pick(a, b, c, n=1, reduce=\"sum\")")
-            opts[k.name] = (self.eval(k.value, env, ctx), k.loc)
-        items = []  # candidates: tensors, and lists of tensors spliced in (`pick(outs[0:i], x)`)
-        for a in node.args:
-            value = self.eval(a, env, ctx)
-            items += [(t, a.loc) for t in value] if isinstance(value, (list, tuple)) else [(value, a.loc)]
-        tensors = [self.expect_tensor(t, loc) for t, loc in items]
-        k = len(tensors)
-        if k == 0:
-            raise ArityError("pick needs at least one candidate tensor", node.loc)
-        n, nloc = opts.get("n", (1, node.loc))
-        if n == "any":
-            n = None
-        elif not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= k:
-            raise NasTypeError(f"n must be an integer from 1 to {k} or \"any\", got {_got(n)}", nloc)
-        reduce, rloc = opts.get("reduce", ("sum", node.loc))
-        if reduce not in REDUCTIONS:
-            raise NasTypeError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {_got(reduce)}", rloc)
-        if reduce == "none" and n != 1:
-            raise NasTypeError("reduce=\"none\" returns one tensor, so it needs n=1", rloc)
-        least, mloc = opts.get("min", (1, node.loc))
-        if "min" in opts and n is not None:
-            raise NasTypeError("min applies to n=\"any\" (the fewest inputs a subset may have)", mloc,
-                               hint="pick(a, b, c, n=\"any\", min=0) also allows choosing none")
-        if not isinstance(least, int) or isinstance(least, bool) or not 0 <= least <= k:
-            raise NasTypeError(f"min must be an integer from 0 to {k}, got {_got(least)}", mloc)
-        if least == 0 and reduce == "concat":
-            raise NasTypeError("an empty subset has nothing to concatenate: min=0 needs reduce=\"sum\" or \"mean\" "
-                               "(both give zeros when nothing is chosen)", mloc)
-        label = self.label_for(ctx, site, opts["label"][0] if "label" in opts else None,
-                               opts["label"][1] if "label" in opts else node.loc)
-        values = input_domain(k, n, least)
-        if len(values) > MAX_DOMAIN:
-            raise NasTypeError(f"pick over {k} tensors has too many subsets", node.loc)
-        self.declare(label, ir.INPUT, values, node.loc, k, n)
-        graph = self.same_graph(ctx, tensors, node.loc)
-        out = graph.fresh("pick")
-        graph.nodes.append(ir.Pick(out, label, tuple(t.name for t in tensors), n, reduce, node.loc))
-        return TensorVal(out, graph)
-
-    def builtin_repeat(self, node: ast.Call, env, ctx: Ctx):
-        site = ctx.namer.next()
-        bound, extra = self.bind_args("repeat", [("depth", None), ("block", None)], node, reserved=("label",))
-        for p in ("depth", "block"):
-            if p not in bound:
-                raise ArityError(f"repeat is missing its argument {p!r}", node.loc,
-                                 hint="repeat(choice[1, 2, 3], lambda i: Block(i))")
-        if "label" in extra:
-            namer_base = tuple(self.label_for(ctx, site, self.eval(extra["label"], env, ctx), extra["label"].loc).split("."))
-            namer = Namer(namer_base, self.count_sites(bound["depth"], env, ctx))
-            depth = self.eval(bound["depth"], env, Ctx((), ctx.graph, namer, ctx.unit, ctx.depth))
-        else:
-            depth = self.eval_arg(bound["depth"], site, "depth", env, ctx)
-        if is_expr(depth):
-            labels = free_labels(depth)
-            for label in labels:
-                if self.decisions[label].kind == ir.VALUE and depth == Ref(label):
-                    self.decisions[label].kind = ir.DEPTH
-            combos = math.prod(len(self.decisions[lab].values) for lab in labels)
-            if combos > MAX_DOMAIN:
-                raise NasTypeError(f"repeat depth depends on {combos:,} joint values of {', '.join(sorted(labels))}: "
-                                   f"at most {MAX_DOMAIN:,}", bound["depth"].loc)
-            try:
-                depths = sorted({evaluate(depth, dict(zip(labels, combo)))
-                                 for combo in itertools.product(*(self.decisions[lab].values for lab in labels))})
-            except (ArithmeticError, TypeError, ValueError) as err:
-                raise NasTypeError(f"repeat depth {to_text(depth)} cannot be computed for every choice: {err}",
-                                   bound["depth"].loc) from None
-        else:
-            depths = [depth]
-        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in depths):
-            raise NasTypeError(f"repeat depth must be a non-negative integer, got {', '.join(literal(d) for d in depths)}",
-                               bound["depth"].loc)
-        if max(depths) > 1000:
-            raise NasTypeError("repeat depth above 1000", bound["depth"].loc)
-        body = self.eval(bound["block"], env, ctx.with_namer(Namer(site + ("block",), 0)))
-        blocks = []
-        for i in range(max(depths)):
-            active = i >= min(depths)
-            if active:
-                self.conditions.append(binary(">", depth, i))
-            try:
-                namer = Namer(site + (str(i),), 1)
-                if isinstance(body, LambdaVal):
-                    value = self.call_lambda(body, [i], {}, ctx.with_namer(namer), node.loc)
-                elif isinstance(body, (BlockVal, OpVal)):
-                    raise NasTypeError("repeat takes a lambda making each block, e.g. `lambda i: Block(c)`",
-                                       bound["block"].loc)
-                else:
-                    raise NasTypeError(f"repeat takes a lambda making each block, got {kind_of(body)}",
-                                       bound["block"].loc,
-                                       hint="repeat(choice[1, 2], lambda i: Block(c, stride=2 if i == 0 else 1))")
-                layer = self.expect_layer(value, bound["block"].loc)
-            finally:
-                if active:
-                    self.conditions.pop()
-            n_in, n_out = ir.arity(layer.module)
-            if n_in != n_out:
-                raise ArityError(f"a repeated block must return as many tensors as it takes, got {n_in} in, {n_out} out",
-                                 bound["block"].loc)
-            blocks.append(layer.module)
-        return LayerVal(ir.Repeat(depth, tuple(blocks), node.loc), site)
-
-    def builtin_cell(self, node: ast.Call, env, ctx: Ctx):
-        site = ctx.namer.next()
-        params = [("op", None), ("nodes", None), ("ops_per_node", 1), ("predecessors", 1), ("merge", "all"),
-                  ("preprocess", None), ("postprocess", None), ("concat_dim", 1)]
-        bound, extra = self.bind_args("cell", params, node, reserved=("label",))
-        if "op" not in bound or "nodes" not in bound:
-            raise ArityError("cell needs `op` (a lambda making the candidates of one edge) and `nodes`", node.loc,
-                             hint="cell(lambda input: choice { ... }, nodes=4, ops_per_node=2, predecessors=2)")
-        prefix = self.label_for(ctx, site, self.eval(extra["label"], env, ctx) if "label" in extra else None,
-                                extra["label"].loc if "label" in extra else node.loc)
-        opts = {}
-        for pname, default in params[1:]:
-            opts[pname] = self.eval(bound[pname], env, ctx) if pname in bound else default
-        for pname in ("nodes", "ops_per_node", "predecessors"):
-            v = opts[pname]
-            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 64:
-                raise NasTypeError(f"cell {pname} must be an integer from 1 to 64, got {_got(v)}",
-                                   bound[pname].loc if pname in bound else node.loc)
-        if opts["merge"] not in MERGES:
-            raise NasTypeError(f"cell merge must be \"all\" or \"loose_end\", got {_got(opts['merge'])}",
-                               bound["merge"].loc)
-        if not isinstance(opts["concat_dim"], int) or isinstance(opts["concat_dim"], bool):
-            raise NasTypeError("cell concat_dim must be an integer", bound["concat_dim"].loc)
-        npred = opts["predecessors"]
-        pre = opts["preprocess"]
-        if pre is None:
-            preprocess: tuple = (None,) * npred
-        else:
-            if not isinstance(pre, list) or len(pre) != npred:
-                raise NasTypeError(f"cell preprocess must be a list of {npred} layers (one per predecessor)",
-                                   bound["preprocess"].loc)
-            preprocess = tuple(None if p is None else self.expect_layer(p, bound["preprocess"].loc).module for p in pre)
-        post = opts["postprocess"]
-        postprocess = None if post is None else self.expect_layer(post, bound["postprocess"].loc).module
-        factory = self.eval(bound["op"], env, ctx)
-        if not isinstance(factory, LambdaVal):
-            raise NasTypeError(f"cell op must be a lambda so each edge gets its own weights, got {kind_of(factory)}",
-                               bound["op"].loc,
-                               hint="op=lambda input: choice { conv: Conv2d(c, c, 3, padding=1), skip: Identity() }")
-        allowed = {"node", "op", "input"}
-        for p in factory.node.params:
-            if p not in allowed:
-                raise ArityError(f"a cell op lambda may take node, op and input, not {p!r}", factory.node.loc)
-        cell_nodes = []
-        for ni in range(npred, npred + opts["nodes"]):
-            ops = []
-            for k in range(opts["ops_per_node"]):
-                op_label, input_label = f"{prefix}.op_{ni}_{k}", f"{prefix}.input_{ni}_{k}"
-                self.declare(input_label, ir.INPUT, tuple(range(ni)), node.loc, ni, 1)
-                candidates, names, reuse = [], None, False
-                known = len(self.decisions) + (op_label not in self.decisions)
-                for j in range(ni):
-                    if j and reuse:
-                        candidates.append(ir.fresh(candidates[0]))
-                        continue
-                    self.conditions.append(binary("==", Ref(input_label), j))
-                    try:
-                        self.forced_label = op_label
-                        args = {"node": ni, "op": k, "input": j}
-                        namer = Namer((f"op_{ni}_{k}", str(j)), 1)
-                        sub = Ctx(tuple(prefix.split(".")), ctx.graph, namer, ctx.unit, ctx.depth)
-                        value = self.call_lambda(factory, [], {p: args[p] for p in factory.node.params}, sub, node.loc)
-                        layer = self.expect_layer(value, factory.node.body.loc)
-                    finally:
-                        self.forced_label = None
-                        self.conditions.pop()
-                    if ir.arity(layer.module) != (1, 1):
-                        raise ArityError("a cell op must take and return one tensor", factory.node.body.loc)
-                    these = tuple(n for n, _ in layer.module.candidates) if isinstance(layer.module, ir.LayerChoice) else None
-                    if j and these != names:
-                        raise NasTypeError(f"cell op candidates must be the same for every input, got {these} for input {j} "
-                                           f"and {names} for input 0", factory.node.body.loc)
-                    names = these
-                    candidates.append(layer.module)
-                    # An op lambda without `input` builds the same candidates for every input: build
-                    # them once, unless they declare decisions of their own (labelled per input).
-                    reuse = "input" not in factory.node.params and len(self.decisions) <= known
-                if names is not None:  # declared once per input index; together they always apply
-                    self.decisions[op_label].conditions = [self.condition()]
-                op = ir.CellOp(op_label if names is not None else None, input_label, tuple(candidates))
-                if reuse and len(candidates) > 1:
-                    self.fresh_copies[id(op)] = op
-                ops.append(op)
-            cell_nodes.append(tuple(ops))
-        return LayerVal(ir.Cell(tuple(cell_nodes), npred, opts["merge"], opts["concat_dim"], preprocess, postprocess,
-                                prefix, node.loc), site)
-
 
 _EVAL = {cls: getattr(Elaborator, "eval_" + cls.__name__) for cls in (
     ast.Number, ast.String, ast.Bool, ast.Name, ast.Attr, ast.ListLit, ast.TupleLit, ast.Lambda, ast.Cond,
@@ -1326,19 +728,9 @@ _EVAL = {cls: getattr(Elaborator, "eval_" + cls.__name__) for cls in (
 # looked up, never called here).
 _NO_SITES = frozenset({ast.Number, ast.String, ast.Bool, ast.Name})
 
-
-def input_domain(k: int, n: int | None, least: int = 1) -> tuple:
-    """Values of an input choice over `k` tensors: an index (n = 1) or sorted index tuples;
-    for any subset (n None) those of at least `least` tensors (0: the empty one `()` first)."""
-    if n == 1:
-        return tuple(range(k))
-    sizes = range(least, k + 1) if n is None else (n,)
-    out = []
-    for r in sizes:
-        out += itertools.combinations(range(k), r)
-        if len(out) > MAX_DOMAIN:
-            break
-    return tuple(out)
+# Expressions whose value can be the layer choice a `Ctx.choice_label` names: the choice itself,
+# a call (of a block or lambda returning it), a constant `if` (one branch returning it).
+_KEEP_CHOICE_LABEL = frozenset({ast.LayerChoice, ast.Call, ast.Cond})
 
 
 def _kind_of_constant(value: Any) -> str | None:
@@ -1375,23 +767,6 @@ def _checked_override(name: str, value: Any, default: Any, loc: Loc) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _range_too_long(r: range) -> bool:
-    try:
-        return len(r) > MAX_RANGE
-    except OverflowError:  # longer than a C ssize_t
-        return True
-
-
-def _typed(values: tuple) -> tuple:
-    """Values with their types, so a domain [true, 2] is not the domain [1, 2]."""
-    return tuple((type(v).__name__, v) for v in values)
-
-
-def _domain_text(kind: str, values: tuple) -> str:
-    shown = ", ".join(literal(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
-    return f"{kind} choice [{shown}]"
-
-
 def _flatten(values):
     if isinstance(values, tuple):
         out = []
@@ -1418,7 +793,3 @@ def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _closest(name: str, options) -> str | None:
-    import difflib
-    match = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    return match[0] if match else None

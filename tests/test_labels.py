@@ -113,6 +113,33 @@ network(x: [8, 16, 16]) {
     assert space.size() == (2 * 1) ** 2 * (2 * 2) ** 2
 
 
+CELL = """
+block Ops(c, k) = choice { conv: Conv2d(c, c, k, padding=k // 2), skip: Identity() }
+block Cell(c)(s0, s1) {
+  n = cell(lambda input: %s, nodes=1, predecessors=2, label="c")
+  return n(s0, s1)
+}
+network(x: [4, 8, 8]) { y = Cell(4)(x, x)  return y }
+"""
+
+
+@pytest.mark.parametrize("op", ["Ops(c, 3)", "choice { conv: Conv2d(c, c, 3, padding=1), skip: Identity() }",
+                                "Ops(c, 3) if true else Identity()", "(lambda: Ops(c, 3))()"])
+def test_the_choice_a_cell_op_returns_is_the_ops_decision(op):
+    # through a block call, directly, a constant `if` or a lambda call: the op's choice is `c.op_2_0`
+    space = nasdsl.loads(CELL % op)
+    assert space.labels() == ["c.input_2_0", "c.op_2_0"]
+    assert space.decision("c.op_2_0").values == ("conv", "skip")
+
+
+def test_other_choices_in_a_cell_op_are_labelled_by_their_place():
+    # a choice inside a sequence (or an argument) is not the op's choice: it is named by its place,
+    # once per input the op may read, as the kernel size of `Ops(c, choice[1, 3])` is
+    space = nasdsl.loads(CELL % "Identity() -> choice { a: Identity(), b: ReLU() }")
+    assert space.labels() == ["c.input_2_0", "c.op_2_0.0.1", "c.op_2_0.1.1"]
+    space = nasdsl.loads(CELL % "Ops(c, choice[1, 3]) if true else Identity()")
+    assert space.labels() == ["c.input_2_0", "c.op_2_0.0.k", "c.op_2_0", "c.op_2_0.1.k"]
+
 def test_inline_choice_is_named_after_its_parameter():
     space = nasdsl.loads("network(x: [4]) {\n  fc = x -> Linear(4, choice[8, 16])\n  return fc\n}")
     assert space.labels() == ["fc.out_features"]

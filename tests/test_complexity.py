@@ -21,7 +21,6 @@ OVER = {
     "cache.py:decode": 30,
     "elaborate.py:Elaborator.builtin_pick": 26,
     "elaborate.py:Elaborator.builtin_repeat": 25,
-    "lower/supernet.py:_Builder._module": 24,
     "cli.py:cmd_compile": 24,
     "values.py:possible_values.values": 22,
     "testing.py:_ProgramWriter.write_cell": 22,

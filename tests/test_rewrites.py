@@ -160,3 +160,13 @@ def test_the_passes_read_and_write_the_ir_without_torch():
                           env={"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": ""})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_records_rebuild_as_themselves():
+    # `ir.transform` rebuilds a node from its children: a rewritten node keeps its record
+    c = rewrite(choice(("none", ZERO), ("conv", RCB)), ("drop_zero",), NONE)
+    fused = fast_avgpool(pool(False), NONE)
+    for node in (c, fused):
+        again = node.with_children(node.children())
+        assert again == node and again is not node and type(again) is type(node)
+    assert ir.fresh(ir.Sequential((c, fused), None)) == ir.Sequential((c, fused), None)

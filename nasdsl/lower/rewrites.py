@@ -80,8 +80,8 @@ class MixedChoice(ir.LayerChoice):
 @dataclass(frozen=True, slots=True)
 class MixedCellOp(ir.CellOp):
     """A cell op whose mixture over each candidate's ops (one per input it may read) is
-    computed as `mixes` says (None: plainly)."""
-    mixes: tuple[Mix | None, ...] = ()
+    computed as `by_input` says (None: plainly)."""
+    by_input: tuple[Mix | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +156,8 @@ def _map_mixes(template: ir.Module, fn: Callable[[Mix, tuple[ir.Module, ...]], M
     def cell_op(op):
         if not isinstance(op, MixedCellOp):
             return op
-        return replace(op, mixes=tuple(None if mix is None else fn(mix, _cell_ops(c))
-                                       for mix, c in zip(op.mixes, op.candidates)))
+        return replace(op, by_input=tuple(None if mix is None else fn(mix, _cell_ops(c))
+                                          for mix, c in zip(op.by_input, op.candidates)))
 
     def rule(node):
         if isinstance(node, MixedChoice):
@@ -181,9 +181,9 @@ def mixtures(template: ir.Module, context: Context) -> ir.Module:
     def cell_op(op):
         candidates = tuple(ir.LayerChoice(c.label, c.candidates, c.loc) if isinstance(c, MixedChoice) else c
                            for c in op.candidates)   # a cell mixes its ops itself
-        mixes = tuple(Mix.plain(len(_cell_ops(c))) if all(single(m) for m in _cell_ops(c)) else None
-                      for c in candidates)
-        return MixedCellOp(op.op_label, op.input_label, candidates, mixes)
+        by_input = tuple(Mix.plain(len(_cell_ops(c))) if all(single(m) for m in _cell_ops(c)) else None
+                         for c in candidates)
+        return MixedCellOp(op.op_label, op.input_label, candidates, by_input)
 
     def rule(node):
         if type(node) is ir.LayerChoice and all(single(c) for c in node.children()):

@@ -415,7 +415,7 @@ class SuperCell(nn.Module):
                     key = f"{ni}_{j}" if shared else f"{ni}_{k}_{j}"
                     if key not in edges:
                         edges[key] = nn.ModuleDict({name: builder.module(m) for name, m in cell_ops(candidate)})
-                        mix = op.mixes[j] if isinstance(op, MixedCellOp) else None
+                        mix = op.by_input[j] if isinstance(op, MixedCellOp) else None
                         if mix is not None:
                             pairs = [(m, edges[key][name]) for name, m in cell_ops(candidate)]
                             plan = policy.mode.plan(partial(MixPlan, mix, pairs))

@@ -13,8 +13,9 @@ from nasdsl import ir
 from nasdsl.errors import NasError
 from nasdsl.lower.rewrites import (
     DEFAULT_PASSES,
+    IR_PASSES,
+    MIX_RULES,
     PASSES,
-    REWRITES,
     Context,
     FusedOp,
     LinearPick,
@@ -60,20 +61,18 @@ def choice(*candidates: tuple[str, ir.Module]) -> ir.LayerChoice:
     return ir.LayerChoice("op", tuple(candidates), None)
 
 
-def mixed(template: ir.Module, *passes) -> Mix:
-    out = mixtures(template, NONE)
-    for p in passes:
-        out = p(out, NONE)
-    return out.mix
+def mixed(template: ir.Module, *rules) -> Mix:
+    return mixtures(template, rules).mix
 
 
 def test_mixtures_marks_each_choice_of_one_tensor_candidates_with_its_plain_sum():
     c = choice(("none", ZERO), ("conv", RCB))
-    assert mixtures(c, NONE) == MixedChoice("op", c.candidates, None, Mix((Term(0), Term(1))))
+    assert mixtures(c) == MixedChoice("op", c.candidates, None, Mix((Term(0), Term(1))))
+    assert drop_zero(Mix.plain(2), (ZERO, RCB)) == Mix((Term(1),))   # a rule alone, on its record
     two_out = ir.Graph((ir.TensorIn("x", None, None),), (("r", RELU),),
                        (ir.Apply(("y",), "r", ("x",), None),), ("x", "y"), None)
     unmixable = choice(("a", two_out), ("b", two_out))
-    assert mixtures(unmixable, NONE) is unmixable
+    assert mixtures(unmixable) is unmixable
 
 
 def test_drop_zero_drops_zero_terms_unless_every_candidate_is_zero():
@@ -132,7 +131,7 @@ def test_input_mix_marks_sum_and_mean_picks_with_their_subsets():
 def test_a_cell_mixes_each_ops_candidates_itself():
     c = choice(("none", ZERO), ("conv", RCB))
     cell = ir.Cell(((ir.CellOp("op", "input", (c, CONV)),),), 2, "all", 1, (None, None), None, "cell", None)
-    out = drop_zero(mixtures(cell, NONE), NONE)
+    out = mixtures(cell, [drop_zero])
     assert out.nodes[0][0] == MixedCellOp("op", "input", (c, CONV), (Mix((Term(1),)), Mix((Term(0),))))
     assert type(out.nodes[0][0].candidates[0]) is ir.LayerChoice   # the cell mixes it, not a SuperChoice
 
@@ -146,7 +145,7 @@ def test_rewrite_runs_the_named_passes_in_order_and_keeps_sharing():
                                 + (FusedOp("AvgPool2d", pool(False).args, None, "OnesAvgPool2d"),), None)
     assert out.items[0] is out.items[1]
     assert rewrite(template, (), NONE) is template
-    assert PASSES == (*REWRITES, "channels_last")
+    assert set(PASSES) == {*MIX_RULES, *IR_PASSES, "channels_last"}
 
 
 def test_an_unknown_pass_is_named():

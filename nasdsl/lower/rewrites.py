@@ -1,27 +1,33 @@
-"""The supernet's rewrite passes: functions from a template's IR to the IR the builder builds.
+"""The supernet's rewrite passes: rewrites of a template's IR into the IR the builder builds.
 
 `build_supernet` runs `rewrite(space.template, passes, context)` before building; the builder
 (`supernet._Builder`) then builds what the rewritten IR says and tests no pass by name. Each
-pass is one function `(template, context) -> template` in `REWRITES`, run in that order; each
-keeps what is computed and changes how (`passes.py` holds the torch code the records name):
+pass keeps what is computed and changes how (`passes.py` holds the torch code the records
+name). Two tables, run in their order:
 
-* `mixtures`       — (runs first whenever any pass is chosen) a layer choice, or a cell op, whose
-                     candidates each map one tensor to one tensor becomes a `MixedChoice` /
-                     `MixedCellOp` carrying a `Mix` record: the plain weighted sum, one `Term`
-                     per candidate. The mixture passes below rewrite these records.
+`mixtures(template, rules)` (first, whenever any pass is named) marks each layer choice, and
+each cell op, whose candidates map one tensor to one tensor: a `MixedChoice` / `MixedCellOp`
+carrying a `Mix` record, the plain weighted sum (one `Term` per candidate) put through the
+named rules of `MIX_RULES`, each a function `(mix, candidates) -> mix`:
+
 * `drop_zero`      — drops the terms of `Zero` candidates (unless every candidate is one).
 * `shared_prefix`  — a term's leading pure ops (`OpSpec.pure`, fixed arguments) are its `prefix`.
 * `fold_bn`        — a term whose last op is a batch norm with fixed arguments folds its weight in.
 * `fused_mix`      — the terms accumulate with fused multiply-adds.
-* `fast_avgpool`   — an `AvgPool2d(count_include_pad=False)` with fixed arguments becomes a
-                     `FusedOp` built as `passes.OnesAvgPool2d`.
 * `recompute_pure` — a term whose prefix is elementwise and whose next op saves only its inputs
                      (a convolution or linear layer) recomputes its prefix in backward.
+
+Then the named passes of `IR_PASSES`, each a function `(template, context) -> template`:
+
+* `fast_avgpool`   — an `AvgPool2d(count_include_pad=False)` with fixed arguments becomes a
+                     `FusedOp` built as `passes.OnesAvgPool2d`.
 * `input_mix`      — an input choice reducing by sum or mean becomes a `LinearPick`, computed
                      as one linear combination of its inputs.
 
-The execution mode picks which passes run (`Mode.passes`): a path runs none of these. (One
-more named pass, `channels_last`, is no rewrite: it sets the layout of the supernet's inputs.)
+(The rules read op names and arguments only, which `fast_avgpool` keeps, so all of them run in
+one walk of the IR.) The execution mode picks which passes run (`Mode.passes`): a path runs
+none of these. One more named pass, `channels_last`, is no rewrite: it sets the layout of the
+supernet's inputs (`Supernet.forward`).
 
 Example::
 
@@ -30,6 +36,8 @@ Example::
     >>> choice = LayerChoice("op", (("none", Op("Zero", (), loc)), ("relu", Op("ReLU", (), loc))), loc)
     >>> rewrite(choice, ("drop_zero", "shared_prefix"), Context()).mix
     Mix(terms=(Term(index=1, prefix=1, fold_bn=False, recompute=False),), fused=False)
+    >>> drop_zero(Mix.plain(2), (choice.candidates[0][1], choice.candidates[1][1]))
+    Mix(terms=(Term(index=1, prefix=0, fold_bn=False, recompute=False),), fused=False)
 """
 from __future__ import annotations
 
@@ -151,82 +159,76 @@ def _cell_ops(module: ir.Module) -> tuple[ir.Module, ...]:
     return tuple(m for _, m in module.candidates) if isinstance(module, ir.LayerChoice) else (module,)
 
 
-def _map_mixes(template: ir.Module, fn: Callable[[Mix, tuple[ir.Module, ...]], Mix]) -> ir.Module:
-    """Every `Mix` record of `template` rewritten by `fn(mix, candidates)`."""
-    def cell_op(op):
-        if not isinstance(op, MixedCellOp):
-            return op
-        return replace(op, by_input=tuple(None if mix is None else fn(mix, _cell_ops(c))
-                                          for mix, c in zip(op.by_input, op.candidates)))
-
-    def rule(node):
-        if isinstance(node, MixedChoice):
-            return replace(node, mix=fn(node.mix, node.children()))
-        if isinstance(node, ir.Cell):
-            return replace(node, nodes=tuple(tuple(cell_op(op) for op in n) for n in node.nodes))
-        return node
-    return rewrite_nodes(template, rule)
-
-
-def _map_terms(template: ir.Module, fn: Callable[[Term, tuple[ir.Module, ...]], Term]) -> ir.Module:
-    """Every term of every `Mix` rewritten by `fn(term, the items of its candidate)`."""
-    return _map_mixes(template, lambda mix, cands: replace(
-        mix, terms=tuple(fn(t, _items(cands[t.index])) for t in mix.terms)))
+def _terms(mix: Mix, candidates: tuple[ir.Module, ...], fn: Callable[[Term, tuple], Term]) -> Mix:
+    """`mix` with each term rewritten by `fn(term, the items of its candidate)`."""
+    return Mix(tuple(fn(t, _items(candidates[t.index])) for t in mix.terms), mix.fused)
 
 
 # --- the passes -----------------------------------------------------------------------------------
 
-def mixtures(template: ir.Module, context: Context) -> ir.Module:
-    """Each layer choice and cell op over one-tensor candidates, marked with its plain `Mix`."""
-    def cell_op(op):
+MixRule = Callable[[Mix, tuple[ir.Module, ...]], Mix]
+
+
+def mixtures(template: ir.Module, rules: Iterable[MixRule] = ()) -> ir.Module:
+    """Each layer choice and cell op over one-tensor candidates marked with its `Mix`: the
+    plain sum put through `rules` in order (a cell's layer choices are mixed by the cell)."""
+    rules = tuple(rules)
+
+    def mix(candidates):
+        if not all(single(c) for c in candidates):
+            return None
+        out = Mix.plain(len(candidates))
+        for rule in rules:
+            out = rule(out, candidates)
+        return out
+
+    def cell_op(op):   # a cell mixes its ops itself, per input: its layer choices lose their marks
+        by_input = tuple(c.mix if isinstance(c, MixedChoice) else mix(_cell_ops(c)) for c in op.candidates)
         candidates = tuple(ir.LayerChoice(c.label, c.candidates, c.loc) if isinstance(c, MixedChoice) else c
-                           for c in op.candidates)   # a cell mixes its ops itself
-        by_input = tuple(Mix.plain(len(_cell_ops(c))) if all(single(m) for m in _cell_ops(c)) else None
-                         for c in candidates)
+                           for c in op.candidates)
         return MixedCellOp(op.op_label, op.input_label, candidates, by_input)
 
     def rule(node):
-        if type(node) is ir.LayerChoice and all(single(c) for c in node.children()):
-            return MixedChoice(node.label, node.candidates, node.loc, Mix.plain(len(node.candidates)))
+        if type(node) is ir.LayerChoice:
+            plan = mix(node.children())
+            return node if plan is None else MixedChoice(node.label, node.candidates, node.loc, plan)
         if isinstance(node, ir.Cell):
             return replace(node, nodes=tuple(tuple(cell_op(op) for op in n) for n in node.nodes))
         return node
     return rewrite_nodes(template, rule)
 
 
-def drop_zero(template: ir.Module, context: Context) -> ir.Module:
+def drop_zero(mix: Mix, candidates: tuple[ir.Module, ...]) -> Mix:
     """A `Zero` candidate's term dropped (its weight still enters the softmax)."""
-    def fn(mix, candidates):
-        kept = tuple(t for t in mix.terms if not (isinstance(candidates[t.index], ir.Op)
-                                                  and candidates[t.index].name == "Zero"))
-        return replace(mix, terms=kept) if kept else mix   # all zero: the plain sum gives the shape
-    return _map_mixes(template, fn)
+    kept = tuple(t for t in mix.terms if not (isinstance(candidates[t.index], ir.Op)
+                                              and candidates[t.index].name == "Zero"))
+    return replace(mix, terms=kept) if kept else mix   # all zero: the plain sum gives the shape
 
 
-def shared_prefix(template: ir.Module, context: Context) -> ir.Module:
+def shared_prefix(mix: Mix, candidates: tuple[ir.Module, ...]) -> Mix:
     """A term's leading pure ops as its shared prefix."""
     def fn(term, items):
         n = 0
         while n < len(items) and _pure(items[n]):
             n += 1
-        return replace(term, prefix=n)
-    return _map_terms(template, fn)
+        return Term(term.index, n, term.fold_bn, term.recompute)   # (the constructor: `replace` costs 3x)
+    return _terms(mix, candidates, fn)
 
 
 FOLDABLE = ("BatchNorm1d", "BatchNorm2d")
 
 
-def fold_bn(template: ir.Module, context: Context) -> ir.Module:
+def fold_bn(mix: Mix, candidates: tuple[ir.Module, ...]) -> Mix:
     """A term ending in a batch norm (after its prefix) folds its weight into the norm."""
     def fn(term, items):
         body = items[term.prefix:]
-        return replace(term, fold_bn=bool(body) and _fixed_op(body[-1], FOLDABLE))
-    return _map_terms(template, fn)
+        return Term(term.index, term.prefix, bool(body) and _fixed_op(body[-1], FOLDABLE), term.recompute)
+    return _terms(mix, candidates, fn)
 
 
-def fused_mix(template: ir.Module, context: Context) -> ir.Module:
-    """Every mixture accumulated with fused multiply-adds."""
-    return _map_mixes(template, lambda mix, candidates: replace(mix, fused=True))
+def fused_mix(mix: Mix, candidates: tuple[ir.Module, ...]) -> Mix:
+    """The mixture accumulated with fused multiply-adds."""
+    return replace(mix, fused=True)
 
 
 def fast_avgpool(template: ir.Module, context: Context) -> ir.Module:
@@ -244,14 +246,14 @@ def fast_avgpool(template: ir.Module, context: Context) -> ir.Module:
 SAVE_INPUTS_ONLY = ("Conv1d", "Conv2d", "Conv3d", "Linear")   # their backward never reads their output
 
 
-def recompute_pure(template: ir.Module, context: Context) -> ir.Module:
+def recompute_pure(mix: Mix, candidates: tuple[ir.Module, ...]) -> Mix:
     """An elementwise prefix read by an op that saves only its inputs, recomputed in backward."""
     def fn(term, items):
         body = items[term.prefix:len(items) - term.fold_bn]
         ok = (term.prefix > 0 and all(catalog.spec(i.name).elementwise for i in items[:term.prefix])
               and bool(body) and _fixed_op(body[0], SAVE_INPUTS_ONLY))
-        return replace(term, recompute=ok)
-    return _map_terms(template, fn)
+        return Term(term.index, term.prefix, term.fold_bn, ok)
+    return _terms(mix, candidates, fn)
 
 
 def input_mix(template: ir.Module, context: Context) -> ir.Module:
@@ -270,12 +272,13 @@ def input_mix(template: ir.Module, context: Context) -> ir.Module:
     return rewrite_nodes(template, rule)
 
 
-# the named passes, in the order they run (`mixtures` first, whenever any runs)
-REWRITES: dict[str, Callable[[ir.Module, Context], ir.Module]] = {
-    "drop_zero": drop_zero, "shared_prefix": shared_prefix, "fold_bn": fold_bn, "fused_mix": fused_mix,
-    "fast_avgpool": fast_avgpool, "recompute_pure": recompute_pure, "input_mix": input_mix,
-}
-PASSES = (*REWRITES, "channels_last")
+# the named passes, each table in the order it runs
+MIX_RULES: dict[str, MixRule] = {"drop_zero": drop_zero, "shared_prefix": shared_prefix, "fold_bn": fold_bn,
+                                 "fused_mix": fused_mix, "recompute_pure": recompute_pure}
+IR_PASSES: dict[str, Callable[[ir.Module, Context], ir.Module]] = {"fast_avgpool": fast_avgpool,
+                                                                   "input_mix": input_mix}
+PASSES = ("drop_zero", "shared_prefix", "fold_bn", "fused_mix", "fast_avgpool", "recompute_pure", "input_mix",
+          "channels_last")
 # run unless told otherwise. Only when named: recompute_pure, a trade of time for memory (NB201
 # darts, batch 64: ~8% more CPU time per step for ~5% less step memory), like `checkpoint=True`
 DEFAULT_PASSES = tuple(p for p in PASSES if p != "recompute_pure")
@@ -291,12 +294,12 @@ def check_passes(passes: Iterable[str]) -> frozenset[str]:
 
 
 def rewrite(template: ir.Module, passes: Iterable[str], context: Context) -> ir.Module:
-    """`template` through `mixtures` (when any pass is named) and then each named pass of
-    `REWRITES`, in its order."""
+    """`template` through `mixtures` with the named `MIX_RULES` (when any pass is named), then
+    through each named pass of `IR_PASSES`, in the tables' order."""
     chosen = frozenset(passes)
     if chosen:
-        template = mixtures(template, context)
-    for name, fn in REWRITES.items():
+        template = mixtures(template, [rule for name, rule in MIX_RULES.items() if name in chosen])
+    for name, fn in IR_PASSES.items():
         if name in chosen:
             template = fn(template, context)
     return template

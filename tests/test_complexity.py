@@ -17,7 +17,6 @@ OVER = {
     "cache.py:_Encoder.field": 38,
     "counting.py:Counter.step": 25,
     "cache.py:decode": 30,
-    "lower/supernet.py:_Builder._module": 24,
     "cli.py:cmd_compile": 24,
     "values.py:possible_values.values": 22,
     "testing.py:_ProgramWriter.write_cell": 22,

@@ -1,10 +1,13 @@
-"""Rewrite passes over a supernet's mixtures: the same sums, computed with less work and memory.
+"""What the supernet's rewrite passes compute with: the same sums, with less work and memory.
 
 In the mixture mode (darts, gumbel) a layer choice or a cell edge computes `sum_i w_i c_i(x)`
-over its candidates' IR (`ir.Op` / `ir.Sequential` items). `MixPlan` lowers one such sum; each
-pass below rewrites how it is computed, never what (weights keep their names, so
-`sub_state_dict` and checkpoints are unchanged), and each can be switched off by name
-(`build_supernet(space, mode, passes=...)`; `passes=()` runs the plain weighted sum):
+over its candidates' IR (`ir.Op` / `ir.Sequential` items). The passes are rewrites of the IR
+(`rewrites.py`: one function each, run before building); this module holds the torch code the
+rewritten IR names: `MixPlan` computes one sum as its `rewrites.Mix` record says, `InputMix`
+a `rewrites.LinearPick`, `FUSED` the modules of `rewrites.FusedOp`s. Each pass changes how a
+sum is computed, never what (weights keep their names, so `sub_state_dict` and checkpoints are
+unchanged), and each can be switched off by name (`build_supernet(space, mode, passes=...)`;
+`passes=()` runs the plain weighted sum):
 
 * `drop_zero`     — a candidate whose output is exactly zero (`Zero`, DARTS/NB201's `none`) is not
                     run; its alpha still enters the softmax, so the other weights are unchanged.
@@ -57,8 +60,6 @@ Example::
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -66,54 +67,16 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .. import ir
-from ..errors import NasError
 from ..ops import catalog
-from ..values import free_labels
 from .gates import keep_statistics, norm_buffers
+from .rewrites import DEFAULT_PASSES, PASSES, Mix, Term, check_passes
 
-PASSES = ("drop_zero", "shared_prefix", "fold_bn", "fused_mix", "fast_avgpool", "recompute_pure", "input_mix",
-          "channels_last")
-# run unless told otherwise. Only when named: recompute_pure, a trade of time for memory (NB201
-# darts, batch 64: ~8% more CPU time per step for ~5% less step memory), like `checkpoint=True`
-DEFAULT_PASSES = tuple(p for p in PASSES if p != "recompute_pure")
-
-
-
-def check_passes(passes: Iterable[str]) -> frozenset[str]:
-    """The set of passes to run; an unknown name is an error naming the known ones."""
-    chosen = frozenset(passes)
-    unknown = sorted(chosen - set(PASSES))
-    if unknown:
-        raise NasError(f"unknown supernet pass {unknown[0]!r}; passes: {', '.join(PASSES)}")
-    return chosen
-
-
-def _items(candidate: ir.Module, module: nn.Module) -> list[tuple[Any, nn.Module]]:
-    """A candidate as a list of (IR item, built module) steps."""
-    if isinstance(candidate, ir.Sequential) and len(candidate.items) == len(module):
-        return list(zip(candidate.items, module))
-    return [(candidate, module)]
-
-
-def _pure(item: Any) -> bool:
-    """An op the record calls pure (parameter-free, state-free, deterministic: `OpSpec.pure`),
-    not in place and with fixed arguments: safe to compute once for all candidates."""
-    record = catalog.spec(item.name) if isinstance(item, ir.Op) else None
-    return (record is not None and record.pure and dict(item.args).get("inplace") is not True
-            and not any(free_labels(v) for _, v in item.args))
-
-
-def _elementwise(item: Any) -> bool:
-    record = catalog.spec(item.name)
-    return record is not None and record.elementwise
-
-
-def _foldable(module: nn.Module) -> bool:
-    return type(module) in (nn.BatchNorm1d, nn.BatchNorm2d)
+__all__ = ["DEFAULT_PASSES", "FUSED", "PASSES", "InputMix", "MixPlan", "OnesAvgPool2d", "channels_last",
+           "check_passes", "fast_avgpool", "faster", "layout_safe", "weighted_sum"]
 
 
 class _Term:
-    """One candidate of a mixture after the passes: prefix (shared), body, folded batch norm."""
+    """One candidate of a mixture as built: prefix (shared), body, folded batch norm."""
 
     __slots__ = ("index", "prefix_key", "prefix", "body", "bn", "cheap")
 
@@ -122,34 +85,25 @@ class _Term:
         self.cheap = cheap   # the prefix is recomputed in backward rather than saved
 
 
-def _term(i: int, node: ir.Module, module: nn.Module, passes: frozenset[str]) -> _Term | None:
-    """Candidate `i` as a term of its mixture after the passes (None: `drop_zero` dropped it)."""
-    if "drop_zero" in passes and isinstance(node, ir.Op) and node.name == "Zero":
-        return None
-    steps = _items(node, module)
-    n = 0
-    if "shared_prefix" in passes:
-        while n < len(steps) and _pure(steps[n][0]):
-            n += 1
-    key = repr(tuple(item for item, _ in steps[:n])) if n else None   # equal ops, equal key
-    prefix = [m for _, m in steps[:n]]
-    body = [m for _, m in steps[n:]]
-    bn = body.pop() if "fold_bn" in passes and body and _foldable(body[-1]) else None
-    cheap = ("recompute_pure" in passes and n > 0 and all(_elementwise(item) for item, _ in steps[:n])
-             and bool(body) and type(body[0]) in SAVE_INPUTS_ONLY)
-    return _Term(i, key, prefix, body, bn, cheap)
+def _built(term: Term, node: ir.Module, module: nn.Module) -> _Term:
+    """A `rewrites.Term` over candidate `node`, built as `module`, split into its steps."""
+    items = node.items if isinstance(node, ir.Sequential) else (node,)
+    steps = list(module) if isinstance(node, ir.Sequential) else [module]
+    n = term.prefix
+    key = repr(items[:n]) if n else None   # equal ops, equal key
+    body = steps[n:]
+    bn = body.pop() if term.fold_bn else None
+    return _Term(term.index, key, steps[:n], body, bn, term.recompute)
 
 
 class MixPlan:
-    """How one mixture `sum_i w_i c_i(x)` over built candidate modules is computed."""
+    """One mixture `sum_i w_i c_i(x)` over built candidate modules, computed as its
+    `rewrites.Mix` record says."""
 
-    def __init__(self, candidates: list[tuple[ir.Module, nn.Module]], passes: frozenset[str]):
+    def __init__(self, mix: Mix, candidates: list[tuple[ir.Module, nn.Module]]):
         self.modules = [m for _, m in candidates]
-        terms = [t for i, (node, module) in enumerate(candidates) if (t := _term(i, node, module, passes)) is not None]
-        if not terms:   # every candidate is zero: the plain sum gives the right shape
-            terms = [_Term(i, None, [], [m], None) for i, m in enumerate(self.modules)]
-        self.terms = terms
-        self.fused = "fused_mix" in passes
+        self.terms = [_built(t, *candidates[t.index]) for t in mix.terms]
+        self.fused = mix.fused
 
     def __call__(self, x: torch.Tensor, weights: torch.Tensor, cache: dict | None) -> torch.Tensor:
         total = None
@@ -216,10 +170,6 @@ def _shared(cache: dict | None, x: torch.Tensor, key: str, prefix: list[nn.Modul
             cache[(id(x), key)] = (weakref.ref(x), y)
             weakref.finalize(x, cache.pop, (id(x), key), None)
     return y
-
-
-# modules whose backward reads only their inputs and parameters (never their own output)
-SAVE_INPUTS_ONLY = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
 
 class _Recompute:
@@ -418,3 +368,7 @@ def fast_avgpool(net: nn.Module) -> int:
                 parent._modules[name] = swapped
                 count += 1
     return count
+
+
+# the modules a `rewrites.FusedOp` names, each made of the op's plain module
+FUSED = {"OnesAvgPool2d": faster}

@@ -51,14 +51,15 @@ from .edges import cell_ops, offers
 from .gates import BinaryGate, norm_buffers
 from .mixed import MixedOp, mixed_op
 from .modes import MODES, Mode
-from .passes import DEFAULT_PASSES, InputMix, MixPlan, channels_last, check_passes, faster, layout_safe, weighted_sum
+from .passes import FUSED, InputMix, MixPlan, channels_last, layout_safe, weighted_sum
 from .policy import ArchState
+from .rewrites import DEFAULT_PASSES, Context, FusedOp, LinearPick, MixedCellOp, MixedChoice, check_passes, rewrite
 
 
 def build_supernet(space: Space, mode: str, **options) -> Supernet:
     """A supernet of `space` whose choices execute in `mode` (mixture, path or gated).
-    Options: `seed`, `name`, `passes` (the rewrite passes to run; default
-    `passes.DEFAULT_PASSES`, of which the path and gated modes run `channels_last` only, and
+    Options: `seed`, `name`, `passes` (the rewrite passes of the template's IR to run before
+    building, `rewrites.py`; default `DEFAULT_PASSES`, of which the path and gated modes run `channels_last` only, and
     a space with custom ops runs all but `channels_last` (`passes.layout_safe`);
     `passes.PASSES` for all, `()` for none), `checkpoint` (recompute mixtures in backward),
     `compile` (run the network under `torch.compile`: the first steps compile it, minutes
@@ -84,7 +85,7 @@ class Supernet(nn.Module):
         self.strategy = name or self.mode.name   # recorded for checkpoints; never compared here
         self.cells = self.policy.cells   # how the mixture mode relaxes cells: "edge" or "slot"
         self.mode.check(space.template, self.policy.name)
-        # the passes rewrite mixtures; the mode says which it runs (`Mode.passes`)
+        # the passes rewrite the IR the builder builds; the mode says which it runs (`Mode.passes`)
         if passes is None:
             passes = DEFAULT_PASSES if layout_safe(space.template) else tuple(p for p in DEFAULT_PASSES
                                                                                if p != "channels_last")
@@ -93,7 +94,8 @@ class Supernet(nn.Module):
             chosen -= {"recompute_pure"}
         self.passes = self.mode.passes(chosen)
         self.checkpoint = checkpoint
-        self.net = _Builder(self.policy, self.passes, checkpoint).module(space.template)
+        template = rewrite(space.template, self.passes, Context.of(self.policy))   # `rewrites.py`
+        self.net = _Builder(self.policy, checkpoint).module(template)
         # kept out of _modules: the compiled wrapper shares self.net's weights and adds no state
         self.__dict__["_run"] = torch.compile(self.net) if compile else self.net
         self.compiled = compile
@@ -297,8 +299,7 @@ class SuperGraph(nn.Module):
     """Named dataflow with input choices resolved by the policy; each tensor is dropped after
     its last read (`discrete.last_reads`)."""
 
-    def __init__(self, graph: ir.Graph, modules: dict[str, nn.Module], policy: ArchState,
-                 passes: frozenset[str] = frozenset()):
+    def __init__(self, graph: ir.Graph, modules: dict[str, nn.Module], policy: ArchState):
         super().__init__()
         self._paths = {name: attach(self, name, module) for name, module in modules.items()}
         self._names = dict(modules)
@@ -306,13 +307,9 @@ class SuperGraph(nn.Module):
         self._graph = graph
         self._frees = last_reads([tuple(n.inputs) for n in graph.nodes], [_writes(n) for n in graph.nodes],
                                  graph.outputs)
-        self._mixes: dict[str, InputMix] = {}   # input_mix pass: pick output -> its linear form
-        self._fused = "input_mix" in passes   # a pass the mixture modes alone run (`Mode.passes`)
-        if self._fused:   # per-subset weights (a gated any-subset choice has per-input weights already)
-            for n in graph.nodes:
-                if isinstance(n, ir.Pick) and n.reduce in ("sum", "mean") and n.label not in policy.gates:
-                    subsets = [(v,) if isinstance(v, int) else tuple(v) for v in policy.space.decision(n.label).values]
-                    self._mixes[n.out] = InputMix(subsets, n.reduce, len(n.inputs))
+        # input_mix (`rewrites.LinearPick`): pick output -> its linear form over per-subset weights
+        self._mixes = {n.out: InputMix(list(n.subsets), n.reduce, len(n.inputs)) for n in graph.nodes
+                       if isinstance(n, LinearPick) and n.subsets is not None}
 
     def forward(self, *inputs):
         values: dict[str, Any] = {t.name: x for t, x in zip(self._graph.inputs, inputs)}
@@ -382,7 +379,7 @@ class SuperGraph(nn.Module):
                 raise NasError(f"input choice {n.label!r}: candidates differ in shape ({tuple(tensors[0].shape)} vs "
                                f"{tuple(x.shape)}), which the mixture mode (darts, gumbel) cannot average; "
                                "use a sampling strategy", n.loc)
-        if self._fused:   # input_mix: one fused multiply-add per input
+        if isinstance(n, LinearPick):   # input_mix: one fused multiply-add per input
             return weighted_sum(tensors, weights)
         total = torch.zeros_like(tensors[0])
         for i, x in enumerate(tensors):
@@ -418,9 +415,10 @@ class SuperCell(nn.Module):
                     key = f"{ni}_{j}" if shared else f"{ni}_{k}_{j}"
                     if key not in edges:
                         edges[key] = nn.ModuleDict({name: builder.module(m) for name, m in cell_ops(candidate)})
-                        if builder.passes and all(_single(m) for _, m in cell_ops(candidate)):
+                        mix = op.by_input[j] if isinstance(op, MixedCellOp) else None
+                        if mix is not None:
                             pairs = [(m, edges[key][name]) for name, m in cell_ops(candidate)]
-                            plan = policy.mode.plan(partial(MixPlan, pairs, builder.passes))
+                            plan = policy.mode.plan(partial(MixPlan, mix, pairs))
                             if plan is not None:
                                 self.plans[key] = (j, plan)
                     keys.append(key)
@@ -537,17 +535,13 @@ class SuperCell(nn.Module):
         return y
 
 
-def _single(module: ir.Module) -> bool:
-    """Whether a candidate maps one tensor to one tensor (what `MixPlan` mixes)."""
-    return not any(isinstance(n, ir.Graph) and (len(n.inputs) != 1 or len(n.outputs) != 1) for n in ir.walk(module))
-
-
 # --- building ------------------------------------------------------------------------------------
 
 class _Builder:
-    def __init__(self, policy: ArchState, passes: frozenset[str] = frozenset(), checkpoint: bool = False):
+    """Builds the torch modules of a (rewritten, `rewrites.py`) template, one per IR object."""
+
+    def __init__(self, policy: ArchState, checkpoint: bool = False):
         self.policy = policy
-        self.passes = passes
         self.checkpoint = checkpoint
         self.memo: dict[int, nn.Module] = {}
 
@@ -557,23 +551,28 @@ class _Builder:
             self.memo[key] = self._module(m)
         return self.memo[key]
 
+    def _op(self, m: ir.Op) -> nn.Module:
+        """An op: mixed over its free arguments (`mixed.py`), else built (a `rewrites.FusedOp`
+        as the module `passes.FUSED` makes of it)."""
+        if any(free_labels(v) for _, v in m.args):
+            return mixed_op(m, self.policy)
+        try:
+            built = build_op(m.name, {k: v for k, v in m.args})
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise NasError(f"{m.name}: {err}", m.loc) from None
+        return FUSED[m.fused](built) if isinstance(m, FusedOp) else built
+
     def _module(self, m: ir.Module) -> nn.Module:
         from .discrete import Chain
         if isinstance(m, ir.Op):
-            if any(free_labels(v) for _, v in m.args):
-                return mixed_op(m, self.policy)
-            try:
-                built = build_op(m.name, {k: v for k, v in m.args})
-                return faster(built) if "fast_avgpool" in self.passes else built
-            except (TypeError, ValueError, RuntimeError) as err:
-                raise NasError(f"{m.name}: {err}", m.loc) from None
+            return self._op(m)
         if isinstance(m, ir.Sequential):
             return Chain(*(self.module(i) for i in m.items))
         if isinstance(m, ir.LayerChoice):
             built = {name: self.module(c) for name, c in m.candidates}
             plan = None
-            if self.passes and all(_single(c) for _, c in m.candidates):
-                plan = self.policy.mode.plan(partial(MixPlan, [(c, built[name]) for name, c in m.candidates], self.passes))
+            if isinstance(m, MixedChoice):
+                plan = self.policy.mode.plan(partial(MixPlan, m.mix, [(c, built[name]) for name, c in m.candidates]))
             return SuperChoice(m.label, built, self.policy, plan, self.checkpoint)
         if isinstance(m, ir.Repeat):
             return SuperRepeat(m.depth, [self.module(b) for b in m.blocks], self.policy, m.loc)
@@ -582,7 +581,7 @@ class _Builder:
         if isinstance(m, ir.Graph):
             used = {n.module for n in m.nodes if isinstance(n, ir.Apply)}
             modules = {name: self.module(sub) for name, sub in m.modules if name in used}
-            return SuperGraph(m, modules, self.policy, self.passes)
+            return SuperGraph(m, modules, self.policy)
         raise TypeError(f"unknown template node {type(m).__name__}")
 
 

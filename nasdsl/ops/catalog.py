@@ -16,7 +16,7 @@ A record holds everything the pipeline needs of an op, from the front end to the
 * `drop_none`, `as_tuple` — how its arguments reach the builder: those left out when none
   (torch's own default then applies: a pool's stride is its kernel size) and those passed as a
   tuple where a `.nas` list gives them (a LayerNorm shape);
-* `pure`, `elementwise` — the flags the supernet's passes read (`nasdsl.lower.passes`): a pure
+* `pure`, `elementwise` — the flags the supernet's rewrite passes read (`nasdsl.lower.rewrites`): a pure
   op is parameter-free, state-free and deterministic, so a prefix of them is computed once for
   all candidates; an elementwise one is also cheap enough to recompute instead of storing.
 

@@ -104,7 +104,7 @@ class LocalSearch(Strategy):
             if self.round_best is not None:          # best-improvement: the neighbourhood is done
                 self._move(self.round_best)
                 continue
-            # a local optimum: restart from a random architecture
+            # a local optimum: start again (`restart`)
             self.current, self.round_best, self.pending_init = None, None, 1
             self.restarts += 1
 

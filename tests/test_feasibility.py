@@ -187,6 +187,52 @@ def test_evolution_walks_past_children_that_are_infeasible_or_evaluated():
         assert sum(child[k] != parent[k] for k in parent) >= 2
 
 
+
+def test_screen_usage_is_the_largest_share_of_an_upper_bound():
+    space = nasdsl.load("nasbench201", {"C": 4, "N": 1})
+    arch = space.sample(choose=lambda d: "nor_conv_3x3")   # 23,374 params
+    assert Screen([cost_bound(space, "params<=46748")]).usage(arch) == 0.5
+    assert Screen([cost_bound(space, "params<=46748"), cost_bound(space, "params<10000")]).usage(arch) == 2.3374
+    assert Screen([cost_bound(space, "params>=100")]).usage(arch) == 0.0   # no upper bound
+
+
+def _convs(arch) -> float:
+    """A stand-in for latency: a quarter per 3x3 convolution (above 1: five or six of them)."""
+    return sum(v == "nor_conv_3x3" for v in arch.values()) / 4
+
+
+def test_local_search_tries_the_neighbour_closest_to_the_bound_first():
+    """With `usage` set (a cheap upper bound), the feasible neighbours come in order of the
+    bound they use, closest first, every one of them before any infeasible one."""
+    space = nasdsl.load("nasbench201")
+    local = create("local", space, seed=0, options={"num_init": 1})
+    local.usage = _convs
+    start = space.sample(choose=lambda d: "nor_conv_3x3" if d.label.endswith(("1_0", "2_0", "2_1", "3_2")) else "none")
+    local.tell(start, 1.0)
+    used = [_convs(local.ask()) for _ in range(24)]   # every neighbour, none told: the queue in order
+    feasible = [u for u in used if u <= 1]
+    assert used[:len(feasible)] == feasible == sorted(feasible, reverse=True)
+    assert feasible == [1.0] * 6 + [0.75] * 16 and used[22:] == [1.25, 1.25]
+
+
+def test_local_search_restarts_next_to_the_best_under_a_bound():
+    """At a local optimum (every neighbour worse) the walk restarts from the best found changed
+    in `perturb` decisions (default 2 under a bound); without a bound, from a random one."""
+    space = nasdsl.load("nasbench201")
+    for usage, perturb, near in ((_convs, None, True), (None, 2, True), (None, None, False)):
+        distances = []
+        for seed in range(5):
+            local = create("local", space, seed=seed, options={"num_init": 1, "perturb": perturb})
+            local.usage = usage
+            best = local.ask()
+            local.tell(best, 1.0)
+            for _ in range(24):
+                local.tell(local.ask(), 0.0)
+            distances.append(sum(best[k] != v for k, v in local.ask().items()))
+        assert (max(distances) <= 2) == near and min(distances) >= 1, (usage, perturb, distances)
+    with pytest.raises(NasError, match="`perturb` must be at least 0, got -1"):
+        create("local", space, options={"perturb": -1})
+
 @needs_table
 @pytest.mark.slow
 def test_no_strategy_is_worse_than_random_at_300_queries_under_10_ms(real):

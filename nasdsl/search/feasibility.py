@@ -10,7 +10,10 @@ breaks them is recorded in the store as `infeasible` (no trial of the budget, ne
 evaluated) and told back to the strategy (`Strategy.infeasible`), which learns from it: TPE as
 an infeasible Optuna trial (its constraint value), evolution and local search by never taking
 it as parent or neighbour, random and grid by never proposing it again, RL by a negative
-reward. Any other constraint (a metric the evaluator returns) is *expensive*: it is checked
+reward. Under an upper bound (`<=`, `<`) the driver also hands the strategy
+`Screen.usage` (how much of the bound an architecture uses, known at no cost): local search
+tries the neighbours closest to the bound first and restarts next to its best
+(`nasdsl.strategy.local`). Any other constraint (a metric the evaluator returns) is *expensive*: it is checked
 after the evaluation, the trial counts and fails as infeasible, and the strategy is told so
 the same way.
 
@@ -125,6 +128,13 @@ class Screen:
         self._recorded.add(rec.key)
         found = self.broken(rec.arch) if self.checks else None
         strategy.infeasible(rec.arch, found[2] if found else 1.0)
+
+    def usage(self, arch: Mapping[str, Any]) -> float:
+        """How much of its upper bounds (`<=`, `<`) `arch` uses: the largest value / bound
+        (above 1: it breaks one); 0 without such a bound."""
+        used = [check.value(arch) / check.bound for check in self.checks
+                if check.op in ("<=", "<") and check.bound > 0]
+        return max((u for u in used if u == u), default=0.0)
 
     def broken(self, arch: Mapping[str, Any]) -> tuple[Bound, float, float] | None:
         """The first cheap constraint `arch` breaks, its value and violation; None if it keeps all."""

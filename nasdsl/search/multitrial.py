@@ -128,6 +128,8 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
     told: set[int] = set()
     waiting = _Waiting(store)
     screen = Screen(job.checks, store)
+    if any(check.op in ("<=", "<") for check in screen.checks):
+        strat.usage = screen.usage
     heart = Heartbeat(store, parent)
     current = True   # the ledger holds what was read after the last trial's start
     try:

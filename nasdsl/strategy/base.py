@@ -61,6 +61,7 @@ class Strategy(ABC):
     # -- protocol
 
     multi_objective = False   # may it search for a Pareto front (told a tuple of values)
+    usage = None   # set by the search driver under cheap upper bounds: arch -> value / bound (feasibility.Screen.usage)
     repeats = False  # may the strategy evaluate an architecture twice (random with dedup=false)
 
     def ask(self, avoid: frozenset[str] | set[str] = frozenset()) -> dict[str, Any] | None:

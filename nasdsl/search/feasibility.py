@@ -136,6 +136,12 @@ class Screen:
                 if check.op in ("<=", "<") and check.bound > 0]
         return max((u for u in used if u == u), default=0.0)
 
+    def guide(self, strategy) -> None:
+        """Give `strategy` the `usage` of the upper bounds (local search tries the neighbours
+        closest to a bound first), where there is such a bound."""
+        if any(check.op in ("<=", "<") and check.bound > 0 for check in self.checks):
+            strategy.usage = self.usage
+
     def broken(self, arch: Mapping[str, Any]) -> tuple[Bound, float, float] | None:
         """The first cheap constraint `arch` breaks, its value and violation; None if it keeps all."""
         for check in self.checks:

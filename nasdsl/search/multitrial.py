@@ -105,6 +105,17 @@ class Job:
 
 # --- the worker loop -----------------------------------------------------------------------
 
+def _catch_up(strat, ledger: Ledger, screen: Screen, told: set[int]) -> None:
+    """Tell the strategy the trials counted and the proposals found infeasible since its last
+    look (each counted trial once, whichever worker ran it)."""
+    for r in ledger.newly_counted():
+        if r.trial_id not in told:
+            tell_trial(strat, r)
+            told.add(r.trial_id)
+    for r in ledger.newly_infeasible():
+        screen.replay(strat, r)
+
+
 def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord, Ledger], None] | None = None,
          parent: int | None = None) -> None:
     """Run trials of `job` until its budget is spent or the strategy has nothing left."""
@@ -128,8 +139,7 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
     told: set[int] = set()
     waiting = _Waiting(store)
     screen = Screen(job.checks, store)
-    if any(check.op in ("<=", "<") for check in screen.checks):
-        strat.usage = screen.usage
+    screen.guide(strat)
     heart = Heartbeat(store, parent)
     current = True   # the ledger holds what was read after the last trial's start
     try:
@@ -139,12 +149,7 @@ def work(job: Job, store: Store, index: int = 0, on_trial: Callable[[TrialRecord
             if not current:
                 ledger.update(store.changes())
             current = False
-            for r in ledger.newly_counted():
-                if r.trial_id not in told:
-                    tell_trial(strat, r)
-                    told.add(r.trial_id)
-            for r in ledger.newly_infeasible():
-                screen.replay(strat, r)
+            _catch_up(strat, ledger, screen, told)
             if ledger.counted >= job.trials:
                 return
             running = ledger.running()

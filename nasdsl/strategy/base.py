@@ -151,6 +151,15 @@ class Strategy(ABC):
                 return child
         return None
 
+    def mutant(self, parent: Mapping[str, Any], prob: float) -> dict[str, Any] | None:
+        """`parent` with each active decision redrawn with probability `prob` (`Space.mutate`);
+        where no decision was redrawn, one random neighbour (a child equal to its parent is no
+        child); `None` if no neighbour keeps the constraints."""
+        child = self.space.mutate(parent, self.rng, prob=prob)
+        if arch_key(child) != arch_key(parent):
+            return child
+        return self.random_neighbour(parent)
+
     def neighbours(self, arch: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every architecture that differs from `arch` in exactly one active decision (decisions
         that this change makes active are drawn at random), in a random order, valid only."""

@@ -92,10 +92,7 @@ class RegularizedEvolution(Strategy):
 
     def mutate(self, parent: Mapping[str, Any]) -> dict[str, Any] | None:
         """Each decision redrawn with `mutation_prob`; one neighbour if none was."""
-        child = self.space.mutate(parent, self.rng, prob=self.mutation_prob)
-        if arch_key(child) != arch_key(parent):
-            return child
-        return self.random_neighbour(parent)
+        return self.mutant(parent, self.mutation_prob)
 
 
 STRATEGY = RegularizedEvolution

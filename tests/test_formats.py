@@ -79,6 +79,17 @@ def test_bad_nb201_strings(nb201, bad, message):
         nb201_to_arch(nb201, bad)
 
 
+def test_nb201_string_errors_stay_on_one_line_and_take_only_ascii_digits(nb201):
+    """Found by bench/fuzz_census.py: a newline in a repeated edge made a two-line message, and
+    a superscript digit passed `str.isdigit` and crashed `int`."""
+    with pytest.raises(ArchitectureError) as err:
+        nb201_to_arch(nb201, "|none~0|+|none~0|none~1|+|none~0|\nnor_conv_3x3~0|none~2|")
+    assert err.value.message == "NAS-Bench-201 string names edge 0 -> 3 twice (none~0 and \\nnor_conv_3x3~0)"
+    with pytest.raises(ArchitectureError) as err:
+        nb201_to_arch(nb201, "|none~\u00b2|+|none~0|none~1|+|none~0|none~1|none~2|")
+    assert err.value.message == "malformed NAS-Bench-201 edge 'none~\u00b2': expected op~j"
+
+
 @pytest.mark.parametrize("genotype", [DARTS_V1, DARTS_V2])
 def test_darts_genotypes_round_trip(darts, genotype):
     arch = genotype_to_arch(darts, genotype)

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ArchitectureError
 from ..space import Space
+from ..text import printable
 
 __all__ = ["is_nb201_string", "nb201_to_arch", "arch_to_nb201"]
 
@@ -38,6 +39,12 @@ def is_nb201_string(text: str) -> bool:
     return text.strip().startswith("|") and "~" in text
 
 
+def _shown(text: str) -> str:
+    """A piece of a user's string on one line, at most 80 characters."""
+    text = printable(text, one_line=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def nb201_to_arch(space: Space, text: str) -> dict[str, Any]:
     """A NAS-Bench-201 string as an architecture of `space` (validated)."""
     edges = _nb201_edges(space)
@@ -48,14 +55,14 @@ def nb201_to_arch(space: Space, text: str) -> dict[str, Any]:
             raise ArchitectureError(f"malformed NAS-Bench-201 string: node {i} is {node!r}, expected |op~j|...")
         for item in node[1:-1].split("|"):
             op, sep, j = item.rpartition("~")
-            if not sep or not j.isdigit():
+            if not sep or not (j.isascii() and j.isdigit()):   # "²".isdigit() holds, int("²") fails
                 raise ArchitectureError(f"malformed NAS-Bench-201 edge {item!r}: expected op~j")
             label = edges.get((i, int(j)))
             if label is None:
                 raise ArchitectureError(f"the space has no edge {j} -> {i} for NAS-Bench-201 item {item!r}")
             if label in arch:
                 raise ArchitectureError(f"NAS-Bench-201 string names edge {j} -> {i} twice "
-                                        f"({arch[label]}~{j} and {item})")
+                                        f"({_shown(arch[label] + '~' + j)} and {_shown(item)})")
             arch[label] = op
     return space.validate(arch)
 

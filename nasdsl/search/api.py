@@ -166,9 +166,10 @@ def _multitrial(space, strategy, evaluator, trials, storage, data_spec, epochs, 
     else:
         space = _space(space, params)
     from .multitrial import objectives_of
+    from .objectives import evaluated_metric
     objectives = objectives_of(argparse.Namespace(objective=objectives, metric=metric))
     if objectives:
-        metric = next((o.name for o in objectives if o.name not in ("params", "flops")), None)
+        metric = evaluated_metric(objectives)
     if isinstance(evaluator, str):
         evaluator = make_evaluator(evaluator, space, metric, (), data, epochs, seed)
     objective = metric or getattr(evaluator, "objective", None) or "value"

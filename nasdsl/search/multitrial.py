@@ -49,7 +49,7 @@ from .evaluators import Evaluator, Infeasible, objective_value
 from .feasibility import Screen
 from .feasibility import tell as tell_trial
 from .ledger import Ledger
-from .objectives import Objective, check_columns, parse_objectives, values_of
+from .objectives import Objective, check_columns, evaluated_metric, parse_objectives, values_of
 from .outdir import claim, prepare
 from .store import STUDY, Heartbeat, Store, TrialRecord, default_url
 
@@ -290,7 +290,7 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     objective = " ".join(o.text for o in objectives) if objectives else (
         objective or getattr(evaluator, "objective", None) or "value")
     # a function that returns a number: the metric of the first objective that is not a cost
-    named = next((o.name for o in objectives if o.name not in ("params", "flops")), "value") if objectives else objective
+    named = evaluated_metric(objectives, "value") if objectives else objective
     evaluate = evaluator if isinstance(evaluator, Evaluator) else _as_metrics(evaluator, named)
     checks = getattr(evaluator, "checks", ()) if checks is None else checks
     job = Job(space, strategy, evaluate, objective, trials, storage, study, seed, options, costs, grace, max_retries,
@@ -484,7 +484,7 @@ def run(args) -> int:
     out = prepare(Path(args.out or f"runs/{Path(args.file).stem}-{args.strategy}"))
     claim(out, shared=True)   # the processes of one multi-trial search share --out; a one-shot one is refused
     url = args.storage or default_url(out)
-    metric = next((o.name for o in objectives if o.name not in ("params", "flops")), None) if objectives else args.metric
+    metric = evaluated_metric(objectives) if objectives else args.metric
     evaluator = make_evaluator(args.evaluator, space, metric, args.constraint or (), data,
                                getattr(args, "epochs", None) or 1, args.seed)
     if objectives and hasattr(getattr(evaluator, "evaluator", evaluator), "columns"):   # a table: its columns

@@ -56,6 +56,12 @@ def parse_objectives(texts: Iterable[str]) -> list[Objective]:
     return out
 
 
+def evaluated_metric(objectives: Sequence[Objective], default: str | None = None) -> str | None:
+    """The first objective that is not a cost nasdsl computes itself (`params`, `flops`): the
+    metric an evaluator returns (a python function's plain number is reported under it)."""
+    return next((o.name for o in objectives if o.name not in ("params", "flops")), default)
+
+
 def directions(objectives: Sequence[Objective]) -> tuple[str, ...]:
     return tuple(o.direction for o in objectives)
 

@@ -300,7 +300,8 @@ def search(space: Space, strategy: str, evaluator: Evaluator | Callable[[Mapping
     store.open(space.fingerprint(), {"space": space.root_file, "sources": space.sources,
                                      "params": _jsonable(space.params), "objective": objective, **several,
                                      "strategy": strategy, **(meta or {})}, allow_changed_space,
-               domains=_domains(space), directions=directions)
+               domains=_domains(space), directions=directions,
+               names=[o.name for o in objectives] or [objective])
     store.reap()
     if workers == 1:
         def on_trial(rec: TrialRecord, ledger: Ledger) -> None:

@@ -67,6 +67,7 @@ import socket
 import sqlite3
 import threading
 import time
+import warnings
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -283,6 +284,14 @@ def _expect(value: Any, types: tuple[type, ...], what: str, where: str) -> None:
                        "the store was edited or written by something else")
 
 
+def _name_metrics(study, names: Sequence[str]) -> None:
+    """Record the objectives' metric names in the study (Optuna marks this experimental)."""
+    import optuna
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(list(names))
+
+
 def _study_attrs(attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
     """The experiment's attributes, each of the type nasdsl writes (else a NasError naming it)."""
     for name, types in _STUDY_ATTRS.items():
@@ -351,22 +360,24 @@ class Store:
 
     def open(self, fingerprint: str | None, meta: Mapping[str, Any], allow_changed_space: bool = False,
              create: bool = True, domains: Mapping[str, Sequence[Any]] | None = None,
-             directions: Sequence[str] | None = None) -> None:
+             directions: Sequence[str] | None = None, names: Sequence[str] | None = None) -> None:
         """Create the experiment or open the one stored; a stored experiment on a different
         space (fingerprint) is refused unless `allow_changed_space`; `fingerprint=None` opens
         it to read. `domains` (decision label -> values) makes each trial's decisions Optuna
         parameters. `directions` (default one, `maximize`) are the study's objectives: several
-        make a multi-objective study; a stored experiment with other directions is refused."""
+        make a multi-objective study; a stored experiment with other directions is refused.
+        `names` are the objectives' metric names, recorded in a new experiment for Optuna's
+        tools (optuna-dashboard labels its plots with them)."""
         self.distributions = _distributions(domains or {})
         wanted = tuple(directions or ("maximize",))
         if create:
             with creation_lock(self.url):
-                _retrying(lambda: self._open(fingerprint, meta, allow_changed_space, create, wanted))
+                _retrying(lambda: self._open(fingerprint, meta, allow_changed_space, create, wanted, names))
         else:
             self._open(fingerprint, meta, allow_changed_space, create, wanted)
 
     def _open(self, fingerprint: str | None, meta: Mapping[str, Any], allow_changed_space: bool,
-              create: bool, directions: tuple[str, ...] = ("maximize",)) -> None:
+              create: bool, directions: tuple[str, ...] = ("maximize",), names: Sequence[str] | None = None) -> None:
         import optuna
         try:
             if create:
@@ -387,6 +398,8 @@ class Store:
         elif old is None:
             for k, v in {"fingerprint": fingerprint, **meta}.items():
                 self.study.set_user_attr(k, v)
+            if names and len(names) == len(directions):
+                _name_metrics(self.study, names)
         elif old != fingerprint:
             if not allow_changed_space:
                 raise NasError(f"{self.url} holds an experiment on a space with fingerprint {old}, but "

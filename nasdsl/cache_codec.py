@@ -136,22 +136,7 @@ class _Encoder:
         # cell op that copied them: those are left out, and the op written as "CellOp*"
         self.written: dict[int, _Written | _Copied] = {
             id(c): _COPY for op in (copies or {}).values() for c in op.candidates[1:]}
-        self.kinds: dict[type, Callable[[Any], Any]] = {
-            tuple: self.tuple_, list: self.list_, dict: self.dict_, float: self.float_, Loc: self.loc,
-            _Written: attrgetter("ref"), ir.CellOp: self.cell_op}
-        self.layouts: dict[type, tuple[str, Callable[[Any], tuple], tuple]] = {}  # tag, fields, encodings
-        for cls, (tag, names) in _schema().items():
-            self.kinds.setdefault(cls, self.module if cls in MODULES else self.record)
-            self.layouts[cls] = (tag, attrgetter(*names) if len(names) > 1 else lambda x, n=names[0]: (getattr(x, n),),
-                                 tuple(self.encoding(cls, f) for f in dataclasses.fields(cls) if f.init))
-
-    def encoding(self, cls: type, f: dataclasses.Field) -> Callable[[Any], Any]:
-        """How field `f` of `cls` is written, from its declaration: a field that holds modules
-        as itself (`unshared`), an op's arguments by their constants at once (the commonest
-        field), any other field as a value."""
-        if "Module" in str(f.type):
-            return self.unshared
-        return self.op_args if (cls, f.name) == (ir.Op, "args") else self.field
+        self.kinds, self.layouts = _writers()   # (tables of plain functions: no cycle keeps an encoder alive)
 
     def field(self, x: Any) -> Any:
         cls = x.__class__
@@ -163,7 +148,7 @@ class _Encoder:
         kind = self.kinds.get(cls)
         if kind is None:
             raise Uncacheable(f"a value of type {cls.__name__}")
-        return kind(x)
+        return kind(self, x)
 
     def shared(self, x: Any, node: list) -> list:
         """Add the node of value `x`, unless an equal one is there (equal in type and content:
@@ -183,7 +168,7 @@ class _Encoder:
         node = [tag]
         for v, encode in zip(read(x), encodings):
             c = v.__class__
-            node.append(v if c is str or c is int else encode(v))
+            node.append(v if c is str or c is int else encode(self, v))
         return node
 
     # values, by kind
@@ -264,9 +249,36 @@ class _Encoder:
         node = [tag]
         for v, encode in zip(read(m), encodings):   # (`node_of`, spelled out for the commonest node)
             c = v.__class__
-            node.append(v if c is str or c is int else encode(v))
+            node.append(v if c is str or c is int else encode(self, v))
         self.nodes.append(node)
         return _Written([len(self.nodes) - 1])
+
+    def reference(self, x: _Written) -> list:
+        return x.ref
+
+
+@lru_cache(maxsize=1)
+def _writers() -> tuple[dict[type, Callable], dict[type, tuple[str, Callable, tuple]]]:
+    """How the encoder writes: per class, its writer (`_Encoder.kinds`), and per dataclass its
+    layout (`_Encoder.layouts`): its tag, a reader of its init fields, and each field's writer."""
+    kinds: dict[type, Callable] = {tuple: _Encoder.tuple_, list: _Encoder.list_, dict: _Encoder.dict_,
+                                   float: _Encoder.float_, Loc: _Encoder.loc, _Written: _Encoder.reference,
+                                   ir.CellOp: _Encoder.cell_op}
+    layouts = {}
+    for cls, (tag, names) in _schema().items():
+        kinds.setdefault(cls, _Encoder.module if cls in MODULES else _Encoder.record)
+        layouts[cls] = (tag, attrgetter(*names) if len(names) > 1 else lambda x, n=names[0]: (getattr(x, n),),
+                        tuple(_encoding(cls, f) for f in dataclasses.fields(cls) if f.init))
+    return kinds, layouts
+
+
+def _encoding(cls: type, f: dataclasses.Field) -> Callable:
+    """How field `f` of `cls` is written, from its declaration: a field that holds modules as
+    itself (`unshared`), an op's arguments by their constants at once (the commonest field),
+    any other field as a value."""
+    if "Module" in str(f.type):
+        return _Encoder.unshared
+    return _Encoder.op_args if (cls, f.name) == (ir.Op, "args") else _Encoder.field
 
 
 def encode(value: Any, copies: Mapping[int, Any] | None = None) -> dict:
@@ -471,16 +483,12 @@ class _Decoder:
             raise ValueError("texts")
         self.nodes, self.texts, self.copies = data["nodes"], texts, copies
         self.objs: list = []
-        self.builders: dict[str, Callable[[list], Any]] = {   # by tag; an unknown tag is a KeyError
-            "t": self.tuple_, "l": self.list_, "d": self.dict_, "f": _float, "L": self.loc,
-            "CellOp*": self.copied_cell_op}
-        for cls, (tag, names) in _schema().items():
-            self.builders[tag] = partial(self.record, cls, len(names))
+        self.builders = _builders()   # (a table of plain functions: no cycle keeps a decoder alive)
 
     def read(self, root: Any, stop: int | None = None) -> Any:
         nodes, builders, append = self.nodes, self.builders, self.objs.append
         for node in nodes[len(self.objs):len(nodes) if stop is None else stop]:
-            append(builders[node[0]](node))
+            append(builders[node[0]](self, node))
         return self.field(root)
 
     def field(self, v: Any) -> Any:
@@ -513,12 +521,6 @@ class _Decoder:
             raise ValueError("loc")
         return Loc(file, line, col, None if text is None else self.texts[text])
 
-    def record(self, cls: type, arity: int, node: list) -> Any:
-        field = self.field
-        args = [field(v) for v in node[1:]]
-        if len(args) != arity:
-            raise ValueError("arity")
-        return cls(*args)
 
     def copied_cell_op(self, node: list) -> ir.CellOp:
         _, op_label, input_label, first, count = node
@@ -532,7 +534,27 @@ class _Decoder:
         return op
 
 
-def _float(node: list) -> float:
+@lru_cache(maxsize=1)
+def _builders() -> dict[str, Callable[[_Decoder, list], Any]]:
+    """What the decoder builds, by tag (an unknown tag is a KeyError): containers, floats,
+    locations, copied cell ops, and each entry class from its init fields."""
+    builders: dict[str, Callable[[_Decoder, list], Any]] = {
+        "t": _Decoder.tuple_, "l": _Decoder.list_, "d": _Decoder.dict_, "f": _float, "L": _Decoder.loc,
+        "CellOp*": _Decoder.copied_cell_op}
+    for cls, (tag, names) in _schema().items():
+        builders[tag] = partial(_record, cls, len(names))
+    return builders
+
+
+def _record(cls: type, arity: int, decoder: _Decoder, node: list) -> Any:
+    field = decoder.field
+    args = [field(v) for v in node[1:]]
+    if len(args) != arity:
+        raise ValueError("arity")
+    return cls(*args)
+
+
+def _float(decoder: _Decoder, node: list) -> float:
     if node[1] not in ("inf", "-inf", "nan"):
         raise ValueError("float")
     return float(node[1])

@@ -89,19 +89,21 @@ _PLAIN = frozenset({int, str, bool, type(None)})
 
 def _plain_args_key(args: tuple) -> tuple | None:
     """An op's `(name, value)` arguments as a key that keeps 1, 1.0, True and 0.0, -0.0 apart,
-    when every value is a constant or a tuple of constants; None otherwise."""
-    key = []
-    for name, v in args:
+    when every value is a constant or a tuple of constants; None otherwise. The key is the
+    arguments (equal as Python compares them) and, per value, what tells equal ones apart:
+    its class (a zero's `repr`), the classes of a tuple's items."""
+    apart = []
+    for _, v in args:
         cls = v.__class__
         if cls in _PLAIN:
-            key.append((name, cls, v))
+            apart.append(cls)
         elif cls is float:
-            key.append((name, cls, repr(v)))
+            apart.append(float if v else repr(v))   # equal floats differ only as 0.0 and -0.0
         elif cls is tuple and all(i.__class__ in _PLAIN for i in v):
-            key.append((name, cls, tuple([(i.__class__, i) for i in v])))
+            apart.append(tuple([i.__class__ for i in v]))
         else:
             return None
-    return tuple(key)
+    return args, tuple(apart)
 
 
 class _Written:
@@ -223,15 +225,12 @@ class _Encoder:
 
     def op_args(self, args: tuple) -> Any:
         """An op's arguments: when all are constants, found by a key made at once, not item by item."""
-        ref = self.by_id.get(id(args))
+        key = _plain_args_key(args)
+        if key is None:
+            return self.field(args)
+        ref = self.by_args.get(key)
         if ref is None:
-            key = _plain_args_key(args)
-            ref = None if key is None else self.by_args.get(key)
-            if ref is None:
-                ref = self.field(args)
-                if key is not None:
-                    self.by_args[key] = ref
-            self.by_id[id(args)] = ref
+            ref = self.by_args[key] = self.field(args)
         return ref
 
     # modules
@@ -344,18 +343,25 @@ def fingerprint_of(data: dict, constraints: int) -> str:
         return repr(v)
 
     for node in data["nodes"]:
-        pieces = _node_pieces(node, part, classes)
-        size = 0
-        for piece in pieces:
-            size += len(piece) if piece.__class__ is str else sizes[piece]
+        text, size = _joined(_node_pieces(node, part, classes), sizes)
+        texts.append(text)
         sizes.append(size)
-        texts.append("".join(pieces) if size <= LONG_TEXT else pieces)  # short: every piece is a str
     decisions, everything = (data["nodes"][data["root"][0]][i] for i in (1, 2))
     rules = [part(v) for v in data["nodes"][everything[0]][1:]]
     payload = ["(", part(decisions), ", ", *(_tupled(rules[:constraints]) if constraints else ["()"]), ", ",
                *(_tupled(rules[constraints:]) if len(rules) > constraints else ["()"]), ", ",
                part(data["template"]), ")"]
     return _sha256_of_pieces(payload, texts).hexdigest()[:16]
+
+
+def _joined(pieces: list, sizes: list[int]) -> tuple[Any, int]:
+    """A node's text, joined if it is at most `LONG_TEXT` characters, else its pieces; and its
+    length (`sizes`: the lengths of the nodes before it)."""
+    try:
+        text = "".join(pieces)
+    except TypeError:   # a piece stands for a long child: the text is long
+        return pieces, sum([len(p) if p.__class__ is str else sizes[p] for p in pieces])
+    return (text if len(text) <= LONG_TEXT else pieces), len(text)
 
 
 def _listed(opening: str, items: list, closing: str) -> list:

@@ -276,7 +276,10 @@ def transform(root: Module, fn: Callable[[Module, tuple[Module, ...]], Module],
             hit = memo[key] = fn(m, tuple([go(c) for c in children]) if children else ())
         return hit
 
-    return go(root)
+    try:
+        return go(root)
+    finally:  # `go` calls itself, a reference cycle: cut, or the memo and `fn` live until a collection
+        go = None
 
 
 def fresh(m: Module) -> Module:

@@ -14,13 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nasdsl
 from nasdsl import cache, cache_codec, ir
 from nasdsl.errors import ArchitectureError, Loc
 from nasdsl.space import LazyTemplate
+from nasdsl.testing import programs
 from nasdsl.values import Binary, Func, IfElse, Ref, Unary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -494,6 +495,26 @@ def test_shared_and_equal_modules_keep_their_identities(plan):
     template = ir.Sequential(tuple(made), loc)
     again = cache_codec.decode(json.loads(json.dumps(cache_codec.encode(template))))
     assert sharing(again) == sharing(template)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(programs())
+def test_any_generated_space_survives_its_entry(text):
+    """Every space `nasdsl.testing` generates comes back from its entry the same: its IR with
+    every constant's type, its sharing of modules, its locations, fingerprint and size; and
+    written again it gives the same entry."""
+    space = nasdsl.loads(text)
+    data = json.loads(json.dumps(cache_codec.encode_space(space), allow_nan=False))
+    again = cache_codec.decode_space(data)
+    assert typed((again.decisions, again.constraints, again.budgets)) == \
+        typed((space.decisions, space.constraints, space.budgets))
+    assert typed(again.template) == typed(space.template) and sharing(again.template) == sharing(space.template)
+    assert locations(again) == locations(space)
+    assert again.params == space.params and again.sources == space.sources
+    assert cache_codec.fingerprint_of(data, len(space.constraints)) == space.fingerprint() == again.fingerprint()
+    assert again.size() == space.size()
+    assert json.loads(json.dumps(cache_codec.encode_space(again), allow_nan=False)) == data
 
 
 def test_the_cache_keeps_the_newest_entries_and_clears_stale_temporary_files(tmp_path, monkeypatch):

@@ -527,7 +527,6 @@ class _Decoder:
             raise ValueError("loc")
         return Loc(file, line, col, None if text is None else self.texts[text])
 
-
     def copied_cell_op(self, node: list) -> ir.CellOp:
         _, op_label, input_label, first, count = node
         first = self.field(first)

@@ -167,8 +167,8 @@ def main() -> None:
               "(bounds: what --bounds adds)")
         for space in spaces:
             runs = [phases(space) for _ in range(args.runs)]
-            shown = "  ".join(f"{k} {statistics.median(r[k] for r in runs):.3f}" for k in runs[0])
-            print(f"{space:<13} {shown}", flush=True)
+            line = "  ".join(f"{k} {statistics.median(r[k] for r in runs):.3f}" for k in runs[0])
+            print(f"{space:<13} {line}", flush=True)
         return
     if args.baseline is None:
         parser.error("--baseline is required (or --phases)")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .errors import Loc
 from .values import Ref, Value, binary, if_else
@@ -255,20 +256,30 @@ def walk(root: Module) -> Iterator[Module]:
         stack.extend(reversed(m.children()))
 
 
-def transform(root: Module, fn: Callable[[Module, tuple[Module, ...]], Module]) -> Module:
+def transform(root: Module, fn: Callable[[Module, tuple[Module, ...]], Module],
+              memo: dict[int, Any] | None = None) -> Module:
     """Rebuild a template bottom-up: `fn(node, new_children)` returns the node's replacement,
     given its children already transformed. Memoised by identity, so a shared module is
     transformed once and stays shared. `transform(m, lambda m, kids: m.with_children(kids))`
-    is a deep copy made of new objects (a lowering gives each IR object its own weights)."""
-    memo: dict[int, Module] = {}
+    is a deep copy made of new objects (a lowering gives each IR object its own weights).
+    `memo`, if given, is the memo itself (id of a node -> its replacement), filled in place: a
+    node already in it is not visited, nor anything below it. So a caller can decide some
+    replacements beforehand (the cache's writer leaves out the candidates a cell op copied
+    from its first, `nasdsl.cache_codec`) and share the work of several calls."""
+    memo = {} if memo is None else memo
 
     def go(m: Module) -> Module:
-        hit = memo.get(id(m))
+        key = id(m)
+        hit = memo.get(key)
         if hit is None:
-            hit = memo[id(m)] = fn(m, tuple(go(c) for c in m.children()))
+            children = m.children()
+            hit = memo[key] = fn(m, tuple([go(c) for c in children]) if children else ())
         return hit
 
-    return go(root)
+    try:
+        return go(root)
+    finally:  # `go` calls itself, a reference cycle: cut, or the memo and `fn` live until a collection
+        go = None
 
 
 def fresh(m: Module) -> Module:

@@ -14,13 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nasdsl
-from nasdsl import cache, ir
+from nasdsl import cache, cache_codec, ir
 from nasdsl.errors import ArchitectureError, Loc
 from nasdsl.space import LazyTemplate
+from nasdsl.testing import programs
 from nasdsl.values import Binary, Func, IfElse, Ref, Unary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,8 +85,8 @@ def locations(space) -> list[tuple]:
 
 
 def round_trip(space):
-    data = json.loads(json.dumps(cache.encode_space(space), allow_nan=False))
-    return cache.decode_space(data)
+    data = json.loads(json.dumps(cache_codec.encode_space(space), allow_nan=False))
+    return cache_codec.decode_space(data)
 
 
 @pytest.mark.parametrize("name", SPACES)
@@ -110,13 +111,13 @@ def test_op_arguments_keep_their_types():
     loc = Loc("f.nas", 1, 1)
     values = [1, 1.0, True, 0.0, -0.0, (1, 1), (True, 1), (1.0, 1), None, "1"]
     template = ir.Sequential(tuple(ir.Op("Dropout", (("p", v),), loc) for v in values), loc)
-    again = cache.decode(json.loads(json.dumps(cache.encode(template))))
+    again = cache_codec.decode(json.loads(json.dumps(cache_codec.encode(template))))
     assert [typed(op.args) for op in again.items] == [typed(op.args) for op in template.items]
 
 
 def test_zero_and_negative_zero_stay_apart():
     value = (0.0, -0.0, (0.0,), (-0.0,), 0, False)
-    assert typed(cache.decode(json.loads(json.dumps(cache.encode(value))))) == typed(value)
+    assert typed(cache_codec.decode(json.loads(json.dumps(cache_codec.encode(value))))) == typed(value)
 
 
 @pytest.mark.parametrize("name", [*SPACES, "nasnet", "pnas", "amoebanet", "enas", "proxylessnas", "shufflenet",
@@ -125,7 +126,7 @@ def test_fingerprint_from_the_entry_is_the_fingerprint(name):
     """A cold load takes the fingerprint from the entry's node table (`fingerprint_of`): the
     same text hashed as `repr` of the objects, for every library space."""
     space = nasdsl.load(name)
-    assert cache.fingerprint_of(cache.encode_space(space), len(space.constraints)) == space.fingerprint()
+    assert cache_codec.fingerprint_of(cache_codec.encode_space(space), len(space.constraints)) == space.fingerprint()
 
 
 def test_round_trip_keeps_distinct_equal_modules_distinct():
@@ -298,7 +299,7 @@ def test_a_forged_entry_builds_nothing_but_ir_data(cache_dir, nodes, refusal):
     again = nasdsl.load("nasbench201")  # the forged entry is a miss, then replaced
     assert again.fingerprint() == space.fingerprint()
     with pytest.raises(refusal) as err:  # an unknown tag is never looked up; a malformed node refused
-        cache.decode({"nodes": nodes, "root": [0], "texts": []})
+        cache_codec.decode({"nodes": nodes, "root": [0], "texts": []})
     assert type(err.value) is refusal
     if refusal is KeyError:
         assert err.value.args == (nodes[0][0],)   # the unknown tag itself
@@ -336,7 +337,7 @@ def test_a_template_forged_past_the_head_is_compiled_again(cache_dir):
 def test_entries_build_only_listed_types():
     """Every object a decoded space is made of is a constant, a container, a Loc or an IR class."""
     space = round_trip(nasdsl.load("darts"))
-    allowed = {str, int, float, bool, type(None), tuple, list, dict, Loc, *cache._classes().values()}
+    allowed = {str, int, float, bool, type(None), tuple, list, dict, Loc, *cache_codec.entry_classes().values()}
     seen, stack = set(), [(space.decisions, space.constraints, space.template, space.params, space.sources)]
     while stack:
         x = stack.pop()
@@ -352,9 +353,10 @@ def test_entries_build_only_listed_types():
             stack.extend(getattr(x, f) for f in x.__dataclass_fields__)
 
 
-def test_the_cache_module_cannot_run_code_from_an_entry():
-    """No pickle, marshal, eval, exec or dynamic import in the cache's code."""
-    tree = ast.parse((ROOT / "nasdsl" / "cache.py").read_text())
+@pytest.mark.parametrize("module", ["cache.py", "cache_codec.py"])
+def test_the_cache_module_cannot_run_code_from_an_entry(module):
+    """No pickle, marshal, eval, exec or dynamic import in the cache's code or its entry format's."""
+    tree = ast.parse((ROOT / "nasdsl" / module).read_text())
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
                 for alias in node.names} | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                                             and node.module}
@@ -475,8 +477,8 @@ def typed(x):
 @settings(max_examples=300, deadline=None)
 @given(values)
 def test_any_ir_value_survives_json_with_its_types(value):
-    data = json.loads(json.dumps(cache.encode(value), allow_nan=False))
-    assert typed(cache.decode(data)) == typed(value)
+    data = json.loads(json.dumps(cache_codec.encode(value), allow_nan=False))
+    assert typed(cache_codec.decode(data)) == typed(value)
 
 
 @settings(max_examples=100, deadline=None)
@@ -491,8 +493,28 @@ def test_shared_and_equal_modules_keep_their_identities(plan):
         else:
             made.append(ir.Op("ReLU", (), loc))        # an equal module of its own
     template = ir.Sequential(tuple(made), loc)
-    again = cache.decode(json.loads(json.dumps(cache.encode(template))))
+    again = cache_codec.decode(json.loads(json.dumps(cache_codec.encode(template))))
     assert sharing(again) == sharing(template)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(programs())
+def test_any_generated_space_survives_its_entry(text):
+    """Every space `nasdsl.testing` generates comes back from its entry the same: its IR with
+    every constant's type, its sharing of modules, its locations, fingerprint and size; and
+    written again it gives the same entry."""
+    space = nasdsl.loads(text)
+    data = json.loads(json.dumps(cache_codec.encode_space(space), allow_nan=False))
+    again = cache_codec.decode_space(data)
+    assert typed((again.decisions, again.constraints, again.budgets)) == \
+        typed((space.decisions, space.constraints, space.budgets))
+    assert typed(again.template) == typed(space.template) and sharing(again.template) == sharing(space.template)
+    assert locations(again) == locations(space)
+    assert again.params == space.params and again.sources == space.sources
+    assert cache_codec.fingerprint_of(data, len(space.constraints)) == space.fingerprint() == again.fingerprint()
+    assert again.size() == space.size()
+    assert json.loads(json.dumps(cache_codec.encode_space(again), allow_nan=False)) == data
 
 
 def test_the_cache_keeps_the_newest_entries_and_clears_stale_temporary_files(tmp_path, monkeypatch):

@@ -91,6 +91,35 @@ def test_walk_visits_a_shared_module_once_and_transform_keeps_it_shared():
     assert copy == seq and copy.items[0] is copy.items[2] and copy.items[0] is not shared
 
 
+def test_transform_with_a_memo_given_skips_what_it_holds_and_keeps_nothing_alive():
+    """A memo given beforehand stands for the nodes it holds (nothing below them is visited),
+    is filled in place, and once `transform` returns nothing holds `fn`: with the collector
+    off (as `nasdsl info` runs), a writer's tables are freed at once, not at exit."""
+    leaf, other = ir.Op("ReLU", (), Loc("t", 1, 1)), ir.Op("Tanh", (), Loc("t", 1, 2))
+    seq = ir.Sequential((leaf, other), Loc("t", 1, 3))
+    seen = []
+
+    class Rebuild:
+        def __call__(self, node, kids):
+            seen.append(node)
+            return node.with_children(kids)
+
+    fn = Rebuild()
+    alive = weakref.ref(fn)
+    memo = {id(leaf): "given"}
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        out = ir.transform(seq, fn, memo)
+        del fn
+        assert alive() is None
+    finally:
+        if collecting:
+            gc.enable()
+    assert out.items[0] == "given" and out.items[1] == other and seen == [other, seq]
+    assert memo[id(seq)] is out and memo[id(other)] is out.items[1]
+
+
 def test_every_cell_op_candidate_is_a_child():
     space = nasdsl.load("nasbench201", {"C": 8, "N": 1})
     cell_space = nasdsl.load(ROOT / "examples" / "cell.nas")

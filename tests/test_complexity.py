@@ -15,7 +15,6 @@ CEILING = 20
 # path:qualified name -> complexity today (issue 19: each to be split below CEILING)
 OVER = {
     "cache.py:_Encoder.field": 38,
-    "counting.py:Counter.step": 25,
     "cache.py:decode": 30,
     "cli.py:cmd_compile": 24,
     "values.py:possible_values.values": 22,

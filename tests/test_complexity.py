@@ -17,7 +17,6 @@ OVER = {
     "cache.py:_Encoder.field": 38,
     "cache.py:decode": 30,
     "cli.py:cmd_compile": 24,
-    "values.py:possible_values.values": 22,
     "testing.py:_ProgramWriter.write_cell": 22,
     "lower/edges.py:_relax": 22,
     "cli.py:cmd_train": 21,

@@ -18,7 +18,6 @@ OVER = {
     "cache.py:decode": 30,
     "cli.py:cmd_compile": 24,
     "testing.py:_ProgramWriter.write_cell": 22,
-    "lower/edges.py:_relax": 22,
     "cli.py:cmd_train": 21,
 }
 

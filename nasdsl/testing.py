@@ -717,15 +717,7 @@ class _ProgramWriter:
         (`None` when even the smallest such cell would not fit)."""
         c = scope.c
         n_ops = self.count(2, 3)
-        nodes, per_node = 1, 1
-        while True:
-            grow = self.chance(0.4)
-            if not grow:
-                break
-            trial_nodes, trial_per = (nodes + 1, per_node) if self.chance(0.5) else (nodes, per_node + 1)
-            if _cell_size(predecessors, trial_nodes, trial_per, n_ops) > budget or trial_nodes > 3 or trial_per > 2:
-                break
-            nodes, per_node = trial_nodes, trial_per
+        nodes, per_node = self.cell_shape(budget, predecessors, n_ops)
         size = _cell_size(predecessors, nodes, per_node, n_ops)
         if size > budget:
             return None, 1
@@ -739,6 +731,28 @@ class _ProgramWriter:
         merge = self.pick(("all", "loose_end")) if nodes == 1 else "all"
         args = [f"lambda {params}: choice {{ {', '.join(cands)} }}".replace("lambda :", "lambda:")]
         args.append(f"nodes={nodes}")
+        args += self.cell_options(c, nodes, per_node, predecessors, merge)
+        return "cell(" + ", ".join(args) + ")", size
+
+    def cell_shape(self, budget: int, predecessors: int, n_ops: int) -> tuple[int, int]:
+        """(nodes, ops per node) of a cell: from one each, grown one at a time while a coin
+        says so and the cell stays within the budget, 3 nodes and 2 ops per node."""
+        nodes, per_node = 1, 1
+        while True:
+            grow = self.chance(0.4)
+            if not grow:
+                break
+            trial_nodes, trial_per = (nodes + 1, per_node) if self.chance(0.5) else (nodes, per_node + 1)
+            if _cell_size(predecessors, trial_nodes, trial_per, n_ops) > budget or trial_nodes > 3 or trial_per > 2:
+                break
+            nodes, per_node = trial_nodes, trial_per
+        return nodes, per_node
+
+    def cell_options(self, c: str, nodes: int, per_node: int, predecessors: int, merge: str) -> list[str]:
+        """A cell's keyword arguments after `nodes=`: those that differ from their defaults
+        always, the others now and then, and the optional pre- and postprocessing, dimension
+        and label at random (a multi-node cell is always projected back to `c` channels)."""
+        args = []
         if per_node != 1 or self.chance(0.3):
             args.append(f"ops_per_node={per_node}")
         if predecessors != 1 or self.chance(0.3):
@@ -754,7 +768,7 @@ class _ProgramWriter:
             args.append("concat_dim=1")
         if self.chance(0.3):
             args.append(f'label="{self.fresh("L")}"')
-        return "cell(" + ", ".join(args) + ")", size
+        return args
 
     # -- value expressions (text, value at the witness)
 

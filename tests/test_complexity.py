@@ -17,7 +17,6 @@ OVER = {
     "cache.py:_Encoder.field": 38,
     "cache.py:decode": 30,
     "cli.py:cmd_compile": 24,
-    "testing.py:_ProgramWriter.write_cell": 22,
     "cli.py:cmd_train": 21,
 }
 

@@ -21,8 +21,6 @@ LONG_MODULES = {"cache.py"}
 OVER = {
     "cache.py:_Encoder.field": 38,
     "cache.py:decode": 30,
-    "cli.py:cmd_compile": 24,
-    "cli.py:cmd_train": 21,
 }
 
 

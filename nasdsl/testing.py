@@ -44,6 +44,7 @@ try:
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError("nasdsl.testing needs hypothesis: pip install 'nasdsl[test]'") from err
 
+from .arch import json_value
 from .program_writer import ProgramWriter
 from .space import Space
 
@@ -86,7 +87,7 @@ def architectures(space: Space) -> st.SearchStrategy[dict[str, Any]]:
             decision, options = step
             assume(options)  # only reachable if the space's own counting is inconsistent
             value = draw(st.sampled_from(options))
-            arch[decision.label] = list(value) if isinstance(value, tuple) else value
+            arch[decision.label] = json_value(value)
         return arch
 
     return draw_architecture()

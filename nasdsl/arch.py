@@ -7,6 +7,10 @@ strategies propose, what `arch.json` holds, what the experiment store keeps and 
 `validate` accepts. Its JSON text, with sorted keys and no spaces, is also its key: two
 architectures are the same architecture exactly when their keys are equal.
 
+A decision's domain holds an input subset as a tuple: `arch_values` (`domain_value` for one
+value) gives an architecture in that form and `json_value` gives a value back in the JSON
+form; the rest of the package converts between the two only through them.
+
 Example::
 
     >>> from nasdsl.arch import arch_key, arch_from_json, arch_to_json
@@ -37,7 +41,7 @@ from .limits import (
 )
 
 __all__ = ["arch_key", "arch_digest", "arch_to_json", "arch_from_json", "arch_json_value", "arch_values",
-           "read_arch_text", "value_name"]
+           "domain_value", "json_value", "read_arch_text", "value_name"]
 
 
 def arch_key(arch: Mapping[str, Any]) -> str:
@@ -149,7 +153,25 @@ def arch_values(arch: Mapping[str, Any]) -> dict[str, Any]:
         >>> arch_values({"cell.input_2_0": [0, 1], "op": "conv"})
         {'cell.input_2_0': (0, 1), 'op': 'conv'}
     """
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
+    return {k: domain_value(v) for k, v in arch.items()}
+
+
+def domain_value(value: Any) -> Any:
+    """One value of an architecture's JSON form as its decision's domain holds it (a list, an
+    input choice of several tensors, as a tuple); `json_value` undoes it.
+
+    Example::
+
+        >>> domain_value([0, 2]), domain_value("conv"), json_value(domain_value([0, 2]))
+        ((0, 2), 'conv', [0, 2])
+    """
+    return tuple(value) if isinstance(value, list) else value
+
+
+def json_value(value: Any) -> Any:
+    """One value of a decision's domain in an architecture's JSON form (a tuple, an input
+    choice of several tensors, as a list): what `Space.validate` returns and `arch.json` holds."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def value_name(value: Any) -> str:

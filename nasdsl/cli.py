@@ -374,13 +374,43 @@ def _check_fits(space, arch, strategy: str, batch: int | None = None, force: boo
     print(f"warning: {why}; going on (--force)", file=sys.stderr)
 
 
+def _test_batch(space, batch: int) -> list:
+    """A random batch of `batch` samples for each input of `space`, of its declared shape."""
+    import torch
+    inputs = []
+    for t in space.template.inputs:
+        if t.shape is None or any(not isinstance(d, int) for d in t.shape):
+            raise NasError(f"input {t.name!r} needs a constant shape to run a pass", t.loc)
+        inputs.append(torch.randn(batch, *t.shape))
+    return inputs
+
+
+def _forward_backward(model, inputs: list, what: str) -> tuple[tuple, float, int, int]:
+    """One training-mode forward and backward pass of `model` on `inputs`: its outputs (a
+    tuple), the seconds it took, and the process's peak RSS (KiB) before and after it. PyTorch
+    refusing what the analysis let by is a NasError naming the pass (`what`)."""
+    import resource
+    import time
+    model.train()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    try:
+        out = model(*inputs)
+        outs = out if isinstance(out, tuple) else (out,)
+        loss = sum(o.float().pow(2).mean() for o in outs)
+        if loss.requires_grad:  # a path of parameter-free ops (all skips) has nothing to differentiate
+            loss.backward()
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:  # torch refusing what the analysis let by
+        raise NasError(f"{what} failed in PyTorch: {type(err).__name__}: {str(err)[:300]}") from None
+    elapsed = time.perf_counter() - start
+    return outs, elapsed, rss_before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def cmd_compile(args) -> int:
     """Build the supernet (or discrete model), run one forward/backward pass on a batch of the
     declared input shape, summarise it and write a checkpoint."""
     _torch_modules()
     import random
-    import resource
-    import time
 
     import torch
 
@@ -397,25 +427,9 @@ def cmd_compile(args) -> int:
     _check_fits(space, arch if arch is not None else space.sample(random.Random(args.seed)), args.strategy,
                 args.batch, args.force)
     model = _build_model(space, args.strategy, arch, args.seed)
-    inputs = []
-    for t in space.template.inputs:
-        if t.shape is None or any(not isinstance(d, int) for d in t.shape):
-            raise NasError(f"input {t.name!r} needs a constant shape to run a pass", t.loc)
-        inputs.append(torch.randn(args.batch, *t.shape))
-    model.train()
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
-    try:
-        out = model(*inputs)
-        outs = out if isinstance(out, tuple) else (out,)
-        loss = sum(o.float().pow(2).mean() for o in outs)
-        if loss.requires_grad:  # a path of parameter-free ops (all skips) has nothing to differentiate
-            loss.backward()
-    except (RuntimeError, ValueError, TypeError, IndexError) as err:  # torch refusing what the analysis let by
-        raise NasError(f"the test pass of {space.root_file} (--strategy {args.strategy}, --batch {args.batch}) "
-                       f"failed in PyTorch: {type(err).__name__}: {str(err)[:300]}") from None
-    elapsed = time.perf_counter() - start
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    inputs = _test_batch(space, args.batch)
+    what = f"the test pass of {space.root_file} (--strategy {args.strategy}, --batch {args.batch})"
+    outs, elapsed, rss_before, rss_after = _forward_backward(model, inputs, what)
     weights = sum(p.numel() for p in model.parameters())
     arch_params = sum(p.numel() for p in getattr(model, "arch_parameters", lambda: [])())
     output = Path(args.output) if args.output else Path(f"{Path(space.root_file).stem}-{args.strategy}.pt")
@@ -612,12 +626,35 @@ def cmd_search(args) -> int:
     return run(args)
 
 
+def _space_to_train(args, run, data, data_spec: str):
+    """The space `nasdsl train` trains in: the file's, its parameters fitted to `data`; or, with
+    a run, the run's space as it stored it (built again with other parameters on other data, or
+    with --override, noting on stderr which fitted parameters are fitted again)."""
+    from .data import fit_space
+    sets = parse_set(args.set)
+    if run is None:
+        return fit_space(lambda params: _load(args.file, params, args.import_path), data, sets)
+    given = f"{args.file} as {run.path} stores it" if _is_dir(args.file) else args.file
+    load = run.load if _is_dir(args.file) else (lambda params: _load(args.file, params, args.import_path))
+    if data_spec == run.data and not args.override:
+        return run.space_from(lambda params: fit_space(load, data, params), given, sets)
+    # other data, or --override: the run's space, built with other parameters
+    run.space_from(load, given)
+    refit = data_spec != run.data
+    space = fit_space(load, data, run.params_for(sets, refit=refit, override=args.override))
+    if refit:
+        print(f"note: training on {data_spec}, not the run's {run.data}: the parameters the search "
+              f"fitted ({', '.join(f'{k}={v}' for k, v in run.fitted.items()) or 'none'}) are fitted to it "
+              f"again", file=sys.stderr)
+    return space
+
+
 def cmd_train(args) -> int:
     """Train one architecture from scratch (or from a search's supernet) and test it; an
     `--arch` of a run directory (or the directory in place of SPACE) brings the run's space
     parameters, data and seed (`nasdsl.run`)."""
     _torch_modules()
-    from .data import fit_space, load_data
+    from .data import load_data
     from .train import train_architecture
     if args.epochs < 0:
         raise NasError(f"--epochs must be at least 0, got {args.epochs}")
@@ -628,22 +665,7 @@ def cmd_train(args) -> int:
                        + (f": {run.path} records none" if run is not None else ""))
     seed = args.seed if args.seed is not None else (run.seed if run is not None and run.seed is not None else 0)
     data = load_data(data_spec, seed)
-    sets = parse_set(args.set)
-    if run is None:
-        space = fit_space(lambda params: _load(args.file, params, args.import_path), data, sets)
-    else:
-        given = f"{args.file} as {run.path} stores it" if _is_dir(args.file) else args.file
-        load = run.load if _is_dir(args.file) else (lambda params: _load(args.file, params, args.import_path))
-        if data_spec == run.data and not args.override:
-            space = run.space_from(lambda params: fit_space(load, data, params), given, sets)
-        else:  # other data, or --override: the run's space, built with other parameters
-            run.space_from(load, given)
-            refit = data_spec != run.data
-            space = fit_space(load, data, run.params_for(sets, refit=refit, override=args.override))
-            if refit:
-                print(f"note: training on {data_spec}, not the run's {run.data}: the parameters the search "
-                      f"fitted ({', '.join(f'{k}={v}' for k, v in run.fitted.items()) or 'none'}) are fitted to it "
-                      f"again", file=sys.stderr)
+    space = _space_to_train(args, run, data, data_spec)
     arch = load_arch(space, arch_text)
     out = Path(args.out) if args.out else Path("runs") / f"{Path(space.root_file).stem}-train"
     from .run import check_run_dir

@@ -79,6 +79,40 @@ class SizeReport:
                 "before_budgets": self.before_budgets, "counted_by": self.counted_by, "text": str(self)}
 
 
+_ONLY_INACTIVE = ((INACTIVE, 1),)
+
+
+def _extend(state: tuple, value: Any, check_at: list, sum_at: list) -> list | None:
+    """The extended row of a DP step (`Counter.step`): `state`, then the decision's `value`,
+    then each running sum with this step's term added; None when a constraint the step closes
+    fails. Each projection is read inline, by its key in its cache, and called only on a miss:
+    this runs once per state and value (hundreds of thousands of times in NAS-Bench-101)."""
+    row = [*state, value]
+    for key, cache, check in check_at:
+        try:
+            holds = cache[key(row)]
+        except (KeyError, TypeError):
+            holds = check(row)
+        if not holds:
+            return None
+    for before, key, cache, term in sum_at:
+        total = 0 if before is None else row[before]
+        if total is not INACTIVE:
+            try:
+                added = cache[key(row)]
+            except (KeyError, TypeError):
+                added = term(row)
+            total = INACTIVE if added is INACTIVE else total + added
+        row.append(total)
+    return row
+
+
+def _breaks_a_sum_check(row: list, sum_checks: list) -> bool:
+    """Whether a finished running sum of `row` breaks its constraint (an inactive sum breaks none)."""
+    return any(row[i] is not INACTIVE and bool(apply_binary(c.expr.op, row[i], c.expr.right)) != (c.kind == "require")
+               for i, c in sum_checks)
+
+
 class Counter:
     """The counting DP of one space: `forward[t]` maps the frontier values after step t to the
     number of prefixes that reach them, `suffix[t]` the state before step t to its number of
@@ -127,47 +161,20 @@ class Counter:
         plan = self.plan
         branch = plan.needed[t] or plan.closing[t] or (plan.sums and plan.sums[t])
         nxt: dict[tuple, int] = {}
-        # each projection read inline, by its key in its cache, calling it only on a miss: the
-        # loop runs once per state and value (hundreds of thousands of times in NAS-Bench-101)
         cond_key, cond_cache = cond.key, cond.cache
         check_at = [(c.key, c.cache, c) for c in checks]
         sum_at = [(before, term.key, term.cache, term) for before, term in sums]
-        branched = [(v, 1) for v in d.values]
+        # a state's options: the decision's values, or (nothing later reads it) its first value
+        # counted for all, or (its condition is off) INACTIVE
+        options_if_active = [(v, 1) for v in d.values] if branch else ((d.values[0], len(d.values)),)
         for state, count in current.items():
             try:
                 active = cond_cache[cond_key(state)]
             except (KeyError, TypeError):
                 active = cond(state)
-            if not active:
-                options = ((INACTIVE, 1),)
-            elif branch:
-                options = branched
-            else:
-                options = ((d.values[0], len(d.values)),)  # nothing later reads it: count, don't branch
-            for value, mult in options:
-                row = [*state, value]
-                failed = False
-                for key, cache, check in check_at:
-                    try:
-                        holds = cache[key(row)]
-                    except (KeyError, TypeError):
-                        holds = check(row)
-                    if not holds:
-                        failed = True
-                        break
-                if failed:
-                    continue
-                for before, key, cache, term in sum_at:
-                    total = 0 if before is None else row[before]
-                    if total is not INACTIVE:
-                        try:
-                            added = cache[key(row)]
-                        except (KeyError, TypeError):
-                            added = term(row)
-                        total = INACTIVE if added is INACTIVE else total + added
-                    row.append(total)
-                if sum_checks and any(row[i] is not INACTIVE and bool(apply_binary(c.expr.op, row[i], c.expr.right))
-                                      != (c.kind == "require") for i, c in sum_checks):
+            for value, mult in options_if_active if active else _ONLY_INACTIVE:
+                row = _extend(state, value, check_at, sum_at)
+                if row is None or (sum_checks and _breaks_a_sum_check(row, sum_checks)):
                     continue
                 key = take(row)
                 nxt[key] = nxt.get(key, 0) + count * mult

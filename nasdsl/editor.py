@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .arch import json_value
 from .errors import UNKNOWN, Loc, NasError
 from .syntax import ast
 
@@ -247,7 +248,7 @@ def _hover_decisions(doc: Document, decisions: list) -> str:
     parts = []
     shown = decisions[:8]
     for d in shown:
-        values = ", ".join(v if isinstance(v, str) else literal(list(v) if isinstance(v, tuple) else v)
+        values = ", ".join(v if isinstance(v, str) else literal(json_value(v))
                            for v in d.values)
         if len(values) > 160:
             values = values[:156] + " ..."
@@ -363,7 +364,7 @@ def _show(value: Any) -> str:
     from .values import literal
     if value is None:
         return "none"
-    return literal(list(value) if isinstance(value, tuple) else value)
+    return literal(json_value(value))
 
 
 def _resolve(doc: Document, target: _Target) -> tuple[str, Any] | None:

@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from . import ir
+from .arch import json_value
 from .conditions import INACTIVE, Memo, partial_eval, truthy
 from .errors import ArchitectureError
 from .text import printable
 from .values import literal
 
-__all__ = ["OutOfBudget", "same", "options", "search", "export", "draw", "member", "to_json", "domain_text",
+__all__ = ["OutOfBudget", "same", "options", "search", "export", "draw", "member", "domain_text",
            "did_you_mean"]
 
 
@@ -29,14 +30,9 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def to_json(value: Any) -> Any:
-    """A domain value as JSON: an input choice of several tensors (a tuple) as a list."""
-    return list(value) if isinstance(value, tuple) else value
-
-
 def domain_text(d: ir.Decision) -> str:
     """`d`'s values for a message: the first eight, and how many there are beyond."""
-    shown = [literal(to_json(v)) for v in d.values[:8]]
+    shown = [literal(json_value(v)) for v in d.values[:8]]
     return ", ".join(shown) + (f", ... ({len(d.values)} values)" if len(d.values) > 8 else "")
 
 
@@ -56,7 +52,7 @@ def options(d: ir.Decision, view: Mapping[str, Any]) -> list:
 
 def export(order: tuple[ir.Decision, ...], view: Mapping[str, Any]) -> dict[str, Any]:
     """The canonical architecture of a complete view: its active decisions, in `order`, as JSON."""
-    return {d.label: to_json(view[d.label]) for d in order if view.get(d.label, INACTIVE) is not INACTIVE}
+    return {d.label: json_value(view[d.label]) for d in order if view.get(d.label, INACTIVE) is not INACTIVE}
 
 
 def member(d: ir.Decision, value: Any) -> Any:

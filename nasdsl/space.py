@@ -39,10 +39,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import ir
+from .arch import arch_values, json_value
 from .conditions import INACTIVE, Memo, holds, partial_eval, truthy
 from .counting import EXACT_BUDGET_CAP, Counter, SizeReport, make_plan, topological
 from .errors import ArchitectureError, EmptySpaceError, Loc, NasError
-from .evaluation import OutOfBudget, did_you_mean, domain_text, draw, export, member, options, same, search, to_json
+from .evaluation import OutOfBudget, did_you_mean, domain_text, draw, export, member, options, same, search
 from .values import free_labels, to_text
 
 __all__ = ["Space", "LazyTemplate", "SizeReport", "EXACT_BUDGET_CAP"]
@@ -296,7 +297,7 @@ class Space:
         """The budgets a canonical architecture breaks."""
         from .analysis.costs import costs
         found = costs(self, arch, validate=False)
-        view = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
+        view = arch_values(arch)
         view.update({"@params": found["params"], "@flops": found["flops"]})
         return [c for c in self.budgets if not holds(c, view)]
 
@@ -566,7 +567,7 @@ class Space:
             "params": self.params,
             "inputs": {k: list(v) if v else None for k, v in self.input_shapes.items()},
             "decisions": [
-                {"label": d.label, "kind": d.kind, "values": [to_json(v) for v in d.values],
+                {"label": d.label, "kind": d.kind, "values": [json_value(v) for v in d.values],
                  "condition": None if d.condition is True else to_text(d.condition),
                  "where": str(d.loc)}
                 for d in self.decisions

@@ -21,7 +21,7 @@ import itertools
 import math
 import operator
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -316,26 +316,36 @@ def possible_values(value: Value, domains: Mapping[str, Any], cap: int = 4096,
             sets = [values(p) for p in parts] if tests is not None else [None]
             out = None if any(x is None for x in sets) else set().union(*sets)
         else:
-            if isinstance(v, Binary):
-                args, fn = (v.left, v.right), lambda a, b: apply_binary(v.op, a, b)
-            elif isinstance(v, Unary):
-                args, fn = (v.operand,), (lambda a: not a) if v.op == "not" else (lambda a: -a)
-            else:
-                args, fn = v.args, FUNCS[v.name]
-            sets = [values(a) for a in args]
-            out = None
-            if all(x is not None for x in sets) and math.prod(len(x) for x in sets) <= 16 * cap:
-                out = set()
-                for combo in itertools.product(*sets):
-                    try:
-                        out.add(fn(*combo))
-                    except (ArithmeticError, TypeError, ValueError):
-                        continue
+            args, fn = _operands_and_function(v)
+            out = _image(fn, [values(a) for a in args], cap)
         out = out if out is None or len(out) <= cap else None
         memo[id(v)] = (v, out)
         return out
 
     return values(value)
+
+
+def _operands_and_function(v: Value) -> tuple[tuple, Callable]:
+    """The operands of an arithmetic, logical or function node and the function it applies to them."""
+    if isinstance(v, Binary):
+        return (v.left, v.right), lambda a, b: apply_binary(v.op, a, b)
+    if isinstance(v, Unary):
+        return (v.operand,), (lambda a: not a) if v.op == "not" else (lambda a: -a)
+    return v.args, FUNCS[v.name]
+
+
+def _image(fn: Callable, sets: list[set | None], cap: int) -> set | None:
+    """Every value `fn` takes over the product of its operands' value sets (combinations it
+    refuses left out); None when an operand's set is unknown or the product passes 16 * `cap`."""
+    if any(x is None for x in sets) or math.prod(len(x) for x in sets) > 16 * cap:
+        return None
+    out = set()
+    for combo in itertools.product(*sets):
+        try:
+            out.add(fn(*combo))
+        except (ArithmeticError, TypeError, ValueError):
+            continue
+    return out
 
 
 def free_labels(value: Value) -> frozenset[str]:

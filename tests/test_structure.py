@@ -223,8 +223,10 @@ def test_next_choice_builds_exactly_the_architectures_of_a_constrained_space():
 
 def test_testing_module_uses_the_public_space_api_only():
     text = (ROOT / "nasdsl" / "testing.py").read_text()
-    assert re.findall(r"space\._\w+", text) == []
+    writer = (ROOT / "nasdsl" / "program_writer.py").read_text()
+    assert re.findall(r"space\._\w+", text + writer) == []
     assert re.findall(r"from \.space import (.*)", text) == ["Space"]
+    assert re.findall(r"^from \.(\w*) import", writer, re.M) == []   # the writer needs no part of nasdsl
 
 
 def test_genotype_needs_a_choice_of_op_on_every_edge():

@@ -78,6 +78,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import ir
+from ..arch import domain_value
 from ..errors import ArchitectureError, NasError
 
 DUPLICATE = 1e9   # score lost per duplicate in a `distinct` group (see the module docstring)
@@ -332,5 +333,5 @@ def _tie(score: float) -> float:
 
 
 def _key(value: Any) -> Any:
-    value = tuple(value) if isinstance(value, list) else value   # input subsets: lists in JSON form
+    value = domain_value(value)   # input subsets: lists in JSON form
     return (type(value).__name__, value)

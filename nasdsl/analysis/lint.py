@@ -8,6 +8,7 @@ Example::
 """
 from __future__ import annotations
 
+from ..arch import json_value
 from ..errors import NasWarning
 from ..values import literal
 
@@ -22,7 +23,7 @@ def lint(space) -> list[NasWarning]:
     for d in space.decisions:
         if len(d.values) == 1:
             value = d.values[0]
-            shown = literal(list(value) if isinstance(value, tuple) else value)
+            shown = literal(json_value(value))
             out.append(NasWarning(f"choice {d.label!r} has one candidate ({shown}): it is not a decision", d.loc,
                                   hint="add a candidate, or write the value itself"))
     return out

@@ -97,24 +97,19 @@ def relaxed_cells(space) -> dict[str, CellEdges]:
 
 
 def _relax(space, cell: ir.Cell) -> CellEdges | None:
+    """`cell` relaxed by edges, or None where the edge relaxation does not apply to it (its
+    nodes' slots are not one mixed op per edge, or its edges do not all offer the same ops)."""
     names: tuple[str, ...] | None = None
     zero: tuple[bool, ...] = ()
     nodes = []
     for i, slots in enumerate(cell.nodes, start=cell.num_predecessors):
-        first = slots[0]
-        if any(offers(op) != offers(first) for op in slots) or len(first.candidates) != i:
+        if not _one_mixed_op_per_edge(space, slots, i):
             return None
-        if len({op.op_label is None for op in slots}) != 1:
+        offered = [cell_ops(candidate) for candidate in slots[0].candidates]   # per input
+        if names is None and offered:
+            names, zero = _op_names(offered[0]), tuple(_is_zero(m) for _, m in offered[0])
+        if any(_op_names(ops) != names for ops in offered):
             return None
-        for op in slots:
-            if tuple(space.decision(op.input_label).values) != tuple(range(i)):
-                return None
-        for candidate in first.candidates:
-            ops = cell_ops(candidate)
-            if names is None:
-                names, zero = tuple(n for n, _ in ops), tuple(_is_zero(m) for _, m in ops)
-            elif tuple(n for n, _ in ops) != names:
-                return None
         nodes.append(EdgeNode(i, tuple((op.op_label, op.input_label) for op in slots),
                               tuple(f"{cell.label}.edge_{i}_{j}" for j in range(i))))
     if names is None:
@@ -122,6 +117,22 @@ def _relax(space, cell: ir.Cell) -> CellEdges | None:
     counted = tuple(not z for z in zero) if not all(zero) else tuple(True for _ in zero)
     none = "none" if "none" not in names else "none_edge"
     return CellEdges(cell.label, names + (none,), counted + (False,), tuple(nodes))
+
+
+def _one_mixed_op_per_edge(space, slots: tuple[ir.CellOp, ...], i: int) -> bool:
+    """Whether the op slots of node `i` are one mixed op on each of its `i` incoming edges:
+    every slot offers the same ops on each earlier tensor, all slots choose their op or none
+    does, and each slot's input choice ranges over exactly the `i` earlier tensors."""
+    first = slots[0]
+    if any(offers(op) != offers(first) for op in slots) or len(first.candidates) != i:
+        return False
+    if len({op.op_label is None for op in slots}) != 1:
+        return False
+    return all(tuple(space.decision(op.input_label).values) == tuple(range(i)) for op in slots)
+
+
+def _op_names(ops: tuple) -> tuple[str, ...]:
+    return tuple(name for name, _ in ops)
 
 
 def genotype(cell: CellEdges, weights: Callable[[str], Sequence[float]]) -> dict[str, Any]:

@@ -57,7 +57,7 @@ from torch import nn
 
 from .. import ir
 from ..analysis.best import most_probable
-from ..arch import value_name
+from ..arch import arch_values, domain_value, value_name
 from ..errors import NasError
 from ..space import Space
 from .edges import CellEdges, fixed_alphas, genotype, slot_probs
@@ -170,8 +170,7 @@ class ArchState:
             raise NasError(f"decision {label!r} has no sampled value: call resample() or fix(arch) first") from None
 
     def index(self, label: str, value: Any) -> int:
-        key = tuple(value) if isinstance(value, list) else value
-        return self._index[label][_key(key)]
+        return self._index[label][_key(domain_value(value))]
 
     # -- choosing paths
 
@@ -192,7 +191,7 @@ class ArchState:
         return decision.values[int(torch.multinomial(p, 1, generator=self.generator).item())]
 
     def _set(self, arch: Mapping[str, Any]) -> None:
-        self.current = _internal(arch)
+        self.current = arch_values(arch)
         # gated mode runs the paths not taken too, which may hold decisions this path leaves unset
         for d in self.space.decisions:
             self.current.setdefault(d.label, d.values[0])
@@ -374,8 +373,3 @@ def _index_of(values: tuple) -> dict:
 def _key(v: Any) -> Any:
     return (type(v).__name__, v)
 
-
-
-def _internal(arch: Mapping[str, Any]) -> dict[str, Any]:
-    """Architecture values as the IR holds them (input subsets as tuples)."""
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}

@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from .. import ir
+from ..arch import arch_values
 from ..errors import NasError
 from ..ops.modules import build_op
 from ..space import Space
@@ -156,7 +157,7 @@ class Supernet(nn.Module):
     def sub_state_dict(self, arch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """The weights of `arch`, keyed as its discrete model's `state_dict()` (load with strict=True)."""
         arch = self.space.validate(arch)
-        internal = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}
+        internal = arch_values(arch)
         out: dict[str, torch.Tensor] = {}
         _sub_state(self.net, internal, "", out)
         return {k: v.detach().clone() for k, v in out.items()}

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..arch import value_name
+from ..arch import json_value, value_name
 from .oneshot import OneShot, accuracy
 
 
@@ -168,7 +168,7 @@ class Controller(nn.Module):
                 ent = -(p * torch.log(p + 1e-10)).sum()
                 feed = F.one_hot(torch.tensor(index), len(d.values)).float()
                 probs[d.label] = p.tolist()
-            state["seen"][d.label] = list(value) if isinstance(value, tuple) else value
+            state["seen"][d.label] = json_value(value)
             state["log_q"] = state["log_q"] + log_p
             state["entropy"] = state["entropy"] + ent
             state["x"] = self.embeddings[_key(d.label)](feed).view(1, 1, -1)

@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..arch import arch_key
+from ..arch import arch_key, domain_value
 from ..errors import ArchitectureError, EmptySpaceError
 from ..search.pareto import crowding_distance, nondominated_sort, oriented
 from .base import Strategy, Value, check
@@ -125,7 +125,7 @@ class NSGA2(Strategy):
             if not have:
                 return d.values[self.rng.randrange(len(d.values))]
             value = have[self.rng.randrange(len(have))]
-            return tuple(value) if isinstance(value, list) else value
+            return domain_value(value)
         try:
             return self.space.sample(choose=choose, attempts=1)
         except (ArchitectureError, EmptySpaceError):

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from ..arch import value_name
+from ..arch import domain_value, value_name
 from ..errors import ArchitectureError, EmptySpaceError, NasError
 from ..limits import show_path
 
@@ -122,7 +122,7 @@ def _member(decision, value: Any, rng: random.Random) -> Any:
     """`value` (an architecture's JSON) as one of `decision.values`; a random one when unset."""
     if value is None:
         return decision.values[rng.randrange(len(decision.values))]
-    return tuple(value) if isinstance(value, list) else value
+    return domain_value(value)
 
 
 def _reference(space) -> dict[str, Any]:

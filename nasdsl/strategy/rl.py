@@ -46,6 +46,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ..arch import domain_value
 from ..errors import ArchitectureError, EmptySpaceError
 from .base import Strategy, Value, check
 
@@ -71,7 +72,7 @@ class PolicyBasedRL(Strategy):
         self.entropy_weight, self.trial_per_collect = entropy_weight, trial_per_collect
         self.algorithm, self.update_epochs, self.clip = algorithm, update_epochs, clip
         self.logits = {d.label: [0.0] * len(d.values) for d in space.order}
-        self._index = {d.label: {_key(v): i for i, v in enumerate(d.values)} for d in space.order}
+        self._index = {d.label: {domain_value(v): i for i, v in enumerate(d.values)} for d in space.order}
         self._adam = {label: ([0.0] * len(v), [0.0] * len(v)) for label, v in self.logits.items()}
         self._steps = 0
         self.baseline: float | None = None
@@ -80,7 +81,7 @@ class PolicyBasedRL(Strategy):
 
     def probabilities(self) -> dict[str, dict[Any, float]]:
         """The policy's distribution over each decision's values."""
-        return {d.label: dict(zip([_key(v) for v in d.values], _softmax(self.logits[d.label])))
+        return {d.label: dict(zip([domain_value(v) for v in d.values], _softmax(self.logits[d.label])))
                 for d in self.space.order}
 
     def _ask(self) -> dict[str, Any] | None:
@@ -123,7 +124,7 @@ class PolicyBasedRL(Strategy):
         for label, chosen in arch.items():
             logits = self.logits[label]
             top = max(logits)
-            total += logits[self._index[label][_key(chosen)]] - top - math.log(sum(math.exp(x - top) for x in logits))
+            total += logits[self._index[label][domain_value(chosen)]] - top - math.log(sum(math.exp(x - top) for x in logits))
         return total
 
     def _update(self) -> None:
@@ -149,7 +150,7 @@ class PolicyBasedRL(Strategy):
                     weight = 0.0 if clipped else advantage * ratio
                 for label, chosen in arch.items():
                     probs, entropy = softmax[label], entropies[label]
-                    i = self._index[label][_key(chosen)]
+                    i = self._index[label][domain_value(chosen)]
                     g = grads[label]
                     for j, p in enumerate(probs):
                         # ascent direction: weight * d log p(i) + entropy_weight * d H
@@ -183,10 +184,6 @@ class PolicyBasedRL(Strategy):
                 m[j] = b1 * m[j] + (1 - b1) * gj
                 v[j] = b2 * v[j] + (1 - b2) * gj * gj
                 logits[j] += self.learning_rate * (m[j] / (1 - b1 ** t)) / (math.sqrt(v[j] / (1 - b2 ** t)) + eps)
-
-
-def _key(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
 
 
 def _softmax(logits: list[float]) -> list[float]:

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..arch import arch_key, value_name
+from ..arch import arch_key, domain_value, value_name
 from ..errors import ArchitectureError, NasError
 from .oneshot import uniform_probs
 from .random_oneshot import RandomOneShot
@@ -177,7 +177,7 @@ def _cross(d, a: dict, b: dict, rng: random.Random):
     """A decision's value from either parent (a fresh draw where neither has it)."""
     options = [p[d.label] for p in (a, b) if d.label in p]
     value = rng.choice(options) if options else d.values[rng.randrange(len(d.values))]
-    return tuple(value) if isinstance(value, list) else value
+    return domain_value(value)
 
 
 Strategy = Spos

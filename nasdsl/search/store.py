@@ -396,10 +396,7 @@ class Store:
         if fingerprint is None:
             pass   # reading only (`nasdsl trials`)
         elif old is None:
-            for k, v in {"fingerprint": fingerprint, **meta}.items():
-                self.study.set_user_attr(k, v)
-            if names and len(names) == len(directions):
-                _name_metrics(self.study, names)
+            self._describe(fingerprint, meta, names)
         elif old != fingerprint:
             if not allow_changed_space:
                 raise NasError(f"{self.url} holds an experiment on a space with fingerprint {old}, but "
@@ -419,6 +416,13 @@ class Store:
                 for label, dist in t.distributions.items():
                     if self.distributions.get(label, dist) != dist:
                         del self.distributions[label]
+
+    def _describe(self, fingerprint: str, meta: Mapping[str, Any], names: Sequence[str] | None) -> None:
+        """Record a new experiment's space, its description and its objectives' names."""
+        for k, v in {"fingerprint": fingerprint, **meta}.items():
+            self.study.set_user_attr(k, v)
+        if names and len(names) == len(self.study.directions):
+            _name_metrics(self.study, names)
 
     def join(self) -> int:
         """This worker's number among the processes that have worked on the experiment (0 for

@@ -168,8 +168,7 @@ def _compile_now(text: str, file: str, params: Mapping[str, Any] | None, loader)
         raise NasError("the program nests too deeply to compile", Loc(file, 1, 1, text)) from None
     decisions, constraints = elaborator.finish()
     texts = {u.file: u.text for u in elaborator.units.values()}
-    space = Space(decisions, constraints, template, resolved, texts, file)
-    space._fresh_copies = elaborator.fresh_copies
+    space = Space(decisions, constraints, template, resolved, texts, file, elaborator.fresh_copies)
     space.check_not_empty()
     from .analysis.shapes import check_shapes
     check_shapes(space)

@@ -337,7 +337,7 @@ class SpaceCache:
             known = {k: v for k, v in facts.items() if k not in ("format", "key")}
             size = known.get("size", 0)
             if size.__class__ is int and size >= 0 and isinstance(known.get("fingerprint", ""), str):
-                space._facts.update(known)
+                space.know(known)
         self.watch(key, space)
         return space
 
@@ -347,21 +347,21 @@ class SpaceCache:
             encoded = encode_space(space)
         except (Uncacheable, RecursionError):
             return
-        if "fingerprint" not in space._facts:  # cheaper from the entry's table than from the objects
-            space._facts["fingerprint"] = fingerprint_of(encoded, len(space.constraints))
+        if "fingerprint" not in space.facts():  # cheaper from the entry's table than from the objects
+            space.know({"fingerprint": fingerprint_of(encoded, len(space.constraints))})
         _write(self._path(key), {"format": FORMAT, "key": key, "imports": [list(i) for i in imports],
                                  "space": encoded})
         prune(self.directory)
-        self.watch(key, space)
-        space._facts_sink(dict(space._facts))
+        self.watch(key, space)(space.facts())
 
-    def watch(self, key: str, space) -> None:
+    def watch(self, key: str, space) -> Callable[[dict], None]:
         """Record the space's facts (size, fingerprint, `Space.remembered` values) under `key`
-        as it computes them."""
+        as it computes them; returns the recorder."""
         def record(facts: dict) -> None:
             _write(self._path(key, "facts"), {"format": FORMAT, "key": key,
                                               **{k: v for k, v in facts.items() if _is_json(v)}})
-        space._facts_sink = record
+        space.report_facts(record)
+        return record
 
 
 def prune(directory: Path, keep: int | None = None, stale_after: float = 3600.0, kind: str = "space") -> list[str]:

@@ -294,7 +294,7 @@ def encode_space(space) -> dict:
     """The JSON form of a space's IR: first (`"root"`, nodes up to `"head"`) the decisions,
     constraints, network inputs, parameters and sources, then (`"template"`) the template,
     which a reader can build later, on first use."""
-    enc = _Encoder(space._fresh_copies)
+    enc = _Encoder(space.fresh_copies)
     template = space.template
     with paused_gc():
         root = enc.field((space.decisions, space.constraints + space.budgets, template.inputs, space.params,
@@ -457,9 +457,7 @@ def decode_space(data: dict, rebuild: Callable[[], Any] | None = None):
                 raise
             return rebuild().template
 
-    space = Space(decisions, constraints, LazyTemplate(inputs, build), params, sources, root_file)
-    space._fresh_copies = copies
-    return space
+    return Space(decisions, constraints, LazyTemplate(inputs, build), params, sources, root_file, copies)
 
 
 def decode(data: dict, copies: dict[int, Any] | None = None) -> Any:

@@ -68,7 +68,8 @@ class Space:
     """
 
     def __init__(self, decisions: tuple[ir.Decision, ...], constraints: tuple[ir.Constraint, ...],
-                 template: ir.Graph | LazyTemplate, params: dict[str, Any], sources: dict[str, str], root_file: str):
+                 template: ir.Graph | LazyTemplate, params: dict[str, Any], sources: dict[str, str], root_file: str,
+                 fresh_copies: dict[int, ir.CellOp] | None = None):
         self._template = template
         self.params = dict(params)
         self.sources = dict(sources)
@@ -83,7 +84,9 @@ class Space:
         self._within: list[dict[str, Any]] | None = None  # architectures within budgets (small spaces)
         self._facts: dict[str, Any] = {}  # size and fingerprint: computed once, or known from the cache
         self._facts_sink: Callable[[dict[str, Any]], None] | None = None  # told when a fact is computed
-        self._fresh_copies: dict[int, ir.CellOp] = {}  # cell ops with copied candidates (`Elaborator.fresh_copies`)
+        # cell ops whose candidates are copies of the first (`Elaborator.fresh_copies`), by id; the
+        # mapping itself is kept, since a cache entry's reader fills it as it builds the template
+        self.fresh_copies: dict[int, ir.CellOp] = {} if fresh_copies is None else fresh_copies
 
     def remembered(self, name: str, compute: Callable[[], Any]) -> Any:
         """`compute()`, a fact of this space alone given as JSON data, worked out once and kept
@@ -99,6 +102,18 @@ class Space:
         if name not in self._facts:
             self._learn(name, compute())
         return self._facts[name]
+
+    def facts(self) -> dict[str, Any]:
+        """The facts worked out or known so far (a copy): `size`, `fingerprint`, `remembered` values."""
+        return dict(self._facts)
+
+    def know(self, facts: Mapping[str, Any]) -> None:
+        """Take `facts` as known (read from the space's cache entry), without reporting them."""
+        self._facts.update(facts)
+
+    def report_facts(self, sink: Callable[[dict[str, Any]], None] | None) -> None:
+        """Call `sink(facts)` with all the facts each time one is worked out (the cache keeps them)."""
+        self._facts_sink = sink
 
     def _learn(self, name: str, value: Any) -> Any:
         self._facts[name] = value

@@ -93,7 +93,7 @@ def round_trip(space):
 def test_round_trip_is_the_same_space(name):
     space = nasdsl.load(name)
     again = round_trip(space)
-    assert again._facts == {}  # nothing carried over: both are computed afresh below
+    assert again.facts() == {}  # nothing carried over: both are computed afresh below
     assert again.fingerprint() == space.fingerprint()
     assert again.size() == space.size()
     assert again.decisions == space.decisions and again.constraints == space.constraints
@@ -149,7 +149,7 @@ def test_load_stores_then_reads_back(cache_dir, no_compile):
     assert json.loads(next(cache_dir.glob("*.facts.json")).read_bytes().partition(b"\n")[2])["size"] == size
     no_compile()
     again = nasdsl.load("nasbench201")
-    assert again._facts == {"size": size, "fingerprint": fingerprint}
+    assert again.facts() == {"size": size, "fingerprint": fingerprint}
     assert again.size() == 15625 and round_trip(again).fingerprint() == fingerprint
     assert not [p for p in cache_dir.iterdir() if p.name.endswith(".tmp")]
 
@@ -165,7 +165,7 @@ def test_remembered_facts_come_back_with_the_space(cache_dir, no_compile):
     no_compile()
     again = nasdsl.load("nasbench201")
     assert again.remembered("cost_bounds", lambda: calls.append(1)) == bounds and calls == [1]
-    assert "not json" not in again._facts and again._facts["size"] == 15625  # NaN is not JSON: never written
+    assert "not json" not in again.facts() and again.facts()["size"] == 15625  # NaN is not JSON: never written
 
 
 def test_errors_from_a_cached_space_point_into_the_source(cache_dir, no_compile):
@@ -267,10 +267,10 @@ def test_a_damaged_entry_is_ignored_and_rebuilt(cache_dir, how):
     for path in cache_dir.iterdir():
         damage(path, how)
     again = nasdsl.load("nasbench201")
-    assert "size" not in again._facts  # nothing read from the damaged entries: compiled and stored afresh
+    assert "size" not in again.facts()  # nothing read from the damaged entries: compiled and stored afresh
     assert again.fingerprint() == fingerprint and again.size() == size
     third = nasdsl.load("nasbench201")  # rebuilt: read back whole
-    assert third._facts == {"size": size, "fingerprint": fingerprint}
+    assert third.facts() == {"size": size, "fingerprint": fingerprint}
 
 
 def forge(path: Path, record: dict) -> None:

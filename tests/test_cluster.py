@@ -340,6 +340,30 @@ def test_a_complete_budget_succeeds_though_a_worker_died(tmp_path, capsys):
     assert_finished(url, 12)   # the killed worker's trial: interrupted once, re-run
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_exits_130_and_the_rerun_finishes(tmp_path, evalmod, workers):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) while every worker is in
+    an evaluation: exit 130 with no traceback, each trial left interrupted, none running; the
+    same command then finishes the budget."""
+    env, log = evalmod
+    out = tmp_path / "run"
+    args = search_args(out, 5, "--workers", workers)
+    proc = launch(args, {**env, "HANG_AT": "1"})   # each process's first evaluation hangs
+    wait_for(lambda: started(log) == workers)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    url = f"sqlite:///{out / 'exp.db'}"
+    states = sorted(t.state for t in stored(url))
+    assert states == ["interrupted"] * workers
+    again = launch(args, env)
+    _, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    complete = [t for t in stored(url) if t.state == "complete"]
+    assert len(complete) == 5 and len({t.key for t in complete}) == 5
+
+
 def test_an_architecture_interrupted_too_often_is_given_up_with_a_warning(tmp_path, capsys):
     import nasdsl
     from nasdsl.search.multitrial import search

@@ -416,6 +416,19 @@ def test_a_busy_out_is_refused_in_one_line_and_the_lock_dies_with_its_process(tm
         pass
 
 
+def test_a_one_shot_search_into_a_busy_out_is_refused_in_one_line(tmp_path, capsys):
+    pytest.importorskip("pytorch_lightning")
+    from nasdsl.cli import main
+    from nasdsl.search.outdir import hold, prepare
+    out = prepare(tmp_path / "run")
+    with hold(out, shared=True):   # a multi-trial search runs there
+        assert main(["search", "nasbench201", "--set", "C=4", "--set", "N=1", "--strategy", "darts", "--data",
+                     "digits", "--epochs", "1", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"another search is running in this --out ({out}): wait for it to end or give another --out"
+    assert sorted(p.name for p in out.iterdir()) == [".nasdsl.lock"]   # nothing written
+
+
 @pytest.mark.parametrize("where, message", [
     ("file", "is a file, not a folder"),
     ("file/run", "/file/run: cannot create it (Not a directory)"),

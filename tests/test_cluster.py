@@ -340,17 +340,21 @@ def test_a_complete_budget_succeeds_though_a_worker_died(tmp_path, capsys):
     assert_finished(url, 12)   # the killed worker's trial: interrupted once, re-run
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_ctrl_c_exits_130_and_the_rerun_finishes(tmp_path, evalmod, workers):
-    """Ctrl-C (SIGINT to the process group, as a terminal sends it) while every worker is in
-    an evaluation: exit 130 with no traceback, each trial left interrupted, none running; the
-    same command then finishes the budget."""
+@pytest.mark.parametrize("workers, group", [(1, True), (2, True), (2, False)])
+def test_ctrl_c_exits_130_and_the_rerun_finishes(tmp_path, evalmod, workers, group):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it, or to the search's own
+    process only) while every worker is in an evaluation: exit 130 with no traceback, each
+    trial left interrupted, none running (a worker terminated at once left its trial running
+    until a rerun reaped it after --grace); the same command then finishes the budget."""
     env, log = evalmod
     out = tmp_path / "run"
     args = search_args(out, 5, "--workers", workers)
     proc = launch(args, {**env, "HANG_AT": "1"})   # each process's first evaluation hangs
     wait_for(lambda: started(log) == workers)
-    os.killpg(proc.pid, signal.SIGINT)
+    if group:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        os.kill(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err

@@ -340,6 +340,34 @@ def test_a_complete_budget_succeeds_though_a_worker_died(tmp_path, capsys):
     assert_finished(url, 12)   # the killed worker's trial: interrupted once, re-run
 
 
+@pytest.mark.parametrize("workers, group", [(1, True), (2, True), (2, False)])
+def test_ctrl_c_exits_130_and_the_rerun_finishes(tmp_path, evalmod, workers, group):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it, or to the search's own
+    process only) while every worker is in an evaluation: exit 130 with no traceback, each
+    trial left interrupted, none running (a worker terminated at once left its trial running
+    until a rerun reaped it after --grace); the same command then finishes the budget."""
+    env, log = evalmod
+    out = tmp_path / "run"
+    args = search_args(out, 5, "--workers", workers)
+    proc = launch(args, {**env, "HANG_AT": "1"})   # each process's first evaluation hangs
+    wait_for(lambda: started(log) == workers)
+    if group:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    url = f"sqlite:///{out / 'exp.db'}"
+    states = sorted(t.state for t in stored(url))
+    assert states == ["interrupted"] * workers
+    again = launch(args, env)
+    _, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    complete = [t for t in stored(url) if t.state == "complete"]
+    assert len(complete) == 5 and len({t.key for t in complete}) == 5
+
+
 def test_an_architecture_interrupted_too_often_is_given_up_with_a_warning(tmp_path, capsys):
     import nasdsl
     from nasdsl.search.multitrial import search
@@ -390,6 +418,19 @@ def test_a_busy_out_is_refused_in_one_line_and_the_lock_dies_with_its_process(tm
     holder.wait()
     with hold(out, shared=True):   # kill -9 released it
         pass
+
+
+def test_a_one_shot_search_into_a_busy_out_is_refused_in_one_line(tmp_path, capsys):
+    pytest.importorskip("pytorch_lightning")
+    from nasdsl.cli import main
+    from nasdsl.search.outdir import hold, prepare
+    out = prepare(tmp_path / "run")
+    with hold(out, shared=True):   # a multi-trial search runs there
+        assert main(["search", "nasbench201", "--set", "C=4", "--set", "N=1", "--strategy", "darts", "--data",
+                     "digits", "--epochs", "1", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"another search is running in this --out ({out}): wait for it to end or give another --out"
+    assert sorted(p.name for p in out.iterdir()) == [".nasdsl.lock"]   # nothing written
 
 
 @pytest.mark.parametrize("where, message", [

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import traceback
@@ -389,8 +390,7 @@ def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
                 report()
             time.sleep(0.3)
     except KeyboardInterrupt:
-        for p in procs:
-            p.terminate()
+        _interrupt(procs)
         raise
     for p in procs:
         p.join()
@@ -404,6 +404,26 @@ def _run_workers(job: Job, workers: int, store: Store, progress) -> None:
         return
     raise NasError(f"{len(failed)} of {workers} workers failed (exit codes {failed}) with {counted} of "
                    f"{job.trials} trials done; run the same command again to continue")
+
+
+def _interrupt(procs, wait: float = 2.0, grace: float = 10.0) -> None:
+    """Ctrl-C: each worker, interrupted as well (a terminal signals the whole process group),
+    records its trial as interrupted and exits 130. One still running after `wait` seconds
+    (only this process was signalled) gets SIGINT, and is terminated after `grace` more: a
+    terminated worker would leave its trial running until a rerun reaps it after `--grace`."""
+    def join(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        for p in procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+
+    join(wait)
+    for p in procs:
+        if p.is_alive():
+            os.kill(p.pid, signal.SIGINT)
+    join(grace)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
 
 
 def _worker_main(job: Job, index: int, parent: int, gpus: str | None = None) -> None:

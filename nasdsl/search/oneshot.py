@@ -143,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     if trainer.global_rank != 0:
         return 0
     if args.devices > 1:
-        _write_json(out / "ranks.json", {"rows": module.agreement, "columns": ["arch hash", "weights sum", "all sum"]})
+        _write_json(out / "ranks.json", {"rows": module.agreement,
+                                         "columns": ["arch hash", "weights sum", "all sum", "buffers sum"]})
     arch = _write_results(out, space, name, module, spec)
     if args.retrain:
         _retrain(args, space, arch, data, out)

@@ -155,10 +155,29 @@ class Strategy(ABC):
         """`parent` with each active decision redrawn with probability `prob` (`Space.mutate`);
         where no decision was redrawn, one random neighbour (a child equal to its parent is no
         child); `None` if no neighbour keeps the constraints."""
+        return self._keyed_mutant(parent, arch_key(parent), prob)[0]
+
+    def walk(self, parent: Mapping[str, Any], prob: float, steps: int) -> tuple[dict[str, Any] | None, str]:
+        """A `mutant` of `parent` that repeats an architecture evaluated or told infeasible is
+        mutated again, from itself, up to `steps` times (a longer step from the parent): the
+        last child (`None` if no mutant keeps the constraints) and its key. Each architecture's
+        key is computed once: on a converged population most steps repeat, and the keys were
+        as costly as the mutations."""
+        child, key = self._keyed_mutant(parent, arch_key(parent), prob)
+        for _ in range(steps):
+            if child is None or (key not in self.seen and key not in self.rejected):
+                break
+            child, key = self._keyed_mutant(child, key, prob)
+        return child, key
+
+    def _keyed_mutant(self, parent: Mapping[str, Any], key: str, prob: float) -> tuple[dict[str, Any] | None, str]:
+        """`mutant(parent, prob)` given the parent's key, and the child's key (`key` for none)."""
         child = self.space.mutate(parent, self.rng, prob=prob)
-        if arch_key(child) != arch_key(parent):
-            return child
-        return self.random_neighbour(parent)
+        child_key = arch_key(child)
+        if child_key != key:
+            return child, child_key
+        child = self.random_neighbour(parent)
+        return child, (key if child is None else arch_key(child))
 
     def neighbours(self, arch: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every architecture that differs from `arch` in exactly one active decision (decisions

@@ -81,12 +81,8 @@ class RegularizedEvolution(Strategy):
         for _ in range(100):
             contestants = self.rng.sample(list(self.population), self.sample_size)
             parent = max(contestants, key=lambda member: member[1])[0]
-            child = self.mutate(parent)
-            for _ in range(WALK):
-                if child is None or (arch_key(child) not in self.seen and arch_key(child) not in self.rejected):
-                    break
-                child = self.mutate(child)
-            if child is not None and arch_key(child) != arch_key(parent):
+            child, key = self.walk(parent, self.mutation_prob, WALK)
+            if child is not None and key != arch_key(parent):
                 return child
         return self.random_unseen()
 

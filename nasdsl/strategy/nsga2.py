@@ -108,12 +108,8 @@ class NSGA2(Strategy):
             parent = self._tournament()
             if self.rng.random() < self.crossover_prob:
                 parent = self.crossover(parent, self._tournament())
-            child = self.mutate(parent)
-            for _ in range(WALK):
-                if child is None or (arch_key(child) not in self.seen and arch_key(child) not in self.rejected):
-                    break
-                child = self.mutate(child)
-            if child is not None and arch_key(child) not in self.seen:
+            child, key = self.walk(parent, self.mutation_prob, WALK)
+            if child is not None and key not in self.seen:
                 return child
         return self.random_unseen()
 

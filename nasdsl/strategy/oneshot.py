@@ -25,7 +25,10 @@ Distributed data parallel (`--devices K`): gradients are averaged across process
 module, not by DDP's reducer (a step runs several backward passes over different subsets of
 parameters), so architecture parameters, controllers and optimizer states stay identical on
 every rank; path sampling uses generators seeded alike on every rank, so every rank draws the
-same path and exports the same architecture.
+same path and exports the same architecture. Buffers (BatchNorm running statistics, which each
+rank's share of the data moves apart) are rank 0's on every rank before each validation and
+each checkpoint (`sync_buffers`), so every rank validates one model and a run resumed from a
+checkpoint (rank 0's) continues exactly as an uninterrupted one.
 
 Example::
 
@@ -159,6 +162,7 @@ class OneShot(pl.LightningModule):
     def epoch_end(self) -> None:
         """Step the LR schedulers, record and log the architecture weights. Runs from a callback
         so that it happens before Lightning's checkpoint of the epoch (which then holds it)."""
+        self.sync_buffers()
         schedulers = self.lr_schedulers()
         for s in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
             s.step()
@@ -179,14 +183,16 @@ class OneShot(pl.LightningModule):
         self.agreement = self.rank_agreement()
 
     def rank_agreement(self) -> list[list[float]]:
-        """Per process: a hash of the exported architecture and the sums of the weights and the
-        architecture parameters. Identical rows mean every rank holds the same search state."""
+        """Per process: a hash of the exported architecture and the sums of the weights, of every
+        parameter (the architecture's too) and of the buffers. Identical rows mean every rank holds
+        the same search state."""
         import hashlib
 
         from ..arch import arch_key
         digest = int(hashlib.sha256(arch_key(self.export()).encode()).hexdigest()[:12], 16)
         row = torch.tensor([[float(digest), float(sum(p.detach().double().sum() for p in self.supernet.parameters())),
-                             float(sum(p.detach().double().sum() for p in self.parameters()))]], dtype=torch.float64)
+                             float(sum(p.detach().double().sum() for p in self.parameters())),
+                             float(sum(b.detach().double().sum() for b in self.buffers()))]], dtype=torch.float64)
         world = self.trainer.world_size if self._trainer is not None else 1
         if world <= 1:
             return row.tolist()
@@ -195,6 +201,7 @@ class OneShot(pl.LightningModule):
         return torch.cat(rows).tolist()
 
     def on_validation_epoch_start(self) -> None:
+        self.sync_buffers()
         arch = self.validation_arch()
         if arch is not None:
             self.supernet.fix(arch)
@@ -307,6 +314,25 @@ class OneShot(pl.LightningModule):
             if flag:
                 p.grad = flat[offset: offset + n].view_as(p).clone()
             offset += n
+
+    def sync_buffers(self) -> None:
+        """Every rank takes rank 0's buffers (BatchNorm running statistics), as DDP's own
+        `broadcast_buffers` would: the weights stay equal across ranks (`sync_grads`), but each
+        rank's statistics follow its own share of the data, and a checkpoint holds rank 0's."""
+        world = self.trainer.world_size if self._trainer is not None else 1
+        if world <= 1:
+            return
+        groups: dict[torch.dtype, list[torch.Tensor]] = {}
+        for b in self.buffers():   # one broadcast per dtype (float statistics, int batch counts)
+            groups.setdefault(b.dtype, []).append(b)
+        with torch.no_grad():
+            for group in groups.values():
+                flat = torch.cat([b.reshape(-1) for b in group])
+                torch.distributed.broadcast(flat, src=0)
+                offset = 0
+                for b in group:
+                    b.copy_(flat[offset: offset + b.numel()].view_as(b))
+                    offset += b.numel()
 
     def all_mean(self, value: float) -> float:
         """A number averaged across processes (rewards, so baselines agree)."""

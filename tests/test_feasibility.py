@@ -303,7 +303,8 @@ def test_evolution_under_a_bound_proposes_the_dearest_of_three_children():
 @pytest.mark.slow
 def test_no_strategy_is_worse_than_random_at_300_queries_under_10_ms(real):
     """20 seeds on the real table: random 0.313 below the constrained optimum; evolution 0.178
-    (0.481 before its children walked past repeated and infeasible ones), local 0.104."""
+    (0.481 before its children walked past repeated and infeasible ones), local 0.104, both
+    before they read the bound's usage (since: better still, bench/results_multitrial.md)."""
     space, ev = real
     seeds = range(20)
 

@@ -18,7 +18,7 @@ Under a cheap upper bound (`--constraint latency_pixel3<=10`: the search driver 
 the bound and the one that uses most of it is proposed: the objective grows with the resource
 the bound limits, so the best architecture under the bound lies near it. On NAS-Bench-201 at
 latency_pixel3 <= 10 and 100 queries this takes the mean best from 0.465 below the
-constrained optimum (worse than random's 0.455) to REPLACE (50 seeds,
+constrained optimum (worse than random's 0.455) to 0.266 (50 seeds,
 `bench/results_multitrial.md`). Without such a bound nothing changes (the same random draws).
 
 Options (NNI's `RegularizedEvolution` defaults in brackets):

@@ -65,8 +65,9 @@ def test_every_trial_is_feasible_and_infeasible_proposals_cost_none(tmp_path, nb
     store = Store(url)
     store.open(None, {}, create=False)
     rejected = [t for t in store.trials() if t.state == "infeasible"]
-    # local search reads the bound's usage and never proposes an architecture that breaks it
-    assert bool(rejected) == (strategy != "local")
+    # local search reads the bound's usage and never proposes an architecture that breaks it;
+    # rl proposes one only when 30 draws from its policy all break it (none here)
+    assert bool(rejected) == (strategy not in ("local", "rl"))
     assert all(latency(ev, t.arch) > 10 and t.error == LIMIT for t in rejected)
     assert all(t.metrics == {"latency_pixel3": latency(ev, t.arch)} for t in rejected)
     assert len({t.key for t in rejected}) == len(rejected)            # each recorded once

@@ -212,20 +212,19 @@ class LocalSearch(Strategy):
         # how much more of the bound each single change uses
         delta = {(label, str(value)): self._use(arch_key(arch), arch) - start for label, value, arch in ones}
         position = {d.label: i for i, d in enumerate(self.space.order)}
-        pairs = [(first, d, value) for label, _, first in ones for d in self.space.order[position[label] + 1:]
+        pairs = [(delta[(label, str(changed))], first, d, value)
+                 for label, changed, first in ones for d in self.space.order[position[label] + 1:]
                  if d.label in first and d.label in base and _same(_decoded(d, first[d.label]), _decoded(d, base[d.label]))
                  for value in d.values if not _same(value, _decoded(d, base[d.label]))]
         if len(pairs) > PAIRS:
             pairs = self.rng.sample(pairs, PAIRS)
         swaps: dict[str, dict[str, Any]] = {}
         others: dict[str, dict[str, Any]] = {}
-        changed_in = {id(first): (label, value) for label, value, first in ones}
-        for first, d, value in pairs:
+        for first_delta, first, d, value in pairs:
             second = self.changed(first, d.label, value)
-            if second is None:
-                continue
-            trades = delta[(changed_in[id(first)][0], str(changed_in[id(first)][1]))] * delta.get((d.label, str(value)), 0.0) <= 0
-            (swaps if trades else others).setdefault(arch_key(second), second)
+            if second is not None:   # trading: one change uses more of the bound, the other less
+                trades = first_delta * delta.get((d.label, str(value)), 0.0) <= 0
+                (swaps if trades else others).setdefault(arch_key(second), second)
         rings += [self._ranked(swaps), self._ranked(others)]
         return rings[ring]
 

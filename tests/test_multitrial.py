@@ -167,8 +167,8 @@ def test_search_command_writes_arch_result_and_plot_and_trials_lists_nb201(tmp_p
     assert (out / "best_so_far.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result["best_text"] in printed and result["best_text"].startswith("|")
     trials = stored(out)
-    infeasible = [t for t in trials if t.state == "infeasible"]   # checked before the query: no trial
-    assert infeasible and all(t.error == "latency_pixel3<=12" and t.metrics["latency_pixel3"] > 12 for t in infeasible)
+    # local search reads the bound's usage (known before the query) and proposes nothing that breaks it
+    assert not [t for t in trials if t.state == "infeasible"]
     assert [t.state for t in trials if t.counts] == ["complete"] * 50
     assert main(["trials", str(out), "--top", "3"]) == 0
     listing = capsys.readouterr().out

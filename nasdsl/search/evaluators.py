@@ -112,7 +112,10 @@ class TableEvaluator(Evaluator):
         """The constraints as bounds checked before a query (the table's other columns are
         the hardware's measurements, not the query)."""
         def column(name):
-            return lambda arch: self.rows[self._to_key(arch)][name] if self._to_key(arch) in self.rows else math.nan
+            def measure(arch):
+                row = self.rows.get(self._to_key(arch))   # the key once: it validates the architecture
+                return math.nan if row is None else row[name]
+            return measure
         return [Bound(name, op, bound, column(name)) for name, op, bound in self.constraints]
 
     def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:

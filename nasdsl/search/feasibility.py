@@ -12,8 +12,9 @@ an infeasible Optuna trial (its constraint value), evolution and local search by
 it as parent or neighbour, random and grid by never proposing it again, RL by a negative
 reward. Under an upper bound (`<=`, `<`) the driver also hands the strategy
 `Screen.usage` (how much of the bound an architecture uses, known at no cost): local search
-tries the neighbours closest to the bound first and restarts next to its best
-(`nasdsl.strategy.local`). Any other constraint (a metric the evaluator returns) is *expensive*: it is checked
+walks best-first through the one- and two-change neighbours closest to the bound
+(`nasdsl.strategy.local`), evolution and rl propose the dearest of three candidates that keep
+it. Any other constraint (a metric the evaluator returns) is *expensive*: it is checked
 after the evaluation, the trial counts and fails as infeasible, and the strategy is told so
 the same way.
 
@@ -137,8 +138,8 @@ class Screen:
         return max((u for u in used if u == u), default=0.0)
 
     def guide(self, strategy) -> None:
-        """Give `strategy` the `usage` of the upper bounds (local search tries the neighbours
-        closest to a bound first), where there is such a bound."""
+        """Give `strategy` the `usage` of the upper bounds (local search, evolution and rl
+        prefer the architectures closest to a bound), where there is such a bound."""
         if any(check.op in ("<=", "<") and check.bound > 0 for check in self.checks):
             strategy.usage = self.usage
 

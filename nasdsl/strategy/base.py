@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..arch import arch_key
+from ..arch import arch_key, domain_value
 from ..errors import ArchitectureError, EmptySpaceError, NasError
 from ..space import Space
 
@@ -144,7 +144,7 @@ class Strategy(ABC):
         active = [d for d in self.space.order if d.label in base and len(d.values) > 1]
         for _ in range(attempts if active else 0):
             d = active[self.rng.randrange(len(active))]
-            others = [v for v in d.values if not _same(v, base[d.label])]
+            others = [v for v in d.values if not same_value(v, base[d.label])]
             value = others[self.rng.randrange(len(others))]
             child = self.changed(base, d.label, value)
             if child is not None:
@@ -188,7 +188,7 @@ class Strategy(ABC):
             if d.label not in base:
                 continue
             for value in d.values:
-                if _same(value, base[d.label]):
+                if same_value(value, base[d.label]):
                     continue
                 cand = self.changed(base, d.label, value)
                 if cand is not None:
@@ -204,7 +204,7 @@ class Strategy(ABC):
             if dec.label == label:
                 return value
             if dec.label in base:
-                return _decoded(dec, base[dec.label])
+                return domain_value(base[dec.label])
             return dec.values[self.rng.randrange(len(dec.values))]
         try:
             return self.space.sample(choose=choose, attempts=1)
@@ -212,17 +212,13 @@ class Strategy(ABC):
             return None
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
+    """Whether a domain value `a` is the architecture value `b` (a JSON list equals its tuple;
+    `True` is not `1`)."""
     if isinstance(a, tuple) and isinstance(b, list):
         return list(a) == b
     return type(a) is type(b) and a == b
 
-
-def _decoded(decision, value: Any) -> Any:
-    """An architecture's JSON value as one of `decision.values` (input lists become tuples)."""
-    if isinstance(value, list):
-        return tuple(value)
-    return value
 
 
 # --- options ------------------------------------------------------------------------------

@@ -60,8 +60,8 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from ..arch import arch_key
-from .base import Strategy, Value, _decoded, _same, check
+from ..arch import arch_key, domain_value
+from .base import Strategy, Value, check, same_value
 
 SWAPS, OTHERS = 30, 10   # two-change neighbours a centre tries under a bound: trading the bound, the rest
 PAIRS = 2000   # two-change neighbours of one centre considered at most (drawn at random beyond)
@@ -214,8 +214,8 @@ class LocalSearch(Strategy):
         position = {d.label: i for i, d in enumerate(self.space.order)}
         pairs = [(delta[(label, str(changed))], first, d, value)
                  for label, changed, first in ones for d in self.space.order[position[label] + 1:]
-                 if d.label in first and d.label in base and _same(_decoded(d, first[d.label]), _decoded(d, base[d.label]))
-                 for value in d.values if not _same(value, _decoded(d, base[d.label]))]
+                 if d.label in first and d.label in base and same_value(domain_value(first[d.label]), domain_value(base[d.label]))
+                 for value in d.values if not same_value(value, domain_value(base[d.label]))]
         if len(pairs) > PAIRS:
             pairs = self.rng.sample(pairs, PAIRS)
         swaps: dict[str, dict[str, Any]] = {}
@@ -248,7 +248,7 @@ class LocalSearch(Strategy):
             if d.label not in base:
                 continue
             for value in d.values:
-                if not _same(value, _decoded(d, base[d.label])):
+                if not same_value(value, domain_value(base[d.label])):
                     cand = self.changed(base, d.label, value)
                     if cand is not None:
                         out.append((d.label, value, cand))

@@ -71,9 +71,17 @@ def search_args(out: Path, trials: int, *extra) -> list[str]:
             "python:evalmod:evaluate", "--metric", "score", "--out", str(out), *map(str, extra)]
 
 
-def launch(args: list[str], env: dict, prefix: tuple[str, ...] = ()) -> subprocess.Popen:
+def launch(args: list[str], env: dict, prefix: tuple[str, ...] = (), interruptible: bool = False) -> subprocess.Popen:
+    """`nasdsl ARGS` in a session of its own; `interruptible` gives it the default SIGINT action
+    whatever this process inherited (a shell starts a background job with SIGINT ignored, and
+    Python keeps an ignored SIGINT ignored, so no Ctrl-C would reach it)."""
     return subprocess.Popen([*prefix, sys.executable, "-m", "nasdsl", *args], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint if interruptible else None)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def on_host(name: str) -> tuple[str, ...]:
@@ -349,7 +357,7 @@ def test_ctrl_c_exits_130_and_the_rerun_finishes(tmp_path, evalmod, workers, gro
     env, log = evalmod
     out = tmp_path / "run"
     args = search_args(out, 5, "--workers", workers)
-    proc = launch(args, {**env, "HANG_AT": "1"})   # each process's first evaluation hangs
+    proc = launch(args, {**env, "HANG_AT": "1"}, interruptible=True)   # each process's first evaluation hangs
     wait_for(lambda: started(log) == workers)
     if group:
         os.killpg(proc.pid, signal.SIGINT)

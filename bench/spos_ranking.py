@@ -253,7 +253,7 @@ def main(argv=None) -> int:
         saved = json.loads(path.read_text())
         if saved["archs"][: len(keys)] != keys:
             raise SystemExit(f"{path} scored other cells than the table's first {len(keys)}")
-        supernets[saved["run"]] = {rule: v[: len(keys)] for rule, v in saved["scores"].items()}
+        supernets[f"{saved['run']} ({path.name})"] = {rule: v[: len(keys)] for rule, v in saved["scores"].items()}
     seeds = sorted(by_seed)
     both = len(seeds) >= 2 and all(k in by_seed[s] for k in keys for s in seeds[:2])
     print(f"{len(keys)} cells ({len(connected)} connected); Kendall tau against the table's "

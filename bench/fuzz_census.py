@@ -17,7 +17,7 @@ each, under tracemalloc).
 Usage: `python bench/fuzz_census.py [--per-class 300] [--cli 40] [--only-inputs]`. The full
 census (>= 100,000 inputs: 14 classes of 7,200, the 196 hostile architectures there are and
 200 fresh CLI processes) is `python bench/fuzz_census.py --per-class 7200 --cli 200`: 101,196
-inputs, about 25 minutes of CPU. On 2026-12-08: 0 exceptions other than NasError, the slowest
+inputs, about 16 minutes on a quiet machine. On 2026-12-08: 0 exceptions other than NasError, the slowest
 input 3.15 s of CPU (a mutant of the DARTS space), 12 inputs over the tests' own 1 s bound and
 none over the issue's 5 s.
 """
